@@ -1,0 +1,125 @@
+"""Modality tags of the tagged corpora: the one place that knows their spelling.
+
+A tagged source line is a sequence of segments, each wrapped in an opening and a
+closing tag, for example::
+
+    <FORMULA> C 8 H 8 O </FORMULA> <NMR> 1HNMR 7.95 ... 13CNMR 198.1 ... </NMR> <IR> IR 3 4 ... </IR>
+
+A tag is ``<NAME>`` / ``</NAME>`` where NAME is upper-case letters, digits or ``_``.
+A segment whose modality is absent holds the single token ``<MISSING>``.
+Everything here is plain Python so that the data scripts, the transforms and the
+encoder agree without importing torch or OpenNMT.
+"""
+from __future__ import annotations
+
+import re
+from typing import Dict, Iterable, List, Sequence, Tuple
+
+MISSING = "<MISSING>"
+OTHER = "OTHER"  # modality id 0: tokens outside any segment
+
+_OPEN_RE = re.compile(r"^<([A-Z][A-Z0-9_]*)>$")
+_CLOSE_RE = re.compile(r"^</([A-Z][A-Z0-9_]*)>$")
+
+
+def open_tag(name: str) -> str:
+    return f"<{name}>"
+
+
+def close_tag(name: str) -> str:
+    return f"</{name}>"
+
+
+def tag_name(token: str) -> Tuple[str, bool] | None:
+    """Return (NAME, is_open) for a tag token, None for any other token."""
+    m = _OPEN_RE.match(token)
+    if m and token != MISSING:
+        return m.group(1), True
+    m = _CLOSE_RE.match(token)
+    if m:
+        return m.group(1), False
+    return None
+
+
+def tags_in_vocab(tokens: Iterable[str]) -> List[str]:
+    """Names that appear both as ``<NAME>`` and ``</NAME>`` in ``tokens``, sorted."""
+    opens, closes = set(), set()
+    for tok in tokens:
+        t = tag_name(tok)
+        if t is None:
+            continue
+        (opens if t[1] else closes).add(t[0])
+    return sorted(opens & closes)
+
+
+def wrap(name: str, tokens: Sequence[str]) -> List[str]:
+    """One segment: ``<NAME> tokens… </NAME>`` (``<MISSING>`` if ``tokens`` is empty)."""
+    body = list(tokens) if len(tokens) else [MISSING]
+    return [open_tag(name), *body, close_tag(name)]
+
+
+def split_segments(tokens: Sequence[str]) -> List[Tuple[str | None, List[str]]]:
+    """Split a tagged token list into ``(name, inner_tokens)`` pieces, in order.
+
+    Tokens outside any segment come back as ``(None, [tokens…])`` pieces so that
+    ``join_segments(split_segments(x)) == x`` for every well-formed line.
+    Raises ValueError on a nested, unclosed or mismatched tag.
+    """
+    out: List[Tuple[str | None, List[str]]] = []
+    cur_name: str | None = None
+    cur: List[str] = []
+    for i, tok in enumerate(tokens):
+        t = tag_name(tok)
+        if t is None:
+            cur.append(tok)
+            continue
+        name, is_open = t
+        if is_open:
+            if cur_name is not None:
+                raise ValueError(f"tag <{name}> opened inside <{cur_name}> at token {i}")
+            if cur:
+                out.append((None, cur))
+            cur_name, cur = name, []
+        else:
+            if cur_name != name:
+                raise ValueError(f"closing tag </{name}> at token {i} does not match <{cur_name}>")
+            out.append((name, cur))
+            cur_name, cur = None, []
+    if cur_name is not None:
+        raise ValueError(f"tag <{cur_name}> is never closed")
+    if cur:
+        out.append((None, cur))
+    return out
+
+
+def join_segments(segments: Sequence[Tuple[str | None, Sequence[str]]]) -> List[str]:
+    out: List[str] = []
+    for name, toks in segments:
+        out.extend(toks if name is None else [open_tag(name), *toks, close_tag(name)])
+    return out
+
+
+def present_modalities(tokens: Sequence[str]) -> List[str]:
+    """Names of segments that hold real data (not ``<MISSING>``)."""
+    return [n for n, toks in split_segments(tokens) if n is not None and list(toks) != [MISSING]]
+
+
+# Default grouping of the benchmark's spectra sections into routing modalities.
+# Keys are generate_input section names; values are segment (tag) names.
+DEFAULT_GROUPS: Dict[str, str] = {
+    "formula": "FORMULA",
+    "h_nmr": "NMR",
+    "c_nmr": "NMR",
+    "ir": "IR",
+    "pos_msms": "MS",
+    "neg_msms": "MS",
+}
+# One modality per spectrum type.
+FINE_GROUPS: Dict[str, str] = {
+    "formula": "FORMULA",
+    "h_nmr": "HNMR",
+    "c_nmr": "CNMR",
+    "ir": "IR",
+    "pos_msms": "MSPOS",
+    "neg_msms": "MSNEG",
+}
