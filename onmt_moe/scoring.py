@@ -1,0 +1,420 @@
+"""Top-k scoring of n-best structure predictions against target SMILES.
+
+Inputs
+------
+* ``pred``: the output of ``onmt_translate -n_best N`` -- N consecutive lines per
+  source, each a space-tokenised prediction, optionally followed by a tab and a
+  score (``-with_score``).
+* ``tgt``: one space-tokenised SMILES per line.
+* ``src`` (optional): the source lines; when a line carries a molecular formula
+  (benchmark format: the tokens before the first section header; tagged format:
+  the ``<FORMULA> ... </FORMULA>`` segment) a formula-consistent top-k is
+  reported as well.
+
+Comparison
+----------
+Spaces are removed and both sides are canonicalised with RDKit
+(``MolToSmiles(MolFromSmiles(s))``; stereo kept unless ``ignore_stereo``).
+An empty or unparsable prediction is *invalid* and never matches; an invalid
+target is reported and left out of the denominator.
+
+Views (how a candidate list is turned into a rank)
+--------------------------------------------------
+``benchmark``  decoded order; invalid and duplicate candidates keep their place
+               and count as wrong (the benchmark's convention; the default).
+``dedup``      later duplicates of an already seen valid canonical form are removed
+               (order kept, invalid candidates stay in place).
+``valid_only`` invalid candidates are removed before ranking.
+``dedup_valid_only`` both of the above.
+
+``rank`` is the 0-based index of the first candidate equal to the target in the
+chosen view, -1 if absent; top-k = share of scored rows with ``0 <= rank < k``.
+
+Output JSON (``score_files`` returns the same dict)::
+
+    {
+      "kind": "smiles", "view": "benchmark", "view_description": "...",
+      "ignore_stereo": false, "n_best": 10,
+      "pred": "...", "tgt": "...", "src": null,
+      "n": 1000,                      # target lines
+      "n_scored": 998,                # rows with a valid target (the denominator)
+      "n_invalid_targets": 2, "invalid_target_lines": [17, 503],   # 1-based
+      "topk": {"1": 0.61, ..., "10": 0.83},
+      "n_correct": {"1": 609, ..., "10": 828},
+      "invalid_rate": 0.07,           # invalid share of all candidates (all rows)
+      "invalid_rate_top1": 0.02,      # invalid share of the first candidates
+      "duplicate_rate": 0.11,         # valid candidates repeating an earlier one
+      "has_scores": true,
+      # only with src:
+      "n_with_formula": 998,
+      "formula_consistent_topk": {"1": 0.66, ...}
+    }
+
+Ranks CSV columns: ``line`` (1-based), ``rank``, ``rank_formula`` (only with
+src), ``valid_target``, ``target``, ``top1``, ``top1_valid``, ``score`` (score
+of the first candidate, empty without scores), ``match_score`` (score of the
+matching candidate, empty when not found or without scores).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from onmt_moe.tags import split_segments
+
+VIEWS = ("benchmark", "dedup", "valid_only", "dedup_valid_only")
+VIEW_DESCRIPTIONS = {
+    "benchmark": "benchmark: decoded order; invalid and duplicate candidates count as wrong",
+    "dedup": "dedup: duplicate valid candidates removed (order kept)",
+    "valid_only": "valid_only: invalid candidates removed before ranking",
+    "dedup_valid_only": "dedup_valid_only: invalid and duplicate candidates removed",
+}
+
+# Section headers of the benchmark source format (see benchmark-format.md §3).
+SECTION_HEADERS = frozenset(
+    ["1HNMR", "13CNMR", "IR", "E0Pos", "E1Pos", "E2Pos", "E0Neg", "E1Neg", "E2Neg"]
+)
+
+
+class ScoringError(ValueError):
+    """Bad input for the scorer; the message is one line naming file and line."""
+
+
+# --------------------------------------------------------------------------- I/O
+def _read_lines(path) -> List[str]:
+    p = Path(path)
+    if not p.is_file():
+        raise ScoringError(f"{p}: no such file")
+    try:
+        with open(p, encoding="utf-8") as fh:
+            return [ln.rstrip("\n").rstrip("\r") for ln in fh]
+    except UnicodeDecodeError as exc:
+        raise ScoringError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def read_nbest(pred_path, n_best: int, n_sources: Optional[int] = None
+               ) -> Tuple[List[List[str]], List[List[Optional[float]]], bool]:
+    """Read an n-best file into per-source candidate lists (spaces removed).
+
+    Returns ``(candidates, scores, has_scores)``; ``scores`` entries are None when
+    a line carries no score.
+    """
+    if n_best < 1:
+        raise ScoringError(f"n_best must be >= 1, got {n_best}")
+    lines = _read_lines(pred_path)
+    if n_sources is not None and len(lines) != n_sources * n_best:
+        raise ScoringError(
+            f"{pred_path}: {len(lines)} lines, expected {n_sources * n_best} "
+            f"(= {n_sources} targets x n_best {n_best})")
+    if len(lines) % n_best:
+        raise ScoringError(f"{pred_path}: {len(lines)} lines is not a multiple of n_best {n_best}")
+    cands: List[List[str]] = []
+    scores: List[List[Optional[float]]] = []
+    has_scores = False
+    for i, line in enumerate(lines):
+        if i % n_best == 0:
+            cands.append([])
+            scores.append([])
+        score = None
+        if "\t" in line:
+            text, _, raw = line.rpartition("\t")
+            try:
+                score = float(raw)
+            except ValueError:
+                raise ScoringError(
+                    f"{pred_path}:{i + 1}: score field {raw[:30]!r} after the tab is not a number") from None
+            has_scores = True
+        else:
+            text = line
+        cands[-1].append("".join(text.split()))
+        scores[-1].append(score)
+    return cands, scores, has_scores
+
+
+# ------------------------------------------------------------------- chemistry
+_RDKIT = None
+
+
+def _rdkit():
+    global _RDKIT
+    if _RDKIT is None:
+        from rdkit import Chem, RDLogger
+        from rdkit.Chem import rdMolDescriptors
+        RDLogger.DisableLog("rdApp.*")
+        _RDKIT = (Chem, rdMolDescriptors)
+    return _RDKIT
+
+
+class Canonicaliser:
+    """Cached SMILES -> (canonical SMILES or None, Hill formula or None)."""
+
+    def __init__(self, ignore_stereo: bool = False):
+        self.ignore_stereo = ignore_stereo
+        self._cache: Dict[str, Tuple[Optional[str], Optional[str]]] = {}
+
+    def __call__(self, smi: str) -> Optional[str]:
+        return self.lookup(smi)[0]
+
+    def formula(self, smi: str) -> Optional[str]:
+        return self.lookup(smi)[1]
+
+    def lookup(self, smi: str) -> Tuple[Optional[str], Optional[str]]:
+        hit = self._cache.get(smi)
+        if hit is not None:
+            return hit
+        res: Tuple[Optional[str], Optional[str]] = (None, None)
+        if smi:
+            Chem, desc = _rdkit()
+            try:
+                mol = Chem.MolFromSmiles(smi)
+            except Exception:  # RDKit raises on some pathological inputs
+                mol = None
+            if mol is not None and mol.GetNumAtoms() > 0:
+                try:
+                    can = Chem.MolToSmiles(mol, isomericSmiles=not self.ignore_stereo)
+                    res = (can, desc.CalcMolFormula(mol))
+                except Exception:
+                    res = (None, None)
+        self._cache[smi] = res
+        return res
+
+
+_FORMULA_RE = re.compile(r"([A-Z][a-z]?)(\d*)|([+-])(\d*)")
+
+
+def parse_formula(text: str) -> Optional[Counter]:
+    """``'C11H15FN2O2'`` -> Counter of element counts (charge under key ``'charge'``).
+
+    Returns None for an empty string or one that is not a formula.
+    """
+    text = text.strip()
+    if not text:
+        return None
+    out: Counter = Counter()
+    pos = 0
+    for m in _FORMULA_RE.finditer(text):
+        if m.start() != pos:
+            return None
+        pos = m.end()
+        if m.group(1):
+            out[m.group(1)] += int(m.group(2) or 1)
+        else:
+            out["charge"] += (1 if m.group(3) == "+" else -1) * int(m.group(4) or 1)
+    if pos != len(text):
+        return None
+    out = Counter({k: v for k, v in out.items() if v != 0})
+    return out if out else None
+
+
+def formula_from_source(line: str) -> Optional[Counter]:
+    """The molecular formula a source line carries, or None.
+
+    Tagged lines: the inner tokens of ``<FORMULA> ... </FORMULA>``. Benchmark lines:
+    the tokens before the first section header.
+    """
+    toks = line.split()
+    if not toks:
+        return None
+    if any(t.startswith("<") and t.endswith(">") and len(t) > 2 for t in toks):
+        try:
+            segs = split_segments(toks)
+        except ValueError:
+            return None
+        for name, inner in segs:
+            if name == "FORMULA":
+                return parse_formula("".join(inner))
+        return None
+    head = []
+    for t in toks:
+        if t in SECTION_HEADERS:
+            break
+        head.append(t)
+    return parse_formula("".join(head)) if head else None
+
+
+# --------------------------------------------------------------------- ranking
+def apply_view(canon: Sequence[Optional[str]], view: str) -> List[Optional[str]]:
+    """Candidate list (canonical forms, None = invalid) as seen by ``view``."""
+    if view not in VIEWS:
+        raise ScoringError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
+    return [canon[j] for j in _view_indices(canon, view)]
+
+
+def first_rank(cands: Sequence[Optional[str]], target: str) -> int:
+    for i, c in enumerate(cands):
+        if c is not None and c == target:
+            return i
+    return -1
+
+
+def _topk(ranks: Sequence[int], n_best: int) -> Tuple[Dict[str, Optional[float]], Dict[str, int]]:
+    n = len(ranks)
+    acc: Dict[str, Optional[float]] = {}
+    cnt: Dict[str, int] = {}
+    for k in range(1, n_best + 1):
+        c = sum(1 for r in ranks if 0 <= r < k)
+        cnt[str(k)] = c
+        acc[str(k)] = (c / n) if n else None
+    return acc, cnt
+
+
+def _fmt(x) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{x:.4f}"
+
+
+# ------------------------------------------------------------------ main entry
+def score_files(pred_path, tgt_path, n_best: int, src_path=None, out_json=None,
+                ranks_csv=None, ignore_stereo: bool = False, view: str = "benchmark",
+                kind: str = "smiles") -> dict:
+    """Score an n-best prediction file; see the module docstring for the schema."""
+    if kind == "wurcs":
+        try:
+            from onmt_moe.glycan.evaluate import score_wurcs_files
+        except ImportError as exc:
+            raise ScoringError(
+                f"kind=wurcs needs onmt_moe.glycan.evaluate.score_wurcs_files, "
+                f"which cannot be imported ({exc})") from None
+        return score_wurcs_files(pred_path, tgt_path, n_best, out_json=out_json, ranks_csv=ranks_csv)
+    if kind != "smiles":
+        raise ScoringError(f"unknown kind {kind!r}; choose smiles or wurcs")
+    if view not in VIEWS:
+        raise ScoringError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
+
+    targets_raw = ["".join(t.split()) for t in _read_lines(tgt_path)]
+    n = len(targets_raw)
+    cands_raw, scores, has_scores = read_nbest(pred_path, n_best, n_sources=n)
+    formulas: Optional[List[Optional[Counter]]] = None
+    if src_path is not None:
+        src_lines = _read_lines(src_path)
+        if len(src_lines) != n:
+            raise ScoringError(f"{src_path}: {len(src_lines)} lines, but {tgt_path} has {n}")
+        formulas = [formula_from_source(s) for s in src_lines]
+
+    canon = Canonicaliser(ignore_stereo=ignore_stereo)
+    ranks: List[int] = []            # only rows with valid targets
+    ranks_f: List[int] = []
+    invalid_lines: List[int] = []
+    n_cand = n_invalid = n_invalid_top1 = n_dup = 0
+    rows = []
+    for i in range(n):
+        tgt_can = canon(targets_raw[i])
+        c_can = [canon(c) for c in cands_raw[i]]
+        n_cand += len(c_can)
+        n_invalid += sum(1 for c in c_can if c is None)
+        n_invalid_top1 += int(bool(c_can) and c_can[0] is None)
+        seen = set()
+        for c in c_can:
+            if c is not None:
+                n_dup += c in seen
+                seen.add(c)
+        row = {"line": i + 1, "valid_target": int(tgt_can is not None),
+               "target": targets_raw[i], "top1": cands_raw[i][0] if cands_raw[i] else "",
+               "top1_valid": int(bool(c_can) and c_can[0] is not None),
+               "score": scores[i][0] if scores[i] else None}
+        viewed_idx = _view_indices(c_can, view)
+        if tgt_can is None:
+            invalid_lines.append(i + 1)
+            rank = -1
+        else:
+            rank = first_rank([c_can[j] for j in viewed_idx], tgt_can)
+            ranks.append(rank)
+        row["rank"] = rank
+        row["match_score"] = scores[i][viewed_idx[rank]] if rank >= 0 else None
+        if formulas is not None:
+            f = formulas[i]
+            if f is None:
+                kept = viewed_idx
+            else:
+                kept = [j for j in viewed_idx
+                        if c_can[j] is not None and parse_formula(canon.formula(cands_raw[i][j]) or "") == f]
+            rank_f = first_rank([c_can[j] for j in kept], tgt_can) if tgt_can is not None else -1
+            if tgt_can is not None:
+                ranks_f.append(rank_f)
+            row["rank_formula"] = rank_f
+        rows.append(row)
+
+    topk, n_correct = _topk(ranks, n_best)
+    result = {
+        "kind": "smiles",
+        "view": view,
+        "view_description": VIEW_DESCRIPTIONS[view],
+        "ignore_stereo": bool(ignore_stereo),
+        "n_best": n_best,
+        "pred": str(pred_path), "tgt": str(tgt_path),
+        "src": None if src_path is None else str(src_path),
+        "n": n,
+        "n_scored": len(ranks),
+        "n_invalid_targets": len(invalid_lines),
+        "invalid_target_lines": invalid_lines,
+        "topk": topk,
+        "n_correct": n_correct,
+        "invalid_rate": (n_invalid / n_cand) if n_cand else None,
+        "invalid_rate_top1": (n_invalid_top1 / n) if n else None,
+        "duplicate_rate": (n_dup / n_cand) if n_cand else None,
+        "has_scores": has_scores,
+    }
+    if formulas is not None:
+        result["n_with_formula"] = sum(1 for f in formulas if f is not None)
+        result["formula_consistent_topk"] = _topk(ranks_f, n_best)[0]
+
+    if out_json is not None:
+        Path(out_json).parent.mkdir(parents=True, exist_ok=True)
+        with open(out_json, "w", encoding="utf-8") as fh:
+            json.dump(result, fh, indent=2)
+            fh.write("\n")
+    if ranks_csv is not None:
+        Path(ranks_csv).parent.mkdir(parents=True, exist_ok=True)
+        cols = ["line", "rank"] + (["rank_formula"] if formulas is not None else []) + [
+            "valid_target", "target", "top1", "top1_valid", "score", "match_score"]
+        with open(ranks_csv, "w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
+            w.writeheader()
+            for row in rows:
+                w.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in cols})
+    return result
+
+
+def _view_indices(canon: Sequence[Optional[str]], view: str) -> List[int]:
+    """Indices into the decoded list that survive ``view`` (keeps scores aligned)."""
+    out: List[int] = []
+    seen = set()
+    for j, c in enumerate(canon):
+        if c is None:
+            if view in ("valid_only", "dedup_valid_only"):
+                continue
+        elif view in ("dedup", "dedup_valid_only"):
+            if c in seen:
+                continue
+            seen.add(c)
+        out.append(j)
+    return out
+
+
+def format_report(result: dict) -> str:
+    """The lines the CLI prints (``top-1: 0.xxxx`` ..., ``invalid: 0.xxxx``)."""
+    lines = [f"view: {result.get('view_description', result.get('view', '?'))}"]
+    if result.get("kind", "smiles") == "smiles":
+        lines.append(f"n: {result['n']}  scored: {result['n_scored']}  "
+                     f"invalid targets: {result['n_invalid_targets']}")
+        bad = result.get("invalid_target_lines") or []
+        if bad:
+            more = " ..." if len(bad) > 20 else ""
+            lines.append("invalid target lines: " + ", ".join(map(str, bad[:20])) + more)
+    for k, v in result.get("topk", {}).items():
+        lines.append(f"top-{k}: {_fmt(v)}")
+    if "invalid_rate" in result:
+        lines.append(f"invalid: {_fmt(result['invalid_rate'])}")
+    if "invalid_rate_top1" in result:
+        lines.append(f"invalid top-1: {_fmt(result['invalid_rate_top1'])}")
+    if "formula_consistent_topk" in result:
+        lines.append(f"formula-consistent ({result.get('n_with_formula', 0)} rows with a formula):")
+        for k, v in result["formula_consistent_topk"].items():
+            lines.append(f"formula top-{k}: {_fmt(v)}")
+    return "\n".join(lines)
