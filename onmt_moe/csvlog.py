@@ -311,6 +311,7 @@ def read_csv(
     path: PathLike,
     required_columns: Optional[Iterable[str]] = None,
     allow_empty: bool = True,
+    **pandas_kwargs,
 ):
     """Read a run CSV into a ``pandas.DataFrame``.
 
@@ -318,7 +319,8 @@ def read_csv(
     writer) is ignored.  Raises :class:`CsvLogError` with a one-line message
     naming the file when it is missing, has no header, cannot be parsed, or
     lacks one of ``required_columns``.  A header-only file gives an empty frame
-    (or an error when ``allow_empty`` is False).
+    (or an error when ``allow_empty`` is False).  Extra keyword arguments go
+    to ``pandas.read_csv``.
     """
     import pandas as pd
 
@@ -346,7 +348,7 @@ def read_csv(
     if "\x00" in text:
         raise CsvLogError(f"{path}: corrupt CSV (contains NUL bytes)")
     try:
-        df = pd.read_csv(io.StringIO(text))
+        df = pd.read_csv(io.StringIO(text), **pandas_kwargs)
     except pd.errors.EmptyDataError:
         raise CsvLogError(f"{path}: empty file (no CSV header)") from None
     except (pd.errors.ParserError, ValueError) as exc:
