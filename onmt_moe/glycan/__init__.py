@@ -1,0 +1,12 @@
+"""Glycan track: glycan MS/MS (+ text) -> WURCS 2.0.
+
+Modules:
+  wurcs_tokenizer  lossless WURCS tokenisation
+  token_classes    token classes / weights for a structure-aware loss
+  fragments        glypy fragment enumeration + rule-based (synthetic) intensities
+  spectra_tokens   spectrum -> tokens (m/z bins, intensity bins, losses, diagnostics)
+  text             metadata -> short text description
+  dataset          glycowork df_glycan -> verified WURCS -> parquet
+  evaluate         top-k structure accuracy by graph identity
+Heavy dependencies (glypy, glycowork) are imported lazily inside functions.
+"""

@@ -1,0 +1,312 @@
+"""Build the glycan dataset: glycowork df_glycan -> verified WURCS + simulated MS/MS + text.
+
+Pipeline per df_glycan row (see docs/glycan.md):
+  1. pre-filter: IUPAC with ``/`` (alternative linkages) or ``{`` (floating residues) is rejected
+     (no verified conversion exists); more than ``max_residues`` residues (glycowork
+     Composition) is skipped as ``too_large`` when a limit is set.
+  2. IUPAC -> GlycoCT (glycowork) -> glypy -> WURCS (glypy); fallback glypy IUPAC 'simple'.
+  3. strict round trip: canonicalize_iupac(WURCS) must have the same multiset of residue and
+     linkage tokens as the IUPAC *and* glycowork compare_glycans must agree.
+  4. the WURCS must re-parse with glypy and tokenize losslessly.
+  5. negative-mode MS/MS simulated from the re-parsed glypy structure (fragments.py).
+Duplicated WURCS keep the first row.  Split by structure: a seeded hash of the WURCS string puts
+each structure in exactly one of train/val/test (80/10/10 by default), independent of --limit.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+from collections import Counter
+from typing import Dict, List, Optional, Tuple
+
+SCHEMA_DOC = {
+    "wurcs": "string: glypy WURCS 2.0 of the glycowork-canonical IUPAC (the target)",
+    "iupac": "string: glycowork IUPAC-condensed (df_glycan.glycan)",
+    "glytoucan_id": "string or null",
+    "precursor_mz": "double: [M-H]- (charge -1) or [M-2H]2- (charge -2) m/z",
+    "charge": "int8: -1 or -2",
+    "mass": "double: neutral monoisotopic mass (glypy)",
+    "peaks": "list<list<double>>: [[mz, relative intensity (base=100)], ...] sorted by m/z (SYNTHETIC)",
+    "text": "string: metadata description ('' if nothing known)",
+    "composition": "string: JSON of glycowork Composition, e.g. {\"Hex\": 5, \"HexNAc\": 4}",
+    "n_residues": "int16: monosaccharide count (glypy)",
+    "glycan_type": "string or null: N, O, free, lipid, repeat",
+    "conversion": "string: glycoct | iupac_simple",
+    "source_row": "int32: row index in glycowork df_glycan",
+    "split": "string: train | val | test",
+}
+
+_TOK_RE = re.compile(r"\([^)]*\)|[^()\[\]]+")
+_W = {}  # per-process state (glycowork imports, params)
+
+
+def split_of(wurcs: str, seed: int = 0, frac=(0.8, 0.1)) -> str:
+    u = int.from_bytes(hashlib.sha1(f"split{seed}|{wurcs}".encode()).digest()[:8], "little") / 2 ** 64
+    if u < frac[0]:
+        return "train"
+    if u < frac[0] + frac[1]:
+        return "val"
+    return "test"
+
+
+def _one_line(e: BaseException) -> str:
+    msg = f"{type(e).__name__}: {e}".replace("\n", " ").replace("\t", " ")
+    return msg[:200]
+
+
+def iupac_to_wurcs(iupac: str) -> Tuple[str, str, object]:
+    """Convert + strictly verify.  Returns (wurcs, via, glypy glycan); raises ConversionError."""
+    from glypy.io import glycoct, wurcs, iupac as giupac
+    from glycowork.motif.processing import glycan_to_glycoct, canonicalize_iupac
+    from glycowork.motif.graph import compare_glycans
+
+    if "/" in iupac:
+        raise ConversionError("alternative_linkage", "IUPAC contains '/'")
+    if "{" in iupac:
+        raise ConversionError("floating_residue", "IUPAC contains '{'")
+    w = via = None
+    first_err = None
+    try:
+        w = wurcs.dumps(glycoct.loads(glycan_to_glycoct(iupac)))
+        via = "glycoct"
+    except Exception as e:  # noqa: BLE001 (third-party parsers raise anything)
+        first_err = e
+        try:
+            w = wurcs.dumps(giupac.loads(iupac, dialect="simple"))
+            via = "iupac_simple"
+        except Exception as e2:  # noqa: BLE001
+            raise ConversionError("conversion_failed", f"{_one_line(first_err)} | {_one_line(e2)}")
+    try:
+        back = canonicalize_iupac(w)
+    except Exception as e:  # noqa: BLE001
+        raise ConversionError("roundtrip_canonicalize_error", _one_line(e))
+    if Counter(_TOK_RE.findall(back)) != Counter(_TOK_RE.findall(iupac)):
+        raise ConversionError("roundtrip_token_mismatch", f"back={back[:120]}")
+    try:
+        same = compare_glycans(back, iupac)
+    except Exception as e:  # noqa: BLE001
+        raise ConversionError("roundtrip_compare_error", _one_line(e))
+    if not same:
+        raise ConversionError("roundtrip_graph_mismatch", f"back={back[:120]}")
+    try:
+        g = wurcs.loads(w)
+    except Exception as e:  # noqa: BLE001
+        raise ConversionError("wurcs_reparse_error", _one_line(e))
+    return w, via, g
+
+
+class ConversionError(Exception):
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+def process_row(item) -> Dict:
+    """Worker: one df_glycan row -> record dict or {'reject': reason, 'detail': ...}."""
+    from .fragments import simulate_spectrum, SimParams
+    from .text import describe
+    from .wurcs_tokenizer import tokenize, detokenize
+
+    import warnings
+
+    warnings.filterwarnings("ignore", category=UserWarning)  # glypy stereocode chatter
+    idx, rec, sim_kw, convert_only = item
+    iupac = rec["glycan"]
+    out = {"source_row": idx, "iupac": iupac, "glytoucan_id": rec.get("glytoucan_id")}
+    try:
+        w, via, g = iupac_to_wurcs(iupac)
+    except ConversionError as e:
+        return {**out, "reject": e.reason, "detail": e.detail}
+    except Exception as e:  # noqa: BLE001
+        return {**out, "reject": "unexpected_error", "detail": _one_line(e)}
+    out.update(wurcs=w, conversion=via)
+    try:
+        tok_ok = detokenize(tokenize(w)) == w
+    except Exception as e:  # noqa: BLE001
+        return {**out, "reject": "tokenize_error", "detail": _one_line(e)}
+    if not tok_ok:
+        return {**out, "reject": "tokenize_roundtrip", "detail": w[:120]}
+    n_res = sum(1 for _ in g.iternodes())
+    out["n_residues"] = n_res
+    if convert_only:
+        return out
+    sim_kw = dict(sim_kw)
+    max_res = sim_kw.pop("max_residues", 0)
+    if max_res and n_res > max_res:
+        return {**out, "reject": "too_large_glypy", "detail": f"{n_res} residues > {max_res}"}
+    try:
+        spec = simulate_spectrum(g, w, SimParams(**sim_kw))
+    except Exception as e:  # noqa: BLE001
+        return {**out, "reject": "simulation_error", "detail": _one_line(e)}
+    comp = rec.get("Composition")
+    out.update(
+        precursor_mz=spec["precursor_mz"], charge=spec["charge"], mass=spec["mass"],
+        peaks=spec["peaks"],
+        text=describe(rec.get("glycan_type"), rec.get("Kingdom"), rec.get("Species"),
+                      rec.get("tissue_sample")),
+        composition=json.dumps(dict(comp), sort_keys=True) if isinstance(comp, dict) else "",
+        glycan_type=rec.get("glycan_type") if isinstance(rec.get("glycan_type"), str) else None,
+    )
+    return out
+
+
+def _composition_size(comp) -> Optional[int]:
+    if isinstance(comp, dict) and comp:
+        try:
+            return int(sum(comp.values()))
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def load_df_glycan():
+    from glycowork.glycan_data.loader import df_glycan
+    return df_glycan
+
+
+def build(out_dir: str, limit: int = 0, workers: int = 1, max_residues: int = 12, seed: int = 13,
+          split_seed: int = 0, convert_only: bool = False, df=None, log=print) -> Dict:
+    import numpy as np
+
+    t0 = time.time()
+    df = load_df_glycan() if df is None else df
+    t_load = time.time() - t0
+    os.makedirs(out_dir, exist_ok=True)
+    n_total = len(df)
+    cols = [c for c in ("glycan", "glytoucan_id", "glycan_type", "Kingdom", "Species",
+                        "tissue_sample", "Composition") if c in df.columns]
+    rejects: List[Tuple] = []
+    order = list(range(n_total))
+    if limit:
+        order = list(np.random.default_rng(seed).permutation(n_total))
+    items = []
+    all_recs = df[cols].to_dict("records")
+    for i in order:
+        rec = all_recs[i]
+        if not isinstance(rec.get("glycan"), str) or not rec["glycan"].strip():
+            rejects.append((i, "", "", "empty_iupac", "missing glycan string"))
+            continue
+        size = _composition_size(rec.get("Composition"))
+        if max_residues and not convert_only and size is not None and size > max_residues:
+            rejects.append((i, rec.get("glytoucan_id") or "", rec["glycan"], "too_large",
+                            f"composition has {size} residues > {max_residues}"))
+            continue
+        sim_kw = {"seed": seed, "max_residues": max_residues}
+        items.append((int(i), rec, sim_kw, convert_only))
+    log(f"[glycan] {n_total} df_glycan rows, {len(items)} candidates after pre-filter "
+        f"({time.time() - t0:.1f}s)")
+
+    t1 = time.time()
+    records, seen = [], set()
+    n_attempted = n_tok_checked = 0
+    if workers > 1:
+        import multiprocessing as mp
+        pool = mp.get_context("fork").Pool(workers)
+        it = pool.imap(process_row, items, chunksize=8)
+    else:
+        pool, it = None, map(process_row, items)
+    try:
+        for res in it:
+            n_attempted += 1
+            n_tok_checked += int("wurcs" in res)
+            if "reject" in res:
+                rejects.append((res["source_row"], res.get("glytoucan_id") or "", res["iupac"],
+                                res["reject"], res.get("detail", "")))
+            elif res["wurcs"] in seen:
+                rejects.append((res["source_row"], res.get("glytoucan_id") or "", res["iupac"],
+                                "duplicate_wurcs", res["wurcs"][:120]))
+            else:
+                seen.add(res["wurcs"])
+                res["split"] = split_of(res["wurcs"], split_seed)
+                records.append(res)
+            if n_attempted % 500 == 0:
+                log(f"[glycan] {n_attempted}/{len(items)} attempted, {len(records)} kept "
+                    f"({time.time() - t1:.0f}s)")
+            if limit and len(records) >= limit:
+                break
+    finally:
+        if pool is not None:
+            pool.terminate()
+    t_conv = time.time() - t1
+
+    reasons = Counter(r[3] for r in rejects)
+    summary = {
+        "df_glycan_rows": n_total,
+        "candidates": len(items),
+        "attempted": n_attempted,
+        "kept": len(records),
+        "rejected": len(rejects),
+        "reject_reasons": dict(reasons.most_common()),
+        "conversion_via": dict(Counter(r["conversion"] for r in records)),
+        "limit": limit, "max_residues": max_residues, "seed": seed, "split_seed": split_seed,
+        "workers": workers, "convert_only": convert_only,
+        "tokenizer_roundtrip": {"checked": n_tok_checked,
+                                "failed": reasons.get("tokenize_error", 0) + reasons.get("tokenize_roundtrip", 0)},
+        "timings_s": {"load_df_glycan": round(t_load, 2), "convert_and_simulate": round(t_conv, 2)},
+    }
+    if records:
+        import numpy as np  # noqa: F811
+        summary["splits"] = dict(Counter(r["split"] for r in records))
+        n_res = np.array([r.get("n_residues", 0) for r in records])
+        wl = np.array([len(r["wurcs"]) for r in records])
+        summary["n_residues"] = {"median": float(np.median(n_res)), "max": int(n_res.max())}
+        summary["wurcs_chars"] = {"median": float(np.median(wl)), "p95": float(np.percentile(wl, 95)),
+                                  "max": int(wl.max())}
+        if not convert_only:
+            npk = np.array([len(r["peaks"]) for r in records])
+            summary["peaks_per_spectrum"] = {"median": float(np.median(npk)), "max": int(npk.max())}
+            summary["charge"] = {str(k): v for k, v in Counter(r["charge"] for r in records).items()}
+            summary["with_text"] = int(sum(1 for r in records if r["text"]))
+    with open(os.path.join(out_dir, "rejects.tsv"), "w") as fh:
+        fh.write("source_row\tglytoucan_id\tiupac\treason\tdetail\n")
+        for r in sorted(rejects, key=lambda x: x[0]):
+            fh.write("\t".join(str(x).replace("\t", " ").replace("\n", " ") for x in r) + "\n")
+    if not convert_only:
+        write_parquet(records, os.path.join(out_dir, "glycan.parquet"))
+    else:
+        with open(os.path.join(out_dir, "wurcs.tsv"), "w") as fh:
+            fh.write("source_row\tglytoucan_id\tiupac\twurcs\tconversion\tn_residues\tsplit\n")
+            for r in records:
+                fh.write(f"{r['source_row']}\t{r.get('glytoucan_id') or ''}\t{r['iupac']}\t"
+                         f"{r['wurcs']}\t{r['conversion']}\t{r['n_residues']}\t{r['split']}\n")
+    summary["timings_s"]["total"] = round(time.time() - t0, 2)
+    summary["schema"] = SCHEMA_DOC
+    with open(os.path.join(out_dir, "summary.json"), "w") as fh:
+        json.dump(summary, fh, indent=2)
+    return summary
+
+
+def write_parquet(records: List[Dict], path: str) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([
+        ("wurcs", pa.string()), ("iupac", pa.string()), ("glytoucan_id", pa.string()),
+        ("precursor_mz", pa.float64()), ("charge", pa.int8()), ("mass", pa.float64()),
+        ("peaks", pa.list_(pa.list_(pa.float64()))), ("text", pa.string()),
+        ("composition", pa.string()), ("n_residues", pa.int16()), ("glycan_type", pa.string()),
+        ("conversion", pa.string()), ("source_row", pa.int32()), ("split", pa.string()),
+    ])
+    cols = {f.name: [] for f in schema}
+    for r in sorted(records, key=lambda r: r["source_row"]):
+        for name in cols:
+            v = r.get(name)
+            if name == "glytoucan_id" and not isinstance(v, str):
+                v = None
+            cols[name].append(v)
+    pq.write_table(pa.table(cols, schema=schema), path)
+
+
+def read_dataset(path: str):
+    """Read glycan.parquet (``path`` may be the file or its directory) into a pandas DataFrame."""
+    import pandas as pd
+
+    if os.path.isdir(path):
+        path = os.path.join(path, "glycan.parquet")
+    if not os.path.exists(path):
+        sys.exit(f"error: {path}: no such file (build it with scripts/build_glycan_dataset.py)")
+    return pd.read_parquet(path)

@@ -1,0 +1,166 @@
+"""Negative-mode MS/MS simulation from glypy fragments (SYNTHETIC intensities).
+
+No forward intensity model for glycan MS/MS exists in glypy/glycowork, so intensities
+are produced by documented rules (see ``intensity_rules`` and docs/glycan.md):
+
+  * fragment ions: glypy ``fragments(kind='ABCXYZ', max_cleavages=1)`` (glycosidic B/C/Y/Z +
+    cross-ring A/X) plus double glycosidic cleavages ``fragments(kind='BY', max_cleavages=2)``
+    for glycans with <= ``max_res_double`` residues;
+  * base weight per cleavage type: Y 1.0, C 0.7, B 0.45, Z 0.35, A 0.30 (0,2A / 2,4A x1.5), X 0.15;
+    a fragment with two cleavages gets the product of both weights x 0.5;
+  * labile losses favoured: a glycosidic cleavage releasing a sialic acid (NeuAc/NeuGc/Kdn)
+    x3.0, a fucose (dHex) x2.0;
+  * negative mode: ions are deprotonated, m/z = (M - z*1.007276)/z; precursor [M-H]- (z=1) or
+    [M-2H]2- (z=2 when M > ``z2_mass``); when z=2, fragments heavier than ``z2_frag_mass`` also
+    appear as 2- ions (x0.5); the precursor itself is kept at 0.2 of the base peak;
+  * seeded noise: multiplicative log-normal (sigma ``noise_sigma``), peak dropout (p ``dropout``,
+    the base peak is never dropped), and a Poisson(``n_noise``) number of random noise peaks with
+    intensity <= 3 % of the base peak; intensities scaled to base peak = 100.
+The random stream is seeded from (seed, WURCS) so each spectrum is reproducible on its own.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, asdict
+from typing import Dict, List, Tuple
+
+import numpy as np
+
+PROTON = 1.007276
+
+BASE_WEIGHT = {"Y": 1.0, "C": 0.7, "B": 0.45, "Z": 0.35, "A": 0.30, "X": 0.15}
+CROSSRING_BOOST = {"0,2A": 1.5, "2,4A": 1.5}
+LABILE = {"NeuAc": 3.0, "NeuGc": 3.0, "Kdn": 3.0, "dHex": 2.0}
+
+
+@dataclass
+class SimParams:
+    seed: int = 13
+    max_res_double: int = 10
+    z2_mass: float = 1500.0
+    z2_frag_mass: float = 1000.0
+    noise_sigma: float = 0.35
+    dropout: float = 0.15
+    n_noise: float = 3.0
+    min_mz: float = 100.0
+    max_peaks: int = 150
+    precursor_rel: float = 0.2
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def residue_class(res) -> str:
+    """Generic class of a glypy monosaccharide: Hex, HexNAc, HexN, HexA, dHex, Pen, NeuAc, NeuGc, Kdn, other."""
+    subs = [s.name for _, s in res.substituents()]
+    mods = {str(m) for _, m in res.modifications.items()}
+    sc = str(res.superclass).lower()
+    if sc == "non":
+        if "n_glycolyl" in subs:
+            return "NeuGc"
+        if "n_acetyl" in subs:
+            return "NeuAc"
+        return "Kdn"
+    if sc == "hex":
+        if "d" in mods and not subs:
+            return "dHex"
+        if "n_acetyl" in subs:
+            return "HexNAc"
+        if "amino" in subs:
+            return "HexN"
+        if "a" in mods:
+            return "HexA"
+        return "Hex" if not subs else "other"
+    if sc == "pen":
+        return "Pen"
+    return "other"
+
+
+def _rng_for(wurcs: str, seed: int) -> np.random.Generator:
+    h = hashlib.sha1(f"{seed}|{wurcs}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(h[:8], "little"))
+
+
+def _cleavage_letters(frag) -> List[Tuple[str, str]]:
+    """[(type, detail)] for each cleavage: ('Y','') ... or ('A','0,2A')."""
+    out = []
+    for _, (_, letter) in frag.link_ids.items():
+        out.append((letter, ""))
+    for _, (ring, letter) in frag.crossring_cleavages.items():
+        out.append((letter, f"{ring}{letter}"))
+    return out
+
+
+def fragment_weight(glycan, frag) -> float:
+    w = 1.0
+    cls = _cleavage_letters(frag)
+    for letter, detail in cls:
+        w *= BASE_WEIGHT.get(letter, 0.2) * CROSSRING_BOOST.get(detail, 1.0)
+    for link_id in frag.link_ids:
+        try:
+            child = glycan.get_link(link_id).child
+        except Exception:
+            continue
+        w *= LABILE.get(residue_class(child), 1.0)
+    if len(cls) > 1:
+        w *= 0.5
+    return w
+
+
+def enumerate_fragments(glycan, params: SimParams) -> List[Tuple[float, float, str]]:
+    """[(neutral mass, rule weight, name)] of the theoretical fragments."""
+    frags = list(glycan.fragments(kind="ABCXYZ", max_cleavages=1))
+    n_res = sum(1 for _ in glycan.iternodes())
+    if n_res <= params.max_res_double:
+        frags += [f for f in glycan.fragments(kind="BY", max_cleavages=2) if f.break_count >= 2]
+    return [(float(f.mass), fragment_weight(glycan, f), f.name) for f in frags]
+
+
+def simulate_spectrum(glycan, wurcs: str, params: SimParams | None = None) -> Dict:
+    """Simulated negative-mode MS/MS of a glypy glycan.
+
+    Returns {'precursor_mz', 'charge' (-1/-2), 'mass', 'peaks' [[mz, intensity], ...] sorted by m/z,
+    'n_theoretical'}.
+    """
+    p = params or SimParams()
+    rng = _rng_for(wurcs, p.seed)
+    mass = float(glycan.mass())
+    z = 2 if mass > p.z2_mass else 1
+    prec_mz = (mass - z * PROTON) / z
+    ions: Dict[float, float] = {}
+
+    def add(mz, inten):
+        if mz < p.min_mz:
+            return
+        key = round(mz, 4)
+        ions[key] = ions.get(key, 0.0) + inten
+
+    theo = enumerate_fragments(glycan, p)
+    for fmass, w, _ in theo:
+        add(fmass - PROTON, w)
+        if z == 2 and fmass > p.z2_frag_mass:
+            add((fmass - 2 * PROTON) / 2, 0.5 * w)
+    if not ions:
+        ions[round(prec_mz, 4)] = 1.0
+    mzs = np.array(sorted(ions))
+    ints = np.array([ions[m] for m in mzs])
+    ints = ints * rng.lognormal(0.0, p.noise_sigma, size=len(ints))
+    keep = rng.random(len(ints)) >= p.dropout
+    keep[int(np.argmax(ints))] = True
+    mzs, ints = mzs[keep], ints[keep]
+    base = ints.max()
+    # precursor peak (unfragmented) and random noise peaks
+    n_noise = rng.poisson(p.n_noise)
+    noise_mz = rng.uniform(p.min_mz, max(prec_mz, p.min_mz + 1.0), size=n_noise)
+    noise_int = rng.uniform(0.0, 0.03, size=n_noise) * base
+    mzs = np.concatenate([mzs, [prec_mz], noise_mz])
+    ints = np.concatenate([ints, [p.precursor_rel * base], noise_int])
+    if len(ints) > p.max_peaks:
+        top = np.argsort(-ints, kind="stable")[: p.max_peaks]
+        mzs, ints = mzs[top], ints[top]
+    order = np.argsort(mzs, kind="stable")
+    mzs, ints = mzs[order], ints[order]
+    ints = 100.0 * ints / ints.max()
+    peaks = [[round(float(m), 4), round(float(i), 3)] for m, i in zip(mzs, ints)]
+    return {"precursor_mz": round(prec_mz, 5), "charge": -z, "mass": mass, "peaks": peaks,
+            "n_theoretical": len(theo)}

@@ -1,0 +1,121 @@
+"""Glycan MS/MS spectrum -> source tokens, tagged ``<MS> ... </MS> <TEXT> ... </TEXT>``.
+
+Tokens inside <MS> (in order):
+  ``PMZ_<k>``        precursor m/z bin (k = floor(m/z / mz_bin))
+  ``CHARGE_-1|-2``   precursor charge
+  per peak (the ``max_peaks`` most intense above ``min_rel_int`` %, listed by increasing m/z):
+  ``MZ_<k>``         m/z bin
+  ``INT_<q>``        intensity bin q = min(int_bins-1, floor(I/100*int_bins)) (I relative to base=100)
+  ``NLP_<X>``        (optional) precursor neutral mass - fragment neutral mass matches loss X
+                     (fragment taken as 1- and, for a 2- precursor, also as 2-)
+  ``NLD_<X>``        (optional) this peak minus a lower listed peak matches residue X (1- ions)
+  ``DIAG_<ion>``     (optional) m/z matches a diagnostic negative-mode ion (table DIAGNOSTIC)
+Losses X: H2O, dHex, Hex, HexNAc, NeuAc, NeuGc (monoisotopic, see LOSSES).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, asdict
+from typing import Dict, List, Sequence
+
+from onmt_moe.tags import wrap
+
+PROTON = 1.007276
+H2O = 18.010565
+LOSSES: Dict[str, float] = {
+    "H2O": H2O,
+    "dHex": 146.057909,
+    "Hex": 162.052824,
+    "HexNAc": 203.079373,
+    "NeuAc": 291.095417,
+    "NeuGc": 307.090331,
+}
+
+
+def _b(*names: str) -> float:  # [B - H]- of a non-reducing-end oligosaccharide fragment
+    return sum(LOSSES[n] for n in names) - PROTON
+
+
+DIAGNOSTIC: Dict[str, float] = {
+    "NeuAc_B1": _b("NeuAc"),
+    "NeuAc_C1": _b("NeuAc") + H2O,
+    "NeuGc_B1": _b("NeuGc"),
+    "NeuGc_C1": _b("NeuGc") + H2O,
+    "Hex_C1": _b("Hex") + H2O,
+    "HexNAc_C1": _b("HexNAc") + H2O,
+    "dHex_C1": _b("dHex") + H2O,
+    "HexHexNAc_B2": _b("Hex", "HexNAc"),
+    "HexHexNAc_C2": _b("Hex", "HexNAc") + H2O,
+    "NeuAcHex_B2": _b("NeuAc", "Hex"),
+    "NeuAcHex_C2": _b("NeuAc", "Hex") + H2O,
+    "NeuAcHexHexNAc_B3": _b("NeuAc", "Hex", "HexNAc"),
+    "dHexHexHexNAc_B3": _b("dHex", "Hex", "HexNAc"),
+}
+
+
+@dataclass
+class SpecTokConfig:
+    mz_bin: float = 1.0
+    int_bins: int = 10
+    max_peaks: int = 50
+    min_rel_int: float = 0.5
+    loss_tol: float = 0.02
+    diag_tol: float = 0.02
+    losses: bool = True
+    peak_pairs: bool = True
+    diagnostics: bool = True
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def mz_token(mz: float, width: float) -> str:
+    return f"MZ_{int(math.floor(mz / width))}"
+
+
+def int_token(rel: float, bins: int) -> str:
+    return f"INT_{min(bins - 1, max(0, int(math.floor(rel / 100.0 * bins))))}"
+
+
+def _match(diff: float, table: Dict[str, float], tol: float) -> List[str]:
+    return [name for name, m in table.items() if abs(diff - m) <= tol]
+
+
+def spectrum_tokens(precursor_mz: float, charge: int, peaks: Sequence[Sequence[float]],
+                    cfg: SpecTokConfig | None = None) -> List[str]:
+    """Tokens of one spectrum (without the <MS> tags). ``peaks``: [[mz, intensity], ...]."""
+    c = cfg or SpecTokConfig()
+    z = abs(int(charge)) or 1
+    prec_mass = precursor_mz * z + z * PROTON  # neutral
+    toks = [f"PMZ_{int(math.floor(precursor_mz / c.mz_bin))}", f"CHARGE_-{z}"]
+    if len(peaks) == 0:
+        return toks
+    base = max(float(p[1]) for p in peaks) or 1.0
+    rel = [(float(mz), 100.0 * float(i) / base) for mz, i in peaks]
+    rel = [p for p in rel if p[1] >= c.min_rel_int]
+    rel = sorted(sorted(rel, key=lambda p: -p[1])[: c.max_peaks])
+    for j, (mz, inten) in enumerate(rel):
+        toks.append(mz_token(mz, c.mz_bin))
+        toks.append(int_token(inten, c.int_bins))
+        if c.losses:
+            found = _match(prec_mass - (mz + PROTON), LOSSES, c.loss_tol)
+            if z == 2:
+                found += _match(prec_mass - (2 * mz + 2 * PROTON), LOSSES, c.loss_tol)
+            toks += [f"NLP_{n}" for n in dict.fromkeys(found)]
+        if c.peak_pairs:
+            found = []
+            for mz2, _ in rel[:j]:
+                found += _match(mz - mz2, LOSSES, c.loss_tol)
+            toks += [f"NLD_{n}" for n in dict.fromkeys(found) if n != "H2O"]
+        if c.diagnostics:
+            toks += [f"DIAG_{n}" for n in _match(mz, DIAGNOSTIC, c.diag_tol)]
+    return toks
+
+
+def source_tokens(precursor_mz: float, charge: int, peaks, text_tokens: Sequence[str] | None,
+                  cfg: SpecTokConfig | None = None, with_text: bool = True) -> List[str]:
+    """``<MS> … </MS>`` and, if with_text, ``<TEXT> … </TEXT>`` (``<MISSING>`` when no text)."""
+    out = wrap("MS", spectrum_tokens(precursor_mz, charge, peaks, cfg))
+    if with_text:
+        out += wrap("TEXT", list(text_tokens or []))
+    return out
