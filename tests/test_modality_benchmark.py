@@ -1,0 +1,176 @@
+"""Modality-subset benchmark: subset building (no model), the table with a fake
+translator, --train_each with a fake trainer, and compare_runs on synthetic runs."""
+import csv
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from onmt_moe import modality_benchmark as mb
+from onmt_moe.tags import MISSING, present_modalities
+
+REPO = Path(__file__).resolve().parents[1]
+
+FULL = "<FORMULA> C 2 H 6 O </FORMULA> <NMR> 1HNMR 1.2 t 3H </NMR> <IR> IR 1 2 </IR> <MS> E0Pos 46.0 100.0 </MS>"
+NO_NMR = "<FORMULA> C 3 H 8 </FORMULA> <NMR> <MISSING> </NMR> <IR> IR 3 4 </IR> <MS> E0Pos 44.0 100.0 </MS>"
+ONLY_MS = "<MS> E0Pos 30.0 100.0 </MS>"
+
+
+def test_restrict_line_drop_and_token():
+    toks = FULL.split()
+    d = mb.restrict_line(toks, ("NMR", "IR"), "drop")
+    assert present_modalities(d) == ["NMR", "IR"] and "<MS>" not in d and MISSING not in d
+    t = mb.restrict_line(toks, ("NMR", "IR"), "token")
+    assert present_modalities(t) == ["NMR", "IR"]
+    assert t[:3] == ["<FORMULA>", MISSING, "</FORMULA>"] and t[-3:] == ["<MS>", MISSING, "</MS>"]
+    k = mb.restrict_line(toks, ("IR",), "drop", keep=("FORMULA",))
+    assert present_modalities(k) == ["FORMULA", "IR"]
+    # a <MISSING> segment is no data: NMR alone gives nothing for this line
+    assert mb.restrict_line(NO_NMR.split(), ("NMR",), "drop") is None
+    # keep alone does not make a line usable
+    assert mb.restrict_line(ONLY_MS.split(), ("IR",), "drop", keep=("MS",)) is None
+    with pytest.raises(mb.BenchmarkError, match="unknown mode"):
+        mb.restrict_line(toks, ("IR",), "blank")
+
+
+def test_subsets_enumeration_and_parsing():
+    mods = mb.modalities_in([NO_NMR, FULL, ONLY_MS])
+    assert mods == ["FORMULA", "IR", "MS", "NMR"]
+    subs = mb.all_subsets(["NMR", "IR", "MS"])
+    assert len(subs) == 7 and subs[:3] == [("NMR",), ("IR",), ("MS",)] and subs[-1] == ("NMR", "IR", "MS")
+    assert len(mb.all_subsets(["FORMULA", "NMR", "IR", "MS"], keep=("FORMULA",))) == 7
+    assert mb.parse_subsets("IR+NMR, MS", ["NMR", "IR", "MS"]) == [("NMR", "IR"), ("MS",)]
+    with pytest.raises(mb.BenchmarkError, match="HSQC"):
+        mb.parse_subsets("NMR+HSQC", ["NMR", "IR", "MS"])
+    assert mb.subset_name(("NMR", "IR")) == "NMR+IR" and mb.subset_slug(("NMR", "IR")) == "NMR-IR"
+
+
+def test_build_subset_counts_and_errors():
+    src = [FULL, NO_NMR, ONLY_MS]
+    tgt = ["C C O", "C C C", "C O"]
+    d = mb.build_subset(src, tgt, ("NMR",), "drop")
+    assert d.n_skipped == 2 and d.indices == [0] and d.tgt == ["C C O"]
+    d = mb.build_subset(src, tgt, ("MS",), "token")
+    assert d.n_skipped == 0 and len(d.src) == 3
+    assert all(MISSING in s for s in d.src[:2])
+    with pytest.raises(mb.BenchmarkError, match=r"src-test.txt:2: malformed"):
+        mb.build_subset([FULL, "<NMR> 1HNMR"], ["C", "C"], ("NMR",), path="src-test.txt")
+
+
+def make_run(tmp_path, name="r1", n_best=5, mode="drop"):
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    src = [FULL, NO_NMR, ONLY_MS, FULL.replace("1.2", "2.4")]
+    tgt = ["C C O", "C C C", "C O", "C C N"]
+    for split in ("train", "val", "test"):
+        (data / f"src-{split}.txt").write_text("\n".join(src) + "\n")
+        (data / f"tgt-{split}.txt").write_text("\n".join(tgt) + "\n")
+    run = tmp_path / "runs" / name
+    run.mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({
+        "run_name": name, "data_dir": str(data), "src_test": str(data / "src-test.txt"),
+        "tgt_test": str(data / "tgt-test.txt"), "n_best": n_best, "missing_mode": mode}))
+    return run
+
+
+def fake_translator(calls):
+    """A 'model' that knows the answer iff NMR data is given, else guesses 'C' then the answer
+    at position 3 when IR is given. Reads the targets next to the subset source (test only)."""
+    def translate(src_path, out_path, run_info):
+        calls.append((src_path, run_info.get("run_dir")))
+        n_best = 5
+        srcs = Path(src_path).read_text().splitlines()
+        tgts = (Path(src_path).parent / ("tgt.txt" if Path(src_path).name == "src.txt"
+                                         else "tgt-test.txt")).read_text().splitlines()
+        out = []
+        for s, t in zip(srcs, tgts):
+            assert s.strip(), "empty source translated"
+            mods = present_modalities(s.split())
+            cands = ["C"] * n_best
+            if "NMR" in mods:
+                cands[0] = t
+            elif "IR" in mods:
+                cands[2] = t
+            out += [f"{c}\t{-i:.1f}" for i, c in enumerate(cands)]
+        Path(out_path).write_text("\n".join(out) + "\n")
+    return translate
+
+
+def read_table(path):
+    return {r["subset"]: r for r in csv.DictReader(open(path))}
+
+
+def test_run_benchmark_with_fake_translator(tmp_path):
+    run = make_run(tmp_path)
+    calls = []
+    res = mb.run_benchmark(run, translate_fn=fake_translator(calls), keep=("FORMULA",), log=lambda m: None)
+    table = read_table(run / "modality" / "modality_table.csv")
+    assert list(table) == ["NMR", "IR", "MS", "NMR+IR", "NMR+MS", "IR+MS", "NMR+IR+MS"]
+    # NMR: rows 0 and 3 have NMR data -> both right at rank 0
+    assert table["NMR"]["n"] == "2" and table["NMR"]["n_skipped"] == "2"
+    assert float(table["NMR"]["top-1"]) == 1.0
+    # IR: rows 0, 1, 3; answer at rank 2 -> top-1 0, top-5 1
+    assert table["IR"]["n"] == "3" and float(table["IR"]["top-1"]) == 0.0
+    assert float(table["IR"]["top-5"]) == 1.0
+    # MS: all 4 rows, never right
+    assert table["MS"]["n"] == "4" and float(table["MS"]["top-5"]) == 0.0
+    # NMR+IR: rows 0, 1, 3: NMR rows rank 0, row 1 (IR only) rank 2
+    assert float(table["NMR+IR"]["top-1"]) == pytest.approx(2 / 3, abs=1e-4)
+    assert "top-10" not in table["NMR"]  # n_best 5
+    assert len(calls) == 7 and all(c[1] == str(run) for c in calls)
+    md = (run / "modality" / "modality_table.md").read_text()
+    assert "| NMR+IR |" in md and "66.67" in md
+    assert res["png"] is not None and Path(res["png"]).stat().st_size > 1000
+    # drop mode (the run's missing_mode): the other segments are gone
+    assert "<MS>" not in (run / "modality" / "subsets" / "NMR-IR" / "src.txt").read_text()
+
+
+def test_run_benchmark_subsets_token_mode_and_skipped_rows(tmp_path):
+    run = make_run(tmp_path, mode="drop")
+    calls = []
+    mb.run_benchmark(run, subsets="NMR", mode="token", translate_fn=fake_translator(calls), log=lambda m: None)
+    src = (run / "modality" / "subsets" / "NMR" / "src.txt").read_text().splitlines()
+    assert len(src) == 2 and all("<IR> <MISSING> </IR>" in s for s in src)
+    assert len(calls) == 1
+
+
+def test_train_each_with_fake_trainer(tmp_path):
+    run = make_run(tmp_path)
+    trained = []
+
+    def fake_train(run_name, data_dir):
+        trained.append((run_name, data_dir))
+        d = tmp_path / "runs" / run_name
+        d.mkdir()
+        (d / "run.json").write_text(json.dumps({"run_name": run_name}))
+        return str(d)
+
+    calls = []
+    mb.run_benchmark(run, subsets="NMR,IR+MS", translate_fn=fake_translator(calls), train_fn=fake_train,
+                     log=lambda m: None)
+    assert [t[0] for t in trained] == ["r1_NMR", "r1_IR-MS"]
+    nmr_dir = Path(trained[0][1])
+    assert len((nmr_dir / "src-train.txt").read_text().splitlines()) == 2
+    info = json.loads((nmr_dir / "subset_info.json").read_text())
+    assert info["train"] == {"n": 2, "n_skipped": 2}
+    table = read_table(run / "modality" / "modality_table.csv")
+    assert table["NMR"]["own_model:run"] == "r1_NMR"
+    assert float(table["NMR"]["own_model:top-1"]) == 1.0
+    # IR+MS model: rows 0, 1, 3 have IR (rank 2), row 2 only MS (never) -> top-5 = 3/4
+    assert float(table["IR+MS"]["own_model:top-5"]) == 0.75
+    # the per-subset models were asked to translate with their own run folders
+    assert calls[-1][1] == str(tmp_path / "runs" / "r1_IR-MS")
+
+
+def test_benchmark_cli_errors(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("mb_cli", REPO / "benchmark" / "modality_benchmark.py")
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    assert cli.main(["--run", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "run.json: no such file" in err and "\n" not in err
+    run = make_run(tmp_path)
+    (tmp_path / "data" / "src-test.txt").write_text("C 2 H 6 O 1HNMR 1.2\n" * 4)
+    assert cli.main(["--run", str(run)]) == 2
+    assert "tagged source format" in capsys.readouterr().err
