@@ -1,0 +1,589 @@
+"""Chunked driver: parquet chunks -> ``<out>/data/{src,tgt}-{train,val,test}.txt``.
+
+Usage from Python::
+
+    from onmt_moe.data.pipeline import generate
+    summary = generate(input="data/demo", out_dir="data/demo_tagged",
+                       h_nmr=True, c_nmr=True, ir=True, pos_msms=True, neg_msms=True,
+                       formula=True, format="tagged")
+
+Chunks are processed one at a time (or ``workers`` at a time in separate
+processes), each reading only the columns it needs. Each chunk's kept lines are
+spooled to ``<out>/.spool``; once all chunks are done the global split is
+computed and the split files are written from the spool (memory-mapped), so
+memory stays bounded by about one chunk per worker.
+
+Bad rows (see ``docs`` in :mod:`onmt_moe.data.benchmark_format`) go to
+``<out>/rejects.tsv`` (file, row, smiles, reason). Policy:
+
+* ``format='benchmark'``: follow the official script wherever it has a defined
+  result (empty peak lists -> header only, empty MS/MS list -> bare header, any
+  formula string is tokenised); reject rows where it would crash (null peak
+  list/spectrum/formula/SMILES, malformed ``j_values``, IR of the wrong length,
+  SMILES the tokenizer regex does not reproduce). We also reject rows whose
+  output would be garbage although the official code runs (non-finite numbers,
+  flat IR, empty SMILES, newlines inside a field). RDKit is not consulted unless
+  ``rdkit_check=True`` (the official script does not parse SMILES).
+* ``format='tagged'``: a null or empty modality (peak list, spectrum, formula,
+  all MS/MS energies) is a *missing modality*: handled by ``missing``
+  (drop/token) and counted; malformed content (bad j_values, wrong IR length,
+  non-finite numbers, non-Hill formula) rejects the row; the SMILES must pass the
+  tokenizer check and RDKit (``rdkit_check`` defaults to True); a row with no
+  modality present at all is rejected.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import mmap
+import os
+import re
+import shlex
+import shutil
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from onmt_moe.data import benchmark_format as bf
+from onmt_moe.data.columns import MSMS_HEADERS, SECTIONS, DataError, needed_columns
+from onmt_moe.data.split import split_indices
+from onmt_moe.data.tagged import MISSING_MODES, parse_groups, segment_plan, tagged_line
+
+log = logging.getLogger("onmt_moe.data")
+
+FORMATS = ("tagged", "benchmark")
+LONG_ROWS = ("reject", "keep")
+SPLITS = ("train", "val", "test")
+_STATUS_NAME = {bf.NULL: "null", bf.EMPTY: "empty", bf.PARTIAL: "partial"}
+
+
+# ------------------------------------------------------------------ inputs
+def _natural_key(p: Path):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name)]
+
+
+def list_inputs(path) -> List[Path]:
+    """A parquet file, or the ``*.parquet`` files of a directory in natural order."""
+    p = Path(path)
+    if p.is_file():
+        return [p]
+    if p.is_dir():
+        files = sorted((f for f in p.glob("*.parquet") if f.is_file()), key=_natural_key)
+        if not files:
+            raise DataError(f"{p}: no *.parquet files in directory")
+        return files
+    raise DataError(f"{p}: input does not exist")
+
+
+@dataclass
+class Options:
+    sections: List[str]
+    fmt: str = "tagged"
+    plan: list = field(default_factory=list)
+    missing: str = "drop"
+    ir_points: int = 400
+    msms_top_k: Optional[int] = None
+    max_src_tokens: Optional[int] = None
+    long_rows: str = "reject"
+    strict: bool = False
+    rdkit_check: bool = False
+    pred_spectra: bool = False
+    use_threads: bool = True
+
+
+# ------------------------------------------------------------------ one chunk
+def _format_sections(arrays: Dict[str, pa.Array], cols: Dict[str, List[str]], opt: Options, path: str):
+    out = {}
+    for sec in opt.sections:
+        try:
+            if sec == "formula":
+                out[sec] = bf.format_formula(arrays[cols[sec][0]], strict=opt.fmt == "tagged")
+            elif sec == "h_nmr":
+                out[sec] = bf.format_hnmr(arrays[cols[sec][0]])
+            elif sec == "c_nmr":
+                out[sec] = bf.format_cnmr(arrays[cols[sec][0]])
+            elif sec == "ir":
+                out[sec] = bf.format_ir(arrays[cols[sec][0]], opt.ir_points)
+            else:
+                out[sec] = bf.format_msms([arrays[c] for c in cols[sec]], MSMS_HEADERS[sec],
+                                          cols[sec], opt.msms_top_k)
+        except TypeError as e:  # wrong column type: not a per-row problem
+            raise DataError(f"{path}: column '{'/'.join(cols[sec])}' has an unexpected layout: {e}") from None
+    return out
+
+
+def _ntok(s: Optional[str]) -> int:
+    return s.count(" ") + 1 if s else 0
+
+
+def process_chunk(job) -> dict:
+    """Format, check and de-duplicate one parquet file; spool its kept lines."""
+    chunk_id, path, row_limit, opt, spool_dir = job
+    path = str(path)
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as e:  # noqa: BLE001 - report any unreadable file in one line
+        raise DataError(f"{path}: cannot read parquet file ({type(e).__name__}: {e})") from None
+    names = pf.schema_arrow.names
+    cols = needed_columns(names, opt.sections, path)
+    msms_version = None
+    for sec in ("pos_msms", "neg_msms"):
+        if sec in cols:
+            msms_version = "v2" if cols[sec][0].startswith("msms_cfmid_") else "v1"
+    flat_cols = list(dict.fromkeys(c for cs in cols.values() for c in cs))
+    table = pf.read(columns=flat_cols, use_threads=opt.use_threads)
+    del pf
+    if row_limit is not None and row_limit < table.num_rows:
+        table = table.slice(0, row_limit)
+    n = table.num_rows
+    arrays = {c: table.column(c).combine_chunks() for c in flat_cols}
+    del table
+
+    smiles_raw = arrays["smiles"].to_pylist()
+    tgt = bf.format_smiles(arrays["smiles"], rdkit_check=opt.rdkit_check)
+    secs = _format_sections(arrays, cols, opt, path)
+    del arrays
+
+    missing_counts = {s: {"null": 0, "empty": 0, "partial": 0} for s in opt.sections}
+    reject_kinds: Dict[str, int] = {}
+    row_reasons: Dict[int, List[str]] = {}
+
+    first_kind: Dict[int, str] = {}
+
+    def reject(i: int, kind: str, text: str) -> None:
+        row_reasons.setdefault(i, []).append(text)
+        first_kind.setdefault(i, kind)
+
+    for i in np.flatnonzero(tgt.status != bf.OK).tolist():
+        reject(i, "smiles", tgt.reasons.get(i, "bad smiles"))
+
+    benchmark = opt.fmt == "benchmark"
+    for sec in opt.sections:
+        st = secs[sec]
+        col = "/".join(cols[sec]) if len(cols[sec]) == 1 else f"{sec} MS/MS"
+        for code, name in _STATUS_NAME.items():
+            missing_counts[sec][name] = int((st.status == code).sum())
+        for i in np.flatnonzero(st.status != bf.OK).tolist():
+            code = int(st.status[i])
+            if code == bf.BAD:
+                reject(i, f"{sec}:malformed", st.reasons[i])
+            elif benchmark and code == bf.NULL:
+                reject(i, f"{sec}:null", f"{col} is null")
+            elif benchmark and code == bf.PARTIAL:
+                reject(i, f"{sec}:null", st.reasons[i])
+
+    order = [s for s in SECTIONS if s in secs]
+    src_lines: List[str] = []
+    tgt_lines: List[str] = []
+    kept_rows: List[int] = []
+    sec_len = {s: [] for s in order}
+    n_dedup = 0
+    n_long = 0
+    seen = set()
+    missing_segments: Dict[str, int] = {}
+    for i in range(n):
+        if i in row_reasons:
+            continue
+        if benchmark:
+            line = " ".join([t for t in (secs[s].texts[i] for s in order) if t]).strip()
+        else:
+            parts = {}
+            for s in order:
+                code = secs[s].status[i]
+                parts[s] = secs[s].texts[i] if code in (bf.OK, bf.PARTIAL) else None
+            seg_missing: Dict[str, int] = {}
+            line = tagged_line(opt.plan, parts, opt.missing, seg_missing)
+            if not any(parts.values()):
+                reject(i, "no_modality", "no selected modality present in this row")
+                continue
+        t = tgt.texts[i]
+        if "\n" in line or "\r" in line:
+            reject(i, "newline", "a field contains a line break")
+            continue
+        ntok = _ntok(line)
+        if opt.max_src_tokens is not None and ntok > opt.max_src_tokens:
+            n_long += 1
+            if opt.long_rows == "reject":
+                reject(i, "max_src_tokens", f"source has {ntok} tokens > max_src_tokens {opt.max_src_tokens}")
+                continue
+        if line in seen:
+            n_dedup += 1
+            continue
+        seen.add(line)
+        if not benchmark:
+            for k, v in seg_missing.items():
+                missing_segments[k] = missing_segments.get(k, 0) + v
+        src_lines.append(line)
+        tgt_lines.append(t)
+        kept_rows.append(i)
+        for s in order:
+            sec_len[s].append(_ntok(secs[s].texts[i]) if parts_present(secs[s], i, benchmark) else 0)
+    del seen
+
+    rejects = []
+    for i in sorted(row_reasons):
+        rejects.append((path, i, smiles_raw[i] if smiles_raw[i] is not None else "", "; ".join(row_reasons[i])))
+        k = first_kind[i]
+        reject_kinds[k] = reject_kinds.get(k, 0) + 1
+    if opt.strict and rejects:
+        p, i, smi, reason = rejects[0]
+        raise DataError(f"{p}: row {i} (smiles {smi!r}): {reason}")
+
+    # spool (src/tgt roles swapped for --pred_spectra)
+    a_lines, b_lines = (tgt_lines, src_lines) if opt.pred_spectra else (src_lines, tgt_lines)
+    spool = Path(spool_dir)
+    lens = {}
+    vocab = {"source": set(), "target": set()}
+    for side, lines, spectra in (("src", a_lines, not opt.pred_spectra), ("tgt", b_lines, opt.pred_spectra)):
+        data = [(l + "\n").encode("utf-8") for l in lines]
+        with open(spool / f"{chunk_id:06d}.{side}", "wb") as fh:
+            fh.write(b"".join(data))
+        lens[side] = np.fromiter((len(d) for d in data), dtype=np.int64, count=len(data))
+        vs = vocab["source" if spectra else "target"]
+        for l in lines:
+            vs.update(l.split(" "))
+    vocab = {k: v - {""} for k, v in vocab.items()}
+    return {
+        "chunk": chunk_id,
+        "path": path,
+        "msms_names": msms_version,
+        "rows_read": n,
+        "rows_rejected": len(rejects),
+        "rows_deduplicated": n_dedup,
+        "rows_kept": len(src_lines),
+        "rows_over_max_src_tokens": n_long,
+        "rejects": rejects,
+        "reject_kinds": reject_kinds,
+        "missing": missing_counts,
+        "missing_segments": missing_segments,
+        "lens": lens,
+        "src_ntok": np.asarray([_ntok(l) for l in src_lines], dtype=np.int32),
+        "tgt_ntok": np.asarray([_ntok(l) for l in tgt_lines], dtype=np.int32),
+        "sec_ntok": {s: np.asarray(v, dtype=np.int32) for s, v in sec_len.items()},
+        "vocab": vocab,
+    }
+
+
+def parts_present(st: bf.SectionText, i: int, benchmark: bool) -> bool:
+    code = st.status[i]
+    if benchmark:
+        return code in (bf.OK, bf.EMPTY)
+    return code in (bf.OK, bf.PARTIAL)
+
+
+# ------------------------------------------------------------------ driver
+def _progress(iterable, total: int, enabled: Optional[bool]):
+    if enabled is None:
+        enabled = sys.stderr.isatty() and not os.environ.get("CI")
+    if not enabled:
+        return iterable
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return iterable
+    return tqdm(iterable, total=total, unit="chunk", file=sys.stderr)
+
+
+def _stats(a: np.ndarray) -> dict:
+    if a.size == 0:
+        return {"rows": 0, "mean": 0.0, "p95": 0.0, "max": 0}
+    return {"rows": int(a.size), "mean": round(float(a.mean()), 3),
+            "p95": round(float(np.percentile(a, 95)), 3), "max": int(a.max())}
+
+
+def _command_line(kw: dict) -> str:
+    args = ["benchmark/generate_input.py", "--input", str(kw["input"]), "--out_dir", str(kw["out_dir"])]
+    for sec in SECTIONS:
+        if kw.get(sec):
+            args.append(f"--{sec}")
+    if kw.get("pred_spectra"):
+        args.append("--pred_spectra")
+    for k in ("seed", "format", "groups", "missing", "ir_points", "msms_top_k", "max_src_tokens",
+              "long_rows", "workers", "limit_rows"):
+        if kw.get(k) is not None:
+            args += [f"--{k}", str(kw[k]) if not isinstance(kw[k], dict) else
+                     ",".join(f"{a}={b}" for a, b in kw[k].items())]
+    if kw.get("strict"):
+        args.append("--strict")
+    return shlex.join(args)
+
+
+def _clean(s) -> str:
+    return str(s).replace("\t", " ").replace("\n", " ").replace("\r", " ")
+
+
+def generate(input, out_dir, *, h_nmr: bool = False, c_nmr: bool = False, ir: bool = False,
+             pos_msms: bool = False, neg_msms: bool = False, formula: bool = False,
+             pred_spectra: bool = False, seed: int = 3245, format: str = "tagged",
+             groups="default", missing: str = "drop", ir_points: int = 400,
+             msms_top_k: Optional[int] = None, max_src_tokens: Optional[int] = None,
+             long_rows: str = "reject", workers: int = 1, strict: bool = False,
+             limit_rows: Optional[int] = None, rdkit_check: Optional[bool] = None,
+             progress: Optional[bool] = None, command: Optional[str] = None) -> dict:
+    """Build ``<out_dir>/data/{src,tgt}-{train,val,test}.txt``; return the summary dict.
+
+    Keyword arguments mirror the CLI flags of ``benchmark/generate_input.py``.
+    Raises :class:`DataError` (one-line message) on bad input that stops the run.
+    """
+    t0 = time.time()
+    kw = dict(locals())
+    sections = [s for s in SECTIONS if kw[s]]
+    if not sections:
+        raise DataError("select at least one modality: --h_nmr --c_nmr --ir --pos_msms --neg_msms --formula")
+    if format not in FORMATS:
+        raise DataError(f"--format must be one of {FORMATS}, got {format!r}")
+    if missing not in MISSING_MODES:
+        raise DataError(f"--missing must be one of {MISSING_MODES}, got {missing!r}")
+    if long_rows not in LONG_ROWS:
+        raise DataError(f"--long_rows must be one of {LONG_ROWS}, got {long_rows!r}")
+    if ir_points < 2:
+        raise DataError(f"--ir_points must be >= 2, got {ir_points}")
+    if msms_top_k is not None and msms_top_k < 1:
+        raise DataError(f"--msms_top_k must be >= 1, got {msms_top_k}")
+    workers = max(1, int(workers))
+    plan = []
+    mapping = None
+    if format == "tagged":
+        mapping = parse_groups(groups)
+        plan = segment_plan(mapping, sections, missing)
+    if rdkit_check is None:
+        rdkit_check = format == "tagged"
+    opt = Options(sections=sections, fmt=format, plan=plan, missing=missing, ir_points=ir_points,
+                  msms_top_k=msms_top_k, max_src_tokens=max_src_tokens, long_rows=long_rows,
+                  strict=strict, rdkit_check=bool(rdkit_check), pred_spectra=pred_spectra,
+                  use_threads=workers == 1)
+
+    files = list_inputs(input)
+    log.info("processing %d parquet file(s) in this order: %s", len(files), ", ".join(f.name for f in files))
+    limits: List[Optional[int]] = [None] * len(files)
+    if limit_rows is not None:
+        remaining = int(limit_rows)
+        for k, f in enumerate(files):
+            try:
+                nr = pq.ParquetFile(f).metadata.num_rows
+            except Exception as e:  # noqa: BLE001
+                raise DataError(f"{f}: cannot read parquet file ({type(e).__name__}: {e})") from None
+            limits[k] = min(nr, remaining)
+            remaining -= limits[k]
+        keep = [k for k in range(len(files)) if limits[k] > 0] or [0]
+        files = [files[k] for k in keep]
+        limits = [limits[k] for k in keep]
+
+    out = Path(out_dir)
+    data_dir = out / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    spool = out / ".spool"
+    if spool.exists():
+        shutil.rmtree(spool)
+    spool.mkdir()
+    jobs = [(k, str(f), limits[k], opt, str(spool)) for k, f in enumerate(files)]
+
+    results = []
+    try:
+        if workers == 1 or len(jobs) == 1:
+            it = map(process_chunk, jobs)
+            for r in _progress(it, len(jobs), progress):
+                results.append(r)
+        else:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as ex:
+                for r in _progress(ex.map(process_chunk, jobs), len(jobs), progress):
+                    results.append(r)
+        summary = _finish(results, out, data_dir, spool, opt, seed, kw, mapping, files)
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+    summary["command"] = command or _command_line(kw)
+    summary["elapsed_s"] = round(time.time() - t0, 3)
+    with open(data_dir / "summary.json", "w") as fh:
+        json.dump(summary, fh, indent=2)
+    return summary
+
+
+def _finish(results, out: Path, data_dir: Path, spool: Path, opt: Options, seed: int, kw: dict,
+            mapping, files) -> dict:
+    # rejects
+    n_rej = 0
+    reject_kinds: Dict[str, int] = {}
+    with open(out / "rejects.tsv", "w", encoding="utf-8") as fh:
+        fh.write("file\trow\tsmiles\treason\n")
+        for r in results:
+            for p, i, smi, reason in r["rejects"]:
+                fh.write(f"{_clean(p)}\t{i}\t{_clean(smi)}\t{_clean(reason)}\n")
+                n_rej += 1
+            for k, v in r["reject_kinds"].items():
+                reject_kinds[k] = reject_kinds.get(k, 0) + v
+
+    # global row -> (chunk, byte range)
+    chunk_of, starts, ends = [], [], []
+    for c, r in enumerate(results):
+        nk = r["rows_kept"]
+        chunk_of.append(np.full(nk, c, dtype=np.int32))
+    chunk_of = np.concatenate(chunk_of) if chunk_of else np.zeros(0, np.int32)
+    side_off = {}
+    for side in ("src", "tgt"):
+        st, en = [], []
+        for r in results:
+            l = r["lens"][side]
+            e = np.cumsum(l)
+            st.append(e - l)
+            en.append(e)
+        side_off[side] = (np.concatenate(st) if st else np.zeros(0, np.int64),
+                          np.concatenate(en) if en else np.zeros(0, np.int64))
+    n = int(len(chunk_of))
+    try:
+        train, val, test = split_indices(n, seed)
+    except ValueError as e:
+        raise DataError(f"{e} (after rejects and de-duplication)") from None
+
+    maps = {}
+    handles = []
+    try:
+        for side in ("src", "tgt"):
+            mm = []
+            for c, r in enumerate(results):
+                p = spool / f"{r['chunk']:06d}.{side}"
+                if r["rows_kept"] == 0:
+                    mm.append(None)
+                    continue
+                fh = open(p, "rb")
+                handles.append(fh)
+                mm.append(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ))
+            maps[side] = mm
+        # official write order: test, train, val (content is what matters)
+        for name, idx in (("test", test), ("train", train), ("val", val)):
+            for side in ("src", "tgt"):
+                st, en = side_off[side]
+                mm = maps[side]
+                cs = chunk_of[idx].tolist()
+                a = st[idx].tolist()
+                b = en[idx].tolist()
+                with open(data_dir / f"{side}-{name}.txt", "wb", buffering=1 << 20) as fh:
+                    for c, x, y in zip(cs, a, b):
+                        fh.write(mm[c][x:y])
+    finally:
+        for side in maps:
+            for m in maps[side]:
+                if m is not None:
+                    m.close()
+        for fh in handles:
+            fh.close()
+
+    def cat(key):
+        arrs = [r[key] for r in results]
+        return np.concatenate(arrs) if arrs else np.zeros(0, np.int32)
+
+    missing = {s: {"null": 0, "empty": 0, "partial": 0} for s in opt.sections}
+    missing_segments: Dict[str, int] = {}
+    for r in results:
+        for s, d in r["missing"].items():
+            for k, v in d.items():
+                missing[s][k] += v
+        for k, v in r["missing_segments"].items():
+            missing_segments[k] = missing_segments.get(k, 0) + v
+    tok = {}
+    for s in [s for s in SECTIONS if s in opt.sections]:
+        a = np.concatenate([r["sec_ntok"][s] for r in results]) if results else np.zeros(0, np.int32)
+        tok[s] = _stats(a[a > 0])
+    spectra_ntok, smiles_ntok = cat("src_ntok"), cat("tgt_ntok")
+    tok["source"] = _stats(spectra_ntok)
+    tok["target"] = _stats(smiles_ntok)
+    vs, vt = set(), set()
+    for r in results:
+        vs |= r["vocab"]["source"]
+        vt |= r["vocab"]["target"]
+
+    summary = {
+        "format": opt.fmt,
+        "sections": opt.sections,
+        "pred_spectra": opt.pred_spectra,
+        "seed": seed,
+        "input_files": [{"path": r["path"], "rows_read": r["rows_read"], "msms_names": r["msms_names"]}
+                        for r in results],
+        "rows": {
+            "read": int(sum(r["rows_read"] for r in results)),
+            "rejected": n_rej,
+            "deduplicated": int(sum(r["rows_deduplicated"] for r in results)),
+            "over_max_src_tokens": int(sum(r["rows_over_max_src_tokens"] for r in results)),
+            "written": {"train": int(len(train)), "val": int(len(val)), "test": int(len(test)), "total": n},
+        },
+        "reject_reasons": dict(sorted(reject_kinds.items())),
+        "missing": missing,
+        "token_lengths": tok,
+        "token_lengths_note": ("source = spectra line, target = SMILES line (before any --pred_spectra swap); "
+                               "per-section stats over rows where the section is present"),
+        "vocab_size_estimate": {"source": len(vs), "target": len(vt)},
+        "outputs": {"data_dir": str(data_dir), "rejects": str(out / "rejects.tsv")},
+    }
+    if opt.fmt == "tagged":
+        summary["groups"] = mapping
+        summary["missing_mode"] = opt.missing
+        summary["missing_segments"] = missing_segments
+    if opt.max_src_tokens is not None:
+        summary["max_src_tokens"] = opt.max_src_tokens
+        summary["long_rows"] = opt.long_rows
+    return summary
+
+
+# ------------------------------------------------------------------ CLI
+def build_parser():
+    import argparse
+
+    p = argparse.ArgumentParser(
+        prog="generate_input.py",
+        description="Spectra -> SMILES training files (benchmark or tagged format).")
+    p.add_argument("--input", "--analytical_data", "-n", dest="input", required=True,
+                   help="a parquet file or a directory of *.parquet chunks")
+    p.add_argument("--out_dir", "--out_path", "-o", dest="out_dir", required=True,
+                   help="writes <out_dir>/data/{src,tgt}-{train,val,test}.txt, summary.json, <out_dir>/rejects.tsv")
+    for sec in ("h_nmr", "c_nmr", "ir", "pos_msms", "neg_msms", "formula"):
+        p.add_argument(f"--{sec}", action="store_true")
+    p.add_argument("--pred_spectra", action="store_true", help="SMILES -> spectra (swap src/tgt)")
+    p.add_argument("--seed", type=int, default=3245)
+    p.add_argument("--format", choices=FORMATS, default="tagged")
+    p.add_argument("--groups", default="default",
+                   help="default | fine | explicit mapping e.g. h_nmr=HNMR,c_nmr=CNMR,ir=IR,pos_msms=MS,neg_msms=MS,formula=FORMULA")
+    p.add_argument("--missing", choices=MISSING_MODES, default="drop")
+    p.add_argument("--ir_points", type=int, default=400)
+    p.add_argument("--msms_top_k", type=int, default=None,
+                   help="keep the k most intense peaks per MS/MS list (re-sorted by m/z)")
+    p.add_argument("--max_src_tokens", type=int, default=None)
+    p.add_argument("--long_rows", choices=LONG_ROWS, default="reject",
+                   help="rows over --max_src_tokens: reject (to rejects.tsv) or keep (only counted)")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--strict", action="store_true", help="stop at the first bad row")
+    p.add_argument("--limit_rows", type=int, default=None)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--rdkit_check", dest="rdkit_check", action="store_true", default=None,
+                   help="reject SMILES RDKit cannot parse (default: on for tagged, off for benchmark)")
+    g.add_argument("--no_rdkit_check", dest="rdkit_check", action="store_false")
+    p.add_argument("--no_progress", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    kw = vars(args).copy()
+    kw.pop("quiet")
+    no_progress = kw.pop("no_progress")
+    inp, out = kw.pop("input"), kw.pop("out_dir")
+    try:
+        summary = generate(inp, out, progress=False if no_progress else None,
+                           command=shlex.join(["benchmark/generate_input.py", *argv]), **kw)
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    r = summary["rows"]
+    log.info("read %d, rejected %d, de-duplicated %d, written %s -> %s",
+             r["read"], r["rejected"], r["deduplicated"], r["written"], summary["outputs"]["data_dir"])
+    return 0
