@@ -174,3 +174,76 @@ def test_benchmark_cli_errors(tmp_path, capsys):
     (tmp_path / "data" / "src-test.txt").write_text("C 2 H 6 O 1HNMR 1.2\n" * 4)
     assert cli.main(["--run", str(run)]) == 2
     assert "tagged source format" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------ compare_runs
+def load_compare():
+    spec = importlib.util.spec_from_file_location("compare_runs", REPO / "benchmark" / "compare_runs.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def synthetic_runs(tmp_path):
+    a = tmp_path / "runs" / "moe"
+    (a / "modality").mkdir(parents=True)
+    (a / "run.json").write_text(json.dumps({"run_name": "moe", "params_total": 450_000_000,
+                                            "params_active": 135_000_000, "decode_sents_per_s": 12.5}))
+    (a / "modality" / "modality_table.csv").write_text(
+        "subset,n,top-1,top-5,top-10,own_model:run,own_model:top-1,own_model:top-5,own_model:top-10\n"
+        "NMR,10,0.5,0.7,0.8,moe_NMR,0.4,0.6,0.7\n"
+        "NMR+IR,10,0.6,0.8,0.9,,,,\n")
+    (a / "train_steps.csv").write_text(
+        "step,xent,ppl,accuracy,lr,src_tok_per_s,tgt_tok_per_s,elapsed_s,aux_total\n"
+        "100,2.0,7.4,40,0.001,1000,300,10,0.1\n"
+        "200,1.5,4.5,50,0.001,3000,500,20,\n")
+    b = tmp_path / "runs" / "dense"
+    b.mkdir()
+    (b / "run.json").write_text(json.dumps({"run_name": "dense"}))
+    (b / "scores.json").write_text(json.dumps({"topk": {"1": 0.25, "5": 0.5}}))
+    return a, b
+
+
+def test_compare_runs_long_and_wide(tmp_path, capsys):
+    cr = load_compare()
+    a, b = synthetic_runs(tmp_path)
+    ra = cr.load_run(a, [1, 5, 10])
+    assert ra["train_tok_per_s"] == pytest.approx((1300 + 3500) / 2)
+    assert ra["train_src_tok_per_s"] == pytest.approx(2000)
+    assert ra["subsets"]["NMR [own model]"][1] == pytest.approx(0.4)
+    assert "NMR+IR [own model]" not in ra["subsets"]
+    rb = cr.load_run(b, [1, 5, 10])
+    assert rb["subsets"] == {"all": {1: 0.25, 5: 0.5, 10: None}} and rb["params_total"] is None
+
+    out = tmp_path / "cmp"
+    assert cr.main([str(a), str(b), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    rows = list(csv.DictReader(open(str(out) + ".csv")))
+    # long layout: every subset x every run, missing values as '-'
+    assert [(r["subset"], r["run"]) for r in rows][:2] == [("NMR", "moe"), ("NMR", "dense")]
+    assert len(rows) == 4 * 2
+    dense_nmr = rows[1]
+    assert dense_nmr["top-1"] == "-" and dense_nmr["params_total"] == "-"
+    assert rows[0]["params_total"] == "450000000" and float(rows[0]["top-5"]) == pytest.approx(0.7)
+    all_dense = [r for r in rows if r["subset"] == "all" and r["run"] == "dense"][0]
+    assert float(all_dense["top-1"]) == 0.25 and all_dense["top-10"] == "-"
+    md = Path(str(out) + ".md").read_text()
+    assert md in printed and "450.0M" in md and "135.0M" in md and "| NMR | moe | 50.00 |" in md
+
+    assert cr.main([str(a), str(b), "--out", str(out), "--layout", "wide", "--k", "1"]) == 0
+    rows = list(csv.DictReader(open(str(out) + ".csv")))
+    assert [r["run"] for r in rows] == ["moe", "dense"]
+    assert rows[0]["NMR top-1"] == "0.500000" and rows[1]["NMR top-1"] == "-"
+    assert rows[1]["all top-1"] == "0.250000" and "NMR top-5" not in rows[0]
+
+
+def test_compare_runs_errors(tmp_path, capsys):
+    cr = load_compare()
+    assert cr.main([str(tmp_path / "missing")]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "run.json").write_text("{\n  \"run_name\": \n")
+    assert cr.main([str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "run.json:3: invalid JSON" in err and "\n" not in err
