@@ -1,0 +1,38 @@
+# onmt_moe — two commands do everything: `make demo` and `make test`.
+PYTHON      ?= python3
+VENV        ?= .venv
+# Pick your own torch build here, e.g. TORCH_SPEC="torch==2.13.0 --index-url <your CUDA wheel index>".
+TORCH_SPEC  ?= torch==2.13.0
+BIN         := $(VENV)/bin
+PY          := $(BIN)/python
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: install test demo bench bench-quality clean-venv glycan-install
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH_SPEC)
+	$(PY) -m pip install -q --no-deps OpenNMT-py==3.5.1
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	ONMT_MOE_NO_REGISTER=1 $(PY) -m onmt_moe.autoload install
+	touch $@
+
+test: install
+	$(PY) -m pytest -q tests
+
+demo: install
+	$(PY) scripts/demo.py
+
+bench: install
+	$(PY) scripts/bench_moe.py
+	$(PY) scripts/bench_generate_input.py
+
+bench-quality: install
+	$(PY) scripts/bench_quality.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,141 @@
+"""``encoder_type: moe_transformer`` — OpenNMT's pre-norm transformer encoder with MoE feed-forward blocks.
+
+Attention, masks, embeddings, the final LayerNorm and ``update_dropout`` are OpenNMT's own
+(we subclass :class:`onmt.encoders.transformer.TransformerEncoder`). In the layers listed by
+``moe_layers`` the dense ``PositionwiseFeedForward`` is replaced by :class:`MoEFeedForward`:
+LayerNorm → route the *non-pad* tokens through :class:`onmt_moe.moe.MoE` → dropout → residual.
+Each token's modality comes from the tag tokens (:mod:`onmt_moe.modality`).
+"""
+from __future__ import annotations
+
+from typing import Dict, List
+
+import torch
+import torch.nn as nn
+from onmt.encoders.transformer import TransformerEncoder
+from onmt.utils.misc import sequence_mask
+
+from onmt_moe.loss import AuxMeter
+from onmt_moe.modality import ModalityLookup
+from onmt_moe.moe import MoE, MoEArgs
+
+
+class MoEFeedForward(nn.Module):
+    """Pre-norm residual block around an MoE: ``x + dropout(MoE(LN(x)))`` on non-pad tokens only."""
+
+    def __init__(self, moe: MoE, d_model: int, dropout: float, layer_norm: nn.Module):
+        super().__init__()
+        self.layer_norm = layer_norm
+        self.moe = moe
+        self.dropout = nn.Dropout(dropout)
+        self.last_aux: Dict[str, torch.Tensor] = {}
+
+    def forward(self, x: torch.Tensor, token_index: torch.Tensor, modality: torch.Tensor) -> torch.Tensor:
+        B, S, D = x.shape
+        flat = self.layer_norm(x).reshape(B * S, D)
+        y, self.last_aux = self.moe(flat.index_select(0, token_index), modality)
+        out = flat.new_zeros(B * S, D).index_copy(0, token_index, y.to(flat.dtype))
+        return x + self.dropout(out.view(B, S, D))
+
+    def update_dropout(self, dropout: float) -> None:
+        self.dropout.p = dropout
+        self.moe.update_dropout(dropout)
+
+
+def _layer_norm(opt, d_model):
+    if opt.layer_norm == "standard":
+        return nn.LayerNorm(d_model, eps=opt.norm_eps)
+    from onmt.encoders.transformer import RMSNorm
+
+    return RMSNorm(d_model, eps=opt.norm_eps)
+
+
+class MoETransformerEncoder(TransformerEncoder):
+    """Transformer encoder whose chosen layers use modality-aware MoE feed-forward blocks."""
+
+    @classmethod
+    def from_opt(cls, opt, embeddings):
+        unsupported = []
+        if getattr(opt, "parallel_residual", False):
+            unsupported.append("parallel_residual")
+        if getattr(opt, "parallel_mode", "data_parallel") == "tensor_parallel" and opt.world_size > 1:
+            unsupported.append("parallel_mode: tensor_parallel")
+        if "ffn" in (getattr(opt, "use_ckpting", []) or []):
+            unsupported.append("use_ckpting: [ffn]")
+        if unsupported:
+            raise ValueError(f"encoder_type moe_transformer does not support: {', '.join(unsupported)}")
+        enc = super().from_opt(opt, embeddings)
+        enc._setup_moe(opt)
+        return enc
+
+    def _setup_moe(self, opt) -> None:
+        names: List[str] = list(getattr(opt, "moe_modality_names", None) or [])
+        tag_ids: List[List[int]] = list(getattr(opt, "moe_modality_tag_ids", None) or [])
+        self.modality_names = ["OTHER"] + names
+        self.modality_lookup = ModalityLookup(tag_ids)
+        n_layers = len(self.transformer)
+        layers = list(getattr(opt, "moe_layers", None) or [])
+        layers = list(range(n_layers)) if not layers or layers == [-1] else layers
+        bad = [i for i in layers if not 0 <= i < n_layers]
+        if bad:
+            raise ValueError(f"moe_layers {bad} out of range: the encoder has {n_layers} layers (0..{n_layers - 1})")
+        self.moe_layer_ids = sorted(set(layers))
+        dropout = opt.dropout[0] if isinstance(opt.dropout, list) else opt.dropout
+        args = MoEArgs.from_opt(
+            opt,
+            d_model=opt.enc_hid_size,
+            d_ff=opt.transformer_ff,
+            activation=opt.pos_ffn_activation_fn,
+            add_ffnbias=opt.add_ffnbias,
+            dropout=dropout,
+            num_modalities=self.modality_lookup.num_modalities,
+        )
+        args.validate()
+        self.moe_args = args
+        self.step = 0
+        self.aux_meter = AuxMeter()
+        for i in self.moe_layer_ids:
+            self.transformer[i].feed_forward = MoEFeedForward(
+                MoE(args), opt.enc_hid_size, dropout, _layer_norm(opt, opt.enc_hid_size)
+            )
+
+    # -- the MoE blocks, for the loss, the logs and the analysis tools
+    def moe_blocks(self) -> List[MoEFeedForward]:
+        return [self.transformer[i].feed_forward for i in self.moe_layer_ids]
+
+    def reset_router_parameters(self) -> None:
+        for b in self.moe_blocks():
+            b.moe.reset_router_parameters()
+
+    def set_step(self, step: int) -> None:
+        self.step = int(step)
+        for b in self.moe_blocks():
+            b.moe.set_step(step)
+
+    def aux_losses(self) -> Dict[str, torch.Tensor]:
+        """Unweighted aux losses of the last forward, averaged over the MoE layers."""
+        blocks = [b for b in self.moe_blocks() if b.last_aux]
+        if not blocks:
+            return {}
+        keys = blocks[0].last_aux.keys()
+        return {k: torch.stack([b.last_aux[k].float().reshape(()) for b in blocks]).mean() for k in keys}
+
+    def forward(self, src, src_len=None):
+        enc_out = self.embeddings(src)
+        pad = sequence_mask(src_len).unsqueeze(1)  # (B, 1, S) True at pad
+        mask = pad.unsqueeze(1).expand(-1, -1, pad.size(2), -1)  # (B, 1, S, S)
+        keep = ~pad.squeeze(1)  # (B, S) True at real tokens
+        token_index = keep.reshape(-1).nonzero().squeeze(1)
+        modality = self.modality_lookup(src[:, :, 0]).reshape(-1).index_select(0, token_index)
+        for layer in self.transformer:
+            ff = layer.feed_forward
+            if isinstance(ff, MoEFeedForward):
+                x = layer.layer_norm(enc_out)
+                context, _ = layer.self_attn(x, x, x, mask=mask)
+                if layer.dropout_p > 0:
+                    context = layer.dropout(context)
+                enc_out = ff(context + enc_out, token_index, modality)
+            else:
+                enc_out = layer(enc_out, mask)
+        enc_out = self.layer_norm(enc_out)
+        return enc_out, None, src_len

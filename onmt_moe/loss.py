@@ -1,0 +1,146 @@
+"""Training loss = OpenNMT's label-smoothed cross-entropy + Σ coefficient × MoE aux loss, added once.
+
+OpenNMT's trainer (``Trainer._gradient_accumulation``) divides each batch's summed loss by
+``normalization``, the token (or sentence) count of the whole accumulation group, then calls backward.
+To end up with ``mean CE + Σ_i c_i · aux_i`` we add ``c_i · aux_i · units`` to the summed loss, where
+``units`` is this batch's share of ``normalization`` computed exactly as the trainer does
+(``Trainer._accum_batches``): non-pad ``tgt[:, 1:]`` tokens minus one EOS per sentence for
+``normalization: tokens``, the number of sentences for ``sents``. The trainer's division then yields
+the normalisation-weighted mean of the aux terms over the group, for any ``accum_count``.
+
+The aux terms never enter :class:`onmt.utils.Statistics`, so the reported xent/ppl stay pure
+cross-entropy; they go to :class:`AuxMeter`, which the CSV reporter reads.
+
+Optional structure-aware loss (glycan track): ``struct_loss_weights`` gives per-class weights for
+target tokens; the summed CE becomes ``Σ_t w(y_t) · CE_t`` (on top of label smoothing); the reported
+statistics still use the unweighted CE.
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+import torch
+import torch.nn.functional as F
+from onmt.constants import DefaultTokens
+from onmt.utils.loss import LossCompute
+
+
+class AuxMeter:
+    """Accumulates aux-loss values on device between two reports (no host sync per step)."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        self.raw: Dict[str, torch.Tensor] = {}
+        self.weighted: Dict[str, torch.Tensor] = {}
+        self.coef: Dict[str, float] = {}
+        self.n = 0
+
+    def add(self, raw: Dict[str, torch.Tensor], coef: Dict[str, float]) -> None:
+        for k, v in raw.items():
+            v = v.detach().float()
+            c = float(coef.get(k, 0.0))
+            self.raw[k] = self.raw.get(k, 0.0) + v
+            self.weighted[k] = self.weighted.get(k, 0.0) + c * v
+            self.coef[k] = c
+        self.n += 1
+
+    def snapshot(self, reset: bool = True) -> Dict[str, Dict[str, float]]:
+        """{component: {"raw": mean, "coef": c, "weighted": mean}} over the batches since the last reset."""
+        out = {}
+        if self.n:
+            keys = sorted(self.raw)
+            vals = torch.stack([torch.stack([self.raw[k], self.weighted[k]]) for k in keys]).cpu() / self.n
+            for k, (r, w) in zip(keys, vals.tolist()):
+                out[k] = {"raw": r, "coef": self.coef[k], "weighted": w}
+        if reset:
+            self.reset()
+        return out
+
+
+def parse_weights(spec) -> Dict[str, float]:
+    """``"monosaccharide=2,linkage=1.5"`` (or a list of such items) → dict."""
+    if not spec:
+        return {}
+    items = spec if isinstance(spec, (list, tuple)) else str(spec).split(",")
+    out = {}
+    for item in items:
+        for part in str(item).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if "=" not in part:
+                raise ValueError(f"struct_loss_weights: expected class=weight, got {part!r}")
+            k, v = part.split("=", 1)
+            out[k.strip()] = float(v)
+    return out
+
+
+class MoELossCompute(LossCompute):
+    """OpenNMT's LossCompute plus the MoE aux losses and the optional structure-aware weights."""
+
+    @classmethod
+    def from_opts(cls, opt, model, vocab, train=True):
+        compute = super().from_opts(opt, model, vocab, train=train)
+        # Plain attributes (object.__setattr__), not submodules: the model must not be registered twice.
+        object.__setattr__(compute, "_model_ref", model)
+        compute.is_train_loss = bool(train)
+        compute.norm_method = getattr(opt, "normalization", "sents")
+        compute.token_weights: Optional[torch.Tensor] = None
+        weights = parse_weights(getattr(opt, "struct_loss_weights", None))
+        if weights:
+            if opt.copy_attn or opt.lambda_align or opt.lm_prior_model or opt.generator_function == "sparsemax":
+                raise ValueError("struct_loss_weights works with the plain softmax generator only")
+            from onmt_moe.glycan.token_classes import token_weight_vector
+
+            itos = list(vocab.ids_to_tokens)
+            compute.token_weights = token_weight_vector(itos, weights).float()
+        return compute
+
+    # ------------------------------------------------------------------ helpers
+    def _encoder(self):
+        model = self.__dict__.get("_model_ref")
+        enc = getattr(model, "encoder", None) if model is not None else None
+        return enc if enc is not None and hasattr(enc, "aux_losses") else None
+
+    def batch_units(self, batch) -> int:
+        """This batch's share of the trainer's ``normalization`` (see module docstring)."""
+        if self.norm_method == "tokens":
+            return int(batch["tgt"][:, 1:, 0].ne(self.padding_idx).sum().item()) - len(batch["tgt"])
+        return len(batch["tgt"])
+
+    def _weighted_ce(self, batch, output, trunc_start, trunc_size):
+        """Summed, label-smoothed, per-token-weighted CE; stats from the unweighted CE."""
+        if trunc_size is None:
+            trunc_size = batch["tgt"].size(1) - trunc_start
+        lo, hi = trunc_start + self.tgt_shift_index, trunc_start + trunc_size
+        target = batch["tgt"][:, lo:hi, 0].contiguous().view(-1)
+        output = output[:, trunc_start:hi, :].contiguous()
+        scores = self.generator(self._bottle(output)).float()
+        ce = F.cross_entropy(scores, target, ignore_index=self.padding_idx, reduction="none",
+                             label_smoothing=self.criterion.label_smoothing)
+        w = self.token_weights.to(scores.device)[target]
+        loss = (ce * w).sum()
+        n_sents = len(batch["srclen"]) if trunc_start == 0 else 0
+        stats = self._stats(n_sents, ce.sum().item(), scores, target)
+        return loss, stats
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, batch, output, attns, trunc_start=0, trunc_size=None):
+        if self.token_weights is not None:
+            loss, stats = self._weighted_ce(batch, output, trunc_start, trunc_size)
+        else:
+            loss, stats = super().forward(batch, output, attns, trunc_start=trunc_start, trunc_size=trunc_size)
+        enc = self._encoder()
+        if enc is None or not self.is_train_loss or trunc_start != 0 or not torch.is_grad_enabled():
+            return loss, stats
+        raw = enc.aux_losses()
+        if not raw:
+            return loss, stats
+        coef = enc.moe_args.aux_coefficients(getattr(enc, "step", 0))
+        enc.aux_meter.add(raw, coef)
+        total = sum(float(coef.get(k, 0.0)) * v for k, v in raw.items() if coef.get(k, 0.0))
+        if isinstance(total, torch.Tensor):
+            loss = loss + total.to(loss.dtype) * self.batch_units(batch)
+        return loss, stats

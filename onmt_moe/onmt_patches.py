@@ -1,0 +1,171 @@
+"""Every change onmt_moe makes to OpenNMT-py 3.5.1, in one place. ``install()`` is idempotent.
+
+Each patch names the upstream function it wraps and why:
+
+1. ``torch.serialization.add_safe_globals([argparse.Namespace])`` — torch >= 2.6 loads with
+   ``weights_only=True``; OpenNMT checkpoints hold the training ``Namespace``. Allow exactly that
+   class instead of switching the safety off globally (translate, train_from, onmt_average_models).
+2. ``onmt.opts.model_opts`` — wrapped to add the plugin's options (MoE knobs, modalities, logging),
+   so they appear in ``onmt_train -h``, are saved in checkpoints, and get defaults through
+   ``ArgumentParser.ckpt_model_opts`` for older checkpoints.
+3. ``onmt.encoders.str2enc`` — registers ``moe_transformer`` (via ``register_encoder``).
+4. ``onmt.model_builder.build_encoder_with_embeddings`` — wrapped to look up the modality tag ids in
+   the source vocabulary (the encoder itself never sees the vocabulary) and store them in the model
+   options as plain lists, so the checkpoint carries them.
+5. ``onmt.train_single.build_model`` (imported there by name) — wrapped to re-initialise the routers
+   after OpenNMT's glorot init (which xaviers every ``weight`` with dim > 1: the modality bias must
+   start at zero) on fresh starts, and to hand the model to the CSV reporter.
+6. ``onmt.trainer.LossCompute`` — rebound to :class:`onmt_moe.loss.MoELossCompute` (looked up at call
+   time by ``build_trainer``): adds the aux losses once, with the right scale.
+7. ``onmt.trainer.Trainer._gradient_accumulation`` — wrapped to tell the MoE layers the training step
+   (noise/temperature/coefficient schedules) and to arm the gradient-norm logger.
+8. ``onmt.utils.optimizers.Optimizer.step`` — wrapped to run the armed gradient-norm logger right
+   before the update, while the gradients of the whole accumulation group are present.
+9. ``onmt.utils.build_report_manager`` — wrapped to return the CSV-writing report manager on rank 0.
+10. ``onmt.translate.translation.Translation.__init__`` — wrapped so that n-best scores support
+    ``.item()``: upstream ``-with_score`` crashes with "'float' object has no attribute 'item'"
+    (OpenNMT/OpenNMT-py#2583).
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+
+_INSTALLED = False
+
+
+class _Score(float):
+    """A float that also answers ``.item()`` like a 0-dim tensor (for ``-with_score``)."""
+
+    def item(self) -> float:
+        return float(self)
+
+
+def _as_score(s):
+    return s if hasattr(s, "item") else _Score(s)
+
+
+def install() -> None:
+    global _INSTALLED
+    if _INSTALLED:
+        return
+    _INSTALLED = True
+
+    import torch
+
+    # 1. safe unpickling of checkpoints
+    if hasattr(torch.serialization, "add_safe_globals"):
+        torch.serialization.add_safe_globals([argparse.Namespace])
+
+    import onmt.encoders
+    import onmt.model_builder
+    import onmt.opts
+    import onmt.train_single
+    import onmt.trainer
+    import onmt.translate.translation
+    import onmt.utils
+    import onmt.utils.optimizers
+
+    from onmt_moe import reporting
+    from onmt_moe.encoder import MoETransformerEncoder
+    from onmt_moe.loss import MoELossCompute
+    from onmt_moe.modality import find_tags
+    from onmt_moe.opts import add_plugin_options
+
+    # 2. options
+    orig_model_opts = onmt.opts.model_opts
+
+    @functools.wraps(orig_model_opts)
+    def model_opts(parser):
+        orig_model_opts(parser)
+        add_plugin_options(parser)
+
+    onmt.opts.model_opts = model_opts
+
+    # 3. encoder registry
+    if "moe_transformer" not in onmt.encoders.str2enc:
+        onmt.encoders.register_encoder("moe_transformer")(MoETransformerEncoder)
+
+    # 4. modality tags from the vocabulary
+    orig_bewe = onmt.model_builder.build_encoder_with_embeddings
+
+    @functools.wraps(orig_bewe)
+    def build_encoder_with_embeddings(model_opt, vocabs):
+        if getattr(model_opt, "encoder_type", None) == "moe_transformer":
+            itos = list(vocabs["src"].ids_to_tokens)
+            wanted = list(getattr(model_opt, "moe_modalities", None) or []) or \
+                list(getattr(model_opt, "moe_modality_names", None) or [])
+            names, ids = find_tags(itos, wanted or None)
+            model_opt.moe_modality_names = names
+            model_opt.moe_modality_tag_ids = ids
+        return orig_bewe(model_opt, vocabs)
+
+    onmt.model_builder.build_encoder_with_embeddings = build_encoder_with_embeddings
+
+    # 5. router init after OpenNMT's init; hand the model to the reporter
+    orig_build_model = onmt.train_single.build_model
+
+    @functools.wraps(orig_build_model)
+    def build_model(model_opt, opt, vocabs, checkpoint, device_id):
+        model = orig_build_model(model_opt, opt, vocabs, checkpoint, device_id)
+        enc = getattr(model, "encoder", None)
+        if hasattr(enc, "reset_router_parameters") and (checkpoint is None or model_opt.update_vocab):
+            enc.reset_router_parameters()
+        reporting.attach_model(model, opt)
+        return model
+
+    onmt.train_single.build_model = build_model
+
+    # 6. loss with aux terms
+    onmt.trainer.LossCompute = MoELossCompute
+
+    # 7. step for schedules + gradient-norm logger
+    orig_ga = onmt.trainer.Trainer._gradient_accumulation
+
+    @functools.wraps(orig_ga)
+    def _gradient_accumulation(self, true_batches, normalization, total_stats, report_stats):
+        step = self.optim.training_step
+        enc = getattr(self.model, "encoder", None)
+        if hasattr(enc, "set_step"):
+            enc.set_step(step)
+        self.optim._onmt_moe_pre_step = functools.partial(reporting.before_optimizer_step, step)
+        return orig_ga(self, true_batches, normalization, total_stats, report_stats)
+
+    onmt.trainer.Trainer._gradient_accumulation = _gradient_accumulation
+
+    # 8. hook right before the optimizer update
+    orig_step = onmt.utils.optimizers.Optimizer.step
+
+    @functools.wraps(orig_step)
+    def step(self):
+        hook = self.__dict__.pop("_onmt_moe_pre_step", None)
+        if hook is not None:
+            hook()
+        return orig_step(self)
+
+    onmt.utils.optimizers.Optimizer.step = step
+
+    # 9. CSV report manager
+    orig_brm = onmt.utils.build_report_manager
+
+    @functools.wraps(orig_brm)
+    def build_report_manager(opt, gpu_rank):
+        base = orig_brm(opt, gpu_rank)
+        if gpu_rank > 0:
+            return base
+        return reporting.CsvReportMgr(opt, base.report_every, start_time=-1,
+                                      tensorboard_writer=base.tensorboard_writer)
+
+    onmt.utils.build_report_manager = build_report_manager
+
+    # 10. -with_score
+    Translation = onmt.translate.translation.Translation
+    orig_init = Translation.__init__
+
+    @functools.wraps(orig_init)
+    def __init__(self, *args, **kwargs):
+        orig_init(self, *args, **kwargs)
+        if self.pred_scores is not None:
+            self.pred_scores = [_as_score(s) for s in self.pred_scores]
+
+    Translation.__init__ = __init__

@@ -1,0 +1,27 @@
+"""The plugin's own command-line/YAML options (the MoE knobs live in :mod:`onmt_moe.moe.arguments`).
+
+All are added to OpenNMT's ``model_opts`` by :mod:`onmt_moe.onmt_patches`, so they show in
+``onmt_train -h``, are saved in every checkpoint, and get defaults when an older checkpoint is loaded.
+"""
+from __future__ import annotations
+
+
+def add_plugin_options(parser) -> None:
+    from onmt_moe.moe import add_moe_options
+
+    add_moe_options(parser)
+    group = parser.add_argument_group("MoE encoder: modalities and logging (onmt_moe)")
+    group.add("--moe_layers", "-moe_layers", type=int, nargs="+", default=[],
+              help="Encoder layers (0-based) whose feed-forward block is an MoE; empty = all layers.")
+    group.add("--moe_modalities", "-moe_modalities", type=str, nargs="+", default=[],
+              help="Modality tag names in the order that fixes their ids (e.g. FORMULA NMR IR MS); "
+                   "empty = every <X>/</X> pair found in the source vocabulary, sorted. Tokens outside "
+                   "any segment get modality OTHER.")
+    group.add("--moe_log_dir", "-moe_log_dir", type=str, default="",
+              help="Directory for train_steps.csv, valid_summary.csv, moe_steps.csv, moe_aux.csv, "
+                   "grad_norms.csv; default: the directory of -save_model.")
+    group.add("--moe_grad_norm_every", "-moe_grad_norm_every", type=int, default=0,
+              help="Log per-module gradient norms to grad_norms.csv every N steps (0 = off).")
+    group.add("--struct_loss_weights", "-struct_loss_weights", type=str, default="",
+              help="Structure-aware loss: per-class weights of target tokens, e.g. "
+                   "'monosaccharide=2,linkage=1.5,modification=2' (WURCS targets; see docs/glycan.md).")

@@ -1,0 +1,146 @@
+"""CSV logs of a training run (the columns are documented in README.md, "Run folder").
+
+``CsvReportMgr`` extends OpenNMT's ``ReportMgr`` (console + tensorboard stay as they are) and appends
+to ``train_steps.csv`` (every ``report_every``), ``valid_summary.csv`` (every ``valid_steps``),
+``moe_steps.csv`` and ``moe_aux.csv`` (every ``report_every``, MoE encoders only). Routing statistics
+are accumulated on device by each MoE layer and read with one host transfer per layer per report.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Dict, List, Optional
+
+from onmt.utils.report_manager import ReportMgr
+
+from onmt_moe.csvlog import CsvLog
+
+TRAIN_COLUMNS = ["step", "xent", "ppl", "accuracy", "lr", "src_tok_per_s", "tgt_tok_per_s", "elapsed_s", "aux_total"]
+VALID_COLUMNS = ["step", "xent", "ppl", "accuracy"]
+MOE_COLUMNS = ["step", "layer", "expert", "modality", "load", "load_frac", "importance", "importance_frac",
+               "overflow_frac", "entropy_norm", "cv", "max_over_mean", "router_confidence", "temperature", "k"]
+AUX_COLUMNS = ["step", "component", "raw", "coef", "weighted"]
+
+_STATE: Dict[str, object] = {"model": None, "opt": None, "grad_logger": None}
+
+
+def log_dir(opt) -> str:
+    d = getattr(opt, "moe_log_dir", "") or os.path.dirname(os.path.abspath(opt.save_model))
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+def attach_model(model, opt) -> None:
+    """Called once the training model is built (see onmt_patches, build_model)."""
+    _STATE["model"] = model
+    _STATE["opt"] = opt
+    _STATE["grad_logger"] = None
+    every = int(getattr(opt, "moe_grad_norm_every", 0) or 0)
+    if every > 0:
+        from onmt_moe.analysis import GradientNormLogger
+
+        _STATE["grad_logger"] = GradientNormLogger(model, os.path.join(log_dir(opt), "grad_norms.csv"), every=every)
+
+
+def before_optimizer_step(step: int) -> None:
+    gl = _STATE.get("grad_logger")
+    if gl is not None:
+        gl.maybe_log(step)
+
+
+def _moe_encoder():
+    model = _STATE.get("model")
+    enc = getattr(model, "encoder", None)
+    return enc if hasattr(enc, "moe_blocks") else None
+
+
+def _f(x) -> float:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def routing_rows(step: int, layer: int, snap: dict, modality_names: List[str]) -> List[dict]:
+    """Tidy rows of one layer's routing snapshot (see onmt_moe.moe.routing_stats for the keys)."""
+    load = [float(v) for v in snap["load"]]
+    imp = [float(v) for v in snap["importance"]]
+    E = len(load)
+    tot_load, tot_imp = sum(load) or 1.0, sum(imp) or 1.0
+    layer_vals = {k: _f(snap.get(k)) for k in ("entropy_norm", "cv", "max_over_mean", "router_confidence",
+                                               "temperature", "k")}
+    layer_vals["overflow_frac"] = _f(snap.get("overflow_fraction"))
+    rows = []
+    for e in range(E):
+        rows.append(dict(step=step, layer=layer, expert=e, modality="all", load=load[e], load_frac=load[e] / tot_load,
+                         importance=imp[e], importance_frac=imp[e] / tot_imp, **layer_vals))
+    per_mod = snap.get("modality_load")
+    imp_mod = snap.get("modality_importance")
+    if per_mod is not None:
+        for m, row in enumerate(per_mod):
+            row = [float(v) for v in row]
+            s = sum(row)
+            if s <= 0:
+                continue
+            irow = [float(v) for v in imp_mod[m]] if imp_mod is not None else [float("nan")] * E
+            si = sum(irow) if imp_mod is not None else float("nan")
+            name = modality_names[m] if m < len(modality_names) else f"M{m}"
+            for e in range(E):
+                rows.append(dict(step=step, layer=layer, expert=e, modality=name, load=row[e], load_frac=row[e] / s,
+                                 importance=irow[e], importance_frac=(irow[e] / si) if si and si == si else float("nan"),
+                                 **layer_vals))
+    return rows
+
+
+class CsvReportMgr(ReportMgr):
+    """OpenNMT's report manager + durable CSV logs in the run folder."""
+
+    def __init__(self, opt, report_every, start_time=-1.0, tensorboard_writer=None):
+        super().__init__(report_every, start_time=start_time, tensorboard_writer=tensorboard_writer)
+        d = log_dir(opt)
+        self.train_csv = CsvLog(os.path.join(d, "train_steps.csv"), TRAIN_COLUMNS)
+        self.valid_csv = CsvLog(os.path.join(d, "valid_summary.csv"), VALID_COLUMNS)
+        self.moe_csv: Optional[CsvLog] = None
+        self.aux_csv: Optional[CsvLog] = None
+        self._d = d
+        self._t0 = time.time()
+
+    def _moe_logs(self):
+        if self.moe_csv is None:
+            self.moe_csv = CsvLog(os.path.join(self._d, "moe_steps.csv"), MOE_COLUMNS)
+            self.aux_csv = CsvLog(os.path.join(self._d, "moe_aux.csv"), AUX_COLUMNS)
+        return self.moe_csv, self.aux_csv
+
+    def _report_training(self, step, num_steps, learning_rate, patience, report_stats):
+        out = super()._report_training(step, num_steps, learning_rate, patience, report_stats)
+        t = max(report_stats.elapsed_time(), 1e-9)
+        enc = _moe_encoder()
+        aux_total = 0.0
+        if enc is not None:
+            moe_csv, aux_csv = self._moe_logs()
+            aux = enc.aux_meter.snapshot(reset=True)
+            aux_total = sum(v["weighted"] for v in aux.values())
+            aux_csv.append([dict(step=step, component=k, **v) for k, v in aux.items()])
+            rows = []
+            for layer_id, block in zip(enc.moe_layer_ids, enc.moe_blocks()):
+                snap = block.moe.routing_stats.snapshot(reset=True)
+                if snap and _f(snap.get("tokens", 1)) > 0:
+                    rows.extend(routing_rows(step, layer_id, snap, enc.modality_names))
+            moe_csv.append(rows)
+        xent = report_stats.xent() if report_stats.n_words else float("nan")
+        self.train_csv.append_row(dict(
+            step=step, xent=xent, ppl=math.exp(min(xent, 100)) if xent == xent else float("nan"),
+            accuracy=report_stats.accuracy() if report_stats.n_words else float("nan"), lr=learning_rate,
+            src_tok_per_s=report_stats.n_src_words / t, tgt_tok_per_s=report_stats.n_words / t,
+            elapsed_s=time.time() - self._t0, aux_total=aux_total))
+        return out
+
+    def _report_step(self, lr, patience, step, valid_stats=None, train_stats=None):
+        super()._report_step(lr, patience, step, valid_stats=valid_stats, train_stats=train_stats)
+        if valid_stats is not None and valid_stats.n_words:
+            self.valid_csv.append_row(dict(step=step, xent=valid_stats.xent(), ppl=valid_stats.ppl(),
+                                           accuracy=valid_stats.accuracy()))
+
+
+__all__ = ["CsvReportMgr", "attach_model", "before_optimizer_step", "routing_rows"]
