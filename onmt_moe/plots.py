@@ -1,0 +1,446 @@
+"""PNG plots of one or more run folders (``runs/<run>/``).
+
+``plot_runs(run_dirs, out_dir=None)`` writes, for whatever CSVs exist:
+
+* ``loss.png``          train/valid cross-entropy, perplexity (log scale) and accuracy,
+                        all runs overlaid (solid = train, dashed + dots = valid)
+* ``lr.png``            learning rate per step
+* ``throughput.png``    source/target tokens per second
+* ``aux_losses.png``    one panel per MoE aux-loss component (raw value; coefficient in
+                        the title), runs overlaid
+* ``moe_occupancy.png`` per run: one panel per MoE layer, expert x step heatmap of
+                        ``load_frac`` (modality ``all``)
+* ``moe_modality.png``  per run: one panel per layer, modality x expert heatmap of the
+                        per-modality ``load_frac`` averaged over the last ``window`` logs
+* ``moe_balance.png``   per run: cv, max/mean, normalised routing entropy and overflow
+                        per layer over time
+* ``grad_norms.png``    per run: per-module gradient norms (log scale)
+
+With several runs the per-run files get a ``_<run>`` suffix.  The default output
+folder is ``<first run>/plots/``.  Figures are built with ``matplotlib.figure.Figure``
+(no pyplot state, any backend) and saved atomically.
+"""
+from __future__ import annotations
+
+import io
+import math
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from onmt_moe.csvlog import CsvLogError, atomic_write_bytes, read_csv
+
+__all__ = ["plot_runs", "PlotError", "load_run", "modality_expert_table"]
+
+RUN_FILES = ("train_steps.csv", "valid_summary.csv", "moe_steps.csv", "moe_aux.csv", "grad_norms.csv")
+_TEXT = {"modality", "component", "module"}
+_MODALITY_ORDER = ["FORMULA", "NMR", "IR", "MS", "OTHER"]
+
+
+class PlotError(ValueError):
+    """Bad input for plotting (one-line message naming the file/folder)."""
+
+
+def _figure(nrows=1, ncols=1, w=5.2, h=3.6, **kw):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(w * ncols, h * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
+    return fig, axes
+
+
+def _save(fig, path: Path) -> Path:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def load_run(run_dir, warnings: Optional[list] = None) -> Dict[str, object]:
+    """Read a run folder's CSVs into numeric DataFrames (missing files are left out;
+    unreadable ones are reported in ``warnings`` and left out)."""
+    import pandas as pd
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise PlotError(f"{run_dir}: run folder not found")
+    data = {}
+    for name in RUN_FILES:
+        path = run_dir / name
+        if not path.exists():
+            continue
+        try:
+            df = read_csv(path, required_columns=["step"])
+        except CsvLogError as exc:
+            if warnings is not None:
+                warnings.append(f"{exc} -- skipped")
+            continue
+        for c in df.columns:
+            if c in _TEXT:
+                df[c] = df[c].astype(str).str.strip()
+            else:
+                df[c] = pd.to_numeric(df[c], errors="coerce")
+        df = df[df["step"].notna()].sort_values("step", kind="stable").reset_index(drop=True)
+        if len(df):
+            data[name] = df
+    return data
+
+
+def _labels(run_dirs: Sequence[Path]) -> List[str]:
+    names = [p.resolve().name or str(p) for p in run_dirs]
+    if len(set(names)) < len(names):
+        names = [f"{p.resolve().parent.name}/{p.resolve().name}" for p in run_dirs]
+    if len(set(names)) < len(names):
+        names = [f"{n} #{i}" for i, n in enumerate(names)]
+    return names
+
+
+def _colors(n):
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    return [cmap(i % 10) for i in range(n)]
+
+
+def _legend(ax, **kw):
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(fontsize=8, **kw)
+
+
+def _has(df, *cols):
+    return df is not None and all(c in df.columns and df[c].notna().any() for c in cols)
+
+
+# --------------------------------------------------------------------------- #
+# overlaid run plots
+# --------------------------------------------------------------------------- #
+def _plot_loss(runs, labels, colors, path):
+    if not any(_has(r.get("train_steps.csv"), "xent") or _has(r.get("valid_summary.csv"), "xent")
+               or _has(r.get("valid_summary.csv"), "ppl") for r in runs):
+        return None
+    fig, axes = _figure(1, 3, w=4.6)
+    ax_x, ax_p, ax_a = axes[0]
+    for r, lab, col in zip(runs, labels, colors):
+        tr, va = r.get("train_steps.csv"), r.get("valid_summary.csv")
+        for df, kind, style in ((tr, "train", dict(lw=1.2)),
+                                (va, "valid", dict(ls="--", marker="o", ms=3.5, lw=1.2))):
+            if df is None:
+                continue
+            for ax, col_name in ((ax_x, "xent"), (ax_p, "ppl"), (ax_a, "accuracy")):
+                if _has(df, col_name):
+                    ax.plot(df["step"], df[col_name], color=col, label=f"{lab} ({kind})", **style)
+    ax_x.set(title="Cross-entropy", xlabel="training step", ylabel="xent (nats / token)")
+    ax_p.set(title="Perplexity (log scale)", xlabel="training step", ylabel="perplexity")
+    ax_a.set(title="Token accuracy", xlabel="training step", ylabel="accuracy (%)")
+    if ax_p.lines and all(np.nanmin(np.asarray(l.get_ydata(), float)) > 0 for l in ax_p.lines):
+        from matplotlib.ticker import FuncFormatter
+
+        ax_p.set_yscale("log")
+        plain = FuncFormatter(lambda v, _: f"{v:g}")
+        ax_p.yaxis.set_major_formatter(plain)
+        ax_p.yaxis.set_minor_formatter(plain)
+        ax_p.tick_params(axis="y", which="minor", labelsize=7)
+    for ax in (ax_x, ax_p, ax_a):
+        ax.grid(alpha=0.3)
+    _legend(ax_p)
+    fig.suptitle("Training and validation loss")
+    return _save(fig, path)
+
+
+def _plot_simple(runs, labels, colors, path, fname, cols, title, ylabel, log=False):
+    if not any(_has(r.get(fname), c) for r in runs for c in cols):
+        return None
+    fig, axes = _figure(1, 1, w=7.5, h=4.0)
+    ax = axes[0, 0]
+    styles = ["-", "--", ":"]
+    for r, lab, color in zip(runs, labels, colors):
+        df = r.get(fname)
+        for c, ls in zip(cols, styles):
+            if _has(df, c):
+                suffix = f" {c}" if len(cols) > 1 else ""
+                ax.plot(df["step"], df[c], ls=ls, color=color, lw=1.2, label=f"{lab}{suffix}")
+    ax.set(title=title, xlabel="training step", ylabel=ylabel)
+    if log:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.ticklabel_format(axis="x", style="plain") if not log else None
+    _legend(ax)
+    return _save(fig, path)
+
+
+def _plot_aux(runs, labels, colors, path):
+    comps = []
+    for r in runs:
+        df = r.get("moe_aux.csv")
+        if _has(df, "component", "raw"):
+            comps += [c for c in df["component"].unique() if c not in comps]
+    if not comps:
+        return None
+    ncols = min(3, len(comps))
+    nrows = math.ceil(len(comps) / ncols)
+    fig, axes = _figure(nrows, ncols, w=4.4, h=3.2)
+    for i, comp in enumerate(comps):
+        ax = axes[i // ncols, i % ncols]
+        coefs = set()
+        for r, lab, color in zip(runs, labels, colors):
+            df = r.get("moe_aux.csv")
+            if df is None:
+                continue
+            d = df[df["component"] == comp]
+            if d.empty:
+                continue
+            ax.plot(d["step"], d["raw"], color=color, lw=1.2, label=lab)
+            if "coef" in d.columns:
+                coefs |= {float(c) for c in d["coef"].dropna().unique()}
+        coef = f" (coef {coefs.pop():g})" if len(coefs) == 1 else (" (coef varies)" if coefs else "")
+        ax.set(title=f"{comp}{coef}", xlabel="training step", ylabel="raw value (mean over MoE layers)")
+        ax.grid(alpha=0.3)
+        if i == 0 and len(runs) > 1:
+            _legend(ax)
+    for j in range(len(comps), nrows * ncols):
+        axes[j // ncols, j % ncols].set_visible(False)
+    fig.suptitle("MoE auxiliary losses (weighted = raw x coef)")
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------- #
+# per-run MoE / gradient plots
+# --------------------------------------------------------------------------- #
+def _totals(moe):
+    if "modality" in moe.columns:
+        return moe[moe["modality"].str.lower() == "all"]
+    return moe
+
+
+def _edges(values):
+    v = np.asarray(values, dtype=float)
+    if len(v) == 1:
+        return np.array([v[0] - 0.5, v[0] + 0.5])
+    mid = (v[1:] + v[:-1]) / 2
+    return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
+
+
+def _plot_occupancy(moe, label, path):
+    tot = _totals(moe)
+    if not _has(tot, "layer", "expert", "load_frac"):
+        return None
+    layers = sorted(tot["layer"].dropna().unique())
+    fig, axes = _figure(len(layers), 1, w=9.0, h=max(1.6, 0.28 * tot["expert"].nunique() + 1.2))
+    vmax = float(np.nanmax(tot["load_frac"])) if tot["load_frac"].notna().any() else 1.0
+    mesh = None
+    for ax, layer in zip(axes[:, 0], layers):
+        piv = tot[tot["layer"] == layer].pivot_table(index="expert", columns="step",
+                                                     values="load_frac", aggfunc="mean")
+        experts = piv.index.to_numpy(dtype=float)
+        mesh = ax.pcolormesh(_edges(piv.columns.to_numpy()), _edges(experts), piv.to_numpy(),
+                             cmap="viridis", vmin=0.0, vmax=max(vmax, 1e-9), shading="flat")
+        ax.set_yticks(experts if len(experts) <= 16 else experts[:: max(1, len(experts) // 8)])
+        ax.set_yticklabels([str(int(e)) for e in ax.get_yticks()])
+        ax.set(ylabel=f"layer {int(layer)}\nexpert")
+    axes[-1, 0].set_xlabel("training step")
+    n_exp = tot["expert"].nunique()
+    cb = fig.colorbar(mesh, ax=axes[:, 0].tolist(), shrink=0.9, pad=0.01)
+    cb.set_label(f"load fraction (uniform = 1/{n_exp} = {1 / n_exp:.3g})")
+    fig.suptitle(f"Expert occupancy over training: {label}")
+    return _save(fig, path)
+
+
+def modality_expert_table(moe, window: int = 5):
+    """Per layer, a modality x expert DataFrame of ``load_frac`` averaged over the
+    last ``window`` logged steps (rows of modality ``all`` excluded).
+
+    Returns ``(tables, last_steps)`` with ``tables`` a dict ``{layer: DataFrame}``
+    (rows ordered FORMULA, NMR, IR, MS, OTHER, then others alphabetically)."""
+    if not _has(moe, "modality", "layer", "expert", "load_frac"):
+        return {}, np.array([])
+    mod = moe[moe["modality"].str.lower() != "all"]
+    if mod.empty:
+        return {}, np.array([])
+    steps = np.sort(mod["step"].unique())
+    last = steps[-max(1, int(window)):]
+    mod = mod[mod["step"].isin(last)]
+    present = list(mod["modality"].unique())
+    order = [m for m in _MODALITY_ORDER if m in present] + sorted(m for m in present if m not in _MODALITY_ORDER)
+    tables = {}
+    for layer in sorted(mod["layer"].dropna().unique()):
+        piv = mod[mod["layer"] == layer].pivot_table(index="modality", columns="expert",
+                                                     values="load_frac", aggfunc="mean")
+        piv = piv.reindex([m for m in order if m in piv.index])
+        piv.columns = [int(c) for c in piv.columns]
+        tables[int(layer)] = piv
+    return tables, last
+
+
+def _plot_modality(moe, label, path, window):
+    tables, last = modality_expert_table(moe, window)
+    if not tables:
+        return None
+    layers = list(tables)
+    order = max((list(t.index) for t in tables.values()), key=len)
+    mod = moe[moe["modality"].str.lower() != "all"]
+    n_exp = int(mod["expert"].nunique())
+    ncols = min(3, len(layers))
+    nrows = math.ceil(len(layers) / ncols)
+    fig, axes = _figure(nrows, ncols, w=max(3.2, 0.5 * n_exp + 1.6), h=0.45 * len(order) + 1.5)
+    vmax = max(float(np.nanmax(t.to_numpy(dtype=float))) for t in tables.values())
+    vmax = vmax if math.isfinite(vmax) else 1.0
+    im = None
+    for i, layer in enumerate(layers):
+        ax = axes[i // ncols, i % ncols]
+        piv = tables[layer]
+        arr = piv.to_numpy(dtype=float)
+        im = ax.imshow(arr, cmap="magma", vmin=0.0, vmax=max(vmax, 1e-9), aspect="auto")
+        ax.set_xticks(range(arr.shape[1]), [str(int(e)) for e in piv.columns])
+        ax.set_yticks(range(arr.shape[0]), list(piv.index))
+        ax.set(title=f"layer {int(layer)}", xlabel="expert")
+        if arr.size <= 160:
+            for (y, x), v in np.ndenumerate(arr):
+                if np.isfinite(v):
+                    ax.text(x, y, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                            color="white" if v < 0.6 * vmax else "black")
+    for j in range(len(layers), nrows * ncols):
+        axes[j // ncols, j % ncols].set_visible(False)
+    cb = fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.9)
+    cb.set_label("share of the modality's tokens (load_frac)")
+    span = f"steps {int(last[0])}-{int(last[-1])}" if len(last) > 1 else f"step {int(last[0])}"
+    fig.suptitle(f"Modality -> expert routing, mean over last {len(last)} logs ({span}): {label}")
+    return _save(fig, path)
+
+
+def _plot_balance(moe, label, path):
+    tot = _totals(moe)
+    metrics = [(c, t) for c, t in (("cv", "load CV (std/mean)"), ("max_over_mean", "max / mean load"),
+                                   ("entropy_norm", "routing entropy / ln E"),
+                                   ("overflow_frac", "overflow (dropped) fraction"))
+               if _has(tot, c)]
+    if not metrics or not _has(tot, "layer"):
+        return None
+    lay = tot.groupby(["layer", "step"], sort=True)[[c for c, _ in metrics]].mean().reset_index()
+    layers = sorted(lay["layer"].unique())
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    fig, axes = _figure(1, len(metrics), w=4.0, h=3.3)
+    for ax, (c, title) in zip(axes[0], metrics):
+        for k, layer in enumerate(layers):
+            d = lay[lay["layer"] == layer]
+            ax.plot(d["step"], d[c], lw=1.1, color=cmap(k / max(1, len(layers) - 1) * 0.9),
+                    label=f"layer {int(layer)}")
+        ax.set(title=title, xlabel="training step", ylabel=c)
+        ax.grid(alpha=0.3)
+    _legend(axes[0, 0])
+    fig.suptitle(f"MoE load balance per layer: {label}")
+    return _save(fig, path)
+
+
+def _plot_grads(gn, label, path):
+    if not _has(gn, "module", "grad_norm"):
+        return None
+    piv = gn.pivot_table(index="step", columns="module", values="grad_norm", aggfunc="mean")
+    piv = piv.where(piv > 0)
+    if not np.isfinite(piv.to_numpy(dtype=float)).any():
+        return None
+    fig, axes = _figure(1, 1, w=9.0, h=4.5)
+    ax = axes[0, 0]
+    modules = [m for m in piv.columns if m != "total"]
+    many = len(modules) > 12
+    group_colors = {"encoder": "tab:blue", "decoder": "tab:orange", "generator": "tab:green"}
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab20"]
+    seen = set()
+    for k, m in enumerate(modules):
+        if many:
+            grp = m.split(".")[0]
+            color = group_colors.get(grp, "tab:gray")
+            lab = grp if grp not in seen else None
+            seen.add(grp)
+            ax.plot(piv.index, piv[m], lw=0.7, alpha=0.6, color=color, label=lab)
+        else:
+            ax.plot(piv.index, piv[m], lw=1.0, color=cmap(k % 20), label=m)
+    if "total" in piv.columns:
+        ax.plot(piv.index, piv["total"], lw=2.0, color="black", label="total")
+    ax.set_yscale("log")
+    ax.set(title=f"Gradient norms per module: {label}", xlabel="training step", ylabel="L2 grad norm")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _save(fig, path)
+
+
+# --------------------------------------------------------------------------- #
+# public API
+# --------------------------------------------------------------------------- #
+def plot_runs(run_dirs, out_dir=None, window: int = 5, warnings: Optional[list] = None) -> List[Path]:
+    """Plot one or more run folders; returns the written PNG paths.
+
+    Args:
+        run_dirs: a run folder or a list of them (overlaid in the shared plots).
+        out_dir: output folder (default ``<first run>/plots``).
+        window: number of last logged steps averaged in the modality heatmap.
+        warnings: list that collects one-line messages about skipped files
+            (printed to stderr when None).
+
+    Raises :class:`PlotError` when a folder is missing or nothing can be plotted.
+    """
+    if isinstance(run_dirs, (str, Path)):
+        run_dirs = [run_dirs]
+    run_dirs = [Path(p) for p in run_dirs]
+    if not run_dirs:
+        raise PlotError("no run folder given")
+    own_warnings = warnings is None
+    warnings = [] if warnings is None else warnings
+    runs = [load_run(p, warnings) for p in run_dirs]
+    if own_warnings:
+        for w in warnings:
+            print(f"warning: {w}", file=sys.stderr)
+    out_dir = Path(out_dir) if out_dir is not None else run_dirs[0] / "plots"
+    labels = _labels(run_dirs)
+    colors = _colors(len(runs))
+    written: List[Optional[Path]] = [
+        _plot_loss(runs, labels, colors, out_dir / "loss.png"),
+        _plot_simple(runs, labels, colors, out_dir / "lr.png", "train_steps.csv", ["lr"],
+                     "Learning rate", "learning rate"),
+        _plot_simple(runs, labels, colors, out_dir / "throughput.png", "train_steps.csv",
+                     ["src_tok_per_s", "tgt_tok_per_s"], "Throughput (solid = source, dashed = target)",
+                     "tokens / s"),
+        _plot_aux(runs, labels, colors, out_dir / "aux_losses.png"),
+    ]
+    for r, lab in zip(runs, labels):
+        sfx = "" if len(runs) == 1 else "_" + "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in lab)
+        moe = r.get("moe_steps.csv")
+        if moe is not None:
+            written.append(_plot_occupancy(moe, lab, out_dir / f"moe_occupancy{sfx}.png"))
+            written.append(_plot_modality(moe, lab, out_dir / f"moe_modality{sfx}.png", max(1, window)))
+            written.append(_plot_balance(moe, lab, out_dir / f"moe_balance{sfx}.png"))
+        if r.get("grad_norms.csv") is not None:
+            written.append(_plot_grads(r["grad_norms.csv"], lab, out_dir / f"grad_norms{sfx}.png"))
+    out = [p for p in written if p is not None]
+    if not out:
+        raise PlotError(
+            f"nothing to plot in {', '.join(str(p) for p in run_dirs)} "
+            f"(expected {', '.join(RUN_FILES)})")
+    return out
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(description="Plot training curves and MoE routing of run folders.")
+    p.add_argument("run_dirs", nargs="+", help="run folder(s), e.g. runs/<run>")
+    p.add_argument("--out", default=None, help="output folder (default <first run>/plots)")
+    p.add_argument("--window", type=int, default=5,
+                   help="last N logged steps averaged in the modality heatmap (default 5)")
+    args = p.parse_args(argv)
+    try:
+        paths = plot_runs(args.run_dirs, args.out, window=args.window)
+    except (PlotError, CsvLogError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: cannot write plots: {exc}", file=sys.stderr)
+        return 2
+    for path in paths:
+        print(path)
+    return 0
