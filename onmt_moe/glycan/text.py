@@ -1,7 +1,8 @@
 """Short text description of a glycan from glycowork metadata (optional TEXT modality).
 
 Only metadata that does not spell out the structure is used: glycan type (N/O/free/lipid/repeat),
-the most frequent kingdom, up to two species and up to two tissues.  Example::
+the most frequent kingdom, up to two species of that kingdom (Homo sapiens first when present,
+then alphabetical) and up to two tissues.  Example::
 
     n-linked glycan ; kingdom animalia ; species homo sapiens , mus musculus ; tissue serum
 """
@@ -43,9 +44,15 @@ def describe(glycan_type=None, kingdom=None, species=None, tissue=None) -> str:
     if isinstance(glycan_type, str) and glycan_type in TYPE_WORDS:
         parts.append(TYPE_WORDS[glycan_type])
     kingdoms = _as_list(kingdom)
+    species = _as_list(species)
+    top = None
     if kingdoms:
-        parts.append("kingdom " + Counter(kingdoms).most_common(1)[0][0])
-    sp = _first_unique(_as_list(species), 2)
+        top = Counter(kingdoms).most_common(1)[0][0]
+        parts.append("kingdom " + top)
+        if len(kingdoms) == len(species):  # df_glycan lists are aligned
+            species = [s for s, k in zip(species, kingdoms) if k == top]
+    species = sorted(set(species), key=lambda s: (s != "Homo_sapiens", s))
+    sp = _first_unique(species, 2)
     if sp:
         parts.append("species " + " , ".join(sp))
     ti = _first_unique(_as_list(tissue), 2)
