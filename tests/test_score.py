@@ -165,14 +165,24 @@ def test_formula_consistent(tmp_path):
     assert [int(r["rank_formula"]) for r in rows] == [1, 0, 1]
 
 
-def test_wurcs_delegation_error_or_call(tmp_path):
+def test_wurcs_delegation(tmp_path, monkeypatch):
+    import types
     tgt = write(tmp_path / "tgt.txt", ["x"])
     pred = write(tmp_path / "pred.txt", ["x"])
-    try:
-        import onmt_moe.glycan.evaluate  # noqa: F401
-    except ImportError:
-        with pytest.raises(ScoringError, match="score_wurcs_files"):
-            score_files(pred, tgt, 1, kind="wurcs")
+    seen = {}
+
+    def fake(pred_path, tgt_path, n_best, out_json=None, ranks_csv=None):
+        seen.update(pred=pred_path, tgt=tgt_path, n_best=n_best, out_json=out_json, ranks_csv=ranks_csv)
+        return {"kind": "wurcs", "topk": {"1": 1.0}}
+
+    monkeypatch.setitem(sys.modules, "onmt_moe.glycan.evaluate",
+                        types.SimpleNamespace(score_wurcs_files=fake))
+    res = score_files(pred, tgt, 1, out_json="o.json", ranks_csv="r.csv", kind="wurcs")
+    assert res["kind"] == "wurcs" and seen == dict(pred=pred, tgt=tgt, n_best=1, out_json="o.json",
+                                                   ranks_csv="r.csv")
+    monkeypatch.setitem(sys.modules, "onmt_moe.glycan.evaluate", None)  # import now fails
+    with pytest.raises(ScoringError, match="score_wurcs_files"):
+        score_files(pred, tgt, 1, kind="wurcs")
     with pytest.raises(ScoringError, match="unknown kind"):
         score_files(pred, tgt, 1, kind="protein")
 
