@@ -1,0 +1,323 @@
+"""Tests of the data pipeline (onmt_moe.data, benchmark/generate_input.py).
+
+Fixtures: tests/fixtures/benchmark_examples (see LICENSE.md there).
+"""
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from onmt_moe import tags
+from onmt_moe.data import benchmark_format as bf
+from onmt_moe.data.columns import DataError, detect_msms_version, msms_names
+from onmt_moe.data.pipeline import generate, list_inputs, main
+from onmt_moe.data.split import split_indices
+
+ROOT = Path(__file__).resolve().parents[1]
+FIX = ROOT / "tests" / "fixtures" / "benchmark_examples"
+EX1 = FIX / "example_data_1_slim.parquet"
+EX2 = FIX / "example_data_2_head20_slim.parquet"
+EXPECTED = FIX / "expected_ex1"
+ALL = dict(h_nmr=True, c_nmr=True, ir=True, pos_msms=True, neg_msms=True, formula=True)
+COMBOS = {
+    "all": ALL,
+    "hnmr_formula": dict(h_nmr=True, formula=True),
+    "cnmr": dict(c_nmr=True),
+    "ir": dict(ir=True),
+    "msms": dict(pos_msms=True, neg_msms=True),
+    "predspec": dict(h_nmr=True, c_nmr=True, ir=True, pred_spectra=True),
+}
+FILES = [f"{s}-{p}.txt" for s in ("src", "tgt") for p in ("train", "val", "test")]
+
+
+def _to_v1(src: Path, dst: Path) -> Path:
+    t = pq.read_table(src)
+    t = t.rename_columns([c.replace("msms_cfmid_", "msms_") for c in t.column_names])
+    pq.write_table(t, dst)
+    return dst
+
+
+def _read(out: Path, name: str) -> bytes:
+    return (out / "data" / name).read_bytes()
+
+
+# ------------------------------------------------------------------ byte identity
+@pytest.mark.parametrize("combo", sorted(COMBOS))
+def test_benchmark_format_byte_identical(tmp_path, combo):
+    inp = EX1
+    if combo == "msms":  # the golden MS/MS files were made from v1-named columns
+        inp = _to_v1(EX1, tmp_path / "ex1_v1.parquet")
+    out = tmp_path / "out"
+    s = generate(inp, out, format="benchmark", progress=False, **COMBOS[combo])
+    for name in FILES:
+        assert _read(out, name) == (EXPECTED / combo / "data" / name).read_bytes(), f"{combo}/{name}"
+    assert s["rows"]["written"] == {"train": 85, "val": 5, "test": 10, "total": 100}
+    assert s["rows"]["rejected"] == 0
+    assert (out / "rejects.tsv").read_text().splitlines() == ["file\trow\tsmiles\treason"]
+
+
+@pytest.mark.parametrize("combo", ["msms", "all"])
+def test_v1_and_v2_msms_names_give_same_output(tmp_path, combo):
+    v1 = _to_v1(EX1, tmp_path / "v1.parquet")
+    s1 = generate(v1, tmp_path / "o1", format="benchmark", progress=False, **COMBOS[combo])
+    s2 = generate(EX1, tmp_path / "o2", format="benchmark", progress=False, **COMBOS[combo])
+    assert s1["input_files"][0]["msms_names"] == "v1"
+    assert s2["input_files"][0]["msms_names"] == "v2"
+    for name in FILES:
+        assert _read(tmp_path / "o1", name) == _read(tmp_path / "o2", name)
+
+
+def test_cli_benchmark_matches_golden(tmp_path):
+    out = tmp_path / "cli"
+    cmd = [sys.executable, str(ROOT / "benchmark" / "generate_input.py"), "--input", str(EX1),
+           "--out_dir", str(out), "--format", "benchmark", "--h_nmr", "--formula", "-q"]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "CI": "1"})
+    assert r.returncode == 0, r.stderr
+    for name in FILES:
+        assert _read(out, name) == (EXPECTED / "hnmr_formula" / "data" / name).read_bytes()
+    summary = json.loads((out / "data" / "summary.json").read_text())
+    assert "--h_nmr" in summary["command"]
+
+
+# ------------------------------------------------------------------ pieces
+def test_split_rule():
+    tr, va, te = split_indices(100, 3245)
+    assert (len(tr), len(va), len(te)) == (85, 5, 10)
+    p = np.random.RandomState(3245).permutation(100)
+    assert list(te) == list(p[:10])
+    assert sorted(np.concatenate([tr, va, te]).tolist()) == list(range(100))
+    # sklearn's ceil of the float product: 0.1 * 30 = 3.0000000000000004 -> 4 test rows
+    assert len(split_indices(30, 1)[2]) == math.ceil(0.1 * 30)
+    assert len(split_indices(0, 1)[0]) == 0
+    with pytest.raises(ValueError):
+        split_indices(2, 1)
+
+
+def test_formula_and_smiles_tokens():
+    st = bf.format_formula(pa.array(["C11H15FN2O2", "CH4", None, "", "c1x"]), strict=True)
+    assert st.texts[0] == "C 11 H 15 F N 2 O 2"
+    assert st.texts[1] == "C H 4"
+    assert list(st.status[2:]) == [bf.NULL, bf.EMPTY, bf.BAD]
+    assert bf.tokenize_smiles("CC(C)Br") == "C C ( C ) Br"
+    assert bf.tokenize_smiles("C[C@@H](O)/C=C/Cl") == "C [C@@H] ( O ) / C = C / Cl"
+    with pytest.raises(ValueError):
+        bf.tokenize_smiles("CC R")
+
+
+def test_ir_interpolation_matches_scipy_and_numpy():
+    rng = np.random.RandomState(0)
+    y32 = rng.randn(6, 1800).astype(np.float32)
+    x = np.linspace(400, 4000, 1800)
+    for n_out in (400, 57, 1800):
+        xn = np.linspace(400, 4000, n_out)
+        got64 = bf.interpolate_rows(y32.astype(np.float64), n_out)
+        want64 = np.stack([np.interp(xn, x, r) for r in y32.astype(np.float64)])
+        assert np.array_equal(got64, want64)
+    scipy = pytest.importorskip("scipy.interpolate")
+    for n_out in (400, 57):
+        xn = np.linspace(400, 4000, n_out)
+        want = np.stack([scipy.interp1d(x, r)(xn) for r in y32])
+        assert np.array_equal(bf.interpolate_rows(y32, n_out), want)
+
+
+def test_msms_value_format_is_numpy_round_then_1f():
+    rng = np.random.RandomState(1)
+    vals = np.concatenate([rng.rand(2000) * 900, [0.35, 0.25, 2.675, 0.05, 99.95, 5000.05, 1e6 + 0.05, -0.04, -1.26]])
+    got = bf._fmt_round1(vals)
+    want = ["{:.1f}".format(round(np.float64(v), 1)) for v in vals]
+    assert got == want
+
+
+def test_natural_sort_of_chunks(tmp_path):
+    for i in (10, 2, 1):
+        shutil.copy(EX2, tmp_path / f"aligned_chunk_{i}.parquet")
+    assert [p.name for p in list_inputs(tmp_path)] == [
+        "aligned_chunk_1.parquet", "aligned_chunk_2.parquet", "aligned_chunk_10.parquet"]
+
+
+def test_workers_give_identical_output_and_cross_chunk_duplicates_survive(tmp_path):
+    d = tmp_path / "chunks"
+    d.mkdir()
+    t = pq.read_table(EX1).slice(0, 40)
+    for i, (a, b) in enumerate([(0, 15), (15, 30), (25, 40)]):  # rows 25..29 repeat in chunk 2
+        pq.write_table(t.slice(a, b - a), d / f"aligned_chunk_{i}.parquet")
+    kw = dict(h_nmr=True, c_nmr=True, ir=True, pos_msms=True, formula=True, format="benchmark", progress=False)
+    s1 = generate(d, tmp_path / "w1", workers=1, **kw)
+    s2 = generate(d, tmp_path / "w2", workers=2, **kw)
+    for name in FILES:
+        assert _read(tmp_path / "w1", name) == _read(tmp_path / "w2", name)
+    assert s1["rows"]["read"] == 45 and s1["rows"]["written"]["total"] == 45
+    assert s1["rows"]["written"] == s2["rows"]["written"]
+    # within one chunk duplicates are dropped (keep first)
+    pq.write_table(pa.concat_tables([t.slice(0, 5), t.slice(0, 5)]), tmp_path / "dup.parquet")
+    s3 = generate(tmp_path / "dup.parquet", tmp_path / "w3", ir=True, format="benchmark", progress=False)
+    assert s3["rows"]["deduplicated"] == 5 and s3["rows"]["written"]["total"] == 5
+
+
+def test_limit_rows(tmp_path):
+    s = generate(EX1, tmp_path / "o", formula=True, format="benchmark", limit_rows=30, progress=False)
+    assert s["rows"]["read"] == 30
+    assert sum(s["rows"]["written"][k] for k in ("train", "val", "test")) == 30
+
+
+# ------------------------------------------------------------------ tagged
+def test_tagged_default_groups_structure(tmp_path):
+    sb = generate(EX1, tmp_path / "b", format="benchmark", progress=False, **ALL)
+    st = generate(EX1, tmp_path / "t", format="tagged", progress=False, **ALL)
+    assert sb["rows"]["written"] == st["rows"]["written"]
+    bench = _read(tmp_path / "b", "src-train.txt").decode().splitlines()
+    tagged = _read(tmp_path / "t", "src-train.txt").decode().splitlines()
+    assert _read(tmp_path / "b", "tgt-train.txt") == _read(tmp_path / "t", "tgt-train.txt")
+    for b, t in zip(bench, tagged):
+        segs = tags.split_segments(t.split(" "))
+        assert [n for n, _ in segs] == ["FORMULA", "NMR", "IR", "MS"]
+        inner = dict(segs)
+        assert inner["NMR"][0] == "1HNMR" and "13CNMR" in inner["NMR"]
+        assert inner["IR"][0] == "IR" and len(inner["IR"]) == 401
+        assert inner["MS"][0] == "E0Pos" and "E0Neg" in inner["MS"]
+        # stripping the tags gives back the benchmark line
+        assert " ".join(tags.join_segments([(None, v) for _, v in segs])) == b
+
+
+def test_tagged_fine_explicit_and_missing_token(tmp_path):
+    s = generate(EX2, tmp_path / "f", c_nmr=True, ir=True, groups="fine", missing="token", progress=False)
+    line = _read(tmp_path / "f", "src-train.txt").decode().splitlines()[0].split(" ")
+    segs = tags.split_segments(line)
+    assert [n for n, _ in segs] == ["FORMULA", "HNMR", "CNMR", "IR", "MSPOS", "MSNEG"]
+    assert dict(segs)["HNMR"] == [tags.MISSING]
+    assert tags.present_modalities(line) == ["CNMR", "IR"]
+    assert s["groups"]["c_nmr"] == "CNMR"
+    generate(EX2, tmp_path / "e", h_nmr=True, c_nmr=True, pos_msms=True, neg_msms=True,
+             groups="h_nmr=SPEC,c_nmr=SPEC,pos_msms=MSX,neg_msms=MSX", progress=False)
+    line = _read(tmp_path / "e", "src-test.txt").decode().splitlines()[0].split(" ")
+    assert [n for n, _ in tags.split_segments(line)] == ["SPEC", "MSX"]
+    with pytest.raises(DataError, match="no group"):
+        generate(EX2, tmp_path / "x", ir=True, groups="h_nmr=HNMR", progress=False)
+
+
+def test_msms_top_k(tmp_path):
+    generate(EX1, tmp_path / "k", pos_msms=True, msms_top_k=3, format="benchmark", progress=False)
+    generate(EX1, tmp_path / "a", pos_msms=True, format="benchmark", progress=False)
+    # the split depends on the row count only, so the lines align
+    full = _read(tmp_path / "a", "src-train.txt").decode().splitlines()
+    top = _read(tmp_path / "k", "src-train.txt").decode().splitlines()
+    assert len(full) == len(top)
+
+    def blocks(line):
+        out, cur = [], None
+        for tok in line.split(" "):
+            if tok.startswith("E") and tok.endswith("Pos"):
+                cur = []
+                out.append(cur)
+            else:
+                cur.append(float(tok))
+        return [list(zip(b[0::2], b[1::2])) for b in out]
+
+    for f, t in zip(full, top):
+        for bf_, bt in zip(blocks(f), blocks(t)):
+            assert len(bt) == min(3, len(bf_))
+            assert [p[0] for p in bt] == sorted(p[0] for p in bt)
+            assert sorted(p[1] for p in bt) == sorted(p[1] for p in bf_)[::-1][: len(bt)][::-1]
+
+
+def test_max_src_tokens_reject_and_keep(tmp_path):
+    s = generate(EX1, tmp_path / "r", format="benchmark", max_src_tokens=700, progress=False, **ALL)
+    ref = generate(EX1, tmp_path / "ref", format="benchmark", progress=False, **ALL)
+    long_rows = ref["token_lengths"]["source"]
+    assert s["rows"]["over_max_src_tokens"] > 0
+    assert s["rows"]["rejected"] == s["rows"]["over_max_src_tokens"]
+    assert s["rows"]["written"]["total"] == 100 - s["rows"]["rejected"]
+    assert s["token_lengths"]["source"]["max"] <= 700 < long_rows["max"]
+    lines = (tmp_path / "r" / "rejects.tsv").read_text().splitlines()[1:]
+    assert len(lines) == s["rows"]["rejected"] and all("max_src_tokens" in l for l in lines)
+    k = generate(EX1, tmp_path / "k", format="benchmark", max_src_tokens=700, long_rows="keep", progress=False, **ALL)
+    assert k["rows"]["rejected"] == 0 and k["rows"]["over_max_src_tokens"] == s["rows"]["over_max_src_tokens"]
+
+
+# ------------------------------------------------------------------ bad input
+def _bad_table(tmp_path) -> Path:
+    t = pq.read_table(EX2).slice(0, 12)
+    rows = t.to_pylist()
+    rows[0]["h_nmr_peaks"] = None                                   # null peak list
+    rows[1]["h_nmr_peaks"] = []                                     # empty peak list
+    rows[2]["h_nmr_peaks"][0]["j_values"] = "1.5_abc_"              # malformed j_values
+    rows[3]["ir_spectra"] = rows[3]["ir_spectra"][:1000]            # wrong IR length
+    rows[4]["ir_spectra"] = None                                    # null spectrum
+    rows[5]["molecular_formula"] = None                             # null formula
+    rows[6]["molecular_formula"] = "C6H6?x"                         # unparseable formula
+    rows[7]["smiles"] = "CC(C)Ä"                                    # tokenizer does not reproduce
+    rows[8]["smiles"] = "C1CC(C"                                    # RDKit cannot parse
+    rows[9]["msms_cfmid_positive_20ev"] = None                      # one null MS/MS energy
+    rows[10]["c_nmr_peaks"][0]["delta (ppm)"] = float("nan")        # non-finite shift
+    # row 11 is good
+    p = tmp_path / "bad.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=t.schema), p)
+    return p
+
+
+def test_bad_rows_benchmark_and_tagged(tmp_path):
+    p = _bad_table(tmp_path)
+    sb = generate(p, tmp_path / "b", format="benchmark", progress=False, **ALL)
+    rej = [l.split("\t") for l in (tmp_path / "b" / "rejects.tsv").read_text().splitlines()[1:]]
+    # benchmark: row 1 (empty list) is defined ("1HNMR" alone), row 8 passes (no RDKit in the
+    # official script); every other bad row is rejected
+    assert sorted(int(r[1]) for r in rej) == [0, 2, 3, 4, 5, 7, 9, 10]
+    assert sb["rows"]["rejected"] == 8 and sb["rows"]["written"]["total"] == 4
+    assert sb["missing"]["h_nmr"] == {"null": 1, "empty": 1, "partial": 0}
+    assert sb["reject_reasons"]["h_nmr:null"] == 1 and sb["reject_reasons"]["smiles"] == 1
+    assert all(r[0].endswith("bad.parquet") and r[3] for r in rej)
+    assert any("j_values" in r[3] for r in rej) and any("1000 points" in r[3] for r in rej)
+    lines = [l for n in ("train", "val", "test") for l in _read(tmp_path / "b", f"src-{n}.txt").decode().splitlines()]
+    assert any(" 1HNMR 13CNMR " in l for l in lines)  # empty 1H list -> bare header, no "1HNM"
+    assert not any("1HNM " in l for l in lines)
+
+    st = generate(p, tmp_path / "t", format="tagged", progress=False, **ALL)
+    rej = [l.split("\t") for l in (tmp_path / "t" / "rejects.tsv").read_text().splitlines()[1:]]
+    # tagged: null/empty modalities are missing (rows 0, 1, 4, 5 kept; row 9 keeps the other
+    # energies); malformed content and both bad SMILES are rejected
+    assert sorted(int(r[1]) for r in rej) == [2, 3, 6, 7, 8, 10]
+    assert st["rows"]["rejected"] == 6 and st["rows"]["written"]["total"] == 6
+    assert st["missing_segments"] == {"FORMULA": 1, "IR": 1}  # NMR still has 13C in rows 0/1
+    assert st["missing"]["ir"]["null"] == 1 and st["missing"]["pos_msms"]["partial"] == 1
+
+    with pytest.raises(DataError, match=r"bad\.parquet: row 0 .*h_nmr_peaks is null"):
+        generate(p, tmp_path / "s", format="benchmark", strict=True, progress=False, **ALL)
+
+
+def test_missing_column_is_one_line_error(tmp_path, capsys):
+    t = pq.read_table(EX2).drop_columns(["ir_spectra", "msms_cfmid_negative_40ev"])
+    p = tmp_path / "nocol.parquet"
+    pq.write_table(t, p)
+    with pytest.raises(DataError, match=r"nocol\.parquet: missing column 'ir_spectra'"):
+        generate(p, tmp_path / "o", ir=True, progress=False)
+    with pytest.raises(DataError, match="msms_cfmid_negative_40ev"):
+        generate(p, tmp_path / "o", neg_msms=True, progress=False)
+    assert detect_msms_version(msms_names("pos_msms", "v1"), "pos_msms") == "v1"
+    rc = main(["--input", str(p), "--out_dir", str(tmp_path / "o"), "--ir", "-q"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0 and "ir_spectra" in err and "Traceback" not in err
+    assert main(["--input", str(tmp_path / "nope"), "--out_dir", str(tmp_path / "o"), "--ir", "-q"]) == 2
+
+
+def test_summary_contents(tmp_path):
+    s = generate(EX1, tmp_path / "o", format="tagged", pred_spectra=True, progress=False, **ALL)
+    on_disk = json.loads((tmp_path / "o" / "data" / "summary.json").read_text())
+    assert on_disk["rows"] == s["rows"]
+    for key in ("command", "input_files", "missing", "token_lengths", "vocab_size_estimate", "reject_reasons"):
+        assert key in on_disk
+    assert on_disk["token_lengths"]["ir"]["max"] == 401
+    assert on_disk["vocab_size_estimate"]["target"] < on_disk["vocab_size_estimate"]["source"]
+    # pred_spectra: SMILES in src
+    src = _read(tmp_path / "o", "src-val.txt").decode().splitlines()[0]
+    assert not src.startswith("<") and bf.tokenize_smiles(src.replace(" ", "")) == src
+    assert _read(tmp_path / "o", "tgt-val.txt").decode().startswith("<FORMULA>")
