@@ -6,7 +6,9 @@ probability, either removed together with its tags (``--modality_dropout_mode
 drop``) or emptied to ``<NAME> <MISSING> </NAME>`` (``token``, the default).
 At least ``--modality_dropout_min_keep`` (default 1) data segments always
 survive, so an example never loses all of its data. Only the training corpus is
-touched (``is_train`` true); validation and inference lines pass unchanged.
+touched (``is_train`` true); validation and inference lines pass unchanged, and
+so do lines read by ``onmt_build_vocab`` (whose options are recognised), so that
+vocabulary counts are not lowered by hidden segments.
 
 Options::
 
@@ -128,6 +130,10 @@ class ModalityDropoutTransform(Transform):
         self.mode = getattr(self.opts, "modality_dropout_mode", "token")
         self.min_keep = int(getattr(self.opts, "modality_dropout_min_keep", 1))
         self.rng = random.Random()
+        # onmt_build_vocab also calls apply(is_train=True); hiding segments there would
+        # lower token counts (rare tokens could fall out of the vocabulary), so the
+        # transform passes lines through when the options are build_vocab's.
+        self.building_vocab = hasattr(self.opts, "dump_samples") and not hasattr(self.opts, "dump_transforms")
         self.drop_counts: Counter = Counter()
         self.seen_counts: Counter = Counter()
 
@@ -151,7 +157,7 @@ class ModalityDropoutTransform(Transform):
         return hide
 
     def apply(self, example, is_train=False, stats=None, **kwargs):
-        if not is_train or example is None:
+        if not is_train or example is None or self.building_vocab:
             return example
         src = example.get("src")
         if not src:

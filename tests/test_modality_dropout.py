@@ -49,6 +49,22 @@ def test_untouched_when_not_training():
     assert sum(t.drop_counts.values()) == 0
 
 
+def test_untouched_while_building_vocab(tmp_path):
+    from onmt.bin.build_vocab import _get_parser as vocab_parser
+    from onmt.bin.train import _get_parser as train_parser
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("src_vocab: v\nsave_data: s\nmodality_dropout_prob: 1.0\n"
+                   "data: {c: {path_src: a, path_tgt: b}}\n")
+    args = ["-config", str(cfg)]
+    vopt, _ = vocab_parser().parse_known_args(args)
+    topt, _ = train_parser().parse_known_args(args)
+    tv = mt.ModalityDropoutTransform(vopt)
+    tt = mt.ModalityDropoutTransform(topt)
+    assert tv.building_vocab and not tt.building_vocab
+    assert tv.apply(ex(), is_train=True)["src"] == LINE
+    assert len(present_modalities(tt.apply(ex(), is_train=True)["src"])) == 1
+
+
 def test_token_mode_keeps_tags_and_masks():
     t = make(modality_dropout_prob=0.0, modality_dropout_probs="IR=1.0")
     e = t.apply(ex(), is_train=True)
