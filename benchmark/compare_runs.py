@@ -4,8 +4,8 @@
     python benchmark/compare_runs.py runs/a runs/b ... [--k 1,5,10] [--layout long|wide] [--out PREFIX]
 
 Per run it reads (each optional, a missing value is shown as ``-``):
-  modality/modality_table.csv  top-k per modality subset (per-subset models as "<subset> [own model]");
-                               without it, scores.json gives the subset "all"
+  modality/modality_table.csv  top-k per modality subset (per-subset models as "<subset> [own model]")
+  scores.json                  the full test set, as subset "all" (else run.json "scores")
   run.json                     params_total, params_active, decode_sents_per_s
   train_steps.csv              training throughput: mean src_tok_per_s, tgt_tok_per_s and their sum
 
@@ -98,7 +98,7 @@ def load_run(run_dir, ks: Sequence[int]) -> dict:
                 own = {k: _num(r.get(f"{OWN}top-{k}")) for k in ks}
                 if any(v is not None for v in own.values()):
                     subsets[f"{name} [own model]"] = own
-    elif (d / "scores.json").is_file():
+    if (d / "scores.json").is_file():
         topk = _read_json(d / "scores.json").get("topk") or {}
         subsets["all"] = {k: _num(topk.get(str(k))) for k in ks}
     elif isinstance(info.get("scores"), dict):
