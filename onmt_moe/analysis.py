@@ -1,0 +1,753 @@
+"""Model analysis: parameter tables (with MoE active parameters), per-module
+gradient-norm logging, and per-module forward/backward timing.
+
+Parameter table
+---------------
+``parameter_table(model)`` returns a DataFrame with one row per summary
+category (``total``, ``encoder``, ``decoder``, ``embeddings``, ``generator``,
+``other``, ``active_per_token``), one row per detected MoE block and one row
+per module group (parameter names cut to ``depth`` components).  Shared
+(tied) parameters are counted once, under their first name.
+
+*Active* parameters per token: a token runs every parameter except the routed
+experts of an MoE block, of which it uses ``k`` of ``E``.  An MoE block is
+detected generically: a module that exposes ``top_k`` (directly or as
+``args``/``cfg``/``config``/``moe_args`` ``.top_k``, or ``num_experts_per_tok``)
+and owns an ``experts`` ``nn.ModuleList`` -- on itself or on a direct child whose
+name does not contain ``shared`` (shared experts are always active).  Each
+routed-expert parameter then counts ``k / E`` (so the block contributes
+``k x mean expert size``); everything else (router, shared experts, backup
+expert, attention, embeddings) counts fully.  Experts stored as one batched
+tensor (leading dimension ``num_experts``) under a non-ModuleList ``experts``
+module are handled the same way.
+
+Gradient norms
+--------------
+``GradientNormLogger(model, csv_path, every=N)`` groups trainable parameters by
+name prefix (``depth`` components, default 4, e.g.
+``encoder.transformer.0.feed_forward``; with ``expert_detail`` each
+``experts.<i>`` gets its own group) and, on ``maybe_log(step)`` every N steps,
+appends ``step,module,grad_norm`` rows (plus ``total``) to ``grad_norms.csv``
+through :class:`onmt_moe.csvlog.CsvLog`.  Cost: one ``torch._foreach_norm``
+over all gradients, one ``torch.stack``, one ``index_add_`` and a single
+host transfer.  Call it after ``backward()`` (and after unscaling AMP
+gradients, or pass ``scale=``) and before ``zero_grad``.
+
+Module profiling
+----------------
+``profile_modules(model, sample_inputs, backward=True)`` times every module with
+hooks:
+
+* forward: a forward-pre hook stamps the start, a forward hook the end of each
+  call (inclusive of children; summed over calls in one pass);
+* backward start: a tensor hook on each module output fires when the gradient
+  with respect to that output is complete, i.e. when the module's backward can
+  begin (earliest such time);
+* backward end: inputs that require grad are routed through an identity
+  autograd function whose backward stamps the time the module has produced
+  its input gradients; parameter hooks stamp when each parameter gradient is
+  ready (latest of these times).
+
+The sample pass is repeated (``warmup`` + ``repeats``) and the median per module
+is reported.  Times are inclusive wall-clock (a parent includes its children).
+On CUDA each stamp calls ``torch.cuda.synchronize()``, which removes
+asynchronous overlap: compare modules with each other rather than with the
+un-instrumented step time.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict, defaultdict
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+from onmt_moe.csvlog import CsvLog
+
+__all__ = [
+    "parameter_table",
+    "parameter_summary",
+    "find_moe_blocks",
+    "format_table",
+    "GradientNormLogger",
+    "profile_modules",
+]
+
+GRAD_COLUMNS = ["step", "module", "grad_norm"]
+
+
+# --------------------------------------------------------------------------- #
+# parameter counting
+# --------------------------------------------------------------------------- #
+def _get_top_k(module: nn.Module) -> Optional[int]:
+    for holder in (module, getattr(module, "args", None), getattr(module, "cfg", None),
+                   getattr(module, "config", None), getattr(module, "moe_args", None)):
+        if holder is None:
+            continue
+        for attr in ("top_k", "num_experts_per_tok"):
+            v = getattr(holder, attr, None)
+            if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+                return v
+    return None
+
+
+def _get_num_experts(module: nn.Module) -> Optional[int]:
+    for holder in (module, getattr(module, "args", None), getattr(module, "cfg", None),
+                   getattr(module, "config", None), getattr(module, "moe_args", None)):
+        v = getattr(holder, "num_experts", None) if holder is not None else None
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+            return v
+    return None
+
+
+def find_moe_blocks(model: nn.Module) -> List[Dict[str, Any]]:
+    """Detect MoE blocks (see module docstring).
+
+    Returns dicts: ``name``, ``top_k``, ``num_experts``, ``experts_name`` (module
+    path of the routed experts), ``expert_params`` (list of per-expert counts),
+    ``param_ids`` (ids of routed-expert parameters), ``params`` (whole block).
+    """
+    blocks: List[Dict[str, Any]] = []
+    claimed: set = set()
+    for name, mod in model.named_modules():
+        k = _get_top_k(mod)
+        if k is None:
+            continue
+        n_exp = _get_num_experts(mod)
+        candidates: List[Tuple[str, nn.Module]] = []
+        if getattr(mod, "experts", None) is not None:
+            candidates.append(("experts", mod.experts))
+        for child_name, child in mod.named_children():
+            if "shared" in child_name.lower() or "backup" in child_name.lower():
+                continue
+            if isinstance(getattr(child, "experts", None), nn.Module):
+                candidates.append((f"{child_name}.experts", child.experts))
+        chosen = None
+        for rel, experts in candidates:
+            size = len(experts) if isinstance(experts, nn.ModuleList) else n_exp
+            if size and (n_exp is None or size == n_exp):
+                chosen = (rel, experts, size)
+                break
+        if chosen is None:
+            continue
+        rel, experts, size = chosen
+        ids = {id(p) for p in experts.parameters()}
+        if ids & claimed or not ids:
+            continue
+        if isinstance(experts, nn.ModuleList):
+            per_expert = [sum(p.numel() for p in e.parameters()) for e in experts]
+        else:  # batched tensors: leading dim = number of experts
+            batched = [p for p in experts.parameters() if p.dim() >= 1 and p.shape[0] == size]
+            ids = {id(p) for p in batched}
+            per_expert = [sum(p.numel() for p in batched) // size] * size
+        claimed |= ids
+        blocks.append({
+            "name": name, "top_k": int(k), "num_experts": int(size),
+            "experts_name": f"{name}.{rel}" if name else rel,
+            "expert_params": per_expert, "param_ids": ids,
+            "params": sum(p.numel() for p in mod.parameters()),
+        })
+    return blocks
+
+
+def _category(name: str) -> str:
+    parts = name.split(".")
+    if "embeddings" in parts[:2] or parts[0] in ("src_emb", "tgt_emb"):
+        return "embeddings"
+    if parts[0] in ("encoder", "decoder", "generator"):
+        return parts[0]
+    return "other"
+
+
+def _group(name: str, depth: int) -> str:
+    parts = name.split(".")[:-1] or name.split(".")
+    return ".".join(parts[:depth])
+
+
+def _mb(n: float, nbytes: int) -> float:
+    return n * nbytes / 1e6
+
+
+def parameter_table(model: nn.Module, depth: int = 3):
+    """Parameter counts as a ``pandas.DataFrame`` (see module docstring).
+
+    Columns: ``name, kind, params, trainable, active_params, fp32_mb, fp16_mb,
+    pct_total, num_experts, top_k, expert_params_mean``.  ``kind`` is
+    ``summary``, ``moe`` or ``module``.
+    """
+    import pandas as pd
+
+    blocks = find_moe_blocks(model)
+    weight: Dict[int, float] = {}
+    for b in blocks:
+        w = min(1.0, b["top_k"] / b["num_experts"])
+        for pid in b["param_ids"]:
+            weight[pid] = w
+    named = list(model.named_parameters())  # de-duplicated (tied weights once)
+    total = sum(p.numel() for _, p in named)
+
+    def row(name, kind, params_list, **extra):
+        n = sum(p.numel() for p in params_list)
+        active = sum(p.numel() * weight.get(id(p), 1.0) for p in params_list)
+        return {
+            "name": name, "kind": kind, "params": int(n),
+            "trainable": int(sum(p.numel() for p in params_list if p.requires_grad)),
+            "active_params": float(active), "fp32_mb": _mb(n, 4), "fp16_mb": _mb(n, 2),
+            "pct_total": 100.0 * n / total if total else float("nan"),
+            "num_experts": extra.get("num_experts"), "top_k": extra.get("top_k"),
+            "expert_params_mean": extra.get("expert_params_mean"),
+        }
+
+    rows = [row("total", "summary", [p for _, p in named])]
+    cats: Dict[str, list] = OrderedDict((c, []) for c in ("encoder", "decoder", "embeddings", "generator", "other"))
+    for n, p in named:
+        cats[_category(n)].append(p)
+    for c, ps in cats.items():
+        if ps or c != "other":
+            rows.append(row(c, "summary", ps))
+    active_total = rows[0]["active_params"]
+    r = row("active_per_token", "summary", [p for _, p in named])
+    r["params"] = int(round(active_total))
+    r["fp32_mb"], r["fp16_mb"] = _mb(active_total, 4), _mb(active_total, 2)
+    r["pct_total"] = 100.0 * active_total / total if total else float("nan")
+    rows.append(r)
+
+    by_id = {id(p): p for _, p in named}
+    for b in blocks:
+        mod = model.get_submodule(b["name"]) if b["name"] else model
+        ps = [by_id[id(p)] for p in mod.parameters() if id(p) in by_id]
+        rows.append(row(b["name"] or "(model)", "moe", ps, num_experts=b["num_experts"], top_k=b["top_k"],
+                        expert_params_mean=float(sum(b["expert_params"]) / len(b["expert_params"]))))
+
+    groups: Dict[str, list] = OrderedDict()
+    for n, p in named:
+        groups.setdefault(_group(n, depth), []).append(p)
+    for g, ps in groups.items():
+        rows.append(row(g, "module", ps))
+    return pd.DataFrame(rows)
+
+
+def parameter_summary(model: nn.Module) -> Dict[str, float]:
+    """``{category: params}`` for the summary rows (incl. ``active_per_token``)."""
+    df = parameter_table(model, depth=1)
+    s = df[df["kind"] == "summary"]
+    return {r["name"]: (r["active_params"] if r["name"] == "active_per_token" else r["params"])
+            for _, r in s.iterrows()}
+
+
+def _human(n) -> str:
+    if n is None or (isinstance(n, float) and math.isnan(n)):
+        return "-"
+    n = float(n)
+    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= div:
+            return f"{n / div:.2f}{unit}"
+    return f"{n:.0f}"
+
+
+def format_table(df, columns: Optional[Sequence[str]] = None, max_rows: int = 200) -> str:
+    """Plain-text rendering of a parameter or profile table."""
+    import pandas as pd
+
+    if columns is None:
+        columns = list(df.columns)
+    d = df[list(columns)].head(max_rows).copy()
+    for c in d.columns:
+        if c in ("params", "trainable", "active_params", "expert_params_mean"):
+            d[c] = d[c].map(_human)
+        elif c.endswith("_pct"):
+            d[c] = d[c].map(lambda v: "-" if pd.isna(v) else f"{v:.1f}")
+        elif pd.api.types.is_float_dtype(d[c]):
+            d[c] = d[c].map(lambda v: "-" if pd.isna(v) else f"{v:.3f}" if abs(v) < 100 else f"{v:.1f}")
+        else:
+            d[c] = d[c].map(lambda v: "-" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+    widths = {c: max(len(c), *(len(s) for s in d[c])) if len(d) else len(c) for c in d.columns}
+    lines = ["  ".join(c.ljust(widths[c]) if i == 0 else c.rjust(widths[c]) for i, c in enumerate(d.columns))]
+    for _, r in d.iterrows():
+        lines.append("  ".join(str(r[c]).ljust(widths[c]) if i == 0 else str(r[c]).rjust(widths[c])
+                               for i, c in enumerate(d.columns)))
+    if len(df) > max_rows:
+        lines.append(f"... ({len(df) - max_rows} more rows)")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- #
+# gradient norms
+# --------------------------------------------------------------------------- #
+class GradientNormLogger:
+    """Per-module gradient norms into ``grad_norms.csv`` (see module docstring).
+
+    Args:
+        model: the model whose ``.grad`` tensors are read.
+        csv_path: output CSV (``step,module,grad_norm``); ``None`` disables writing
+            (``compute`` still works).
+        every: log when ``step % every == 0``.
+        depth: number of name components that define a group.
+        expert_detail: split ``...experts.<i>`` into one group per expert.
+        fsync: passed to :class:`CsvLog`.
+    """
+
+    def __init__(self, model: nn.Module, csv_path=None, every: int = 100, depth: int = 4,
+                 expert_detail: bool = True, fsync: bool = True):
+        if every < 1:
+            raise ValueError("every must be >= 1")
+        self.every = int(every)
+        self.depth = int(depth)
+        self.expert_detail = expert_detail
+        self.params: List[nn.Parameter] = []
+        self.groups: List[str] = []
+        index: Dict[str, int] = {}
+        self._param_group: List[int] = []
+        for name, p in model.named_parameters():
+            if not p.requires_grad:
+                continue
+            g = self.group_name(name)
+            if g not in index:
+                index[g] = len(self.groups)
+                self.groups.append(g)
+            self.params.append(p)
+            self._param_group.append(index[g])
+        self.log = CsvLog(csv_path, GRAD_COLUMNS, fsync=fsync) if csv_path is not None else None
+        self.last: Dict[str, float] = {}
+
+    def group_name(self, param_name: str) -> str:
+        parts = param_name.split(".")[:-1] or param_name.split(".")
+        n = self.depth
+        if self.expert_detail:
+            for i in range(len(parts) - 1):
+                if parts[i] == "experts" and parts[i + 1].isdigit():
+                    n = max(n, i + 2)
+                    break
+        return ".".join(parts[:n])
+
+    @torch.no_grad()
+    def compute(self, scale: Optional[float] = None) -> Dict[str, float]:
+        """``{group: L2 norm, ..., "total": norm}`` of the current gradients.
+
+        Groups without any gradient report 0.0; returns ``{}`` when no
+        parameter has a gradient.  ``scale`` (e.g. an AMP loss scale) divides
+        the norms.
+        """
+        grads, gidx = [], []
+        for p, g in zip(self.params, self._param_group):
+            if p.grad is not None:
+                grads.append(p.grad)
+                gidx.append(g)
+        if not grads:
+            return {}
+        device = grads[0].device
+        try:
+            norms = torch._foreach_norm(grads, 2, dtype=torch.float32)
+        except (RuntimeError, TypeError, NotImplementedError):  # sparse grads, old torch
+            norms = [(g.coalesce().values() if g.is_sparse else g).float().norm() for g in grads]
+        sq = torch.stack([n.to(device) for n in norms]).pow(2)
+        per_group = torch.zeros(len(self.groups) + 1, dtype=torch.float32, device=device)
+        per_group.index_add_(0, torch.tensor(gidx, device=device), sq)
+        per_group[-1] = sq.sum()
+        values = per_group.sqrt().tolist()  # the one host transfer
+        if scale:
+            values = [v / float(scale) for v in values]
+        out = dict(zip(self.groups + ["total"], values))
+        self.last = out
+        return out
+
+    def maybe_log(self, step: int, scale: Optional[float] = None, force: bool = False) -> bool:
+        """Compute and append the norms when ``step % every == 0`` (or ``force``).
+
+        Returns True when rows were written (or computed, without a CSV)."""
+        if not force and int(step) % self.every != 0:
+            return False
+        norms = self.compute(scale)
+        if not norms:
+            return False
+        if self.log is not None:
+            self.log.append([{"step": int(step), "module": m, "grad_norm": v} for m, v in norms.items()])
+        return True
+
+
+# --------------------------------------------------------------------------- #
+# profiling
+# --------------------------------------------------------------------------- #
+class _Stamp(torch.autograd.Function):
+    """Identity whose backward calls ``cb()`` (records when a gradient leaves a module)."""
+
+    @staticmethod
+    def forward(ctx, x, cb):
+        ctx.cb = cb
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        ctx.cb()
+        return grad, None
+
+
+def _tensors(obj) -> Iterable[torch.Tensor]:
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif isinstance(obj, (list, tuple)):
+        for o in obj:
+            yield from _tensors(o)
+    elif isinstance(obj, dict):
+        for o in obj.values():
+            yield from _tensors(o)
+
+
+def _default_loss(output) -> torch.Tensor:
+    for t in _tensors(output):
+        if t.is_floating_point() and t.requires_grad:
+            return t.float().mean()
+    raise ValueError("profile_modules: model output has no differentiable tensor; pass loss_fn")
+
+
+def profile_modules(model: nn.Module, sample_inputs, backward: bool = True,
+                    loss_fn: Optional[Callable[[Any], torch.Tensor]] = None,
+                    repeats: int = 3, warmup: int = 1, max_depth: Optional[int] = None):
+    """Per-module forward/backward wall-clock time on one sample batch.
+
+    Args:
+        model: module to run (its train/eval mode is left as is).
+        sample_inputs: tuple/list of positional arguments, a dict of keyword
+            arguments, or a single tensor.
+        backward: also time the backward pass of ``loss_fn(output)``
+            (default: mean of the first differentiable output tensor).
+        loss_fn: maps the model output to a scalar; modules it calls (e.g. an
+            OpenNMT ``generator``) are timed too.
+        repeats / warmup: timed and untimed passes; the median is reported.
+        max_depth: only report modules at most this deep (root = 0).
+
+    Returns a DataFrame with columns ``module, type, depth, calls, params,
+    forward_ms, backward_ms, forward_pct, backward_pct`` (inclusive times;
+    ``*_pct`` relative to the root module ``model``).  Existing ``.grad`` values
+    are restored afterwards.
+    """
+    import pandas as pd
+
+    if isinstance(sample_inputs, dict):
+        args, kwargs = (), dict(sample_inputs)
+    elif isinstance(sample_inputs, (list, tuple)):
+        args, kwargs = tuple(sample_inputs), {}
+    else:
+        args, kwargs = (sample_inputs,), {}
+    loss_fn = loss_fn or _default_loss
+    cuda = any(p.is_cuda for p in model.parameters())
+
+    def now() -> float:
+        if cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    modules = [(n or "model", m) for n, m in model.named_modules()]
+    names = {id(m): n for n, m in modules}
+    rec: Dict[str, Dict[str, Any]] = {}
+    starts: Dict[str, List[float]] = defaultdict(list)
+    param_time: Dict[int, float] = {}
+
+    def reset():
+        rec.clear()
+        starts.clear()
+        param_time.clear()
+        for n, _ in modules:
+            rec[n] = {"fwd": 0.0, "calls": 0, "bwd_start": math.inf, "bwd_end": -math.inf}
+
+    def pre_hook(mod, a, kw):
+        n = names[id(mod)]
+        if backward and torch.is_grad_enabled():
+            r = rec[n]
+
+            def cb(r=r):
+                r["bwd_end"] = max(r["bwd_end"], now())
+
+            a = tuple(_Stamp.apply(x, cb) if isinstance(x, torch.Tensor) and x.requires_grad else x for x in a)
+            kw = {k: (_Stamp.apply(v, cb) if isinstance(v, torch.Tensor) and v.requires_grad else v)
+                  for k, v in kw.items()}
+        starts[n].append(now())
+        return a, kw
+
+    def post_hook(mod, a, kw, out):
+        n = names[id(mod)]
+        t = now()
+        r = rec[n]
+        r["fwd"] += t - starts[n].pop()
+        r["calls"] += 1
+        if backward and torch.is_grad_enabled():
+            def on_grad(g, r=r):
+                r["bwd_start"] = min(r["bwd_start"], now())
+                return None
+
+            for x in _tensors(out):
+                if x.requires_grad:
+                    x.register_hook(on_grad)
+        return None
+
+    handles = []
+    for _, m in modules:
+        handles.append(m.register_forward_pre_hook(pre_hook, with_kwargs=True))
+        handles.append(m.register_forward_hook(post_hook, with_kwargs=True))
+    params = list(model.parameters())
+    saved_grads = [p.grad for p in params]
+    if backward:
+        for p in params:
+            if p.requires_grad:
+                handles.append(p.register_hook(
+                    lambda g, pid=id(p): (param_time.__setitem__(pid, now()), None)[1]))
+    own_params = {n: [id(p) for p in m.parameters()] for n, m in modules}
+
+    results: Dict[str, Dict[str, List[float]]] = defaultdict(lambda: {"fwd": [], "bwd": [], "calls": []})
+    try:
+        for it in range(warmup + max(1, repeats)):
+            reset()
+            if backward:
+                out = model(*args, **kwargs)
+                loss = loss_fn(out)
+                loss.backward()
+            else:
+                with torch.no_grad():
+                    out = model(*args, **kwargs)
+            for p in params:
+                p.grad = None
+            if it < warmup:
+                continue
+            for n, _ in modules:
+                r = rec[n]
+                end = max([r["bwd_end"]] + [param_time[i] for i in own_params[n] if i in param_time])
+                bwd = (end - r["bwd_start"]) * 1e3 if math.isfinite(end) and math.isfinite(r["bwd_start"]) \
+                    and end >= r["bwd_start"] else float("nan")
+                results[n]["fwd"].append(r["fwd"] * 1e3)
+                results[n]["bwd"].append(bwd)
+                results[n]["calls"].append(r["calls"])
+    finally:
+        for h in handles:
+            h.remove()
+        for p, g in zip(params, saved_grads):
+            p.grad = g
+
+    def med(v):
+        v = [x for x in v if not math.isnan(x)]
+        if not v:
+            return float("nan")
+        v = sorted(v)
+        mid = len(v) // 2
+        return v[mid] if len(v) % 2 else 0.5 * (v[mid - 1] + v[mid])
+
+    rows = []
+    for n, m in modules:
+        depth = 0 if n == "model" else n.count(".") + 1
+        if max_depth is not None and depth > max_depth:
+            continue
+        res = results[n]
+        calls = int(max(res["calls"])) if res["calls"] else 0
+        if calls == 0 and n != "model":
+            continue  # module not used by this forward
+        rows.append({"module": n, "type": type(m).__name__, "depth": depth, "calls": calls,
+                     "params": sum(p.numel() for p in m.parameters()),
+                     "forward_ms": med(res["fwd"]), "backward_ms": med(res["bwd"]) if backward else float("nan")})
+    df = pd.DataFrame(rows)
+    root_f = float(df.loc[df["module"] == "model", "forward_ms"].iloc[0]) if len(df) else float("nan")
+    root_b = float(df.loc[df["module"] == "model", "backward_ms"].iloc[0]) if len(df) else float("nan")
+    df["forward_pct"] = 100.0 * df["forward_ms"] / root_f if root_f else float("nan")
+    df["backward_pct"] = 100.0 * df["backward_ms"] / root_b if root_b and not math.isnan(root_b) else float("nan")
+    return df
+
+
+# --------------------------------------------------------------------------- #
+# OpenNMT checkpoints
+# --------------------------------------------------------------------------- #
+class ModelLoadError(ValueError):
+    """The checkpoint cannot be read or rebuilt (one-line message naming it)."""
+
+
+_OPT_DEFAULTS = {  # options added to OpenNMT after older checkpoints were written
+    "num_kv": 0, "add_ffnbias": False, "parallel_residual": False, "shared_layer_norm": False,
+    "use_ckpting": [], "relative_positions_buckets": 0, "parallel_mode": "data_parallel",
+    "norm_eps": 1e-6,
+}
+
+
+def _torch_load(path: Path, warn: Callable[[str], None]):
+    import pickle
+
+    try:
+        return torch.load(str(path), map_location="cpu")
+    except (pickle.UnpicklingError, RuntimeError, AttributeError) as exc:
+        if "Unsupported global" not in str(exc):
+            raise
+        warn(f"{path}: not loadable with weights_only=True; loading it as a full pickle "
+             f"(only do this for checkpoints you trust)")
+        return torch.load(str(path), map_location="cpu", weights_only=False)
+
+
+def load_onmt_model(path, warn: Optional[Callable[[str], None]] = None):
+    """Load an OpenNMT-py 3.5 checkpoint and rebuild its model on CPU (fp32, eval mode).
+
+    Returns ``(model, vocabs, model_opt, checkpoint_without_weights)``.  Raises
+    :class:`ModelLoadError` with a one-line message on any problem.
+    """
+    warn = warn or (lambda msg: None)
+    path = Path(path)
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: checkpoint not found")
+    try:
+        ckpt = _torch_load(path, warn)
+    except Exception as exc:  # noqa: BLE001 - any unpickling problem -> one line
+        msg = str(exc)
+        if "WeightsUnpickler error:" in msg:
+            msg = msg.split("WeightsUnpickler error:", 1)[1]
+        first = ([ln.strip() for ln in msg.splitlines() if ln.strip()] or [type(exc).__name__])[0]
+        raise ModelLoadError(f"{path}: not a readable PyTorch checkpoint ({first[:200]})") from None
+    if not isinstance(ckpt, dict) or not {"opt", "vocab"} <= set(ckpt):
+        keys = sorted(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise ModelLoadError(f"{path}: not an OpenNMT checkpoint (expected keys opt, vocab, model; got {keys})")
+    try:
+        from onmt.inputters.inputter import dict_to_vocabs
+        from onmt.model_builder import build_base_model
+        from onmt.utils.parse import ArgumentParser
+
+        for k, v in _OPT_DEFAULTS.items():
+            if not hasattr(ckpt["opt"], k):
+                setattr(ckpt["opt"], k, v)
+        if "generator" in ckpt and ckpt["generator"]:
+            for old, new in (("0.weight", "weight"), ("0.bias", "bias")):
+                if old in ckpt["generator"]:
+                    ckpt["generator"][new] = ckpt["generator"].pop(old)
+        model_opt = ArgumentParser.ckpt_model_opts(ckpt["opt"])
+        ArgumentParser.update_model_opts(model_opt)
+        ArgumentParser.validate_model_opts(model_opt)
+        vocabs = dict_to_vocabs(ckpt["vocab"])
+        model = build_base_model(model_opt, vocabs)
+        if "model" in ckpt:
+            model.load_state_dict(ckpt, precision=torch.float32, device=torch.device("cpu"), strict=True)
+        else:
+            base = str(path)[:-3] if str(path).endswith(".pt") else str(path)
+            model.load_safe_state_dict(base, precision=torch.float32, device=torch.device("cpu"), strict=True)
+    except ModelLoadError:
+        raise
+    except KeyError as exc:
+        raise ModelLoadError(f"{path}: cannot rebuild the model (unknown {exc}; is the plugin that "
+                             f"defines it importable?)") from None
+    except Exception as exc:  # noqa: BLE001
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelLoadError(f"{path}: cannot rebuild the model ({type(exc).__name__}: {first[:200]})") from None
+    model.eval()
+    info = {k: v for k, v in ckpt.items() if k not in ("model", "generator", "optim")}
+    return model, vocabs, model_opt, info
+
+
+def sample_batch(vocabs, batch_size: int = 8, src_len: int = 64, tgt_len: int = 32, seed: int = 0):
+    """A random OpenNMT batch ``(src, tgt, src_len)`` from the vocabularies.
+
+    Source lines follow the tagged-corpus layout (``<TAG> ... </TAG>`` segments)
+    when the source vocab has modality tags, so modality-aware encoders see
+    realistic segments; other tokens are drawn uniformly from non-special ones.
+    """
+    from onmt_moe import tags as _tags
+
+    gen = torch.Generator().manual_seed(seed)
+    src_tokens = list(vocabs["src"].ids_to_tokens)
+    tgt_tokens = list(vocabs["tgt"].ids_to_tokens)
+    special = {"<unk>", "<blank>", "<s>", "</s>", _tags.MISSING}
+
+    def plain_ids(tokens):
+        ids = [i for i, t in enumerate(tokens) if t not in special and _tags.tag_name(t) is None]
+        return ids or list(range(len(tokens)))
+
+    s_ids, t_ids = plain_ids(src_tokens), plain_ids(tgt_tokens)
+    names = _tags.tags_in_vocab(src_tokens)
+    lookup = {t: i for i, t in enumerate(src_tokens)}
+
+    def draw(pool, n):
+        idx = torch.randint(len(pool), (n,), generator=gen)
+        return [pool[i] for i in idx.tolist()]
+
+    rows = []
+    for _ in range(batch_size):
+        if names:
+            seg = max(1, src_len // len(names) - 2)
+            line = []
+            for nm in names:
+                line += [lookup[_tags.open_tag(nm)]] + draw(s_ids, seg) + [lookup[_tags.close_tag(nm)]]
+            line = (line + draw(s_ids, src_len))[:src_len]
+        else:
+            line = draw(s_ids, src_len)
+        rows.append(line)
+    src = torch.tensor(rows, dtype=torch.long).unsqueeze(-1)
+    n_feats = len(vocabs.get("src_feats", []) or [])
+    if n_feats:
+        src = torch.cat([src, torch.zeros(batch_size, src_len, n_feats, dtype=torch.long)], dim=-1)
+    bos = vocabs["tgt"].lookup_token(vocabs.get("decoder_start_token", "<s>"))
+    tgt = torch.tensor([[bos] + draw(t_ids, tgt_len - 1) for _ in range(batch_size)],
+                       dtype=torch.long).unsqueeze(-1)
+    return src, tgt, torch.full((batch_size,), src_len, dtype=torch.long)
+
+
+def main(argv=None) -> int:
+    import argparse
+    import sys
+
+    p = argparse.ArgumentParser(description="Parameter table (incl. MoE active parameters) and optional "
+                                            "per-module timing of an OpenNMT checkpoint.")
+    p.add_argument("checkpoint", help="OpenNMT .pt checkpoint")
+    p.add_argument("--depth", type=int, default=3, help="module grouping depth of the table (default 3)")
+    p.add_argument("--csv", default=None, help="write the parameter table to this CSV")
+    p.add_argument("--profile", action="store_true", help="time forward/backward per module on a sample batch")
+    p.add_argument("--profile_csv", default=None, help="write the timing table to this CSV")
+    p.add_argument("--profile_depth", type=int, default=4, help="deepest module level shown (default 4)")
+    p.add_argument("--batch_size", type=int, default=8)
+    p.add_argument("--src_len", type=int, default=64)
+    p.add_argument("--tgt_len", type=int, default=32)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--no_backward", action="store_true", help="profile the forward pass only")
+    args = p.parse_args(argv)
+
+    def warn(msg):
+        print(f"warning: {msg}", file=sys.stderr)
+
+    try:
+        model, vocabs, model_opt, _ = load_onmt_model(args.checkpoint, warn)
+    except ModelLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    table = parameter_table(model, depth=args.depth)
+    enc = getattr(model_opt, "encoder_type", "?")
+    print(f"checkpoint: {args.checkpoint}  (encoder_type={enc}, "
+          f"src vocab {len(vocabs['src'])}, tgt vocab {len(vocabs['tgt'])})")
+    cols = ["name", "kind", "params", "active_params", "fp32_mb", "fp16_mb", "pct_total"]
+    if table["num_experts"].notna().any():
+        cols += ["num_experts", "top_k", "expert_params_mean"]
+    print(format_table(table, cols))
+    try:
+        if args.csv:
+            from onmt_moe.csvlog import atomic_write_text
+
+            atomic_write_text(args.csv, table.to_csv(index=False))
+        if args.profile:
+            src, tgt, src_len = sample_batch(vocabs, args.batch_size, args.src_len, args.tgt_len)
+            backward = not args.no_backward
+            if backward:
+                model.train()
+
+            def loss_fn(out):
+                return model.generator(out[0]).float().logsumexp(-1).mean()
+
+            prof = profile_modules(model, (src, tgt, src_len), backward=backward, loss_fn=loss_fn,
+                                   repeats=args.repeats, max_depth=args.profile_depth)
+            print(f"\nper-module time, batch {args.batch_size} x src {args.src_len} x tgt {args.tgt_len}, "
+                  f"median of {args.repeats} (inclusive; ms):")
+            print(format_table(prof, ["module", "type", "calls", "params", "forward_ms", "backward_ms",
+                                      "forward_pct", "backward_pct"]))
+            if args.profile_csv:
+                from onmt_moe.csvlog import atomic_write_text
+
+                atomic_write_text(args.profile_csv, prof.to_csv(index=False))
+    except OSError as exc:
+        print(f"error: cannot write output: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - profiling a foreign model: report in one line
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        print(f"error: profiling {args.checkpoint} failed ({type(exc).__name__}: {first[:200]})",
+              file=sys.stderr)
+        return 2
+    return 0
