@@ -1,0 +1,43 @@
+"""The plugin loads itself into the stock commands, and costs plain Python start-up nothing."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+BIN = os.path.dirname(sys.executable)
+
+
+def _run(code, **env):
+    e = dict(os.environ, **env)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=e, timeout=120)
+
+
+def test_plain_startup_imports_no_torch_and_no_plugin():
+    r = _run("import sys; print('torch' in sys.modules, 'onmt_moe' in sys.modules)")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["False", "False"]
+
+
+def test_importing_onmt_loads_the_plugin_and_the_switch_turns_it_off():
+    code = "import onmt, sys; print('onmt_moe' in sys.modules, 'moe_transformer' in onmt.encoders.str2enc)"
+    on = _run(code, ONMT_MOE_AUTOLOAD="1")
+    assert on.returncode == 0, on.stderr
+    assert on.stdout.split() == ["True", "True"]
+    off = _run(code, ONMT_MOE_AUTOLOAD="0")
+    assert off.returncode == 0, off.stderr
+    assert off.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(BIN, "onmt_train")), reason="stock onmt_train not installed")
+def test_stock_onmt_train_help_lists_plugin_options():
+    r = subprocess.run([os.path.join(BIN, "onmt_train"), "-h"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    for opt in ("--moe_num_experts", "--moe_top_k", "--moe_layers", "--moe_overflow", "--moe_lb_coef"):
+        assert opt in r.stdout
+
+
+def test_checkpoint_safe_globals_registered():
+    r = _run("import onmt_moe, argparse, torch.serialization as s; print(argparse.Namespace in s.get_safe_globals())")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "True"
