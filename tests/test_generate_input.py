@@ -19,6 +19,7 @@ import pytest
 
 from onmt_moe import tags
 from onmt_moe.data import benchmark_format as bf
+from onmt_moe.data import textbuf as tx
 from onmt_moe.data.columns import DataError, detect_msms_version, msms_names
 from onmt_moe.data.pipeline import generate, list_inputs, main
 from onmt_moe.data.split import split_indices
@@ -133,9 +134,22 @@ def test_ir_interpolation_matches_scipy_and_numpy():
 def test_msms_value_format_is_numpy_round_then_1f():
     rng = np.random.RandomState(1)
     vals = np.concatenate([rng.rand(2000) * 900, [0.35, 0.25, 2.675, 0.05, 99.95, 5000.05, 1e6 + 0.05, -0.04, -1.26]])
-    got = bf._fmt_round1(vals)
+    got = tx.join_rows(*tx.np_round1_tokens(vals), np.ones(len(vals), np.int64))
     want = ["{:.1f}".format(round(np.float64(v), 1)) for v in vals]
     assert got == want
+
+
+def test_fixed_point_tokens_match_python_format():
+    rng = np.random.RandomState(2)
+    x = np.concatenate([rng.randn(3000) * 50, rng.randint(-2000, 2000, 500) / 200.0,  # exact ties
+                        [0.125, -0.001, -0.0, 0.0, 1e9 + 0.005, 2.675, 1.005, 123456.785]])
+    for d in (1, 2):
+        got = tx.join_rows(*tx.fixed_tokens(x, d), np.ones(len(x), np.int64))
+        assert got == [("{:.%df}" % d).format(v) for v in x.tolist()]
+    got = tx.join_rows(*tx.fixed_tokens(x, 1, lambda v: str(round(v, 1))), np.ones(len(x), np.int64))
+    assert got == [str(round(v, 1)) for v in x.tolist()]
+    k = np.array([0, 7, 10, 123, 99999])
+    assert tx.join_rows(*tx.int_tokens(k, k == 7, 0, b"H"), np.array([2, 3])) == ["0H -7H", "10H 123H 99999H"]
 
 
 def test_natural_sort_of_chunks(tmp_path):

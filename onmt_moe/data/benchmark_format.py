@@ -27,6 +27,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import pyarrow as pa
 
+from onmt_moe.data import textbuf as tx
+
 OK, EMPTY, NULL, BAD, PARTIAL = 0, 1, 2, 3, 4
 
 FORMULA_TOKEN_RE = re.compile(r"[A-Z][a-z]?|\d+|.")
@@ -41,18 +43,21 @@ SMILES_RE = re.compile(SMILES_TOKENIZER_PATTERN)
 class SectionText:
     """Texts, statuses and reasons of one section for the rows of one chunk."""
 
-    __slots__ = ("texts", "status", "reasons")
+    __slots__ = ("texts", "status", "reasons", "ntok", "vocab")
 
     def __init__(self, n: int):
         self.texts: List[Optional[str]] = [None] * n
         self.status = np.zeros(n, dtype=np.int8)
         self.reasons: Dict[int, str] = {}
+        self.ntok = np.zeros(n, dtype=np.int64)  # tokens of the section text per row
+        self.vocab: set = set()  # distinct tokens (estimate, over well-formed rows)
 
     def bad(self, row: int, reason: str) -> None:
         if self.status[row] != BAD:
             self.status[row] = BAD
             self.reasons[row] = reason
             self.texts[row] = None
+            self.ntok[row] = 0
 
 
 # ---------------------------------------------------------------- helpers
@@ -114,92 +119,148 @@ def format_formula(arr: pa.Array, strict: bool = False) -> SectionText:
         if strict and not FORMULA_VALID_RE.fullmatch(f):
             out.bad(i, f"unparseable molecular_formula {f!r}")
             continue
-        out.texts[i] = " ".join(findall(f))
+        toks = findall(f)
+        out.texts[i] = " ".join(toks)
+        out.ntok[i] = len(toks)
+        out.vocab.update(toks)
     return out
 
 
 # ---------------------------------------------------------------- 1H NMR
-def _fmt_nh(v) -> Optional[str]:
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, float) and math.isfinite(v) and v == int(v):
-        return str(int(v))
-    return None
+def _excl_cumsum(a: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(a) + 1, np.int64)
+    np.cumsum(a, out=out[1:])
+    return out
 
 
 def format_hnmr(arr: pa.Array) -> SectionText:
-    """``1HNMR {rangeMax:.2f} {rangeMin:.2f} {category} {nH}H [J j1 j2 …] | …``."""
+    """``1HNMR {rangeMax:.2f} {rangeMin:.2f} {category} {nH}H [J j1 j2 …] | …``.
+
+    ``j_values`` is split on ``_`` (empty fields dropped) and each value written
+    ``{:.2f}``; null (or the string ``"None"``) or no values -> no ``J``.
+    """
     arr = _as_list_array(arr, "h_nmr_peaks")
     n = len(arr)
     out = SectionText(n)
     nulls = _nulls(arr)
     off = _offsets(arr)
     lo, hi = int(off[0]), int(off[-1])
-    peaks = arr.values.slice(lo, hi - lo)
+    off = off - lo
+    n_pk = hi - lo
+    peaks = arr.values.slice(lo, n_pk)
     f = _struct_fields(peaks)
     for key in ("rangeMax", "rangeMin", "category", "nH"):
         if key not in f:
             raise TypeError(f"h_nmr_peaks has no field '{key}'")
-    rmax = _floats(f["rangeMax"]).tolist()
-    rmin = _floats(f["rangeMin"]).tolist()
+    rmax = _floats(f["rangeMax"])
+    rmin = _floats(f["rangeMin"])
     cats = f["category"].to_pylist()
-    nhs = f["nH"].to_pylist()
-    js = f["j_values"].to_pylist() if "j_values" in f else [None] * len(cats)
-    peak_null = _nulls(peaks)
-
-    peak_str: List[Optional[str]] = []
-    peak_err: List[Optional[str]] = []
-    isfinite = math.isfinite
-    for k in range(len(cats)):
-        a, b, c, h, j = rmax[k], rmin[k], cats[k], nhs[k], js[k]
-        if peak_null[k]:
-            peak_str.append(None)
-            peak_err.append("null peak in h_nmr_peaks")
-            continue
-        if not (isfinite(a) and isfinite(b)):
-            peak_str.append(None)
-            peak_err.append("h_nmr peak with null/non-finite rangeMax/rangeMin")
-            continue
+    nh_arr = f["nH"]
+    js = f["j_values"].to_pylist() if "j_values" in f else [None] * n_pk
+    err: Dict[int, str] = {}
+    for k in np.flatnonzero(_nulls(peaks)).tolist():
+        err.setdefault(k, "null peak in h_nmr_peaks")
+    for k in np.flatnonzero(~(np.isfinite(rmax) & np.isfinite(rmin))).tolist():
+        err.setdefault(k, "h_nmr peak with null/non-finite rangeMax/rangeMin")
+    # nH: integers (or integral floats) >= 0
+    nh = _floats(nh_arr)
+    with np.errstate(invalid="ignore"):
+        nh_ok = np.isfinite(nh) & (nh >= 0) & (nh == np.floor(nh)) & (nh < 1e15)
+    for k in np.flatnonzero(~nh_ok).tolist():
+        err.setdefault(k, f"h_nmr peak with bad nH {nh_arr[k].as_py()!r}")
+    cat_s: List[str] = []
+    for k, c in enumerate(cats):
         if c is None:
-            peak_str.append(None)
-            peak_err.append("h_nmr peak with null category")
+            err.setdefault(k, "h_nmr peak with null category")
+            cat_s.append("")
+        else:
+            cat_s.append(str(c))
+    # J values
+    nj = np.zeros(n_pk, np.int64)
+    j_flat: List[str] = []
+    for k, j in enumerate(js):
+        if j is None:
             continue
-        hs = _fmt_nh(h)
-        if hs is None:
-            peak_str.append(None)
-            peak_err.append(f"h_nmr peak with bad nH {h!r}")
+        j = str(j)
+        if j == "None":
             continue
-        s = f"{a:.2f} {b:.2f} {c} {hs}H"
-        if j is not None and str(j) != "None":
-            parts = [p for p in str(j).split("_") if p]
-            if parts:
+        parts = [p for p in j.split("_") if p]
+        nj[k] = len(parts)
+        j_flat.extend(parts)
+    try:
+        j_val = np.array(j_flat, dtype=np.float64) if j_flat else np.zeros(0)
+    except ValueError:
+        j_val = np.zeros(len(j_flat))
+        jstart = _excl_cumsum(nj)
+        for k in np.flatnonzero(nj).tolist():
+            for t in range(jstart[k], jstart[k + 1]):
                 try:
-                    s += " J " + " ".join(["{:.2f}".format(float(p)) for p in parts])
+                    j_val[t] = float(j_flat[t])
                 except ValueError:
-                    peak_str.append(None)
-                    peak_err.append(f"malformed j_values {j!r}")
-                    continue
-        peak_str.append(s)
-        peak_err.append(None)
+                    err.setdefault(k, f"malformed j_values {js[k]!r}")
+                    break
 
+    # token layout: row header, then per peak ['|'] rmax rmin cat nH ['J' j…]
+    row = np.repeat(np.arange(n), np.diff(off))
+    first = np.zeros(n_pk, bool)
+    first[off[:-1][np.diff(off) > 0]] = True
+    c = (~first).astype(np.int64) + 4 + np.where(nj > 0, 1 + nj, 0)
+    pstart = _excl_cumsum(c)[:-1] + row + 1
+    s0 = pstart + (~first)
+    counts = 1 + np.bincount(row, weights=c, minlength=n).astype(np.int64)
+    rstart = _excl_cumsum(counts)[:-1]
+    tb = tx.TokenBatch(int(counts.sum()))
+    tb.put(rstart, tx.const_tokens("1HNMR", n))
+    sep = pstart[~first]
+    tb.put(sep, tx.const_tokens("|", len(sep)))
+    tb.put(s0, tx.fixed_tokens(rmax, 2))
+    tb.put(s0 + 1, tx.fixed_tokens(rmin, 2))
+    tb.put(s0 + 2, tx.str_tokens(cat_s))
+    nh_i = np.where(nh_ok, nh, 0).astype(np.int64)
+    tb.put(s0 + 3, tx.int_tokens(nh_i, np.zeros(n_pk, bool), 0, b"H"))
+    hasj = nj > 0
+    tb.put(s0[hasj] + 4, tx.const_tokens("J", int(hasj.sum())))
+    jpos, _ = tx.positions(_excl_cumsum(nj), s0 + 5)
+    tb.put(jpos, tx.fixed_tokens(j_val, 2))
+    texts = tb.join(counts)
+
+    peak_bad = np.zeros(n_pk + 1, np.int64)
+    if err:
+        peak_bad[np.fromiter(err.keys(), np.int64) + 1] = 1
+    bad_cum = np.cumsum(peak_bad)
+    row_bad = (bad_cum[off[1:]] - bad_cum[off[:-1]]) > 0
+    lens = np.diff(off)
     for i in range(n):
         if nulls[i]:
             out.status[i] = NULL
-            continue
-        a, b = int(off[i]) - lo, int(off[i + 1]) - lo
-        if a == b:
-            out.status[i] = EMPTY
-            out.texts[i] = "1HNMR"
-            continue
-        chunk = peak_str[a:b]
-        if None in chunk:
-            out.bad(i, next(e for e in peak_err[a:b] if e is not None))
-            continue
-        out.texts[i] = "1HNMR " + " | ".join(chunk)
+        elif row_bad[i]:
+            k = min(e for e in err if off[i] <= e < off[i + 1])
+            out.bad(i, err[k])
+        else:
+            out.texts[i] = texts[i]
+            out.ntok[i] = counts[i]
+            if lens[i] == 0:
+                out.status[i] = EMPTY
+    out.vocab.update(["1HNMR", "|", "J"])
+    out.vocab.update(set(cat_s))
+    out.vocab.update(_vocab_fixed(rmax, 2) | _vocab_fixed(rmin, 2) | _vocab_fixed(j_val, 2))
+    out.vocab.update(f"{v}H" for v in np.unique(nh_i).tolist())
     return out
 
 
+def _vocab_fixed(x: np.ndarray, decimals: int) -> set:
+    x = x[np.isfinite(x)]
+    if len(x) == 0:
+        return set()
+    u = np.unique(np.round(x, decimals + 2))  # near-duplicates collapse; exact strings below
+    return {("{:.%df}" % decimals).format(v) for v in u.tolist()}
+
+
 # ---------------------------------------------------------------- 13C NMR
+def _py_round1(v: float) -> str:
+    return str(round(v, 1))
+
+
 def format_cnmr(arr: pa.Array) -> SectionText:
     """``13CNMR`` then ``str(round(delta, 1))`` per peak, in stored order."""
     arr = _as_list_array(arr, "c_nmr_peaks")
@@ -208,6 +269,7 @@ def format_cnmr(arr: pa.Array) -> SectionText:
     nulls = _nulls(arr)
     off = _offsets(arr)
     lo, hi = int(off[0]), int(off[-1])
+    off = off - lo
     peaks = arr.values.slice(lo, hi - lo)
     if pa.types.is_struct(peaks.type):
         f = _struct_fields(peaks)
@@ -217,20 +279,28 @@ def format_cnmr(arr: pa.Array) -> SectionText:
     else:  # a plain list of shifts
         d = _floats(peaks)
     finite = np.isfinite(d)
-    toks = [str(round(v, 1)) for v in d.tolist()]
+    lens = np.diff(off)
+    counts = 1 + lens
+    rstart = _excl_cumsum(counts)[:-1]
+    tb = tx.TokenBatch(int(counts.sum()))
+    tb.put(rstart, tx.const_tokens("13CNMR", n))
+    pos, _ = tx.positions(off, rstart + 1)
+    tb.put(pos, tx.fixed_tokens(d, 1, _py_round1))
+    texts = tb.join(counts)
+    bad_cum = np.concatenate([[0], np.cumsum(~finite)])
+    row_bad = (bad_cum[off[1:]] - bad_cum[off[:-1]]) > 0
     for i in range(n):
         if nulls[i]:
             out.status[i] = NULL
-            continue
-        a, b = int(off[i]) - lo, int(off[i + 1]) - lo
-        if a == b:
-            out.status[i] = EMPTY
-            out.texts[i] = "13CNMR"
-            continue
-        if not finite[a:b].all():
+        elif row_bad[i]:
             out.bad(i, "c_nmr peak with null/non-finite 'delta (ppm)'")
-            continue
-        out.texts[i] = "13CNMR " + " ".join(toks[a:b])
+        else:
+            out.texts[i] = texts[i]
+            out.ntok[i] = counts[i]
+            if lens[i] == 0:
+                out.status[i] = EMPTY
+    out.vocab.add("13CNMR")
+    out.vocab.update(_vocab_fixed(d, 1))
     return out
 
 
@@ -277,11 +347,11 @@ def interpolate_rows(y: np.ndarray, n_out: int) -> np.ndarray:
     return slope * s_off + y_lo
 
 
-IR_LUT = [str(v) for v in range(101)]
+_IR_TOKENS = tx.int_tokens(np.arange(101), np.zeros(101, bool))
 
 
 def ir_integers(y: np.ndarray, n_out: int = 400) -> np.ndarray:
-    """Interpolate, shift to min 0, scale to max 100, round half-even -> int64."""
+    """Interpolate, shift to min 0, scale to max 100, round half-even (float result)."""
     v = interpolate_rows(y, n_out)
     mn = v.min(axis=1)
     # The official ``v + abs(min)``; for min <= 0 this equals ``v - min`` bit for bit,
@@ -307,53 +377,42 @@ def format_ir(arr: pa.Array, n_points: int = 400, n_in: int = 1800) -> SectionTe
     vals = vals_arr.to_numpy(zero_copy_only=False)
     if vals.dtype not in (np.float32, np.float64):
         vals = vals.astype(np.float64)
-    good = []
-    for i in range(n):
-        if nulls[i]:
-            out.status[i] = NULL
-        elif lens[i] == 0:
-            out.status[i] = EMPTY
-        elif lens[i] != n_in:
-            out.bad(i, f"ir_spectra has {int(lens[i])} points, expected {n_in}")
-        else:
-            good.append(i)
-    if not good:
+    status = np.where(nulls, NULL, np.where(lens == 0, EMPTY, OK)).astype(np.int8)
+    out.status[:] = status
+    for i in np.flatnonzero((status == OK) & (lens != n_in)).tolist():
+        out.bad(i, f"ir_spectra has {int(lens[i])} points, expected {n_in}")
+    good = np.flatnonzero(out.status == OK)
+    if len(good) == 0:
         return out
-    good = np.asarray(good, dtype=np.intp)
     y = vals[off[good][:, None] + np.arange(n_in)]
     finite = np.isfinite(y).all(axis=1)
     ints = ir_integers(y, n_points)
     flat = ~np.isfinite(ints).all(axis=1)
-    ints_l = ints.astype(np.int64).tolist()
-    lut = IR_LUT
+    ok = finite & ~flat
+    for r in np.flatnonzero(~ok).tolist():
+        out.bad(int(good[r]), "ir_spectra contains null/non-finite values" if not finite[r]
+                else "ir_spectra is flat (max == min)")
+    good = good[ok]
+    ints = ints[ok].astype(np.int64)
+    m = len(good)
+    if m == 0:
+        return out
+    chars = np.full((m, n_points + 1, 3), tx.SPACE, np.uint8)
+    chars[:, 0, :2] = (73, 82)  # "IR"
+    lens_t = np.empty((m, n_points + 1), np.int64)
+    lens_t[:, 0] = 2
+    chars[:, 1:, :] = _IR_TOKENS[0][ints]
+    lens_t[:, 1:] = _IR_TOKENS[1][ints]
+    texts = tx.join_rows(chars.reshape(-1, 3), lens_t.reshape(-1), np.full(m, n_points + 1))
     for r, i in enumerate(good.tolist()):
-        if not finite[r]:
-            out.bad(i, "ir_spectra contains null/non-finite values")
-        elif flat[r]:
-            out.bad(i, "ir_spectra is flat (max == min)")
-        else:
-            out.texts[i] = "IR " + " ".join([lut[v] for v in ints_l[r]])
+        out.texts[i] = texts[r]
+        out.ntok[i] = n_points + 1
+    out.vocab.add("IR")
+    out.vocab.update(str(v) for v in np.unique(ints).tolist())
     return out
 
 
 # ---------------------------------------------------------------- MS/MS
-_MS_LUT_SIZE = 40000
-_MS_LUT = ["{:.1f}".format(k / 10) for k in range(_MS_LUT_SIZE)]
-
-
-def _fmt_round1(x: np.ndarray) -> List[str]:
-    """``"{:.1f}".format(round(v, 1))`` for numpy float64 ``v`` (numpy round:
-    multiply by 10, rint, divide), for every element of ``x``."""
-    k = np.rint(x * 10)
-    r = k / 10
-    lut_ok = (k >= 0) & (k < _MS_LUT_SIZE) & ~((k == 0) & np.signbit(k))
-    ki = np.where(lut_ok, k, 0).astype(np.int64).tolist()
-    ok = lut_ok.tolist()
-    rl = r.tolist()
-    lut = _MS_LUT
-    return [lut[a] if o else "{:.1f}".format(v) for a, o, v in zip(ki, ok, rl)]
-
-
 def _msms_peaks(arr: pa.Array, column: str):
     """Flatten one MS/MS column: per-row peak offsets, m/z, intensity, per-peak error."""
     arr = _as_list_array(arr, column)
@@ -395,39 +454,47 @@ def format_msms(arrs: Sequence[pa.Array], headers: Sequence[str], columns: Seque
                 top_k: Optional[int] = None) -> SectionText:
     """``E0Pos mz int … E1Pos … E2Pos …`` with ``{:.1f}`` of numpy-rounded values."""
     n = len(arrs[0])
+    ne = len(arrs)
     out = SectionText(n)
-    blocks = []
     any_null = np.zeros(n, dtype=bool)
     all_empty = np.ones(n, dtype=bool)
-    for arr, col in zip(arrs, columns):
+    row_bad_any = np.zeros(n, dtype=bool)
+    bad_col: List[Optional[str]] = [None] * n
+    blocks = []
+    glens = np.zeros((n, ne), np.int64)
+    for e, (arr, col) in enumerate(zip(arrs, columns)):
         nulls, off, mz, it, bad_peak = _msms_peaks(arr, col)
         lens = np.diff(off)
         any_null |= nulls
         all_empty &= nulls | (lens == 0)
-        peak_bad_cum = np.concatenate([[0], np.cumsum(bad_peak)])
-        row_bad = (peak_bad_cum[off[1:]] - peak_bad_cum[off[:-1]]) > 0
-        sel = None
+        bad_cum = np.concatenate([[0], np.cumsum(bad_peak)])
+        row_bad = (bad_cum[off[1:]] - bad_cum[off[:-1]]) > 0
+        for i in np.flatnonzero(row_bad & ~row_bad_any).tolist():
+            bad_col[i] = col
+        row_bad_any |= row_bad
         if top_k is not None:
             off, sel = _top_k(off, mz, it, top_k)
             mz, it = mz[sel], it[sel]
-        mzs = _fmt_round1(mz)
-        its = _fmt_round1(it)
-        peaks = [a + " " + b for a, b in zip(mzs, its)]
-        blocks.append((col, nulls, off.tolist(), peaks, row_bad))
+        glens[:, e] = np.diff(off)
+        blocks.append((off, mz, it))
+    gcounts = 1 + 2 * glens.reshape(-1)
+    gstart = _excl_cumsum(gcounts)[:-1].reshape(n, ne)
+    counts = gcounts.reshape(n, ne).sum(axis=1)
+    tb = tx.TokenBatch(int(counts.sum()))
+    for e, (off, mz, it) in enumerate(blocks):
+        tb.put(gstart[:, e], tx.const_tokens(headers[e], n))
+        pos, _ = tx.positions(off, gstart[:, e] + 1, stride=2)
+        tb.put(pos, tx.np_round1_tokens(mz))
+        tb.put(pos + 1, tx.np_round1_tokens(it))
+        out.vocab.update(_vocab_round1(mz) | _vocab_round1(it))
+    out.vocab.update(headers)
+    texts = tb.join(counts)
     for i in range(n):
-        parts = []
-        reason = None
-        for (col, nulls, off, peaks, row_bad), head in zip(blocks, headers):
-            if row_bad[i]:
-                reason = f"{col}: malformed peak (not [m/z, intensity] or non-finite)"
-                break
-            parts.append(head)
-            if not nulls[i] and off[i + 1] > off[i]:
-                parts.append(" ".join(peaks[off[i]:off[i + 1]]))
-        if reason is not None:
-            out.bad(i, reason)
+        if row_bad_any[i]:
+            out.bad(i, f"{bad_col[i]}: malformed peak (not [m/z, intensity] or non-finite)")
             continue
-        out.texts[i] = " ".join(parts)
+        out.texts[i] = texts[i]
+        out.ntok[i] = counts[i]
         if all_empty[i] and any_null[i]:
             out.status[i] = NULL
         elif any_null[i]:
@@ -437,6 +504,11 @@ def format_msms(arrs: Sequence[pa.Array], headers: Sequence[str], columns: Seque
         elif all_empty[i]:
             out.status[i] = EMPTY
     return out
+
+
+def _vocab_round1(x: np.ndarray) -> set:
+    k = np.rint(x[np.isfinite(x)] * 10)
+    return {"{:.1f}".format(v) for v in (np.unique(k) / 10).tolist()}
 
 
 # ---------------------------------------------------------------- SMILES
@@ -475,4 +547,6 @@ def format_smiles(arr: pa.Array, rdkit_check: bool = False) -> SectionText:
             out.bad(i, "SMILES not parseable by RDKit")
             continue
         out.texts[i] = " ".join(toks)
+        out.ntok[i] = len(toks)
+        out.vocab.update(toks)
     return out

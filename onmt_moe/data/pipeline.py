@@ -52,6 +52,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from onmt_moe import tags
 from onmt_moe.data import benchmark_format as bf
 from onmt_moe.data.columns import MSMS_HEADERS, SECTIONS, DataError, needed_columns
 from onmt_moe.data.split import split_indices
@@ -185,6 +186,8 @@ def process_chunk(job) -> dict:
     tgt_lines: List[str] = []
     kept_rows: List[int] = []
     sec_len = {s: [] for s in order}
+    src_ntok: List[int] = []
+    tgt_ntok: List[int] = []
     n_dedup = 0
     n_long = 0
     seen = set()
@@ -208,7 +211,10 @@ def process_chunk(job) -> dict:
         if "\n" in line or "\r" in line:
             reject(i, "newline", "a field contains a line break")
             continue
-        ntok = _ntok(line)
+        if benchmark:
+            ntok = sum(int(secs[s].ntok[i]) for s in order)
+        else:
+            ntok = _ntok(line)
         if opt.max_src_tokens is not None and ntok > opt.max_src_tokens:
             n_long += 1
             if opt.long_rows == "reject":
@@ -225,7 +231,9 @@ def process_chunk(job) -> dict:
         tgt_lines.append(t)
         kept_rows.append(i)
         for s in order:
-            sec_len[s].append(_ntok(secs[s].texts[i]) if parts_present(secs[s], i, benchmark) else 0)
+            sec_len[s].append(int(secs[s].ntok[i]) if parts_present(secs[s], i, benchmark) else 0)
+        src_ntok.append(ntok)
+        tgt_ntok.append(int(tgt.ntok[i]))
     del seen
 
     rejects = []
@@ -241,16 +249,18 @@ def process_chunk(job) -> dict:
     a_lines, b_lines = (tgt_lines, src_lines) if opt.pred_spectra else (src_lines, tgt_lines)
     spool = Path(spool_dir)
     lens = {}
-    vocab = {"source": set(), "target": set()}
-    for side, lines, spectra in (("src", a_lines, not opt.pred_spectra), ("tgt", b_lines, opt.pred_spectra)):
+    for side, lines in (("src", a_lines), ("tgt", b_lines)):
         data = [(l + "\n").encode("utf-8") for l in lines]
         with open(spool / f"{chunk_id:06d}.{side}", "wb") as fh:
             fh.write(b"".join(data))
         lens[side] = np.fromiter((len(d) for d in data), dtype=np.int64, count=len(data))
-        vs = vocab["source" if spectra else "target"]
-        for l in lines:
-            vs.update(l.split(" "))
-    vocab = {k: v - {""} for k, v in vocab.items()}
+    # vocabulary estimate: distinct tokens of the well-formed section values of this chunk
+    vocab = {"source": set(), "target": set(tgt.vocab)}
+    for s in order:
+        vocab["source"] |= secs[s].vocab
+    if not benchmark:
+        for name, _ in opt.plan:
+            vocab["source"].update(tags.wrap(name, []))
     return {
         "chunk": chunk_id,
         "path": path,
@@ -265,8 +275,8 @@ def process_chunk(job) -> dict:
         "missing": missing_counts,
         "missing_segments": missing_segments,
         "lens": lens,
-        "src_ntok": np.asarray([_ntok(l) for l in src_lines], dtype=np.int32),
-        "tgt_ntok": np.asarray([_ntok(l) for l in tgt_lines], dtype=np.int32),
+        "src_ntok": np.asarray(src_ntok, dtype=np.int32),
+        "tgt_ntok": np.asarray(tgt_ntok, dtype=np.int32),
         "sec_ntok": {s: np.asarray(v, dtype=np.int32) for s, v in sec_len.items()},
         "vocab": vocab,
     }

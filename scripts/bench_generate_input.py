@@ -1,0 +1,212 @@
+#!/usr/bin/env python
+"""Benchmark the vectorised benchmark-format preprocessing against a row-by-row
+reference implementation of the official algorithm.
+
+* builds a ``--rows`` (default 5,000) row chunk by tiling the example rows (each copy
+  gets a little IR noise so that the rows stay distinct after de-duplication);
+* times ``onmt_moe.data.pipeline.generate(format='benchmark')`` with all modalities
+  against ``reference()`` below (pandas ``iloc`` per row, scipy ``interp1d`` per
+  spectrum when scipy is installed, else ``np.interp``), both on one core;
+* checks the six output files are byte-identical, prints the speed ratio, rows/s and
+  our peak memory (tracemalloc peak of a separate run, and the process max RSS);
+* times ``--workers 1`` vs ``--workers 2`` on ``--chunks`` copies of the chunk.
+
+    nice python scripts/bench_generate_input.py [--rows 5000] [--chunks 4]
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import resource
+import shutil
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("ONMT_MOE_NO_REGISTER", "1")  # no torch/OpenNMT needed here
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+from onmt_moe.data.pipeline import generate  # noqa: E402
+
+try:
+    from scipy.interpolate import interp1d
+except ImportError:  # pragma: no cover
+    interp1d = None
+
+DEFAULT_SOURCES = [
+    Path("/work/shared/data/benchmark_examples/example_data_1.parquet"),
+    Path("/work/shared/data/benchmark_examples/example_data_2.parquet"),
+]
+FIXTURES = [ROOT / "tests/fixtures/benchmark_examples/example_data_1_slim.parquet",
+            ROOT / "tests/fixtures/benchmark_examples/example_data_2_head20_slim.parquet"]
+MSMS = [f"msms_cfmid_{p}_{e}ev" for p in ("positive", "negative") for e in (10, 20, 40)]
+COLUMNS = ["smiles", "molecular_formula", "h_nmr_peaks", "c_nmr_peaks", "ir_spectra", *MSMS]
+FILES = [f"{s}-{p}.txt" for s in ("src", "tgt") for p in ("train", "val", "test")]
+
+
+# ---------------------------------------------------------------- reference (row by row)
+_SMILES_RE = re.compile(
+    r"(\%\([0-9]{3}\)|\[[^\]]+]|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\||\(|\)|\.|=|#|-|\+|\\|\/|:|~|@|\?|>>?|\*|\$|\%[0-9]{2}|[0-9])")
+
+
+def _ref_formula(f):
+    return " ".join(re.findall(r"[A-Z][a-z]?|\d+|.", f)) + " "
+
+
+def _ref_h(peaks):
+    groups = []
+    for pk in peaks:
+        g = "{:.2f} {:.2f} {} {}H".format(float(pk["rangeMax"]), float(pk["rangeMin"]), pk["category"], pk["nH"])
+        j = pk["j_values"]
+        if j is not None:
+            vals = [v for v in str(j).split("_") if v]
+            if vals:
+                g += " J " + " ".join("{:.2f}".format(float(v)) for v in vals)
+        groups.append(g)
+    return "1HNMR " + " | ".join(groups) + " "
+
+
+def _ref_c(peaks):
+    return "13CNMR " + "".join(str(round(float(p["delta (ppm)"]), 1)) + " " for p in peaks)
+
+
+def _ref_ir(ir, points=400):
+    x = np.linspace(400, 4000, len(ir))
+    xn = np.linspace(400, 4000, points)
+    y = interp1d(x, ir)(xn) if interp1d is not None else np.interp(xn, x, ir)
+    y = y + abs(min(y))
+    y = (y / max(y)) * 100
+    return "IR " + " ".join(np.round(y, decimals=0).astype(int).astype(str)) + " "
+
+
+def _ref_ms(peaks):
+    return "".join("{:.1f} {:.1f} ".format(round(p[0], 1), round(p[1], 1)) for p in peaks)
+
+
+def reference(parquet: Path, out: Path, seed: int = 3245) -> None:
+    data = pd.read_parquet(parquet, columns=COLUMNS)
+    rows = []
+    for i in range(len(data)):
+        s = _ref_formula(data.iloc[i]["molecular_formula"])
+        s += _ref_h(data.iloc[i]["h_nmr_peaks"])
+        s += _ref_c(data.iloc[i]["c_nmr_peaks"])
+        s += _ref_ir(data.iloc[i]["ir_spectra"])
+        for heads, cols in ((("E0Pos", "E1Pos", "E2Pos"), MSMS[:3]), (("E0Neg", "E1Neg", "E2Neg"), MSMS[3:])):
+            for h, c in zip(heads, cols):
+                s += h + " " + _ref_ms(data.iloc[i][c])
+        smi = data.iloc[i]["smiles"]
+        toks = _SMILES_RE.findall(smi)
+        assert "".join(toks) == smi
+        rows.append({"source": s.strip(), "target": " ".join(toks)})
+    df = pd.DataFrame(rows).drop_duplicates(subset="source")
+    n = len(df)
+    n_test = math.ceil(0.1 * n)
+    p = np.random.RandomState(seed).permutation(n)
+    test, train_full = df.iloc[p[:n_test]], df.iloc[p[n_test:]]
+    m = len(train_full)
+    n_val = math.ceil(0.05 * m)
+    q = np.random.RandomState(seed).permutation(m)
+    val, train = train_full.iloc[q[:n_val]], train_full.iloc[q[n_val:]]
+    d = out / "data"
+    d.mkdir(parents=True, exist_ok=True)
+    for name, part in (("train", train), ("val", val), ("test", test)):
+        with open(d / f"src-{name}.txt", "w") as fh:
+            for x in part.source:
+                fh.write(f"{x}\n")
+        with open(d / f"tgt-{name}.txt", "w") as fh:
+            for x in part.target:
+                fh.write(f"{x}\n")
+
+
+# ---------------------------------------------------------------- data
+def build_chunk(n_rows: int, path: Path, seed: int = 0) -> None:
+    srcs = [p for p in DEFAULT_SOURCES if p.exists()] or FIXTURES
+    t = pa.concat_tables([pq.read_table(p, columns=COLUMNS) for p in srcs])
+    reps = -(-n_rows // t.num_rows)
+    t = pa.concat_tables([t] * reps).slice(0, n_rows)
+    ir = t.column("ir_spectra").combine_chunks()
+    vals = ir.values.to_numpy().copy()
+    rng = np.random.RandomState(seed)
+    # scale by (1 + noise): keeps the sign of the (negative) minimum, as in the real data
+    vals *= (1 + rng.rand(len(vals)) * 0.02).astype(vals.dtype)
+    new_ir = pa.ListArray.from_arrays(ir.offsets, pa.array(vals))
+    t = t.set_column(t.column_names.index("ir_spectra"), "ir_spectra", new_ir)
+    pq.write_table(t.replace_schema_metadata(None), path)
+
+
+def _same(a: Path, b: Path) -> bool:
+    return all((a / "data" / f).read_bytes() == (b / "data" / f).read_bytes() for f in FILES)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rows", type=int, default=5000)
+    ap.add_argument("--chunks", type=int, default=4)
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = ap.parse_args()
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
+    kw = dict(h_nmr=True, c_nmr=True, ir=True, pos_msms=True, neg_msms=True, formula=True,
+              format="benchmark", progress=False)
+    tmp = Path(tempfile.mkdtemp(prefix="bench_gi_"))
+    try:
+        chunk = tmp / "aligned_chunk_0.parquet"
+        build_chunk(args.rows, chunk)
+        print(f"chunk: {args.rows} rows, {chunk.stat().st_size / 1e6:.1f} MB; "
+              f"reference IR interpolation: {'scipy interp1d' if interp1d else 'np.interp'}")
+
+        generate(chunk, tmp / "warm", limit_rows=200, **kw)  # warm caches / imports
+        t0 = time.perf_counter()
+        s = generate(chunk, tmp / "ours", **kw)
+        t_ours = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        reference(chunk, tmp / "ref")
+        t_ref = time.perf_counter() - t0
+        same = _same(tmp / "ours", tmp / "ref")
+        print(f"rows written: {s['rows']['written']}")
+        print(f"ours (1 core):      {t_ours:8.2f} s  {args.rows / t_ours:9.0f} rows/s")
+        print(f"reference (1 core): {t_ref:8.2f} s  {args.rows / t_ref:9.0f} rows/s")
+        print(f"speed ratio: {t_ref / t_ours:.1f}x   outputs identical: {same}")
+
+        tracemalloc.start()
+        generate(chunk, tmp / "mem", **kw)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"our peak traced memory (tracemalloc): {peak / 2**20:.1f} MiB; "
+              f"process max RSS so far (incl. reference): {rss:.0f} MiB")
+
+        d = tmp / "chunks"
+        d.mkdir()
+        for k in range(args.chunks):
+            build_chunk(args.rows, d / f"aligned_chunk_{k + 1}.parquet", seed=k + 1)
+        times = {}
+        for w in (1, 2):
+            t0 = time.perf_counter()
+            s = generate(d, tmp / f"w{w}", workers=w, **kw)
+            times[w] = time.perf_counter() - t0
+            print(f"workers={w}: {args.chunks} chunks x {args.rows} rows in {times[w]:.2f} s "
+                  f"({args.chunks * args.rows / times[w]:.0f} rows/s)")
+        print(f"scaling workers 2 vs 1: {times[1] / times[2]:.2f}x; identical output: {_same(tmp / 'w1', tmp / 'w2')}"
+              f" (cpus available: {len(os.sched_getaffinity(0))})")
+        return 0 if same else 1
+    finally:
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
