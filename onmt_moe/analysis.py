@@ -25,7 +25,8 @@ Gradient norms
 --------------
 ``GradientNormLogger(model, csv_path, every=N)`` groups trainable parameters by
 name prefix (``depth`` components, default 4, e.g.
-``encoder.transformer.0.feed_forward``; with ``expert_detail`` each
+``encoder.transformer.0.feed_forward``; ``encoder.embeddings`` /
+``decoder.embeddings`` are one group each; with ``expert_detail`` each
 ``experts.<i>`` gets its own group) and, on ``maybe_log(step)`` every N steps,
 appends ``step,module,grad_norm`` rows (plus ``total``) to ``grad_norms.csv``
 through :class:`onmt_moe.csvlog.CsvLog`.  Cost: one ``torch._foreach_norm``
@@ -48,7 +49,9 @@ hooks:
   its input gradients; parameter hooks stamp when each parameter gradient is
   ready (latest of these times).
 
-The sample pass is repeated (``warmup`` + ``repeats``) and the median per module
+Only modules invoked through ``module(...)`` are seen (a parent that calls a
+child's ``.forward`` or its sub-modules directly hides that child).  The sample
+pass is repeated (``warmup`` + ``repeats``) and the median per module
 is reported.  Times are inclusive wall-clock (a parent includes its children).
 On CUDA each stamp calls ``torch.cuda.synchronize()``, which removes
 asynchronous overlap: compare modules with each other rather than with the
@@ -56,6 +59,7 @@ un-instrumented step time.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections import OrderedDict, defaultdict
@@ -316,6 +320,8 @@ class GradientNormLogger:
     def group_name(self, param_name: str) -> str:
         parts = param_name.split(".")[:-1] or param_name.split(".")
         n = self.depth
+        if "embeddings" in parts[:2]:  # one group per embedding table owner
+            return ".".join(parts[: parts.index("embeddings") + 1])
         if self.expert_detail:
             for i in range(len(parts) - 1):
                 if parts[i] == "experts" and parts[i + 1].isdigit():
@@ -394,6 +400,9 @@ def _tensors(obj) -> Iterable[torch.Tensor]:
     elif isinstance(obj, dict):
         for o in obj.values():
             yield from _tensors(o)
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for f in dataclasses.fields(obj):
+            yield from _tensors(getattr(obj, f.name))
 
 
 def _default_loss(output) -> torch.Tensor:
