@@ -48,16 +48,90 @@ class ExpertGroup(nn.Module):
         self.experts = nn.ModuleList(
             ExpertFFN(d_model, w, activation, bias, dropout) for w in widths
         )
+        self.fused = True  # relu experts: one custom autograd function (below) instead of E graphs
 
     def __len__(self) -> int:
         return len(self.experts)
 
     def forward(self, x_sorted: torch.Tensor, counts: List[int]) -> torch.Tensor:
+        first = self.experts[0]
+        if self.fused and first.act is F.relu and first.w_3 is None:
+            p = first.dropout.p if self.training else 0.0
+            params = []
+            for e in self.experts:
+                params += [e.w_1.weight, e.w_1.bias, e.w_2.weight, e.w_2.bias]
+            return _GroupedReluFFN.apply(x_sorted, tuple(counts), p, *params)
         # one split node: its backward is a single concatenation (slicing E times would
         # make E full-size zero tensors in backward)
         chunks = x_sorted.split(counts, dim=0)
         outs = [expert(c) if n > 0 else c for expert, c, n in zip(self.experts, chunks, counts)]
         return torch.cat(outs, dim=0) if len(outs) > 1 else outs[0]
+
+
+class _GroupedReluFFN(torch.autograd.Function):
+    """All relu experts over expert-sorted rows, forward and backward by hand.
+
+    Compared with E autograd graphs it writes every expert's output straight into
+    one buffer (no concatenation, no split in backward), applies relu and dropout
+    in place, and keeps only the post-dropout hidden state: for relu, the
+    derivative of dropout(relu(h)) is scale * [dropout(relu(h)) > 0].
+    params: w_1.weight, w_1.bias, w_2.weight, w_2.bias per expert (biases may be None).
+    """
+
+    @staticmethod
+    def forward(ctx, x, counts, p, *params):
+        n, d = x.shape
+        out = x.new_empty(n, params[2].shape[0])
+        scale = 1.0 / (1.0 - p) if p > 0 else 1.0
+        hidden, start = [], 0
+        for e, cnt in enumerate(counts):
+            w1, b1, w2, b2 = params[4 * e: 4 * e + 4]
+            if cnt == 0:
+                hidden.append(x.new_empty(0))
+                continue
+            xe = x[start:start + cnt]
+            h = torch.addmm(b1, xe, w1.t()) if b1 is not None else xe.mm(w1.t())
+            h.relu_()
+            if p > 0:
+                h.mul_(torch.empty_like(h).bernoulli_(1.0 - p)).mul_(scale)
+            if b2 is not None:
+                torch.addmm(b2, h, w2.t(), out=out[start:start + cnt])
+            else:
+                torch.mm(h, w2.t(), out=out[start:start + cnt])
+            hidden.append(h)
+            start += cnt
+        ctx.counts, ctx.scale = counts, scale
+        ctx.save_for_backward(x, *hidden, *params)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        counts, scale = ctx.counts, ctx.scale
+        E = len(counts)
+        saved = ctx.saved_tensors
+        x, hidden, params = saved[0], saved[1:1 + E], saved[1 + E:]
+        grad_out = grad_out.contiguous()
+        grad_x = torch.empty_like(x)
+        grads = [None] * len(params)
+        start = 0
+        for e, cnt in enumerate(counts):
+            if cnt == 0:
+                continue
+            w1, b1, w2, b2 = params[4 * e: 4 * e + 4]
+            ge, xe, h = grad_out[start:start + cnt], x[start:start + cnt], hidden[e]
+            gh = ge.mm(w2)
+            grads[4 * e + 2] = ge.t().mm(h)
+            if b2 is not None:
+                grads[4 * e + 3] = ge.sum(0)
+            gh = torch.ops.aten.threshold_backward(gh, h, 0.0)
+            if scale != 1.0:
+                gh.mul_(scale)
+            grads[4 * e] = gh.t().mm(xe)
+            if b1 is not None:
+                grads[4 * e + 1] = gh.sum(0)
+            torch.mm(gh, w1, out=grad_x[start:start + cnt])
+            start += cnt
+        return (grad_x, None, None, *grads)
 
 
 class SharedExperts(nn.Module):

@@ -65,12 +65,12 @@ class Router(nn.Module):
         with torch.autocast(device_type=x.device.type, enabled=False):
             h = x.float()
             if self.modality_embed is not None:
-                h = h + self.modality_embed(modality).float()
+                h = h + self.modality_embed.weight.float().index_select(0, modality)
             if a.router_noise_type == "jitter" and noise > 0:
                 h = h * torch.empty_like(h).uniform_(1.0 - noise, 1.0 + noise)
             logits = F.linear(h, self.proj.weight.float())
             if self.modality_bias is not None:
-                logits = logits + self.modality_bias(modality).float()
+                logits = logits + self.modality_bias.weight.float().index_select(0, modality)
             if tau != 1.0:
                 logits = logits / tau
             clean = logits
