@@ -384,7 +384,11 @@ def format_ir(arr: pa.Array, n_points: int = 400, n_in: int = 1800) -> SectionTe
     good = np.flatnonzero(out.status == OK)
     if len(good) == 0:
         return out
-    y = vals[off[good][:, None] + np.arange(n_in)]
+    starts = off[good]
+    if len(good) == n and starts[0] + n * n_in == off[-1] and (np.diff(starts) == n_in).all():
+        y = vals[starts[0]:starts[0] + n * n_in].reshape(n, n_in)  # contiguous: no copy
+    else:
+        y = vals[starts[:, None] + np.arange(n_in)]
     finite = np.isfinite(y).all(axis=1)
     ints = ir_integers(y, n_points)
     flat = ~np.isfinite(ints).all(axis=1)
@@ -397,13 +401,14 @@ def format_ir(arr: pa.Array, n_points: int = 400, n_in: int = 1800) -> SectionTe
     m = len(good)
     if m == 0:
         return out
-    chars = np.full((m, n_points + 1, 3), tx.SPACE, np.uint8)
+    # tokens "0".."100" padded to 4 bytes (a spare space column) plus the "IR" header
+    chars = np.full((m, n_points + 1, 4), tx.SPACE, np.uint8)
     chars[:, 0, :2] = (73, 82)  # "IR"
     lens_t = np.empty((m, n_points + 1), np.int64)
     lens_t[:, 0] = 2
-    chars[:, 1:, :] = _IR_TOKENS[0][ints]
+    chars[:, 1:, :3] = _IR_TOKENS[0][ints]
     lens_t[:, 1:] = _IR_TOKENS[1][ints]
-    texts = tx.join_rows(chars.reshape(-1, 3), lens_t.reshape(-1), np.full(m, n_points + 1))
+    texts = tx.join_rows(chars.reshape(-1, 4), lens_t.reshape(-1), np.full(m, n_points + 1))
     for r, i in enumerate(good.tolist()):
         out.texts[i] = texts[r]
         out.ntok[i] = n_points + 1

@@ -45,6 +45,10 @@ def str_tokens(strings: Sequence[str]) -> Tuple[np.ndarray, np.ndarray]:
     return chars, lens
 
 
+_LUT_MAX = 100_000
+_LUTS: dict = {}
+
+
 def int_tokens(k: np.ndarray, neg: np.ndarray, decimals: int = 0,
                suffix: bytes = b"") -> Tuple[np.ndarray, np.ndarray]:
     """Non-negative ints ``k`` (with a '-' where ``neg``) written as ``k / 10**decimals``
@@ -54,6 +58,19 @@ def int_tokens(k: np.ndarray, neg: np.ndarray, decimals: int = 0,
     if n == 0:
         return np.zeros((0, 1), np.uint8), np.zeros(0, np.int64)
     neg = np.asarray(neg, dtype=bool)
+    if n > 2000 and not suffix and not neg.any() and int(k.max()) < _LUT_MAX:
+        key = decimals
+        if key not in _LUTS:  # table of all small values, built once per process
+            _LUTS[key] = _int_tokens(np.arange(_LUT_MAX), np.zeros(_LUT_MAX, bool), decimals, b"")
+        chars, lens = _LUTS[key]
+        lens_k = lens[k]
+        w = int(lens_k.max())
+        return chars[k, :w], lens_k
+    return _int_tokens(k, neg, decimals, suffix)
+
+
+def _int_tokens(k: np.ndarray, neg: np.ndarray, decimals: int, suffix: bytes):
+    n = len(k)
     p = _POW10[decimals]
     ip = k // p
     fp = k % p
@@ -149,8 +166,8 @@ class TokenBatch:
         chars, lens = toks
         if len(pos) == 0:
             return
-        if chars.shape[1] > self.chars.shape[1]:
-            self.chars = _pad_to(self.chars, chars.shape[1])
+        if chars.shape[1] >= self.chars.shape[1]:  # keep one spare column of spaces
+            self.chars = _pad_to(self.chars, chars.shape[1] + 1)
         self.chars[pos, : chars.shape[1]] = chars
         self.lens[pos] = lens
 
@@ -161,9 +178,12 @@ class TokenBatch:
 def join_rows(chars: np.ndarray, lens: np.ndarray, counts: np.ndarray) -> List[str]:
     """One space-joined string per row; ``counts[r]`` tokens for row r, in order."""
     t, w = chars.shape
-    buf = np.full((t, w + 1), SPACE, np.uint8)
-    buf[:, :w] = chars
-    mask = np.arange(w + 1)[None, :] <= lens[:, None]
+    if t and int(lens.max()) < w:  # there is a spare column: every token has a space after it
+        buf = chars
+    else:
+        buf = np.full((t, w + 1), SPACE, np.uint8)
+        buf[:, :w] = chars
+    mask = np.arange(buf.shape[1])[None, :] <= lens[:, None]
     flat = buf[mask].tobytes()
     cs = np.concatenate([[0], np.cumsum(lens + 1)])
     tb = np.concatenate([[0], np.cumsum(counts)])
