@@ -194,7 +194,11 @@ def _plot_aux(runs, labels, colors, path):
             ax.plot(d["step"], d["raw"], color=color, lw=1.2, label=lab)
             if "coef" in d.columns:
                 coefs |= {float(c) for c in d["coef"].dropna().unique()}
-        coef = f" (coef {coefs.pop():g})" if len(coefs) == 1 else (" (coef varies)" if coefs else "")
+        if len(coefs) == 1:
+            c0 = coefs.pop()
+            coef = f" (coef {c0:g})" if c0 != 0 else " (coef 0: monitored only)"
+        else:
+            coef = " (coef varies)" if coefs else ""
         ax.set(title=f"{comp}{coef}", xlabel="training step", ylabel="raw value (mean over MoE layers)")
         ax.grid(alpha=0.3)
         if i == 0 and len(runs) > 1:
@@ -227,7 +231,8 @@ def _plot_occupancy(moe, label, path):
     if not _has(tot, "layer", "expert", "load_frac"):
         return None
     layers = sorted(tot["layer"].dropna().unique())
-    fig, axes = _figure(len(layers), 1, w=9.0, h=max(1.6, 0.28 * tot["expert"].nunique() + 1.2))
+    fig, axes = _figure(len(layers), 1, w=9.0, h=max(2.6 if len(layers) == 1 else 1.8,
+                                                      0.28 * tot["expert"].nunique() + 1.2))
     vmax = float(np.nanmax(tot["load_frac"])) if tot["load_frac"].notna().any() else 1.0
     mesh = None
     for ax, layer in zip(axes[:, 0], layers):
@@ -242,7 +247,7 @@ def _plot_occupancy(moe, label, path):
     axes[-1, 0].set_xlabel("training step")
     n_exp = tot["expert"].nunique()
     cb = fig.colorbar(mesh, ax=axes[:, 0].tolist(), shrink=0.9, pad=0.01)
-    cb.set_label(f"load fraction (uniform = 1/{n_exp} = {1 / n_exp:.3g})")
+    cb.set_label(f"load_frac (uniform = {1 / n_exp:.3g})")
     fig.suptitle(f"Expert occupancy over training: {label}")
     return _save(fig, path)
 
@@ -283,7 +288,8 @@ def _plot_modality(moe, label, path, window):
     n_exp = int(mod["expert"].nunique())
     ncols = min(3, len(layers))
     nrows = math.ceil(len(layers) / ncols)
-    fig, axes = _figure(nrows, ncols, w=max(3.2, 0.5 * n_exp + 1.6), h=0.45 * len(order) + 1.5)
+    panel_w = max(3.4, 0.55 * n_exp + 1.8)
+    fig, axes = _figure(nrows, ncols, w=max(panel_w, 7.0 / ncols), h=max(2.9, 0.45 * len(order) + 1.9))
     vmax = max(float(np.nanmax(t.to_numpy(dtype=float))) for t in tables.values())
     vmax = vmax if math.isfinite(vmax) else 1.0
     im = None
@@ -303,9 +309,9 @@ def _plot_modality(moe, label, path, window):
     for j in range(len(layers), nrows * ncols):
         axes[j // ncols, j % ncols].set_visible(False)
     cb = fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.9)
-    cb.set_label("share of the modality's tokens (load_frac)")
+    cb.set_label("load_frac within the modality")
     span = f"steps {int(last[0])}-{int(last[-1])}" if len(last) > 1 else f"step {int(last[0])}"
-    fig.suptitle(f"Modality -> expert routing, mean over last {len(last)} logs ({span}): {label}")
+    fig.suptitle(f"Modality -> expert routing: {label}\nmean over the last {len(last)} logs ({span})")
     return _save(fig, path)
 
 
@@ -346,7 +352,8 @@ def _plot_grads(gn, label, path):
     ax = axes[0, 0]
     modules = [m for m in piv.columns if m != "total"]
     many = len(modules) > 12
-    group_colors = {"encoder": "tab:blue", "decoder": "tab:orange", "generator": "tab:green"}
+    group_colors = {"encoder": "tab:blue", "encoder experts": "tab:purple", "decoder": "tab:orange",
+                    "generator": "tab:green"}
     from matplotlib import colormaps
 
     cmap = colormaps["tab20"]
@@ -354,6 +361,8 @@ def _plot_grads(gn, label, path):
     for k, m in enumerate(modules):
         if many:
             grp = m.split(".")[0]
+            if ".experts." in m and ".shared." not in m:
+                grp = f"{grp} experts"
             color = group_colors.get(grp, "tab:gray")
             lab = grp if grp not in seen else None
             seen.add(grp)
