@@ -49,6 +49,18 @@ def smooth_load(clean_logits, noisy_logits, k: int, sigma: float) -> torch.Tenso
     return torch.where(is_in, p_in, p_out).sum(dim=0)
 
 
+_COSTS = {}
+
+
+def expert_costs(widths: List[int], device) -> torch.Tensor:
+    """cost_e = d_ff_e / mean(d_ff), cached per device (no host-to-device copy per call)."""
+    key = (tuple(widths), str(device))
+    if key not in _COSTS:
+        cost = torch.tensor(widths, dtype=torch.float32)
+        _COSTS[key] = (cost / cost.mean()).to(device)
+    return _COSTS[key]
+
+
 def compute_aux_losses(*, logits, clean_logits, probs, assign_counts, modality_onehot,
                        entropy, args, widths: List[int], noise: float) -> Dict[str, torch.Tensor]:
     """All terms of ``AUX_NAMES``.
@@ -82,9 +94,7 @@ def compute_aux_losses(*, logits, clean_logits, probs, assign_counts, modality_o
     h_glob = -(pbar * pbar.clamp_min(1e-30).log()).sum(dim=-1)
     aux["limoe_global"] = ((args.tau - h_glob).clamp_min(0.0) * present).sum() / n_present
 
-    cost = torch.tensor(widths, dtype=probs.dtype, device=probs.device)
-    cost = cost / cost.mean()
-    aux["compute_cost"] = (probs @ cost).mean()
+    aux["compute_cost"] = (probs @ expert_costs(widths, probs.device)).mean()
     if T == 0:
         aux = {name: probs.new_zeros(()) for name in AUX_NAMES}
     return aux

@@ -48,14 +48,16 @@ class ExpertGroup(nn.Module):
         self.experts = nn.ModuleList(
             ExpertFFN(d_model, w, activation, bias, dropout) for w in widths
         )
-        self.fused = True  # relu experts: one custom autograd function (below) instead of E graphs
+        # relu experts without autocast: one custom autograd function (below) instead of E graphs
+        self.fused = True
 
     def __len__(self) -> int:
         return len(self.experts)
 
     def forward(self, x_sorted: torch.Tensor, counts: List[int]) -> torch.Tensor:
         first = self.experts[0]
-        if self.fused and first.act is F.relu and first.w_3 is None:
+        if (self.fused and first.act is F.relu and first.w_3 is None
+                and not torch.is_autocast_enabled(x_sorted.device.type)):
             p = first.dropout.p if self.training else 0.0
             params = []
             for e in self.experts:
@@ -123,7 +125,7 @@ class _GroupedReluFFN(torch.autograd.Function):
             grads[4 * e + 2] = ge.t().mm(h)
             if b2 is not None:
                 grads[4 * e + 3] = ge.sum(0)
-            gh = torch.ops.aten.threshold_backward(gh, h, 0.0)
+            torch.ops.aten.threshold_backward.grad_input(gh, h, 0.0, grad_input=gh)  # in place
             if scale != 1.0:
                 gh.mul_(scale)
             grads[4 * e] = gh.t().mm(xe)

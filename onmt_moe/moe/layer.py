@@ -168,7 +168,9 @@ class MoE(nn.Module):
             out = torch.cat([out, self.backup_expert(x_sorted[n_routed:])])
         per_assign = _UnsortRows.apply(out, inv_perm, perm)    # (T*k, d)
         g = gates.to(per_assign.dtype)  # overflow rows of per_assign are 0 unless a backup computed them
-        if k == 1:
+        if k == 1 and a.gate_norm == "topk" and a.overflow != "next_best":
+            y = per_assign  # renormalised top-1 gates are exactly 1 (no gradient either)
+        elif k == 1:
             y = per_assign * g
         else:
             y = torch.bmm(g.unsqueeze(1), per_assign.view(T, k, d)).squeeze(1)
