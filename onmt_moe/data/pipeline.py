@@ -129,6 +129,7 @@ def process_chunk(job) -> dict:
     """Format, check and de-duplicate one parquet file; spool its kept lines."""
     chunk_id, path, row_limit, opt, spool_dir = job
     path = str(path)
+    t_start = time.perf_counter()
     try:
         pf = pq.ParquetFile(path)
     except Exception as e:  # noqa: BLE001 - report any unreadable file in one line
@@ -279,6 +280,8 @@ def process_chunk(job) -> dict:
         "tgt_ntok": np.asarray(tgt_ntok, dtype=np.int32),
         "sec_ntok": {s: np.asarray(v, dtype=np.int32) for s, v in sec_len.items()},
         "vocab": vocab,
+        "seconds": round(time.perf_counter() - t_start, 3),
+        "pid": os.getpid(),
     }
 
 
@@ -290,6 +293,21 @@ def parts_present(st: bf.SectionText, i: int, benchmark: bool) -> bool:
 
 
 # ------------------------------------------------------------------ driver
+def _mp_context():
+    """forkserver where available (workers fork from one clean server that has this
+    module loaded: cheap start, no fork of a threaded parent), else spawn."""
+    try:
+        ctx = get_context("forkserver")
+    except ValueError:  # pragma: no cover - platforms without forkserver
+        return get_context("spawn")
+    preload = ["onmt_moe.data.pipeline"]
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if main_file and os.path.isfile(main_file):
+        preload.insert(0, "__main__")  # so that workers need not re-import the main script
+    ctx.set_forkserver_preload(preload)
+    return ctx
+
+
 def _progress(iterable, total: int, enabled: Optional[bool]):
     if enabled is None:
         enabled = sys.stderr.isatty() and not os.environ.get("CI")
@@ -409,7 +427,7 @@ def generate(input, out_dir, *, h_nmr: bool = False, c_nmr: bool = False, ir: bo
             os.environ["ONMT_MOE_NO_REGISTER"] = "1"
             try:
                 with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
-                                         mp_context=get_context("spawn")) as ex:
+                                         mp_context=_mp_context()) as ex:
                     for r in _progress(ex.map(process_chunk, jobs), len(jobs), progress):
                         results.append(r)
             finally:
@@ -525,8 +543,8 @@ def _finish(results, out: Path, data_dir: Path, spool: Path, opt: Options, seed:
         "sections": opt.sections,
         "pred_spectra": opt.pred_spectra,
         "seed": seed,
-        "input_files": [{"path": r["path"], "rows_read": r["rows_read"], "msms_names": r["msms_names"]}
-                        for r in results],
+        "input_files": [{"path": r["path"], "rows_read": r["rows_read"], "msms_names": r["msms_names"],
+                         "seconds": r["seconds"]} for r in results],
         "rows": {
             "read": int(sum(r["rows_read"] for r in results)),
             "rejected": n_rej,

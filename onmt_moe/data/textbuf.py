@@ -45,7 +45,7 @@ def str_tokens(strings: Sequence[str]) -> Tuple[np.ndarray, np.ndarray]:
     return chars, lens
 
 
-_LUT_MAX = 100_000
+_LUT_MAX = 1 << 17
 _LUTS: dict = {}
 
 
@@ -58,11 +58,13 @@ def int_tokens(k: np.ndarray, neg: np.ndarray, decimals: int = 0,
     if n == 0:
         return np.zeros((0, 1), np.uint8), np.zeros(0, np.int64)
     neg = np.asarray(neg, dtype=bool)
-    if n > 2000 and not suffix and not neg.any() and int(k.max()) < _LUT_MAX:
-        key = decimals
-        if key not in _LUTS:  # table of all small values, built once per process
-            _LUTS[key] = _int_tokens(np.arange(_LUT_MAX), np.zeros(_LUT_MAX, bool), decimals, b"")
-        chars, lens = _LUTS[key]
+    kmax = int(k.max())
+    if n > 2000 and not suffix and kmax < _LUT_MAX and not neg.any():
+        # table of all values below a power of two, grown on demand (cached per process)
+        size = max(4096, 1 << kmax.bit_length())
+        if decimals not in _LUTS or len(_LUTS[decimals][1]) < size:
+            _LUTS[decimals] = _int_tokens(np.arange(size), np.zeros(size, bool), decimals, b"")
+        chars, lens = _LUTS[decimals]
         lens_k = lens[k]
         w = int(lens_k.max())
         return chars[k, :w], lens_k
