@@ -298,6 +298,9 @@ class GradientNormLogger:
                  expert_detail: bool = True, fsync: bool = True):
         if every < 1:
             raise ValueError("every must be >= 1")
+        if type(model).__name__ in ("DistributedDataParallel", "DataParallel") and isinstance(
+                getattr(model, "module", None), nn.Module):
+            model = model.module  # group names without the wrapper's "module." prefix
         self.every = int(every)
         self.depth = int(depth)
         self.expert_detail = expert_detail
@@ -316,6 +319,7 @@ class GradientNormLogger:
             self._param_group.append(index[g])
         self.log = CsvLog(csv_path, GRAD_COLUMNS, fsync=fsync) if csv_path is not None else None
         self.last: Dict[str, float] = {}
+        self._index_cache: Tuple[Any, Optional[torch.Tensor]] = (None, None)
 
     def group_name(self, param_name: str) -> str:
         parts = param_name.split(".")[:-1] or param_name.split(".")
@@ -351,7 +355,10 @@ class GradientNormLogger:
             norms = [(g.coalesce().values() if g.is_sparse else g).float().norm() for g in grads]
         sq = torch.stack([n.to(device) for n in norms]).pow(2)
         per_group = torch.zeros(len(self.groups) + 1, dtype=torch.float32, device=device)
-        per_group.index_add_(0, torch.tensor(gidx, device=device), sq)
+        key = (device, tuple(gidx))
+        if self._index_cache[0] != key:  # usually the same parameters have grads every step
+            self._index_cache = (key, torch.tensor(gidx, device=device))
+        per_group.index_add_(0, self._index_cache[1], sq)
         per_group[-1] = sq.sum()
         values = per_group.sqrt().tolist()  # the one host transfer
         if scale:

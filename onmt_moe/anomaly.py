@@ -44,6 +44,7 @@ Checks (kind -> severity):
 * ``gradient_spike``       total grad norm > ``grad_spike_factor`` x its running median -> info
 * ``loss_divergence``      rolling train xent > ``divergence_factor`` x its best
                            rolling value, sustained -> warning
+* ``duplicate_steps``      repeated rows or steps going backwards in a CSV -> warning
 * ``missing_file`` / ``unreadable_file`` optional CSV absent -> info;
                            ``train_steps.csv`` absent -> warning; unreadable/corrupt -> error
 """
@@ -222,6 +223,34 @@ def _check_non_finite(name, df, blank, columns, findings, group_col=None):
         f"{name}: NaN/Inf in {', '.join(repr(c) for c in bad_cols)}{where} at {n_steps} logged "
         f"step(s), first at step {int(steps.min())}",
         (steps.min(), steps.max()), module=module))
+
+
+_KEYS = {
+    "train_steps.csv": ["step"],
+    "valid_summary.csv": ["step"],
+    "moe_steps.csv": ["step", "layer", "expert", "modality"],
+    "moe_aux.csv": ["step", "component"],
+    "grad_norms.csv": ["step", "module"],
+}
+
+
+def _check_duplicates(name, df, findings):
+    """Repeated keys or steps going backwards: typically a resumed run whose
+    logs were not truncated to the checkpoint step."""
+    keys = [k for k in _KEYS[name] if k in df.columns]
+    dup = df.duplicated(subset=keys, keep="first").to_numpy()
+    steps = df["step"].to_numpy(dtype=float)
+    back = np.zeros(len(steps), dtype=bool)
+    if len(steps) > 1:
+        back[1:] = steps[1:] < np.maximum.accumulate(steps)[:-1]
+    bad = dup | back
+    if bad.any():
+        bs = df["step"].to_numpy()[bad]
+        findings.append(_finding(
+            "warning", "duplicate_steps",
+            f"{name}: {int(dup.sum())} duplicated row(s) and {int(back.sum())} row(s) with a step lower "
+            f"than an earlier one (resumed without truncating the logs?), first at step {int(bs[0])}",
+            (bs.min(), bs.max())))
 
 
 def _check_throughput(df, th: Thresholds, findings):
@@ -470,6 +499,9 @@ def analyze_run(run_dir, **thresholds) -> Dict[str, Any]:
             }[name]
             findings.append(_finding("info", "missing_file", f"{name} not found ({why}); its checks skipped"))
 
+    for name in FILES:
+        if data[name] is not None and len(data[name][0]):
+            _check_duplicates(name, data[name][0], findings)
     if data["train_steps.csv"] is not None:
         df, blank = data["train_steps.csv"]
         _check_non_finite("train_steps.csv", df, blank, ["xent", "ppl", "accuracy", "lr", "aux_total"], findings)

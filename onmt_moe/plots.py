@@ -131,6 +131,14 @@ def _plot_loss(runs, labels, colors, path):
             for ax, col_name in ((ax_x, "xent"), (ax_p, "ppl"), (ax_a, "accuracy")):
                 if _has(df, col_name):
                     ax.plot(df["step"], df[col_name], color=col, label=f"{lab} ({kind})", **style)
+    # mark logged steps whose training loss is NaN/Inf
+    for r, col in zip(runs, colors):
+        tr = r.get("train_steps.csv")
+        if tr is not None and "xent" in tr.columns:
+            bad = tr.loc[~np.isfinite(tr["xent"].to_numpy(dtype=float)), "step"]
+            for k, st in enumerate(bad):
+                ax_x.axvline(st, color="red", alpha=0.35, lw=1.0, ls=":",
+                             label="NaN/Inf train loss" if k == 0 else None)
     ax_x.set(title="Cross-entropy", xlabel="training step", ylabel="xent (nats / token)")
     ax_p.set(title="Perplexity (log scale)", xlabel="training step", ylabel="perplexity")
     ax_a.set(title="Token accuracy", xlabel="training step", ylabel="accuracy (%)")
@@ -145,6 +153,8 @@ def _plot_loss(runs, labels, colors, path):
     for ax in (ax_x, ax_p, ax_a):
         ax.grid(alpha=0.3)
     _legend(ax_p)
+    if any(l.get_label() == "NaN/Inf train loss" for l in ax_x.lines):
+        ax_x.legend(handles=[l for l in ax_x.lines if l.get_label() == "NaN/Inf train loss"][:1], fontsize=8)
     fig.suptitle("Training and validation loss")
     return _save(fig, path)
 

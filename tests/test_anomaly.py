@@ -201,6 +201,18 @@ def test_bad_gradients(tmp_path):
     assert "gradient_spike" in kinds(rep, "info")
 
 
+def test_duplicate_steps_after_unclean_resume(tmp_path):
+    run = make_run(tmp_path / "r", n_points=20)
+    log = CsvLog(run / "train_steps.csv", TRAIN_COLS)
+    log.append([{"step": s, "xent": 1.5, "ppl": math.exp(1.5)} for s in (150, 160)])
+    rep = analyze_run(run)
+    dup = [f for f in rep["findings"] if f["kind"] == "duplicate_steps"]
+    assert len(dup) == 1 and "train_steps.csv" in dup[0]["message"]
+    assert dup[0]["step_range"] == [150, 160]
+    log.truncate_after_step(140)
+    assert "duplicate_steps" not in kinds(analyze_run(run))
+
+
 def test_dense_run_notes_missing_moe_files(tmp_path):
     rep = analyze_run(make_run(tmp_path / "d", ["dense"]))
     assert rep["counts"]["error"] == 0 and rep["counts"]["warning"] == 0
