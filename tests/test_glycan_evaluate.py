@@ -87,3 +87,14 @@ def test_prints_topk(tmp_path, capsys):
     pred = _write(tmp_path / "pred.txt", [tokenize_line(C)])
     score_wurcs_files(pred, tgt, 1)
     assert "top-1: 1.0000" in capsys.readouterr().out
+
+
+def test_identity_on_committed_sample(tmp_path):
+    """Every committed structure matches itself under every metric (exact ⊆ topology)."""
+    with open(os.path.join(os.path.dirname(__file__), "fixtures", "glycan", "wurcs_sample.txt")) as fh:
+        ws = [ln.strip() for ln in fh if ln.strip()][:80]
+    tgt = _write(tmp_path / "tgt.txt", [tokenize_line(w) for w in ws])
+    res = score_wurcs_files(tgt, tgt, 1, verbose=False)
+    assert res["n_invalid_targets"] == 0
+    for key in ("topk", "topology_topk", "composition_topk", "mass_topk"):
+        assert res[key]["1"] == 1.0, key

@@ -10,7 +10,7 @@ Tokens are joined without spaces (``wurcs_tokenizer.detokenize``) and parsed wit
 A candidate *matches* when its glypy graph equals the target's (``Glycan.__eq__``: same
 residues incl. anomers/ring/substituents and same linkage positions; the order of branches or
 of the WURCS RES/LIN lists does not matter).  Secondary metrics:
-  ``topology_topk``     glypy ``topological_equality`` (ignores linkage positions)
+  ``topology_topk``     exact match or glypy ``topological_equality`` (ignores linkage positions)
   ``composition_topk``  same residue composition (glypy HashableGlycanComposition)
   ``mass_topk``         |mass(pred) - mass(target)| < ``mass_tol`` Da (precursor-mass consistency)
 An invalid target (does not parse) is reported and left out of every denominator.
@@ -135,7 +135,10 @@ def score_wurcs_files(pred_path, tgt_path, n_best: int, out_json=None, ranks_csv
         else:
             t_comp, t_mass = _composition(tg), tg.mass()
             row["rank"] = _first([same_structure(g, tg) for g in gs])
-            row["rank_topology"] = _first([g is not None and _safe(tg.topological_equality, g)
+            # topological_equality is False for some identical graphs (glypy quirk), so an
+            # exact match always counts as a topology match too
+            row["rank_topology"] = _first([g is not None and (same_structure(g, tg) or
+                                                              _safe(tg.topological_equality, g))
                                            for g in gs])
             row["rank_composition"] = _first([g is not None and _composition(g) == t_comp
                                               for g in gs])
