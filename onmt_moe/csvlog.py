@@ -176,8 +176,10 @@ class CsvLog:
 
     Args:
         path: the CSV file (parent folders are created).
-        columns: column names, in order.  An existing file must have exactly
-            this header (else :class:`CsvLogError`).
+        columns: column names, in order.  An existing file must have this
+            header; a header that is a strict subset of ``columns`` (optional
+            columns added on resume) is migrated by an atomic rewrite that leaves
+            the new cells of old rows empty; anything else is a :class:`CsvLogError`.
         fsync: call ``os.fsync`` after each append (default True).
         extrasaction: ``"raise"`` (default) rejects row keys that are not
             columns; ``"ignore"`` drops them.  Missing keys become empty cells.
@@ -230,10 +232,28 @@ class CsvLog:
             fh.seek(0)
             first = fh.readline().decode("utf-8", errors="replace")
         header = next(csv.reader([first.rstrip("\r\n")]), [])
-        if header != self.columns:
-            raise CsvLogError(
-                f"{self.path}: header {header} does not match expected columns {self.columns}"
-            )
+        if header == self.columns:
+            return
+        if set(header) < self._colset:
+            self._migrate(header)
+            return
+        raise CsvLogError(
+            f"{self.path}: header {header} does not match expected columns {self.columns}"
+        )
+
+    def _migrate(self, old_columns: List[str]) -> None:
+        """Rewrite an existing log whose columns are a subset of ours (e.g. optional
+        columns switched on when resuming): old rows get empty new cells."""
+        with open(self.path, "r", encoding="utf-8", newline="") as fh:
+            reader = csv.reader(fh)
+            next(reader, None)
+            rows = [dict(zip(old_columns, cells)) for cells in reader if cells]
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(self.columns)
+        for r in rows:
+            writer.writerow([r.get(c, "") for c in self.columns])
+        atomic_write_text(self.path, buf.getvalue())
 
     def _format_rows(self, rows: Iterable[Mapping[str, Any]]) -> str:
         buf = io.StringIO()

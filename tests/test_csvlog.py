@@ -74,6 +74,16 @@ def test_header_mismatch_is_an_error(tmp_path):
         CsvLog(path, ["step", "other"])
 
 
+def test_header_superset_is_migrated(tmp_path):
+    path = tmp_path / "valid_summary.csv"
+    CsvLog(path, ["step", "xent", "ppl", "accuracy"]).append_row({"step": 10, "xent": 1.0, "ppl": 2.7, "accuracy": 50})
+    log = CsvLog(path, ["step", "xent", "ppl", "accuracy", "top1", "top5", "top10"])
+    log.append_row({"step": 20, "xent": 0.9, "ppl": 2.5, "accuracy": 55, "top1": 0.3, "top5": 0.5, "top10": 0.6})
+    df = read_csv(path)
+    assert list(df.columns) == ["step", "xent", "ppl", "accuracy", "top1", "top5", "top10"]
+    assert df["step"].tolist() == [10, 20] and math.isnan(df["top1"][0]) and df["top10"][1] == 0.6
+
+
 def test_truncate_after_step(tmp_path):
     path = tmp_path / "moe.csv"
     log = CsvLog(path, ["step", "layer", "load"])
