@@ -241,9 +241,16 @@ def _plot_occupancy(moe, label, path):
     if not _has(tot, "layer", "expert", "load_frac"):
         return None
     layers = sorted(tot["layer"].dropna().unique())
-    fig, axes = _figure(len(layers), 1, w=9.0, h=max(2.6 if len(layers) == 1 else 1.8,
-                                                      0.28 * tot["expert"].nunique() + 1.2))
-    vmax = float(np.nanmax(tot["load_frac"])) if tot["load_frac"].notna().any() else 1.0
+    n_exp = int(tot["expert"].nunique())
+    panel_h = max(1.4, 0.18 * n_exp + 0.7)
+    fig, axes = _figure(len(layers), 1, w=9.0, h=panel_h if len(layers) > 1 else max(2.6, panel_h),
+                        sharex=True)
+    # colour scale: 0 .. 3x the uniform share, so ordinary imbalance stays visible;
+    # hotter cells saturate (the colorbar shows an arrow)
+    observed = float(np.nanmax(tot["load_frac"])) if tot["load_frac"].notna().any() else 1.0
+    cap = 3.0 / max(1, n_exp)
+    vmax = min(observed, cap) if observed > 0 else 1.0
+    extend = "max" if observed > cap else "neither"
     mesh = None
     for ax, layer in zip(axes[:, 0], layers):
         piv = tot[tot["layer"] == layer].pivot_table(index="expert", columns="step",
@@ -251,14 +258,15 @@ def _plot_occupancy(moe, label, path):
         experts = piv.index.to_numpy(dtype=float)
         mesh = ax.pcolormesh(_edges(piv.columns.to_numpy()), _edges(experts), piv.to_numpy(),
                              cmap="viridis", vmin=0.0, vmax=max(vmax, 1e-9), shading="flat")
-        ax.set_yticks(experts if len(experts) <= 16 else experts[:: max(1, len(experts) // 8)])
-        ax.set_yticklabels([str(int(e)) for e in ax.get_yticks()])
-        ax.set(ylabel=f"layer {int(layer)}\nexpert")
+        ticks = experts if len(experts) <= 8 else experts[:: max(1, int(math.ceil(len(experts) / 8)))]
+        ax.set_yticks(ticks, [str(int(e)) for e in ticks])
+        ax.set_ylabel(f"layer {int(layer)}\nexpert", fontsize=9)
+        ax.tick_params(labelsize=8)
     axes[-1, 0].set_xlabel("training step")
-    n_exp = tot["expert"].nunique()
-    cb = fig.colorbar(mesh, ax=axes[:, 0].tolist(), shrink=0.9, pad=0.01)
+    cb = fig.colorbar(mesh, ax=axes[:, 0].tolist(), shrink=min(0.9, 3.0 / len(layers) + 0.3),
+                      pad=0.01, extend=extend, aspect=25)
     cb.set_label(f"load_frac (uniform = {1 / n_exp:.3g})")
-    fig.suptitle(f"Expert occupancy over training: {label}")
+    fig.suptitle(f"Expert occupancy over training (modality all): {label}")
     return _save(fig, path)
 
 
