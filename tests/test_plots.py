@@ -23,31 +23,30 @@ def _png_size(path):
     return img.shape[1], img.shape[0]
 
 
-def test_single_run_via_cli_default_out_dir(tmp_path, capsys):
-    run = make_run(tmp_path / "moe", ["expert_collapse"])
-    assert main([str(run)]) == 0
+def test_cli_overlay_moe_and_dense_runs(tmp_path, capsys):
+    a = make_run(tmp_path / "a", ["expert_collapse"])
+    d = make_run(tmp_path / "dense", ["dense"])
+    assert main([str(a), str(d)]) == 0
     printed = [Path(line) for line in capsys.readouterr().out.split()]
-    names = sorted(p.name for p in printed)
-    assert names == sorted(["loss.png", "lr.png", "throughput.png", "aux_losses.png", "moe_occupancy.png",
-                            "moe_modality.png", "moe_balance.png", "grad_norms.png"])
+    names = {p.name for p in printed}
+    assert names == {"loss.png", "lr.png", "throughput.png", "aux_losses.png", "moe_occupancy_a.png",
+                     "moe_modality_a.png", "moe_balance_a.png", "grad_norms_a.png", "grad_norms_dense.png"}
     for p in printed:
-        assert p.parent == run / "plots"
+        assert p.parent == a / "plots"  # default: the first run's plots/ folder
         assert p.read_bytes()[:8] == PNG_MAGIC
         w, h = _png_size(p)
         assert w >= 300 and h >= 200
     # no stray temp files
-    assert sorted(x.name for x in (run / "plots").iterdir()) == names
+    assert {x.name for x in (a / "plots").iterdir()} == names
 
 
-def test_overlay_moe_and_dense_runs(tmp_path):
-    a = make_run(tmp_path / "a")
-    d = make_run(tmp_path / "dense", ["dense"])
-    out = tmp_path / "cmp"
-    paths = plot_runs([a, d], out)
-    names = {p.name for p in paths}
-    assert names == {"loss.png", "lr.png", "throughput.png", "aux_losses.png", "moe_occupancy_a.png",
-                     "moe_modality_a.png", "moe_balance_a.png", "grad_norms_a.png", "grad_norms_dense.png"}
-    assert all(p.parent == out and p.read_bytes()[:8] == PNG_MAGIC for p in paths)
+def test_single_run_names_have_no_suffix(tmp_path):
+    run = make_run(tmp_path / "d", ["dense"])
+    (run / "grad_norms.csv").unlink()
+    out = tmp_path / "out"
+    paths = plot_runs(run, out)
+    assert sorted(p.name for p in paths) == ["loss.png", "lr.png", "throughput.png"]
+    assert all(p.parent == out for p in paths)
 
 
 def test_modality_table_recovers_routing_preferences(tmp_path):
