@@ -6,6 +6,7 @@
                         all runs overlaid (solid = train, dashed + dots = valid)
 * ``lr.png``            learning rate per step
 * ``throughput.png``    source/target tokens per second
+* ``valid_topk.png``    validation top-1/5/10 (only when ``valid_summary.csv`` has them)
 * ``aux_losses.png``    one panel per MoE aux-loss component (raw value; coefficient in
                         the title), runs overlaid
 * ``moe_occupancy.png`` per run: one panel per MoE layer, expert x step heatmap of
@@ -170,7 +171,9 @@ def _plot_simple(runs, labels, colors, path, fname, cols, title, ylabel, log=Fal
         for c, ls in zip(cols, styles):
             if _has(df, c):
                 suffix = f" {c}" if len(cols) > 1 else ""
-                ax.plot(df["step"], df[c], ls=ls, color=color, lw=1.2, label=f"{lab}{suffix}")
+                sparse = df[c].notna().sum() <= 30
+                ax.plot(df["step"], df[c], ls=ls, color=color, lw=1.2, label=f"{lab}{suffix}",
+                        marker="o" if sparse and fname == "valid_summary.csv" else None, ms=3)
     ax.set(title=title, xlabel="training step", ylabel=ylabel)
     if log:
         ax.set_yscale("log")
@@ -432,6 +435,9 @@ def plot_runs(run_dirs, out_dir=None, window: int = 5, warnings: Optional[list] 
         _plot_simple(runs, labels, colors, out_dir / "throughput.png", "train_steps.csv",
                      ["src_tok_per_s", "tgt_tok_per_s"], "Throughput (solid = source, dashed = target)",
                      "tokens / s"),
+        _plot_simple(runs, labels, colors, out_dir / "valid_topk.png", "valid_summary.csv",
+                     ["top1", "top5", "top10"], "Validation top-k accuracy (solid top-1, dashed top-5, dotted top-10)",
+                     "top-k accuracy"),
         _plot_aux(runs, labels, colors, out_dir / "aux_losses.png"),
     ]
     for r, lab in zip(runs, labels):

@@ -46,6 +46,11 @@ def test_single_run_names_have_no_suffix(tmp_path):
     out = tmp_path / "out"
     paths = plot_runs(run, out)
     assert sorted(p.name for p in paths) == ["loss.png", "lr.png", "throughput.png"]
+    # optional valid top-k columns get their own plot
+    text = (run / "valid_summary.csv").read_text().splitlines()
+    rows = [text[0] + ",top1,top5,top10"] + [f"{line},0.3,0.5,0.6" for line in text[1:]]
+    (run / "valid_summary.csv").write_text("\n".join(rows) + "\n")
+    assert "valid_topk.png" in {p.name for p in plot_runs(run, out)}
     assert all(p.parent == out for p in paths)
 
 
