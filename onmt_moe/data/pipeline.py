@@ -186,18 +186,20 @@ def process_chunk(job) -> dict:
     src_lines: List[str] = []
     tgt_lines: List[str] = []
     kept_rows: List[int] = []
-    sec_len = {s: [] for s in order}
     src_ntok: List[int] = []
-    tgt_ntok: List[int] = []
     n_dedup = 0
     n_long = 0
     seen = set()
     missing_segments: Dict[str, int] = {}
+    ok_codes = (bf.OK, bf.EMPTY) if benchmark else (bf.OK, bf.PARTIAL)
+    sec_eff = {s: np.where(np.isin(secs[s].status, ok_codes), secs[s].ntok, 0) for s in order}
+    line_ntok = np.sum([sec_eff[s] for s in order], axis=0).astype(np.int64).tolist()
+    texts = [secs[s].texts for s in order]
     for i in range(n):
         if i in row_reasons:
             continue
         if benchmark:
-            line = " ".join([t for t in (secs[s].texts[i] for s in order) if t]).strip()
+            line = " ".join([t[i] for t in texts if t[i]]).strip()
         else:
             parts = {}
             for s in order:
@@ -213,7 +215,7 @@ def process_chunk(job) -> dict:
             reject(i, "newline", "a field contains a line break")
             continue
         if benchmark:
-            ntok = sum(int(secs[s].ntok[i]) for s in order)
+            ntok = line_ntok[i]
         else:
             ntok = _ntok(line)
         if opt.max_src_tokens is not None and ntok > opt.max_src_tokens:
@@ -231,11 +233,11 @@ def process_chunk(job) -> dict:
         src_lines.append(line)
         tgt_lines.append(t)
         kept_rows.append(i)
-        for s in order:
-            sec_len[s].append(int(secs[s].ntok[i]) if parts_present(secs[s], i, benchmark) else 0)
         src_ntok.append(ntok)
-        tgt_ntok.append(int(tgt.ntok[i]))
     del seen
+    kept = np.asarray(kept_rows, dtype=np.int64)
+    sec_len = {s: sec_eff[s][kept] for s in order}
+    tgt_ntok = tgt.ntok[kept]
 
     rejects = []
     for i in sorted(row_reasons):
@@ -283,13 +285,6 @@ def process_chunk(job) -> dict:
         "seconds": round(time.perf_counter() - t_start, 3),
         "pid": os.getpid(),
     }
-
-
-def parts_present(st: bf.SectionText, i: int, benchmark: bool) -> bool:
-    code = st.status[i]
-    if benchmark:
-        return code in (bf.OK, bf.EMPTY)
-    return code in (bf.OK, bf.PARTIAL)
 
 
 # ------------------------------------------------------------------ driver

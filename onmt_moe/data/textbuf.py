@@ -187,10 +187,16 @@ def join_rows(chars: np.ndarray, lens: np.ndarray, counts: np.ndarray) -> List[s
         buf[:, :w] = chars
     mask = np.arange(buf.shape[1])[None, :] <= lens[:, None]
     flat = buf[mask].tobytes()
-    cs = np.concatenate([[0], np.cumsum(lens + 1)])
-    tb = np.concatenate([[0], np.cumsum(counts)])
-    starts = cs[tb[:-1]].tolist()
-    ends = cs[tb[1:]].tolist()
+    counts = np.asarray(counts, dtype=np.int64)
+    first_tok = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    nonempty = counts > 0
+    row_bytes = np.zeros(len(counts), np.int64)
+    if t:
+        idx = np.minimum(first_tok[nonempty], t - 1)
+        row_bytes[nonempty] = np.add.reduceat(lens + 1, idx)
+    ends = np.cumsum(row_bytes)
+    starts = (ends - row_bytes).tolist()
+    ends = ends.tolist()
     return [flat[a:b - 1].decode("utf-8") if b > a else "" for a, b in zip(starts, ends)]
 
 
