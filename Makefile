@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements.txt setup.py
 	$(PY) -m pip install -q --no-deps OpenNMT-py==3.5.1
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps -e .
-	ONMT_MOE_NO_REGISTER=1 $(PY) -m onmt_moe.autoload install
+	$(PY) -m onmt_moe.autoload install
 	touch $@
 
 test: install

@@ -21,7 +21,6 @@ import sys
 from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-os.environ.setdefault("ONMT_MOE_NO_REGISTER", "1")  # data script: no torch/OpenNMT import
 
 from onmt_moe.glycan.spectra_tokens import SpecTokConfig, source_tokens, spectrum_tokens  # noqa: E402
 from onmt_moe.glycan.text import text_tokens  # noqa: E402

@@ -16,7 +16,6 @@ from pathlib import Path
 
 # The data pipeline needs neither torch nor OpenNMT: skip the plugin registration
 # that ``import onmt_moe`` performs (much faster start-up).
-os.environ.setdefault("ONMT_MOE_NO_REGISTER", "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 # Scoring needs neither torch nor OpenNMT: skip the plugin's registration on import.
-os.environ.setdefault("ONMT_MOE_NO_REGISTER", "1")
 
 from onmt_moe.scoring import ScoringError, format_report, score_files  # noqa: E402,F401
 

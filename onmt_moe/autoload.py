@@ -2,10 +2,10 @@
 
 `make install` (or `onmt_moe_autoload install`) writes two files into site-packages:
 
-* ``_onmt_moe_autoload.py`` — a copy of :data:`HOOK_SOURCE` below: a ``sys.meta_path`` finder
-  that does nothing until some code imports the top-level package ``onmt``; right after ``onmt``
-  finishes importing, it imports ``onmt_moe``, which registers the encoder, options, transform,
-  loss and reporting hooks. Plain Python start-up pays for one tiny stdlib-only module, never torch.
+* ``_onmt_moe_autoload.py`` — a copy of :mod:`onmt_moe._hook`: a ``sys.meta_path`` finder that
+  does nothing until some code imports the top-level package ``onmt``; right after ``onmt``
+  finishes importing, it calls ``onmt_moe.register()`` (encoder, options, transform, loss and
+  reporting hooks). Plain Python start-up pays for one tiny stdlib-only module, never torch.
 * ``onmt_moe_autoload.pth`` — one ``import _onmt_moe_autoload`` line, run by ``site`` at start-up.
 
 Because it keys on ``import onmt`` rather than on ``sys.argv``, it also works inside OpenNMT's
@@ -23,55 +23,17 @@ import sysconfig
 PTH_NAME = "onmt_moe_autoload.pth"
 HOOK_NAME = "_onmt_moe_autoload.py"
 
-HOOK_SOURCE = '''\
-"""Written by `onmt_moe_autoload install`: import onmt_moe right after onmt (ONMT_MOE_AUTOLOAD=0 disables)."""
-import os as _os
-import sys as _sys
-
-
-class _OnmtMoeFinder:
-    _busy = False
-
-    @classmethod
-    def find_spec(cls, name, path=None, target=None):
-        if name != "onmt" or cls._busy:
-            return None
-        cls._busy = True
-        try:
-            import importlib.util
-            spec = importlib.util.find_spec("onmt")
-        finally:
-            cls._busy = False
-        if spec is None or spec.loader is None:
-            return None
-        inner = spec.loader
-
-        class _Loader:
-            def create_module(self, s):
-                return inner.create_module(s)
-
-            def exec_module(self, module):
-                inner.exec_module(module)
-                try:
-                    _sys.meta_path.remove(_OnmtMoeFinder)
-                except ValueError:
-                    pass
-                try:
-                    import onmt_moe  # noqa: F401  (registers the plugin)
-                except ImportError as exc:  # plugin uninstalled but hook left behind
-                    _sys.stderr.write("onmt_moe autoload: %s\\n" % exc)
-
-        spec.loader = _Loader()
-        return spec
-
-
-if _os.environ.get("ONMT_MOE_AUTOLOAD", "1") != "0" and "onmt" not in _sys.modules:
-    _os.environ["ONMT_MOE_AUTOLOAD"] = "1"  # inherited by spawned DataLoader workers
-    _sys.meta_path.insert(0, _OnmtMoeFinder)
-    import warnings as _warnings
-    # OpenNMT 3.5.1 decorates with torch.cuda.amp.custom_fwd/bwd, deprecated in torch >= 2.4: harmless noise.
-    _warnings.filterwarnings("ignore", message=r"`torch\\.cuda\\.amp\\.custom_(fwd|bwd)", category=FutureWarning)
-'''
+def hook_source() -> str:
+    """The site-packages copy: :mod:`onmt_moe._hook` verbatim, armed at start-up unless disabled."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "_hook.py"), encoding="utf-8") as f:
+        src = f.read()
+    return src + (
+        "\n\n# written by `onmt_moe_autoload install`; ONMT_MOE_AUTOLOAD=0 disables it\n"
+        "if _os.environ.get(\"ONMT_MOE_AUTOLOAD\", \"1\") != \"0\":\n"
+        "    _os.environ[\"ONMT_MOE_AUTOLOAD\"] = \"1\"  # inherited by spawned DataLoader workers\n"
+        "    arm()\n"
+    )
 
 
 def site_dir() -> str:
@@ -81,7 +43,7 @@ def site_dir() -> str:
 def install(target: str | None = None) -> str:
     d = target or site_dir()
     with open(os.path.join(d, HOOK_NAME), "w", encoding="utf-8") as f:
-        f.write(HOOK_SOURCE)
+        f.write(hook_source())
     with open(os.path.join(d, PTH_NAME), "w", encoding="utf-8") as f:
         f.write("import _onmt_moe_autoload\n")
     return d

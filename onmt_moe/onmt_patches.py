@@ -169,3 +169,5 @@ def install() -> None:
             self.pred_scores = [_as_score(s) for s in self.pred_scores]
 
     Translation.__init__ = __init__
+
+    import onmt_moe.transforms  # noqa: F401  registers the modality_dropout transform

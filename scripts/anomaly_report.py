@@ -13,7 +13,6 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # this tool only reads CSVs: skip registering the plugin with OpenNMT (faster, no torch import)
-os.environ.setdefault("ONMT_MOE_NO_REGISTER", "1")
 
 from onmt_moe.anomaly import main  # noqa: E402
 

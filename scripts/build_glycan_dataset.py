@@ -10,7 +10,6 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-os.environ.setdefault("ONMT_MOE_NO_REGISTER", "1")  # data script: do not import torch/OpenNMT
 
 from onmt_moe.glycan.dataset import build  # noqa: E402
 

@@ -3,7 +3,6 @@ import importlib.util
 import json
 import os
 
-os.environ.setdefault("ONMT_MOE_NO_REGISTER", "1")
 
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402

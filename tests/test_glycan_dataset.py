@@ -2,7 +2,6 @@
 import json
 import os
 
-os.environ.setdefault("ONMT_MOE_NO_REGISTER", "1")
 
 import pytest  # noqa: E402
 

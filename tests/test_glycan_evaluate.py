@@ -3,7 +3,6 @@ import csv
 import json
 import os
 
-os.environ.setdefault("ONMT_MOE_NO_REGISTER", "1")
 
 import pytest  # noqa: E402
 

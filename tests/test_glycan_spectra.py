@@ -1,7 +1,6 @@
 """Spectrum tokens (binning, losses, diagnostics, tags) and the MS/MS simulator."""
 import os
 
-os.environ.setdefault("ONMT_MOE_NO_REGISTER", "1")
 
 import pytest  # noqa: E402
 

@@ -3,7 +3,6 @@ import os
 import random
 import re
 
-os.environ.setdefault("ONMT_MOE_NO_REGISTER", "1")
 
 import pytest  # noqa: E402
 

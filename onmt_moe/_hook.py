@@ -1,0 +1,71 @@
+"""Run ``onmt_moe.register()`` right after the package ``onmt`` is imported. Standard library only.
+
+Used twice: by ``import onmt_moe`` (so importing the library never imports torch or OpenNMT by
+itself, yet registration happens before any OpenNMT code runs), and — copied verbatim into
+site-packages as ``_onmt_moe_autoload.py`` by ``onmt_moe_autoload install`` — by the ``.pth``
+autoloader that makes the stock ``onmt_*`` commands load the plugin.
+"""
+import os as _os
+import sys as _sys
+
+
+def _register():
+    if _os.environ.get("ONMT_MOE_NO_REGISTER", "0") == "1":
+        return
+    try:
+        import onmt_moe
+    except ImportError as exc:  # plugin uninstalled but the site-packages hook left behind
+        _sys.stderr.write("onmt_moe autoload: %s\n" % exc)
+        return
+    onmt_moe.register()
+
+
+class _OnmtFinder:
+    """Meta-path finder: wraps the loader of ``onmt`` so that ``_register`` runs after it."""
+
+    busy = False
+
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name != "onmt" or cls.busy:
+            return None
+        cls.busy = True
+        try:
+            import importlib.util
+
+            spec = importlib.util.find_spec("onmt")
+        finally:
+            cls.busy = False
+        if spec is None or spec.loader is None:
+            return None
+        inner = spec.loader
+
+        class _Loader:
+            def create_module(self, s):
+                return inner.create_module(s)
+
+            def exec_module(self, module):
+                inner.exec_module(module)
+                disarm()
+                _register()
+
+        spec.loader = _Loader()
+        return spec
+
+
+def disarm():
+    while _OnmtFinder in _sys.meta_path:
+        _sys.meta_path.remove(_OnmtFinder)
+
+
+def arm():
+    """Register now if ``onmt`` is already imported, else as soon as it is."""
+    if "onmt" in _sys.modules:
+        _register()
+        return
+    if _OnmtFinder not in _sys.meta_path:
+        _sys.meta_path.insert(0, _OnmtFinder)
+        import warnings
+
+        # OpenNMT 3.5.1 decorates with torch.cuda.amp.custom_fwd/bwd, deprecated in torch >= 2.4: noise.
+        warnings.filterwarnings("ignore", message=r"`torch\.cuda\.amp\.custom_(fwd|bwd)", category=FutureWarning)
