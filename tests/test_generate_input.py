@@ -64,7 +64,7 @@ def test_benchmark_format_byte_identical(tmp_path, combo):
         assert _read(out, name) == (EXPECTED / combo / "data" / name).read_bytes(), f"{combo}/{name}"
     assert s["rows"]["written"] == {"train": 85, "val": 5, "test": 10, "total": 100}
     assert s["rows"]["rejected"] == 0
-    assert (out / "rejects.tsv").read_text().splitlines() == ["file\trow\tsmiles\treason"]
+    assert (out / "rejects.tsv").read_text().splitlines() == ["file\trow\tindex\tsmiles\treason"]
 
 
 @pytest.mark.parametrize("combo", ["msms", "all"])
@@ -289,8 +289,10 @@ def test_bad_rows_benchmark_and_tagged(tmp_path):
     assert sb["rows"]["rejected"] == 8 and sb["rows"]["written"]["total"] == 4
     assert sb["missing"]["h_nmr"] == {"null": 1, "empty": 1, "partial": 0}
     assert sb["reject_reasons"]["h_nmr:null"] == 1 and sb["reject_reasons"]["smiles"] == 1
-    assert all(r[0].endswith("bad.parquet") and r[3] for r in rej)
-    assert any("j_values" in r[3] for r in rej) and any("1000 points" in r[3] for r in rej)
+    assert all(r[0].endswith("bad.parquet") and r[4] for r in rej)
+    assert any("j_values" in r[4] for r in rej) and any("1000 points" in r[4] for r in rej)
+    labels = pq.read_table(EX2, columns=["__index_level_0__"]).column(0).to_pylist()
+    assert [int(r[2]) for r in rej] == [labels[int(r[1])] for r in rej]  # stored pandas index
     lines = [l for n in ("train", "val", "test") for l in _read(tmp_path / "b", f"src-{n}.txt").decode().splitlines()]
     assert any(" 1HNMR 13CNMR " in l for l in lines)  # empty 1H list -> bare header, no "1HNM"
     assert not any("1HNM " in l for l in lines)

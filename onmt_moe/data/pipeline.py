@@ -13,8 +13,10 @@ spooled to ``<out>/.spool``; once all chunks are done the global split is
 computed and the split files are written from the spool (memory-mapped), so
 memory stays bounded by about one chunk per worker.
 
-Bad rows (see ``docs`` in :mod:`onmt_moe.data.benchmark_format`) go to
-``<out>/rejects.tsv`` (file, row, smiles, reason). Policy:
+Bad rows go to ``<out>/rejects.tsv`` with the columns ``file``, ``row`` (0-based
+position in the file), ``index`` (the stored pandas index ``__index_level_0__``
+when the file has one, else the position), ``smiles`` and ``reason`` (all
+reasons of the row, ``; ``-separated). Policy:
 
 * ``format='benchmark'``: follow the official script wherever it has a defined
   result (empty peak lists -> header only, empty MS/MS list -> bare header, any
@@ -63,6 +65,7 @@ log = logging.getLogger("onmt_moe.data")
 FORMATS = ("tagged", "benchmark")
 LONG_ROWS = ("reject", "keep")
 SPLITS = ("train", "val", "test")
+INDEX_COLUMN = "__index_level_0__"  # the stored pandas index, reported in rejects.tsv
 _STATUS_NAME = {bf.NULL: "null", bf.EMPTY: "empty", bf.PARTIAL: "partial"}
 
 
@@ -141,12 +144,15 @@ def process_chunk(job) -> dict:
         if sec in cols:
             msms_version = "v2" if cols[sec][0].startswith("msms_cfmid_") else "v1"
     flat_cols = list(dict.fromkeys(c for cs in cols.values() for c in cs))
-    table = pf.read(columns=flat_cols, use_threads=opt.use_threads)
+    index_col = INDEX_COLUMN if INDEX_COLUMN in names else None
+    read_cols = flat_cols + ([index_col] if index_col else [])
+    table = pf.read(columns=read_cols, use_threads=opt.use_threads)
     del pf
     if row_limit is not None and row_limit < table.num_rows:
         table = table.slice(0, row_limit)
     n = table.num_rows
     arrays = {c: table.column(c).combine_chunks() for c in flat_cols}
+    index_arr = table.column(index_col).combine_chunks() if index_col else None
     del table
 
     smiles_raw = arrays["smiles"].to_pylist()
@@ -241,11 +247,13 @@ def process_chunk(job) -> dict:
 
     rejects = []
     for i in sorted(row_reasons):
-        rejects.append((path, i, smiles_raw[i] if smiles_raw[i] is not None else "", "; ".join(row_reasons[i])))
+        label = index_arr[i].as_py() if index_arr is not None else i
+        rejects.append((path, i, label, smiles_raw[i] if smiles_raw[i] is not None else "",
+                        "; ".join(row_reasons[i])))
         k = first_kind[i]
         reject_kinds[k] = reject_kinds.get(k, 0) + 1
     if opt.strict and rejects:
-        p, i, smi, reason = rejects[0]
+        p, i, _, smi, reason = rejects[0]
         raise DataError(f"{p}: row {i} (smiles {smi!r}): {reason}")
 
     # spool (src/tgt roles swapped for --pred_spectra)
@@ -446,10 +454,10 @@ def _finish(results, out: Path, data_dir: Path, spool: Path, opt: Options, seed:
     n_rej = 0
     reject_kinds: Dict[str, int] = {}
     with open(out / "rejects.tsv", "w", encoding="utf-8") as fh:
-        fh.write("file\trow\tsmiles\treason\n")
+        fh.write("file\trow\tindex\tsmiles\treason\n")
         for r in results:
-            for p, i, smi, reason in r["rejects"]:
-                fh.write(f"{_clean(p)}\t{i}\t{_clean(smi)}\t{_clean(reason)}\n")
+            for p, i, label, smi, reason in r["rejects"]:
+                fh.write(f"{_clean(p)}\t{i}\t{_clean(label)}\t{_clean(smi)}\t{_clean(reason)}\n")
                 n_rej += 1
             for k, v in r["reject_kinds"].items():
                 reject_kinds[k] = reject_kinds.get(k, 0) + v
@@ -587,7 +595,9 @@ def build_parser():
     p.add_argument("--ir_points", type=int, default=400)
     p.add_argument("--msms_top_k", type=int, default=None,
                    help="keep the k most intense peaks per MS/MS list (re-sorted by m/z)")
-    p.add_argument("--max_src_tokens", type=int, default=None)
+    p.add_argument("--max_src_tokens", type=int, default=None,
+                   help="token cap of the spectra line (tags included; with --pred_spectra it still "
+                        "applies to the spectra side); see --long_rows")
     p.add_argument("--long_rows", choices=LONG_ROWS, default="reject",
                    help="rows over --max_src_tokens: reject (to rejects.tsv) or keep (only counted)")
     p.add_argument("--workers", type=int, default=1)
