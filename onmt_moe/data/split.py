@@ -34,6 +34,10 @@ def split_indices(n: int, seed: int = 3245, test_size: float = TEST_SIZE,
     if n == 0:
         e = np.zeros(0, dtype=np.int64)
         return e, e, e
-    train_full, test = _tts(n, test_size, seed)
-    tr_local, val_local = _tts(len(train_full), val_size, seed)
+    try:
+        train_full, test = _tts(n, test_size, seed)
+        tr_local, val_local = _tts(len(train_full), val_size, seed)
+    except ValueError:
+        raise ValueError(f"too few rows to split: {n} row(s) leave an empty train set "
+                         f"(test {test_size:g}, val {val_size:g} of the rest)") from None
     return train_full[tr_local], train_full[val_local], test
