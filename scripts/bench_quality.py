@@ -46,7 +46,7 @@ def main(argv=None) -> int:
         if not os.path.exists(os.path.join(corpus, "data", "src-test.txt")):
             cmd = [py, os.path.join(ROOT, "benchmark", "generate_input.py"), "--input", a.data, "--out_dir", corpus,
                    "--format", "tagged", "--missing", "token", "--ir_points", str(a.ir_points),
-                   "--msms_top_k", str(a.msms_top_k), "--no_progress", "-q", *flags]
+                   "--msms_top_k", str(a.msms_top_k), "--max_src_tokens", "1000", "--no_progress", "-q", *flags]
             if subprocess.run(cmd).returncode != 0:
                 return 1
         for model, cfg in MODELS.items():

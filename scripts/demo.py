@@ -30,6 +30,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ir_points", type=int, default=100,
                     help="IR tokens per spectrum (the benchmark uses 400; 100 keeps the CPU demo fast)")
     ap.add_argument("--msms_top_k", type=int, default=12, help="most intense MS/MS peaks kept per spectrum")
+    ap.add_argument("--max_src_tokens", type=int, default=1000,
+                    help="rows with longer sources are rejected to rejects.tsv (and counted), never truncated")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--fresh", action="store_true", help="delete an existing run folder of the same name first")
     a = ap.parse_args(argv)
@@ -45,7 +47,7 @@ def main(argv=None) -> int:
         print(f"==> building tagged corpora from {a.data}", flush=True)
         cmd = [py, os.path.join(ROOT, "benchmark", "generate_input.py"), "--input", a.data, "--out_dir", a.corpus,
                "--format", "tagged", "--missing", "token", "--ir_points", str(a.ir_points),
-               "--msms_top_k", str(a.msms_top_k), "--no_progress", *flags]
+               "--msms_top_k", str(a.msms_top_k), "--max_src_tokens", str(a.max_src_tokens), "--no_progress", *flags]
         if subprocess.run(cmd, env=env).returncode != 0:
             return 1
     run_dir = os.path.join(a.runs_dir, a.run_name)
