@@ -26,6 +26,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from onmt_moe.data import textbuf as tx
 
@@ -154,9 +155,7 @@ def format_hnmr(arr: pa.Array) -> SectionText:
             raise TypeError(f"h_nmr_peaks has no field '{key}'")
     rmax = _floats(f["rangeMax"])
     rmin = _floats(f["rangeMin"])
-    cats = f["category"].to_pylist()
     nh_arr = f["nH"]
-    js = f["j_values"].to_pylist() if "j_values" in f else [None] * n_pk
     err: Dict[int, str] = {}
     for k in np.flatnonzero(_nulls(peaks)).tolist():
         err.setdefault(k, "null peak in h_nmr_peaks")
@@ -168,38 +167,19 @@ def format_hnmr(arr: pa.Array) -> SectionText:
         nh_ok = np.isfinite(nh) & (nh >= 0) & (nh == np.floor(nh)) & (nh < 1e15)
     for k in np.flatnonzero(~nh_ok).tolist():
         err.setdefault(k, f"h_nmr peak with bad nH {nh_arr[k].as_py()!r}")
-    cat_s: List[str] = []
-    for k, c in enumerate(cats):
-        if c is None:
-            err.setdefault(k, "h_nmr peak with null category")
-            cat_s.append("")
-        else:
-            cat_s.append(str(c))
-    # J values
-    nj = np.zeros(n_pk, np.int64)
-    j_flat: List[str] = []
-    for k, j in enumerate(js):
-        if j is None:
-            continue
-        j = str(j)
-        if j == "None":
-            continue
-        parts = [p for p in j.split("_") if p]
-        nj[k] = len(parts)
-        j_flat.extend(parts)
-    try:
-        j_val = np.array(j_flat, dtype=np.float64) if j_flat else np.zeros(0)
-    except ValueError:
-        j_val = np.zeros(len(j_flat))
-        jstart = _excl_cumsum(nj)
-        for k in np.flatnonzero(nj).tolist():
-            for t in range(jstart[k], jstart[k + 1]):
-                try:
-                    j_val[t] = float(j_flat[t])
-                except ValueError:
-                    err.setdefault(k, f"malformed j_values {js[k]!r}")
-                    break
-
+    # categories: dictionary-encode, format the few distinct values once
+    cat_arr = f["category"]
+    if not pa.types.is_string(cat_arr.type):
+        cat_arr = pc.cast(cat_arr, pa.string())
+    for k in np.flatnonzero(_nulls(cat_arr)).tolist():
+        err.setdefault(k, "h_nmr peak with null category")
+    denc = cat_arr.dictionary_encode()
+    codes = np.asarray(pc.fill_null(denc.indices, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    cat_dict = [str(c) for c in denc.dictionary.to_pylist()] or [""]
+    cd_chars, cd_lens = tx.str_tokens(cat_dict)
+    cat_tokens = (cd_chars[codes], cd_lens[codes])
+    # J values: split on "_", drop empty fields; null or the string "None" -> no J
+    nj, j_val = _split_j(f.get("j_values"), n_pk, err)
     # token layout: row header, then per peak ['|'] rmax rmin cat nH ['J' j…]
     row = np.repeat(np.arange(n), np.diff(off))
     first = np.zeros(n_pk, bool)
@@ -215,7 +195,7 @@ def format_hnmr(arr: pa.Array) -> SectionText:
     tb.put(sep, tx.const_tokens("|", len(sep)))
     tb.put(s0, tx.fixed_tokens(rmax, 2))
     tb.put(s0 + 1, tx.fixed_tokens(rmin, 2))
-    tb.put(s0 + 2, tx.str_tokens(cat_s))
+    tb.put(s0 + 2, cat_tokens)
     nh_i = np.where(nh_ok, nh, 0).astype(np.int64)
     tb.put(s0 + 3, tx.int_tokens(nh_i, np.zeros(n_pk, bool), 0, b"H"))
     hasj = nj > 0
@@ -242,10 +222,46 @@ def format_hnmr(arr: pa.Array) -> SectionText:
             if lens[i] == 0:
                 out.status[i] = EMPTY
     out.vocab.update(["1HNMR", "|", "J"])
-    out.vocab.update(set(cat_s))
+    out.vocab.update(cat_dict)
     out.vocab.update(_vocab_fixed(rmax, 2) | _vocab_fixed(rmin, 2) | _vocab_fixed(j_val, 2))
     out.vocab.update(f"{v}H" for v in np.unique(nh_i).tolist())
     return out
+
+
+def _split_j(jarr: Optional[pa.Array], n_pk: int, err: Dict[int, str]):
+    """Per-peak number of J values and the flat float values (``float()`` of each field)."""
+    nj = np.zeros(n_pk, np.int64)
+    if jarr is None or n_pk == 0:
+        return nj, np.zeros(0)
+    if not pa.types.is_string(jarr.type):
+        jarr = pc.cast(jarr, pa.string())
+    skip = pc.or_(pc.is_null(jarr), pc.fill_null(pc.equal(jarr, "None"), False))
+    clean = pc.if_else(skip, "", jarr)
+    parts = pc.split_pattern(clean, "_")
+    poff = _offsets(parts)
+    vals = parts.values
+    keep = np.asarray(pc.greater(pc.binary_length(vals), 0).to_numpy(zero_copy_only=False), dtype=bool)
+    kc = np.concatenate([[0], np.cumsum(keep)])
+    nj[:] = kc[poff[1:]] - kc[poff[:-1]]
+    kept = vals.filter(pa.array(keep))
+    try:
+        return nj, np.asarray(pc.cast(kept, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    # something Arrow cannot parse: Python float() decides, value by value
+    strs = kept.to_pylist()
+    j_val = np.zeros(len(strs))
+    jstart = _excl_cumsum(nj)
+    raw = None
+    for k in np.flatnonzero(nj).tolist():
+        for t in range(jstart[k], jstart[k + 1]):
+            try:
+                j_val[t] = float(strs[t])
+            except ValueError:
+                raw = jarr[k].as_py()
+                err.setdefault(k, f"malformed j_values {raw!r}")
+                break
+    return nj, j_val
 
 
 def _vocab_fixed(x: np.ndarray, decimals: int) -> set:
