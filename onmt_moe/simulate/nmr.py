@@ -1,0 +1,359 @@
+"""1H / 13C NMR peak lists.
+
+Shifts come either from csp5 (``predict_csp5``: graph neural network trained on
+experimental shifts, ships its weights inside the wheel) or from the crude
+additive-increment estimate in :mod:`onmt_moe.simulate.nmr_fast`.
+
+Both give per-heavy-atom shifts: ``c_shift[i]`` for carbon i and ``h_shift[i]``
+for the (mean) proton shift of the hydrogens attached to heavy atom i.  The
+peak builders below turn those into benchmark-style peak lists:
+
+* symmetry-equivalent atoms are grouped with
+  ``Chem.CanonicalRankAtoms(mol, breakTies=False)``;
+* 1H multiplicity is first order: vicinal (H-X-Y-H) couplings to the groups of
+  neighbouring protons, plus aromatic meta couplings; J values come from a small
+  table keyed on the bond environment, equal J values are merged, so a CH2
+  between CH3 and CH2 becomes a sextet ('h');
+* exchangeable O-H protons, and N-H on aromatic N, are broad singlets;
+  amine/amide N-H couple to neighbouring C-H;
+* spectrometer frequency 400 MHz (1H) / 100 MHz (13C).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+from rdkit import Chem
+
+H_FREQ_MHZ = 400.0
+C_FREQ_MHZ = 100.6
+LINE_WIDTH_HZ = 12.0          # full range added to the coupling span (like the real peak lists)
+BROAD_WIDTH_HZ = 40.0         # exchangeable protons
+MULTIPLET_NAMES = {1: "d", 2: "t", 3: "q", 4: "p", 5: "h", 6: "hept"}
+J_MERGE_TOL_HZ = 1.0
+MAX_PARTNER_PROTONS = 7       # more coupled protons than this -> 'm'
+MAX_LETTERS = 4               # dddd is allowed, more distinct couplings -> 'm'
+
+
+# ----------------------------------------------------------------- helpers ---
+
+def equivalence_classes(mol: Chem.Mol) -> list[int]:
+    """Symmetry class per atom (topological, ties not broken)."""
+    return list(Chem.CanonicalRankAtoms(mol, breakTies=False))
+
+
+def _is_exchangeable(atom: Chem.Atom) -> bool:
+    return atom.GetSymbol() in ("O", "N", "S")
+
+
+def _bond_j(mol: Chem.Mol, a: Chem.Atom, b: Chem.Atom) -> float | None:
+    """Vicinal 3J(H-a-b-H) in Hz for H on neighbouring heavy atoms a and b."""
+    bond = mol.GetBondBetweenAtoms(a.GetIdx(), b.GetIdx())
+    sa, sb = a.GetSymbol(), b.GetSymbol()
+    if sa != "C" or sb != "C":
+        # N-H / C-H coupling through N (amides, amines): ~5.5 Hz; not for O-H, S-H
+        if {sa, sb} == {"C", "N"}:
+            n = a if sa == "N" else b
+            c = b if n is a else a
+            if n.GetIsAromatic():
+                return None
+            # amide / sulfonamide N-H couples (slow exchange); amine N-H exchanges fast -> no coupling
+            acyl = any(x.GetIdx() != c.GetIdx() and any(
+                bd.GetBondType() == Chem.BondType.DOUBLE and bd.GetOtherAtom(x).GetSymbol() in ("O", "S")
+                for bd in x.GetBonds()) for x in n.GetNeighbors())
+            return 5.0 if acyl else None
+        return None
+    if bond.GetIsAromatic():
+        ring5 = bond.IsInRingSize(5)
+        return 3.5 if ring5 else 7.9
+    if bond.GetBondType() == Chem.BondType.DOUBLE:
+        # no stereo analysis: cis ~10, trans ~16; use the E/Z flag if present
+        st = bond.GetStereo()
+        if st in (Chem.BondStereo.STEREOE, Chem.BondStereo.STEREOTRANS):
+            return 15.8
+        if st in (Chem.BondStereo.STEREOZ, Chem.BondStereo.STEREOCIS):
+            return 10.5
+        return 12.5 if not bond.IsInRing() else 10.0
+    # single bond: sp3-sp3 ~7, vinyl/aldehyde neighbour
+    if a.GetHybridization() == Chem.HybridizationType.SP2 or b.GetHybridization() == Chem.HybridizationType.SP2:
+        # aldehyde CHO-CH: small (~2 Hz); allylic CH=C-CH: ~6.5 Hz
+        for x in (a, b):
+            for nb in x.GetNeighbors():
+                bd = mol.GetBondBetweenAtoms(x.GetIdx(), nb.GetIdx())
+                if nb.GetSymbol() == "O" and bd.GetBondType() == Chem.BondType.DOUBLE:
+                    return 2.2
+        if a.GetIsAromatic() or b.GetIsAromatic():
+            return None
+        return 6.6
+    if a.GetHybridization() == Chem.HybridizationType.SP or b.GetHybridization() == Chem.HybridizationType.SP:
+        return None
+    if bond.IsInRing():
+        return 6.2 if not bond.IsInRingSize(3) else 5.0
+    return 7.1
+
+
+def _aromatic_meta_pairs(mol: Chem.Mol):
+    """Pairs of aromatic CH atoms in the same six-ring at 1,3 positions (4J ~ 1.8 Hz)."""
+    ri = mol.GetRingInfo()
+    pairs = []
+    for ring in ri.AtomRings():
+        if len(ring) != 6 or not all(mol.GetAtomWithIdx(i).GetIsAromatic() for i in ring):
+            continue
+        for k in range(6):
+            pairs.append((ring[k], ring[(k + 2) % 6]))
+    return pairs
+
+
+def _coupling_partners(mol: Chem.Mol, nh: list[int], rng: np.random.Generator | None):
+    """For each heavy atom with H: list of (partner_atom_idx, J)."""
+    partners = defaultdict(list)
+    for bond in mol.GetBonds():
+        a, b = bond.GetBeginAtom(), bond.GetEndAtom()
+        i, j = a.GetIdx(), b.GetIdx()
+        if not nh[i] or not nh[j]:
+            continue
+        if (a.GetSymbol() == "O" or b.GetSymbol() == "O" or a.GetSymbol() == "S" or b.GetSymbol() == "S"):
+            continue
+        J = _bond_j(mol, a, b)
+        if J is None:
+            continue
+        if rng is not None:
+            J = float(J + rng.normal(0.0, 0.25))
+        partners[i].append((j, J))
+        partners[j].append((i, J))
+    for i, j in _aromatic_meta_pairs(mol):
+        if nh[i] and nh[j] and mol.GetAtomWithIdx(i).GetSymbol() == "C" and mol.GetAtomWithIdx(j).GetSymbol() == "C":
+            J = 1.8 if rng is None else float(1.8 + rng.normal(0.0, 0.15))
+            partners[i].append((j, J))
+            partners[j].append((i, J))
+    # geminal =CH2 coupling (2J ~ 1.5 Hz) is ignored: both H are on one atom.
+    return partners
+
+
+def _merge_js(couplings: list[tuple[float, int]]):
+    """couplings: (J, n protons). Merge J values within tolerance, n adds up."""
+    couplings = sorted(couplings, key=lambda t: -t[0])
+    merged: list[list[float]] = []
+    for J, n in couplings:
+        if merged and abs(merged[-1][0] - J) <= J_MERGE_TOL_HZ:
+            tot = merged[-1][1] + n
+            merged[-1][0] = (merged[-1][0] * merged[-1][1] + J * n) / tot
+            merged[-1][1] = tot
+        else:
+            merged.append([J, n])
+    return [(float(J), int(n)) for J, n in merged]
+
+
+def multiplet(couplings: list[tuple[float, int]]):
+    """Category code and J string for first-order couplings [(J_Hz, n_protons)].
+
+    Returns (category, j_values or None, span_hz).
+    """
+    if not couplings:
+        return "s", None, 0.0
+    merged = _merge_js(couplings)
+    total = sum(n for _, n in merged)
+    span = sum(J * n for J, n in merged)
+    if total > MAX_PARTNER_PROTONS or len(merged) > MAX_LETTERS or any(n > 6 for _, n in merged):
+        return "m", None, span
+    cat = "".join(MULTIPLET_NAMES[n] for _, n in merged)  # largest J first
+    js = "".join(f"{J:.2f}_" for J, _ in sorted(merged))  # ascending, trailing '_'
+    return cat, js, span
+
+
+# -------------------------------------------------------------- peak lists ---
+
+def build_h_peaks(mol: Chem.Mol, h_shift: dict[int, float], rng: np.random.Generator | None = None,
+                  merge_overlaps: bool = True):
+    """Benchmark-style 1H peak list (dicts), descending rangeMax.
+
+    mol: heavy-atom molecule (implicit H). h_shift: heavy atom idx -> ppm.
+    """
+    nh = [a.GetTotalNumHs() for a in mol.GetAtoms()]
+    cls = equivalence_classes(mol)
+    partners = _coupling_partners(mol, nh, rng)
+    groups = defaultdict(list)
+    for a in mol.GetAtoms():
+        i = a.GetIdx()
+        if nh[i] and i in h_shift:
+            groups[cls[i]].append(i)
+    peaks = []
+    for c, members in groups.items():
+        rep = members[0]
+        atom = mol.GetAtomWithIdx(rep)
+        delta = float(np.mean([h_shift[i] for i in members]))
+        n_h = int(sum(nh[i] for i in members))
+        broad = atom.GetSymbol() == "O" or atom.GetSymbol() == "S" or (atom.GetSymbol() == "N" and atom.GetIsAromatic())
+        if broad or atom.GetSymbol() == "N" and not partners.get(rep):
+            cat, js, span = "s", None, 0.0
+            width = BROAD_WIDTH_HZ if atom.GetSymbol() != "S" else LINE_WIDTH_HZ
+        else:
+            # couplings from the representative atom to other classes
+            by_j = []
+            for j, J in partners.get(rep, []):
+                if cls[j] == c:
+                    continue  # equivalent protons do not split each other (first order)
+                by_j.append((J, nh[j]))
+            cat, js, span = multiplet(by_j)
+            width = LINE_WIDTH_HZ
+        half = (span + width) / 2.0 / H_FREQ_MHZ
+        jitter = 0.0 if rng is None else float(rng.normal(0.0, 0.0008))
+        peaks.append({"category": cat, "centroid": delta + jitter, "delta": delta, "j_values": js,
+                      "nH": n_h, "rangeMax": delta + half, "rangeMin": delta - half})
+    peaks.sort(key=lambda p: -p["rangeMax"])
+    return _merge_overlaps(peaks) if merge_overlaps else peaks
+
+
+def _merge_overlaps(peaks):
+    """Peaks whose ranges overlap merge into one 'm' (as a peak picker would report them)."""
+    if len(peaks) < 2:
+        return peaks
+    out = [dict(peaks[0])]
+    for p in peaks[1:]:
+        q = out[-1]
+        if p["rangeMax"] > q["rangeMin"]:
+            n = q["nH"] + p["nH"]
+            q["delta"] = (q["delta"] * q["nH"] + p["delta"] * p["nH"]) / n
+            q["centroid"] = (q["centroid"] * q["nH"] + p["centroid"] * p["nH"]) / n
+            q["nH"] = n
+            q["rangeMin"] = min(q["rangeMin"], p["rangeMin"])
+            q["rangeMax"] = max(q["rangeMax"], p["rangeMax"])
+            q["category"], q["j_values"] = "m", None
+        else:
+            out.append(dict(p))
+    return out
+
+
+def _cf_couplings(mol: Chem.Mol, dm) -> dict[int, list[float]]:
+    """nJ(C-F) in Hz for each carbon, one entry per F within 4 bonds."""
+    jcf = {1: 245.0, 2: 21.0, 3: 8.0, 4: 3.0}
+    out = defaultdict(list)
+    fs = [a.GetIdx() for a in mol.GetAtoms() if a.GetSymbol() == "F"]
+    for f in fs:
+        for a in mol.GetAtoms():
+            if a.GetSymbol() == "C":
+                d = int(dm[a.GetIdx(), f])
+                if d in jcf:
+                    out[a.GetIdx()].append(jcf[d])
+    return out
+
+
+def build_c_peaks(mol: Chem.Mol, c_shift: dict[int, float], rng: np.random.Generator | None = None):
+    """Benchmark-style 13C peak list, descending 'delta (ppm)'.
+
+    Intensity grows with the number of equivalent carbons and (NOE) with the
+    number of attached H; quaternary carbons are weak. C-F couplings split the
+    line into doublets (several F: all combinations, first order).
+    """
+    cls = equivalence_classes(mol)
+    groups = defaultdict(list)
+    for a in mol.GetAtoms():
+        if a.GetSymbol() == "C" and a.GetIdx() in c_shift:
+            groups[cls[a.GetIdx()]].append(a.GetIdx())
+    dm = Chem.GetDistanceMatrix(mol)
+    cf = _cf_couplings(mol, dm)
+    lines = []
+    for members in groups.values():
+        rep = members[0]
+        delta = float(np.mean([c_shift[i] for i in members]))
+        nh = mol.GetAtomWithIdx(rep).GetTotalNumHs()
+        inten = 0.05 * len(members) * (1.0 + 0.35 * min(nh, 3)) / 1.7
+        if rng is not None:
+            inten *= float(np.exp(rng.normal(0.0, 0.05)))
+        sub = [(delta, inten)]
+        for J in cf.get(rep, []):
+            d = J / C_FREQ_MHZ / 2.0
+            sub = [(s + sgn * d, w / 2.0) for s, w in sub for sgn in (1, -1)]
+        for s, w in sub:
+            width = 0.0119 if rng is None else float(0.0119 * np.exp(rng.normal(0.0, 0.03)))
+            lines.append({"delta (ppm)": float(s), "integral": float(w * 0.0188), "intensity": float(w),
+                          "width (ppm)": width})
+    lines.sort(key=lambda p: -p["delta (ppm)"])
+    return lines
+
+
+# ------------------------------------------------------------------- csp5 ----
+
+def csp5_available() -> bool:
+    try:
+        import csp5  # noqa: F401
+        return True
+    except Exception:
+        return False
+
+
+def csp5_raw(smiles: list[str], nucleus: str, batch_size: int = 64, num_workers: int = 1, seed: int = 0,
+             device: str = "auto"):
+    """Run csp5 for one nucleus; returns a DataFrame (molecule_id, atom_index, shift_ppm, parent_index).
+
+    ``parent_index`` is the heavy atom an H is bonded to (1H), or the atom itself
+    (13C); -1 where the csp5 atom order does not start with the heavy atoms of
+    ``Chem.MolFromSmiles(smiles)`` (treated as a failure later).
+    """
+    import csp5
+    import pandas as pd
+
+    res = csp5.predict_smiles(list(smiles), nucleus=nucleus, batch_size=batch_size,
+                              num_workers=num_workers, random_seed=seed, device=device)
+    # csp5 numbers only the molecules it processed, so map back to the input through the SMILES
+    recs = {r.molecule_id: r for r in res.molecule_records}
+    index_of = {s: k for k, s in enumerate(smiles)}
+    df = res.predictions
+    rows = []
+    for cid, sub in df.groupby("molecule_id", sort=False):
+        rec = recs.get(cid)
+        mid = index_of.get(str(sub.smiles.iloc[0]))
+        if mid is None and rec is not None:
+            mid = index_of.get(rec.smiles)
+        if mid is None:
+            continue
+        ref = Chem.MolFromSmiles(smiles[mid])
+        ok = rec is not None and ref is not None and rec.mol is not None
+        if ok:
+            rm, n = rec.mol, ref.GetNumAtoms()
+            ok = rm.GetNumAtoms() >= n and all(rm.GetAtomWithIdx(i).GetSymbol() == ref.GetAtomWithIdx(i).GetSymbol()
+                                              for i in range(n))
+        for i, sh in zip(sub.atom_index, sub.shift_ppm):
+            parent = -1
+            if ok:
+                at = rm.GetAtomWithIdx(int(i))
+                if at.GetSymbol() == "H":
+                    nbs = [x.GetIdx() for x in at.GetNeighbors()]
+                    parent = nbs[0] if nbs and nbs[0] < n else -1
+                elif int(i) < n:
+                    parent = int(i)
+            rows.append((int(mid), int(i), float(sh), parent))
+    return pd.DataFrame(rows, columns=["molecule_id", "atom_index", "shift_ppm", "parent_index"])
+
+
+def collect_csp5(smiles: list[str], raw_c, raw_h):
+    """Combine the two csp5_raw frames into [(c_shift, h_shift) or None] per molecule."""
+    c = defaultdict(dict)
+    for mid, par, sh in zip(raw_c.molecule_id, raw_c.parent_index, raw_c.shift_ppm):
+        if par >= 0:
+            c[int(mid)][int(par)] = float(sh)
+    acc = defaultdict(lambda: defaultdict(list))
+    for mid, par, sh in zip(raw_h.molecule_id, raw_h.parent_index, raw_h.shift_ppm):
+        if par >= 0:
+            acc[int(mid)][int(par)].append(float(sh))
+    results = []
+    for k, smi in enumerate(smiles):
+        ref = Chem.MolFromSmiles(smi)
+        n_c = sum(a.GetSymbol() == "C" for a in ref.GetAtoms())
+        n_hat = sum(1 for a in ref.GetAtoms() if a.GetTotalNumHs() > 0)
+        cs = c.get(k, {})
+        hs = {i: float(np.mean(v)) for i, v in acc.get(k, {}).items()}
+        # require every carbon, and every H-bearing heavy atom, to have a shift
+        results.append((cs, hs) if len(cs) >= n_c and len(hs) >= n_hat else None)
+    return results
+
+
+def predict_csp5(smiles: list[str], batch_size: int = 64, num_workers: int = 1, seed: int = 0):
+    """csp5 shifts for canonical SMILES.
+
+    Returns a list (one per input) of (c_shift, h_shift) dicts keyed on the
+    heavy-atom index of ``Chem.MolFromSmiles(smiles)``, or None on failure.
+    """
+    raw_c = csp5_raw(smiles, "13C", batch_size, num_workers, seed)
+    raw_h = csp5_raw(smiles, "1H", batch_size, num_workers, seed)
+    return collect_csp5(smiles, raw_c, raw_h)

@@ -1,0 +1,197 @@
+#!/usr/bin/env python
+"""Simulate a small benchmark-v2-style dataset (1H/13C peaks, IR, MS/MS) offline.
+
+  python scripts/simulate_dataset.py --out data/demo --n 6000 --seed 0 [--fast] [--workers N]
+         [--source rdkit_nci,rdkit_wehi,...] [--max-heavy 20] [--chunk-size 1000]
+
+Writes <out>/aligned_chunk_{i}.parquet, <out>/rejects.csv (molecules that failed
+simulation, with the reason) and <out>/summary.json (counts, filter statistics by
+reason, timings).  Output is
+deterministic for a given molecule input and --seed: all noise comes from
+numpy generators seeded with (seed, row index).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import glob
+import json
+import os
+import pickle
+import sys
+import time
+
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+
+import numpy as np  # noqa: E402
+from rdkit import Chem  # noqa: E402
+from rdkit.Chem import rdMolDescriptors  # noqa: E402
+
+from onmt_moe.simulate import ir, molecules, msms, nmr, schema  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", required=True)
+    p.add_argument("--n", type=int, default=6000, help="number of molecules to sample (after filtering)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fast", action="store_true", help="additive-increment NMR estimate instead of csp5")
+    p.add_argument("--workers", type=int, default=1, help="csp5 worker processes")
+    p.add_argument("--source", default=",".join(molecules.DEFAULT_SOURCES))
+    p.add_argument("--max-heavy", type=int, default=20)
+    p.add_argument("--max-smiles-len", type=int, default=60)
+    p.add_argument("--elements", default="C,H,N,O,F,Cl,S")
+    p.add_argument("--chunk-size", type=int, default=1000)
+    p.add_argument("--batch-size", type=int, default=200, help="molecules per csp5 call")
+    p.add_argument("--csp5-cache", default=None, help="pickle file caching csp5 shifts by SMILES (resume)")
+    p.add_argument("--smiles-file", default=None, help="use these SMILES (one per line) instead of --source")
+    p.add_argument("--dump-smiles", default=None,
+                   help="write the selected SMILES (one per line) to this file and exit "
+                        "(for onmt_moe.simulate.csp5_batch on another machine)")
+    p.add_argument("--quiet", action="store_true")
+    return p.parse_args(argv)
+
+
+def select_molecules(args):
+    cfg = molecules.FilterConfig(max_heavy_atoms=args.max_heavy, max_smiles_len=args.max_smiles_len,
+                                 elements=tuple(args.elements.split(",")))
+    if args.smiles_file:
+        kept, rejected, seen = [], [], set()
+        with open(args.smiles_file) as fh:
+            for line in fh:
+                smi = line.strip().split()[0] if line.strip() else ""
+                if not smi:
+                    continue
+                m = Chem.MolFromSmiles(smi)
+                reason = molecules.filter_reason(m, cfg)
+                can = Chem.MolToSmiles(m) if m is not None else None
+                if reason is None and can in seen:
+                    reason = "duplicate"
+                if reason is None:
+                    seen.add(can)
+                    kept.append({"smiles": can, "source": os.path.basename(args.smiles_file)})
+                else:
+                    rejected.append({"input": smi, "source": args.smiles_file, "reason": reason})
+    else:
+        kept, rejected = molecules.load_molecules(args.source.split(","), cfg)
+    rng = np.random.default_rng(args.seed)
+    order = rng.permutation(len(kept))
+    chosen = [kept[i] for i in order[: args.n]]
+    return chosen, rejected, len(kept)
+
+
+def nmr_shifts(smiles, args, log):
+    """Per molecule (c_shift, h_shift) or None."""
+    if args.fast:
+        from onmt_moe.simulate import nmr_fast
+        return [nmr_fast.predict_fast(Chem.MolFromSmiles(s)) for s in smiles]
+    cache = {}
+    if args.csp5_cache and os.path.exists(args.csp5_cache):
+        with open(args.csp5_cache, "rb") as fh:
+            cache = pickle.load(fh)
+    todo = [s for s in smiles if s not in cache]
+    t0 = time.time()
+    for k in range(0, len(todo), args.batch_size):
+        batch = todo[k:k + args.batch_size]
+        try:
+            res = nmr.predict_csp5(batch, num_workers=args.workers, seed=args.seed)
+        except Exception as exc:  # a whole batch failing: retry one by one
+            log(f"csp5 batch failed ({exc!r}); retrying singly")
+            res = []
+            for s in batch:
+                try:
+                    res.extend(nmr.predict_csp5([s], num_workers=1, seed=args.seed))
+                except Exception:
+                    res.append(None)
+        for s, r in zip(batch, res):
+            cache[s] = r
+        if args.csp5_cache:
+            tmp = args.csp5_cache + ".tmp"
+            with open(tmp, "wb") as fh:
+                pickle.dump(cache, fh)
+            os.replace(tmp, args.csp5_cache)
+        done = min(k + args.batch_size, len(todo))
+        el = time.time() - t0
+        log(f"csp5 {done}/{len(todo)} molecules, {el:.0f} s, eta {el / done * (len(todo) - done):.0f} s")
+    return [cache[s] for s in smiles]
+
+
+def simulate_row(idx, smiles, shifts, seed):
+    mol = Chem.MolFromSmiles(smiles)
+    if shifts is None:
+        raise ValueError("nmr prediction failed")
+    c_shift, h_shift = shifts
+    rng = np.random.default_rng([seed, idx])
+    row = {
+        "smiles": smiles,
+        "molecular_formula": rdMolDescriptors.CalcMolFormula(mol),
+        "h_nmr_peaks": nmr.build_h_peaks(mol, h_shift, rng),
+        "c_nmr_peaks": nmr.build_c_peaks(mol, c_shift, rng),
+        "ir_spectra": ir.simulate_ir(mol, rng).tolist(),
+        "__index_level_0__": int(idx),
+    }
+    row.update(msms.simulate_msms(mol, rng))
+    probs = schema.validate_row(row)
+    if probs:
+        raise ValueError("; ".join(probs))
+    return row
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    t_start = time.time()
+    log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+    chosen, rejected, n_pass = select_molecules(args)
+    log(f"{n_pass} molecules pass the filter; simulating {len(chosen)} ({'fast' if args.fast else 'csp5'} NMR)")
+    smiles = [c["smiles"] for c in chosen]
+    if args.dump_smiles:
+        with open(args.dump_smiles, "w") as fh:
+            fh.write("\n".join(smiles) + "\n")
+        log(f"wrote {len(smiles)} SMILES to {args.dump_smiles}")
+        return {"n_selected": len(smiles)}
+    shifts = nmr_shifts(smiles, args, log)
+    t_nmr = time.time() - t_start
+
+    os.makedirs(args.out, exist_ok=True)
+    for old in glob.glob(os.path.join(args.out, "aligned_chunk_*.parquet")):
+        os.remove(old)
+    rows, failed, sizes, chunk = [], [], [], 0
+    n_ok = 0
+    for idx, (c, sh) in enumerate(zip(chosen, shifts)):
+        try:
+            rows.append(simulate_row(idx, c["smiles"], sh, args.seed))
+            n_ok += 1
+        except Exception as exc:
+            failed.append({"input": c["smiles"], "source": c["source"], "reason": f"simulation: {exc}"})
+        if len(rows) == args.chunk_size:
+            sizes.append(schema.write_chunk(rows, os.path.join(args.out, f"aligned_chunk_{chunk}.parquet")))
+            chunk += 1
+            rows = []
+    if rows:
+        sizes.append(schema.write_chunk(rows, os.path.join(args.out, f"aligned_chunk_{chunk}.parquet")))
+    with open(os.path.join(args.out, "rejects.csv"), "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=["input", "source", "reason"])
+        w.writeheader()
+        for r in failed:
+            w.writerow(r)
+    by_reason = {}
+    for r in rejected:
+        by_reason[r["reason"]] = by_reason.get(r["reason"], 0) + 1
+    summary = {
+        "command": "python scripts/simulate_dataset.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "nmr": "fast additive increments" if args.fast else "csp5",
+        "seed": args.seed, "sources": args.source.split(",") if not args.smiles_file else [args.smiles_file],
+        "n_pass_filter": n_pass, "n_selected": len(chosen), "n_written": n_ok,
+        "n_failed_simulation": len(failed), "n_filtered_out": len(rejected),
+        "filtered_out_by_reason": dict(sorted(by_reason.items(), key=lambda t: -t[1])),
+        "chunks": len(sizes), "bytes": int(sum(sizes)),
+        "seconds_nmr": round(t_nmr, 1), "seconds_total": round(time.time() - t_start, 1),
+    }
+    with open(os.path.join(args.out, "summary.json"), "w") as fh:
+        json.dump(summary, fh, indent=1)
+    log(json.dumps(summary, indent=1))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,270 @@
+"""Tests for the offline spectra simulator (onmt_moe.simulate) and scripts/simulate_dataset.py.
+
+The --fast path needs only the base requirements; the csp5 path is skipped
+unless csp5 (requirements-simulate.txt) is installed.
+"""
+import glob
+import importlib.util
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from rdkit import Chem
+from rdkit.Chem import Descriptors
+
+from onmt_moe.simulate import ir, molecules, msms, nmr, nmr_fast, schema
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "scripts", "simulate_dataset.py")
+HAS_CSP5 = importlib.util.find_spec("csp5") is not None
+
+ETHANOL, BENZENE, ACETOPHENONE, NMA = "CCO", "c1ccccc1", "CC(=O)c1ccccc1", "CNC(C)=O"
+
+
+def _mol(s):
+    return Chem.MolFromSmiles(s)
+
+
+def _peaks(smiles, shifts):
+    m = _mol(smiles)
+    c, h = shifts
+    return nmr.build_h_peaks(m, h, np.random.default_rng(0)), nmr.build_c_peaks(m, c, np.random.default_rng(0))
+
+
+def _find(peaks, lo, hi, key="delta"):
+    return [p for p in peaks if lo <= p[key] <= hi]
+
+
+# ------------------------------------------------------------- multiplets ---
+
+def test_multiplet_names_and_j_strings():
+    assert nmr.multiplet([]) == ("s", None, 0.0)
+    cat, js, span = nmr.multiplet([(7.0, 3)])
+    assert cat == "q" and js == "7.00_" and span == pytest.approx(21.0)
+    cat, js, _ = nmr.multiplet([(1.8, 1), (7.9, 1)])
+    assert cat == "dd" and js == "1.80_7.90_"  # ascending J, trailing '_'
+    cat, js, _ = nmr.multiplet([(7.9, 2), (1.8, 1)])
+    assert cat == "td"  # larger coupling first
+    cat, _, _ = nmr.multiplet([(7.1, 3), (7.0, 2)])  # equal J merge: CH2 between CH3 and CH2
+    assert cat == "h"
+    cat, _, _ = nmr.multiplet([(7.0, 6)])
+    assert cat == "hept"
+    cat, _, _ = nmr.multiplet([(7.0, 6), (6.8, 1)])  # 7 equivalent-J partners: no name beyond hept
+    assert cat == "m"
+    cat, js, _ = nmr.multiplet([(7.0, 3), (5.0, 3), (3.0, 2)])
+    assert cat == "m" and js is None
+
+
+# ------------------------------------------------------ fast NMR sanity ----
+
+def _check_nmr_chemistry(shift_fn, tol_h=0.35, tol_c=8.0):
+    # ethanol: CH3 triplet ~1.2 (3H), CH2 quartet ~3.7 (2H)
+    h, c = _peaks(ETHANOL, shift_fn(ETHANOL))
+    ch3 = [p for p in h if p["nH"] == 3]
+    ch2 = [p for p in h if p["nH"] == 2]
+    assert len(ch3) == 1 and ch3[0]["category"] == "t" and abs(ch3[0]["delta"] - 1.2) < tol_h
+    assert len(ch2) == 1 and ch2[0]["category"] == "q" and abs(ch2[0]["delta"] - 3.7) < tol_h
+    assert ch3[0]["j_values"].endswith("_") and 6.0 < float(ch3[0]["j_values"].split("_")[0]) < 8.0
+    assert sorted(round(p["delta (ppm)"]) for p in c)[0] == pytest.approx(18, abs=tol_c)
+    assert sorted(p["delta (ppm)"] for p in c)[1] == pytest.approx(58, abs=tol_c)
+
+    # benzene: one 6H singlet ~7.3, one carbon ~128.5
+    h, c = _peaks(BENZENE, shift_fn(BENZENE))
+    assert len(h) == 1 and h[0]["nH"] == 6 and h[0]["category"] == "s" and h[0]["j_values"] is None
+    assert abs(h[0]["delta"] - 7.3) < tol_h
+    assert len(c) == 1 and abs(c[0]["delta (ppm)"] - 128.5) < 3
+
+    # acetophenone: CH3 singlet ~2.6 (3H), aromatics 7.3-8.1 (5H), C=O ~198
+    h, c = _peaks(ACETOPHENONE, shift_fn(ACETOPHENONE))
+    me = [p for p in h if p["nH"] == 3 and p["delta"] < 4.0]
+    assert len(me) == 1 and me[0]["category"] == "s" and abs(me[0]["delta"] - 2.6) < tol_h
+    arom = _find(h, 7.2, 8.2)
+    assert sum(p["nH"] for p in arom) == 5
+    assert max(p["delta"] for p in arom) > 7.75  # ortho H deshielded by C=O
+    assert abs(c[0]["delta (ppm)"] - 198) < tol_c  # descending order: C=O first
+    assert abs(c[-1]["delta (ppm)"] - 26.5) < tol_c
+    assert len(c) == 6  # symmetry: 8 carbons, 6 signals
+
+    # N-methylacetamide: NH ~5.5-7, N-CH3 ~2.8 (doublet, couples to NH), C(=O)CH3 ~2.0 s, C=O ~171
+    h, c = _peaks(NMA, shift_fn(NMA))
+    nme = [p for p in h if p["nH"] == 3 and p["delta"] > 2.45]
+    acme = [p for p in h if p["nH"] == 3 and p["delta"] <= 2.45]
+    assert len(nme) == 1 and abs(nme[0]["delta"] - 2.8) < tol_h and nme[0]["category"] == "d"
+    assert len(acme) == 1 and abs(acme[0]["delta"] - 2.0) < tol_h and acme[0]["category"] == "s"
+    nh = [p for p in h if p["nH"] == 1]
+    assert len(nh) == 1 and 5.0 < nh[0]["delta"] < 8.0
+    assert abs(c[0]["delta (ppm)"] - 171) < tol_c
+
+
+def test_fast_nmr_sanity():
+    _check_nmr_chemistry(lambda s: nmr_fast.predict_fast(_mol(s)))
+
+
+@pytest.mark.skipif(not HAS_CSP5, reason="csp5 not installed (optional, see requirements-simulate.txt)")
+def test_csp5_nmr_sanity():
+    res = nmr.predict_csp5([ETHANOL, BENZENE, ACETOPHENONE, NMA])
+    assert all(r is not None for r in res)
+    table = dict(zip([ETHANOL, BENZENE, ACETOPHENONE, NMA], res))
+    _check_nmr_chemistry(lambda s: table[s])
+
+
+def test_peak_list_format():
+    smi = "CC(C)CCNc1ncc(F)cc1C(=O)O"
+    m = _mol(smi)
+    h, c = _peaks(smi, nmr_fast.predict_fast(m))
+    assert [p["rangeMax"] for p in h] == sorted((p["rangeMax"] for p in h), reverse=True)
+    assert [p["delta (ppm)"] for p in c] == sorted((p["delta (ppm)"] for p in c), reverse=True)
+    for p in h:
+        assert p["rangeMin"] < p["delta"] < p["rangeMax"]
+        assert isinstance(p["nH"], int) and p["nH"] > 0
+        assert (p["j_values"] is None) == (p["category"] in ("s", "m"))
+    # isopropyl CH3 pair: one 6H doublet
+    assert any(p["nH"] == 6 and p["category"] == "d" for p in h)
+    # all H of the molecule appear exactly once (no overlaps merged away)
+    n_h = sum(a.GetTotalNumHs() for a in m.GetAtoms())
+    assert sum(p["nH"] for p in h) == n_h
+    # the C-F couplings split carbons near F into doublets
+    assert len(c) > len({r for r, a in zip(Chem.CanonicalRankAtoms(m, breakTies=False), m.GetAtoms())
+                         if a.GetSymbol() == "C"})
+
+
+# ------------------------------------------------------------------- IR ----
+
+def _ir_at(y, wn):
+    return float(y[int(np.argmin(np.abs(ir.IR_GRID - wn)))])
+
+
+def test_ir_shape_and_bands():
+    ys = {s: ir.simulate_ir(_mol(s), np.random.default_rng(k)) for k, s in
+          enumerate([ETHANOL, BENZENE, ACETOPHENONE, NMA])}
+    for y in ys.values():
+        assert y.dtype == np.float32 and y.shape == (1800,)
+        assert y.max() == 1.0
+        assert -0.2 < y.min() < 0.0
+    ac = ys[ACETOPHENONE]
+    band = ac[(ir.IR_GRID > 1660) & (ir.IR_GRID < 1710)]
+    assert band.max() > 0.7  # strong conjugated C=O
+    peak_wn = ir.IR_GRID[(ir.IR_GRID > 1600) & (ir.IR_GRID < 1800)][np.argmax(ac[(ir.IR_GRID > 1600) & (ir.IR_GRID < 1800)])]
+    assert 1665 < peak_wn < 1705
+    et = ys[ETHANOL]
+    assert _ir_at(et, 3330) > 0.5 and _ir_at(et, 3200) > 0.2 and _ir_at(et, 3480) > 0.2  # broad O-H
+    assert _ir_at(et, 1710) < 0.15  # no carbonyl
+    assert _ir_at(ys[BENZENE], 1710) < 0.15 and _ir_at(ys[BENZENE], 3330) < 0.15
+    assert 1630 < ir.IR_GRID[np.argmax(np.where((ir.IR_GRID > 1550) & (ir.IR_GRID < 1800), ys[NMA], -1))] < 1690
+
+
+# ---------------------------------------------------------------- MS/MS ----
+
+def test_msms_precursors_and_energy_trend():
+    for smi in [ETHANOL, ACETOPHENONE, NMA, "CC(C)CCNc1ncc(F)cc1C(=O)O", "OC(=O)c1ccccc1O"]:
+        m = _mol(smi)
+        M = Descriptors.ExactMolWt(m)
+        spec = msms.simulate_msms(m, np.random.default_rng(1))
+        assert set(spec) == set(schema.MSMS_COLUMNS)
+        centres = {}
+        for col, peaks in spec.items():
+            assert peaks, col
+            mz = [p[0] for p in peaks]
+            assert mz == sorted(mz)
+            assert max(p[1] for p in peaks) == 100.0
+            mode = "positive" if "positive" in col else "negative"
+            prec = M + 1.007276 if mode == "positive" else M - 1.007276
+            assert max(mz) <= prec + 1e-3
+            centres[col] = sum(p[0] * p[1] for p in peaks) / sum(p[1] for p in peaks)
+        for mode, sign in (("positive", 1), ("negative", -1)):
+            low = spec[f"msms_cfmid_{mode}_10ev"]
+            assert any(abs(p[0] - (M + sign * 1.007276)) < 2e-4 for p in low)
+            c10, c20, c40 = (centres[f"msms_cfmid_{mode}_{e}ev"] for e in (10, 20, 40))
+            assert c10 > c40 and c20 > c40
+            assert len(spec[f"msms_cfmid_{mode}_40ev"]) >= len(low)
+
+
+def test_msms_acylium_and_water_loss():
+    pos = msms.simulate_msms(_mol(ACETOPHENONE))["msms_cfmid_positive_20ev"]
+    # benzoyl cation C7H5O+ 105.0335 or acetyl cation 43.0178 appear
+    assert any(abs(p[0] - 105.03349) < 1e-3 or abs(p[0] - 43.01784) < 1e-3 for p in pos)
+    ions = [mz for mz, _ in msms.candidate_ions(_mol("CCCCO"), "positive")]
+    prec = Descriptors.ExactMolWt(_mol("CCCCO")) + 1.007276
+    assert any(abs(mz - (prec - 18.010565)) < 1e-4 for mz in ions)
+
+
+# --------------------------------------------------------- molecules etc ---
+
+def test_filter_reasons():
+    cfg = molecules.FilterConfig(max_heavy_atoms=10)
+    assert molecules.filter_reason(_mol("CCO"), cfg) is None
+    assert molecules.filter_reason(_mol("CC[O-].[Na+]"), cfg) == "multi_fragment"
+    assert molecules.filter_reason(_mol("CCBr"), cfg) == "element"
+    assert molecules.filter_reason(_mol("CC[NH3+]"), cfg) == "charged"
+    assert molecules.filter_reason(_mol("CCCCCCCCCCCC"), cfg) == "too_many_heavy_atoms"
+    assert molecules.filter_reason(None, cfg) == "unparseable"
+    assert molecules.filter_reason(_mol("C[N+](=O)[O-]"), molecules.FilterConfig(min_carbons=1)) is None
+
+
+def test_schema_roundtrip(tmp_path):
+    m = _mol(ACETOPHENONE)
+    c, h = nmr_fast.predict_fast(m)
+    row = {"smiles": ACETOPHENONE, "molecular_formula": "C8H8O", "__index_level_0__": 0,
+           "h_nmr_peaks": nmr.build_h_peaks(m, h), "c_nmr_peaks": nmr.build_c_peaks(m, c),
+           "ir_spectra": ir.simulate_ir(m).tolist()}
+    row.update(msms.simulate_msms(m))
+    assert schema.validate_row(row) == []
+    path = str(tmp_path / "x.parquet")
+    schema.write_chunk([row], path)
+    t = pq.read_table(path)
+    assert t.schema.equals(schema.SCHEMA, check_metadata=False)
+    assert t.schema.field("ir_spectra").type.value_type == pa.float32()
+    back = t.to_pylist()[0]
+    assert back["h_nmr_peaks"][0]["category"] == row["h_nmr_peaks"][0]["category"]
+
+
+# --------------------------------------------------------------- script ----
+
+def _run_script(out, *extra):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, SCRIPT, "--out", str(out), "--n", "25", "--fast", "--quiet",
+           "--source", "rdkit_nci200", *extra]
+    subprocess.run(cmd, check=True, env=env, cwd=ROOT, timeout=120)
+    files = sorted(glob.glob(os.path.join(str(out), "aligned_chunk_*.parquet")))
+    return files
+
+
+def test_script_fast_is_deterministic(tmp_path):
+    f1 = _run_script(tmp_path / "a", "--seed", "3", "--chunk-size", "10")
+    f2 = _run_script(tmp_path / "b", "--seed", "3", "--chunk-size", "10")
+    f3 = _run_script(tmp_path / "c", "--seed", "4", "--chunk-size", "10")
+    assert [os.path.basename(f) for f in f1] == ["aligned_chunk_0.parquet", "aligned_chunk_1.parquet",
+                                                 "aligned_chunk_2.parquet"]
+    t1 = [pq.read_table(f).to_pylist() for f in f1]
+    t2 = [pq.read_table(f).to_pylist() for f in f2]
+    assert t1 == t2
+    rows = [r for t in t1 for r in t]
+    assert len(rows) == 25 and len({r["smiles"] for r in rows}) == 25
+    rows3 = [r for f in f3 for r in pq.read_table(f).to_pylist()]
+    assert [r["smiles"] for r in rows3] != [r["smiles"] for r in rows]
+    for r in rows:
+        assert Chem.MolToSmiles(Chem.MolFromSmiles(r["smiles"])) == r["smiles"]
+        assert len(r["ir_spectra"]) == 1800 and max(r["ir_spectra"]) == 1.0
+        assert all(r[c] for c in schema.MSMS_COLUMNS)
+    assert os.path.exists(tmp_path / "a" / "rejects.csv")
+    assert os.path.exists(tmp_path / "a" / "summary.json")
+
+
+def test_bundled_demo_dataset():
+    files = sorted(glob.glob(os.path.join(ROOT, "data", "demo", "aligned_chunk_*.parquet")))
+    if not files:
+        pytest.skip("data/demo not generated")
+    total = sum(os.path.getsize(f) for f in glob.glob(os.path.join(ROOT, "data", "demo", "*")))
+    assert total <= 25 * 1024 * 1024
+    n = 0
+    for f in files:
+        pf = pq.ParquetFile(f)
+        assert pf.schema_arrow.equals(schema.SCHEMA, check_metadata=False)
+        n += pf.metadata.num_rows
+    assert n >= 5000
+    smiles = pq.read_table(files[0], columns=["smiles"]).column("smiles").to_pylist()
+    assert len(set(smiles)) == len(smiles)
