@@ -158,8 +158,30 @@ def test_expert_choice_gives_each_expert_c_tokens():
     y.sum().backward()
     s = moe.routing_stats.snapshot()
     assert s["processed"] == [4.0] * 4  # ceil(1.0 * 16 / 4)
-    manual_no_expert = 0
-    idx = moe.router(x, torch.zeros(16, dtype=torch.long)).expert_idx
-    assert idx.shape == (4, 4)
-    assert 0.0 <= s["tokens_no_expert_fraction"] <= 1.0
+    r = moe.router(x, torch.zeros(16, dtype=torch.long))
+    assert r.expert_idx.shape == (4, 4)
+    chosen = torch.zeros(16, dtype=torch.bool)
+    chosen[r.expert_idx.reshape(-1)] = True
+    assert s["tokens_no_expert_fraction"] == pytest.approx(1 - chosen.float().mean().item())
     assert x.grad.abs().sum() > 0
+
+
+def test_temperature_and_jitter():
+    torch.manual_seed(6)
+    moe = make(router_temperature="linear:4.0:1.0:10", router_noise_type="jitter", router_noise="0.5")
+    x, mod = torch.randn(10, 8), torch.randint(0, 3, (10,))
+    moe.eval()
+    p_hot = moe.router(x, mod).probs
+    moe.set_step(10)
+    p_cold = moe.router(x, mod).probs
+    assert torch.allclose(p_hot, (p_cold.log() / 4).softmax(-1), atol=1e-5)
+    moe.train()
+    assert not torch.allclose(moe.router(x, mod).logits, moe.router(x, mod).logits)
+
+
+def test_modality_bias_changes_routing():
+    moe = make(top_k=1, modality_routing="bias")
+    with torch.no_grad():
+        moe.router.modality_bias.weight[1, 3] = 50.0
+    r = moe.router(torch.randn(6, 8), torch.tensor([0, 1, 1, 2, 1, 0]))
+    assert r.expert_idx[[1, 2, 4], 0].tolist() == [3, 3, 3]
