@@ -70,3 +70,16 @@ def test_stats_not_in_state_dict():
     keys = set(moe.state_dict())
     run(moe, 5, 1, 0)
     assert set(moe.state_dict()) == keys
+
+
+def test_inference_mode_then_training():
+    """A first call under inference_mode must not leave inference tensors behind."""
+    moe = MoE(MoEArgs(d_model=8, d_ff=16, num_experts=4, expert_d_ff=[8, 16, 16, 8]))
+    with torch.inference_mode():
+        run(moe, 5, 1, 0)
+    x = torch.randn(5, 8)
+    y, aux = moe(x, torch.zeros(5, dtype=torch.int32))
+    (y.sum() + sum(aux.values())).backward()
+    with torch.inference_mode():
+        run(moe, 5, 1, 1)
+    assert moe.routing_stats.snapshot()["tokens"] == 15

@@ -56,8 +56,9 @@ def expert_costs(widths: List[int], device) -> torch.Tensor:
     """cost_e = d_ff_e / mean(d_ff), cached per device (no host-to-device copy per call)."""
     key = (tuple(widths), str(device))
     if key not in _COSTS:
-        cost = torch.tensor(widths, dtype=torch.float32)
-        _COSTS[key] = (cost / cost.mean()).to(device)
+        with torch.inference_mode(False):  # a cache made under inference_mode would poison training
+            cost = torch.tensor(widths, dtype=torch.float32)
+            _COSTS[key] = (cost / cost.mean()).to(device)
     return _COSTS[key]
 
 

@@ -111,6 +111,7 @@ class MoE(nn.Module):
         E = a.num_experts
         if modality is None:
             modality = torch.zeros(T, dtype=torch.long, device=x.device)
+        modality = modality.long()
         r = self.router(x, modality)
         if a.router_type == "expert_choice":
             y, info = self._expert_choice(x, r, modality)

@@ -37,9 +37,10 @@ class RoutingStats:
             return
         size = sum(math.prod(s) for s in self._fields.values())
         old = self._buf
-        self._buf = torch.zeros(size, dtype=torch.float64, device=device)
-        if old is not None:
-            self._buf.copy_(old.to(device))
+        with torch.inference_mode(False):  # stays updatable in and out of inference_mode
+            self._buf = torch.zeros(size, dtype=torch.float64, device=device)
+            if old is not None:
+                self._buf.copy_(old.to(device))
         self.view, offset = {}, 0
         for name, shape in self._fields.items():
             n = math.prod(shape)
