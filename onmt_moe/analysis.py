@@ -262,6 +262,8 @@ def format_table(df, columns: Optional[Sequence[str]] = None, max_rows: int = 20
     for c in d.columns:
         if c in ("params", "trainable", "active_params", "expert_params_mean"):
             d[c] = d[c].map(_human)
+        elif c in ("num_experts", "top_k", "calls", "depth"):
+            d[c] = d[c].map(lambda v: "-" if v is None or pd.isna(v) else str(int(v)))
         elif c.endswith("_pct"):
             d[c] = d[c].map(lambda v: "-" if pd.isna(v) else f"{v:.1f}")
         elif pd.api.types.is_float_dtype(d[c]):
@@ -606,6 +608,10 @@ def load_onmt_model(path, warn: Optional[Callable[[str], None]] = None):
     path = Path(path)
     if not path.is_file():
         raise ModelLoadError(f"{path}: checkpoint not found")
+    # importing OpenNMT first lets the onmt_moe import hook register the plugin, including
+    # the safe-unpickling allowance for the checkpoint's argparse.Namespace
+    import onmt.model_builder  # noqa: F401
+
     try:
         ckpt = _torch_load(path, warn)
     except Exception as exc:  # noqa: BLE001 - any unpickling problem -> one line
