@@ -44,6 +44,7 @@ Checks (kind -> severity):
 * ``gradient_spike``       total grad norm > ``grad_spike_factor`` x its running median -> info
 * ``loss_divergence``      rolling train xent > ``divergence_factor`` x its best
                            rolling value, sustained -> warning
+* ``aux_loss_dominates``   train ``aux_total`` > ``aux_ratio_max`` x train xent, sustained -> warning
 * ``duplicate_steps``      repeated rows or steps going backwards in a CSV -> warning
 * ``missing_file`` / ``unreadable_file`` optional CSV absent -> info;
                            ``train_steps.csv`` absent -> warning; unreadable/corrupt -> error
@@ -95,6 +96,7 @@ class Thresholds:
     grad_max: float = 1e3
     grad_spike_factor: float = 10.0
     divergence_factor: float = 1.5
+    aux_ratio_max: float = 0.5
 
     @classmethod
     def from_kwargs(cls, **kwargs) -> "Thresholds":
@@ -325,6 +327,20 @@ def _check_divergence(df, th: Thresholds, findings):
                 (steps[i], steps[j])))
 
 
+def _check_aux_share(df, th: Thresholds, findings):
+    if not {"aux_total", "xent"} <= set(df.columns):
+        return
+    d = df.sort_values("step")
+    aux = d["aux_total"].to_numpy(dtype=float)
+    x = d["xent"].to_numpy(dtype=float)
+    ratio = np.where(np.isfinite(aux) & np.isfinite(x) & (x > 0), aux / np.where(x > 0, x, 1.0), np.nan)
+    findings.extend(_sustained_findings(
+        d["step"].to_numpy(), ratio, np.isfinite(ratio) & (ratio > th.aux_ratio_max), th, "warning",
+        "aux_loss_dominates",
+        lambda w: (f"weighted MoE aux loss reaches {float(np.nanmax(w)):.0%} of the train xent "
+                   f"(limit {th.aux_ratio_max:.0%}); check the aux coefficients")))
+
+
 def _check_validation(df, th: Thresholds, findings):
     if "ppl" not in df.columns:
         return
@@ -507,6 +523,7 @@ def analyze_run(run_dir, **thresholds) -> Dict[str, Any]:
         _check_non_finite("train_steps.csv", df, blank, ["xent", "ppl", "accuracy", "lr", "aux_total"], findings)
         _check_throughput(df, th, findings)
         _check_divergence(df, th, findings)
+        _check_aux_share(df, th, findings)
     if data["valid_summary.csv"] is not None:
         df, blank = data["valid_summary.csv"]
         _check_non_finite("valid_summary.csv", df, blank, ["xent", "ppl", "accuracy"], findings)

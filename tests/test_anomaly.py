@@ -201,6 +201,19 @@ def test_bad_gradients(tmp_path):
     assert "gradient_spike" in kinds(rep, "info")
 
 
+def test_aux_loss_dominating(tmp_path):
+    run = make_run(tmp_path / "r", n_points=20)
+    path = run / "train_steps.csv"
+    lines = path.read_text().splitlines()
+    # last 8 logged steps: aux_total (last column) = 3.0, larger than xent
+    lines = lines[:-8] + [",".join(l.split(",")[:-1] + ["3.0"]) for l in lines[-8:]]
+    path.write_text("\n".join(lines) + "\n")
+    rep = analyze_run(run)
+    aux = [f for f in rep["findings"] if f["kind"] == "aux_loss_dominates"]
+    assert len(aux) == 1 and aux[0]["step_range"] == [130, 200]
+    assert "aux_loss_dominates" not in kinds(analyze_run(run, aux_ratio_max=5.0))
+
+
 def test_duplicate_steps_after_unclean_resume(tmp_path):
     run = make_run(tmp_path / "r", n_points=20)
     log = CsvLog(run / "train_steps.csv", TRAIN_COLS)
