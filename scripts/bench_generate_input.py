@@ -167,22 +167,24 @@ def main() -> int:
               f"reference IR interpolation: {'scipy interp1d' if interp1d else 'np.interp'}")
 
         generate(chunk, tmp / "warm", limit_rows=500, **kw)  # warm caches / imports
-        ours, ref = [], []
+        ours, ref, ours_cpu, ref_cpu = [], [], [], []
         for _ in range(args.repeat):  # interleaved, best of --repeat (shared machine)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             s = generate(chunk, tmp / "ours", **kw)
             ours.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
+            ours_cpu.append(time.process_time() - c0)
+            t0, c0 = time.perf_counter(), time.process_time()
             reference(chunk, tmp / "ref")
             ref.append(time.perf_counter() - t0)
+            ref_cpu.append(time.process_time() - c0)
         same = _same(tmp / "ours", tmp / "ref")
         t_ours, t_ref = min(ours), min(ref)
         print(f"rows written: {s['rows']['written']}")
-        print(f"ours (1 core):      best {t_ours:6.2f} s  {args.rows / t_ours:7.0f} rows/s   all: "
-              + " ".join(f"{t:.2f}" for t in ours))
-        print(f"reference (1 core): best {t_ref:6.2f} s  {args.rows / t_ref:7.0f} rows/s   all: "
-              + " ".join(f"{t:.2f}" for t in ref))
-        print(f"speed ratio (best/best): {t_ref / t_ours:.1f}x; per-pair: "
+        print(f"ours (1 core):      wall best {t_ours:6.2f} s ({args.rows / t_ours:6.0f} rows/s)  cpu best "
+              f"{min(ours_cpu):6.2f} s   wall all: " + " ".join(f"{t:.2f}" for t in ours))
+        print(f"reference (1 core): wall best {t_ref:6.2f} s ({args.rows / t_ref:6.0f} rows/s)  cpu best "
+              f"{min(ref_cpu):6.2f} s   wall all: " + " ".join(f"{t:.2f}" for t in ref))
+        print(f"speed ratio: wall {t_ref / t_ours:.1f}x, cpu {min(ref_cpu) / min(ours_cpu):.1f}x; wall per pair: "
               + " ".join(f"{b / a:.1f}x" for a, b in zip(ours, ref)) + f"   outputs identical: {same}")
 
         tracemalloc.start()
@@ -200,11 +202,18 @@ def main() -> int:
         times = {}
         for w in (1, 2, 1, 2):
             t0 = time.perf_counter()
+            c0 = time.process_time()
+            ch0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             s = generate(d, tmp / f"w{w}", workers=w, **kw)
-            times[w] = min(times.get(w, 1e9), time.perf_counter() - t0)
-            print(f"workers={w}: {args.chunks} chunks x {args.rows} rows in {times[w]:.2f} s "
-                  f"({args.chunks * args.rows / times[w]:.0f} rows/s)")
-        print(f"scaling workers 2 vs 1: {times[1] / times[2]:.2f}x; identical output: {_same(tmp / 'w1', tmp / 'w2')}"
+            wall = time.perf_counter() - t0
+            ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = time.process_time() - c0 + (ch1.ru_utime - ch0.ru_utime) + (ch1.ru_stime - ch0.ru_stime)
+            times[w] = min(times.get(w, 1e9), wall)
+            print(f"workers={w}: {args.chunks} chunks x {args.rows} rows in {wall:.2f} s wall "
+                  f"({args.chunks * args.rows / wall:.0f} rows/s), cpu {cpu:.2f} s incl. finished workers; "
+                  f"per-chunk s: {[f['seconds'] for f in s['input_files']]}")
+        print(f"scaling workers 2 vs 1 (best wall): {times[1] / times[2]:.2f}x; load average "
+              f"{os.getloadavg()[0]:.1f}; identical output: {_same(tmp / 'w1', tmp / 'w2')}"
               f" (cpus available: {len(os.sched_getaffinity(0))})")
         return 0 if same else 1
     finally:

@@ -507,7 +507,8 @@ def format_msms(arrs: Sequence[pa.Array], headers: Sequence[str], columns: Seque
         pos, _ = tx.positions(off, gstart[:, e] + 1, stride=2)
         tb.put(pos, tx.np_round1_tokens(mz))
         tb.put(pos + 1, tx.np_round1_tokens(it))
-        out.vocab.update(_vocab_round1(mz) | _vocab_round1(it))
+    if blocks:
+        out.vocab.update(_vocab_round1(np.concatenate([v for b in blocks for v in b[1:]])))
     out.vocab.update(headers)
     texts = tb.join(counts)
     for i in range(n):

@@ -261,10 +261,15 @@ def process_chunk(job) -> dict:
     spool = Path(spool_dir)
     lens = {}
     for side, lines in (("src", a_lines), ("tgt", b_lines)):
-        data = [(l + "\n").encode("utf-8") for l in lines]
+        text = "".join([l + "\n" for l in lines])
+        blob = text.encode("utf-8")
+        if len(blob) == len(text):  # ASCII: byte length == character length
+            lens[side] = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines)) + 1
+        else:
+            lens[side] = np.fromiter((len(l.encode("utf-8")) + 1 for l in lines), dtype=np.int64,
+                                     count=len(lines))
         with open(spool / f"{chunk_id:06d}.{side}", "wb") as fh:
-            fh.write(b"".join(data))
-        lens[side] = np.fromiter((len(d) for d in data), dtype=np.int64, count=len(data))
+            fh.write(blob)
     # vocabulary estimate: distinct tokens of the well-formed section values of this chunk
     vocab = {"source": set(), "target": set(tgt.vocab)}
     for s in order:

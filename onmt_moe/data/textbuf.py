@@ -197,6 +197,9 @@ def join_rows(chars: np.ndarray, lens: np.ndarray, counts: np.ndarray) -> List[s
     ends = np.cumsum(row_bytes)
     starts = (ends - row_bytes).tolist()
     ends = ends.tolist()
+    if flat.isascii():  # byte offsets are character offsets: decode once, slice the str
+        text = flat.decode("ascii")
+        return [text[a:b - 1] if b > a else "" for a, b in zip(starts, ends)]
     return [flat[a:b - 1].decode("utf-8") if b > a else "" for a, b in zip(starts, ends)]
 
 
