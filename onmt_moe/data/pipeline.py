@@ -133,6 +133,7 @@ def process_chunk(job) -> dict:
     chunk_id, path, row_limit, opt, spool_dir = job
     path = str(path)
     t_start = time.perf_counter()
+    c_start = time.process_time()
     try:
         pf = pq.ParquetFile(path)
     except Exception as e:  # noqa: BLE001 - report any unreadable file in one line
@@ -296,6 +297,7 @@ def process_chunk(job) -> dict:
         "sec_ntok": {s: np.asarray(v, dtype=np.int32) for s, v in sec_len.items()},
         "vocab": vocab,
         "seconds": round(time.perf_counter() - t_start, 3),
+        "cpu_seconds": round(time.process_time() - c_start, 3),
         "pid": os.getpid(),
     }
 
@@ -552,7 +554,7 @@ def _finish(results, out: Path, data_dir: Path, spool: Path, opt: Options, seed:
         "pred_spectra": opt.pred_spectra,
         "seed": seed,
         "input_files": [{"path": r["path"], "rows_read": r["rows_read"], "msms_names": r["msms_names"],
-                         "seconds": r["seconds"]} for r in results],
+                         "seconds": r["seconds"], "cpu_seconds": r["cpu_seconds"]} for r in results],
         "rows": {
             "read": int(sum(r["rows_read"] for r in results)),
             "rejected": n_rej,
