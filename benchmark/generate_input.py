@@ -10,12 +10,8 @@ Example::
 ``--format tagged`` (default) wraps modalities in <NAME> … </NAME> segments.
 Run with ``--help`` for all flags.
 """
-import os
 import sys
 from pathlib import Path
-
-# The data pipeline needs neither torch nor OpenNMT: skip the plugin registration
-# that ``import onmt_moe`` performs (much faster start-up).
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 

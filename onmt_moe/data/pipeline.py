@@ -431,20 +431,10 @@ def generate(input, out_dir, *, h_nmr: bool = False, c_nmr: bool = False, ir: bo
             for r in _progress(it, len(jobs), progress):
                 results.append(r)
         else:
-            # Workers only need this module: keep them from importing torch/OpenNMT
-            # through ``onmt_moe/__init__`` (the variable is restored afterwards).
-            old_env = os.environ.get("ONMT_MOE_NO_REGISTER")
-            os.environ["ONMT_MOE_NO_REGISTER"] = "1"
-            try:
-                with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
-                                         mp_context=_mp_context()) as ex:
-                    for r in _progress(ex.map(process_chunk, jobs), len(jobs), progress):
-                        results.append(r)
-            finally:
-                if old_env is None:
-                    os.environ.pop("ONMT_MOE_NO_REGISTER", None)
-                else:
-                    os.environ["ONMT_MOE_NO_REGISTER"] = old_env
+            with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
+                                     mp_context=_mp_context()) as ex:
+                for r in _progress(ex.map(process_chunk, jobs), len(jobs), progress):
+                    results.append(r)
         summary = _finish(results, out, data_dir, spool, opt, seed, kw, mapping, files)
     finally:
         shutil.rmtree(spool, ignore_errors=True)
