@@ -260,7 +260,7 @@ def test_max_src_tokens_reject_and_keep(tmp_path):
 
 # ------------------------------------------------------------------ bad input
 def _bad_table(tmp_path) -> Path:
-    t = pq.read_table(EX2).slice(0, 12)
+    t = pq.read_table(EX2).slice(0, 14)
     rows = t.to_pylist()
     rows[0]["h_nmr_peaks"] = None                                   # null peak list
     rows[1]["h_nmr_peaks"] = []                                     # empty peak list
@@ -273,7 +273,8 @@ def _bad_table(tmp_path) -> Path:
     rows[8]["smiles"] = "C1CC(C"                                    # RDKit cannot parse
     rows[9]["msms_cfmid_positive_20ev"] = None                      # one null MS/MS energy
     rows[10]["c_nmr_peaks"][0]["delta (ppm)"] = float("nan")        # non-finite shift
-    # row 11 is good
+    rows[11]["ir_spectra"] = []                                     # empty spectrum
+    # rows 12, 13 are good
     p = tmp_path / "bad.parquet"
     pq.write_table(pa.Table.from_pylist(rows, schema=t.schema), p)
     return p
@@ -285,8 +286,9 @@ def test_bad_rows_benchmark_and_tagged(tmp_path):
     rej = [l.split("\t") for l in (tmp_path / "b" / "rejects.tsv").read_text().splitlines()[1:]]
     # benchmark: row 1 (empty list) is defined ("1HNMR" alone), row 8 passes (no RDKit in the
     # official script); every other bad row is rejected
-    assert sorted(int(r[1]) for r in rej) == [0, 2, 3, 4, 5, 7, 9, 10]
-    assert sb["rows"]["rejected"] == 8 and sb["rows"]["written"]["total"] == 4
+    assert sorted(int(r[1]) for r in rej) == [0, 2, 3, 4, 5, 7, 9, 10, 11]
+    assert sb["rows"]["rejected"] == 9 and sb["rows"]["written"]["total"] == 5
+    assert sb["reject_reasons"]["ir:empty"] == 1 and sb["reject_reasons"]["ir:null"] == 1
     assert sb["missing"]["h_nmr"] == {"null": 1, "empty": 1, "partial": 0}
     assert sb["reject_reasons"]["h_nmr:null"] == 1 and sb["reject_reasons"]["smiles"] == 1
     assert all(r[0].endswith("bad.parquet") and r[4] for r in rej)
@@ -299,12 +301,13 @@ def test_bad_rows_benchmark_and_tagged(tmp_path):
 
     st = generate(p, tmp_path / "t", format="tagged", progress=False, **ALL)
     rej = [l.split("\t") for l in (tmp_path / "t" / "rejects.tsv").read_text().splitlines()[1:]]
-    # tagged: null/empty modalities are missing (rows 0, 1, 4, 5 kept; row 9 keeps the other
+    # tagged: null/empty modalities are missing (rows 0, 1, 4, 5, 11 kept; row 9 keeps the other
     # energies); malformed content and both bad SMILES are rejected
     assert sorted(int(r[1]) for r in rej) == [2, 3, 6, 7, 8, 10]
-    assert st["rows"]["rejected"] == 6 and st["rows"]["written"]["total"] == 6
-    assert st["missing_segments"] == {"FORMULA": 1, "IR": 1}  # NMR still has 13C in rows 0/1
-    assert st["missing"]["ir"]["null"] == 1 and st["missing"]["pos_msms"]["partial"] == 1
+    assert st["rows"]["rejected"] == 6 and st["rows"]["written"]["total"] == 8
+    assert st["missing_segments"] == {"FORMULA": 1, "IR": 2}  # NMR still has 13C in rows 0/1
+    assert st["missing"]["ir"] == {"null": 1, "empty": 1, "partial": 0}
+    assert st["missing"]["pos_msms"]["partial"] == 1
 
     with pytest.raises(DataError, match=r"bad\.parquet: row 0 .*h_nmr_peaks is null"):
         generate(p, tmp_path / "s", format="benchmark", strict=True, progress=False, **ALL)

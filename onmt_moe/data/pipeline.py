@@ -188,6 +188,9 @@ def process_chunk(job) -> dict:
                 reject(i, f"{sec}:null", f"{col} is null")
             elif benchmark and code == bf.PARTIAL:
                 reject(i, f"{sec}:null", st.reasons[i])
+            elif benchmark and code == bf.EMPTY and st.texts[i] is None:
+                # no defined benchmark text (empty IR spectrum: the official script crashes)
+                reject(i, f"{sec}:empty", f"{col} is empty")
 
     order = [s for s in SECTIONS if s in secs]
     src_lines: List[str] = []
