@@ -14,13 +14,12 @@ re-implemented over whole columns:
   ``np.interp`` (float64 spectra) operation by operation as one matrix op.
 
 Status per row: OK, EMPTY (empty peak list / string: the benchmark format still
-emits the header), NULL (value is null: the official script would crash) or BAD
+emits the header; an empty IR spectrum has no text), NULL (value is null: the official script would crash) or BAD
 (malformed content; ``reasons[row]`` says why) or PARTIAL (MS/MS only: some
 collision energies null, others present; the text treats the null ones as empty).
 """
 from __future__ import annotations
 
-import math
 import re
 from typing import Dict, List, Optional, Sequence
 
