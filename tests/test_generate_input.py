@@ -309,6 +309,14 @@ def test_bad_rows_benchmark_and_tagged(tmp_path):
     assert st["missing"]["ir"] == {"null": 1, "empty": 1, "partial": 0}
     assert st["missing"]["pos_msms"]["partial"] == 1
 
+    tok = generate(p, tmp_path / "tok", format="tagged", missing="token", progress=False, **ALL)
+    assert tok["rows"]["written"] == st["rows"]["written"]
+    lines = [l for n in ("train", "val", "test") for l in _read(tmp_path / "tok", f"src-{n}.txt").decode().splitlines()]
+    layouts = {tuple(n for n, _ in tags.split_segments(l.split(" "))) for l in lines}
+    assert layouts == {("FORMULA", "NMR", "IR", "MS")}
+    assert sum("<IR> <MISSING> </IR>" in l for l in lines) == 2
+    assert sum("<FORMULA> <MISSING> </FORMULA>" in l for l in lines) == 1
+
     with pytest.raises(DataError, match=r"bad\.parquet: row 0 .*h_nmr_peaks is null"):
         generate(p, tmp_path / "s", format="benchmark", strict=True, progress=False, **ALL)
 
