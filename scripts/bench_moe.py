@@ -3,9 +3,11 @@
 
 1. Forward+backward of one block at d_model 512, d_ff 2048, 2048 tokens, for
    E in {4, 8} and k in {1, 2}: ours vs a dense FFN with the same d_ff, and vs
-   OpenNMT's built-in ``onmt.modules.moe.MoE`` (same E, k, d_ff; built with
-   parallel_residual=True so its experts skip their layer norm, the fairest
-   setting for it; its residual add stays).
+   OpenNMT's built-in ``onmt.modules.moe.MoE`` (same E, k, d_ff). With its
+   default options each of its experts is a full PositionwiseFeedForward (own
+   layer norm and residual), so the speedup in the last line compares it with
+   the same function built from ours, x + MoE(LayerNorm(x)); the bare ours vs
+   its parallel_residual=True variant (no layer norm) is printed too.
 2. Training throughput of a small encoder-decoder (plain torch) on
    benchmark-length sources (~600 src, ~40 tgt tokens): MoE top-1 (E=8, same
    d_ff) and MoE top-2 (E=8, each expert d_ff/2) as the encoder FFN vs dense.
@@ -60,13 +62,59 @@ def time_variants(variants, device, rounds, reps, warmup=2):
 
 
 # --------------------------------------------------------------------------- 1. block
-def build_onmt_moe(E, k, d, dff):
-    from onmt.modules.moe import MoE as OnmtMoE
+class PreNormResidual(nn.Module):
+    """x + MoE(LayerNorm(x)): the function OpenNMT's MoE computes with its default options
+    (each of its experts is a PositionwiseFeedForward with its own layer norm and residual)."""
 
-    m = OnmtMoE(E, k, d, dff, 0.0, "relu", True, True, "standard", 1e-6)
+    def __init__(self, moe, d):
+        super().__init__()
+        self.norm, self.moe = nn.LayerNorm(d, eps=1e-6), moe
+
+    def forward(self, x, modality=None):
+        y, aux = self.moe(self.norm(x), modality)
+        return x + y, aux
+
+
+ONMT_MODULES_DIR = ""
+
+
+def onmt_moe_class():
+    """onmt.modules.moe.MoE; where the onmt package cannot be imported (e.g. a GPU box
+    without OpenNMT's dependencies) its three source files are loaded from
+    --onmt_modules_dir (moe.py, position_ffn.py, rmsnorm.py need only torch)."""
+    try:
+        from onmt.modules.moe import MoE as OnmtMoE
+        return OnmtMoE
+    except ImportError:
+        if not ONMT_MODULES_DIR:
+            raise
+    import importlib.util
+    import types
+
+    for name in ("onmt", "onmt.modules"):
+        pkg = types.ModuleType(name)
+        pkg.__path__ = []
+        sys.modules[name] = pkg
+    for leaf in ("rmsnorm", "position_ffn", "moe"):
+        name = "onmt.modules." + leaf
+        spec = importlib.util.spec_from_file_location(name, os.path.join(ONMT_MODULES_DIR, leaf + ".py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules["onmt.modules.moe"].MoE
+
+
+def build_onmt_moe(E, k, d, dff, parallel_residual):
+    OnmtMoE = onmt_moe_class()
+    m = OnmtMoE(E, k, d, dff, 0.0, "relu", True, parallel_residual, "standard", 1e-6)
     for name, p in m.named_parameters():  # its Linear layers are skip_init (garbage memory)
         with torch.no_grad():
-            nn.init.xavier_uniform_(p) if p.dim() > 1 else p.zero_()
+            if p.dim() > 1:
+                nn.init.xavier_uniform_(p)
+            elif "layer_norm.weight" in name:
+                p.fill_(1.0)
+            else:
+                p.zero_()
     return m
 
 
@@ -94,18 +142,27 @@ def bench_block(device, rounds, reps, T=2048, d=512, dff=2048, configs=((4, 1), 
     for E, k in configs:
         ours = MoE(MoEArgs(d_model=d, d_ff=dff, dropout=0.0, num_experts=E, top_k=k)).to(device)
         variants[f"ours E{E} k{k}"] = block_step(ours, x, g, "ours")
-        onmt = build_onmt_moe(E, k, d, dff).to(device)
-        variants[f"onmt E{E} k{k}"] = block_step(onmt, x.unsqueeze(0), g.unsqueeze(0), "onmt")
+        wrapped = PreNormResidual(ours, d).to(device)
+        variants[f"ours+ln E{E} k{k}"] = block_step(wrapped, x, g, "ours")
+        for pr, tag in ((False, "onmt"), (True, "onmt-noln")):
+            onmt = build_onmt_moe(E, k, d, dff, pr).to(device)
+            variants[f"{tag} E{E} k{k}"] = block_step(onmt, x.unsqueeze(0), g.unsqueeze(0), "onmt")
     t = time_variants(variants, device, rounds, reps)
     print(f"\n== MoE block fwd+bwd, T={T} d={d} d_ff={dff} ({device}) ==")
     print(f"dense FFN: {t['dense'] * 1e3:8.2f} ms")
+    print("ours = the bare MoE (the FFN replacement); ours+ln = x + ours(LayerNorm(x)), the same function as\n"
+          "onmt = onmt.modules.moe.MoE with OpenNMT's defaults (layer norm + residual inside each expert);\n"
+          "onmt-noln = the same built with parallel_residual=True (no layer norm, residual kept).")
     res = {}
     for E, k in configs:
-        ours, onmt = t[f"ours E{E} k{k}"], t[f"onmt E{E} k{k}"]
-        res[(E, k)] = (ours / t["dense"], onmt / ours)
-        print(f"E={E} k={k}: ours {ours * 1e3:8.2f} ms = {ours / t['dense']:.3f}x dense | "
-              f"onmt {onmt * 1e3:8.2f} ms = {onmt / t['dense']:.3f}x dense | "
-              f"ours is {onmt / ours:.3f}x faster than onmt")
+        c = f"E{E} k{k}"
+        ours, ours_ln = t[f"ours {c}"], t[f"ours+ln {c}"]
+        onmt, onmt_noln = t[f"onmt {c}"], t[f"onmt-noln {c}"]
+        res[(E, k)] = (ours / t["dense"], onmt / ours_ln)
+        print(f"E={E} k={k}: ours {ours * 1e3:7.1f} ms = {ours / t['dense']:.3f}x dense | "
+              f"ours+ln {ours_ln * 1e3:7.1f} | onmt {onmt * 1e3:7.1f} ({onmt / t['dense']:.3f}x dense) "
+              f"-> {onmt / ours_ln:.3f}x slower than ours+ln | onmt-noln {onmt_noln * 1e3:7.1f} "
+              f"-> {onmt_noln / ours:.3f}x slower than ours")
     return res
 
 
@@ -217,8 +274,11 @@ def main():
                         "machine with --threads 1; meaningless on cuda)")
     p.add_argument("--part", default="all", choices=["all", "block", "train"],
                    help="run only one part (the other ratios print as nan)")
+    p.add_argument("--onmt_modules_dir", default="",
+                   help="fallback folder with OpenNMT's modules/{moe,position_ffn,rmsnorm}.py if onmt can't be imported")
     a = p.parse_args()
-    global CLOCK
+    global CLOCK, ONMT_MODULES_DIR
+    ONMT_MODULES_DIR = a.onmt_modules_dir
     CLOCK = time.process_time if a.timer == "process" else time.perf_counter
     if a.threads:
         torch.set_num_threads(a.threads)
