@@ -234,8 +234,10 @@ def carbon_shift(mol, atom, dm) -> float:
             shift += C_SP3_ALPHA[sub_type(mol, atom, nb)]
         if atom.IsInRingSize(3):
             shift -= 15.0
-        if atom.GetDegree() == 4:
-            shift -= 4.0  # quaternary branching correction
+        elif atom.IsInRingSize(5):
+            shift -= 7.5  # no gamma carbons in a five ring
+        # branching corrections (Grant-Paul style, lumped by degree)
+        shift += {2: -2.5, 3: -11.0, 4: -4.0}.get(atom.GetDegree(), 0.0)
         return float(np.clip(shift, -5.0, 100.0))
     partner = _double_partner(atom)
     if hyb == SP2 and partner is not None and partner.GetSymbol() == "O":
