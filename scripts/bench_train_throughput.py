@@ -37,6 +37,8 @@ def main(argv=None) -> int:
     ap.add_argument("--config", default=os.path.join(ROOT, "configs", "benchmark_moe.yaml"))
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--gpu", action="store_true")
+    ap.add_argument("--bucket_size", type=int, default=2048,
+                    help="OpenNMT's default (262144) makes a small corpus cycle for minutes before step 1")
     ap.add_argument("--runs_dir", default=None)
     ap.add_argument("--set", action="append", default=[])
     a = ap.parse_args(argv)
@@ -46,7 +48,7 @@ def main(argv=None) -> int:
     runs = a.runs_dir or tempfile.mkdtemp(prefix="bench_tps_")
     common = [f"run.data_dir={a.data_dir}", f"train_steps={a.steps}", f"save_checkpoint_steps={a.steps}",
               f"valid_steps={a.steps * 10}", f"report_every={max(a.steps // 10, 1)}", "accum_count=[1]",
-              "moe_grad_norm_every=0"]
+              "moe_grad_norm_every=0", f"bucket_size={a.bucket_size}"]
     if a.gpu:
         common += ["world_size=1", "gpu_ranks=[0]"]
     out = {}
