@@ -19,7 +19,7 @@ def test_cuda_matches_cpu(overflow, k):
     mod = torch.randint(0, 3, (64,))
     out = []
     for m, dev in ((cpu, "cpu"), (gpu, "cuda")):
-        xi = x.to(dev).requires_grad_(True)
+        xi = x.to(dev).detach().clone().requires_grad_(True)
         y, aux = m(xi, mod.to(dev))
         (y.square().sum() + aux["load_balance"] + aux["z_loss"]).backward()
         out.append((y.detach().cpu(), xi.grad.cpu(), m.router.proj.weight.grad.cpu(), m.routing_stats.snapshot()))
