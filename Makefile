@@ -7,7 +7,7 @@ BIN         := $(VENV)/bin
 PY          := $(BIN)/python
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: install test demo bench bench-quality clean-venv glycan-install
+.PHONY: install test demo bench bench-quality clean-venv install-extras
 
 install: $(VENV)/.installed
 
@@ -33,6 +33,11 @@ bench: install
 
 bench-quality: install
 	$(PY) scripts/bench_quality.py
+
+# Optional: the glycan dataset build (glycowork) and the full NMR simulator (csp5); torch stays pinned.
+install-extras: install
+	echo "torch==$$($(PY) -c 'import torch; print(torch.__version__)')" > $(VENV)/torch-pin.txt
+	$(PY) -m pip install -q -c $(VENV)/torch-pin.txt -r requirements-glycan.txt -r requirements-simulate.txt
 
 clean-venv:
 	rm -rf $(VENV)

@@ -13,15 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-try:
-    import onmt_moe  # noqa: F401,E402  (registers the plugin with OpenNMT)
-except Exception as exc:  # noqa: BLE001 - still useful for stock checkpoints
-    print(f"warning: could not register the onmt_moe plugin ({type(exc).__name__}: {exc}); "
-          f"only stock OpenNMT models can be rebuilt", file=sys.stderr)
-    os.environ["ONMT_MOE_NO_REGISTER"] = "1"
-    for _name in [m for m in sys.modules if m == "onmt_moe" or m.startswith("onmt_moe.")]:
-        del sys.modules[_name]
-
+import onmt_moe  # noqa: F401,E402  (registers the plugin as soon as OpenNMT is imported)
 from onmt_moe.analysis import main  # noqa: E402
 
 if __name__ == "__main__":
