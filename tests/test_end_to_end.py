@@ -56,6 +56,13 @@ def test_dense_baseline_run_folder(tmp_path):
     info = json.loads((d / "run.json").read_text())
     assert all(info["stages"][s]["status"] == "ok" for s in ("vocab", "train", "translate", "score"))
     assert info["params_total"] == info["params_active"] > 0
+    # partial-modality inference with the real checkpoint: every subset of {FORMULA, NMR} is decoded and scored
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmark", "modality_benchmark.py"), "--run", str(d),
+                        "--mode", "drop"], capture_output=True, text=True, env=ENV, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    rows = list(csv.DictReader(open(d / "modality" / "modality_table.csv")))
+    assert {row["subset"] for row in rows} >= {"FORMULA", "NMR", "FORMULA+NMR"}
+    assert (d / "modality" / "modality_heatmap.png").exists()
 
 
 def test_stock_train_translate_resume_average_moe(tmp_path):
