@@ -1,5 +1,4 @@
 """Capacity and overflow policies on hand-built routings (forced router logits)."""
-import pytest
 import torch
 
 from onmt_moe.moe import MoE, MoEArgs
