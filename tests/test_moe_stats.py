@@ -83,3 +83,13 @@ def test_inference_mode_then_training():
     with torch.inference_mode():
         run(moe, 5, 1, 1)
     assert moe.routing_stats.snapshot()["tokens"] == 15
+
+
+def test_stats_can_be_switched_off():
+    moe = MoE(MoEArgs(d_model=8, d_ff=16, num_experts=4))
+    moe.routing_stats.enabled = False
+    run(moe, 5, 1, 0)
+    assert moe.routing_stats.snapshot()["tokens"] == 0
+    moe.routing_stats.enabled = True
+    run(moe, 5, 1, 0)
+    assert moe.routing_stats.snapshot()["tokens"] == 5

@@ -125,7 +125,7 @@ class MoE(nn.Module):
         aux = compute_aux_losses(logits=r.logits, clean_logits=r.clean_logits, probs=r.probs,
                                  assign_counts=info["assign_counts"], modality_onehot=mod_onehot,
                                  entropy=entropy, args=a, widths=self._widths, noise=r.noise)
-        with torch.no_grad():
+        if self.routing_stats.enabled:
             self.routing_stats.update(
                 probs=r.probs.detach(), assign_counts=info["assign_counts"],
                 processed_counts=info["processed_counts"], modality_onehot=mod_onehot,

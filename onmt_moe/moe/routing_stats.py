@@ -26,6 +26,7 @@ class RoutingStats:
             "to_shared": (1,), "tokens_no_expert": (1,), "entropy": (1,), "confidence": (1,),
             "aux": (len(self.aux_names),),
         }
+        self.enabled = True  # set False to skip the bookkeeping (e.g. at translate time)
         self._buf = None
         self.view: Dict[str, torch.Tensor] = {}
         self.calls = 0
