@@ -5,7 +5,6 @@ VENV        ?= .venv
 TORCH_SPEC  ?= torch==2.13.0
 BIN         := $(VENV)/bin
 PY          := $(BIN)/python
-export OMP_NUM_THREADS ?= 1
 
 .PHONY: install test demo bench bench-quality clean-venv install-extras
 
@@ -22,7 +21,7 @@ $(VENV)/.installed: requirements.txt setup.py
 	touch $@
 
 test: install
-	$(PY) -m pytest -q tests
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q tests
 
 demo: install
 	$(PY) scripts/demo.py
@@ -32,7 +31,7 @@ bench: install
 	$(PY) scripts/bench_generate_input.py
 
 bench-quality: install
-	$(PY) scripts/bench_quality.py
+	OMP_NUM_THREADS=1 $(PY) scripts/bench_quality.py
 
 # Optional: the glycan dataset build (glycowork) and the full NMR simulator (csp5); torch stays pinned.
 install-extras: install

@@ -33,9 +33,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=os.path.join(ROOT, "data", "demo"))
     ap.add_argument("--out", default=os.path.join(ROOT, "runs", "bench_quality"))
-    ap.add_argument("--steps", type=int, default=1500)
-    ap.add_argument("--ir_points", type=int, default=100)
-    ap.add_argument("--msms_top_k", type=int, default=12)
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--ir_points", type=int, default=50)
+    ap.add_argument("--msms_top_k", type=int, default=6)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     a = ap.parse_args(argv)
     py = sys.executable
