@@ -94,6 +94,14 @@ class MoETransformerEncoder(TransformerEncoder):
         self.moe_args = args
         self.step = 0
         self.aux_meter = AuxMeter()
+        self.contrastive_coef = float(getattr(opt, "moe_contrastive_coef", 0.0) or 0.0)
+        self.contrastive_temperature = float(getattr(opt, "moe_contrastive_temperature", 0.1))
+        pair = list(getattr(opt, "moe_contrastive_pair", None) or ["MS", "TEXT"])
+        self.contrastive_ids = [self.modality_names.index(n) if n in self.modality_names else -1 for n in pair]
+        if self.contrastive_coef > 0 and -1 in self.contrastive_ids:
+            raise ValueError(f"moe_contrastive_pair {pair}: both must be modality tags of the source vocabulary "
+                             f"(found: {self.modality_names[1:]})")
+        self.last_contrastive = None
         for i in self.moe_layer_ids:
             self.transformer[i].feed_forward = MoEFeedForward(
                 MoE(args), opt.enc_hid_size, dropout, _layer_norm(opt, opt.enc_hid_size)
@@ -113,12 +121,40 @@ class MoETransformerEncoder(TransformerEncoder):
             b.moe.set_step(step)
 
     def aux_losses(self) -> Dict[str, torch.Tensor]:
-        """Unweighted aux losses of the last forward, averaged over the MoE layers."""
+        """Unweighted aux losses of the last forward, averaged over the MoE layers (+ ``contrastive``)."""
         blocks = [b for b in self.moe_blocks() if b.last_aux]
-        if not blocks:
-            return {}
-        keys = blocks[0].last_aux.keys()
-        return {k: torch.stack([b.last_aux[k].float().reshape(()) for b in blocks]).mean() for k in keys}
+        out = {}
+        if blocks:
+            keys = blocks[0].last_aux.keys()
+            out = {k: torch.stack([b.last_aux[k].float().reshape(()) for b in blocks]).mean() for k in keys}
+        if self.last_contrastive is not None:
+            out["contrastive"] = self.last_contrastive
+        return out
+
+    def aux_coefficients(self, step: int) -> Dict[str, float]:
+        coef = dict(self.moe_args.aux_coefficients(step))
+        if self.contrastive_coef > 0:
+            coef["contrastive"] = self.contrastive_coef
+        return coef
+
+    def _contrastive(self, enc_out: torch.Tensor, modality_bs: torch.Tensor):
+        """Symmetric InfoNCE between the mean-pooled states of two segments of each example."""
+        a, b = self.contrastive_ids
+        pooled = []
+        for m in (a, b):
+            w = (modality_bs == m).to(enc_out.dtype)  # (B, S)
+            n = w.sum(1)
+            pooled.append(((w.unsqueeze(-1) * enc_out).sum(1) / n.clamp(min=1).unsqueeze(-1), n > 0))
+        (za, ha), (zb, hb) = pooled
+        both = ha & hb
+        if int(both.sum()) < 2:
+            return enc_out.new_zeros((), dtype=torch.float32)
+        za = torch.nn.functional.normalize(za[both].float(), dim=-1)
+        zb = torch.nn.functional.normalize(zb[both].float(), dim=-1)
+        logits = za @ zb.t() / self.contrastive_temperature
+        target = torch.arange(logits.size(0), device=logits.device)
+        return 0.5 * (torch.nn.functional.cross_entropy(logits, target)
+                      + torch.nn.functional.cross_entropy(logits.t(), target))
 
     def forward(self, src, src_len=None):
         enc_out = self.embeddings(src)
@@ -126,7 +162,8 @@ class MoETransformerEncoder(TransformerEncoder):
         mask = pad.unsqueeze(1).expand(-1, -1, pad.size(2), -1)  # (B, 1, S, S)
         keep = ~pad.squeeze(1)  # (B, S) True at real tokens
         token_index = keep.reshape(-1).nonzero().squeeze(1)
-        modality = self.modality_lookup(src[:, :, 0]).reshape(-1).index_select(0, token_index)
+        modality_bs = self.modality_lookup(src[:, :, 0])
+        modality = modality_bs.reshape(-1).index_select(0, token_index)
         for layer in self.transformer:
             ff = layer.feed_forward
             if isinstance(ff, MoEFeedForward):
@@ -138,4 +175,7 @@ class MoETransformerEncoder(TransformerEncoder):
             else:
                 enc_out = layer(enc_out, mask)
         enc_out = self.layer_norm(enc_out)
+        self.last_contrastive = None
+        if self.contrastive_coef > 0 and self.training:
+            self.last_contrastive = self._contrastive(enc_out, modality_bs.masked_fill(~keep, -1))
         return enc_out, None, src_len

@@ -138,7 +138,7 @@ class MoELossCompute(LossCompute):
         raw = enc.aux_losses()
         if not raw:
             return loss, stats
-        coef = enc.moe_args.aux_coefficients(getattr(enc, "step", 0))
+        coef = enc.aux_coefficients(getattr(enc, "step", 0))
         enc.aux_meter.add(raw, coef)
         total = sum(float(coef.get(k, 0.0)) * v for k, v in raw.items() if coef.get(k, 0.0))
         if isinstance(total, torch.Tensor):

@@ -22,6 +22,13 @@ def add_plugin_options(parser) -> None:
                    "grad_norms.csv; default: the directory of -save_model.")
     group.add("--moe_grad_norm_every", "-moe_grad_norm_every", type=int, default=0,
               help="Log per-module gradient norms to grad_norms.csv every N steps (0 = off).")
+    group.add("--moe_contrastive_coef", "-moe_contrastive_coef", type=float, default=0.0,
+              help="Cross-modal contrastive alignment (off at 0): InfoNCE between the mean-pooled encoder states "
+                   "of two modality segments of the same example, against the other examples of the batch.")
+    group.add("--moe_contrastive_pair", "-moe_contrastive_pair", type=str, nargs=2, default=["MS", "TEXT"],
+              help="The two modality (tag) names whose pooled states are aligned.")
+    group.add("--moe_contrastive_temperature", "-moe_contrastive_temperature", type=float, default=0.1,
+              help="InfoNCE temperature.")
     group.add("--struct_loss_weights", "-struct_loss_weights", type=str, default="",
               help="Structure-aware loss: per-class weights of target tokens, e.g. "
                    "'monosaccharide=2,linkage=1.5,modification=2' (WURCS targets; see docs/glycan.md).")

@@ -44,7 +44,7 @@ def _hand_grads(opt, model, batches):
     model.zero_grad(set_to_none=True)
     pad = H.vocabs()["tgt"]["<blank>"]
     ce_fn = torch.nn.CrossEntropyLoss(ignore_index=pad, reduction="sum", label_smoothing=opt.label_smoothing)
-    coef = model.encoder.moe_args.aux_coefficients(model.encoder.step)
+    coef = model.encoder.aux_coefficients(model.encoder.step)
     ce_sum, aux_sum, N = 0.0, 0.0, 0
     ce_only = 0.0
     for b in batches:
