@@ -45,12 +45,20 @@ class _OnmtFinder:
                 return inner.create_module(s)
 
             def exec_module(self, module):
+                _quiet_upstream_warnings()
                 inner.exec_module(module)
                 disarm()
                 _register()
 
         spec.loader = _Loader()
         return spec
+
+
+def _quiet_upstream_warnings():
+    import warnings
+
+    # OpenNMT 3.5.1 decorates with torch.cuda.amp.custom_fwd/bwd, deprecated in torch >= 2.4: noise.
+    warnings.filterwarnings("ignore", message=r"`torch\.cuda\.amp\.custom_(fwd|bwd)", category=FutureWarning)
 
 
 def disarm():
@@ -65,7 +73,3 @@ def arm():
         return
     if _OnmtFinder not in _sys.meta_path:
         _sys.meta_path.insert(0, _OnmtFinder)
-        import warnings
-
-        # OpenNMT 3.5.1 decorates with torch.cuda.amp.custom_fwd/bwd, deprecated in torch >= 2.4: noise.
-        warnings.filterwarnings("ignore", message=r"`torch\.cuda\.amp\.custom_(fwd|bwd)", category=FutureWarning)
