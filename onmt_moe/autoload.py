@@ -42,8 +42,13 @@ def site_dir() -> str:
 
 def install(target: str | None = None) -> str:
     d = target or site_dir()
-    with open(os.path.join(d, HOOK_NAME), "w", encoding="utf-8") as f:
+    hook = os.path.join(d, HOOK_NAME)
+    with open(hook, "w", encoding="utf-8") as f:
         f.write(hook_source())
+    import py_compile
+
+    # site imports it on every interpreter start: ship the bytecode so it is never recompiled there
+    py_compile.compile(hook, doraise=True)
     with open(os.path.join(d, PTH_NAME), "w", encoding="utf-8") as f:
         f.write("import _onmt_moe_autoload\n")
     return d
@@ -51,8 +56,10 @@ def install(target: str | None = None) -> str:
 
 def uninstall(target: str | None = None) -> str:
     d = target or site_dir()
-    for n in (HOOK_NAME, PTH_NAME):
-        p = os.path.join(d, n)
+    import importlib.util
+
+    hook = os.path.join(d, HOOK_NAME)
+    for p in (hook, importlib.util.cache_from_source(hook), os.path.join(d, PTH_NAME)):
         if os.path.exists(p):
             os.remove(p)
     return d
