@@ -49,3 +49,17 @@ def test_importing_the_library_alone_stays_light():
              "print('torch' in sys.modules, 'onmt' in sys.modules)")
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["False", "False"]
+
+
+def test_autoload_install_and_uninstall_in_a_folder(tmp_path):
+    import importlib.util
+
+    from onmt_moe import autoload
+
+    autoload.install(str(tmp_path))
+    hook = tmp_path / autoload.HOOK_NAME
+    assert (tmp_path / autoload.PTH_NAME).read_text().strip() == "import _onmt_moe_autoload"
+    assert "def arm()" in hook.read_text() and "ONMT_MOE_AUTOLOAD" in hook.read_text()
+    assert os.path.exists(importlib.util.cache_from_source(str(hook)))  # bytecode shipped
+    autoload.uninstall(str(tmp_path))
+    assert not any(tmp_path.rglob("*onmt_moe_autoload*"))
