@@ -72,6 +72,13 @@ def _offsets(arr: pa.Array) -> np.ndarray:
     return np.asarray(arr.offsets.to_numpy(), dtype=np.int64)
 
 
+def _rebased_values(arr: pa.Array):
+    """(offsets rebased to 0, the slice of ``arr.values`` those offsets index) of a list array."""
+    off = _offsets(arr)
+    lo, hi = int(off[0]), int(off[-1])
+    return off - lo, arr.values.slice(lo, hi - lo)
+
+
 def _floats(arr: pa.Array) -> np.ndarray:
     """Values as float64 (nulls -> NaN)."""
     if pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type):
@@ -143,11 +150,8 @@ def format_hnmr(arr: pa.Array) -> SectionText:
     n = len(arr)
     out = SectionText(n)
     nulls = _nulls(arr)
-    off = _offsets(arr)
-    lo, hi = int(off[0]), int(off[-1])
-    off = off - lo
-    n_pk = hi - lo
-    peaks = arr.values.slice(lo, n_pk)
+    off, peaks = _rebased_values(arr)
+    n_pk = len(peaks)
     f = _struct_fields(peaks)
     for key in ("rangeMax", "rangeMin", "category", "nH"):
         if key not in f:
@@ -282,10 +286,7 @@ def format_cnmr(arr: pa.Array) -> SectionText:
     n = len(arr)
     out = SectionText(n)
     nulls = _nulls(arr)
-    off = _offsets(arr)
-    lo, hi = int(off[0]), int(off[-1])
-    off = off - lo
-    peaks = arr.values.slice(lo, hi - lo)
+    off, peaks = _rebased_values(arr)
     if pa.types.is_struct(peaks.type):
         f = _struct_fields(peaks)
         if "delta (ppm)" not in f:
@@ -437,9 +438,7 @@ def _msms_peaks(arr: pa.Array, column: str):
     """Flatten one MS/MS column: per-row peak offsets, m/z, intensity, per-peak error."""
     arr = _as_list_array(arr, column)
     nulls = _nulls(arr)
-    off = _offsets(arr)
-    lo, hi = int(off[0]), int(off[-1])
-    inner = arr.values.slice(lo, hi - lo)
+    off, inner = _rebased_values(arr)
     inner = _as_list_array(inner, column)
     inner_null = _nulls(inner)
     ioff = _offsets(inner)
@@ -453,7 +452,7 @@ def _msms_peaks(arr: pa.Array, column: str):
     mz = vals[start]
     it = vals[np.minimum(start + 1, len(vals) - 1)]
     bad_peak = inner_null | short | ~np.isfinite(mz) | ~np.isfinite(it)
-    return nulls, off - lo, mz, it, bad_peak
+    return nulls, off, mz, it, bad_peak
 
 
 def _top_k(offsets: np.ndarray, mz: np.ndarray, it: np.ndarray, k: int):
