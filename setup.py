@@ -22,6 +22,7 @@ setup(
             "onmt_moe_build_vocab=onmt_moe.cli:build_vocab",
             "onmt_moe_train=onmt_moe.cli:train",
             "onmt_moe_translate=onmt_moe.cli:translate",
+            "onmt_moe_average_models=onmt_moe.cli:average_models",
             "onmt_moe_autoload=onmt_moe.autoload:main",
         ]
     },

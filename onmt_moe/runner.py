@@ -262,7 +262,6 @@ class StageError(RuntimeError):
 def run_logged(cmd: List[str], log_path: str, echo: bool = True, env=None) -> None:
     """Run a command, tee its output to ``log_path`` (appending) and the console; raise StageError."""
     env = dict(os.environ if env is None else env)
-    env.pop("ONMT_MOE_NO_REGISTER", None)  # the OpenNMT commands need the plugin
     env.setdefault("OMP_NUM_THREADS", "1")
     env.setdefault("ONMT_MOE_AUTOLOAD", "1")
     with open(log_path, "a", encoding="utf-8") as log:

@@ -233,8 +233,6 @@ def test_script_entry_point_missing_file(tmp_path, monkeypatch, capsys):
     import runpy
 
     script = Path(__file__).resolve().parents[1] / "scripts" / "analyze_model.py"
-    # the script may set ONMT_MOE_NO_REGISTER: keep that from leaking into later tests
-    monkeypatch.setenv("ONMT_MOE_NO_REGISTER", os.environ.get("ONMT_MOE_NO_REGISTER", "0"))
     monkeypatch.setattr(sys, "argv", [str(script), str(tmp_path / "missing.pt")])
     with pytest.raises(SystemExit) as info:
         runpy.run_path(str(script), run_name="__main__")

@@ -276,8 +276,6 @@ def test_script_entry_point(tmp_path, monkeypatch, capsys):
 
     run = make_run(tmp_path / "r", ["expert_collapse"])
     script = Path(__file__).resolve().parents[1] / "scripts" / "anomaly_report.py"
-    # the script may set ONMT_MOE_NO_REGISTER: keep that from leaking into later tests
-    monkeypatch.setenv("ONMT_MOE_NO_REGISTER", os.environ.get("ONMT_MOE_NO_REGISTER", "0"))
     monkeypatch.setattr(sys, "argv", [str(script), str(run), "--fail_on", "error", "--window", "3"])
     with pytest.raises(SystemExit) as info:
         runpy.run_path(str(script), run_name="__main__")
