@@ -17,7 +17,7 @@ from onmt.utils.misc import sequence_mask
 
 from onmt_moe.loss import AuxMeter
 from onmt_moe.modality import ModalityLookup
-from onmt_moe.moe import MoE, MoEArgs
+from onmt_moe.moe import MoE, MoEArgs, Schedule
 
 
 class MoEFeedForward(nn.Module):
@@ -94,11 +94,17 @@ class MoETransformerEncoder(TransformerEncoder):
         self.moe_args = args
         self.step = 0
         self.aux_meter = AuxMeter()
-        self.contrastive_coef = float(getattr(opt, "moe_contrastive_coef", 0.0) or 0.0)
+        spec = getattr(opt, "moe_contrastive_coef", None)
+        try:  # a number (older checkpoints store a float) or a schedule string
+            self.contrastive_coef = Schedule(0.0 if spec in (None, "") else spec)
+        except ValueError as e:
+            raise ValueError(f"moe_contrastive_coef: {e}") from None
+        if self.contrastive_coef.min_value() < 0:
+            raise ValueError(f"moe_contrastive_coef {spec!r}: must not be negative")
         self.contrastive_temperature = float(getattr(opt, "moe_contrastive_temperature", 0.1))
         pair = list(getattr(opt, "moe_contrastive_pair", None) or ["MS", "TEXT"])
         self.contrastive_ids = [self.modality_names.index(n) if n in self.modality_names else -1 for n in pair]
-        if self.contrastive_coef > 0 and -1 in self.contrastive_ids:
+        if not self.contrastive_coef.is_zero() and -1 in self.contrastive_ids:
             raise ValueError(f"moe_contrastive_pair {pair}: both must be modality tags of the source vocabulary "
                              f"(found: {self.modality_names[1:]})")
         self.last_contrastive = None
@@ -133,8 +139,8 @@ class MoETransformerEncoder(TransformerEncoder):
 
     def aux_coefficients(self, step: int) -> Dict[str, float]:
         coef = dict(self.moe_args.aux_coefficients(step))
-        if self.contrastive_coef > 0:
-            coef["contrastive"] = self.contrastive_coef
+        if not self.contrastive_coef.is_zero():
+            coef["contrastive"] = self.contrastive_coef(step)
         return coef
 
     def _contrastive(self, enc_out: torch.Tensor, modality_bs: torch.Tensor):
@@ -176,6 +182,6 @@ class MoETransformerEncoder(TransformerEncoder):
                 enc_out = layer(enc_out, mask)
         enc_out = self.layer_norm(enc_out)
         self.last_contrastive = None
-        if self.contrastive_coef > 0 and self.training:
+        if self.training and self.contrastive_coef(self.step) > 0:  # skipped where the schedule is at 0
             self.last_contrastive = self._contrastive(enc_out, modality_bs.masked_fill(~keep, -1))
         return enc_out, None, src_len

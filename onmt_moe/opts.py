@@ -22,9 +22,11 @@ def add_plugin_options(parser) -> None:
                    "grad_norms.csv; default: the directory of -save_model.")
     group.add("--moe_grad_norm_every", "-moe_grad_norm_every", type=int, default=0,
               help="Log per-module gradient norms to grad_norms.csv every N steps (0 = off).")
-    group.add("--moe_contrastive_coef", "-moe_contrastive_coef", type=float, default=0.0,
+    group.add("--moe_contrastive_coef", "-moe_contrastive_coef", type=str, default="0",
               help="Cross-modal contrastive alignment (off at 0): InfoNCE between the mean-pooled encoder states "
-                   "of two modality segments of the same example, against the other examples of the batch.")
+                   "of two modality segments of the same example, against the other examples of the batch. "
+                   "A number or a schedule like the other aux coefficients, e.g. 'linear:0:0.1:2000:1000' "
+                   "(off for 1000 steps, then ramps to 0.1 over 2000) or 'step:0.1:0:3000' (only early).")
     group.add("--moe_contrastive_pair", "-moe_contrastive_pair", type=str, nargs=2, default=["MS", "TEXT"],
               help="The two modality (tag) names whose pooled states are aligned.")
     group.add("--moe_contrastive_temperature", "-moe_contrastive_temperature", type=float, default=0.1,

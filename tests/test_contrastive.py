@@ -62,3 +62,26 @@ def test_contrastive_enters_the_trainer_objective_once():
 def test_unknown_pair_is_a_clear_error():
     with pytest.raises(ValueError, match="moe_contrastive_pair"):
         H.model(H.opts(moe_contrastive_coef=0.1, moe_contrastive_pair=["MS", "TEXT"]))
+
+
+def test_coefficient_schedule_turns_the_term_on_and_off_by_step():
+    v = H.vocabs()
+    b = H.batch(v, H.SRC, H.TGT)
+    opt = H.opts(moe_contrastive_coef="linear:0:0.2:100:50", moe_contrastive_pair=["FORMULA", "IR"])
+    model = H.model(opt).train()
+    enc = model.encoder
+    assert [enc.aux_coefficients(s)["contrastive"] for s in (0, 50, 100, 150, 400)] == pytest.approx(
+        [0.0, 0.0, 0.1, 0.2, 0.2])
+    enc.set_step(10)  # coefficient 0 here: the term is not even computed
+    enc(b["src"], b["srclen"])
+    assert "contrastive" not in enc.aux_losses()
+    enc.set_step(120)
+    enc(b["src"], b["srclen"])
+    assert float(enc.aux_losses()["contrastive"].detach()) > 0
+
+
+def test_bad_coefficient_schedule_is_a_clear_error():
+    with pytest.raises(ValueError, match="moe_contrastive_coef"):
+        H.model(H.opts(moe_contrastive_coef="ramp:0:1", moe_contrastive_pair=["FORMULA", "IR"]))
+    with pytest.raises(ValueError, match="negative"):
+        H.model(H.opts(moe_contrastive_coef="-0.1", moe_contrastive_pair=["FORMULA", "IR"]))
