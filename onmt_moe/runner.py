@@ -326,7 +326,7 @@ def stage_score(plan: dict) -> dict:
     from onmt_moe.scoring import score_files
 
     res = score_files(os.path.join(plan["run_dir"], "pred", "test.txt"), plan["tgt_test"], plan["n_best"],
-                      src_path=plan["src_test"] if plan["kind"] == "smiles" else None,
+                      src_path=plan["src_test"],
                       out_json=os.path.join(plan["run_dir"], "scores.json"),
                       ranks_csv=os.path.join(plan["run_dir"], "ranks.csv"), kind=plan["kind"])
     return res

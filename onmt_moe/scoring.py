@@ -281,7 +281,8 @@ def score_files(pred_path, tgt_path, n_best: int, src_path=None, out_json=None,
             raise ScoringError(
                 f"kind=wurcs needs onmt_moe.glycan.evaluate.score_wurcs_files, "
                 f"which cannot be imported ({exc})") from None
-        return score_wurcs_files(pred_path, tgt_path, n_best, out_json=out_json, ranks_csv=ranks_csv)
+        return score_wurcs_files(pred_path, tgt_path, n_best, out_json=out_json, ranks_csv=ranks_csv,
+                                 src_path=src_path)
     if kind != "smiles":
         raise ScoringError(f"unknown kind {kind!r}; choose smiles or wurcs")
     if view not in VIEWS:

@@ -13,7 +13,15 @@ of the WURCS RES/LIN lists does not matter).  Secondary metrics:
   ``topology_topk``     exact match or glypy ``topological_equality`` (ignores linkage positions)
   ``composition_topk``  same residue composition (glypy HashableGlycanComposition)
   ``mass_topk``         |mass(pred) - mass(target)| < ``mass_tol`` Da (precursor-mass consistency)
-An invalid target (does not parse) is reported and left out of every denominator.
+A candidate also matches when its WURCS graph is isomorphic to the target's (``wurcs_graph.py``:
+same ResidueCodes, same labelled linkages): glypy takes the first RES as the root and reads a
+non-canonical RES order as a different tree.  A target glypy cannot read (bridge MAPs, floating residues, some ambiguous linkages) is matched
+by WURCS-graph isomorphism instead (``wurcs_graph.py``; counted in ``n_wurcs_graph_targets``,
+no mass metric); a target neither can read is reported and left out of every denominator.
+With ``src_path`` (the source file, for its ``PMZ_<k>`` / ``CHARGE_-z`` tokens) the n-best is
+also scored after **precursor-mass re-ranking**: candidates whose [M-zH]z- falls in the source's
+precursor bin move to the front, beam order kept (``mass_reranked_topk``) — the mass check a
+glycomics search engine applies, using nothing but the spectrum.
 Returned dict (also written to ``out_json``)::
 
     {"kind": "wurcs", "n_best": 5, "n": 300, "n_scored": 300, "n_invalid_targets": 0,
@@ -27,10 +35,14 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import os
 import sys
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from . import wurcs_graph
+from .spectra_tokens import PROTON
 from .wurcs_tokenizer import detokenize
 
 
@@ -86,6 +98,10 @@ def same_structure(a, b) -> bool:
     return a is not None and b is not None and _safe(lambda x, y: x == y, a, b)
 
 
+def _wg_same(w, wt, same=wurcs_graph.same_structure) -> bool:
+    return w is not None and wt is not None and same(w, wt)
+
+
 def _first(flags: Sequence[bool]) -> int:
     for i, f in enumerate(flags):
         if f:
@@ -99,8 +115,56 @@ def _topk(ranks: Sequence[int], n_best: int) -> Tuple[Dict[str, Optional[float]]
     return {k: (v / n if n else None) for k, v in cnt.items()}, cnt
 
 
+def _precursors(src_path, n: int) -> List[Optional[Tuple[int, int]]]:
+    """(PMZ bin, |charge|) of each source line, None where the line has no PMZ_ token."""
+    lines = _read(src_path)
+    if len(lines) != n:
+        raise SystemExit(f"error: {src_path}: {len(lines)} lines, expected {n} (one per target)")
+    out = []
+    for ln in lines:
+        k = z = None
+        for t in ln.split():
+            if t.startswith("PMZ_") and k is None:
+                try:
+                    k = int(t[4:])
+                except ValueError:
+                    pass
+            elif t.startswith("CHARGE_") and z is None:
+                try:
+                    z = abs(int(t[7:])) or 1
+                except ValueError:
+                    pass
+        out.append(None if k is None else (k, z or 1))
+    return out
+
+
+def _mass_consistent(g, prec, mz_bin: float) -> bool:
+    """Does glycan g, deprotonated at the source's charge, fall in the source's precursor bin?"""
+    if g is None or prec is None:
+        return False
+    k, z = prec
+    try:
+        return math.floor((g.mass() - z * PROTON) / z / mz_bin) == k
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def corpus_mz_bin(src_path, default: float = 1.0) -> float:
+    """The PMZ bin width recorded in the corpus summary.json (``<corpus>/data/src-*.txt``)."""
+    for d in (os.path.dirname(os.path.abspath(src_path)), os.path.dirname(os.path.dirname(os.path.abspath(src_path)))):
+        try:
+            with open(os.path.join(d, "summary.json")) as fh:
+                return float(json.load(fh)["spectrum_tokens"]["mz_bin"])
+        except (OSError, KeyError, TypeError, ValueError):
+            continue
+    return default
+
+
 def score_wurcs_files(pred_path, tgt_path, n_best: int, out_json=None, ranks_csv=None,
-                      mass_tol: float = 0.01, verbose: bool = True) -> dict:
+                      mass_tol: float = 0.01, verbose: bool = True, src_path=None,
+                      mz_bin: Optional[float] = None) -> dict:
+    """Score n-best WURCS; with ``src_path`` also after precursor-mass re-ranking (see module doc).
+    ``mz_bin`` defaults to the corpus summary.json's value (else 1.0)."""
     if n_best < 1:
         raise ValueError("n_best must be >= 1")
     tgts = _read(tgt_path)
@@ -108,15 +172,24 @@ def score_wurcs_files(pred_path, tgt_path, n_best: int, out_json=None, ranks_csv
     if len(preds) != n_best * len(tgts):
         raise SystemExit(f"error: {pred_path}: {len(preds)} lines, expected n_best*targets = "
                          f"{n_best}*{len(tgts)} = {n_best * len(tgts)} ({tgt_path})")
+    precs = _precursors(src_path, len(tgts)) if src_path else None
+    if src_path and mz_bin is None:
+        mz_bin = corpus_mz_bin(src_path)
     cache: Dict[str, object] = {}
+    wg_cache: Dict[str, object] = {}
 
     def parse(s):
         if s not in cache:
             cache[s] = parse_wurcs(s)
         return cache[s]
 
-    rows, ranks, r_topo, r_comp, r_mass = [], [], [], [], []
-    n_cand = n_invalid = n_invalid_top1 = 0
+    def parse_wg(s):
+        if s not in wg_cache:
+            wg_cache[s] = wurcs_graph.try_parse(s)
+        return wg_cache[s]
+
+    rows, ranks, r_topo, r_comp, r_mass, r_rerank = [], [], [], [], [], []
+    n_cand = n_invalid = n_invalid_top1 = n_fallback = 0
     invalid_targets = []
     for i, tline in enumerate(tgts):
         t_str = detokenize(tline.split("\t")[0])
@@ -129,32 +202,52 @@ def score_wurcs_files(pred_path, tgt_path, n_best: int, out_json=None, ranks_csv
         row = {"line": i + 1, "valid_target": tg is not None, "top1_valid": gs[0] is not None,
                "top1_score": "" if cands[0][1] is None else cands[0][1], "target": t_str,
                "top1": cands[0][0], "rank": -1, "rank_topology": -1, "rank_composition": -1,
-               "rank_mass": -1}
-        if tg is None:
+               "rank_mass": -1, "rank_mass_reranked": -1, "matched_by": "glypy"}
+        wt = parse_wg(t_str)
+        if tg is None and wt is None:
             invalid_targets.append(i + 1)
-        else:
+            row["matched_by"] = ""
+            rows.append(row)
+            continue
+        if tg is not None:
             t_comp, t_mass = _composition(tg), tg.mass()
-            row["rank"] = _first([same_structure(g, tg) for g in gs])
+            # glypy identity, or WURCS-graph identity: glypy reads a non-canonical RES order
+            # (root not first, child before parent) as a different tree
+            match = [same_structure(g, tg) or _wg_same(parse_wg(s), wt) for g, (s, _) in zip(gs, cands)]
             # topological_equality is False for some identical graphs (glypy quirk), so an
             # exact match always counts as a topology match too
-            row["rank_topology"] = _first([g is not None and (same_structure(g, tg) or
-                                                              _safe(tg.topological_equality, g))
-                                           for g in gs])
-            row["rank_composition"] = _first([g is not None and _composition(g) == t_comp
-                                              for g in gs])
-            row["rank_mass"] = _first([g is not None and _safe(lambda x: abs(x.mass() - t_mass)
-                                                               < mass_tol, g) for g in gs])
-            ranks.append(row["rank"])
-            r_topo.append(row["rank_topology"])
-            r_comp.append(row["rank_composition"])
-            r_mass.append(row["rank_mass"])
+            topo = [m or (g is not None and _safe(tg.topological_equality, g)) or
+                    _wg_same(parse_wg(s), wt, wurcs_graph.same_topology)
+                    for g, m, (s, _) in zip(gs, match, cands)]
+            comp = [g is not None and _composition(g) == t_comp for g in gs]
+            mass = [g is not None and _safe(lambda x: abs(x.mass() - t_mass) < mass_tol, g) for g in gs]
+        else:  # glypy cannot read the target: WURCS-graph identity (wurcs_graph.py); no mass
+            n_fallback += 1
+            row["valid_target"], row["matched_by"] = True, "wurcs_graph"
+            ws = [parse_wg(s) for s, _ in cands]
+            match = [w is not None and wurcs_graph.same_structure(w, wt) for w in ws]
+            topo = [w is not None and wurcs_graph.same_topology(w, wt) for w in ws]
+            comp = [w is not None and w.composition() == wt.composition() for w in ws]
+            mass = [False] * len(ws)
+        row["rank"], row["rank_topology"] = _first(match), _first(topo)
+        row["rank_composition"], row["rank_mass"] = _first(comp), _first(mass)
+        ranks.append(row["rank"])
+        r_topo.append(row["rank_topology"])
+        r_comp.append(row["rank_composition"])
+        r_mass.append(row["rank_mass"])
+        if precs is not None:  # stable partition: candidates in the precursor bin first
+            ok = [_mass_consistent(g, precs[i], mz_bin) for g in gs]
+            order = [j for j in range(len(gs)) if ok[j]] + [j for j in range(len(gs)) if not ok[j]]
+            row["rank_mass_reranked"] = _first([match[j] for j in order])
+            r_rerank.append(row["rank_mass_reranked"])
         rows.append(row)
     topk, n_correct = _topk(ranks, n_best)
     res = {
-        "kind": "wurcs", "match": "glypy graph identity (Glycan.__eq__)",
+        "kind": "wurcs", "match": "graph identity: glypy Glycan.__eq__ or WURCS-graph isomorphism "
+                                  "(wurcs_graph.py; alone where glypy cannot read the target)",
         "pred": str(pred_path), "tgt": str(tgt_path), "n_best": n_best,
         "n": len(tgts), "n_scored": len(ranks), "n_invalid_targets": len(invalid_targets),
-        "invalid_target_lines": invalid_targets[:100],
+        "invalid_target_lines": invalid_targets[:100], "n_wurcs_graph_targets": n_fallback,
         "topk": topk, "n_correct": n_correct,
         "topology_topk": _topk(r_topo, n_best)[0],
         "composition_topk": _topk(r_comp, n_best)[0],
@@ -162,12 +255,17 @@ def score_wurcs_files(pred_path, tgt_path, n_best: int, out_json=None, ranks_csv
         "invalid_rate": n_invalid / n_cand if n_cand else None,
         "invalid_rate_top1": n_invalid_top1 / len(tgts) if tgts else None,
     }
+    if precs is not None:
+        res["mass_reranked_topk"] = _topk(r_rerank, n_best)[0]
+        res["mass_rerank"] = {"src": str(src_path), "mz_bin": mz_bin,
+                              "rule": "candidates whose [M-zH]z- falls in the source PMZ bin first, "
+                                      "beam order kept within each group"}
     if out_json:
         with open(out_json, "w") as fh:
             json.dump(res, fh, indent=2)
     if ranks_csv:
-        cols = ["line", "rank", "rank_topology", "rank_composition", "rank_mass", "valid_target",
-                "top1_valid", "top1_score", "target", "top1"]
+        cols = ["line", "rank", "rank_topology", "rank_composition", "rank_mass", "rank_mass_reranked",
+                "matched_by", "valid_target", "top1_valid", "top1_score", "target", "top1"]
         with open(ranks_csv, "w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=cols)
             w.writeheader()
@@ -186,6 +284,9 @@ def format_report(res: dict) -> str:
     lines += [f"topology top-{k}: {_f(v)}" for k, v in res["topology_topk"].items() if k == "1"]
     lines.append(f"composition top-1: {_f(res['composition_topk'].get('1'))}")
     lines.append(f"mass-consistent top-1: {_f(res['mass_topk'].get('1'))}")
+    if "mass_reranked_topk" in res:
+        lines += [f"mass-reranked top-{k}: {_f(v)}" for k, v in res["mass_reranked_topk"].items()
+                  if k in ("1", "5", "10")]
     lines.append(f"invalid: {_f(res['invalid_rate'])}")
     lines.append(f"invalid top-1: {_f(res['invalid_rate_top1'])}")
     lines.append(f"scored: {res['n_scored']}/{res['n']}")
@@ -202,8 +303,12 @@ def main(argv=None):
     ap.add_argument("--out_json")
     ap.add_argument("--ranks_csv")
     ap.add_argument("--mass_tol", type=float, default=0.01)
+    ap.add_argument("--src", help="source file (PMZ_/CHARGE_ tokens): also score after precursor-mass re-ranking")
+    ap.add_argument("--mz_bin", type=float, default=None,
+                    help="PMZ bin width the source was written with (default: the corpus summary.json, else 1.0)")
     a = ap.parse_args(argv)
-    score_wurcs_files(a.pred, a.tgt, a.n_best, a.out_json, a.ranks_csv, a.mass_tol)
+    score_wurcs_files(a.pred, a.tgt, a.n_best, a.out_json, a.ranks_csv, a.mass_tol,
+                      src_path=a.src, mz_bin=a.mz_bin)
 
 
 if __name__ == "__main__":
