@@ -11,6 +11,8 @@ Writes ``<out_dir>/data/{src,tgt}-{train,val,test}.txt``, ``<out_dir>/summary.js
 
 ``--text`` adds the TEXT segment; a row without text gets ``<TEXT> <MISSING> </TEXT>`` with
 ``--missing token`` (default) or is dropped (``--missing drop``, reason ``missing_text``).
+``--composition`` adds ``CMP_`` tokens after the charge: the compositions whose mass matches the
+precursor (a GlycoMod-style search, onmt_moe/glycan/composition.py).
 ``--pred_spectra`` swaps direction: source = tokenised WURCS, target = MS tokens (no tags).
 """
 import argparse
@@ -71,13 +73,23 @@ def main(argv=None):
     ap.add_argument("--no_losses", action="store_true")
     ap.add_argument("--no_peak_pairs", action="store_true")
     ap.add_argument("--no_diagnostics", action="store_true")
+    ap.add_argument("--composition", action="store_true",
+                    help="add CMP_ tokens: compositions matching the precursor mass (onmt_moe/glycan/composition.py)")
+    ap.add_argument("--comp_tol", type=float, default=d.comp_tol, help="mass tolerance of the composition search, Da")
+    ap.add_argument("--comp_max", type=int, default=d.comp_max, help="at most this many candidate compositions")
+    ap.add_argument("--comp_max_residues", type=int, default=d.comp_max_residues)
     a = ap.parse_args(argv)
     if a.mz_bin <= 0 or a.int_bins < 1 or a.max_peaks < 1:
         sys.exit("error: --mz_bin must be > 0, --int_bins and --max_peaks >= 1")
+    if a.composition and (a.comp_tol <= 0 or a.comp_max < 1 or a.comp_max_residues < 1):
+        sys.exit("error: --comp_tol must be > 0, --comp_max and --comp_max_residues >= 1")
+    if a.composition and a.pred_spectra:
+        sys.exit("error: --composition adds source tokens for spectrum -> structure; not with --pred_spectra")
     cfg = SpecTokConfig(mz_bin=a.mz_bin, int_bins=a.int_bins, max_peaks=a.max_peaks,
                         min_rel_int=a.min_rel_int, loss_tol=a.loss_tol, diag_tol=a.diag_tol,
                         losses=not a.no_losses, peak_pairs=not a.no_peak_pairs,
-                        diagnostics=not a.no_diagnostics)
+                        diagnostics=not a.no_diagnostics, composition=a.composition,
+                        comp_tol=a.comp_tol, comp_max=a.comp_max, comp_max_residues=a.comp_max_residues)
 
     path = os.path.join(a.input, "glycan.parquet") if os.path.isdir(a.input) else a.input
     if not os.path.exists(path):

@@ -3,6 +3,8 @@
 Tokens inside <MS> (in order):
   ``PMZ_<k>``        precursor m/z bin (k = floor(m/z / mz_bin))
   ``CHARGE_-1|-2``   precursor charge
+  ``CMP_…``          (optional, ``composition``) compositions matching the precursor mass
+                     (composition.py: ``CMP_Hex_5 CMP_HexNAc_4 CMP_OR …``, ``CMP_NONE``)
   per peak (the ``max_peaks`` most intense above ``min_rel_int`` %, listed by increasing m/z):
   ``MZ_<k>``         m/z bin
   ``INT_<q>``        intensity bin q = min(int_bins-1, floor(I/100*int_bins)) (I relative to base=100)
@@ -64,6 +66,10 @@ class SpecTokConfig:
     losses: bool = True
     peak_pairs: bool = True
     diagnostics: bool = True
+    composition: bool = False
+    comp_tol: float = 0.005
+    comp_max: int = 2
+    comp_max_residues: int = 12
 
     def to_dict(self):
         return asdict(self)
@@ -88,6 +94,10 @@ def spectrum_tokens(precursor_mz: float, charge: int, peaks: Sequence[Sequence[f
     z = abs(int(charge)) or 1
     prec_mass = precursor_mz * z + z * PROTON  # neutral
     toks = [f"PMZ_{int(math.floor(precursor_mz / c.mz_bin))}", f"CHARGE_-{z}"]
+    if c.composition:
+        from .composition import composition_tokens
+
+        toks += composition_tokens(prec_mass, c.comp_tol, c.comp_max, c.comp_max_residues)
     if len(peaks) == 0:
         return toks
     base = max(float(p[1]) for p in peaks) or 1.0
