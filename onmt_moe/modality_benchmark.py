@@ -22,6 +22,7 @@ folder holding ``run.json`` (and usually ``scores.json`` on ``src-test.txt``).
 from __future__ import annotations
 
 import csv
+import functools
 import itertools
 import json
 import os
@@ -468,6 +469,10 @@ def run_benchmark(run_dir, subsets: Optional[str] = None, mode: Optional[str] = 
     subs = parse_subsets(subsets, mods) if subsets else all_subsets(mods, keep)
     if not subs:
         raise BenchmarkError(f"{src_path}: no modality left to enumerate besides --keep {', '.join(keep)}")
+    if score_fn is None:  # score like the run itself: SMILES or WURCS (run.json "kind")
+        from onmt_moe.scoring import score_files
+
+        score_fn = functools.partial(score_files, kind=info.get("kind", "smiles"))
     out_dir = run_dir / "modality"
     rows = evaluate_subsets(src_lines, tgt_lines, subs, out_dir, n_best, translate_fn or onmt_translate,
                             run_info=info, mode=mode, keep=keep, score_fn=score_fn, src_path=str(src_path), log=log)

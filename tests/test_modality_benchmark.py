@@ -247,3 +247,37 @@ def test_compare_runs_errors(tmp_path, capsys):
     assert cr.main([str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert "run.json:3: invalid JSON" in err and "\n" not in err
+
+
+def test_glycan_run_is_scored_as_wurcs(tmp_path):
+    """MS only vs MS+TEXT on a glycan run: the subsets are scored by graph identity (kind wurcs
+    from run.json), not as SMILES."""
+    pytest.importorskip("glypy")
+    from onmt_moe.glycan.wurcs_tokenizer import tokenize_line
+
+    w = ["WURCS=2.0/2,2,1/[a2122h-1x_1-5_2*NCC/3=O][a2112h-1b_1-5]/1-2/a4-b1",
+         "WURCS=2.0/3,3,2/[a2122h-1x_1-5_2*NCC/3=O][a2112h-1b_1-5][a1221m-1a_1-5]/1-2-3/a4-b1_a3-c1"]
+    src = ["<MS> PMZ_382 CHARGE_-1 MZ_179 INT_9 </MS> <TEXT> n-linked glycan </TEXT>",
+           "<MS> PMZ_528 CHARGE_-1 MZ_220 INT_9 </MS> <TEXT> <MISSING> </TEXT>"]
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "src-test.txt").write_text("\n".join(src) + "\n")
+    (data / "tgt-test.txt").write_text("\n".join(tokenize_line(x) for x in w) + "\n")
+    run = tmp_path / "runs" / "g"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({
+        "run_name": "g", "data_dir": str(data), "src_test": str(data / "src-test.txt"),
+        "tgt_test": str(data / "tgt-test.txt"), "n_best": 1, "missing_mode": "token", "kind": "wurcs"}))
+
+    def translate(src_path, out_path, run_info):  # right iff TEXT data is given
+        srcs = Path(src_path).read_text().splitlines()
+        tgts = (Path(src_path).parent / "tgt.txt").read_text().splitlines()
+        out = [t if "TEXT" in present_modalities(s.split()) else tokenize_line(w[0]) for s, t in zip(srcs, tgts)]
+        Path(out_path).write_text("\n".join(out) + "\n")
+
+    mb.run_benchmark(run, subsets="MS,MS+TEXT", translate_fn=translate, log=lambda m: None)
+    table = read_table(run / "modality" / "modality_table.csv")
+    assert float(table["MS"]["top-1"]) == 0.5  # the first structure is guessed right
+    assert table["MS+TEXT"]["n"] == "2" and float(table["MS+TEXT"]["top-1"]) == pytest.approx(0.5)
+    scores = json.loads((run / "modality" / "subsets" / "MS" / "scores.json").read_text())
+    assert scores["kind"] == "wurcs"
