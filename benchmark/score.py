@@ -1,9 +1,10 @@
 #!/usr/bin/env python
-"""Score an n-best prediction file against target SMILES (thin CLI over onmt_moe.scoring).
+"""Score an n-best prediction file against its targets (thin CLI over onmt_moe.scoring):
+SMILES by default, WURCS glycans with --kind wurcs, token spectra with --kind spectrum.
 
     python benchmark/score.py --pred pred.txt --tgt tgt-test.txt --n_best 10 \
         [--src src-test.txt] [--out scores.json] [--ranks ranks.csv] \
-        [--ignore_stereo] [--dedup] [--valid_only] [--kind smiles|wurcs]
+        [--ignore_stereo] [--dedup] [--valid_only] [--kind smiles|wurcs|spectrum]
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ignore_stereo", action="store_true", help="compare without stereo (isomericSmiles=False)")
     ap.add_argument("--dedup", action="store_true", help="view: drop duplicate valid candidates before ranking")
     ap.add_argument("--valid_only", action="store_true", help="view: drop invalid candidates before ranking")
-    ap.add_argument("--kind", choices=["smiles", "wurcs"], default="smiles")
+    ap.add_argument("--kind", choices=["smiles", "wurcs", "spectrum"], default="smiles",
+                    help="smiles (molecules), wurcs (glycans, graph identity), spectrum (--pred_spectra corpora)")
     args = ap.parse_args(argv)
     if args.dedup and args.valid_only:
         view = "dedup_valid_only"

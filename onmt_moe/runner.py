@@ -5,7 +5,7 @@ A config template is an ``onmt_train`` YAML file plus one extra section, ``run:`
 
     run:
       data_dir: data/demo_tagged/data     # src-train.txt, tgt-train.txt, src-val.txt, … src-test.txt, tgt-test.txt
-      kind: smiles                        # scorer: smiles | wurcs
+      kind: smiles                        # scorer: smiles | wurcs | spectrum
       translate: {beam_size: 10, n_best: 10, min_length: 5, max_length: 250, batch_size: 64}
     encoder_type: moe_transformer
     …                                     # any onmt_train option, including the plugin's moe_* options
@@ -101,6 +101,29 @@ def validate_config(cfg: dict) -> None:
         raise ConfigError("config has errors:\n  - " + "\n  - ".join(problems))
 
 
+RUN_KEYS = ("data_dir", "kind", "translate", "missing_mode", "seed")
+KINDS = ("smiles", "wurcs", "spectrum")
+
+
+def validate_run_section(run: dict, where: str) -> None:
+    """The ``run:`` section: known keys only, and a scorer kind / missing mode that exist —
+    checked before training, not found out at the score stage."""
+    problems = []
+    for key in run:
+        if key not in RUN_KEYS:
+            near = difflib.get_close_matches(key, RUN_KEYS, n=2, cutoff=0.6)
+            problems.append(f"unknown key 'run.{key}'" + (f" (did you mean: run.{', run.'.join(near)}?)" if near else "")
+                            + f"; known: {', '.join(RUN_KEYS)}")
+    for key, allowed, default in (("kind", KINDS, "smiles"), ("missing_mode", ("token", "drop"), "token")):
+        value = run.get(key, default)
+        if value not in allowed:
+            problems.append(f"run.{key}: {value!r} is not one of {', '.join(allowed)}")
+    if "translate" in run and not isinstance(run["translate"], (dict, type(None))):
+        problems.append("run.translate: expected a mapping of onmt_translate options")
+    if problems:
+        raise ConfigError(f"{where}: run section has errors:\n  - " + "\n  - ".join(problems))
+
+
 # ----------------------------------------------------------------------------- resolve
 def parse_set(items: Sequence[str]) -> List[tuple]:
     out = []
@@ -170,6 +193,7 @@ def resolve(template_path: str, run_dir: str, overrides=(), resume: bool = False
         raise ConfigError(f"{template_path}: keys {clash} are filled in by start_training; remove them "
                           "(set the corpus folder with run.data_dir)")
     validate_config(cfg)
+    validate_run_section(run, template_path)
     data_dir = run.get("data_dir")
     if not data_dir:
         raise ConfigError(f"{template_path}: run.data_dir is required (the folder with src-train.txt …)")

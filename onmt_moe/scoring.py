@@ -282,9 +282,13 @@ def score_files(pred_path, tgt_path, n_best: int, src_path=None, out_json=None,
                 f"kind=wurcs needs onmt_moe.glycan.evaluate.score_wurcs_files, "
                 f"which cannot be imported ({exc})") from None
         return score_wurcs_files(pred_path, tgt_path, n_best, out_json=out_json, ranks_csv=ranks_csv,
-                                 src_path=src_path)
+                                 src_path=src_path, verbose=False)
+    if kind == "spectrum":  # structure -> spectrum (generate_glycan_input.py --pred_spectra)
+        from onmt_moe.glycan.spectrum_score import score_spectrum_files
+
+        return score_spectrum_files(pred_path, tgt_path, n_best, out_json=out_json, ranks_csv=ranks_csv)
     if kind != "smiles":
-        raise ScoringError(f"unknown kind {kind!r}; choose smiles or wurcs")
+        raise ScoringError(f"unknown kind {kind!r}; choose smiles, wurcs or spectrum")
     if view not in VIEWS:
         raise ScoringError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
 
@@ -400,6 +404,14 @@ def _view_indices(canon: Sequence[Optional[str]], view: str) -> List[int]:
 
 def format_report(result: dict) -> str:
     """The lines the CLI prints (``top-1: 0.xxxx`` ..., ``invalid: 0.xxxx``)."""
+    if result.get("kind") == "wurcs":
+        from onmt_moe.glycan.evaluate import format_report as wurcs_report
+
+        return wurcs_report(result)
+    if result.get("kind") == "spectrum":
+        from onmt_moe.glycan.spectrum_score import format_report as spectrum_report
+
+        return spectrum_report(result)
     lines = [f"view: {result.get('view_description', result.get('view', '?'))}"]
     if result.get("kind", "smiles") == "smiles":
         lines.append(f"n: {result['n']}  scored: {result['n_scored']}  "

@@ -60,3 +60,17 @@ def test_dry_run_cli_prints_plan_and_runs_nothing(tmp_path):
                         "--runs_dir", str(tmp_path / "runs"), "--dry_run", "--set", "moe_topk=1"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "did you mean" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("sets,needle", [
+    (["run.kind=wurc"], "run.kind: 'wurc' is not one of smiles, wurcs, spectrum"),
+    (["run.missing_mode=blank"], "run.missing_mode"),
+    (["run.dat_dir=x"], "did you mean: run.data_dir"),
+    (["run.translate=5"], "run.translate"),
+])
+def test_run_section_is_checked_before_training(tmp_path, sets, needle):
+    with pytest.raises(runner.ConfigError) as exc:
+        runner.resolve(_write(tmp_path), str(tmp_path / "run"), runner.parse_set(sets))
+    assert needle in str(exc.value)
+    plan = runner.resolve(_write(tmp_path), str(tmp_path / "run"), runner.parse_set(["run.kind=spectrum"]))
+    assert plan["kind"] == "spectrum"

@@ -171,15 +171,16 @@ def test_wurcs_delegation(tmp_path, monkeypatch):
     pred = write(tmp_path / "pred.txt", ["x"])
     seen = {}
 
-    def fake(pred_path, tgt_path, n_best, out_json=None, ranks_csv=None):
-        seen.update(pred=pred_path, tgt=tgt_path, n_best=n_best, out_json=out_json, ranks_csv=ranks_csv)
+    def fake(pred_path, tgt_path, n_best, out_json=None, ranks_csv=None, src_path=None, verbose=True):
+        seen.update(pred=pred_path, tgt=tgt_path, n_best=n_best, out_json=out_json, ranks_csv=ranks_csv,
+                    src=src_path, verbose=verbose)
         return {"kind": "wurcs", "topk": {"1": 1.0}}
 
     monkeypatch.setitem(sys.modules, "onmt_moe.glycan.evaluate",
                         types.SimpleNamespace(score_wurcs_files=fake))
-    res = score_files(pred, tgt, 1, out_json="o.json", ranks_csv="r.csv", kind="wurcs")
+    res = score_files(pred, tgt, 1, src_path="s.txt", out_json="o.json", ranks_csv="r.csv", kind="wurcs")
     assert res["kind"] == "wurcs" and seen == dict(pred=pred, tgt=tgt, n_best=1, out_json="o.json",
-                                                   ranks_csv="r.csv")
+                                                   ranks_csv="r.csv", src="s.txt", verbose=False)
     monkeypatch.setitem(sys.modules, "onmt_moe.glycan.evaluate", None)  # import now fails
     with pytest.raises(ScoringError, match="score_wurcs_files"):
         score_files(pred, tgt, 1, kind="wurcs")
