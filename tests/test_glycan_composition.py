@@ -1,16 +1,13 @@
 """Compositions from the precursor mass (composition.py) and the CMP_ source tokens."""
-import importlib.util
 import json
-import os
 
 import pandas as pd
 import pytest
 
 from onmt_moe.glycan.composition import H2O, MODIFICATIONS, RESIDUES, CompositionIndex, composition_tokens
 from onmt_moe.glycan.spectra_tokens import PROTON, SpecTokConfig, spectrum_tokens
+from tests.test_glycan_corpus import SAMPLE, _gen
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SAMPLE = os.path.join(ROOT, "tests", "fixtures", "glycan", "sample.parquet")
 MASS = {**RESIDUES, **MODIFICATIONS}
 
 
@@ -58,14 +55,6 @@ def test_spectrum_tokens_option():
     assert on[:4] == off[:2] + ["CMP_Hex_3", "CMP_HexNAc_2"] and on[-len(off) + 2:] == off[2:]
     on2 = spectrum_tokens((_mass(comp) - 2 * PROTON) / 2, -2, peaks, SpecTokConfig(composition=True))
     assert on2[2:4] == ["CMP_Hex_3", "CMP_HexNAc_2"]  # charge 2: the same neutral mass
-
-
-def _gen():
-    spec = importlib.util.spec_from_file_location(
-        "generate_glycan_input", os.path.join(ROOT, "benchmark", "generate_glycan_input.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.main
 
 
 def test_corpus_flag(tmp_path):

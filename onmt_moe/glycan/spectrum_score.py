@@ -17,7 +17,9 @@ from __future__ import annotations
 import csv
 import json
 import math
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
+
+from .evaluate import _read  # one reader, one error message for the glycan scorers
 
 
 def read_spectrum(line: str) -> Tuple[Optional[str], Dict[int, int]]:
@@ -51,14 +53,6 @@ def compare(pred: Dict[int, int], tgt: Dict[int, int]) -> Dict[str, float]:
     nb = math.sqrt(sum((v + 1) ** 2 for v in tgt.values()))
     cos = dot / (na * nb) if na and nb else 0.0
     return {"precision": p, "recall": r, "f1": f1, "cosine": cos}
-
-
-def _read(path) -> List[str]:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return [ln.rstrip("\n") for ln in fh]
-    except OSError as e:
-        raise SystemExit(f"error: {path}: {e.strerror}")
 
 
 def score_spectrum_files(pred_path, tgt_path, n_best: int, out_json=None, ranks_csv=None,
