@@ -5,7 +5,9 @@
 
 Per run it reads (each optional, a missing value is shown as ``-``):
   modality/modality_table.csv  top-k per modality subset (per-subset models as "<subset> [own model]")
-  scores.json                  the full test set, as subset "all" (else run.json "scores")
+  scores.json                  the full test set, as subset "all" (else run.json "scores"), and its
+                               secondary top-k families as "all, mass re-ranked", "all, topology",
+                               "all, composition", "all, formula-consistent" where present
   run.json                     params_total, params_active, decode_sents_per_s
   train_steps.csv              training throughput: mean src_tok_per_s, tgt_tok_per_s and their sum
 
@@ -80,6 +82,11 @@ def mean_throughput(path: Path) -> Dict[str, Optional[float]]:
     return out
 
 
+# other top-k families a scores.json may hold, shown as extra rows of the full test set
+SECONDARY = {"mass_reranked_topk": "all, mass re-ranked", "topology_topk": "all, topology",
+             "composition_topk": "all, composition", "formula_consistent_topk": "all, formula-consistent"}
+
+
 def load_run(run_dir, ks: Sequence[int]) -> dict:
     """``{"run", "subsets": {subset: {k: acc}}, params…, throughput…}`` for one folder."""
     d = Path(run_dir)
@@ -99,8 +106,12 @@ def load_run(run_dir, ks: Sequence[int]) -> dict:
                 if any(v is not None for v in own.values()):
                     subsets[f"{name} [own model]"] = own
     if (d / "scores.json").is_file():
-        topk = _read_json(d / "scores.json").get("topk") or {}
+        scores = _read_json(d / "scores.json")
+        topk = scores.get("topk") or {}
         subsets["all"] = {k: _num(topk.get(str(k))) for k in ks}
+        for key, name in SECONDARY.items():  # e.g. the glycan scorer's composition / re-ranked top-k
+            if isinstance(scores.get(key), dict):
+                subsets[name] = {k: _num(scores[key].get(str(k))) for k in ks}
     elif isinstance(info.get("scores"), dict):
         topk = info["scores"].get("topk") or {}
         subsets["all"] = {k: _num(topk.get(str(k))) for k in ks}

@@ -281,3 +281,15 @@ def test_glycan_run_is_scored_as_wurcs(tmp_path):
     assert table["MS+TEXT"]["n"] == "2" and float(table["MS+TEXT"]["top-1"]) == pytest.approx(0.5)
     scores = json.loads((run / "modality" / "subsets" / "MS" / "scores.json").read_text())
     assert scores["kind"] == "wurcs"
+
+
+def test_compare_runs_shows_secondary_topk_families(tmp_path):
+    cr = load_compare()
+    d = tmp_path / "g"
+    d.mkdir()
+    (d / "scores.json").write_text(json.dumps({
+        "kind": "wurcs", "topk": {"1": 0.1, "5": 0.2}, "mass_reranked_topk": {"1": 0.15, "5": 0.2},
+        "composition_topk": {"1": 0.6, "5": 0.8}, "mass_tol": 0.01}))
+    r = cr.load_run(d, [1, 5])
+    assert r["subsets"] == {"all": {1: 0.1, 5: 0.2}, "all, mass re-ranked": {1: 0.15, 5: 0.2},
+                            "all, composition": {1: 0.6, 5: 0.8}}
