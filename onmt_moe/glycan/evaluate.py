@@ -202,11 +202,11 @@ def score_wurcs_files(pred_path, tgt_path, n_best: int, out_json=None, ranks_csv
         row = {"line": i + 1, "valid_target": tg is not None, "top1_valid": gs[0] is not None,
                "top1_score": "" if cands[0][1] is None else cands[0][1], "target": t_str,
                "top1": cands[0][0], "rank": -1, "rank_topology": -1, "rank_composition": -1,
-               "rank_mass": -1, "rank_mass_reranked": -1, "matched_by": "glypy"}
+               "rank_mass": -1, "rank_mass_reranked": -1, "target_read_by": "glypy"}
         wt = parse_wg(t_str)
         if tg is None and wt is None:
             invalid_targets.append(i + 1)
-            row["matched_by"] = ""
+            row["target_read_by"] = ""
             rows.append(row)
             continue
         if tg is not None:
@@ -223,7 +223,7 @@ def score_wurcs_files(pred_path, tgt_path, n_best: int, out_json=None, ranks_csv
             mass = [g is not None and _safe(lambda x: abs(x.mass() - t_mass) < mass_tol, g) for g in gs]
         else:  # glypy cannot read the target: WURCS-graph identity (wurcs_graph.py); no mass
             n_fallback += 1
-            row["valid_target"], row["matched_by"] = True, "wurcs_graph"
+            row["valid_target"], row["target_read_by"] = True, "wurcs_graph"
             ws = [parse_wg(s) for s, _ in cands]
             match = [w is not None and wurcs_graph.same_structure(w, wt) for w in ws]
             topo = [w is not None and wurcs_graph.same_topology(w, wt) for w in ws]
@@ -265,7 +265,7 @@ def score_wurcs_files(pred_path, tgt_path, n_best: int, out_json=None, ranks_csv
             json.dump(res, fh, indent=2)
     if ranks_csv:
         cols = ["line", "rank", "rank_topology", "rank_composition", "rank_mass", "rank_mass_reranked",
-                "matched_by", "valid_target", "top1_valid", "top1_score", "target", "top1"]
+                "target_read_by", "valid_target", "top1_valid", "top1_score", "target", "top1"]
         with open(ranks_csv, "w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=cols)
             w.writeheader()
