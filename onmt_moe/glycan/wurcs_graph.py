@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
 from .wurcs_tokenizer import HEADER
 
@@ -160,7 +160,3 @@ def try_parse(s: str):
         return parse(s)
     except WurcsParseError:
         return None
-
-
-def residue_counts(g: WurcsGraph) -> Dict[str, int]:
-    return dict(g.composition())
