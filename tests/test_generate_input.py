@@ -348,3 +348,53 @@ def test_summary_contents(tmp_path):
     src = _read(tmp_path / "o", "src-val.txt").decode().splitlines()[0]
     assert not src.startswith("<") and bf.tokenize_smiles(src.replace(" ", "")) == src
     assert _read(tmp_path / "o", "tgt-val.txt").decode().startswith("<FORMULA>")
+
+
+# ------------------------------------------------------------------ NMR binning (tagged only)
+def _number_kinds(tokens):
+    """Label each token of a tagged NMR line: 'h' (1H shift), 'j' (J value), 'c' (13C shift) or None."""
+    kinds, mode, in_j = [], None, False
+    for t in tokens:
+        if t in ("1HNMR", "13CNMR"):
+            mode, in_j = t, False
+        elif t == "|":
+            in_j = False
+        elif t == "J":
+            in_j = True
+        is_num = t.replace(".", "").replace("-", "").isdigit()
+        kinds.append(None if not is_num else ("c" if mode == "13CNMR" else "j" if in_j else "h"))
+    return kinds
+
+
+def test_nmr_decimals_bins_tagged_nmr_and_keeps_default_exact(tmp_path):
+    generate(EX1, tmp_path / "exact", h_nmr=True, c_nmr=True, progress=False)
+    generate(EX1, tmp_path / "binned", h_nmr=True, c_nmr=True, nmr_decimals="1,0,0", progress=False)
+    exact = _read(tmp_path / "exact", "src-train.txt").decode().splitlines()
+    binned = _read(tmp_path / "binned", "src-train.txt").decode().splitlines()
+    assert len(exact) == len(binned) > 50
+    seen = set()
+    for e, b in zip(exact, binned):
+        et, bt = e.split(), b.split()
+        assert len(et) == len(bt)  # same layout, only the numbers change
+        for kind, x, y in zip(_number_kinds(et), et, bt):
+            if kind is None:
+                assert x == y
+            elif kind == "h":  # 0.1 ppm bins
+                assert len(y.split(".")[1]) == 1 and abs(float(y) - float(x)) <= 0.05 + 1e-9
+            else:  # J and 13C: integers, never "-0"
+                assert "." not in y and y != "-0" and abs(int(y) - float(x)) <= 0.5 + 1e-9
+            seen.add(kind)
+    assert seen == {None, "h", "j", "c"}
+    vocab = lambda lines: {t for line in lines for t in line.split()}  # noqa: E731
+    assert len(vocab(binned)) < len(vocab(exact)) / 2
+
+
+def test_nmr_decimals_refused_for_benchmark_format_and_bad_spec(tmp_path):
+    with pytest.raises(DataError, match="tagged format only"):
+        generate(EX1, tmp_path / "b", h_nmr=True, format="benchmark", nmr_decimals="1,0,0", progress=False)
+    with pytest.raises(DataError, match="three integers"):
+        generate(EX1, tmp_path / "c", h_nmr=True, nmr_decimals="1,x", progress=False)
+
+
+def test_binned_folds_negative_zero():
+    assert [f"{v:.0f}" for v in bf.binned(np.array([-0.4, 0.4, -1.6, 2.5]), 0)] == ["0", "0", "-2", "2"]

@@ -140,11 +140,13 @@ def _excl_cumsum(a: np.ndarray) -> np.ndarray:
     return out
 
 
-def format_hnmr(arr: pa.Array) -> SectionText:
+def format_hnmr(arr: pa.Array, shift_decimals: int = 2, j_decimals: int = 2) -> SectionText:
     """``1HNMR {rangeMax:.2f} {rangeMin:.2f} {category} {nH}H [J j1 j2 …] | …``.
 
     ``j_values`` is split on ``_`` (empty fields dropped) and each value written
     ``{:.2f}``; null (or the string ``"None"``) or no values -> no ``J``.
+    ``shift_decimals`` / ``j_decimals`` change the two precisions (the tagged format's
+    binning; the benchmark format always uses 2 and 2).
     """
     arr = _as_list_array(arr, "h_nmr_peaks")
     n = len(arr)
@@ -158,6 +160,8 @@ def format_hnmr(arr: pa.Array) -> SectionText:
             raise TypeError(f"h_nmr_peaks has no field '{key}'")
     rmax = _floats(f["rangeMax"])
     rmin = _floats(f["rangeMin"])
+    if shift_decimals != 2:
+        rmax, rmin = binned(rmax, shift_decimals), binned(rmin, shift_decimals)
     nh_arr = f["nH"]
     err: Dict[int, str] = {}
     for k in np.flatnonzero(_nulls(peaks)).tolist():
@@ -183,6 +187,8 @@ def format_hnmr(arr: pa.Array) -> SectionText:
     cat_tokens = (cd_chars[codes], cd_lens[codes])
     # J values: split on "_", drop empty fields; null or the string "None" -> no J
     nj, j_val = _split_j(f.get("j_values"), n_pk, err)
+    if j_decimals != 2:
+        j_val = binned(j_val, j_decimals)
     # token layout: row header, then per peak ['|'] rmax rmin cat nH ['J' j…]
     row = np.repeat(np.arange(n), np.diff(off))
     first = np.zeros(n_pk, bool)
@@ -196,15 +202,15 @@ def format_hnmr(arr: pa.Array) -> SectionText:
     tb.put(rstart, tx.const_tokens("1HNMR", n))
     sep = pstart[~first]
     tb.put(sep, tx.const_tokens("|", len(sep)))
-    tb.put(s0, tx.fixed_tokens(rmax, 2))
-    tb.put(s0 + 1, tx.fixed_tokens(rmin, 2))
+    tb.put(s0, tx.fixed_tokens(rmax, shift_decimals))
+    tb.put(s0 + 1, tx.fixed_tokens(rmin, shift_decimals))
     tb.put(s0 + 2, cat_tokens)
     nh_i = np.where(nh_ok, nh, 0).astype(np.int64)
     tb.put(s0 + 3, tx.int_tokens(nh_i, np.zeros(n_pk, bool), 0, b"H"))
     hasj = nj > 0
     tb.put(s0[hasj] + 4, tx.const_tokens("J", int(hasj.sum())))
     jpos, _ = tx.positions(_excl_cumsum(nj), s0 + 5)
-    tb.put(jpos, tx.fixed_tokens(j_val, 2))
+    tb.put(jpos, tx.fixed_tokens(j_val, j_decimals))
     texts = tb.join(counts)
 
     peak_bad = np.zeros(n_pk + 1, np.int64)
@@ -226,7 +232,8 @@ def format_hnmr(arr: pa.Array) -> SectionText:
                 out.status[i] = EMPTY
     out.vocab.update(["1HNMR", "|", "J"])
     out.vocab.update(cat_dict)
-    out.vocab.update(_vocab_fixed(rmax, 2) | _vocab_fixed(rmin, 2) | _vocab_fixed(j_val, 2))
+    out.vocab.update(_vocab_fixed(rmax, shift_decimals) | _vocab_fixed(rmin, shift_decimals)
+                     | _vocab_fixed(j_val, j_decimals))
     out.vocab.update(f"{v}H" for v in np.unique(nh_i).tolist())
     return out
 
@@ -276,12 +283,23 @@ def _vocab_fixed(x: np.ndarray, decimals: int) -> set:
 
 
 # ---------------------------------------------------------------- 13C NMR
+def binned(x: np.ndarray, decimals: int) -> np.ndarray:
+    """Values rounded to ``decimals`` (half to even), negative zero folded into zero.
+
+    Used by the tagged format's coarser NMR bins, where ``-0.0`` and ``0.0`` must be one token.
+    """
+    return np.round(np.asarray(x, dtype=np.float64), decimals) + 0.0  # -0.0 + 0.0 == +0.0
+
+
 def _py_round1(v: float) -> str:
     return str(round(v, 1))
 
 
-def format_cnmr(arr: pa.Array) -> SectionText:
-    """``13CNMR`` then ``str(round(delta, 1))`` per peak, in stored order."""
+def format_cnmr(arr: pa.Array, decimals: int = 1) -> SectionText:
+    """``13CNMR`` then ``str(round(delta, 1))`` per peak, in stored order.
+
+    ``decimals`` other than 1 (the tagged format's binning) writes ``{:.<decimals>f}``.
+    """
     arr = _as_list_array(arr, "c_nmr_peaks")
     n = len(arr)
     out = SectionText(n)
@@ -301,7 +319,11 @@ def format_cnmr(arr: pa.Array) -> SectionText:
     tb = tx.TokenBatch(int(counts.sum()))
     tb.put(rstart, tx.const_tokens("13CNMR", n))
     pos, _ = tx.positions(off, rstart + 1)
-    tb.put(pos, tx.fixed_tokens(d, 1, _py_round1))
+    if decimals == 1:
+        tb.put(pos, tx.fixed_tokens(d, 1, _py_round1))
+    else:
+        d = binned(d, decimals)
+        tb.put(pos, tx.fixed_tokens(d, decimals))
     texts = tb.join(counts)
     bad_cum = np.concatenate([[0], np.cumsum(~finite)])
     row_bad = (bad_cum[off[1:]] - bad_cum[off[:-1]]) > 0
@@ -316,7 +338,7 @@ def format_cnmr(arr: pa.Array) -> SectionText:
             if lens[i] == 0:
                 out.status[i] = EMPTY
     out.vocab.add("13CNMR")
-    out.vocab.update(_vocab_fixed(d, 1))
+    out.vocab.update(_vocab_fixed(d, decimals))
     return out
 
 

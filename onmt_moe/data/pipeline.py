@@ -67,6 +67,20 @@ LONG_ROWS = ("reject", "keep")
 SPLITS = ("train", "val", "test")
 INDEX_COLUMN = "__index_level_0__"  # the stored pandas index, reported in rejects.tsv
 _STATUS_NAME = {bf.NULL: "null", bf.EMPTY: "empty", bf.PARTIAL: "partial"}
+# (1H shift, J, 13C shift) decimals of the benchmark format; the tagged format may bin coarser
+DEFAULT_NMR_DECIMALS = (2, 2, 1)
+
+
+def parse_nmr_decimals(spec) -> tuple:
+    """``'1,0,0'`` / ``(1, 0, 0)`` -> (1H shift, J, 13C shift) decimals, each 0..4."""
+    vals = spec.split(",") if isinstance(spec, str) else list(spec)
+    try:
+        out = tuple(int(v) for v in vals)
+    except (TypeError, ValueError):
+        out = ()
+    if len(out) != 3 or not all(0 <= v <= 4 for v in out):
+        raise DataError(f"--nmr_decimals: expected three integers 0..4 (1H shift, J, 13C shift), got {spec!r}")
+    return out
 
 
 # ------------------------------------------------------------------ inputs
@@ -95,6 +109,7 @@ class Options:
     missing: str = "drop"
     ir_points: int = 400
     msms_top_k: Optional[int] = None
+    nmr_decimals: tuple = DEFAULT_NMR_DECIMALS
     max_src_tokens: Optional[int] = None
     long_rows: str = "reject"
     strict: bool = False
@@ -111,9 +126,10 @@ def _format_sections(arrays: Dict[str, pa.Array], cols: Dict[str, List[str]], op
             if sec == "formula":
                 out[sec] = bf.format_formula(arrays[cols[sec][0]], strict=opt.fmt == "tagged")
             elif sec == "h_nmr":
-                out[sec] = bf.format_hnmr(arrays[cols[sec][0]])
+                h_dec, j_dec, _ = opt.nmr_decimals
+                out[sec] = bf.format_hnmr(arrays[cols[sec][0]], shift_decimals=h_dec, j_decimals=j_dec)
             elif sec == "c_nmr":
-                out[sec] = bf.format_cnmr(arrays[cols[sec][0]])
+                out[sec] = bf.format_cnmr(arrays[cols[sec][0]], decimals=opt.nmr_decimals[2])
             elif sec == "ir":
                 out[sec] = bf.format_ir(arrays[cols[sec][0]], opt.ir_points)
             else:
@@ -347,11 +363,17 @@ def _command_line(kw: dict) -> str:
             args.append(f"--{sec}")
     if kw.get("pred_spectra"):
         args.append("--pred_spectra")
-    for k in ("seed", "format", "groups", "missing", "ir_points", "msms_top_k", "max_src_tokens",
+    for k in ("seed", "format", "groups", "missing", "ir_points", "msms_top_k", "nmr_decimals", "max_src_tokens",
               "long_rows", "workers", "limit_rows"):
         if kw.get(k) is not None:
-            args += [f"--{k}", str(kw[k]) if not isinstance(kw[k], dict) else
-                     ",".join(f"{a}={b}" for a, b in kw[k].items())]
+            if k == "nmr_decimals" and tuple(parse_nmr_decimals(kw[k])) == DEFAULT_NMR_DECIMALS:
+                continue
+            v = kw[k]
+            if isinstance(v, dict):
+                v = ",".join(f"{a}={b}" for a, b in v.items())
+            elif isinstance(v, (tuple, list)):
+                v = ",".join(str(x) for x in v)
+            args += [f"--{k}", str(v)]
     if kw.get("strict"):
         args.append("--strict")
     return shlex.join(args)
@@ -365,8 +387,8 @@ def generate(input, out_dir, *, h_nmr: bool = False, c_nmr: bool = False, ir: bo
              pos_msms: bool = False, neg_msms: bool = False, formula: bool = False,
              pred_spectra: bool = False, seed: int = 3245, format: str = "tagged",
              groups="default", missing: str = "drop", ir_points: int = 400,
-             msms_top_k: Optional[int] = None, max_src_tokens: Optional[int] = None,
-             long_rows: str = "reject", workers: int = 1, strict: bool = False,
+             msms_top_k: Optional[int] = None, nmr_decimals=DEFAULT_NMR_DECIMALS,
+             max_src_tokens: Optional[int] = None, long_rows: str = "reject", workers: int = 1, strict: bool = False,
              limit_rows: Optional[int] = None, rdkit_check: Optional[bool] = None,
              progress: Optional[bool] = None, command: Optional[str] = None) -> dict:
     """Build ``<out_dir>/data/{src,tgt}-{train,val,test}.txt``; return the summary dict.
@@ -389,6 +411,9 @@ def generate(input, out_dir, *, h_nmr: bool = False, c_nmr: bool = False, ir: bo
         raise DataError(f"--ir_points must be >= 2, got {ir_points}")
     if msms_top_k is not None and msms_top_k < 1:
         raise DataError(f"--msms_top_k must be >= 1, got {msms_top_k}")
+    nmr_decimals = parse_nmr_decimals(nmr_decimals)
+    if format == "benchmark" and nmr_decimals != DEFAULT_NMR_DECIMALS:
+        raise DataError("--nmr_decimals applies to the tagged format only (the benchmark format is fixed at 2,2,1)")
     workers = max(1, int(workers))
     plan = []
     mapping = None
@@ -398,7 +423,8 @@ def generate(input, out_dir, *, h_nmr: bool = False, c_nmr: bool = False, ir: bo
     if rdkit_check is None:
         rdkit_check = format == "tagged"
     opt = Options(sections=sections, fmt=format, plan=plan, missing=missing, ir_points=ir_points,
-                  msms_top_k=msms_top_k, max_src_tokens=max_src_tokens, long_rows=long_rows,
+                  msms_top_k=msms_top_k, nmr_decimals=nmr_decimals, max_src_tokens=max_src_tokens,
+                  long_rows=long_rows,
                   strict=strict, rdkit_check=bool(rdkit_check), pred_spectra=pred_spectra,
                   use_threads=workers == 1)
 
@@ -595,6 +621,9 @@ def build_parser():
     p.add_argument("--ir_points", type=int, default=400)
     p.add_argument("--msms_top_k", type=int, default=None,
                    help="keep the k most intense peaks per MS/MS list (re-sorted by m/z)")
+    p.add_argument("--nmr_decimals", default="2,2,1",
+                   help="tagged format: decimals of the 1H shifts, J values and 13C shifts (default 2,2,1 as the "
+                        "benchmark); coarser bins such as 1,0,0 give far fewer, better-trained source tokens")
     p.add_argument("--max_src_tokens", type=int, default=None,
                    help="token cap of the spectra line (tags included; with --pred_spectra it still "
                         "applies to the spectra side); see --long_rows")
