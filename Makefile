@@ -6,7 +6,7 @@ TORCH_SPEC  ?= torch==2.13.0
 BIN         := $(VENV)/bin
 PY          := $(BIN)/python
 
-.PHONY: install test demo bench bench-quality clean-venv install-extras
+.PHONY: install test demo bench bench-quality bench-paper clean-venv install-extras
 
 install: $(VENV)/.installed
 
@@ -32,6 +32,14 @@ bench: install
 
 bench-quality: install
 	OMP_NUM_THREADS=1 $(PY) scripts/bench_quality.py
+
+# The paper's Table 1 at CPU scale (7 inputs x dense/MoE/MoE-no-tag); resumable in <= 2.5 h pieces:
+# run it again until it prints the whole table. PAPER_DATA: a larger simulated set (see `make data-large`).
+PAPER_DATA  ?= data/demo
+PAPER_STEPS ?= 2000
+PAPER_SEEDS ?= 1,2
+bench-paper: install
+	OMP_NUM_THREADS=2 $(PY) scripts/bench_paper.py --data $(PAPER_DATA) --steps $(PAPER_STEPS) --seeds $(PAPER_SEEDS) --max_hours 2.5
 
 # Optional: the glycan dataset build (glycowork) and the full NMR simulator (csp5); torch stays pinned.
 install-extras: install

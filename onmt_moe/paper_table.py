@@ -1,0 +1,207 @@
+"""The MM-Spectrum paper's Table 1 at CPU scale: dense vs modality-aware MoE, per input combination.
+
+Every cell is one ``start_training`` run (train -> decode -> score) on a tagged corpus built from the
+same parquet set, at the same step budget and the same *active* parameter count: the MoE's routed
+experts are half as wide as the dense FFN and top-2 of them fire, so a token sees as many FFN
+weights in both. The formula is part of every input, as the data issue asks ("handled the same way
+in every row"). Cells are resumable: a finished cell (``scores.json``) is read back, a half-trained
+one resumes from its newest checkpoint, and ``max_hours`` stops before a cell that would not fit.
+
+    from onmt_moe.paper_table import run_table
+    run_table(data="data/large", out="runs/bench_paper", inputs=INPUTS, models=("dense", "moe"), seeds=(1,))
+
+This module imports no torch: training runs in ``start_training`` subprocesses.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# the paper's input rows; the formula is added to each of them
+INPUTS: Dict[str, List[str]] = {
+    "NMR": ["h_nmr", "c_nmr"],
+    "IR": ["ir"],
+    "MS": ["pos_msms", "neg_msms"],
+    "NMR+IR": ["h_nmr", "c_nmr", "ir"],
+    "NMR+MS": ["h_nmr", "c_nmr", "pos_msms", "neg_msms"],
+    "IR+MS": ["ir", "pos_msms", "neg_msms"],
+    "NMR+IR+MS": ["h_nmr", "c_nmr", "ir", "pos_msms", "neg_msms"],
+}
+# model name -> (config template, extra --set overrides); the MoE rows keep the dense model's active size
+MODELS: Dict[str, tuple] = {
+    "dense": ("configs/demo_dense.yaml", []),
+    "moe": ("configs/demo_moe.yaml", ["moe_expert_d_ff=128"]),
+    "moe_notag": ("configs/demo_moe.yaml", ["moe_expert_d_ff=128", "moe_modality_routing=none"]),
+}
+COLUMNS = ["input", "model", "seed", "steps", "top1", "top5", "top10", "invalid", "formula_top1",
+           "train_tok_per_s", "params_total", "params_active", "train_seconds", "run_dir"]
+
+
+@dataclass
+class CorpusOptions:
+    """generate_input settings shared by every cell (the same representation for dense and MoE)."""
+
+    ir_points: int = 100
+    msms_top_k: int = 12
+    nmr_decimals: str = "1,0,0"
+    max_src_tokens: int = 1000
+
+
+def build_corpus(data: str, out: str, sections: Sequence[str], copt: CorpusOptions) -> str:
+    """Tagged corpus (``--missing token``) for one input row; returns its data dir (built once)."""
+    data_dir = os.path.join(out, "data")
+    if os.path.exists(os.path.join(data_dir, "src-test.txt")):
+        return data_dir
+    from onmt_moe.data.pipeline import generate
+
+    flags = {s: True for s in ["formula", *sections]}
+    generate(data, out, format="tagged", missing="token", ir_points=copt.ir_points,
+             msms_top_k=copt.msms_top_k, nmr_decimals=copt.nmr_decimals,
+             max_src_tokens=copt.max_src_tokens, progress=False, **flags)
+    return data_dir
+
+
+def _mean_tok_per_s(path: str) -> Optional[float]:
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))[1:]  # the first report includes start-up
+    vals = [float(r["src_tok_per_s"]) + float(r["tgt_tok_per_s"]) for r in rows]
+    return sum(vals) / len(vals) if vals else None
+
+
+def cell_result(run_dir: str, inp: str, model: str, seed: int, steps: int) -> dict:
+    """One row of the table from a finished run folder."""
+    info = json.load(open(os.path.join(run_dir, "run.json")))
+    scores = json.load(open(os.path.join(run_dir, "scores.json")))  # the scorer's full report
+    topk = scores["topk"]
+    return {"input": inp, "model": model, "seed": seed, "steps": steps,
+            "top1": topk.get("1"), "top5": topk.get("5"), "top10": topk.get("10"),
+            "invalid": scores.get("invalid_rate_top1"),
+            "formula_top1": scores.get("formula_consistent_topk", {}).get("1"),
+            "train_tok_per_s": _mean_tok_per_s(os.path.join(run_dir, "train_steps.csv")),
+            "params_total": info.get("params_total"), "params_active": info.get("params_active"),
+            "train_seconds": info.get("stages", {}).get("train", {}).get("seconds"), "run_dir": run_dir}
+
+
+def run_cell(data_dir: str, run_dir: str, model: str, seed: int, steps: int, extra_sets: Sequence[str]) -> None:
+    """Train, decode and score one cell with ``start_training`` (resumes a half-finished folder)."""
+    template, sets = MODELS[model]
+    cmd = [sys.executable, os.path.join(ROOT, "benchmark", "start_training.py"),
+           "--config", os.path.join(ROOT, template), "--runs_dir", os.path.dirname(run_dir),
+           "--run_name", os.path.basename(run_dir), "--quiet", "--stages", "vocab,train,translate,score"]
+    for s in [f"run.data_dir={data_dir}", f"train_steps={steps}", f"save_checkpoint_steps={steps}",
+              f"seed={seed}", *sets, *extra_sets]:
+        cmd += ["--set", s]
+    if os.path.isdir(run_dir):
+        cmd.append("--resume")
+    if subprocess.run(cmd).returncode != 0:
+        raise RuntimeError(f"cell {os.path.basename(run_dir)} failed; see {run_dir}/train.log")
+
+
+def run_table(data: str, out: str, inputs: Sequence[str], models: Sequence[str], seeds: Sequence[int],
+              steps: int, copt: CorpusOptions = CorpusOptions(), extra_sets: Sequence[str] = (),
+              max_hours: Optional[float] = None, log=print) -> List[dict]:
+    """Run (or read back) every cell; returns the rows of the cells that are finished."""
+    t0 = time.time()
+    rows, cell_secs = [], []
+    for inp in inputs:
+        data_dir = build_corpus(data, os.path.join(out, f"corpus_{inp}"), INPUTS[inp], copt)
+        for model in models:
+            for seed in seeds:
+                run_dir = os.path.join(out, f"{inp}_{model}_s{seed}")
+                if not os.path.exists(os.path.join(run_dir, "scores.json")):
+                    est = max(cell_secs) if cell_secs else 0.0
+                    if max_hours is not None and time.time() - t0 + est > max_hours * 3600:
+                        log(f"==> stopping before {os.path.basename(run_dir)}: the time budget "
+                            f"({max_hours} h) is spent; run the same command again to continue")
+                        return rows
+                    log(f"==> {os.path.basename(run_dir)}")
+                    t_cell = time.time()
+                    run_cell(data_dir, run_dir, model, seed, steps, extra_sets)
+                    cell_secs.append(time.time() - t_cell)
+                rows.append(cell_result(run_dir, inp, model, seed, steps))
+    return rows
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4f}" if abs(v) < 10 else f"{v:.0f}"
+    return str(v)
+
+
+def summary_rows(rows: Sequence[dict]) -> List[dict]:
+    """Mean and spread (max - min) of top-1/5/10 over seeds, one row per (input, model)."""
+    groups: Dict[tuple, List[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["input"], r["model"]), []).append(r)
+    out = []
+    for (inp, model), rs in groups.items():
+        row = {"input": inp, "model": model, "seeds": len(rs)}
+        for k in ("top1", "top5", "top10", "invalid"):
+            vals = [r[k] for r in rs if r[k] is not None]
+            row[k] = sum(vals) / len(vals) if vals else None
+            row[f"{k}_spread"] = (max(vals) - min(vals)) if len(vals) > 1 else None
+        row["params_total"], row["params_active"] = rs[0]["params_total"], rs[0]["params_active"]
+        row["train_tok_per_s"] = rs[0]["train_tok_per_s"]
+        out.append(row)
+    return out
+
+
+def markdown(rows: Sequence[dict]) -> str:
+    cols = ["input", "model", "seeds", "top1", "top1_spread", "top5", "top10", "invalid",
+            "train_tok_per_s", "params_total", "params_active"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in summary_rows(rows)]
+    return "\n".join(lines)
+
+
+def write_outputs(rows: Sequence[dict], csv_path: str, plot_path: Optional[str] = None) -> None:
+    """One CSV row per cell (and seed), a markdown table beside it, a grouped bar plot of top-1."""
+    os.makedirs(os.path.dirname(os.path.abspath(csv_path)), exist_ok=True)
+    with open(csv_path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=COLUMNS)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if r.get(k) is None else r[k]) for k in COLUMNS})
+    with open(os.path.splitext(csv_path)[0] + ".md", "w") as fh:
+        fh.write(markdown(rows) + "\n")
+    if plot_path and rows:
+        plot_top1(summary_rows(rows), plot_path)
+
+
+def plot_top1(summary: Sequence[dict], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    inputs = [i for i in INPUTS if any(r["input"] == i for r in summary)]
+    models = sorted({r["model"] for r in summary})
+    width = 0.8 / max(1, len(models))
+    fig, ax = plt.subplots(figsize=(1.4 * len(inputs) + 2, 3.5))
+    for m_i, model in enumerate(models):
+        xs, ys, err = [], [], []
+        for i_i, inp in enumerate(inputs):
+            r = next((r for r in summary if r["input"] == inp and r["model"] == model), None)
+            if r and r["top1"] is not None:
+                xs.append(i_i + (m_i - (len(models) - 1) / 2) * width)
+                ys.append(100 * r["top1"])
+                err.append(100 * (r["top1_spread"] or 0) / 2)
+        ax.bar(xs, ys, width, yerr=err, label=model, capsize=2)
+    ax.set_xticks(range(len(inputs)))
+    ax.set_xticklabels(inputs)
+    ax.set_ylabel("top-1 (%)")
+    ax.set_title("dense vs modality-aware MoE, equal steps and active parameters")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -1,0 +1,51 @@
+"""onmt_moe.paper_table: aggregation, outputs and the resumable, time-boxed cell loop (no training here;
+the cells themselves are ordinary start_training runs, tested in test_end_to_end)."""
+import csv
+import os
+
+from onmt_moe import paper_table as pt
+
+
+def _row(inp, model, seed, top1):
+    return {"input": inp, "model": model, "seed": seed, "steps": 10, "top1": top1, "top5": top1 + 0.1,
+            "top10": top1 + 0.2, "invalid": 0.1, "formula_top1": top1, "train_tok_per_s": 100.0,
+            "params_total": 10, "params_active": 5, "train_seconds": 1.0, "run_dir": "x"}
+
+
+def test_summary_mean_and_spread_over_seeds():
+    rows = [_row("NMR", "dense", 1, 0.2), _row("NMR", "dense", 2, 0.3), _row("NMR", "moe", 1, 0.4)]
+    s = {(r["input"], r["model"]): r for r in pt.summary_rows(rows)}
+    assert abs(s["NMR", "dense"]["top1"] - 0.25) < 1e-12 and abs(s["NMR", "dense"]["top1_spread"] - 0.1) < 1e-12
+    assert s["NMR", "moe"]["top1_spread"] is None and s["NMR", "moe"]["seeds"] == 1
+
+
+def test_write_outputs_one_csv_row_per_cell(tmp_path):
+    rows = [_row(i, m, 1, 0.1) for i in ("NMR", "NMR+IR+MS") for m in ("dense", "moe")]
+    path = tmp_path / "res" / "paper_table.csv"
+    pt.write_outputs(rows, str(path), str(tmp_path / "p.png"))
+    got = list(csv.DictReader(open(path)))
+    assert [(r["input"], r["model"]) for r in got] == [(r["input"], r["model"]) for r in rows]
+    assert {"input", "model", "top1", "top5", "top10", "seed", "steps"} <= set(got[0])
+    assert (tmp_path / "res" / "paper_table.md").read_text().count("\n") == 2 + len(rows)
+    assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+def test_run_table_reads_finished_cells_and_stops_at_the_budget(tmp_path, monkeypatch):
+    ran = []
+    monkeypatch.setattr(pt, "build_corpus", lambda data, out, secs, copt: out)
+
+    def fake_cell(data_dir, run_dir, model, seed, steps, extra):
+        ran.append(os.path.basename(run_dir))
+        os.makedirs(run_dir, exist_ok=True)
+        open(os.path.join(run_dir, "scores.json"), "w").write("{}")
+
+    monkeypatch.setattr(pt, "run_cell", fake_cell)
+    monkeypatch.setattr(pt, "cell_result", lambda run_dir, i, m, s, n: _row(i, m, s, 0.5))
+    os.makedirs(tmp_path / "NMR_dense_s1")
+    (tmp_path / "NMR_dense_s1" / "scores.json").write_text("{}")  # finished before: read, not re-run
+    rows = pt.run_table("d", str(tmp_path), ["NMR", "IR"], ["dense", "moe"], [1], 10)
+    assert ran == ["NMR_moe_s1", "IR_dense_s1", "IR_moe_s1"] and len(rows) == 4
+    ran.clear()
+    msgs = []
+    rows = pt.run_table("d", str(tmp_path), ["NMR", "IR", "MS"], ["dense"], [1], 10, max_hours=0.0, log=msgs.append)
+    assert ran == [] and len(rows) == 2 and "time budget" in msgs[-1]  # MS would not fit
