@@ -481,7 +481,7 @@ def _autoload_active() -> bool:
     return importlib.util.find_spec(_hook.SITE_MODULE) is not None
 
 
-def _bin(name: str) -> List[str]:
+def onmt_command(name: str) -> List[str]:
     """The stock OpenNMT command next to this interpreter when the autoload hook makes it load the
     plugin; otherwise the wrapper that imports the plugin first (ONMT_MOE_AUTOLOAD=0, no hook)."""
     exe = os.path.join(os.path.dirname(sys.executable), name)
@@ -535,7 +535,7 @@ def stage_vocab(plan: dict, log: str, echo: bool) -> None:
               f"({why})" if why != "unrecorded" else "[vocab] rebuilding: its corpus was not recorded")
     cfg = os.path.join(plan["run_dir"], "config.yaml")
     record = {"corpus": corpus_record(plan)}
-    run_logged(_bin("onmt_build_vocab") + ["-config", cfg, "-n_sample", "-1", "-overwrite"], log, echo)
+    run_logged(onmt_command("onmt_build_vocab") + ["-config", cfg, "-n_sample", "-1", "-overwrite"], log, echo)
     write_json(os.path.join(plan["run_dir"], VOCAB_RECORD), record)
 
 
@@ -555,7 +555,7 @@ def stage_train(plan: dict, log: str, echo: bool) -> None:
             print(f"[train] resuming from {ckpt} (step {checkpoint_step(ckpt)})")
         else:
             print("[train] no readable checkpoint to resume from: training starts at step 0")
-    run_logged(_bin("onmt_train") + ["-config", cfg] + extra, log, echo)
+    run_logged(onmt_command("onmt_train") + ["-config", cfg] + extra, log, echo)
 
 
 def stage_translate(plan: dict, log: str, echo: bool) -> dict:
@@ -569,7 +569,7 @@ def stage_translate(plan: dict, log: str, echo: bool) -> dict:
     out = os.path.join(plan["run_dir"], "pred", "test.txt")
     t0 = time.time()
     try:
-        run_logged(_bin("onmt_translate") + ["-config", path, "-src", plan["src_test"], "-output", out], log, echo)
+        run_logged(onmt_command("onmt_translate") + ["-config", path, "-src", plan["src_test"], "-output", out], log, echo)
     except StageError:
         if os.path.exists(out) and os.path.getsize(out) == 0:
             os.remove(out)  # onmt_translate opens its output before it loads the model

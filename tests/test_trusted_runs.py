@@ -100,8 +100,9 @@ def test_vocab_is_rebuilt_when_the_corpus_changes_and_refused_under_checkpoints(
 def test_restart_before_the_first_checkpoint_starts_the_csvs_afresh(trained, tmp_path):
     d = tmp_path / "k"
     d.mkdir()
-    for name in ("vocab.src", "vocab.tgt", runner.VOCAB_RECORD):  # the vocab stage's output, reused
-        shutil.copy(trained / name, d / name)
+    for name in ("vocab.src", "vocab.tgt", "vocab.sources.json"):  # the vocab stage's output, reused
+        if (trained / name).exists():
+            shutil.copy(trained / name, d / name)
     # a run killed at step 50, before its first checkpoint, left these rows
     with open(d / "train_steps.csv", "w") as f:
         f.write("step,xent,ppl,accuracy,lr,src_tok_per_s,tgt_tok_per_s,elapsed_s,aux_total\n")
