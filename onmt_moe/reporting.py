@@ -28,7 +28,7 @@ MOE_COLUMNS = ["step", "layer", "expert", "modality", "load", "load_frac", "impo
 AUX_COLUMNS = ["step", "component", "raw", "coef", "weighted"]
 CSV_FILES = ("train_steps.csv", "valid_summary.csv", "moe_steps.csv", "moe_aux.csv", "grad_norms.csv")
 
-_STATE: Dict[str, object] = {"model": None, "opt": None, "grad_logger": None, "started": False}
+_STATE: Dict[str, object] = {"model": None, "opt": None, "grad_logger": None, "started": False, "csv_dir": None}
 
 
 def log_dir(opt) -> Optional[str]:
@@ -46,6 +46,7 @@ def attach_model(model, opt) -> None:
     _STATE["opt"] = opt
     _STATE["grad_logger"] = None
     _STATE["started"] = False
+    _STATE["csv_dir"] = None  # set by the CsvReportMgr of this process (rank 0 only)
     every = int(getattr(opt, "moe_grad_norm_every", 0) or 0)
     d = log_dir(opt)
     if every > 0 and d is not None:
@@ -60,8 +61,8 @@ def begin_training(first_step: int) -> None:
     if _STATE["started"]:
         return
     _STATE["started"] = True
-    d = log_dir(_STATE["opt"]) if _STATE["opt"] is not None else None
-    if d is None:
+    d = _STATE["csv_dir"]
+    if d is None:  # logging off, or not the process that writes the logs
         return
     for name in CSV_FILES:
         path = os.path.join(d, name)
@@ -126,6 +127,7 @@ class CsvReportMgr(ReportMgr):
         super().__init__(report_every, start_time=start_time, tensorboard_writer=tensorboard_writer)
         d = log_dir(opt)
         assert d is not None, "CsvReportMgr needs -moe_log_dir (see build_report_manager in onmt_patches)"
+        _STATE["csv_dir"] = d
         self.train_csv = CsvLog(os.path.join(d, "train_steps.csv"), TRAIN_COLUMNS)
         self.valid_csv = CsvLog(os.path.join(d, "valid_summary.csv"), VALID_COLUMNS)
         self.moe_csv: Optional[CsvLog] = None

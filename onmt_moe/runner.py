@@ -269,8 +269,9 @@ def load_template(path: str) -> dict:
 
 
 def template_data_dir(data_dir: str, template_path: str) -> str:
-    """A template's relative ``run.data_dir``: the first match from the template's folder upwards
-    (independent of the current directory); the template's folder when nothing matches."""
+    """A template's relative ``run.data_dir``: the first match from the template's folder upwards,
+    so it does not depend on the current directory. Only when nothing matches there does a folder
+    under the current directory count (said on stderr); otherwise the template's folder is named."""
     if os.path.isabs(data_dir):
         return data_dir
     base = os.path.dirname(os.path.abspath(template_path))
@@ -281,8 +282,13 @@ def template_data_dir(data_dir: str, template_path: str) -> str:
             return candidate
         parent = os.path.dirname(folder)
         if parent == folder:
-            return os.path.join(base, data_dir)
+            break
         folder = parent
+    if os.path.isdir(data_dir):
+        print(f"note: run.data_dir {data_dir} is not under {base} or a folder above it; using "
+              f"{os.path.abspath(data_dir)} (relative to the current directory)", file=sys.stderr)
+        return os.path.abspath(data_dir)
+    return os.path.join(base, data_dir)
 
 
 def _is_empty(path: str) -> bool:
