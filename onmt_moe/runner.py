@@ -14,7 +14,10 @@ A relative ``run.data_dir`` in a template is looked up from the template's folde
 ``configs/tiny_moe.yaml`` finds ``tests/fixtures/…`` of the repository from any working directory);
 one given with ``--set run.data_dir=…`` is relative to the current directory. The run folder gets
 ``config.yaml`` (resolved onmt_train config with a provenance header), ``translate.yaml``,
-``run.json`` (plan, paths, stage timings, results), ``train.log``, checkpoints and the CSV logs.
+``run.json`` (plan, paths, stage timings, results), ``train.log``, checkpoints, the CSV logs
+(``moe_log_dir`` is set to the run folder) and ``vocab.sources.json`` (the corpus files the
+vocabulary was built from: a changed corpus rebuilds it, or is refused once checkpoints exist).
+``--resume`` uses the newest checkpoint that reads back whole; an unreadable newer one is moved aside.
 """
 from __future__ import annotations
 

@@ -481,7 +481,7 @@ def _finish(results, out: Path, data_dir: Path, spool: Path, opt: Options, seed:
                 reject_kinds[k] = reject_kinds.get(k, 0) + v
 
     # global row -> (chunk, byte range)
-    chunk_of, starts, ends = [], [], []
+    chunk_of = []
     for c, r in enumerate(results):
         nk = r["rows_kept"]
         chunk_of.append(np.full(nk, c, dtype=np.int32))
