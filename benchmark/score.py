@@ -48,7 +48,10 @@ def main(argv=None) -> int:
     except (ScoringError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(format_report(res))
+    try:
+        print(format_report(res), flush=True)
+    except BrokenPipeError:  # `score.py … | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
     return 0
 
 

@@ -8,6 +8,32 @@ autoloader that makes the stock ``onmt_*`` commands load the plugin.
 import os as _os
 import sys as _sys
 
+SITE_MODULE = "_onmt_moe_autoload"  # the name of the site-packages copy
+PLUGIN_MISSING_HINT = (
+    "onmt_moe: this looks like a checkpoint or config of the onmt_moe plugin read by OpenNMT without the "
+    "plugin loaded. Fix: unset ONMT_MOE_AUTOLOAD=0, or run `onmt_moe_autoload install` (make install does), "
+    "or use the wrappers onmt_moe_train / onmt_moe_translate / onmt_moe_build_vocab.")
+
+
+def plugin_missing(text: str) -> bool:
+    """Whether an OpenNMT error text is one of the two that a missing plugin causes: the unknown
+    encoder (``KeyError: 'moe_transformer'``) or torch >= 2.6 refusing the checkpoint's Namespace."""
+    return "'moe_transformer'" in text or ("UnpicklingError" in text and "argparse.Namespace" in text) \
+        or ("Weights only load failed" in text and "Namespace" in text)
+
+
+def explain_plugin_errors():
+    """Chain ``sys.excepthook`` so that those two errors end with :data:`PLUGIN_MISSING_HINT`
+    (armed by the site-packages copy when ONMT_MOE_AUTOLOAD=0 switches the plugin off)."""
+    previous = _sys.excepthook
+
+    def hook(kind, value, tb):
+        previous(kind, value, tb)
+        if plugin_missing("%s: %s" % (kind.__name__, value)):
+            _sys.stderr.write(PLUGIN_MISSING_HINT + "\n")
+
+    _sys.excepthook = hook
+
 
 def _register():
     if _os.environ.get("ONMT_MOE_NO_REGISTER", "0") == "1":

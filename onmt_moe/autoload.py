@@ -20,8 +20,10 @@ import os
 import sys
 import sysconfig
 
+from onmt_moe._hook import SITE_MODULE
+
 PTH_NAME = "onmt_moe_autoload.pth"
-HOOK_NAME = "_onmt_moe_autoload.py"
+HOOK_NAME = SITE_MODULE + ".py"
 
 def hook_source() -> str:
     """The site-packages copy: :mod:`onmt_moe._hook` verbatim, armed at start-up unless disabled."""
@@ -33,6 +35,8 @@ def hook_source() -> str:
         "if _os.environ.get(\"ONMT_MOE_AUTOLOAD\", \"1\") != \"0\":\n"
         "    _os.environ[\"ONMT_MOE_AUTOLOAD\"] = \"1\"  # inherited by spawned DataLoader workers\n"
         "    arm()\n"
+        "else:  # plugin off: still say what a plugin checkpoint's failure means\n"
+        "    explain_plugin_errors()\n"
     )
 
 

@@ -28,7 +28,7 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, Iterable, List, Mapping, Optional, Sequence, Union
 
 PathLike = Union[str, os.PathLike]
 
@@ -36,6 +36,7 @@ __all__ = [
     "CsvLog",
     "CsvLogError",
     "read_csv",
+    "truncate_file_after_step",
     "atomic_write_text",
     "atomic_write_json",
     "format_value",
@@ -322,6 +323,16 @@ class CsvLog:
 
     def __repr__(self) -> str:  # pragma: no cover - cosmetic
         return f"CsvLog({str(self.path)!r}, columns={self.columns})"
+
+
+def truncate_file_after_step(path: PathLike, step: int) -> int:
+    """Drop rows logged after ``step`` from an existing log, keeping the file's own header
+    (a restarted or resumed run logs those steps again). Returns the rows removed."""
+    with open(path, encoding="utf-8") as f:
+        header = next(csv.reader([f.readline().rstrip("\r\n")]), [])
+    if not header or "step" not in header:
+        return 0
+    return CsvLog(path, header).truncate_after_step(step)
 
 
 # --------------------------------------------------------------------------- #

@@ -53,15 +53,21 @@ def _layer_norm(opt, d_model):
 class MoETransformerEncoder(TransformerEncoder):
     """Transformer encoder whose chosen layers use modality-aware MoE feed-forward blocks."""
 
-    @classmethod
-    def from_opt(cls, opt, embeddings):
+    @staticmethod
+    def unsupported_options(opt) -> List[str]:
+        """OpenNMT options this encoder cannot honour (also checked by start_training's dry run)."""
         unsupported = []
         if getattr(opt, "parallel_residual", False):
             unsupported.append("parallel_residual")
         if getattr(opt, "parallel_mode", "data_parallel") == "tensor_parallel" and opt.world_size > 1:
             unsupported.append("parallel_mode: tensor_parallel")
         if "ffn" in (getattr(opt, "use_ckpting", []) or []):
-            unsupported.append("use_ckpting: [ffn]")
+            unsupported.append("use_ckpting: [ffn] (checkpoint only 'mha' or 'lora', or none)")
+        return unsupported
+
+    @classmethod
+    def from_opt(cls, opt, embeddings):
+        unsupported = cls.unsupported_options(opt)
         if unsupported:
             raise ValueError(f"encoder_type moe_transformer does not support: {', '.join(unsupported)}")
         enc = super().from_opt(opt, embeddings)
@@ -93,6 +99,8 @@ class MoETransformerEncoder(TransformerEncoder):
         args.validate()
         self.moe_args = args
         self.step = 0
+        trained_step = getattr(opt, "moe_trained_step", None)
+        trained_step = -1 if trained_step is None else int(trained_step)
         self.aux_meter = AuxMeter()
         spec = getattr(opt, "moe_contrastive_coef", None)
         try:  # a number (older checkpoints store a float) or a schedule string
@@ -112,6 +120,8 @@ class MoETransformerEncoder(TransformerEncoder):
             self.transformer[i].feed_forward = MoEFeedForward(
                 MoE(args), opt.enc_hid_size, dropout, _layer_norm(opt, opt.enc_hid_size)
             )
+        if trained_step >= 0:  # a loaded checkpoint routes with the schedules' values at its step
+            self.set_step(trained_step)
 
     # -- the MoE blocks, for the loss, the logs and the analysis tools
     def moe_blocks(self) -> List[MoEFeedForward]:

@@ -406,9 +406,10 @@ def onmt_translate(src_path: str, out_path: str, run_info: dict) -> None:
     cfg = run_dir / "translate.yaml"
     if not cfg.is_file():
         raise BenchmarkError(f"{cfg}: no such file (needed to translate)")
-    exe = Path(sys.executable).parent / "onmt_translate"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "onmt_moe.cli", "translate"]
-    cmd += ["-config", str(cfg), "-src", src_path, "-output", out_path]
+    from onmt_moe import _hook
+    from onmt_moe.runner import onmt_command
+
+    cmd = onmt_command("onmt_translate") + ["-config", str(cfg), "-src", src_path, "-output", out_path]
     env = dict(os.environ)
     env.setdefault("ONMT_MOE_AUTOLOAD", "1")
     env.setdefault("OMP_NUM_THREADS", "1")
@@ -416,8 +417,10 @@ def onmt_translate(src_path: str, out_path: str, run_info: dict) -> None:
     with open(log_path, "w", encoding="utf-8") as log:
         rc = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     if rc != 0:
-        tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-1:] or [""]
-        raise BenchmarkError(f"onmt_translate exited with {rc} on {src_path} (log {log_path}): {tail[0][:200]}")
+        text = log_path.read_text(encoding="utf-8", errors="replace")
+        tail = text.strip().splitlines()[-1:] or [""]
+        hint = f" — {_hook.PLUGIN_MISSING_HINT}" if _hook.plugin_missing(text) else ""
+        raise BenchmarkError(f"onmt_translate exited with {rc} on {src_path} (log {log_path}): {tail[0][:200]}{hint}")
 
 
 def start_training(config: str, runs_dir: str, extra_sets: Sequence[str] = ()) -> Callable[[str, str], str]:

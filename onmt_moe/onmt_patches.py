@@ -18,13 +18,21 @@ Each patch names the upstream function it wraps and why:
 6. ``onmt.trainer.LossCompute`` — rebound to :class:`onmt_moe.loss.MoELossCompute` (looked up at call
    time by ``build_trainer``): adds the aux losses once, with the right scale.
 7. ``onmt.trainer.Trainer._gradient_accumulation`` — wrapped to tell the MoE layers the training step
-   (noise/temperature/coefficient schedules) and to arm the gradient-norm logger.
+   (noise/temperature/coefficient schedules), to arm the gradient-norm logger and, before the first
+   update of the process, to drop CSV rows newer than the step training starts from.
 8. ``onmt.utils.optimizers.Optimizer.step`` — wrapped to run the armed gradient-norm logger right
    before the update, while the gradients of the whole accumulation group are present.
-9. ``onmt.utils.build_report_manager`` — wrapped to return the CSV-writing report manager on rank 0.
+9. ``onmt.utils.build_report_manager`` — wrapped to return the CSV-writing report manager on rank 0
+   when ``-moe_log_dir`` is set (start_training sets it; a stock run without it writes no CSV).
 10. ``onmt.translate.translation.Translation.__init__`` — wrapped so that n-best scores support
     ``.item()``: upstream ``-with_score`` crashes with "'float' object has no attribute 'item'"
     (OpenNMT/OpenNMT-py#2583).
+11. ``onmt.models.model_saver.ModelSaverBase.save`` — wrapped to record the step in the saved model
+    options (``moe_trained_step``), so that a loaded checkpoint routes with the schedule values
+    (router temperature, noise) of the step it was saved at, not those of step 0.
+12. ``onmt.train_single.build_model_saver`` (imported there by name) — wrapped so that, when resuming,
+    ``-keep_checkpoint`` also counts the checkpoints already on disk (upstream starts an empty queue,
+    so a resumed run keeps every earlier checkpoint on top of its own N).
 """
 from __future__ import annotations
 
@@ -43,6 +51,19 @@ class _Score(float):
 
 def _as_score(s):
     return s if hasattr(s, "item") else _Score(s)
+
+
+def checkpoints_on_disk(base_path: str, up_to_step: int):
+    """``<base_path>_step_N.pt`` files with N <= up_to_step, oldest first."""
+    import glob
+    import re
+
+    found = []
+    for path in glob.glob(glob.escape(base_path) + "_step_*.pt"):
+        m = re.search(r"_step_(\d+)\.pt$", path)
+        if m and int(m.group(1)) <= up_to_step:
+            found.append((int(m.group(1)), path))
+    return [p for _, p in sorted(found)]
 
 
 def install() -> None:
@@ -125,6 +146,7 @@ def install() -> None:
     @functools.wraps(orig_ga)
     def _gradient_accumulation(self, true_batches, normalization, total_stats, report_stats):
         step = self.optim.training_step
+        reporting.begin_training(step)
         enc = getattr(self.model, "encoder", None)
         if hasattr(enc, "set_step"):
             enc.set_step(step)
@@ -151,7 +173,7 @@ def install() -> None:
     @functools.wraps(orig_brm)
     def build_report_manager(opt, gpu_rank):
         base = orig_brm(opt, gpu_rank)
-        if gpu_rank > 0:
+        if gpu_rank > 0 or reporting.log_dir(opt) is None:
             return base
         return reporting.CsvReportMgr(opt, base.report_every, start_time=-1,
                                       tensorboard_writer=base.tensorboard_writer)
@@ -169,5 +191,30 @@ def install() -> None:
             self.pred_scores = [_as_score(s) for s in self.pred_scores]
 
     Translation.__init__ = __init__
+
+    # 11. the training step goes into the checkpoint's model options
+    import onmt.models.model_saver as model_saver
+
+    orig_save = model_saver.ModelSaverBase.save
+
+    @functools.wraps(orig_save)
+    def save(self, step, moving_average=None):
+        self.model_opt.moe_trained_step = int(step)
+        return orig_save(self, step, moving_average=moving_average)
+
+    model_saver.ModelSaverBase.save = save
+
+    # 12. keep_checkpoint across a resume
+    orig_bms = onmt.train_single.build_model_saver
+
+    @functools.wraps(orig_bms)
+    def build_model_saver(model_opt, opt, model, vocabs, optim, device_id):
+        saver = orig_bms(model_opt, opt, model, vocabs, optim, device_id)
+        if getattr(opt, "train_from", "") and saver.keep_checkpoint > 0 and saver.save_format == "pytorch":
+            for path in checkpoints_on_disk(saver.base_path, optim.training_step - 1):
+                saver.checkpoint_queue.append(path)  # a full deque drops its oldest entry
+        return saver
+
+    onmt.train_single.build_model_saver = build_model_saver
 
     import onmt_moe.transforms  # noqa: F401  registers the modality_dropout transform

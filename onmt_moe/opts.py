@@ -18,8 +18,13 @@ def add_plugin_options(parser) -> None:
                    "empty = every <X>/</X> pair found in the source vocabulary, sorted. Tokens outside "
                    "any segment get modality OTHER.")
     group.add("--moe_log_dir", "-moe_log_dir", type=str, default="",
-              help="Directory for train_steps.csv, valid_summary.csv, moe_steps.csv, moe_aux.csv, "
-                   "grad_norms.csv; default: the directory of -save_model.")
+              help="Write train_steps.csv, valid_summary.csv, moe_steps.csv, moe_aux.csv, grad_norms.csv "
+                   "into this directory (start_training sets it to the run folder); empty = no CSV logs. "
+                   "Rows newer than the step training starts from are dropped first, so runs never mix.")
+    group.add("--moe_trained_step", "-moe_trained_step", type=int, default=-1,
+              help="Set by the plugin in every saved checkpoint (do not set it): the training step whose "
+                   "schedule values (router temperature, noise) the loaded model uses; -1 = not recorded "
+                   "(older checkpoints: step 0).")
     group.add("--moe_grad_norm_every", "-moe_grad_norm_every", type=int, default=0,
               help="Log per-module gradient norms to grad_norms.csv every N steps (0 = off).")
     group.add("--moe_contrastive_coef", "-moe_contrastive_coef", type=str, default="0",

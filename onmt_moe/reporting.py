@@ -4,6 +4,11 @@
 to ``train_steps.csv`` (every ``report_every``), ``valid_summary.csv`` (every ``valid_steps``),
 ``moe_steps.csv`` and ``moe_aux.csv`` (every ``report_every``, MoE encoders only). Routing statistics
 are accumulated on device by each MoE layer and read with one host transfer per layer per report.
+
+The logs are opt-in: they are written only when ``-moe_log_dir`` names a folder (start_training sets
+it to the run folder), so a stock ``onmt_train`` run writes no CSV. When training starts, rows newer
+than the step it starts from are dropped (:func:`begin_training`): a fresh start (step 0) starts the
+logs afresh and a resume keeps exactly the rows up to its checkpoint, so runs never mix.
 """
 from __future__ import annotations
 
@@ -14,19 +19,23 @@ from typing import Dict, List, Optional
 
 from onmt.utils.report_manager import ReportMgr
 
-from onmt_moe.csvlog import CsvLog
+from onmt_moe.csvlog import CsvLog, truncate_file_after_step
 
 TRAIN_COLUMNS = ["step", "xent", "ppl", "accuracy", "lr", "src_tok_per_s", "tgt_tok_per_s", "elapsed_s", "aux_total"]
 VALID_COLUMNS = ["step", "xent", "ppl", "accuracy"]
 MOE_COLUMNS = ["step", "layer", "expert", "modality", "load", "load_frac", "importance", "importance_frac",
                "overflow_frac", "entropy_norm", "cv", "max_over_mean", "router_confidence", "temperature", "k"]
 AUX_COLUMNS = ["step", "component", "raw", "coef", "weighted"]
+CSV_FILES = ("train_steps.csv", "valid_summary.csv", "moe_steps.csv", "moe_aux.csv", "grad_norms.csv")
 
-_STATE: Dict[str, object] = {"model": None, "opt": None, "grad_logger": None}
+_STATE: Dict[str, object] = {"model": None, "opt": None, "grad_logger": None, "started": False, "csv_dir": None}
 
 
-def log_dir(opt) -> str:
-    d = getattr(opt, "moe_log_dir", "") or os.path.dirname(os.path.abspath(opt.save_model))
+def log_dir(opt) -> Optional[str]:
+    """The CSV folder, or None when CSV logging is off (``-moe_log_dir`` not given)."""
+    d = getattr(opt, "moe_log_dir", "") or ""
+    if not d:
+        return None
     os.makedirs(d, exist_ok=True)
     return d
 
@@ -36,11 +45,29 @@ def attach_model(model, opt) -> None:
     _STATE["model"] = model
     _STATE["opt"] = opt
     _STATE["grad_logger"] = None
+    _STATE["started"] = False
+    _STATE["csv_dir"] = None  # set by the CsvReportMgr of this process (rank 0 only)
     every = int(getattr(opt, "moe_grad_norm_every", 0) or 0)
-    if every > 0:
+    d = log_dir(opt)
+    if every > 0 and d is not None:
         from onmt_moe.analysis import GradientNormLogger
 
-        _STATE["grad_logger"] = GradientNormLogger(model, os.path.join(log_dir(opt), "grad_norms.csv"), every=every)
+        _STATE["grad_logger"] = GradientNormLogger(model, os.path.join(d, "grad_norms.csv"), every=every)
+
+
+def begin_training(first_step: int) -> None:
+    """Before the first update of this process: drop logged rows with step >= ``first_step`` (a
+    previous run's rows past the checkpoint this run starts from — all of them on a fresh start)."""
+    if _STATE["started"]:
+        return
+    _STATE["started"] = True
+    d = _STATE["csv_dir"]
+    if d is None:  # logging off, or not the process that writes the logs
+        return
+    for name in CSV_FILES:
+        path = os.path.join(d, name)
+        if os.path.exists(path):
+            truncate_file_after_step(path, int(first_step) - 1)
 
 
 def before_optimizer_step(step: int) -> None:
@@ -99,6 +126,8 @@ class CsvReportMgr(ReportMgr):
     def __init__(self, opt, report_every, start_time=-1.0, tensorboard_writer=None):
         super().__init__(report_every, start_time=start_time, tensorboard_writer=tensorboard_writer)
         d = log_dir(opt)
+        assert d is not None, "CsvReportMgr needs -moe_log_dir (see build_report_manager in onmt_patches)"
+        _STATE["csv_dir"] = d
         self.train_csv = CsvLog(os.path.join(d, "train_steps.csv"), TRAIN_COLUMNS)
         self.valid_csv = CsvLog(os.path.join(d, "valid_summary.csv"), VALID_COLUMNS)
         self.moe_csv: Optional[CsvLog] = None
@@ -143,4 +172,4 @@ class CsvReportMgr(ReportMgr):
                                            accuracy=valid_stats.accuracy()))
 
 
-__all__ = ["CsvReportMgr", "attach_model", "before_optimizer_step", "routing_rows"]
+__all__ = ["CsvReportMgr", "attach_model", "begin_training", "before_optimizer_step", "routing_rows", "log_dir"]

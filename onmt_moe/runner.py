@@ -10,33 +10,50 @@ A config template is an ``onmt_train`` YAML file plus one extra section, ``run:`
     encoder_type: moe_transformer
     …                                     # any onmt_train option, including the plugin's moe_* options
 
-Paths in ``run.data_dir`` are relative to the current directory. The run folder gets
+A relative ``run.data_dir`` in a template is looked up from the template's folder upwards (so
+``configs/tiny_moe.yaml`` finds ``tests/fixtures/…`` of the repository from any working directory);
+one given with ``--set run.data_dir=…`` is relative to the current directory. The run folder gets
 ``config.yaml`` (resolved onmt_train config with a provenance header), ``translate.yaml``,
-``run.json`` (plan, paths, stage timings, results), ``train.log``, checkpoints and the CSV logs.
+``run.json`` (plan, paths, stage timings, results), ``train.log``, checkpoints, the CSV logs
+(``moe_log_dir`` is set to the run folder) and ``vocab.sources.json`` (the corpus files the
+vocabulary was built from: a changed corpus rebuilds it, or is refused once checkpoints exist).
+``--resume`` uses the newest checkpoint that reads back whole; an unreadable newer one is moved aside.
 """
 from __future__ import annotations
 
 import copy
-import csv
 import datetime as _dt
 import difflib
 import glob
+import hashlib
 import json
 import os
 import re
 import subprocess
 import sys
 import time
+import zipfile
 from typing import Dict, List, Optional, Sequence
 
 import yaml
 
-from onmt_moe.csvlog import CsvLog, atomic_write_text
+from onmt_moe import _hook
+from onmt_moe.csvlog import atomic_write_text
 
 STAGES = ("vocab", "train", "translate", "score", "report")
 DEFAULT_TRANSLATE = {"beam_size": 10, "n_best": 10, "min_length": 5, "max_length": 250, "batch_size": 64}
 # keys start_training fills in itself (a template may not set them)
-MANAGED_KEYS = {"data", "src_vocab", "tgt_vocab", "save_model", "save_data", "train_from", "overwrite", "n_sample"}
+MANAGED_KEYS = {"data", "src_vocab", "tgt_vocab", "save_model", "save_data", "train_from", "overwrite", "n_sample",
+                "moe_log_dir", "moe_trained_step"}
+VOCAB_RECORD = "vocab.sources.json"  # what the vocabulary was built from (corpus paths, sizes, hashes)
+# OpenNMT 3.5.1 declares these but never reads them, or reads them only inside a transform.
+IGNORED_OPTIONS = {
+    "src_seq_length_trunc": "declared by OpenNMT 3.5.1 but never used; cap source lengths with "
+                            "generate_input --max_src_tokens, or src_seq_length + the filtertoolong transform",
+    "tgt_seq_length_trunc": "declared by OpenNMT 3.5.1 but never used; drop long targets with tgt_seq_length "
+                            "+ the filtertoolong transform",
+}
+TRANSFORM_OPTIONS = {"src_seq_length": "filtertoolong", "tgt_seq_length": "filtertoolong"}
 
 
 class ConfigError(ValueError):
@@ -60,6 +77,33 @@ def known_options() -> Dict[str, object]:
     return {a.dest: a for a in parser._actions if a.dest not in ("help", "config", "save_config")}
 
 
+def known_translate_options() -> Dict[str, object]:
+    """YAML key (the long option name) → argparse action for every onmt_translate option."""
+    import onmt_moe  # noqa: F401
+    from onmt.opts import translate_opts
+    from onmt.utils.parse import ArgumentParser
+
+    parser = ArgumentParser(description="onmt_translate")
+    translate_opts(parser)
+    out = {}
+    for a in parser._actions:
+        for name in a.option_strings:
+            if name.startswith("--") and a.dest not in ("help", "config", "save_config"):
+                out[name[2:]] = a
+    return out
+
+
+def _convert(v, action):
+    """The value argparse would store for ``v`` (YAML already typed it); int options refuse 10.5."""
+    if action.type is int and isinstance(v, float):
+        if not v.is_integer():
+            raise ValueError("not a whole number")
+        return int(v)
+    if action.type is not None and not isinstance(v, (dict, list)):
+        return action.type(v) if not isinstance(v, bool) or action.type is bool else v
+    return v
+
+
 def _check_value(key, value, action) -> Optional[str]:
     if value is None:
         return None
@@ -68,13 +112,10 @@ def _check_value(key, value, action) -> Optional[str]:
     if isinstance(value, list) and nargs in (None, "?") and not isinstance(action.default, list):
         return f"{key}: expected a single value, got a list {value!r}"
     for v in values:
-        if action.type is not None and not isinstance(v, (dict, list)):
-            try:
-                conv = action.type(v) if not isinstance(v, bool) or action.type is bool else v
-            except (TypeError, ValueError) as exc:
-                return f"{key}: {v!r} is not a valid {getattr(action.type, '__name__', action.type)} ({exc})"
-        else:
-            conv = v
+        try:
+            conv = _convert(v, action)
+        except (TypeError, ValueError) as exc:
+            return f"{key}: {v!r} is not a valid {getattr(action.type, '__name__', action.type)} ({exc})"
         if action.choices is not None and conv not in action.choices:
             return f"{key}: {v!r} is not one of {sorted(map(str, action.choices))}"
     if nargs == 0 and not isinstance(value, bool):  # store_true flags
@@ -82,44 +123,104 @@ def _check_value(key, value, action) -> Optional[str]:
     return None
 
 
-def validate_config(cfg: dict) -> None:
-    """Raise ConfigError listing unknown keys (with the closest known names) and bad values."""
-    opts = known_options()
+def _unknown_key(key: str, names, prefix: str = "") -> str:
+    near = difflib.get_close_matches(key, list(names), n=3, cutoff=0.6)
+    hint = f" (did you mean: {', '.join(prefix + n for n in near)}?)" if near else ""
+    return f"unknown key '{prefix}{key}'{hint}"
+
+
+def _check_keys(cfg: dict, opts: Dict[str, object], prefix: str = "", skip=()) -> List[str]:
     problems: List[str] = []
     for key, value in cfg.items():
-        if key in ("run", "data"):
+        if key in skip:
             continue
         if key not in opts:
-            near = difflib.get_close_matches(key, list(opts), n=3, cutoff=0.6)
-            hint = f" (did you mean: {', '.join(near)}?)" if near else ""
-            problems.append(f"unknown key '{key}'{hint}")
+            problems.append(_unknown_key(key, opts, prefix))
             continue
-        msg = _check_value(key, value, opts[key])
+        msg = _check_value(prefix + key, value, opts[key])
         if msg:
             problems.append(msg)
+    return problems
+
+
+def _length_option_problems(cfg: dict) -> List[str]:
+    """Options OpenNMT accepts but ignores (or applies only inside a transform): refused, with the fix."""
+    problems = [f"{k}: {why}" for k, why in IGNORED_OPTIONS.items() if cfg.get(k) is not None]
+    transforms = cfg.get("transforms") or []
+    transforms = [transforms] if isinstance(transforms, str) else list(transforms)
+    for key, transform in TRANSFORM_OPTIONS.items():
+        if key in cfg and transform not in transforms:
+            problems.append(f"{key}: has no effect without the {transform} transform; add {transform} to "
+                            f"transforms (or cap lengths with generate_input --max_src_tokens)")
+    return problems
+
+
+def _model_problems(cfg: dict, opts: Dict[str, object]) -> List[str]:
+    """Checks OpenNMT makes only when it builds the model: encoder/decoder names, the MoE knobs."""
+    from onmt.decoders import str2dec
+    from onmt.encoders import str2enc
+
+    problems = []
+    for key, registry in (("encoder_type", str2enc), ("decoder_type", str2dec)):
+        if key in cfg and cfg[key] not in registry:
+            problems.append(f"{key}: {cfg[key]!r} is not one of {', '.join(sorted(registry))}")
+    if cfg.get("encoder_type") != "moe_transformer":
+        return problems
+    import argparse
+
+    from onmt_moe.encoder import MoETransformerEncoder
+    from onmt_moe.moe import MoEArgs
+
+    opt = argparse.Namespace(**{dest: a.default for dest, a in opts.items()})
+    for key, value in cfg.items():
+        if key in opts and value is not None:
+            setattr(opt, key, value)
+    problems += [f"encoder_type moe_transformer does not support {u}"
+                 for u in MoETransformerEncoder.unsupported_options(opt)]
+    try:
+        MoEArgs.from_opt(opt, d_model=int(opt.hidden_size), d_ff=int(opt.transformer_ff),
+                         activation=opt.pos_ffn_activation_fn).validate()
+    except (TypeError, ValueError) as exc:
+        problems.append(str(exc))
+    return problems
+
+
+def validate_config(cfg: dict) -> None:
+    """Raise ConfigError listing unknown keys (with the closest known names), bad values, options
+    OpenNMT would ignore, and model settings OpenNMT only checks once training starts."""
+    opts = known_options()
+    problems = _check_keys(cfg, opts, skip=("run", "data"))
+    if not problems:  # the model checks need well-typed values
+        problems += _length_option_problems(cfg) + _model_problems(cfg, opts)
     if problems:
         raise ConfigError("config has errors:\n  - " + "\n  - ".join(problems))
 
 
 RUN_KEYS = ("data_dir", "kind", "translate", "missing_mode", "seed")
 KINDS = ("smiles", "wurcs", "spectrum")
+# run.translate keys start_training fills in itself
+MANAGED_TRANSLATE_KEYS = ("model", "src", "output")
 
 
 def validate_run_section(run: dict, where: str) -> None:
-    """The ``run:`` section: known keys only, and a scorer kind / missing mode that exist —
-    checked before training, not found out at the score stage."""
+    """The ``run:`` section: known keys only, a scorer kind / missing mode that exist, and
+    ``run.translate`` keys that onmt_translate knows — checked before training, not after it."""
     problems = []
     for key in run:
         if key not in RUN_KEYS:
-            near = difflib.get_close_matches(key, RUN_KEYS, n=2, cutoff=0.6)
-            problems.append(f"unknown key 'run.{key}'" + (f" (did you mean: run.{', run.'.join(near)}?)" if near else "")
-                            + f"; known: {', '.join(RUN_KEYS)}")
+            problems.append(_unknown_key(key, RUN_KEYS, "run.") + f"; known: {', '.join(RUN_KEYS)}")
     for key, allowed, default in (("kind", KINDS, "smiles"), ("missing_mode", ("token", "drop"), "token")):
         value = run.get(key, default)
         if value not in allowed:
             problems.append(f"run.{key}: {value!r} is not one of {', '.join(allowed)}")
-    if "translate" in run and not isinstance(run["translate"], (dict, type(None))):
+    tr = run.get("translate")
+    if tr is not None and not isinstance(tr, dict):
         problems.append("run.translate: expected a mapping of onmt_translate options")
+    elif tr:
+        managed = [k for k in tr if k in MANAGED_TRANSLATE_KEYS]
+        problems += [f"run.translate.{k}: filled in by start_training; remove it" for k in managed]
+        problems += _check_keys({k: v for k, v in tr.items() if k not in managed}, known_translate_options(),
+                                prefix="run.translate.")
     if problems:
         raise ConfigError(f"{where}: run section has errors:\n  - " + "\n  - ".join(problems))
 
@@ -131,7 +232,13 @@ def parse_set(items: Sequence[str]) -> List[tuple]:
         if "=" not in it:
             raise ConfigError(f"--set expects key=value, got {it!r}")
         k, v = it.split("=", 1)
-        out.append((k.strip(), yaml.safe_load(v)))
+        k = k.strip()
+        if not v.strip():  # YAML would read it as null, i.e. OpenNMT's default: never what was meant
+            raise ConfigError(f"--set {it}: empty value for {k} (write {k}=null to ask for OpenNMT's default)")
+        try:
+            out.append((k, yaml.safe_load(v)))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--set {it}: not a valid YAML value ({str(exc).splitlines()[0]})") from None
     return out
 
 
@@ -155,10 +262,42 @@ def load_template(path: str) -> dict:
         with open(path, encoding="utf-8") as f:
             cfg = yaml.safe_load(f) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})")
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}: not valid YAML ({where}{what})") from None
     if not isinstance(cfg, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of options")
     return cfg
+
+
+def template_data_dir(data_dir: str, template_path: str) -> str:
+    """A template's relative ``run.data_dir``: the first match from the template's folder upwards,
+    so it does not depend on the current directory. Only when nothing matches there does a folder
+    under the current directory count (said on stderr); otherwise the template's folder is named."""
+    if os.path.isabs(data_dir):
+        return data_dir
+    base = os.path.dirname(os.path.abspath(template_path))
+    folder = base
+    while True:
+        candidate = os.path.join(folder, data_dir)
+        if os.path.isdir(candidate):
+            return candidate
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    if os.path.isdir(data_dir):
+        print(f"note: run.data_dir {data_dir} is not under {base} or a folder above it; using "
+              f"{os.path.abspath(data_dir)} (relative to the current directory)", file=sys.stderr)
+        return os.path.abspath(data_dir)
+    return os.path.join(base, data_dir)
+
+
+def _is_empty(path: str) -> bool:
+    """True when a text file holds no non-blank line (reads only up to the first one)."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return not any(line.strip() for line in f)
 
 
 def _git_commit() -> str:
@@ -186,7 +325,10 @@ def _versions() -> Dict[str, str]:
 
 def resolve(template_path: str, run_dir: str, overrides=(), resume: bool = False) -> dict:
     """Build the plan: the resolved onmt_train config and everything start_training needs."""
-    cfg = apply_overrides(load_template(template_path), overrides)
+    template = load_template(template_path)
+    if isinstance(template.get("run"), dict) and isinstance(template["run"].get("data_dir"), str):
+        template["run"]["data_dir"] = template_data_dir(template["run"]["data_dir"], template_path)
+    cfg = apply_overrides(template, overrides)
     run = dict(cfg.pop("run", {}) or {})
     clash = sorted(MANAGED_KEYS & set(cfg))
     if clash:
@@ -202,6 +344,10 @@ def resolve(template_path: str, run_dir: str, overrides=(), resume: bool = False
     missing = [p for p in files.values() if not os.path.exists(p)]
     if missing:
         raise ConfigError(f"run.data_dir {data_dir}: missing {', '.join(os.path.basename(m) for m in missing)}")
+    empty = [os.path.basename(p) for p in files.values() if _is_empty(p)]
+    if empty:
+        raise ConfigError(f"run.data_dir {data_dir}: empty split file(s) {', '.join(empty)} (a 0-row or "
+                          "all-rejected corpus: see the rejects.tsv and summary.json next to it)")
     run_dir = os.path.abspath(run_dir)
     tcfg = dict(cfg)
     tcfg["data"] = {
@@ -212,6 +358,7 @@ def resolve(template_path: str, run_dir: str, overrides=(), resume: bool = False
     tcfg["src_vocab"] = os.path.join(run_dir, "vocab.src")
     tcfg["tgt_vocab"] = os.path.join(run_dir, "vocab.tgt")
     tcfg["save_model"] = os.path.join(run_dir, "model")
+    tcfg["moe_log_dir"] = run_dir  # switches the plugin's CSV logs on (stock onmt_train runs write none)
     tcfg.setdefault("seed", int(run.get("seed", 3245)))
     tcfg.setdefault("num_workers", 0)
     tr = dict(DEFAULT_TRANSLATE)
@@ -239,14 +386,6 @@ def write_json(path: str, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def truncate_csv_after_step(path: str, step: int) -> None:
-    """Drop rows logged after ``step`` (a resumed run re-logs them), keeping the file's own header."""
-    with open(path, encoding="utf-8") as f:
-        header = next(csv.reader([f.readline().rstrip("\r\n")]), [])
-    if header:
-        CsvLog(path, header).truncate_after_step(step)
-
-
 def checkpoints(run_dir: str) -> List[str]:
     found = glob.glob(os.path.join(run_dir, "model_step_*.pt"))
     return sorted(found, key=lambda p: int(re.search(r"model_step_(\d+)\.pt$", p).group(1)))
@@ -254,6 +393,77 @@ def checkpoints(run_dir: str) -> List[str]:
 
 def checkpoint_step(path: str) -> int:
     return int(re.search(r"model_step_(\d+)\.pt$", path).group(1))
+
+
+def unreadable_reason(path: str) -> Optional[str]:
+    """Why a checkpoint cannot be loaded (a kill during OpenNMT's non-atomic save leaves a truncated
+    file), or None. torch.save writes a zip archive: its CRCs check every byte without unpickling."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+        return None if bad is None else f"corrupt entry {bad}"
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        zip_error = f"{type(exc).__name__}: {exc}"
+    try:  # not a zip: maybe torch's legacy format, which only torch can check
+        import torch
+
+        import onmt_moe  # noqa: F401  (safe unpickling of OpenNMT checkpoints)
+
+        torch.load(path, map_location="cpu")
+        return None
+    except Exception:  # noqa: BLE001 - any failure means the file cannot be used
+        return zip_error
+
+
+def latest_good_checkpoint(run_dir: str) -> Optional[str]:
+    """The newest checkpoint that loads. Unreadable newer ones are named and moved aside
+    (``….pt.unreadable``) so that neither OpenNMT nor a later stage picks them up."""
+    for path in reversed(checkpoints(run_dir)):
+        why = unreadable_reason(path)
+        if why is None:
+            return path
+        os.replace(path, path + ".unreadable")
+        print(f"[checkpoint] {path} is unreadable ({why}); moved to {os.path.basename(path)}.unreadable, "
+              "using the previous checkpoint", flush=True)
+    return None
+
+
+# ----------------------------------------------------------------------------- vocabulary provenance
+def _file_record(path: str, with_hash: bool = True) -> dict:
+    st = os.stat(path)
+    rec = {"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    if with_hash:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        rec["sha256"] = h.hexdigest()
+    return rec
+
+
+def corpus_record(plan: dict) -> dict:
+    """What onmt_build_vocab reads: the training corpus files."""
+    return {"src_train": _file_record(plan["src_train"]), "tgt_train": _file_record(plan["tgt_train"])}
+
+
+def _same_file(old: dict, path: str) -> bool:
+    now = _file_record(path, with_hash=False)
+    if all(old.get(k) == now[k] for k in ("path", "size", "mtime_ns")):
+        return True  # untouched: no need to hash again
+    return old.get("sha256") == _file_record(path)["sha256"]
+
+
+def vocab_mismatch(plan: dict) -> Optional[str]:
+    """None when the run folder's vocabulary was built from this plan's corpus, else what changed
+    (``'unrecorded'`` for a vocabulary built before this record existed)."""
+    path = os.path.join(plan["run_dir"], VOCAB_RECORD)
+    if not os.path.exists(path):
+        return "unrecorded"
+    with open(path, encoding="utf-8") as f:
+        built = json.load(f).get("corpus", {})
+    changed = [f"{k} was {built.get(k, {}).get('path')}" for k in ("src_train", "tgt_train")
+               if not _same_file(built.get(k, {}), plan[k])]
+    return "; ".join(changed) or None
 
 
 def write_configs(plan: dict) -> None:
@@ -271,10 +481,20 @@ def write_configs(plan: dict) -> None:
     atomic_write_text(os.path.join(d, "config.yaml"), "\n".join(header) + body)
 
 
-def _bin(name: str) -> List[str]:
-    """The stock OpenNMT command next to this interpreter (the plugin loads itself there)."""
+def _autoload_active() -> bool:
+    """Whether a stock onmt_* command started from here loads the plugin by itself."""
+    import importlib.util
+
+    if os.environ.get("ONMT_MOE_AUTOLOAD", "1") == "0":
+        return False
+    return importlib.util.find_spec(_hook.SITE_MODULE) is not None
+
+
+def onmt_command(name: str) -> List[str]:
+    """The stock OpenNMT command next to this interpreter when the autoload hook makes it load the
+    plugin; otherwise the wrapper that imports the plugin first (ONMT_MOE_AUTOLOAD=0, no hook)."""
     exe = os.path.join(os.path.dirname(sys.executable), name)
-    if os.path.exists(exe):
+    if os.path.exists(exe) and _autoload_active():
         return [exe]
     return [sys.executable, "-m", "onmt_moe.cli", name.replace("onmt_", "")]
 
@@ -301,49 +521,71 @@ def run_logged(cmd: List[str], log_path: str, echo: bool = True, env=None) -> No
             del tail[:-40]
         rc = proc.wait()
     if rc != 0:
-        raise StageError(f"{os.path.basename(cmd[0])} exited with {rc}; last lines of {log_path}:\n" + "".join(tail[-20:]))
+        text = "".join(tail[-20:])
+        hint = f"\n{_hook.PLUGIN_MISSING_HINT}" if _hook.plugin_missing(text) else ""
+        raise StageError(f"{os.path.basename(cmd[0])} exited with {rc}; last lines of {log_path}:\n{text}{hint}")
 
 
 # ----------------------------------------------------------------------------- stages
 def stage_vocab(plan: dict, log: str, echo: bool) -> None:
     tc = plan["train_config"]
     if os.path.exists(tc["src_vocab"]) and os.path.exists(tc["tgt_vocab"]):
-        print(f"[vocab] exists, skipped: {tc['src_vocab']}")
-        return
+        why = vocab_mismatch(plan)
+        if why is None:
+            print(f"[vocab] built from this corpus, skipped: {tc['src_vocab']}")
+            return
+        if checkpoints(plan["run_dir"]):
+            if why == "unrecorded":
+                print(f"[vocab] kept (built before {VOCAB_RECORD} existed; its corpus is not recorded)")
+                return
+            raise ConfigError(f"run folder {plan['run_dir']} holds checkpoints trained on a vocabulary built from "
+                              f"another corpus ({why}; now {plan['data_dir']}): use another --run_name")
+        print(f"[vocab] rebuilding: the vocabulary in {plan['run_dir']} was built from another corpus "
+              f"({why})" if why != "unrecorded" else "[vocab] rebuilding: its corpus was not recorded")
     cfg = os.path.join(plan["run_dir"], "config.yaml")
-    run_logged(_bin("onmt_build_vocab") + ["-config", cfg, "-n_sample", "-1", "-overwrite"], log, echo)
+    record = {"corpus": corpus_record(plan)}
+    run_logged(onmt_command("onmt_build_vocab") + ["-config", cfg, "-n_sample", "-1", "-overwrite"], log, echo)
+    write_json(os.path.join(plan["run_dir"], VOCAB_RECORD), record)
 
 
 def stage_train(plan: dict, log: str, echo: bool) -> None:
+    """Train (or resume). CSV rows past the starting step are dropped by the plugin when the first
+    update starts (onmt_moe.reporting.begin_training), i.e. only once the checkpoint has loaded."""
+    why = vocab_mismatch(plan)
+    if why not in (None, "unrecorded"):
+        raise ConfigError(f"the vocabulary in {plan['run_dir']} was built from another corpus ({why}); "
+                          "run the vocab stage (or use another --run_name)")
     cfg = os.path.join(plan["run_dir"], "config.yaml")
     extra = []
     if plan["resume"]:
-        ckpts = checkpoints(plan["run_dir"])
-        if ckpts:
-            step = checkpoint_step(ckpts[-1])
-            for name in ("train_steps.csv", "valid_summary.csv", "moe_steps.csv", "moe_aux.csv", "grad_norms.csv"):
-                p = os.path.join(plan["run_dir"], name)
-                if os.path.exists(p):
-                    truncate_csv_after_step(p, step)
-            extra = ["-train_from", ckpts[-1]]
-            print(f"[train] resuming from {ckpts[-1]} (step {step})")
-    run_logged(_bin("onmt_train") + ["-config", cfg] + extra, log, echo)
+        ckpt = latest_good_checkpoint(plan["run_dir"])
+        if ckpt:
+            extra = ["-train_from", ckpt]
+            print(f"[train] resuming from {ckpt} (step {checkpoint_step(ckpt)})")
+        else:
+            print("[train] no readable checkpoint to resume from: training starts at step 0")
+    run_logged(onmt_command("onmt_train") + ["-config", cfg] + extra, log, echo)
 
 
 def stage_translate(plan: dict, log: str, echo: bool) -> dict:
-    ckpts = checkpoints(plan["run_dir"])
-    if not ckpts:
-        raise StageError(f"no checkpoint model_step_*.pt in {plan['run_dir']}")
-    tcfg = dict(plan["translate_config"], model=ckpts[-1])
+    ckpt = latest_good_checkpoint(plan["run_dir"])
+    if not ckpt:
+        raise StageError(f"no readable checkpoint model_step_*.pt in {plan['run_dir']}")
+    tcfg = dict(plan["translate_config"], model=ckpt)
     path = os.path.join(plan["run_dir"], "translate.yaml")
     atomic_write_text(path, yaml.safe_dump(tcfg, sort_keys=False))
     os.makedirs(os.path.join(plan["run_dir"], "pred"), exist_ok=True)
     out = os.path.join(plan["run_dir"], "pred", "test.txt")
     t0 = time.time()
-    run_logged(_bin("onmt_translate") + ["-config", path, "-src", plan["src_test"], "-output", out], log, echo)
+    try:
+        run_logged(onmt_command("onmt_translate") + ["-config", path, "-src", plan["src_test"], "-output", out], log, echo)
+    except StageError:
+        if os.path.exists(out) and os.path.getsize(out) == 0:
+            os.remove(out)  # onmt_translate opens its output before it loads the model
+        raise
     secs = time.time() - t0
     n = sum(1 for _ in open(plan["src_test"], encoding="utf-8"))
-    return {"checkpoint": ckpts[-1], "pred_test": out, "decode_seconds": secs, "decode_sents_per_s": n / max(secs, 1e-9)}
+    return {"checkpoint": ckpt, "pred_test": out, "decode_seconds": secs, "decode_sents_per_s": n / max(secs, 1e-9)}
 
 
 def stage_score(plan: dict) -> dict:

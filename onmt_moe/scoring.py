@@ -283,12 +283,13 @@ def score_files(pred_path, tgt_path, n_best: int, src_path=None, out_json=None,
                 f"which cannot be imported ({exc})") from None
         return score_wurcs_files(pred_path, tgt_path, n_best, out_json=out_json, ranks_csv=ranks_csv,
                                  src_path=src_path, verbose=False)
-    if kind == "spectrum":  # structure -> spectrum (generate_glycan_input.py --pred_spectra)
-        from onmt_moe.glycan.spectrum_score import score_spectrum_files
-
-        return score_spectrum_files(pred_path, tgt_path, n_best, out_json=out_json, ranks_csv=ranks_csv)
+    if kind == "spectrum":  # structure -> spectrum (--pred_spectra corpora of either track)
+        return _score_spectra(pred_path, tgt_path, n_best, out_json, ranks_csv)
     if kind != "smiles":
         raise ScoringError(f"unknown kind {kind!r}; choose smiles, wurcs or spectrum")
+    if spectrum_target_format(tgt_path) is not None:
+        raise ScoringError(f"{tgt_path}: the targets are spectra (a --pred_spectra corpus), not SMILES; "
+                           "score them with --kind spectrum")
     if view not in VIEWS:
         raise ScoringError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
 
@@ -386,6 +387,36 @@ def score_files(pred_path, tgt_path, n_best: int, src_path=None, out_json=None,
     return result
 
 
+def spectrum_target_format(tgt_path, probe: int = 20) -> Optional[str]:
+    """Which spectrum scorer the target lines call for, from their first non-empty lines:
+    ``'glycan_tokens'`` (PMZ_/MZ_/INT_ tokens), ``'benchmark_sections'`` (1HNMR/13CNMR/IR/E0Pos…
+    sections, benchmark or tagged format), or None (not spectra)."""
+    from onmt_moe.spectrum_scoring import TARGET_FORMAT, is_section_line
+
+    lines = [line for line in _read_lines(tgt_path)[:probe * 5] if line.strip()][:probe]
+    if lines and all(any(t.startswith(("PMZ_", "MZ_")) for t in line.split()) for line in lines):
+        return "glycan_tokens"
+    if lines and all(is_section_line(line) for line in lines):
+        return TARGET_FORMAT
+    return None
+
+
+def _score_spectra(pred_path, tgt_path, n_best, out_json, ranks_csv) -> dict:
+    fmt = spectrum_target_format(tgt_path)
+    if fmt == "glycan_tokens":
+        from onmt_moe.glycan.spectrum_score import score_spectrum_files
+
+        return score_spectrum_files(pred_path, tgt_path, n_best, out_json=out_json, ranks_csv=ranks_csv)
+    if fmt is not None:
+        from onmt_moe.spectrum_scoring import score_section_spectra
+
+        return score_section_spectra(pred_path, tgt_path, n_best, out_json=out_json, ranks_csv=ranks_csv)
+    first = next((line for line in _read_lines(tgt_path) if line.strip()), "")
+    raise ScoringError(f"{tgt_path}: --kind spectrum scores glycan token spectra (PMZ_/MZ_/INT_) or benchmark "
+                       f"spectra sections (1HNMR, 13CNMR, IR, E0Pos…); these targets are neither "
+                       f"(first line starts {' '.join(first.split()[:4])!r})")
+
+
 def _view_indices(canon: Sequence[Optional[str]], view: str) -> List[int]:
     """Indices into the decoded list that survive ``view`` (keeps scores aligned)."""
     out: List[int] = []
@@ -408,6 +439,10 @@ def format_report(result: dict) -> str:
         from onmt_moe.glycan.evaluate import format_report as wurcs_report
 
         return wurcs_report(result)
+    if result.get("kind") == "spectrum" and result.get("target_format") == "benchmark_sections":
+        from onmt_moe.spectrum_scoring import format_report as sections_report
+
+        return sections_report(result)
     if result.get("kind") == "spectrum":
         from onmt_moe.glycan.spectrum_score import format_report as spectrum_report
 

@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from onmt_moe.glycan.dataset import build, resimulate  # noqa: E402
+from onmt_moe.glycan.dataset import MissingDependency, build, resimulate  # noqa: E402
 
 
 def main(argv=None):
@@ -29,14 +29,19 @@ def main(argv=None):
                     help="instead of building: new spectra (noise --seed) of --from_split structures of DATASET")
     ap.add_argument("--from_split", default="train", help="with --resimulate (default train)")
     a = ap.parse_args(argv)
-    if a.resimulate:
-        resimulate(a.resimulate, a.out, from_split=a.from_split, limit=a.limit, seed=a.seed)
-        return
-    s = build(a.out, limit=a.limit, workers=a.workers, max_residues=a.max_residues, seed=a.seed,
-              split_seed=a.split_seed, convert_only=a.convert_only, log=lambda m: print(m, flush=True))
+    try:
+        if a.resimulate:
+            resimulate(a.resimulate, a.out, from_split=a.from_split, limit=a.limit, seed=a.seed)
+            return 0
+        s = build(a.out, limit=a.limit, workers=a.workers, max_residues=a.max_residues, seed=a.seed,
+                  split_seed=a.split_seed, convert_only=a.convert_only, log=lambda m: print(m, flush=True))
+    except MissingDependency as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     s.pop("schema", None)
     print(json.dumps(s, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -73,6 +73,7 @@ def test_stock_train_translate_resume_average_moe(tmp_path):
                  "valid": {"path_src": f"{DATA}/src-val.txt", "path_tgt": f"{DATA}/tgt-val.txt"}},
         "save_data": str(tmp_path / "vocab"), "src_vocab": str(tmp_path / "vocab.src"),
         "tgt_vocab": str(tmp_path / "vocab.tgt"), "save_model": str(tmp_path / "model"),
+        "moe_log_dir": str(tmp_path),  # CSV logs are opt-in for stock runs (issue 12)
         "train_steps": 10, "save_checkpoint_steps": 5, "valid_steps": 5,
         "moe_top_k": 1, "moe_overflow": "drop", "moe_capacity_factor": 1.0,  # a plugin option set
     })

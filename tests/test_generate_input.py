@@ -398,3 +398,66 @@ def test_nmr_decimals_refused_for_benchmark_format_and_bad_spec(tmp_path):
 
 def test_binned_folds_negative_zero():
     assert [f"{v:.0f}" for v in bf.binned(np.array([-0.4, 0.4, -1.6, 2.5]), 0)] == ["0", "0", "-2", "2"]
+
+
+# ------------------------------------------------------------------ issue 12
+def _msms_table(tmp_path) -> Path:
+    t = pq.read_table(EX2).slice(0, 14)
+    rows = t.to_pylist()
+    rows[0]["msms_cfmid_positive_10ev"][0] = [rows[0]["msms_cfmid_positive_10ev"][0][0], -5.0]  # negative intensity
+    rows[1]["msms_cfmid_negative_20ev"][1] = [150.0, 3.0, 7.0]                                   # three values
+    rows[2]["msms_cfmid_positive_40ev"][0] = [-1.0, 10.0]                                        # m/z <= 0
+    p = tmp_path / "msms_bad.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=t.schema), p)
+    return p
+
+
+@pytest.mark.parametrize("fmt", ["benchmark", "tagged"])
+def test_issue12_bad_msms_values_are_rejected(tmp_path, fmt):
+    """Issue 12 item 5: a negative intensity became a '-5.0' token and [mz, 3, 7] lost its 7."""
+    p = _msms_table(tmp_path)
+    s = generate(p, tmp_path / fmt, format=fmt, pos_msms=True, neg_msms=True, progress=False)
+    rej = {int(r.split("\t")[1]): r.split("\t")[4]
+           for r in (tmp_path / fmt / "rejects.tsv").read_text().splitlines()[1:]}
+    assert rej[0] == "msms_cfmid_positive_10ev: peak 0: negative intensity"
+    assert rej[1] == "msms_cfmid_negative_20ev: peak 1: peak with more than two values (only [m/z, intensity] is read)"
+    assert rej[2] == "msms_cfmid_positive_40ev: peak 0: m/z <= 0"
+    assert s["rows"]["rejected"] == 3
+    assert s["reject_reasons"]["pos_msms:malformed"] == 2 and s["reject_reasons"]["neg_msms:malformed"] == 1
+    text = "".join(_read(tmp_path / fmt, f).decode() for f in FILES)
+    assert " -5.0 " not in text and " -1.0 " not in text
+
+
+def test_issue12_empty_corpus_is_an_error(tmp_path, capsys):
+    """Issue 12 item 10: a 0-row / all-rejected input exited 0 with six empty files."""
+    t = pq.read_table(EX2).slice(0, 4)
+    rows = t.to_pylist()
+    for r in rows:
+        r["ir_spectra"] = None
+    p = tmp_path / "allbad.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=t.schema), p)
+    with pytest.raises(DataError, match=r"no usable rows: split\(s\) train, val, test empty after reading 4 row\(s\), "
+                                         r"rejecting 4 \(ir:null 4\)"):
+        generate(p, tmp_path / "o", format="benchmark", ir=True, progress=False)
+    assert (tmp_path / "o" / "rejects.tsv").read_text().count("\n") == 5  # the reasons are kept
+    rc = main(["--input", str(p), "--out_dir", str(tmp_path / "o2"), "--ir", "--format", "benchmark", "-q",
+               "--no_progress"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "no usable rows" in err and "Traceback" not in err
+
+
+def test_issue12_corrupt_data_page_is_one_line_error(tmp_path, capsys):
+    """Issue 12 item 12: a corrupt data page gave a raw OSError traceback (rc 1)."""
+    p = tmp_path / "corrupt.parquet"
+    pq.write_table(pq.read_table(EX2), p, compression="snappy")
+    data = bytearray(p.read_bytes())
+    col = next(c for c in (pq.ParquetFile(p).metadata.row_group(0).column(i) for i in range(
+        pq.ParquetFile(p).metadata.num_columns)) if c.path_in_schema == "smiles")
+    for k in range(col.data_page_offset + 8, col.data_page_offset + col.total_compressed_size - 4):
+        data[k] ^= 0xFF
+    p.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"corrupt\.parquet: corrupt parquet data"):
+        generate(p, tmp_path / "o", ir=True, progress=False)
+    rc = main(["--input", str(p), "--out_dir", str(tmp_path / "o"), "--ir", "-q", "--no_progress"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0 and "corrupt.parquet" in err and "Traceback" not in err

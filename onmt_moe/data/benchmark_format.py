@@ -456,8 +456,18 @@ def format_ir(arr: pa.Array, n_points: int = 400, n_in: int = 1800) -> SectionTe
 
 
 # ---------------------------------------------------------------- MS/MS
+# Why a peak is refused (code -> reason); 0 = a good peak. The first bad peak names the row's reason.
+MSMS_PEAK_PROBLEMS = {
+    1: "malformed peak (not [m/z, intensity])",
+    2: "peak with more than two values (only [m/z, intensity] is read)",
+    3: "non-finite m/z or intensity",
+    4: "negative intensity",
+    5: "m/z <= 0",
+}
+
+
 def _msms_peaks(arr: pa.Array, column: str):
-    """Flatten one MS/MS column: per-row peak offsets, m/z, intensity, per-peak error."""
+    """Flatten one MS/MS column: per-row peak offsets, m/z, intensity, per-peak problem code."""
     arr = _as_list_array(arr, column)
     nulls = _nulls(arr)
     off, inner = _rebased_values(arr)
@@ -473,8 +483,10 @@ def _msms_peaks(arr: pa.Array, column: str):
         start = np.zeros_like(start)
     mz = vals[start]
     it = vals[np.minimum(start + 1, len(vals) - 1)]
-    bad_peak = inner_null | short | ~np.isfinite(mz) | ~np.isfinite(it)
-    return nulls, off, mz, it, bad_peak
+    finite = np.isfinite(mz) & np.isfinite(it)
+    # later conditions take precedence only where earlier ones do not hold (np.select order)
+    problem = np.select([inner_null | short, ilen > 2, ~finite, it < 0, mz <= 0], [1, 2, 3, 4, 5], 0)
+    return nulls, off, mz, it, problem.astype(np.int8)
 
 
 def _top_k(offsets: np.ndarray, mz: np.ndarray, it: np.ndarray, k: int):
@@ -504,14 +516,15 @@ def format_msms(arrs: Sequence[pa.Array], headers: Sequence[str], columns: Seque
     blocks = []
     glens = np.zeros((n, ne), np.int64)
     for e, (arr, col) in enumerate(zip(arrs, columns)):
-        nulls, off, mz, it, bad_peak = _msms_peaks(arr, col)
+        nulls, off, mz, it, problem = _msms_peaks(arr, col)
         lens = np.diff(off)
         any_null |= nulls
         all_empty &= nulls | (lens == 0)
-        bad_cum = np.concatenate([[0], np.cumsum(bad_peak)])
+        bad_cum = np.concatenate([[0], np.cumsum(problem > 0)])
         row_bad = (bad_cum[off[1:]] - bad_cum[off[:-1]]) > 0
         for i in np.flatnonzero(row_bad & ~row_bad_any).tolist():
-            bad_col[i] = col
+            first = off[i] + int(np.flatnonzero(problem[off[i]:off[i + 1]])[0])
+            bad_col[i] = f"{col}: peak {first - off[i]}: {MSMS_PEAK_PROBLEMS[int(problem[first])]}"
         row_bad_any |= row_bad
         if top_k is not None:
             off, sel = _top_k(off, mz, it, top_k)
@@ -533,7 +546,7 @@ def format_msms(arrs: Sequence[pa.Array], headers: Sequence[str], columns: Seque
     texts = tb.join(counts)
     for i in range(n):
         if row_bad_any[i]:
-            out.bad(i, f"{bad_col[i]}: malformed peak (not [m/z, intensity] or non-finite)")
+            out.bad(i, bad_col[i])
             continue
         out.texts[i] = texts[i]
         out.ntok[i] = counts[i]

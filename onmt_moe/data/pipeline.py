@@ -163,13 +163,17 @@ def process_chunk(job) -> dict:
     flat_cols = list(dict.fromkeys(c for cs in cols.values() for c in cs))
     index_col = INDEX_COLUMN if INDEX_COLUMN in names else None
     read_cols = flat_cols + ([index_col] if index_col else [])
-    table = pf.read(columns=read_cols, use_threads=opt.use_threads)
-    del pf
-    if row_limit is not None and row_limit < table.num_rows:
-        table = table.slice(0, row_limit)
-    n = table.num_rows
-    arrays = {c: table.column(c).combine_chunks() for c in flat_cols}
-    index_arr = table.column(index_col).combine_chunks() if index_col else None
+    try:  # the footer was readable; a data page may still be corrupt (OSError, ArrowInvalid)
+        table = pf.read(columns=read_cols, use_threads=opt.use_threads)
+        del pf
+        if row_limit is not None and row_limit < table.num_rows:
+            table = table.slice(0, row_limit)
+        n = table.num_rows
+        arrays = {c: table.column(c).combine_chunks() for c in flat_cols}
+        index_arr = table.column(index_col).combine_chunks() if index_col else None
+    except (OSError, pa.ArrowException) as e:
+        msg = " ".join(str(e).split())
+        raise DataError(f"{path}: corrupt parquet data, cannot read it ({type(e).__name__}: {msg})") from None
     del table
 
     smiles_raw = arrays["smiles"].to_pylist()
@@ -471,7 +475,21 @@ def generate(input, out_dir, *, h_nmr: bool = False, c_nmr: bool = False, ir: bo
     summary["elapsed_s"] = round(time.time() - t0, 3)
     with open(data_dir / "summary.json", "w") as fh:
         json.dump(summary, fh, indent=2)
+    _refuse_empty_splits(summary, out)
     return summary
+
+
+def _refuse_empty_splits(summary: dict, out: Path) -> None:
+    """A split with no row cannot be trained on: say so, with the counts, instead of exiting 0."""
+    rows = summary["rows"]
+    empty = [name for name in ("train", "val", "test") if rows["written"][name] == 0]
+    if not empty:
+        return
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(summary["reject_reasons"].items(), key=lambda kv: -kv[1])[:5])
+    raise DataError(f"no usable rows: split(s) {', '.join(empty)} empty after reading {rows['read']} row(s), "
+                    f"rejecting {rows['rejected']}" + (f" ({reasons})" if reasons else "")
+                    + f" and de-duplicating {rows['deduplicated']}; see {out / 'rejects.tsv'} and "
+                    f"{out / 'data' / 'summary.json'}")
 
 
 def _finish(results, out: Path, data_dir: Path, spool: Path, opt: Options, seed: int, kw: dict,
@@ -489,7 +507,7 @@ def _finish(results, out: Path, data_dir: Path, spool: Path, opt: Options, seed:
                 reject_kinds[k] = reject_kinds.get(k, 0) + v
 
     # global row -> (chunk, byte range)
-    chunk_of, starts, ends = [], [], []
+    chunk_of = []
     for c, r in enumerate(results):
         nk = r["rows_kept"]
         chunk_of.append(np.full(nk, c, dtype=np.int32))

@@ -163,7 +163,20 @@ def _composition_size(comp) -> Optional[int]:
     return None
 
 
+class MissingDependency(RuntimeError):
+    """An optional package the dataset build needs is not installed (one-line message with the fix)."""
+
+
+def require_glycowork() -> None:
+    try:
+        import glycowork  # noqa: F401
+    except ImportError:
+        raise MissingDependency("the glycan dataset build needs glycowork, which is not installed: "
+                                "run `make install-extras` (or pip install -r requirements-glycan.txt)") from None
+
+
 def load_df_glycan():
+    require_glycowork()
     from glycowork.glycan_data.loader import df_glycan
     return df_glycan
 
@@ -173,6 +186,7 @@ def build(out_dir: str, limit: int = 0, workers: int = 1, max_residues: int = 12
     import numpy as np
 
     t0 = time.time()
+    require_glycowork()  # the IUPAC conversion uses it even when df is given
     df = load_df_glycan() if df is None else df
     t_load = time.time() - t0
     os.makedirs(out_dir, exist_ok=True)
