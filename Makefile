@@ -33,10 +33,13 @@ bench: install
 bench-quality: install
 	OMP_NUM_THREADS=1 $(PY) scripts/bench_quality.py
 
-# Optional: the glycan dataset build (glycowork) and the full NMR simulator (csp5); torch stays pinned.
+# Optional: the glycan dataset build (glycowork), the full NMR simulator (csp5) and the file readers
+# of onmt_moe_predict (jcamp, matchms); torch, numpy and scipy stay pinned.
 install-extras: install
-	echo "torch==$$($(PY) -c 'import torch; print(torch.__version__)')" > $(VENV)/torch-pin.txt
-	$(PY) -m pip install -q -c $(VENV)/torch-pin.txt -r requirements-glycan.txt -r requirements-simulate.txt
+	$(PY) -m pip freeze | grep -iE '^(torch|numpy|scipy|pandas|rdkit|networkx)==' > $(VENV)/extras-pin.txt
+	$(PY) -m pip install -q -c $(VENV)/extras-pin.txt -r requirements-glycan.txt -r requirements-simulate.txt \
+	    -r requirements-predict.txt
+	$(PY) -m pip install -q --no-deps -r requirements-predict-nodeps.txt
 
 clean-venv:
 	rm -rf $(VENV)
