@@ -172,7 +172,8 @@ def _fmt_bool(v) -> str:
     return "-" if v is None else ("yes" if v else "no")
 
 
-def print_table(sample: Sample, built: Built, rows: List[dict], kind: str, show: int, out=sys.stdout) -> None:
+def print_table(sample: Sample, built: Built, rows: List[dict], kind: str, show: int, out=None) -> None:
+    out = out or sys.stdout
     key, check = ("wurcs", "mass_match") if kind == "wurcs" else ("smiles", "formula_match")
     print(f"\n== {sample.name}", file=out)
     for line in built.report:

@@ -102,6 +102,16 @@ def _notes(obj) -> List[str]:
     return [n for it in items for n in getattr(it, "notes", [])]
 
 
+def _missing_how(sec: str, plan, texts: Dict[str, str], cfg: CorpusSettings) -> str:
+    """What happens to a section the sample lacks, as the corpus did it (tagged.tagged_line)."""
+    if cfg.fmt == "benchmark":
+        return "left out (the benchmark format has no placeholder)"
+    name, members = next((n, m) for n, m in plan if sec in m)
+    if any(m in texts for m in members):
+        return f"left out of the <{name}> segment, which holds the other inputs"
+    return f"<{name}> <MISSING> </{name}>" if cfg.missing == "token" else f"the <{name}> segment is dropped"
+
+
 def build_smiles_source(sample: Sample, cfg: CorpusSettings) -> Built:
     given = _given(sample)
     report = []
@@ -122,18 +132,17 @@ def build_smiles_source(sample: Sample, cfg: CorpusSettings) -> Built:
                          f"({', '.join(LABELS[s] for s in cfg.sections)})")
     if cfg.fmt == "benchmark":
         line = " ".join(texts[s] for s in SECTIONS if s in texts)
-        how_missing = "left out (benchmark format has no placeholder)"
+        plan = [(None, [s]) for s in cfg.sections]
     else:
         plan = segment_plan(parse_groups(cfg.groups or "default"), cfg.sections, cfg.missing)
         line = tagged_line(plan, {s: texts.get(s) for s in cfg.sections}, cfg.missing)
-        how_missing = "<MISSING> in its segment" if cfg.missing == "token" else "segment dropped"
     for sec in cfg.sections:
         if sec in texts:
             ntok = len(texts[sec].split())
             detail = "; ".join(_notes(given[sec]))
             report.append(f"{LABELS[sec]:<10} used: {ntok} tokens" + (f" ({detail})" if detail else ""))
         else:
-            report.append(f"{LABELS[sec]:<10} not given: {how_missing}")
+            report.append(f"{LABELS[sec]:<10} not given: {_missing_how(sec, plan, texts, cfg)}")
     prec = next((s for s in usable.msms if s.precursor_mz), None)
     return Built(line, report, prec)
 
