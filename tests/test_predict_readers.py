@@ -193,8 +193,9 @@ def test_formula_hill_order_and_rdkit_elements():
 def _corpus(tmp_path, **kw):
     from onmt_moe.data.pipeline import generate
 
+    kw = {"missing": "token", **kw}
     generate(EX1, str(tmp_path / "corpus"), h_nmr=True, c_nmr=True, ir=True, pos_msms=True, neg_msms=True,
-             formula=True, missing="token", ir_points=50, msms_top_k=5, progress=False, **kw)
+             formula=True, ir_points=50, msms_top_k=5, progress=False, **kw)
     data = tmp_path / "corpus" / "data"
     pairs = {}
     for split in ("train", "val", "test"):
@@ -219,14 +220,22 @@ def _sample_from_row(row) -> Sample:
                   ir=IRSpectrum(np.asarray(row["ir_spectra"], np.float32), "row"), msms=msms)
 
 
-def test_source_line_is_byte_identical_to_the_training_corpus(tmp_path):
-    data, pairs = _corpus(tmp_path)
+@pytest.mark.parametrize("kw", [{}, {"format": "benchmark"}, {"groups": "fine", "missing": "drop"}])
+def test_source_line_is_byte_identical_to_the_training_corpus(tmp_path, kw):
+    data, pairs = _corpus(tmp_path, **kw)
     cfg = settings.resolve(str(tmp_path / "x.pt"), corpus=str(data))
-    assert (cfg.ir_points, cfg.msms_top_k, cfg.missing, cfg.fmt) == (50, 5, "token", "tagged")
+    assert (cfg.ir_points, cfg.msms_top_k, cfg.fmt) == (50, 5, kw.get("format", "tagged"))
     rows = pq.read_table(EX1).to_pylist()[:6]
     for row in rows:
         built = build_smiles_source(_sample_from_row(row), cfg)
         assert built.line == pairs[row["smiles"]]
+
+
+def test_missing_modality_follows_the_corpus(tmp_path):
+    data, pairs = _corpus(tmp_path)
+    cfg = settings.resolve(str(tmp_path / "x.pt"), corpus=str(data))
+    assert cfg.missing == "token"
+    rows = pq.read_table(EX1).to_pylist()[:6]
     # one modality left out -> the corpus' placeholder, and the report says so
     s = _sample_from_row(rows[0])
     s.ir = None
