@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="onmt_moe_predict", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="checkpoint model_step_N.pt, or a run folder (newest checkpoint)")
-    p.add_argument("--corpus", help="the training corpus folder or its summary.json (default: found from the run folder)")
+    p.add_argument("--corpus", help="the training corpus folder or its summary.json "
+                                    "(default: found from the run folder)")
     g = p.add_argument_group("one sample")
     g.add_argument("--formula", help="molecular formula, e.g. C8H8O")
     g.add_argument("--ir", help="IR spectrum, JCAMP-DX (absorbance or transmittance; 1/cm, µm or nm axis)")
@@ -174,16 +175,15 @@ def _fmt_bool(v) -> str:
 
 def print_table(sample: Sample, built: Built, rows: List[dict], kind: str, show: int, out=None) -> None:
     out = out or sys.stdout
-    key, check = ("wurcs", "mass_match") if kind == "wurcs" else ("smiles", "formula_match")
+    key, what, check = ("wurcs", "mass", "mass_match") if kind == "wurcs" else ("smiles", "formula", "formula_match")
     print(f"\n== {sample.name}", file=out)
     for line in built.report:
         print(f"  {line}", file=out)
-    head = "formula" if kind != "wurcs" else "mass"
-    print(f"  {'rank':>4} {'beam':>4} {'logp/tok':>9} {'valid':>5} {head + ' ok':>10}  {key}", file=out)
+    print(f"  {'rank':>4} {'beam':>4} {'logp/tok':>9} {'valid':>5} {what:>10} {'match':>5}  {key}", file=out)
     for r in rows[:show]:
         rank = r["rank"] if r["rank"] != "" else f"={r['duplicate_of']}"
         print(f"  {rank!s:>4} {r['beam_rank']:>4} {r['log_prob']:>9.4f} {_fmt_bool(r['valid']):>5} "
-              f"{_fmt_bool(r[check]):>10}  {r[key]}", file=out)
+              f"{r[what]!s:>10} {_fmt_bool(r[check]):>5}  {r[key]}", file=out)
 
 
 def write_out(path: str, results, kind: str, meta: dict) -> None:
