@@ -232,7 +232,7 @@ def test_source_line_is_byte_identical_to_the_training_corpus(tmp_path, kw):
 
 
 def test_missing_modality_follows_the_corpus(tmp_path):
-    data, pairs = _corpus(tmp_path)
+    data, _ = _corpus(tmp_path)
     cfg = settings.resolve(str(tmp_path / "x.pt"), corpus=str(data))
     assert cfg.missing == "token"
     rows = pq.read_table(EX1).to_pylist()[:6]
@@ -242,6 +242,15 @@ def test_missing_modality_follows_the_corpus(tmp_path):
     built = build_smiles_source(s, cfg)
     assert "<IR> <MISSING> </IR>" in built.line
     assert any(r.startswith("IR") and "<MISSING>" in r for r in built.report)
+    cfg.missing = "drop"  # a corpus written with --missing drop: the segment goes
+    built = build_smiles_source(s, cfg)
+    assert "<IR>" not in built.line and "</NMR> <MS> E0Pos" in built.line
+    assert any(r.startswith("IR") and "segment is dropped" in r for r in built.report)
+    cfg.sections = ["formula", "c_nmr"]  # a model that never saw IR, 1H or MS/MS
+    s.ir = IRSpectrum(np.asarray(rows[0]["ir_spectra"], np.float32), "ir.jdx")
+    built = build_smiles_source(s, cfg)
+    assert built.line.startswith("<FORMULA> ") and "1HNMR" not in built.line and "<IR>" not in built.line
+    assert any(r.startswith("IR") and "NOT USED" in r for r in built.report)
 
 
 def test_settings_of_an_older_corpus_come_from_its_command_line(tmp_path):
@@ -253,3 +262,49 @@ def test_settings_of_an_older_corpus_come_from_its_command_line(tmp_path):
     assert (cfg.ir_points, cfg.msms_top_k) == (50, 5)
     with pytest.raises(InputError, match="give --corpus"):
         settings.resolve(str(tmp_path / "nowhere" / "model_step_1.pt"))
+
+
+def test_c_nmr_from_a_jcamp_spectrum_in_hz():
+    p = os.path.join(F, "sqzdec1.jdx")  # 13C, 100.4 MHz, x axis in Hz, SQZ-compressed
+    d = rd.read_jcamp(p)
+    assert len(d["x"]) == _header(p, "NPOINTS") == 16384
+    c = rd.read_c_nmr(p)
+    assert c.shifts == sorted(c.shifts, reverse=True) and 10 <= len(c.shifts) <= 30
+    assert all(0 <= s <= 24038.5 / 100.4 for s in c.shifts)
+    tallest = d["x"][np.argmax(d["y"])] / 100.4  # ppm = Hz / spectrometer MHz
+    assert min(abs(s - tallest) for s in c.shifts) < 1e-9
+    with pytest.raises(InputError, match="13C spectrum given for the 1H"):
+        rd.read_h_nmr(p)
+
+
+def test_missing_reader_package_is_one_install_line(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "jcamp", None)  # as if jcamp were not installed
+    with pytest.raises(InputError) as e:
+        rd.read_ir(os.path.join(F, "ethanol2.jdx"))
+    assert "needs the 'jcamp' package: pip install -r requirements-predict.txt" in str(e.value)
+
+
+def test_readers_and_sources_import_no_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, onmt_moe.predict.cli, onmt_moe.predict.source, onmt_moe.predict.rank; "
+            "print(sorted(m for m in ('torch', 'onmt', 'jcamp', 'matchms') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "[]", out.stderr[-2000:]
+
+
+def test_msms_spectra_fill_the_energy_blocks_of_their_ion_mode():
+    from onmt_moe.predict.source import msms_texts
+
+    def spec(mode, ev, mz):
+        return MSMSSpectrum(np.array(mz), np.full(len(mz), 100.0), None, mode, ev, f"{mode}{ev}")
+
+    t = msms_texts([spec("positive", 40.0, [50.04, 77.0]), spec("positive", 10.0, [121.06]),
+                    spec("negative", 20.0, [119.05])], top_k=None)
+    assert t == {"pos_msms": "E0Pos 121.1 100.0 E1Pos E2Pos 50.0 100.0 77.0 100.0",
+                 "neg_msms": "E0Neg E1Neg 119.0 100.0 E2Neg"}
+    with pytest.raises(InputError, match="second positive spectrum for the 40 eV block"):
+        msms_texts([spec("positive", 40.0, [50.0]), spec("positive", 40.0, [60.0])], top_k=None)
