@@ -54,7 +54,8 @@ def test_one_sample_from_real_files_table_csv_and_json(smiles_model, tmp_path, c
     shown = capsys.readouterr().out
     for needle in ("formula    used: 5 tokens", "1H NMR     used: 26 tokens", "13C NMR    used: 7 tokens",
                    "IR         used: 51 tokens", "transmittance converted", "MS/MS (+)  used: 13 tokens",
-                   "MS/MS (-)  not given: left out of the <MS> segment", "rank beam  logp/tok valid    formula match  smiles"):
+                   "MS/MS (-)  not given: left out of the <MS> segment",
+                   "rank beam  logp/tok valid    formula match  smiles"):
         assert needle in shown
     rows = list(csv.DictReader(open(out_csv)))
     assert len(rows) == 3 and set(rows[0]) == {"sample", "rank", "beam_rank", "smiles", "log_prob", "valid",
@@ -119,6 +120,7 @@ def test_batch_csv_keeps_good_samples_and_rejects_bad_ones(smiles_model, tmp_pat
     (["--msms", os.path.join(F, "massbank_five_spectra.msp")], "massbank_five_spectra.msp: 5 spectra in the file"),
     (["--ir", os.path.join(F, "ethanol_ms.jdx")], "ethanol_ms.jdx: XUNITS 'm/z' is not an IR axis"),
     (["--c_nmr", os.path.join(F, "missing.csv")], "missing.csv: no such file"),
+    (["--msms", os.path.join(F, "save_as_msp_from_mgf.mgf"), "--msms_energy", "high"], "msms_energy 'high'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(smiles_model, capsys, extra, needle):
     assert cli.main(["--model", str(smiles_model), "--formula", "C8H8O", *extra]) == 2

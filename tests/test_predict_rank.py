@@ -72,3 +72,18 @@ def test_batch_folder_layout(tmp_path):
     bad.write_text("sample,smiles\nx,CCO\n")
     with pytest.raises(InputError, match="unknown column"):
         batch_rows(str(bad))
+
+
+def test_a_file_that_is_no_checkpoint_is_one_line(tmp_path, capsys):
+    from onmt_moe.predict.cli import main
+
+    junk = tmp_path / "model_step_1.pt"
+    junk.write_bytes(b"not a checkpoint")
+    assert main(["--model", str(junk), "--formula", "C8H8O"]) == 2
+    assert main(["--model", str(tmp_path / "nothing.pt"), "--formula", "C8H8O"]) == 2
+    (tmp_path / "empty_run").mkdir()
+    assert main(["--model", str(tmp_path / "empty_run"), "--formula", "C8H8O"]) == 2  # no checkpoints
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 3
+    assert "model_step_1.pt: not a readable OpenNMT checkpoint" in err[0]
+    assert "nothing.pt: no such checkpoint" in err[1] and "no model_step_*.pt checkpoint" in err[2]

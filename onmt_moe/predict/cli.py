@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--msms", help="MS/MS spectra: MGF, MSP or mzML")
     g.add_argument("--msms_index", help="which spectrum of the file (0-based; several as 0,2: one per energy)")
     g.add_argument("--msms_mode", choices=("positive", "negative"), help="ion mode when the file does not say")
-    g.add_argument("--msms_energy", type=float, help="collision energy in eV when the file does not say")
+    g.add_argument("--msms_energy", help="collision energy in eV when the file does not say")
     g.add_argument("--text", help="glycan models: a short description (inline or a text file)")
     g.add_argument("--nmr_mhz", type=float, default=400.0,
                    help="1H spectrometer frequency, to estimate multiplet ranges from J (default 400)")
@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- inputs
 def read_sample(name: str, formula=None, ir=None, h_nmr=None, c_nmr=None, msms=None, msms_index=None,
                 msms_mode=None, msms_energy=None, text=None, nmr_mhz: float = 400.0) -> Sample:
+    """Read every given input of one sample (``msms_energy`` may be a number or its text)."""
+    if msms_mode not in (None, "positive", "negative"):
+        raise InputError(f"{name}: msms_mode {msms_mode!r} is not positive or negative")
+    msms_energy = _energy(msms_energy, name)
     f = rd.read_formula(formula) if formula else None
     s = Sample(name=name, formula=f)
     if ir:
@@ -85,8 +89,8 @@ def read_sample(name: str, formula=None, ir=None, h_nmr=None, c_nmr=None, msms=N
     return s
 
 
-def _energy(value: str, where: str) -> Optional[float]:
-    if not value:
+def _energy(value, where: str) -> Optional[float]:
+    if value is None or value == "":
         return None
     try:
         return float(value)
@@ -114,7 +118,6 @@ def batch_rows(path: str) -> List[Tuple[str, dict]]:
                 v = kw.get(c)
                 if v and os.path.exists(os.path.join(base, v)):
                     kw[c] = os.path.join(base, v)
-            kw["msms_energy"] = (kw.get("msms_energy"), f"{path}: line {k}")
             rows.append(((row.get("sample") or "").strip() or f"line {k}", kw))
     return rows
 
@@ -214,8 +217,6 @@ def _collect(args, cfg) -> Tuple[List[Tuple[Sample, Built]], List[Tuple[str, str
     ok, rejected = [], []
     for name, kw in batch_rows(args.batch):
         try:
-            if isinstance(kw.get("msms_energy"), tuple):
-                kw["msms_energy"] = _energy(*kw["msms_energy"])
             s = read_sample(name, nmr_mhz=args.nmr_mhz, **kw)
             ok.append((s, build_source(s, cfg)))
         except InputError as e:
@@ -255,10 +256,15 @@ def run(args) -> int:
         _vocab_report(b, vset, cfg)
     tr = _translate_defaults(ckpt)
     beam = args.beam_size or max(args.n_best, int(tr.get("beam_size", args.n_best)))
-    dec = Decoder(ckpt, args.n_best, beam, args.max_length or int(tr.get("max_length", 250)),
-                  int(tr.get("min_length", 0)), args.gpu)
-    nbests = dec.decode([b.line for _, b in samples])
-    dec.close()
+    try:
+        dec = Decoder(ckpt, args.n_best, beam, args.max_length or int(tr.get("max_length", 250)),
+                      int(tr.get("min_length", 0)), args.gpu)
+        nbests = dec.decode([b.line for _, b in samples])
+        dec.close()
+    except (RuntimeError, ValueError, KeyError) as e:  # the model or OpenNMT failed, not the input
+        print(f"error: {ckpt}: decoding failed ({type(e).__name__}: {str(e).splitlines()[0][:200]})",
+              file=sys.stderr)
+        return 1
     results = [(s, b, _rank(s, b, nb, cfg)) for (s, b), nb in zip(samples, nbests)]
     if not args.quiet:
         print(f"model  {ckpt}\ncorpus settings  {cfg.source} ({cfg.kind}, {cfg.fmt}, missing={cfg.missing})")

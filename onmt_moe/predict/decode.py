@@ -30,9 +30,12 @@ def checkpoint_info(path: str) -> Tuple[List[str], Optional[str]]:
     import onmt_moe  # noqa: F401  (the plugin's classes must be importable to unpickle)
 
     try:
+        # weights_only=False: an OpenNMT checkpoint pickles its options, as onmt_translate loads it
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # noqa: BLE001 - torch raises many kinds of errors on bad files
         raise InputError(f"{path}: not a readable OpenNMT checkpoint ({type(e).__name__}: {str(e)[:80]})") from None
+    if not isinstance(ckpt, dict) or "vocab" not in ckpt or "opt" not in ckpt:
+        raise InputError(f"{path}: not an OpenNMT checkpoint (no vocab/opt inside)")
     vocab = ckpt.get("vocab", {}).get("src", [])
     opt = ckpt.get("opt")
     data = getattr(opt, "data", None) or {}

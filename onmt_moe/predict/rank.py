@@ -84,7 +84,8 @@ def rank_wurcs(sample: str, nbest: Sequence[Tuple[str, float]], precursor_mz: Op
         dup = ""
         if g is not None or wg is not None:
             for k0, g0, wg0 in kept:
-                if same_structure(g, g0) or (wg is not None and wg0 is not None and wurcs_graph.same_structure(wg, wg0)):
+                same_graph = wg is not None and wg0 is not None and wurcs_graph.same_structure(wg, wg0)
+                if same_structure(g, g0) or same_graph:
                     dup = k0
                     break
             if dup == "":

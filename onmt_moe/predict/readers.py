@@ -428,9 +428,8 @@ def read_h_nmr(value: str, mhz: float = 400.0, formula_h: Optional[int] = None) 
         return h_peaks_from_spectrum(value, formula_h)
     if os.path.isfile(value):
         text = open(value, encoding="utf-8-sig", errors="replace").read()
-        lit = _LIT_RE.search(text) and not re.search(r"[,;\t]\s*(nh|h|multiplicity|mult)\s*([,;\t]|$)",
-                                                     text.splitlines()[0], re.I)
-        parsed = _h_from_literature(text, value, mhz) if lit else _h_from_table(value, mhz)
+        # "7.95 (d, J = 7.5 Hz, 2H), …" has parentheses; a peak table does not
+        parsed = _h_from_literature(text, value, mhz) if _LIT_RE.search(text) else _h_from_table(value, mhz)
         source = value
     else:
         parsed = _h_from_literature(value, "--h_nmr", mhz)
@@ -464,7 +463,8 @@ def h_peaks_from_spectrum(path: str, formula_h: Optional[int] = None) -> HPeaks:
         prev = i
     regions.append((start, prev))
     mhz = float(d.get(".observe frequency", 400.0) or 400.0)
-    integ = [float(np.trapezoid(y[a:b + 1], ppm[a:b + 1])) if b > a else float(y[a]) for a, b in regions]
+    trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2 has only trapz
+    integ = [float(trapezoid(y[a:b + 1], ppm[a:b + 1])) if b > a else float(y[a]) for a, b in regions]
     unit = (sum(integ) / formula_h) if formula_h else min(i for i in integ if i > 0)
     peaks = []
     for (a, b), area in zip(regions, integ):
