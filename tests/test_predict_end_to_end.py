@@ -161,3 +161,20 @@ def test_glycan_msms_to_ranked_wurcs(tmp_path):
     # MGF m/z are written with 5 decimals: the source is the corpus' own tokens
     assert s["source"] == " ".join(want)
     assert len(s["candidates"]) == 3 and {"wurcs", "mass", "mass_match"} <= set(s["candidates"][0])
+
+
+def test_run_folder_keeps_the_corpus_settings(smiles_model, tmp_path):
+    import shutil
+
+    from onmt_moe.predict import settings
+
+    run = smiles_model.parent
+    kept = json.loads((run / "corpus_summary.json").read_text())
+    assert kept["formatting"] == {"ir_points": 50, "msms_top_k": 5} and kept["missing_mode"] == "token"
+    moved = tmp_path / "shipped_run"  # only the checkpoint and the kept summary travel
+    moved.mkdir()
+    shutil.copy(smiles_model, moved / smiles_model.name)
+    shutil.copy(run / "corpus_summary.json", moved / "corpus_summary.json")
+    cfg = settings.resolve(str(moved / smiles_model.name))
+    assert cfg.source == str(moved / "corpus_summary.json") and (cfg.ir_points, cfg.msms_top_k) == (50, 5)
+    assert cli.main(["--model", str(moved), "--c_nmr", "198.1, 26.6", "--n_best", "2", "-q"]) == 0

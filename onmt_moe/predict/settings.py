@@ -3,8 +3,9 @@
 Where the settings come from (first found wins):
 
 1. ``--corpus PATH``: a corpus folder or its ``summary.json``;
-2. the run folder (the checkpoint's folder): ``run.json`` -> ``data_dir`` -> the corpus
-   ``summary.json`` (``<corpus>/data/summary.json`` from ``benchmark/generate_input.py``,
+2. the run folder (the checkpoint's folder): its ``corpus_summary.json`` (a copy start_training
+   keeps), else ``run.json`` -> ``data_dir`` -> the corpus ``summary.json``
+   (``<corpus>/data/summary.json`` from ``benchmark/generate_input.py``,
    ``<corpus>/summary.json`` from ``benchmark/generate_glycan_input.py``);
 3. the checkpoint's own options: the folder of its training corpus (``data.corpus_1.path_src``).
 
@@ -59,6 +60,9 @@ def summary_path(corpus: str) -> Optional[str]:
 
 
 def _from_run_folder(run_dir: str) -> Optional[str]:
+    kept = os.path.join(run_dir, "corpus_summary.json")  # runner.CORPUS_SUMMARY
+    if os.path.isfile(kept):
+        return kept
     info = os.path.join(run_dir, "run.json")
     if not os.path.isfile(info):
         return None
