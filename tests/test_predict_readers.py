@@ -308,3 +308,12 @@ def test_msms_spectra_fill_the_energy_blocks_of_their_ion_mode():
                  "neg_msms": "E0Neg E1Neg 119.0 100.0 E2Neg"}
     with pytest.raises(InputError, match="second positive spectrum for the 40 eV block"):
         msms_texts([spec("positive", 40.0, [50.0]), spec("positive", 40.0, [60.0])], top_k=None)
+
+
+def test_h_nmr_codes_broad_singlets_and_septets():
+    h = rd.read_h_nmr("4.10 (br s, 1H), 2.90 (hept, J = 6.9 Hz, 1H), 1.25 (d, J = 6.9 Hz, 6H)", mhz=400)
+    assert [p["category"] for p in h.peaks] == ["s", "hept", "d"]
+    sept = h.peaks[1]
+    assert sept["rangeMax"] - sept["rangeMin"] == pytest.approx(rd.SINGLET_WIDTH + 6 * 6.9 / 400)
+    with pytest.raises(InputError, match="no number of protons"):
+        rd.read_h_nmr("7.26 (s)")

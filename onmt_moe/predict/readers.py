@@ -37,7 +37,8 @@ DEFAULT_ENERGY = 20.0
 # the median widths of s / m peaks in the benchmark's example_data_1 (0.034 / 0.078 ppm).
 SINGLET_WIDTH = 0.034
 MULTIPLET_WIDTH = 0.078
-_SPLIT_COUNT = {"s": 0, "d": 1, "t": 2, "q": 3, "p": 4, "h": 6}  # lines - 1 per coupling letter
+# lines - 1 per coupling letter of a multiplicity code (h = sextet, hept = septet)
+_SPLIT_COUNT = {"s": 0, "d": 1, "t": 2, "q": 3, "p": 4, "h": 5, "hept": 6}
 
 
 def _need(module: str, pip_name: str):
@@ -337,7 +338,7 @@ def estimated_range(shift: float, category: str, js: Sequence[float], mhz: float
     if category == "m" and not js:
         width = MULTIPLET_WIDTH
     else:
-        counts = [_SPLIT_COUNT.get("h" if c == "hept" else c, 1) for c in letters if c != "s"]
+        counts = [_SPLIT_COUNT[c] for c in letters if c != "s"]
         span = sum(n * j for n, j in zip(counts, js)) if counts else sum(js)
         width = SINGLET_WIDTH + span / mhz
     return shift + width / 2, shift - width / 2
@@ -345,9 +346,12 @@ def estimated_range(shift: float, category: str, js: Sequence[float], mhz: float
 
 def _h_peak(where: str, category: str, nh, js: List[float], shift=None, rmax=None, rmin=None,
             mhz: float = 400.0):
-    category = (category or "m").strip().lower()
+    # "br s" / "brs": the benchmark's codes have no broadening mark, the multiplicity stays
+    category = re.sub(r"^br\.?\s*", "", (category or "m").strip().lower()) or "m"
     if not re.fullmatch(r"[a-z]+", category):
         raise InputError(f"{where}: multiplicity {category!r} is not a code like s, d, dd, t, m")
+    if nh is None:
+        raise InputError(f"{where}: no number of protons (e.g. 2H)")
     try:
         nh_i = int(round(float(nh)))
     except (TypeError, ValueError):
