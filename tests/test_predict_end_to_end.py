@@ -55,11 +55,11 @@ def test_one_sample_from_real_files_table_csv_and_json(smiles_model, tmp_path, c
     for needle in ("formula    used: 5 tokens", "1H NMR     used: 26 tokens", "13C NMR    used: 7 tokens",
                    "IR         used: 51 tokens", "transmittance converted", "MS/MS (+)  used: 13 tokens",
                    "MS/MS (-)  not given: left out of the <MS> segment",
-                   "rank beam  logp/tok valid    formula match  smiles"):
+                   "rank beam  logp/tok valid    formula match prec.  smiles"):
         assert needle in shown
     rows = list(csv.DictReader(open(out_csv)))
     assert len(rows) == 3 and set(rows[0]) == {"sample", "rank", "beam_rank", "smiles", "log_prob", "valid",
-                                               "formula", "formula_match", "duplicate_of"}
+                                               "formula", "formula_match", "precursor_match", "duplicate_of"}
     assert sorted(int(x["beam_rank"]) for x in rows) == [1, 2, 3]
     assert all(float(x["log_prob"]) <= 0 for x in rows)
     assert cli.main([*args, "--out", str(out_json), "-q"]) == 0

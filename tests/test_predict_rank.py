@@ -87,3 +87,15 @@ def test_a_file_that_is_no_checkpoint_is_one_line(tmp_path, capsys):
     assert len(err) == 3
     assert "model_step_1.pt: not a readable OpenNMT checkpoint" in err[0]
     assert "nothing.pt: no such checkpoint" in err[1] and "no model_step_*.pt checkpoint" in err[2]
+
+
+def test_smiles_precursor_consistency_when_no_formula_is_given():
+    dicrotophos = "COP(=O)(OC(=CC(=O)N(C)C)C)OC"  # C8H16NO5P, [M+H]+ 238.0839 (MGF precursor 238.0844)
+    nbest = [(TOK("c1ccccc1"), -0.1), (TOK(dicrotophos), -0.2)]
+    rows = rank.rank_smiles("s", nbest, None, precursor=(238.0844, "positive"))
+    assert [(r["rank"], r["beam_rank"], r["precursor_match"]) for r in rows] == [(1, 2, True), (2, 1, False)]
+    assert rank.precursor_consistent("C8H16NO5P", (236.0693, "negative"), 0.02) is True  # [M-H]-
+    assert rank.precursor_consistent("C8H16NO5P", (238.0844, "negative"), 0.02) is False
+    # with a formula, the formula decides the order; the precursor is still reported
+    rows = rank.rank_smiles("s", nbest, "C6H6", precursor=(238.0844, "positive"))
+    assert [(r["rank"], r["beam_rank"]) for r in rows] == [(1, 1), (2, 2)] and rows[1]["precursor_match"] is True

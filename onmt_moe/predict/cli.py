@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--beam_size", type=int, default=None, help="default: the run's translate.yaml, at least n_best")
     d.add_argument("--max_length", type=int, default=None, help="default: the run's translate.yaml, else 250")
     d.add_argument("--gpu", type=int, default=-1, help="GPU id (-1: CPU)")
+    d.add_argument("--precursor_tol", type=float, default=0.02,
+                   help="Da: a SMILES candidate is precursor-consistent when its [M+H]+ / [M-H]- is this close "
+                        "to the MS/MS precursor m/z (default 0.02)")
     o = p.add_argument_group("output")
     o.add_argument("--out", help="write the ranked candidates to a .csv or .json file")
     o.add_argument("--rejects", help="--batch: where rejected samples go (default: <out>.rejects.tsv, "
@@ -160,7 +163,7 @@ def _vocab_report(built: Built, vocab: set, cfg) -> None:
                             f"({cfg.src_token_max})")
 
 
-def _rank(sample: Sample, built: Built, nbest, cfg) -> List[dict]:
+def _rank(sample: Sample, built: Built, nbest, cfg, tol: float) -> List[dict]:
     from onmt_moe.predict import rank
 
     if cfg.kind == "wurcs":
@@ -169,7 +172,9 @@ def _rank(sample: Sample, built: Built, nbest, cfg) -> List[dict]:
         p = built.precursor
         return rank.rank_wurcs(sample.name, nbest, p.precursor_mz if p else None, spec_charge(p) if p else 1,
                                float(cfg.glycan_tokens.get("mz_bin", 1.0)))
-    return rank.rank_smiles(sample.name, nbest, sample.formula.text if sample.formula else None)
+    p = built.precursor
+    return rank.rank_smiles(sample.name, nbest, sample.formula.text if sample.formula else None,
+                            precursor=(p.precursor_mz, p.ionmode) if p else None, tol=tol)
 
 
 def _fmt_bool(v) -> str:
@@ -179,14 +184,17 @@ def _fmt_bool(v) -> str:
 def print_table(sample: Sample, built: Built, rows: List[dict], kind: str, show: int, out=None) -> None:
     out = out or sys.stdout
     key, what, check = ("wurcs", "mass", "mass_match") if kind == "wurcs" else ("smiles", "formula", "formula_match")
+    prec = kind != "wurcs" and built.precursor is not None  # SMILES: a precursor column too
     print(f"\n== {sample.name}", file=out)
     for line in built.report:
         print(f"  {line}", file=out)
-    print(f"  {'rank':>4} {'beam':>4} {'logp/tok':>9} {'valid':>5} {what:>10} {'match':>5}  {key}", file=out)
+    print(f"  {'rank':>4} {'beam':>4} {'logp/tok':>9} {'valid':>5} {what:>10} {'match':>5}"
+          + (" prec." if prec else "") + f"  {key}", file=out)
     for r in rows[:show]:
         rank = r["rank"] if r["rank"] != "" else f"={r['duplicate_of']}"
         print(f"  {rank!s:>4} {r['beam_rank']:>4} {r['log_prob']:>9.4f} {_fmt_bool(r['valid']):>5} "
-              f"{r[what]!s:>10} {_fmt_bool(r[check]):>5}  {r[key]}", file=out)
+              f"{r[what]!s:>10} {_fmt_bool(r[check]):>5}" + (f" {_fmt_bool(r['precursor_match']):>5}" if prec else "")
+              + f"  {r[key]}", file=out)
 
 
 def write_out(path: str, results, kind: str, meta: dict) -> None:
@@ -265,7 +273,7 @@ def run(args) -> int:
         print(f"error: {ckpt}: decoding failed ({type(e).__name__}: {str(e).splitlines()[0][:200]})",
               file=sys.stderr)
         return 1
-    results = [(s, b, _rank(s, b, nb, cfg)) for (s, b), nb in zip(samples, nbests)]
+    results = [(s, b, _rank(s, b, nb, cfg, args.precursor_tol)) for (s, b), nb in zip(samples, nbests)]
     if not args.quiet:
         print(f"model  {ckpt}\ncorpus settings  {cfg.source} ({cfg.kind}, {cfg.fmt}, missing={cfg.missing})")
         for s, b, rows in results:

@@ -1,9 +1,11 @@
 """n-best candidates -> checked, de-duplicated and re-ranked rows.
 
 SMILES: RDKit canonical form and Hill formula (``scoring.Canonicaliser``), formula consistency
-against the given formula (``scoring.parse_formula``). Re-ranked list: valid and
-formula-consistent first, then valid, then invalid; beam order (log-probability) within each
-group; later duplicates of a canonical SMILES are not ranked again.
+against the given formula (``scoring.parse_formula``) and, when an MS/MS precursor m/z is known,
+precursor consistency ([M+H]+ or [M-H]- of the candidate's monoisotopic mass within ``tol`` Da).
+Re-ranked list: valid and consistent first (the formula when one is given, else the precursor),
+then valid, then invalid; beam order (log-probability) within each group; later duplicates of a
+canonical SMILES are not ranked again.
 
 WURCS: glypy parse (``glycan.evaluate.parse_wurcs``) or the WURCS graph (``wurcs_graph``);
 duplicates by graph identity (``evaluate.same_structure`` / ``wurcs_graph.same_structure``);
@@ -19,7 +21,8 @@ from typing import List, Optional, Sequence, Tuple
 from onmt_moe.scoring import Canonicaliser, parse_formula
 
 COLUMNS_SMILES = ["sample", "rank", "beam_rank", "smiles", "log_prob", "valid", "formula", "formula_match",
-                  "duplicate_of"]
+                  "precursor_match", "duplicate_of"]
+PROTON = 1.007276  # Da; [M+H]+ = M + PROTON, [M-H]- = M - PROTON (electron mass neglected)
 COLUMNS_WURCS = ["sample", "rank", "beam_rank", "wurcs", "log_prob", "valid", "mass", "mass_match",
                  "duplicate_of"]
 
@@ -39,8 +42,28 @@ def _rerank(rows: List[dict], consistent_key: str, has_reference: bool) -> None:
         r.setdefault("rank", "")
 
 
+def monoisotopic_mass(counts) -> float:
+    """Monoisotopic mass of a formula (Counter of elements; a 'charge' key is ignored), RDKit masses."""
+    from rdkit import Chem
+
+    table = Chem.GetPeriodicTable()
+    return sum(n * table.GetMostCommonIsotopeMass(el) for el, n in counts.items() if el != "charge")
+
+
+def precursor_consistent(formula: Optional[str], precursor: Optional[Tuple[float, str]], tol: float):
+    """Is [M+H]+ / [M-H]- of ``formula`` within ``tol`` Da of the precursor (m/z, ion mode)? None if unknown."""
+    counts = parse_formula(formula) if formula else None
+    if counts is None or precursor is None or not precursor[0]:
+        return None
+    mz, mode = precursor
+    ion = monoisotopic_mass(counts) + (PROTON if mode == "positive" else -PROTON)
+    return abs(ion - mz) <= tol
+
+
 def rank_smiles(sample: str, nbest: Sequence[Tuple[str, float]], formula: Optional[str],
-                canon: Optional[Canonicaliser] = None) -> List[dict]:
+                canon: Optional[Canonicaliser] = None, precursor: Optional[Tuple[float, str]] = None,
+                tol: float = 0.02) -> List[dict]:
+    """``precursor``: (m/z, 'positive'|'negative') of the MS/MS precursor, if known."""
     canon = canon or Canonicaliser()
     want = parse_formula(formula) if formula else None
     rows, first = [], {}
@@ -52,8 +75,12 @@ def rank_smiles(sample: str, nbest: Sequence[Tuple[str, float]], formula: Option
             first[can] = k
         match = None if want is None or can is None else parse_formula(f or "") == want
         rows.append({"sample": sample, "beam_rank": k, "smiles": can or raw, "log_prob": round(logp, 4),
-                     "valid": can is not None, "formula": f or "", "formula_match": match, "duplicate_of": dup})
-    _rerank(rows, "formula_match", want is not None)
+                     "valid": can is not None, "formula": f or "", "formula_match": match,
+                     "precursor_match": precursor_consistent(f, precursor, tol), "duplicate_of": dup})
+    if want is not None or precursor is None:
+        _rerank(rows, "formula_match", want is not None)
+    else:
+        _rerank(rows, "precursor_match", True)
     return sorted(rows, key=_order)
 
 
