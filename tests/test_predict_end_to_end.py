@@ -11,8 +11,6 @@ import pytest
 from onmt_moe.predict import cli
 from tests.conftest import FIXTURES, ROOT
 
-pytest.importorskip("jcamp")
-pytest.importorskip("matchms")
 F = os.path.join(FIXTURES, "predict")
 EX1 = os.path.join(FIXTURES, "benchmark_examples", "example_data_1_slim.parquet")
 ENV = dict(os.environ, OMP_NUM_THREADS="1")

@@ -15,7 +15,6 @@ from onmt_moe.predict.readers import CPeaks, Formula, HPeaks, IRSpectrum, MSMSSp
 from onmt_moe.predict.source import Sample, build_smiles_source
 from tests.conftest import FIXTURES
 
-pytest.importorskip("jcamp")
 F = os.path.join(FIXTURES, "predict")
 EX1 = os.path.join(FIXTURES, "benchmark_examples", "example_data_1_slim.parquet")
 
@@ -144,7 +143,6 @@ def test_nmr_bad_input_is_one_line():
 
 # ------------------------------------------------------------------ MS/MS (matchms)
 def test_mgf_single_spectrum_metadata_and_peaks():
-    pytest.importorskip("matchms")
     (s,) = rd.read_msms(os.path.join(F, "save_as_msp_from_mgf.mgf"))
     assert s.mz.tolist() == [112.074, 112.07591, 127.01563, 193.02605, 238.08437]
     assert s.intensity.max() == 100.0 and s.intensity[0] == pytest.approx(100 * 102027.0 / 9070987.0)
@@ -155,7 +153,6 @@ def test_mgf_single_spectrum_metadata_and_peaks():
 
 
 def test_msp_with_several_spectra_needs_a_selection():
-    pytest.importorskip("matchms")
     p = os.path.join(F, "massbank_five_spectra.msp")
     with pytest.raises(InputError) as e:
         rd.read_msms(p)
@@ -169,7 +166,6 @@ def test_msp_with_several_spectra_needs_a_selection():
 
 
 def test_mzml_spectra_and_missing_ion_mode():
-    pytest.importorskip("matchms")
     p = os.path.join(F, "testdata.mzml")
     with pytest.raises(InputError, match="10 spectra"):
         rd.read_msms(p)
@@ -283,7 +279,10 @@ def test_missing_reader_package_is_one_install_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "jcamp", None)  # as if jcamp were not installed
     with pytest.raises(InputError) as e:
         rd.read_ir(os.path.join(F, "ethanol2.jdx"))
-    assert "needs the 'jcamp' package: pip install -r requirements-predict.txt" in str(e.value)
+    assert "needs the 'jcamp' package: pip install jcamp==1.3.2" in str(e.value)
+    monkeypatch.setitem(sys.modules, "matchms.importing", None)
+    with pytest.raises(InputError, match="needs the 'matchms' package: make install-predict"):
+        rd.read_msms(os.path.join(F, "save_as_msp_from_mgf.mgf"))
 
 
 def test_readers_and_sources_import_no_torch():

@@ -41,14 +41,20 @@ MULTIPLET_WIDTH = 0.078
 _SPLIT_COUNT = {"s": 0, "d": 1, "t": 2, "q": 3, "p": 4, "h": 5, "hept": 6}
 
 
+_INSTALL_HINT = {
+    "jcamp": "pip install jcamp==1.3.2 (it is in requirements.txt)",
+    "matchms": "make install-predict (matchms goes in with --no-deps: see requirements-predict.txt)",
+}
+
+
 def _need(module: str, pip_name: str):
+    """Import a reader library on first use; a one-line install hint if it is missing."""
     import importlib
 
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise InputError(f"reading this file needs the '{pip_name}' package: "
-                         f"pip install -r requirements-predict.txt (or pip install {pip_name})") from None
+        raise InputError(f"reading this file needs the '{pip_name}' package: {_INSTALL_HINT[pip_name]}") from None
 
 
 # --------------------------------------------------------------------------- formula
