@@ -43,8 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--c_nmr", help="13C shifts: inline '198.1, 137.1, …', a text/CSV file, or JCAMP-DX")
     g.add_argument("--msms", help="MS/MS spectra: MGF, MSP or mzML")
     g.add_argument("--msms_index", help="which spectrum of the file (0-based; several as 0,2: one per energy)")
-    g.add_argument("--msms_mode", choices=("positive", "negative"), help="ion mode (overrides the file's; needed when it records none)")
-    g.add_argument("--msms_energy", help="collision energy in eV (overrides the file's; default when it records none: 20)")
+    g.add_argument("--msms_mode", choices=("positive", "negative"),
+                   help="ion mode (overrides the file's; needed when it records none)")
+    g.add_argument("--msms_energy",
+                   help="collision energy in eV (overrides the file's; default when it records none: 20)")
     g.add_argument("--text", help="glycan models: a short description (inline or a text file)")
     g.add_argument("--nmr_mhz", type=float, default=400.0,
                    help="1H spectrometer frequency, to estimate multiplet ranges from J (default 400)")
