@@ -6,7 +6,7 @@ TORCH_SPEC  ?= torch==2.13.0
 BIN         := $(VENV)/bin
 PY          := $(BIN)/python
 
-.PHONY: install test demo bench bench-quality bench-paper clean-venv install-extras
+.PHONY: install test demo bench bench-quality bench-paper clean-venv install-extras install-predict
 
 install: $(VENV)/.installed
 
@@ -20,7 +20,18 @@ $(VENV)/.installed: requirements.txt setup.py
 	$(PY) -m onmt_moe.autoload install
 	touch $@
 
-test: install
+# onmt_moe_predict's MS/MS readers (matchms); its tests run under `make test`.
+# torch/numpy/scipy/pandas/rdkit/networkx stay pinned; matchms and sparsestack go in with --no-deps
+# (their metadata would downgrade scipy and networkx, see requirements-predict.txt).
+$(VENV)/.predict-installed: $(VENV)/.installed requirements-predict.txt requirements-predict-nodeps.txt
+	$(PY) -m pip freeze | grep -iE '^(torch|numpy|scipy|pandas|rdkit|networkx)==' > $(VENV)/extras-pin.txt
+	$(PY) -m pip install -q -c $(VENV)/extras-pin.txt -r requirements-predict.txt
+	$(PY) -m pip install -q --no-deps -r requirements-predict-nodeps.txt
+	touch $@
+
+install-predict: $(VENV)/.predict-installed
+
+test: install install-predict
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q tests
 
 demo: install
@@ -42,9 +53,8 @@ bench-paper: install
 	OMP_NUM_THREADS=2 $(PY) scripts/bench_paper.py --data $(PAPER_DATA) --steps $(PAPER_STEPS) --seeds $(PAPER_SEEDS) --max_hours 2.5
 
 # Optional: the glycan dataset build (glycowork) and the full NMR simulator (csp5); torch stays pinned.
-install-extras: install
-	echo "torch==$$($(PY) -c 'import torch; print(torch.__version__)')" > $(VENV)/torch-pin.txt
-	$(PY) -m pip install -q -c $(VENV)/torch-pin.txt -r requirements-glycan.txt -r requirements-simulate.txt
+install-extras: install install-predict
+	$(PY) -m pip install -q -c $(VENV)/extras-pin.txt -r requirements-glycan.txt -r requirements-simulate.txt
 
 clean-venv:
 	rm -rf $(VENV)

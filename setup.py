@@ -24,6 +24,8 @@ setup(
             "onmt_moe_translate=onmt_moe.cli:translate",
             "onmt_moe_average_models=onmt_moe.cli:average_models",
             "onmt_moe_autoload=onmt_moe.autoload:main",
+            # spectra files of one sample (or a batch) -> ranked structures (README "Predict")
+            "onmt_moe_predict=onmt_moe.predict.cli:main",
         ]
     },
 )

@@ -644,6 +644,20 @@ def stage_report(plan: dict) -> dict:
     return out
 
 
+CORPUS_SUMMARY = "corpus_summary.json"
+
+
+def copy_corpus_summary(plan: dict) -> None:
+    """Keep the corpus' summary.json (how its sources were tokenised) in the run folder, so that
+    onmt_moe_predict can format new samples the same way when the corpus is not at hand."""
+    data_dir = plan["data_dir"]
+    for src in (os.path.join(data_dir, "summary.json"), os.path.join(os.path.dirname(data_dir), "summary.json")):
+        if os.path.isfile(src):
+            with open(src, encoding="utf-8") as fh:
+                atomic_write_text(os.path.join(plan["run_dir"], CORPUS_SUMMARY), fh.read())
+            return
+
+
 def execute(plan: dict, stages: Sequence[str] = STAGES, echo: bool = True) -> dict:
     d = plan["run_dir"]
     info_path = os.path.join(d, "run.json")
@@ -653,6 +667,7 @@ def execute(plan: dict, stages: Sequence[str] = STAGES, echo: bool = True) -> di
     info["versions"] = _versions()
     info["git_commit"] = _git_commit()
     write_configs(plan)
+    copy_corpus_summary(plan)
     write_json(info_path, info)
     log = os.path.join(d, "train.log")
     for st in STAGES:

@@ -606,6 +606,8 @@ def _finish(results, out: Path, data_dir: Path, spool: Path, opt: Options, seed:
                                "per-section stats over rows where the section is present"),
         "vocab_size_estimate": {"source": len(vs), "target": len(vt)},
         "outputs": {"data_dir": str(data_dir), "rejects": str(out / "rejects.tsv")},
+        # how each section was turned into tokens: onmt_moe_predict formats a new sample with these
+        "formatting": {"ir_points": opt.ir_points, "msms_top_k": opt.msms_top_k},
     }
     if opt.fmt == "tagged":
         summary["groups"] = mapping

@@ -1,0 +1,85 @@
+"""Beam search with OpenNMT's own inference engine (``onmt.inference_engine.InferenceEnginePY``,
+what ``onmt_translate`` runs), the plugin loaded, the model kept in memory between samples."""
+from __future__ import annotations
+
+import logging
+import os
+from typing import List, Optional, Sequence, Tuple
+
+from onmt_moe.predict import InputError
+
+
+def checkpoint_path(model: str) -> str:
+    """A checkpoint file, or a run folder (its newest ``model_step_N.pt``)."""
+    if os.path.isdir(model):
+        from onmt_moe.runner import checkpoints
+
+        found = checkpoints(model)
+        if not found:
+            raise InputError(f"{model}: no model_step_*.pt checkpoint in the run folder")
+        return found[-1]
+    if not os.path.isfile(model):
+        raise InputError(f"{model}: no such checkpoint")
+    return model
+
+
+def checkpoint_info(path: str) -> Tuple[List[str], Optional[str]]:
+    """(source vocabulary tokens, training source file) read from the checkpoint."""
+    import torch
+
+    import onmt_moe  # noqa: F401  (the plugin's classes must be importable to unpickle)
+
+    try:
+        # weights_only=False: an OpenNMT checkpoint pickles its options, as onmt_translate loads it
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # noqa: BLE001 - torch raises many kinds of errors on bad files
+        raise InputError(f"{path}: not a readable OpenNMT checkpoint ({type(e).__name__}: {str(e)[:80]})") from None
+    if not isinstance(ckpt, dict) or "vocab" not in ckpt or "opt" not in ckpt:
+        raise InputError(f"{path}: not an OpenNMT checkpoint (no vocab/opt inside)")
+    vocab = ckpt.get("vocab", {}).get("src", [])
+    opt = ckpt.get("opt")
+    data = getattr(opt, "data", None) or {}
+    src = (data.get("corpus_1") or {}).get("path_src") if isinstance(data, dict) else None
+    return list(vocab), src
+
+
+def _quiet_onmt(record: logging.LogRecord) -> bool:
+    """Filter for the 'onmt' logger: its INFO lines (checkpoint loading, PRED SCORE) are noise here.
+    A filter, because InferenceEnginePY re-initialises the logger's level and handlers."""
+    return record.levelno >= logging.WARNING
+
+
+class Decoder:
+    """``decode(lines) -> [[(tokens, score), …n_best], …]``; score = OpenNMT's beam score, the
+    mean log-probability per token (``length_penalty avg``, what ``onmt_translate -with_score``
+    writes)."""
+
+    def __init__(self, checkpoint: str, n_best: int, beam_size: int, max_length: int = 250,
+                 min_length: int = 0, gpu: int = -1, batch_size: int = 16):
+        import onmt_moe  # noqa: F401  (registers the plugin with OpenNMT)
+        from onmt.inference_engine import InferenceEnginePY
+        from onmt.opts import translate_opts
+        from onmt.utils.parse import ArgumentParser
+
+        log = logging.getLogger("onmt")
+        if _quiet_onmt not in log.filters:
+            log.addFilter(_quiet_onmt)
+        parser = ArgumentParser(description="onmt_moe_predict")
+        translate_opts(parser)
+        args = ["-model", checkpoint, "-src", "-", "-output", os.devnull, "-n_best", str(n_best),
+                "-beam_size", str(max(beam_size, n_best)), "-max_length", str(max_length),
+                "-min_length", str(min_length), "-batch_size", str(batch_size), "-gpu", str(gpu)]
+        opt = parser.parse_args(args)
+        ArgumentParser.validate_translate_opts(opt)
+        ArgumentParser._get_all_transform_translate(opt)
+        ArgumentParser._validate_transforms_opts(opt)
+        ArgumentParser.validate_translate_opts_dynamic(opt)
+        self.engine = InferenceEnginePY(opt)
+        self.n_best = n_best
+
+    def decode(self, lines: Sequence[str]) -> List[List[Tuple[str, float]]]:
+        scores, preds = self.engine.infer_list(list(lines))
+        return [[(p, float(s)) for p, s in zip(ps, ss)] for ps, ss in zip(preds, scores)]
+
+    def close(self) -> None:
+        self.engine.terminate()
