@@ -25,9 +25,9 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")
 
 import numpy as np  # noqa: E402
 from rdkit import Chem  # noqa: E402
-from rdkit.Chem import rdMolDescriptors  # noqa: E402
 
-from onmt_moe.simulate import ir, molecules, msms, nmr, schema  # noqa: E402
+from onmt_moe.simulate import ir, molecules, nmr, schema  # noqa: E402
+from onmt_moe.simulate import rows as row_builder  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -132,25 +132,9 @@ def nmr_shifts(smiles, args, log):
     return [cache[s] for s in smiles]
 
 
-def simulate_row(idx, smiles, shifts, seed):
-    mol = Chem.MolFromSmiles(smiles)
-    if shifts is None:
-        raise ValueError("nmr prediction failed")
-    c_shift, h_shift = shifts
-    rng = np.random.default_rng([seed, idx])
-    row = {
-        "smiles": smiles,
-        "molecular_formula": rdMolDescriptors.CalcMolFormula(mol),
-        "h_nmr_peaks": nmr.build_h_peaks(mol, h_shift, rng),
-        "c_nmr_peaks": nmr.build_c_peaks(mol, c_shift, rng),
-        "ir_spectra": ir.simulate_ir(mol, rng).tolist(),
-        "__index_level_0__": int(idx),
-    }
-    row.update(msms.simulate_msms(mol, rng))
-    probs = schema.validate_row(row)
-    if probs:
-        raise ValueError("; ".join(probs))
-    return row
+def simulate_row(idx, smiles, shifts, seed, ir_style=None):
+    """Kept for callers of the script module; the logic lives in onmt_moe.simulate.rows."""
+    return row_builder.simulate_row(idx, smiles, shifts, seed, ir_style=ir_style or ir.DEFAULT_STYLE)
 
 
 def main(argv=None):

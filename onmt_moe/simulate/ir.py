@@ -248,5 +248,11 @@ def render(bands, rng: np.random.Generator | None = None, grid=IR_GRID, decimals
     return y
 
 
-def simulate_ir(mol: Chem.Mol, rng: np.random.Generator | None = None) -> np.ndarray:
+STYLES = ("experiment",)
+DEFAULT_STYLE = "experiment"
+
+
+def simulate_ir(mol: Chem.Mol, rng: np.random.Generator | None = None, style: str = DEFAULT_STYLE) -> np.ndarray:
+    if style not in STYLES:
+        raise ValueError(f"unknown IR style {style!r}; known: {STYLES}")
     return render(band_list(mol), rng)
