@@ -271,3 +271,102 @@ def test_bundled_demo_dataset():
     assert n >= 5000
     smiles = pq.read_table(files[0], columns=["smiles"]).column("smiles").to_pylist()
     assert len(set(smiles)) == len(smiles)
+
+
+# ------------------------------------------------- regression tests, issue 14 ---
+
+def _c_lines_of(smiles):
+    m = _mol(smiles)
+    c, _ = nmr_fast.predict_fast(m)
+    return nmr.build_c_peaks(m, c)
+
+
+def test_cf3_is_a_binomial_quartet():
+    lines = _c_lines_of("OC(=O)C(F)(F)F")  # TFA: CF3 carbon q, 1J ~ 272 Hz; C=O q, 2J ~ 25-35 Hz
+    cf3 = [p for p in lines if 90 < p["delta (ppm)"] < 130]
+    assert len(cf3) == 4
+    w = np.array([p["intensity"] for p in sorted(cf3, key=lambda p: p["delta (ppm)"])])
+    assert np.allclose(w / w[0], [1, 3, 3, 1], rtol=0.1)
+    spacing = np.diff(sorted(p["delta (ppm)"] for p in cf3)) * nmr.C_FREQ_MHZ
+    assert np.all((spacing > 245) & (spacing < 285))
+    carbonyl = [p for p in lines if p["delta (ppm)"] > 150]
+    assert len(carbonyl) == 4
+    assert 20 < np.diff(sorted(p["delta (ppm)"] for p in carbonyl))[0] * nmr.C_FREQ_MHZ < 35
+
+
+def test_perfluoroalkane_line_count_is_sane():
+    lines = _c_lines_of("FC(F)(F)C(F)(F)C(F)(F)C(F)(F)C(F)(F)C(F)(F)F")  # C6F14: 18,944 lines before
+    assert 3 <= len(lines) <= 40
+    # fluorobenzene: ipso d (1J ~245), ortho d (2J ~21), meta d (3J ~7-8), para d (4J ~2-3)
+    fb = _c_lines_of("Fc1ccccc1")
+    assert len(fb) == 8
+
+
+MS_TEST_SMILES = ["c1ccncc1", "CC(=O)c1ccccc1", "CN(C)C(C)=O", "Cc1ccccc1", "CCOC(=O)C", "CC(C)CCNc1ncc(F)cc1C(=O)O",
+                  "C1CCOC1", "O=C1CCCCC1", "CC1=CCC(C)CC1", "OC(=O)c1ccccc1O", "CCN(CC)CC", "C1CCNCC1",
+                  "CC(=O)c1c[nH]nc1-c1cccc([N+](=O)[O-])c1", "C1=CC(CCNc2ccccc2)C=C1"]
+
+
+def _all_msms_peaks(smiles):
+    m = _mol(smiles)
+    spec = msms.simulate_msms(m, np.random.default_rng(0))
+    for col, peaks in spec.items():
+        mode = "positive" if "positive" in col else "negative"
+        yield m, mode, col, peaks
+
+
+def test_msms_fragments_are_even_electron():
+    from onmt_moe.simulate import compare
+    n_checked = 0
+    for smi in MS_TEST_SMILES:
+        for m, mode, col, peaks in _all_msms_peaks(smi):
+            index = compare.SubFormulaIndex(m, mode)
+            prec = compare.precursor_mz(m, mode)
+            for mz, _ in peaks:
+                if abs(mz - prec) > compare.MZ_TOL:
+                    assert index.odd_electron(mz) is not True, (smi, col, mz)
+                    n_checked += 1
+    assert n_checked > 50
+    # protonated pyridine does not lose HCN (C4H5+ 53.0386) in ESI-CID
+    for _, _, col, peaks in _all_msms_peaks("c1ccncc1"):
+        assert not any(abs(mz - 53.0386) < 0.01 for mz, _ in peaks), col
+
+
+def test_msms_has_no_ch2_losses():
+    from onmt_moe.simulate import compare
+    for smi in MS_TEST_SMILES:
+        for m, mode, col, peaks in _all_msms_peaks(smi):
+            prec = compare.precursor_mz(m, mode)
+            assert not any(abs(mz - (prec - compare.CH2)) < 0.005 for mz, _ in peaks), (smi, col)
+        for mode in ("positive", "negative"):
+            prec = compare.precursor_mz(_mol(smi), mode)
+            assert not any(abs(mz - (prec - compare.CH2)) < 0.005 for mz, _ in msms.candidate_ions(_mol(smi), mode))
+
+
+def test_groups_keep_atoms_the_predictor_sees_apart():
+    m = _mol("CN(C)C(C)=O")  # DMAc; csp5: N-methyls 2.91 / 2.97 ppm, 37.1 / 36.1 ppm
+    h = {0: 2.91, 2: 2.97, 4: 2.08}
+    c = {0: 37.1, 2: 36.1, 3: 170.2, 4: 21.5}
+    hp = nmr.build_h_peaks(m, h)
+    assert sorted(round(p["delta"], 2) for p in hp if p["nH"] == 3) == [2.08, 2.91, 2.97]
+    cp = nmr.build_c_peaks(m, c)
+    assert len(cp) == 4
+    # truly equivalent atoms (csp5 noise of 0.01 ppm) still merge: isopropyl CH3 pair
+    m2 = _mol("CC(C)O")
+    hp2 = nmr.build_h_peaks(m2, {0: 1.20, 2: 1.21, 1: 4.0, 3: 2.0})
+    assert any(p["nH"] == 6 for p in hp2)
+    # the fast estimator also splits the amide rotamer pair
+    c_fast, h_fast = nmr_fast.predict_fast(m)
+    assert abs(c_fast[0] - c_fast[2]) > 2.0 and abs(h_fast[0] - h_fast[2]) > 0.05
+    assert len([p for p in nmr.build_h_peaks(m, h_fast) if p["nH"] == 3]) == 3
+
+
+def test_pyridine_vicinal_couplings():
+    m = _mol("c1ccncc1")
+    _, h = nmr_fast.predict_fast(m)
+    peaks = nmr.build_h_peaks(m, h)
+    h2 = max(peaks, key=lambda p: p["delta"])  # H2/H6, next to N
+    js = [float(x) for x in h2["j_values"].split("_") if x]
+    assert max(js) == pytest.approx(4.9, abs=0.4)  # 3J(H2,H3), not the benzene 7.9
+    h4 = [p for p in peaks if p["nH"] == 1][0]
+    assert max(float(x) for x in h4["j_values"].split("_") if x) == pytest.approx(7.6, abs=0.5)

@@ -1,15 +1,16 @@
 """Crude rule-based ESI-MS/MS spectra ([M+H]+ and [M-H]-, 10/20/40 eV).
 
 Fragments come from breaking one acyclic single bond between heavy atoms, or
-two bonds of the same ring (ring opening, e.g. retro-Diels-Alder-like), plus
-common neutral losses (H2O, NH3, CO, CO2, HCl, HF, CH3OH) from the precursor
-and, at 40 eV, from large fragment ions.
-
-Ion conventions (piece P = the atoms of one side with the H they carried in the
-precursor; no H is added to the broken bond):
-  positive  P+          m(P) - m_e               (acylium, benzylic/tertiary cation, ...)
-            [P+H+H]+    m(P) + m_H + m_p         (H transferred to P, then protonated)
-  negative  P-          m(P) + m_e               (phenoxide, carboxylate-like, amide anion, ...)
+two bonds of the same non-aromatic ring (ring opening, e.g. retro-Diels-Alder-like),
+plus common neutral losses (H2O, NH3, CO, CO2, HCl, HF, CH3OH) from the precursor
+and, at 40 eV, from large fragment ions.  Every fragment is an even-electron ion
+with a closed-shell neutral partner, as in ESI-CID; the hydrogen transfers that make
+this possible are spelled out in ``_single_cut_ions`` and ``_ring_cut_ions``
+(piece P = the atoms of one side with the H they carried in the precursor):
+  positive  P+ = m(P) - m_e;  [P+H+H]+ = m(P) + m_H + m_p (needs a beta-H on the neutral);
+            ring halves [P+H]+ = m(P) + m_p
+  negative  P- = m(P) + m_e (needs a beta-H on the neutral); [P-2H]- = m(P) - m_H - m_p;
+            ring halves [P-H]- = m(P) - m_p
   precursor [M+H]+ = M + 1.007276, [M-H]- = M - 1.007276
 
 Intensities: a heuristic stability weight per ion (charge site, bond type)
@@ -135,8 +136,99 @@ def _bond_weight(mol, bond) -> float:
     return 0.4
 
 
+def _electron_count(mol: Chem.Mol, atoms, extra_h: int, charge: int) -> int:
+    """Electrons of the ion made of ``atoms`` (with their H) plus extra_h H atoms (negative:
+    removed), with charge +-1 (a proton is an H atom with charge +1)."""
+    z = 0
+    for i in atoms:
+        a = mol.GetAtomWithIdx(i)
+        z += a.GetAtomicNum() + a.GetTotalNumHs() - a.GetFormalCharge()
+    return z + extra_h - charge
+
+
+def _has_beta_h(mol: Chem.Mol, atoms, cut_atom: int) -> bool:
+    """Can the neutral piece lose one H to close a pi bond (an H on a neighbour of its cut atom)?"""
+    inside = set(atoms)
+    return any(nb.GetIdx() in inside and nb.GetTotalNumHs() > 0
+               for nb in mol.GetAtomWithIdx(cut_atom).GetNeighbors())
+
+
+def _acidic_site(mol: Chem.Mol, atoms) -> bool:
+    return any(mol.GetAtomWithIdx(i).GetSymbol() in ("O", "N", "S") and mol.GetAtomWithIdx(i).GetTotalNumHs()
+               for i in atoms)
+
+
+def _single_cut_ions(mol, masses, side, other, cut_here, cut_there, w, mode):
+    """Even-electron ions with charge on ``side`` after one single-bond cleavage.
+
+    The two radical halves must end as an even-electron ion plus a closed-shell neutral,
+    so each ion comes with the hydrogen transfer that makes this possible:
+      positive  X+ (m(X) - m_e) + neutral YH (takes the proton);
+                [XH+H]+ (m(X) + m_H + m_p) + neutral Y-H, only if Y has a beta-H (so no
+                CH2 'losses': a methyl cannot give up an H and stay closed-shell);
+      negative  X- (m(X) + m_e) + neutral Y-H, only if Y has a beta-H;
+                [X-2H]- (m(X) - m_H - m_p) + neutral YH, only if X has an acidic H and a beta-H.
+    Returns [(m/z, weight, extra H, charge)].
+    """
+    mX = sum(masses[i] for i in side)
+    cut_atom = mol.GetAtomWithIdx(cut_here)
+    out = []
+    if mode == "positive":
+        out.append((mX - M_E, w * _cation_stability(mol, cut_atom), 0, 1))
+        if _has_beta_h(mol, other, cut_there):
+            out.append((mX + M_H + M_P, w * _proton_affinity(mol, side), 2, 1))
+    else:
+        if _has_beta_h(mol, other, cut_there):
+            out.append((mX + M_E, w * _anion_stability(mol, cut_atom, side), 0, -1))
+        if _acidic_site(mol, side) and _has_beta_h(mol, side, cut_here):
+            out.append((mX - M_H - M_P, 0.3 * w, -2, -1))
+    return out
+
+
+def _ring_cut_ions(mol, masses, side, w, mode):
+    """Even-electron ions after opening a non-aromatic ring at two bonds: each half closes
+    a pi bond (closed shell) and carries the proton ([X+H]+) or loses one ([X-H]-)."""
+    mX = sum(masses[i] for i in side)
+    if mode == "positive":
+        return [(mX + M_P, w * _proton_affinity(mol, side), 1, 1)]
+    if _acidic_site(mol, side):
+        return [(mX - M_P, w * 0.6, -1, -1)]
+    return []
+
+
+# a cleavage gives the charge mostly to one side (Stevenson's rule); the other side's ion
+# keeps this fraction of its weight, so few fragments have their complementary partner
+MINOR_SIDE_FRACTION = 0.12
+
+
+def _cuts(mol):
+    """(bonds, weight): acyclic single bonds, and two bonds of one non-aromatic ring.
+
+    Aromatic rings are not opened: in low-energy CID of even-electron ions they stay
+    intact (no HCN loss from protonated pyridine)."""
+    def cuttable(b):  # single bond, not at a charged atom (keeps nitro / N-oxide groups whole)
+        return (b.GetBondType() == Chem.BondType.SINGLE and not b.GetBeginAtom().GetFormalCharge()
+                and not b.GetEndAtom().GetFormalCharge())
+
+    cuts = [([b], _bond_weight(mol, b)) for b in mol.GetBonds() if cuttable(b) and not b.IsInRing()]
+    for ring in mol.GetRingInfo().BondRings():
+        if any(mol.GetBondWithIdx(i).GetIsAromatic() for i in ring):
+            continue
+        k = len(ring)
+        for x in range(k):
+            for y in range(x + 2, k):
+                bx, by = mol.GetBondWithIdx(ring[x]), mol.GetBondWithIdx(ring[y])
+                if (x == 0 and y == k - 1) or not (cuttable(bx) and cuttable(by)):
+                    continue
+                cuts.append(([bx, by], 0.3))
+    return cuts
+
+
 def candidate_ions(mol: Chem.Mol, mode: str):
-    """List of (m/z, weight) for mode 'positive' or 'negative' (precursor first)."""
+    """List of (m/z, weight) for mode 'positive' or 'negative' (precursor first).
+
+    Every ion is even-electron (checked by counting electrons with RDKit's atomic numbers).
+    """
     n = mol.GetNumAtoms()
     masses = [_atom_mass(a) for a in mol.GetAtoms()]
     M = sum(masses)
@@ -144,23 +236,8 @@ def candidate_ions(mol: Chem.Mol, mode: str):
     prec = M + sign * M_P
     ions = [(prec, None)]  # precursor weight is set per energy
     adj = [[nb.GetIdx() for nb in a.GetNeighbors()] for a in mol.GetAtoms()]
-
-    cuts = []
-    for b in mol.GetBonds():
-        if b.GetBondType() == Chem.BondType.SINGLE and not b.IsInRing():
-            cuts.append(([b], _bond_weight(mol, b)))
-    ri = mol.GetRingInfo()
-    for ring in ri.BondRings():
-        aromatic = all(mol.GetBondWithIdx(i).GetIsAromatic() for i in ring)
-        w = 0.08 if aromatic else 0.3
-        k = len(ring)
-        for x in range(k):
-            for y in range(x + 2, k):
-                if x == 0 and y == k - 1:
-                    continue
-                cuts.append(([mol.GetBondWithIdx(ring[x]), mol.GetBondWithIdx(ring[y])], w))
-
-    for bonds, w in cuts:
+    fragments = []  # (m/z, weight, atoms of the ion)
+    for bonds, w in _cuts(mol):
         removed = {frozenset((b.GetBeginAtomIdx(), b.GetEndAtomIdx())) for b in bonds}
         comp, k = _components(n, adj, removed)
         if k != 2:
@@ -168,20 +245,39 @@ def candidate_ions(mol: Chem.Mol, mode: str):
         sides = defaultdict(list)
         for i, c in enumerate(comp):
             sides[c].append(i)
-        cut_atoms = {}
-        for b in bonds:
-            for i in (b.GetBeginAtomIdx(), b.GetEndAtomIdx()):
-                cut_atoms.setdefault(comp[i], []).append(i)
+        found = []
         for c, atoms in sides.items():
-            mP = sum(masses[i] for i in atoms)
-            cut = [mol.GetAtomWithIdx(i) for i in cut_atoms[c]]
-            if mode == "positive":
-                ions.append((mP - M_E, w * max(_cation_stability(mol, a) for a in cut)))
-                ions.append((mP + M_H + M_P, w * _proton_affinity(mol, atoms)))
+            other = sides[1 - c]
+            if len(bonds) == 1:
+                b = bonds[0]
+                here, there = ((b.GetBeginAtomIdx(), b.GetEndAtomIdx()) if comp[b.GetBeginAtomIdx()] == c
+                               else (b.GetEndAtomIdx(), b.GetBeginAtomIdx()))
+                cand = _single_cut_ions(mol, masses, atoms, other, here, there, w, mode)
             else:
-                ions.append((mP + M_E, w * max(_anion_stability(mol, a, atoms) for a in cut)))
+                cand = _ring_cut_ions(mol, masses, atoms, w, mode)
+            for mz, wt, extra_h, charge in cand:
+                if _electron_count(mol, atoms, extra_h, charge) % 2:
+                    raise AssertionError(f"odd-electron fragment ion m/z {mz:.4f}")  # bookkeeping bug
+                found.append((mz, wt, atoms))
+        if found:
+            best = max(wt for _, wt, _ in found)
+            fragments += [(mz, wt if wt == best else wt * MINOR_SIDE_FRACTION, atoms) for mz, wt, atoms in found]
 
-    # neutral losses from the precursor
+    ions += [(mz, w) for mz, w, _ in fragments]
+    ions += _neutral_losses(mol, mode, prec)
+    # secondary losses of water / CO from big fragment ions that contain an O-H / a C=O, weaker
+    for mz, w, atoms in fragments:
+        if not w or mz <= 0.5 * prec:
+            continue
+        if any(mol.GetAtomWithIdx(i).GetSymbol() == "O" and mol.GetAtomWithIdx(i).GetTotalNumHs() for i in atoms):
+            ions.append((mz - NEUTRAL_LOSSES["H2O"], 0.25 * w))
+        if any(mol.GetAtomWithIdx(i).GetSymbol() == "C" and _has_double_o(mol.GetAtomWithIdx(i)) for i in atoms):
+            ions.append((mz - NEUTRAL_LOSSES["CO"], 0.2 * w))
+    return ions
+
+
+def _neutral_losses(mol, mode, prec):
+    """Closed-shell neutral losses from the precursor (H2O, NH3, CO, CO2, HX, CH3OH, C2H4)."""
     syms = [a.GetSymbol() for a in mol.GetAtoms()]
     has_oh = any(a.GetSymbol() == "O" and a.GetTotalNumHs() for a in mol.GetAtoms())
     has_nh2 = any(a.GetSymbol() == "N" and a.GetTotalNumHs() == 2 for a in mol.GetAtoms())
@@ -206,16 +302,7 @@ def candidate_ions(mol: Chem.Mol, mode: str):
         losses.append(("CH3OH", 0.5))
     if ethyl:
         losses.append(("C2H4", 0.2))
-    for name, w in losses:
-        ions.append((prec - NEUTRAL_LOSSES[name], w))
-    # secondary losses from big fragment ions (only water / CO), weaker
-    big = [(mz, w) for mz, w in ions[1:] if w and mz > 0.5 * prec]
-    for mz, w in big:
-        if has_oh:
-            ions.append((mz - NEUTRAL_LOSSES["H2O"], 0.25 * w))
-        if has_co:
-            ions.append((mz - NEUTRAL_LOSSES["CO"], 0.2 * w))
-    return ions
+    return [(prec - NEUTRAL_LOSSES[name], w) for name, w in losses]
 
 
 def spectrum(ions, energy: int, rng: np.random.Generator | None = None):
