@@ -21,7 +21,7 @@ from onmt_moe.simulate import compare, ir  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 DEFAULT_DATA = sorted(glob.glob("/work/shared/data/benchmark_examples/example_data_*.parquet")) or sorted(
-    glob.glob(os.path.join(ROOT, "tests", "fixtures", "benchmark_slice", "*.parquet")))
+    glob.glob(os.path.join(ROOT, "tests", "fixtures", "benchmark_examples", "*.parquet")))
 
 
 def main(argv=None):

@@ -186,12 +186,11 @@ def _aromatic_substituent_sum(mol, atom, dm, table, for_h: bool) -> float:
     total = 0.0
     idx = atom.GetIdx()
     ri = mol.GetRingInfo()
-    for a in mol.GetAtoms():
+    near = [mol.GetAtomWithIdx(int(i)) for i in np.nonzero(dm[idx] <= 3)[0]]  # only these can contribute
+    for a in near:
         if not a.GetIsAromatic():
             continue
         d = int(dm[idx, a.GetIdx()])
-        if d > 3:
-            continue
         for nb in a.GetNeighbors():
             bond = mol.GetBondBetweenAtoms(a.GetIdx(), nb.GetIdx())
             if bond.GetIsAromatic() or (nb.GetIsAromatic() and ri.NumBondRings(bond.GetIdx()) > 0):
@@ -205,7 +204,7 @@ def _aromatic_substituent_sum(mol, atom, dm, table, for_h: bool) -> float:
             else:
                 total += inc[d]
     # ring fusion: junction atoms (3 aromatic ring bonds)
-    for a in mol.GetAtoms():
+    for a in near:
         if a.GetIsAromatic() and sum(1 for b in a.GetBonds() if b.GetIsAromatic()) == 3:
             d = int(dm[idx, a.GetIdx()])
             if for_h:
