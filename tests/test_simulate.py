@@ -35,7 +35,8 @@ def _mol(s):
 def _peaks(smiles, shifts):
     m = _mol(smiles)
     c, h = shifts
-    return nmr.build_h_peaks(m, h, np.random.default_rng(0)), nmr.build_c_peaks(m, c, np.random.default_rng(0))
+    return (nmr.build_h_peaks(m, h, np.random.default_rng(0), integration_error=False),
+            nmr.build_c_peaks(m, c, np.random.default_rng(0)))
 
 
 def _find(peaks, lo, hi, key="delta"):
@@ -142,7 +143,7 @@ def _ir_at(y, wn):
 
 
 def test_ir_shape_and_bands():
-    ys = {s: ir.simulate_ir(_mol(s), np.random.default_rng(k)) for k, s in
+    ys = {s: ir.simulate_ir(_mol(s), np.random.default_rng(k), style="experiment") for k, s in
           enumerate([ETHANOL, BENZENE, ACETOPHENONE, NMA])}
     for y in ys.values():
         assert y.dtype == np.float32 and y.shape == (1800,)
@@ -411,3 +412,57 @@ def test_script_moses_workers_match_serial(tmp_path):
     summary = json.load(open(tmp_path / "w2" / "summary.json"))
     assert summary["n_written"] == 40 and summary["tier"] == "benchmark"
     assert os.path.exists(tmp_path / "w2" / "filtered_out.csv")
+
+
+# ------------------------------------- statistics vs real benchmark rows (bands) ---
+
+BENCH_FIXTURE = os.path.join(ROOT, "tests", "fixtures", "benchmark_examples", "example_data_2_head20_slim.parquet")
+
+
+@pytest.fixture(scope="module")
+def bench_compare():
+    """Our simulation (--fast) of the 20 real rows of the held-out fixture, compared."""
+    from onmt_moe.simulate import compare
+    real = compare.load_real_rows([BENCH_FIXTURE])
+    sim, failures = compare.simulate_like(real, fast=True, seed=0)
+    assert not failures
+    return compare.compare_rows(real, sim), real
+
+
+def test_benchmark_statistics_within_bands(bench_compare):
+    res, _ = bench_compare
+    real, sim, simil = res["real"], res["sim"], res["similarity"]
+    assert res["n_ir_fit_rows"] == 0  # these rows are held out from the IR fit
+    # bugs at zero
+    assert sim["ms_odd_electron_rate"] == 0.0 and sim["ms_ch2_loss_rate_20eV"] == 0.0
+    # per-molecule similarity (old simulator: IR 0.19, MS/MS 20 eV 0.40 / 0.46)
+    assert simil["ir_cosine_held_out"] >= 0.45
+    assert simil["ms_cosine_pos_20eV"] >= 0.55 and simil["ms_cosine_neg_20eV"] >= 0.55
+    assert simil["c13_shift_mae_ppm"] < 6.0 and simil["h1_shift_mae_ppm"] < 0.6
+    # IR: benchmark-like narrow lines on a baseline near zero (old: 28 cm-1 bands, baseline -0.02)
+    assert sim["ir_fwhm_median_cm1"] < 2 * real["ir_fwhm_median_cm1"]
+    assert abs(sim["ir_baseline_median"]) < 0.01 and sim["ir_lines_median"] >= real["ir_lines_median"] / 2
+    # 1H: integrals do not always add up; J values spread past 10 Hz (old: 100 %, p90 8 Hz)
+    assert 0.2 <= sim["h_nH_matches_formula"] <= 0.8
+    assert sim["j_p90"] > 9.0 and sim["h_multiplet_codes"] >= real["h_multiplet_codes"] / 2
+    # MS/MS: peak counts in the real range, precursor dominates 10 eV but not 40 eV
+    for e, lo, hi in ((10, 1, 6), (20, 4, 14)):
+        assert lo <= sim[f"ms_peaks_median_pos_{e}eV"] <= hi
+    assert sim["ms_precursor_base_peak_10eV"] >= 0.7 and sim["ms_precursor_base_peak_40eV"] <= 0.3
+    assert sim["ms_complementary_pair_rate"] < 0.3
+    assert abs(sim["c_peaks_mean"] - real["c_peaks_mean"]) < 0.3 * real["c_peaks_mean"]
+
+
+def test_ir_styles_differ_in_width(bench_compare):
+    from onmt_moe.simulate import compare
+    _, real = bench_compare
+    mols = [_mol(r["smiles"]) for r in real[:8]]
+    narrow = [ir.simulate_ir(m, np.random.default_rng(0), style="benchmark") for m in mols]
+    broad = [ir.simulate_ir(m, np.random.default_rng(0), style="experiment") for m in mols]
+    w_narrow = np.median(np.concatenate([compare.ir_lines(y)[1] for y in narrow]))
+    w_broad = np.median(np.concatenate([compare.ir_lines(y)[1] for y in broad]))
+    assert w_narrow < 8.0 < 15.0 < w_broad
+    for y in narrow:
+        assert y.dtype == np.float32 and y.max() == 1.0 and -0.2 < y.min() < 0.0
+    with pytest.raises(ValueError, match="unknown IR style"):
+        ir.simulate_ir(mols[0], style="nope")

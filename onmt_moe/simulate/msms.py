@@ -32,16 +32,22 @@ M_E = 0.00054857990946
 M_P = M_H - M_E  # 1.00727646...
 ENERGIES = (10, 20, 40)
 
-# energy -> (centre of size window, width, precursor weight, min relative intensity %, max peaks)
+# energy -> (centre of size window, width, precursor weight, min relative intensity %, max peaks).
+# Tuned (a small grid over these 15 numbers, median matched-peak cosine) on the 100 rows of
+# tests/fixtures/benchmark_examples/example_data_1_slim.parquet; example_data_2 is held out.
 ENERGY_MODEL = {
-    10: (0.95, 0.18, 3.0, 8.0, 5),
-    20: (0.60, 0.25, 0.5, 4.0, 14),
-    40: (0.30, 0.22, 0.03, 2.0, 28),
+    10: (1.00, 0.18, 3.0, 8.0, 5),
+    20: (0.70, 0.40, 1.5, 4.0, 8),
+    40: (0.45, 0.22, 0.09, 1.0, 40),
 }
+# Precursor weight at 20 eV per mode, set so the precursor is the base peak in about as many
+# spectra as in the real rows (47 % at 20 eV); a larger weight raises the median cosine
+# (1.5: 0.69 / 0.59 on the fit rows) but makes the precursor the base peak in > 90 %.
+PRECURSOR_WEIGHT = {("positive", 20): 0.8, ("negative", 20): 0.65}
 
 NEUTRAL_LOSSES = {
     "H2O": 18.010565, "NH3": 17.026549, "CO": 27.994915, "CO2": 43.989829,
-    "HCl": 35.976678, "HF": 20.006229, "CH3OH": 32.026215, "C2H4": 28.031300,
+    "HCl": 35.976678, "HF": 20.006229, "CH3OH": 32.026215, "C2H4": 28.031300, "H2": 2.015650,
 }
 
 
@@ -121,19 +127,27 @@ def _anion_stability(mol, a, atoms) -> float:
     return 0.05
 
 
-def _bond_weight(mol, bond) -> float:
+def bond_class(mol, bond) -> str:
+    """Cleavage class of a single bond: acyl_x (amide/ester C(=O)-X), c_x (amine/ether C-X),
+    acyl_c (C-C(=O)), aryl_c, alkyl_c, other."""
     a, b = bond.GetBeginAtom(), bond.GetEndAtom()
     sy = {a.GetSymbol(), b.GetSymbol()}
     if "C" in sy and sy & {"N", "O", "S"}:
         c = a if a.GetSymbol() == "C" else b
-        return 1.0 if _has_double_o(c) else 0.7  # amide/ester bond vs amine/ether C-X
+        return "acyl_x" if _has_double_o(c) else "c_x"
     if sy == {"C"}:
         if _has_double_o(a) or _has_double_o(b):
-            return 0.6
-        if a.GetIsAromatic() or b.GetIsAromatic():
-            return 0.35
-        return 0.3
-    return 0.4
+            return "acyl_c"
+        return "aryl_c" if a.GetIsAromatic() or b.GetIsAromatic() else "alkyl_c"
+    return "other"
+
+
+BOND_WEIGHT = {"acyl_x": 1.0, "c_x": 0.7, "acyl_c": 0.6, "aryl_c": 0.35, "alkyl_c": 0.3, "other": 0.4}
+
+
+def _bond_weight(mol, bond, mode: str = "positive") -> float:
+    cls = bond_class(mol, bond)
+    return BOND_WEIGHT[cls] * KIND_WEIGHTS[mode].get("bond_" + cls, 1.0)
 
 
 def _electron_count(mol: Chem.Mol, atoms, extra_h: int, charge: int) -> int:
@@ -168,20 +182,20 @@ def _single_cut_ions(mol, masses, side, other, cut_here, cut_there, w, mode):
                 CH2 'losses': a methyl cannot give up an H and stay closed-shell);
       negative  X- (m(X) + m_e) + neutral Y-H, only if Y has a beta-H;
                 [X-2H]- (m(X) - m_H - m_p) + neutral YH, only if X has an acidic H and a beta-H.
-    Returns [(m/z, weight, extra H, charge)].
+    Returns [(m/z, weight, extra H, charge, kind)].
     """
     mX = sum(masses[i] for i in side)
     cut_atom = mol.GetAtomWithIdx(cut_here)
     out = []
     if mode == "positive":
-        out.append((mX - M_E, w * _cation_stability(mol, cut_atom), 0, 1))
+        out.append((mX - M_E, w * _cation_stability(mol, cut_atom), 0, 1, "cation"))
         if _has_beta_h(mol, other, cut_there):
-            out.append((mX + M_H + M_P, w * _proton_affinity(mol, side), 2, 1))
+            out.append((mX + M_H + M_P, w * _proton_affinity(mol, side), 2, 1, "h_transfer"))
     else:
         if _has_beta_h(mol, other, cut_there):
-            out.append((mX + M_E, w * _anion_stability(mol, cut_atom, side), 0, -1))
+            out.append((mX + M_E, w * _anion_stability(mol, cut_atom, side), 0, -1, "anion"))
         if _acidic_site(mol, side) and _has_beta_h(mol, side, cut_here):
-            out.append((mX - M_H - M_P, 0.3 * w, -2, -1))
+            out.append((mX - M_H - M_P, 0.3 * w, -2, -1, "h_transfer"))
     return out
 
 
@@ -190,18 +204,27 @@ def _ring_cut_ions(mol, masses, side, w, mode):
     a pi bond (closed shell) and carries the proton ([X+H]+) or loses one ([X-H]-)."""
     mX = sum(masses[i] for i in side)
     if mode == "positive":
-        return [(mX + M_P, w * _proton_affinity(mol, side), 1, 1)]
+        return [(mX + M_P, w * _proton_affinity(mol, side), 1, 1, "ring")]
     if _acidic_site(mol, side):
-        return [(mX - M_P, w * 0.6, -1, -1)]
+        return [(mX - M_P, w * 0.6, -1, -1, "ring")]
     return []
 
 
+# Multipliers per ion kind and mode (cation / h_transfer / anion / ring cleavage ions,
+# loss_<X> neutral losses from the precursor, sec_<X> losses from fragment ions); 1.0 where
+# absent.  Fitted by coordinate descent on the example_data_1 fixture rows (see ENERGY_MODEL).
+KIND_WEIGHTS = {
+    "positive": {"h_transfer": 0.3, "ring": 0.3, "loss_NH3": 0.1, "loss_CO": 0.0, "loss_HF": 0.0,
+                 "loss_CH3OH": 3.0, "loss_H2": 0.0, "sec_H2O": 3.0, "sec_CO": 3.0},
+    "negative": {"h_transfer": 0.0, "ring": 0.1, "loss_H2O": 0.3, "loss_CO": 0.0, "loss_HCl": 0.0, "loss_HF": 0.3},
+}
+
 # a cleavage gives the charge mostly to one side (Stevenson's rule); the other side's ion
 # keeps this fraction of its weight, so few fragments have their complementary partner
-MINOR_SIDE_FRACTION = 0.12
+MINOR_SIDE_FRACTION = 0.03
 
 
-def _cuts(mol):
+def _cuts(mol, mode: str = "positive"):
     """(bonds, weight): acyclic single bonds, and two bonds of one non-aromatic ring.
 
     Aromatic rings are not opened: in low-energy CID of even-electron ions they stay
@@ -210,7 +233,7 @@ def _cuts(mol):
         return (b.GetBondType() == Chem.BondType.SINGLE and not b.GetBeginAtom().GetFormalCharge()
                 and not b.GetEndAtom().GetFormalCharge())
 
-    cuts = [([b], _bond_weight(mol, b)) for b in mol.GetBonds() if cuttable(b) and not b.IsInRing()]
+    cuts = [([b], _bond_weight(mol, b, mode)) for b in mol.GetBonds() if cuttable(b) and not b.IsInRing()]
     for ring in mol.GetRingInfo().BondRings():
         if any(mol.GetBondWithIdx(i).GetIsAromatic() for i in ring):
             continue
@@ -237,7 +260,7 @@ def candidate_ions(mol: Chem.Mol, mode: str):
     ions = [(prec, None)]  # precursor weight is set per energy
     adj = [[nb.GetIdx() for nb in a.GetNeighbors()] for a in mol.GetAtoms()]
     fragments = []  # (m/z, weight, atoms of the ion)
-    for bonds, w in _cuts(mol):
+    for bonds, w in _cuts(mol, mode):
         removed = {frozenset((b.GetBeginAtomIdx(), b.GetEndAtomIdx())) for b in bonds}
         comp, k = _components(n, adj, removed)
         if k != 2:
@@ -255,25 +278,29 @@ def candidate_ions(mol: Chem.Mol, mode: str):
                 cand = _single_cut_ions(mol, masses, atoms, other, here, there, w, mode)
             else:
                 cand = _ring_cut_ions(mol, masses, atoms, w, mode)
-            for mz, wt, extra_h, charge in cand:
+            for mz, wt, extra_h, charge, kind in cand:
                 if _electron_count(mol, atoms, extra_h, charge) % 2:
                     raise AssertionError(f"odd-electron fragment ion m/z {mz:.4f}")  # bookkeeping bug
-                found.append((mz, wt, atoms))
+                found.append((mz, wt * KIND_WEIGHTS[mode].get(kind, 1.0), atoms))
         if found:
             best = max(wt for _, wt, _ in found)
             fragments += [(mz, wt if wt == best else wt * MINOR_SIDE_FRACTION, atoms) for mz, wt, atoms in found]
 
     ions += [(mz, w) for mz, w, _ in fragments]
-    ions += _neutral_losses(mol, mode, prec)
+    ions += [(mz, w * KIND_WEIGHTS[mode].get(kind, 1.0)) for mz, w, kind in _neutral_losses(mol, mode, prec)]
+    sec = KIND_WEIGHTS[mode]
     # secondary losses of water / CO from big fragment ions that contain an O-H / a C=O, weaker
     for mz, w, atoms in fragments:
         if not w or mz <= 0.5 * prec:
             continue
         if any(mol.GetAtomWithIdx(i).GetSymbol() == "O" and mol.GetAtomWithIdx(i).GetTotalNumHs() for i in atoms):
-            ions.append((mz - NEUTRAL_LOSSES["H2O"], 0.25 * w))
+            ions.append((mz - NEUTRAL_LOSSES["H2O"], 0.25 * w * sec.get("sec_H2O", 1.0)))
         if any(mol.GetAtomWithIdx(i).GetSymbol() == "C" and _has_double_o(mol.GetAtomWithIdx(i)) for i in atoms):
-            ions.append((mz - NEUTRAL_LOSSES["CO"], 0.2 * w))
+            ions.append((mz - NEUTRAL_LOSSES["CO"], 0.2 * w * sec.get("sec_CO", 1.0)))
     return ions
+
+
+_H2_DONOR = Chem.MolFromSmarts("[!#1;!H0]-[CX4;!H0]")
 
 
 def _neutral_losses(mol, mode, prec):
@@ -302,12 +329,15 @@ def _neutral_losses(mol, mode, prec):
         losses.append(("CH3OH", 0.5))
     if ethyl:
         losses.append(("C2H4", 0.2))
-    return [(prec - NEUTRAL_LOSSES[name], w) for name, w in losses]
+    if mol.HasSubstructMatch(_H2_DONOR):
+        losses.append(("H2", 0.25))  # 1,2-elimination of H2 (CFM-ID predicts it often)
+    return [(prec - NEUTRAL_LOSSES[name], w, "loss_" + name) for name, w in losses]
 
 
-def spectrum(ions, energy: int, rng: np.random.Generator | None = None):
+def spectrum(ions, energy: int, rng: np.random.Generator | None = None, mode: str | None = None):
     """[[m/z, intensity]] for one collision energy (ascending m/z, base 100)."""
     mu, sig, w_prec, min_rel, max_peaks = ENERGY_MODEL[energy]
+    w_prec = PRECURSOR_WEIGHT.get((mode, energy), w_prec)
     prec = ions[0][0]
     acc = defaultdict(float)
     for k, (mz, w) in enumerate(ions):
@@ -336,5 +366,5 @@ def simulate_msms(mol: Chem.Mol, rng: np.random.Generator | None = None):
     for mode in ("positive", "negative"):
         ions = candidate_ions(mol, mode)
         for e in ENERGIES:
-            out[f"msms_cfmid_{mode}_{e}ev"] = spectrum(ions, e, rng)
+            out[f"msms_cfmid_{mode}_{e}ev"] = spectrum(ions, e, rng, mode)
     return out

@@ -33,7 +33,7 @@ LINE_WIDTH_HZ = 12.0          # full range added to the coupling span (like the 
 BROAD_WIDTH_HZ = 40.0         # exchangeable protons
 MULTIPLET_NAMES = {1: "d", 2: "t", 3: "q", 4: "p", 5: "h", 6: "hept"}
 J_MERGE_TOL_HZ = 1.0
-MAX_PARTNER_PROTONS = 7       # more coupled protons than this -> 'm'
+MAX_PARTNER_PROTONS = 7       # more coupled protons than this -> "m"
 MAX_LETTERS = 4               # dddd is allowed, more distinct couplings -> 'm'
 
 
@@ -229,16 +229,59 @@ def multiplet(couplings: list[tuple[float, int]]):
 
 # -------------------------------------------------------------- peak lists ---
 
+# nJ(H,F) in Hz: geminal CHF 47, vicinal H-C-C-F 20 (aliphatic) / 8.8 (aromatic ortho),
+# aromatic meta 5.5; longer ones (< 2 Hz) are not resolved
+J_HF_GEMINAL = 47.0
+J_HF_VICINAL = {"aromatic": 8.8, "aliphatic": 20.0}
+J_HF_AROMATIC_META = 5.5
+# Auto-analysis of a (simulated) spectrum integrates each multiplet with some error: the real
+# benchmark peak lists add up to the formula's H count in only ~52 % of rows (mostly 1-2 H
+# short).  Reported nH = max(1, round(nH * exp(N(INTEGRAL_BIAS, INTEGRAL_SD)))).
+INTEGRAL_BIAS = -0.06
+INTEGRAL_SD = 0.12
+
+
+def _hf_couplings(mol: Chem.Mol, dm) -> dict[int, list[float]]:
+    """Per H-bearing carbon: the resolved J(H,F) values, one per fluorine."""
+    fs = [a.GetIdx() for a in mol.GetAtoms() if a.GetSymbol() == "F"]
+    out = defaultdict(list)
+    for f in fs:
+        for a in mol.GetAtoms():
+            if a.GetSymbol() != "C" or not a.GetTotalNumHs():
+                continue
+            d = int(dm[a.GetIdx(), f])
+            if d == 1:
+                out[a.GetIdx()].append(J_HF_GEMINAL)
+            elif d == 2:
+                out[a.GetIdx()].append(J_HF_VICINAL["aromatic" if a.GetIsAromatic() else "aliphatic"])
+            elif d == 3 and a.GetIsAromatic() and mol.GetAtomWithIdx(f).GetNeighbors()[0].GetIsAromatic():
+                out[a.GetIdx()].append(J_HF_AROMATIC_META)
+    return out
+
+
+def integrate(peaks: list[dict], rng: np.random.Generator | None) -> list[dict]:
+    """Reported integrals (nH) with auto-analysis error (see INTEGRAL_BIAS / INTEGRAL_SD)."""
+    if rng is None:
+        return peaks
+    for p in peaks:
+        p["nH"] = max(1, int(round(p["nH"] * float(np.exp(rng.normal(INTEGRAL_BIAS, INTEGRAL_SD))))))
+    return peaks
+
+
 def build_h_peaks(mol: Chem.Mol, h_shift: dict[int, float], rng: np.random.Generator | None = None,
-                  merge_overlaps: bool = True):
+                  merge_overlaps: bool = True, integration_error: bool = True):
     """Benchmark-style 1H peak list (dicts), descending rangeMax.
 
     mol: heavy-atom molecule (implicit H). h_shift: heavy atom idx -> ppm.
+    With an rng and ``integration_error`` the reported nH carry integration error
+    (``integrate``); without, every H appears exactly once.
     """
     nh = [a.GetTotalNumHs() for a in mol.GetAtoms()]
     partners = _coupling_partners(mol, nh, rng)
+    hf = _hf_couplings(mol, Chem.GetDistanceMatrix(mol))
     groups = shift_groups(mol, [i for i in range(mol.GetNumAtoms()) if nh[i]], h_shift, H_GROUP_TOL_PPM)
     group_of = {i: g for g, members in enumerate(groups) for i in members}
+    diastereotopic = _diastereotopic_ch2(mol)
     peaks = []
     for c, members in enumerate(groups):
         rep = members[0]
@@ -247,23 +290,61 @@ def build_h_peaks(mol: Chem.Mol, h_shift: dict[int, float], rng: np.random.Gener
         n_h = int(sum(nh[i] for i in members))
         broad = atom.GetSymbol() == "O" or atom.GetSymbol() == "S" or (atom.GetSymbol() == "N" and atom.GetIsAromatic())
         if broad or atom.GetSymbol() == "N" and not partners.get(rep):
-            cat, js, span = "s", None, 0.0
             width = BROAD_WIDTH_HZ if atom.GetSymbol() != "S" else LINE_WIDTH_HZ
+            peaks.append(_peak("s", None, 0.0, width, delta, n_h, rng))
+            continue
+        # couplings from the representative atom to other classes
+        by_j = []
+        for j, J in partners.get(rep, []):
+            if group_of.get(j) == c:
+                continue  # equivalent protons do not split each other (first order)
+            by_j.append((J, nh[j]))
+        by_j += [(J if rng is None else float(J + rng.normal(0.0, 0.5)), 1) for J in hf.get(rep, [])]
+        if rep in diastereotopic:
+            peaks += _diastereotopic_pair(delta, len(members), by_j, rng)
         else:
-            # couplings from the representative atom to other classes
-            by_j = []
-            for j, J in partners.get(rep, []):
-                if group_of.get(j) == c:
-                    continue  # equivalent protons do not split each other (first order)
-                by_j.append((J, nh[j]))
             cat, js, span = multiplet(by_j)
-            width = LINE_WIDTH_HZ
-        half = (span + width) / 2.0 / H_FREQ_MHZ
-        jitter = 0.0 if rng is None else float(rng.normal(0.0, 0.0008))
-        peaks.append({"category": cat, "centroid": delta + jitter, "delta": delta, "j_values": js,
-                      "nH": n_h, "rangeMax": delta + half, "rangeMin": delta - half})
+            peaks.append(_peak(cat, js, span, LINE_WIDTH_HZ, delta, n_h, rng))
     peaks.sort(key=lambda p: -p["rangeMax"])
-    return _merge_overlaps(peaks) if merge_overlaps else peaks
+    peaks = _merge_overlaps(peaks) if merge_overlaps else peaks
+    return integrate(peaks, rng) if integration_error else peaks
+
+
+J_GEMINAL_RANGE_HZ = (11.5, 14.5)     # 2J(H,H) of an sp3 CH2 (magnitude)
+DIASTEREOTOPIC_SPLIT_PPM = (0.15, 0.1)  # mean, sd of |delta(Ha) - delta(Hb)|
+
+
+def _peak(cat, js, span, width, delta, n_h, rng):
+    half = (span + width) / 2.0 / H_FREQ_MHZ
+    jitter = 0.0 if rng is None else float(rng.normal(0.0, 0.0008))
+    return {"category": cat, "centroid": delta + jitter, "delta": delta, "j_values": js,
+            "nH": n_h, "rangeMax": delta + half, "rangeMin": delta - half}
+
+
+def _diastereotopic_ch2(mol: Chem.Mol) -> set[int]:
+    """sp3 CH2 carbons whose two H are diastereotopic: within 3 bonds of a (possible)
+    stereocentre, so the two faces differ and the H have different shifts."""
+    centres = [i for i, _ in Chem.FindMolChiralCenters(mol, includeUnassigned=True, useLegacyImplementation=False)]
+    if not centres:
+        return set()
+    dm = Chem.GetDistanceMatrix(mol)
+    return {a.GetIdx() for a in mol.GetAtoms()
+            if a.GetSymbol() == "C" and a.GetTotalNumHs() == 2 and a.GetHybridization() == Chem.HybridizationType.SP3
+            and min(dm[a.GetIdx(), c] for c in centres) <= 3}
+
+
+def _diastereotopic_pair(delta, n_each, by_j, rng):
+    """Two peaks (Ha, Hb) of a diastereotopic CH2: split by a seeded shift difference,
+    each coupled to the other (geminal 2J) and, with its own J values, to the neighbours."""
+    mean, sd = DIASTEREOTOPIC_SPLIT_PPM
+    split = mean if rng is None else float(np.clip(abs(rng.normal(mean, sd)), 0.02, 0.5))
+    j_gem = float(np.mean(J_GEMINAL_RANGE_HZ)) if rng is None else float(rng.uniform(*J_GEMINAL_RANGE_HZ))
+    out = []
+    for sign in (1, -1):
+        own = [(J if rng is None else float(max(0.5, J + rng.normal(0.0, 1.5))), n) for J, n in by_j]
+        cat, js, span = multiplet(own + [(j_gem, 1)])
+        out.append(_peak(cat, js, span, LINE_WIDTH_HZ, delta + sign * split / 2, n_each, rng))
+    return out
 
 
 def _merge_overlaps(peaks):
