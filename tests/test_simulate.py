@@ -381,7 +381,7 @@ MOSES_FIXTURE = os.path.join(ROOT, "tests", "fixtures", "moses_sample")
 def test_moses_sampler_is_seeded_and_filtered(monkeypatch):
     monkeypatch.setenv("ONMT_MOE_MOSES_DIR", MOSES_FIXTURE)
     cfg = molecules.tier_config("benchmark")
-    a, rej_a = molecules.sample_molecules(["moses_test"], cfg, 50, seed=1)
+    a, _ = molecules.sample_molecules(["moses_test"], cfg, 50, seed=1)
     b, _ = molecules.sample_molecules(["moses_test"], cfg, 50, seed=1)
     c, _ = molecules.sample_molecules(["moses_test"], cfg, 50, seed=2)
     assert a == b and a != c and len(a) == 50
@@ -466,3 +466,18 @@ def test_ir_styles_differ_in_width(bench_compare):
         assert y.dtype == np.float32 and y.max() == 1.0 and -0.2 < y.min() < 0.0
     with pytest.raises(ValueError, match="unknown IR style"):
         ir.simulate_ir(mols[0], style="nope")
+
+
+def test_compare_script_runs_on_fixture(tmp_path):
+    script = os.path.join(ROOT, "scripts", "compare_to_benchmark.py")
+    out = tmp_path / "cmp.json"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    res = subprocess.run([sys.executable, script, "--data", BENCH_FIXTURE, "--limit", "5", "--json", str(out)],
+                         check=True, env=env, cwd=ROOT, timeout=120, capture_output=True, text=True)
+    assert "ir_cosine" in res.stdout and "ms_odd_electron_rate" in res.stdout
+    import json
+    data = json.load(open(out))
+    assert data["n"] == 5 and data["settings"]["ir_style"] == "benchmark"
+    bad = subprocess.run([sys.executable, script, "--data", str(tmp_path / "missing.parquet")],
+                         env=env, cwd=ROOT, timeout=120, capture_output=True, text=True)
+    assert bad.returncode != 0 and "missing.parquet" in bad.stderr and "Traceback" not in bad.stderr
