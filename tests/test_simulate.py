@@ -481,3 +481,25 @@ def test_compare_script_runs_on_fixture(tmp_path):
     bad = subprocess.run([sys.executable, script, "--data", str(tmp_path / "missing.parquet")],
                          env=env, cwd=ROOT, timeout=120, capture_output=True, text=True)
     assert bad.returncode != 0 and "missing.parquet" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_nmr_only_rows_match_full_rows_and_read_as_missing_modalities(tmp_path):
+    from onmt_moe.data.pipeline import generate
+    from onmt_moe.simulate import rows
+
+    smiles = ["CC(=O)c1ccccc1", "OCC(F)(F)F", "c1ccncc1", "CCN(CC)C(=O)C"]
+    full, slim = [], []
+    for i, s in enumerate(smiles):
+        shifts = nmr_fast.predict_fast(Chem.MolFromSmiles(s))
+        full.append(rows.simulate_row(i, s, shifts, seed=3))
+        slim.append(rows.simulate_row(i, s, shifts, seed=3, modalities="nmr"))
+    for f, n in zip(full, slim):
+        assert n["h_nmr_peaks"] == f["h_nmr_peaks"] and n["c_nmr_peaks"] == f["c_nmr_peaks"]
+        assert n["ir_spectra"] is None and all(n[c] is None for c in schema.MSMS_COLUMNS)
+    schema.write_chunk(slim, str(tmp_path / "d" / "aligned_chunk_0.parquet"))
+    summary = generate(tmp_path / "d", tmp_path / "out", formula=True, h_nmr=True, c_nmr=True, ir=True,
+                       missing="token", progress=False)
+    assert summary["rows"]["rejected"] == 0
+    lines = [ln for p in ("train", "val", "test")
+             for ln in (tmp_path / "out" / "data" / f"src-{p}.txt").read_text().splitlines()]
+    assert len(lines) == len(smiles) and all("<IR> <MISSING> </IR>" in ln and "13CNMR" in ln for ln in lines)

@@ -48,13 +48,13 @@ def write_chunk(rows: list[dict], path: str, compression: str = "zstd", level: i
 def validate_row(row: dict) -> list[str]:
     """Cheap structural checks; returns a list of problems (empty = fine)."""
     probs = []
-    if len(row["ir_spectra"]) != 1800:
+    if row["ir_spectra"] is not None and len(row["ir_spectra"]) != 1800:  # None: an NMR-only row
         probs.append("ir length")
     if not row["h_nmr_peaks"] and "H" in row["molecular_formula"]:
         probs.append("no 1H peaks")
     if not row["c_nmr_peaks"]:
         probs.append("no 13C peaks")
     for c in MSMS_COLUMNS:
-        if not row[c]:
+        if row[c] is not None and not row[c]:
             probs.append(f"empty {c}")
     return probs
