@@ -4,7 +4,7 @@ folder, validate every key, then run the stages vocab → train → translate �
 A config template is an ``onmt_train`` YAML file plus one extra section, ``run:``, read only here::
 
     run:
-      data_dir: data/demo_tagged/data     # src-train.txt, tgt-train.txt, src-val.txt, … src-test.txt, tgt-test.txt
+      data_dir: data/demo_small_tagged/data  # src-train.txt, tgt-train.txt, src-val.txt, … src-test.txt, tgt-test.txt
       kind: smiles                        # scorer: smiles | wurcs | spectrum
       translate: {beam_size: 10, n_best: 10, min_length: 5, max_length: 250, batch_size: 64}
     encoder_type: moe_transformer

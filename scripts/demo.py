@@ -1,14 +1,19 @@
 #!/usr/bin/env python
-"""`make demo`: spectra in, SMILES out, routing plots — on the bundled demo data, on CPU.
+"""`make demo`: spectra in, SMILES out, routing plots — on simulated small molecules, on CPU.
 
-1. data/demo (simulated spectra, benchmark v2 schema) → tagged corpora (benchmark/generate_input.py;
-   by default formula + 1H + 13C NMR, which a small model learns fastest on CPU);
+0. simulate formula + 1H/13C NMR for the bundled small-molecule list (data/demo/small_tier_molecules.smi.gz,
+   BRICS pieces of MOSES molecules, 6-14 heavy atoms) into data/demo_small (scripts/simulate_dataset.py
+   --fast --modalities nmr; about a minute on 2 cores, skipped when the folder exists);
+1. → tagged corpora (benchmark/generate_input.py; formula + 1H + 13C NMR with 0.1 ppm / 1 Hz / 1 ppm bins,
+   which a small model learns fastest on CPU). `--data data/demo` uses the bundled 8,231-molecule
+   full-modality set instead (every modality; slower to learn);
 2. train a small modality-aware MoE model, decode the test split with beam search + n-best, score
    top-1/5/10, write the routing CSVs, the anomaly report and the plots (benchmark/start_training.py);
 3. print a short summary pointing at them.
 
-    python scripts/demo.py [--data data/demo] [--config configs/demo_moe.yaml] [--run_name demo]
-                           [--set key=value ...] [--modalities h_nmr,c_nmr,ir,pos_msms,neg_msms,formula]
+    python scripts/demo.py [--data data/demo_small] [--molecules N] [--config configs/demo_moe.yaml]
+                           [--run_name demo] [--set key=value ...] [--modalities formula,h_nmr,c_nmr,...]
+                           [--nmr_decimals 1,0,0] [--fresh]
 """
 import argparse
 import json
@@ -18,12 +23,25 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEMO_MOLECULES = 40000
+
+
+def simulate_small_tier(a, py, env) -> int:
+    """Formula + 1H/13C NMR (fast estimate) for the first --molecules of the bundled list."""
+    print(f"==> simulating NMR for {a.molecules} molecules of {a.molecule_list} -> {a.data}", flush=True)
+    cmd = [py, os.path.join(ROOT, "scripts", "simulate_dataset.py"), "--out", a.data, "--n", str(a.molecules),
+           "--seed", "0", "--fast", "--modalities", "nmr", "--workers", "2", "--chunk-size", "5000",
+           "--max-heavy", "14", "--smiles-file", a.molecule_list, "--quiet"]
+    return subprocess.run(cmd, env=env).returncode
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=os.path.join(ROOT, "data", "demo"))
-    ap.add_argument("--corpus", default=os.path.join(ROOT, "data", "demo_tagged"))
+    ap.add_argument("--data", default=os.path.join(ROOT, "data", "demo_small"),
+                    help="parquet chunks; simulated from --molecule_list when the folder has none")
+    ap.add_argument("--molecule_list", default=os.path.join(ROOT, "data", "demo", "small_tier_molecules.smi.gz"))
+    ap.add_argument("--molecules", type=int, default=DEMO_MOLECULES, help="molecules to simulate from the list")
+    ap.add_argument("--corpus", default=None, help="tagged corpus folder (default: <data>_tagged)")
     ap.add_argument("--config", default=os.path.join(ROOT, "configs", "demo_moe.yaml"))
     ap.add_argument("--runs_dir", default=os.path.join(ROOT, "runs"))
     ap.add_argument("--run_name", default="demo")
@@ -33,6 +51,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ir_points", type=int, default=100,
                     help="IR tokens per spectrum (the benchmark uses 400; 100 keeps the CPU demo fast)")
     ap.add_argument("--msms_top_k", type=int, default=12, help="most intense MS/MS peaks kept per spectrum")
+    ap.add_argument("--nmr_decimals", default="1,0,0",
+                    help="decimals of 1H shifts, J values, 13C shifts in the tagged source (benchmark: 2,2,1)")
     ap.add_argument("--max_src_tokens", type=int, default=1000,
                     help="rows with longer sources are rejected to rejects.tsv (and counted), never truncated")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
@@ -40,17 +60,24 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
 
     t0 = time.time()
-    if not os.path.isdir(a.data) or not any(f.endswith(".parquet") for f in os.listdir(a.data)):
-        print(f"error: no demo parquet files in {a.data} (see data/demo/README.md)", file=sys.stderr)
-        return 2
     py = sys.executable
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", str(os.cpu_count() or 1)))
+    a.corpus = a.corpus or a.data.rstrip("/") + "_tagged"
+    has_parquet = os.path.isdir(a.data) and any(f.endswith(".parquet") for f in os.listdir(a.data))
+    if not has_parquet and os.path.exists(a.molecule_list):
+        if simulate_small_tier(a, py, env) != 0:
+            return 1
+    elif not has_parquet:
+        print(f"error: no parquet files in {a.data} and no molecule list {a.molecule_list} "
+              "(see data/demo/README.md)", file=sys.stderr)
+        return 2
     flags = [f"--{m.strip()}" for m in a.modalities.split(",") if m.strip()]
     if not os.path.exists(os.path.join(a.corpus, "data", "src-test.txt")):
         print(f"==> building tagged corpora from {a.data}", flush=True)
         cmd = [py, os.path.join(ROOT, "benchmark", "generate_input.py"), "--input", a.data, "--out_dir", a.corpus,
                "--format", "tagged", "--missing", "token", "--ir_points", str(a.ir_points),
-               "--msms_top_k", str(a.msms_top_k), "--max_src_tokens", str(a.max_src_tokens), "--no_progress", *flags]
+               "--msms_top_k", str(a.msms_top_k), "--nmr_decimals", a.nmr_decimals,
+               "--max_src_tokens", str(a.max_src_tokens), "--no_progress", *flags]
         if subprocess.run(cmd, env=env).returncode != 0:
             return 1
     run_dir = os.path.join(a.runs_dir, a.run_name)

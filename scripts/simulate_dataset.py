@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import glob
+import gzip
 import json
 import os
 import pickle
@@ -101,7 +102,8 @@ def select_molecules(args):
         return kept, rejected, len(kept)
     if args.smiles_file:
         kept, rejected, seen = [], [], set()
-        with open(args.smiles_file) as fh:
+        opener = gzip.open if args.smiles_file.endswith(".gz") else open
+        with opener(args.smiles_file, "rt") as fh:
             for line in fh:
                 smi = line.strip().split()[0] if line.strip() else ""
                 if not smi:

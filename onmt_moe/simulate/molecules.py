@@ -99,13 +99,17 @@ def _read_moses(name: str) -> Iterator[str]:
 _DUMMY = re.compile(r"\[\d*\*\]")
 
 
-def brics_fragments(smiles: str) -> list[str]:
-    """BRICS fragments of one molecule with the attachment points capped by H (sorted)."""
+def brics_fragments(smiles: str, keep_non_leaf: bool = False) -> list[str]:
+    """BRICS fragments of one molecule with the attachment points capped by H (sorted).
+
+    ``keep_non_leaf`` also keeps the intermediate pieces (fragments still joined to neighbours),
+    which adds the medium-sized molecules between single fragments and the parent.
+    """
     mol = Chem.MolFromSmiles(smiles)
     if mol is None:
         return []
     out = set()
-    for frag in BRICS.BRICSDecompose(mol):
+    for frag in BRICS.BRICSDecompose(mol, keepNonLeafNodes=keep_non_leaf):
         capped = Chem.MolFromSmiles(_DUMMY.sub("[H]", frag))
         if capped is not None:
             out.add(Chem.MolToSmiles(capped))
