@@ -104,12 +104,18 @@ def main(argv=None) -> int:
           f"(rows written: {(summary.get('rows') or {}).get('written', '?')})")
     print(f"  model       {info.get('params_total', 0) / 1e6:.2f} M parameters, "
           f"{info.get('params_active', 0) / 1e6:.2f} M active per token")
-    topk = (info.get("scores") or {}).get("topk") or {}
+    scores_path = os.path.join(run_dir, "scores.json")
+    scores = json.load(open(scores_path)) if os.path.exists(scores_path) else {}
+    topk, reranked = scores.get("topk") or {}, scores.get("formula_consistent_topk") or {}
+    print(f"  test        {scores.get('n', '?')} unseen molecules; beam search, n-best {len(topk) or '?'}")
+    print("              raw      re-ranked (formula-consistent and valid candidates first)")
     for k in ("1", "5", "10"):
         if k in topk:
-            print(f"  top-{k:<3}      {topk[k]:.4f}")
-    if "invalid_rate" in (info.get("scores") or {}):
-        print(f"  invalid     {info['scores']['invalid_rate']:.4f} of all candidates")
+            rr = f"{reranked[k]:.4f}" if k in reranked else "-"
+            print(f"  top-{k:<3}     {topk[k]:.4f}   {rr}")
+    if scores.get("invalid_rate_top1") is not None:
+        print(f"  invalid     {scores['invalid_rate_top1']:.4f} of first candidates, "
+              f"{scores['invalid_rate']:.4f} of all candidates")
     print(f"  run folder  {run_dir}")
     for name in ("scores.json", "ranks.csv", "pred/test.txt", "train_steps.csv", "valid_summary.csv",
                  "moe_steps.csv", "moe_aux.csv", "grad_norms.csv", "anomaly_report.txt", "plots/"):
