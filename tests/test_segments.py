@@ -2,12 +2,13 @@
 import hashlib
 import os
 
+import onmt  # noqa: F401  (importing onmt registers the plugin, before onmt_moe.encoder is imported)
 import pytest
 import torch
 
-from tests import helpers_onmt as H  # first: importing onmt registers the plugin
 from onmt_moe import segments
 from onmt_moe.encoder import MoETransformerEncoder
+from tests import helpers_onmt as H
 from tests.conftest import FIXTURES
 
 # a hand-made example: OTHER OTHER | A A A | B B | pad pad (modality ids 0 0 1 1 1 2 2, length 7 of 9)
