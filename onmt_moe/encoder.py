@@ -74,11 +74,13 @@ class MoETransformerEncoder(TransformerEncoder):
                 not getattr(opt, "position_encoding", False) or getattr(opt, "max_relative_positions", 0) != 0):
             unsupported.append("segment_positions without sinusoidal position_encoding (max_relative_positions 0)")
         n_fusion = int(getattr(opt, "fusion_layers", 0) or 0)
-        heads = int(getattr(opt, "fusion_heads", 0) or 0) or opt.heads
+        heads = int(getattr(opt, "fusion_heads", 0) or 0) or int(opt.heads)
+        d_model = int(getattr(opt, "enc_hid_size", -1) or -1)
+        d_model = d_model if d_model > 0 else int(opt.hidden_size)  # a config not yet through update_model_opts
         if n_fusion < 0:
             unsupported.append(f"fusion_layers {n_fusion} (must be >= 0)")
-        elif n_fusion and opt.enc_hid_size % heads:
-            unsupported.append(f"fusion_heads {heads} (must divide the hidden size {opt.enc_hid_size})")
+        elif n_fusion and d_model % heads:
+            unsupported.append(f"fusion_heads {heads} (must divide the hidden size {d_model})")
         return unsupported
 
     @classmethod
