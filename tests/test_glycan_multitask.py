@@ -1,4 +1,5 @@
-"""Issue 16 part 1 groundwork: the multi-task glycan corpus (task tokens, one vocabulary, weighted corpora)."""
+"""Issue 16 part 1 groundwork: the multi-task glycan corpus (task tokens, one vocabulary, weighted corpora),
+trained and decoded by start_training (stock OpenNMT commands) and scored per task."""
 import importlib.util
 import json
 import os
@@ -95,27 +96,53 @@ def test_bad_task_options_one_line_errors(tmp_path):
         assert str(ei.value).startswith("error: ") and "\n" not in str(ei.value)
 
 
-def test_multitask_corpus_trains_and_decodes_with_stock_onmt(corpus, tmp_path):
-    bin_dir = os.path.dirname(sys.executable)
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    cfg = yaml.safe_load(open(os.path.join(ROOT, "configs", "tiny_moe.yaml")))
-    cfg.pop("run")
-    cfg.update(yaml.safe_load((corpus / "onmt_data.yaml").read_text()))
-    cfg.update({"save_data": str(tmp_path / "vocab"), "src_vocab": str(tmp_path / "vocab.shared"),
-                "save_model": str(tmp_path / "model"), "train_steps": 4, "save_checkpoint_steps": 4,
-                "valid_steps": 4, "moe_grad_norm_every": 0, "within_modality_attention": True, "fusion_layers": 1})
-    (tmp_path / "train.yaml").write_text(yaml.safe_dump(cfg))
-    for exe, args in (("onmt_build_vocab", ["-n_sample", "-1"]), ("onmt_train", [])):
-        r = subprocess.run([os.path.join(bin_dir, exe), "-config", str(tmp_path / "train.yaml"), *args],
-                           capture_output=True, text=True, env=env, timeout=300)
-        assert r.returncode == 0, r.stderr[-3000:]
-    vocab = {ln.split("\t")[0] for ln in _lines(tmp_path / "vocab.shared")}
-    assert {t.token for t in TASKS.values()} <= vocab and "<WURCS>" in vocab
-    for task in TASKS:  # each task's own test set decodes with the one model
-        out = tmp_path / f"pred-{task}.txt"
-        src = corpus / "data" / task / "src-test.txt"
-        r = subprocess.run([os.path.join(bin_dir, "onmt_translate"), "-model", str(tmp_path / "model_step_4.pt"),
-                            "-src", str(src), "-output", str(out), "-beam_size", "1", "-max_length", "10"],
-                           capture_output=True, text=True, env=env, timeout=300)
-        assert r.returncode == 0, r.stderr[-3000:]
-        assert len(_lines(out)) == len(_lines(src))
+def test_text_fields_and_scores(tmp_path):
+    from onmt_moe.glycan.text import fields
+    from onmt_moe.glycan.text_score import score_text_files
+
+    a = "n-linked glycan ; kingdom animalia ; species homo sapiens , mus musculus ; tissue serum"
+    b = "o-linked glycan ; kingdom animalia ; species mus musculus"
+    assert fields(a) == {"type": "n-linked glycan", "kingdom": "animalia", "species": "homo sapiens , mus musculus",
+                         "tissue": "serum"}
+    (tmp_path / "tgt.txt").write_text(f"{a}\n{b}\n")
+    # n_best 2 with scores: row 1 right at rank 1; row 2 wrong species at rank 1, right at rank 2
+    wrong = "o-linked glycan ; kingdom animalia ; species homo sapiens"
+    (tmp_path / "pred.txt").write_text(f"{a}\t-0.1\n{b}\t-0.5\n{wrong}\t-0.2\n{b}\t-0.3\n")
+    res = score_text_files(str(tmp_path / "pred.txt"), str(tmp_path / "tgt.txt"), 2, out_json=str(tmp_path / "s.json"))
+    assert res["topk"] == {"1": 0.5, "2": 1.0}
+    assert res["field_accuracy"] == {"type": 1.0, "kingdom": 1.0, "species": 0.5, "tissue": 1.0}
+    assert res["field_rows"]["tissue"] == 1 and 0 < res["bleu"] < 100 and 0 < res["chrf"] < 100
+    (tmp_path / "pred.txt").write_text(f"{a}\n{b}\n")
+    perfect = score_text_files(str(tmp_path / "pred.txt"), str(tmp_path / "tgt.txt"), 1)
+    assert perfect["bleu"] == pytest.approx(100.0) and perfect["topk"] == {"1": 1.0}
+    with pytest.raises(ValueError, match="expected 4"):
+        score_text_files(str(tmp_path / "pred.txt"), str(tmp_path / "tgt.txt"), 2)
+
+
+def test_start_training_multitask_run_scores_every_task(corpus, tmp_path):
+    pytest.importorskip("glypy")
+    start = [sys.executable, os.path.join(ROOT, "benchmark", "start_training.py")]
+    r = subprocess.run(start + ["--config", os.path.join(ROOT, "configs", "glycan_multitask.yaml"), "--runs_dir",
+                                str(tmp_path), "--run_name", "mt", "--quiet", "--set", f"run.data_dir={corpus / 'data'}",
+                                "--set", "train_steps=4", "--set", "valid_steps=4", "--set", "save_checkpoint_steps=4",
+                                "--set", "layers=1", "--set", "hidden_size=32", "--set", "word_vec_size=32",
+                                "--set", "transformer_ff=64", "--set", "heads=2", "--set", "warmup_steps=2",
+                                "--set", "within_modality_attention=true", "--set", "fusion_layers=1",
+                                "--stages", "vocab,train,translate,score",
+                                "--set", "run.translate={beam_size: 2, n_best: 2, max_length: 20, min_length: 1}"],
+                       capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    run = tmp_path / "mt"
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["share_vocab"] is True and {k: v.get("weight") for k, v in cfg["data"].items()} == \
+        {"struct": 3, "spec": 1, "text": 2, "valid": None}
+    scores = json.loads((run / "scores.json").read_text())["tasks"]
+    assert {t: s["kind"] for t, s in scores.items()} == {"struct": "wurcs", "spec": "spectrum", "text": "text"}
+    tasks = json.loads((corpus / "tasks.json").read_text())
+    for t, s in scores.items():
+        assert s["n"] == tasks[t]["written"]["test"], t
+        assert (run / "pred" / t / "scores.json").exists()
+    vocab = {ln.split("\t")[0] for ln in (run / "vocab.src").read_text().splitlines()}
+    assert {t.token for t in TASKS.values()} <= vocab and "<WURCS>" in vocab  # one vocabulary for all tasks
+    info = json.loads((run / "run.json").read_text())
+    assert set(info["scores"]["tasks"]) == {"struct", "spec", "text"} and "bleu" in info["scores"]["tasks"]["text"]
