@@ -5,7 +5,8 @@ A config template is an ``onmt_train`` YAML file plus one extra section, ``run:`
 
     run:
       data_dir: data/demo_tagged/data     # src-train.txt, tgt-train.txt, src-val.txt, … src-test.txt, tgt-test.txt
-      kind: smiles                        # scorer: smiles | wurcs | spectrum
+      kind: smiles                        # scorer: smiles | wurcs | spectrum | text
+      multitask: false                    # true: data_dir is a generate_glycan_input.py --multitask corpus
       translate: {beam_size: 10, n_best: 10, min_length: 5, max_length: 250, batch_size: 64}
     encoder_type: moe_transformer
     …                                     # any onmt_train option, including the plugin's moe_* options
@@ -18,6 +19,10 @@ one given with ``--set run.data_dir=…`` is relative to the current directory. 
 (``moe_log_dir`` is set to the run folder) and ``vocab.sources.json`` (the corpus files the
 vocabulary was built from: a changed corpus rebuilds it, or is refused once checkpoints exist).
 ``--resume`` uses the newest checkpoint that reads back whole; an unreadable newer one is moved aside.
+With ``run.multitask: true`` the ``tasks.json`` next to ``data_dir`` gives one weighted OpenNMT corpus
+per task (mixed validation set, ``share_vocab``); each task's test set is decoded into
+``pred/<task>/test.txt`` and scored with its own scorer (``pred/<task>/scores.json``, gathered in
+``scores.json`` as ``{"tasks": …}``).
 """
 from __future__ import annotations
 
