@@ -14,6 +14,8 @@ Writes ``<out_dir>/data/{src,tgt}-{train,val,test}.txt``, ``<out_dir>/summary.js
 ``--composition`` adds ``CMP_`` tokens after the charge: the compositions whose mass matches the
 precursor (a GlycoMod-style search, onmt_moe/glycan/composition.py).
 ``--pred_spectra`` swaps direction: source = tokenised WURCS, target = MS tokens (no tags).
+``--multitask struct,spec,text`` writes one multi-task corpus instead (a task token starts each
+source; per-task folders, the mixed files, ``onmt_data.yaml`` with ``--task_weights``, ``tasks.json``).
 """
 import argparse
 import json
@@ -24,6 +26,7 @@ from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from onmt_moe.glycan import multitask  # noqa: E402
 from onmt_moe.glycan.spectra_tokens import SpecTokConfig, source_tokens, spectrum_tokens  # noqa: E402
 from onmt_moe.glycan.text import text_tokens  # noqa: E402
 from onmt_moe.glycan.wurcs_tokenizer import tokenize, WurcsTokenizeError  # noqa: E402
@@ -49,6 +52,93 @@ def _peaks_ok(peaks) -> str:
     return "" if n else "no peaks"
 
 
+def _parse_row(row):
+    """(wurcs tokens, precursor m/z, charge, peaks) of a parquet row, or the reason it is rejected."""
+    split = row.get("split")
+    if split not in SPLITS:
+        return f"bad split {split!r}"
+    try:
+        wurcs_toks = tokenize(str(row["wurcs"]))
+    except WurcsTokenizeError as e:
+        return f"bad wurcs: {e}"
+    why = _peaks_ok(row["peaks"])
+    try:
+        pmz, ch = float(row["precursor_mz"]), int(row["charge"])
+    except (TypeError, ValueError):
+        pmz, ch = float("nan"), 0
+    if not why and (not math.isfinite(pmz) or pmz <= 0 or ch not in (-1, -2)):
+        why = f"bad precursor_mz/charge {row['precursor_mz']!r}/{row['charge']!r}"
+    if why:
+        return why
+    return wurcs_toks, pmz, ch, [[float(p[0]), float(p[1])] for p in row["peaks"]]
+
+
+def _write_lines(path, lines):
+    with open(path, "w") as fh:
+        fh.write("".join(ln + "\n" for ln in lines))
+
+
+def _multitask(a, df, path, cfg):
+    """--multitask: <out_dir>/data/<task>/{src,tgt}-<split>.txt, the mixed data/{src,tgt}-<split>.txt,
+    onmt_data.yaml (OpenNMT data section with the task weights, share_vocab) and tasks.json."""
+    import yaml
+
+    try:
+        tasks = multitask.parse_tasks(a.multitask)
+        weights = multitask.parse_weights(a.task_weights, tasks)
+    except ValueError as e:
+        sys.exit(f"error: {e}")
+    data_dir = os.path.abspath(os.path.join(a.out_dir, "data"))
+    out = {t: {s: ([], []) for s in SPLITS} for t in tasks}
+    rejects = []
+    has_text = "text" in df.columns
+    for i, r in enumerate(df.itertuples(index=False)):
+        row = r._asdict()
+        split = row.get("split")
+        parsed = _parse_row(row)
+        if isinstance(parsed, str):
+            rejects.append((i, split, "all", parsed))
+            continue
+        text = text_tokens(row.get("text")) if has_text else []
+        for task in tasks:
+            pair = multitask.task_pair(task, *parsed, text, cfg, with_text=a.text)
+            if isinstance(pair, str):
+                rejects.append((i, split, task, pair))
+                continue
+            out[task][split][0].append(" ".join(pair[0]))
+            out[task][split][1].append(" ".join(pair[1]))
+    for task in tasks:
+        os.makedirs(os.path.join(data_dir, task), exist_ok=True)
+    for s in SPLITS:
+        for k, kind in enumerate(("src", "tgt")):
+            for task in tasks:
+                _write_lines(os.path.join(data_dir, task, f"{kind}-{s}.txt"), out[task][s][k])
+            _write_lines(os.path.join(data_dir, f"{kind}-{s}.txt"), [ln for t in tasks for ln in out[t][s][k]])
+    with open(os.path.join(a.out_dir, "rejects.tsv"), "w") as fh:
+        fh.write("row\tsplit\ttask\treason\n")
+        for row, split, task, why in rejects:
+            fh.write(f"{row}\t{split}\t{task}\t{str(why).replace(chr(9), ' ')}\n")
+    onmt = {"data": multitask.data_section(data_dir, tasks, weights), "share_vocab": True}
+    with open(os.path.join(a.out_dir, "onmt_data.yaml"), "w") as fh:
+        fh.write("# OpenNMT data section of a multi-task glycan corpus (benchmark/generate_glycan_input.py "
+                 "--multitask); merge into a training config. One shared vocabulary.\n")
+        yaml.safe_dump(onmt, fh, sort_keys=False)
+    manifest = {t: {"token": multitask.TASKS[t].token, "score": multitask.TASKS[t].score, "weight": weights[t],
+                    "data_dir": os.path.join(data_dir, t), "written": {s: len(out[t][s][0]) for s in SPLITS}}
+                for t in tasks}
+    with open(os.path.join(a.out_dir, "tasks.json"), "w") as fh:
+        json.dump(manifest, fh, indent=2)
+    summary = {"input": path, "rows": int(len(df)), "tasks": manifest, "rejected": len(rejects),
+               "reject_reasons": dict(Counter(f"{t}:{w if w == 'missing_text' else w.split(':')[0].split(' ')[0]}"
+                                              for _, _, t, w in rejects)),
+               "text": a.text, "spectrum_tokens": cfg.to_dict()}
+    with open(os.path.join(a.out_dir, "summary.json"), "w") as fh:
+        json.dump(summary, fh, indent=2)
+    print(json.dumps(summary, indent=2))
+    if not any(n for t in manifest.values() for n in t["written"].values()):
+        sys.exit(f"error: {path}: no usable rows (see {a.out_dir}/rejects.tsv)")
+
+
 def _stats(lengths):
     if not lengths:
         return {}
@@ -63,6 +153,9 @@ def main(argv=None):
     ap.add_argument("--text", action="store_true", help="add the <TEXT> segment")
     ap.add_argument("--missing", choices=("drop", "token"), default="token")
     ap.add_argument("--pred_spectra", action="store_true", help="structure -> spectrum")
+    ap.add_argument("--multitask", default="",
+                    help="comma list of tasks for one multi-task corpus (struct,spec,text; onmt_moe/glycan/multitask.py)")
+    ap.add_argument("--task_weights", default="", help="OpenNMT corpus weight per task, e.g. struct=2,spec=1,text=1")
     d = SpecTokConfig()
     ap.add_argument("--mz_bin", type=float, default=d.mz_bin)
     ap.add_argument("--int_bins", type=int, default=d.int_bins)
@@ -85,6 +178,8 @@ def main(argv=None):
         sys.exit("error: --comp_tol must be > 0, --comp_max and --comp_max_residues >= 1")
     if a.composition and a.pred_spectra:
         sys.exit("error: --composition adds source tokens for spectrum -> structure; not with --pred_spectra")
+    if a.multitask and a.pred_spectra:
+        sys.exit("error: --multitask writes every direction it names; not with --pred_spectra")
     cfg = SpecTokConfig(mz_bin=a.mz_bin, int_bins=a.int_bins, max_peaks=a.max_peaks,
                         min_rel_int=a.min_rel_int, loss_tol=a.loss_tol, diag_tol=a.diag_tol,
                         losses=not a.no_losses, peak_pairs=not a.no_peak_pairs,
@@ -109,28 +204,16 @@ def main(argv=None):
     out = {s: ([], []) for s in SPLITS}
     rejects = []
     has_text = "text" in df.columns
+    if a.multitask:
+        return _multitask(a, df, path, cfg)
     for i, r in enumerate(df.itertuples(index=False)):
         row = r._asdict()
         split = row.get("split")
-        if split not in SPLITS:
-            rejects.append((i, split, f"bad split {split!r}"))
+        parsed = _parse_row(row)
+        if isinstance(parsed, str):
+            rejects.append((i, split, parsed))
             continue
-        try:
-            tgt_toks = tokenize(str(row["wurcs"]))
-        except WurcsTokenizeError as e:
-            rejects.append((i, split, f"bad wurcs: {e}"))
-            continue
-        why = _peaks_ok(row["peaks"])
-        try:
-            pmz, ch = float(row["precursor_mz"]), int(row["charge"])
-        except (TypeError, ValueError):
-            pmz, ch = float("nan"), 0
-        if not why and (not math.isfinite(pmz) or pmz <= 0 or ch not in (-1, -2)):
-            why = f"bad precursor_mz/charge {row['precursor_mz']!r}/{row['charge']!r}"
-        if why:
-            rejects.append((i, split, why))
-            continue
-        peaks = [[float(p[0]), float(p[1])] for p in row["peaks"]]
+        tgt_toks, pmz, ch, peaks = parsed
         if a.pred_spectra:
             src, tgt = tgt_toks, spectrum_tokens(pmz, ch, peaks, cfg)
         else:

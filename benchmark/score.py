@@ -30,8 +30,9 @@ def main(argv=None) -> int:
     ap.add_argument("--ignore_stereo", action="store_true", help="compare without stereo (isomericSmiles=False)")
     ap.add_argument("--dedup", action="store_true", help="view: drop duplicate valid candidates before ranking")
     ap.add_argument("--valid_only", action="store_true", help="view: drop invalid candidates before ranking")
-    ap.add_argument("--kind", choices=["smiles", "wurcs", "spectrum"], default="smiles",
-                    help="smiles (molecules), wurcs (glycans, graph identity), spectrum (--pred_spectra corpora)")
+    ap.add_argument("--kind", choices=["smiles", "wurcs", "spectrum", "text"], default="smiles",
+                    help="smiles (molecules), wurcs (glycans, graph identity), spectrum (--pred_spectra corpora), "
+                         "text (glycan descriptions: BLEU, chrF, field accuracy)")
     args = ap.parse_args(argv)
     if args.dedup and args.valid_only:
         view = "dedup_valid_only"

@@ -49,8 +49,12 @@ def main(argv=None) -> int:
     print(f"\nrun folder: {plan['run_dir']}")
     for st, v in info.get("stages", {}).items():
         print(f"  {st:<10} {v['seconds']:8.1f} s  {v['status']}")
-    if "scores" in info:
-        for k, v in (info["scores"].get("topk") or {}).items():
+    scores = info.get("scores") or {}
+    for task, res in (scores.get("tasks") or {None: scores}).items():  # a multi-task run: one block per task
+        if task is not None:
+            extra = "".join(f"  {k} {res[k]:.2f}" for k in ("bleu", "chrf") if res.get(k) is not None)
+            print(f"  task {task}:{extra}")
+        for k, v in (res.get("topk") or {}).items():
             print(f"  top-{k}: {v:.4f}")
     return 0
 

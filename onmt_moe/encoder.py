@@ -5,16 +5,23 @@ Attention, masks, embeddings, the final LayerNorm and ``update_dropout`` are Ope
 ``moe_layers`` the dense ``PositionwiseFeedForward`` is replaced by :class:`MoEFeedForward`:
 LayerNorm → route the *non-pad* tokens through :class:`onmt_moe.moe.MoE` → dropout → residual.
 Each token's modality comes from the tag tokens (:mod:`onmt_moe.modality`).
+
+Optional, all off by default (then the forward is exactly the plain one): within-modality attention
+(block mask per segment), ``fusion_layers`` cross-modal attention layers after the encoder layers,
+a modality type embedding added to the token embeddings, and positions restarting per segment
+(:mod:`onmt_moe.segments`).
 """
 from __future__ import annotations
 
+import math
 from typing import Dict, List
 
 import torch
 import torch.nn as nn
-from onmt.encoders.transformer import TransformerEncoder
+from onmt.encoders.transformer import TransformerEncoder, TransformerEncoderLayer
 from onmt.utils.misc import sequence_mask
 
+from onmt_moe import segments
 from onmt_moe.loss import AuxMeter
 from onmt_moe.modality import ModalityLookup
 from onmt_moe.moe import MoE, MoEArgs, Schedule
@@ -63,6 +70,17 @@ class MoETransformerEncoder(TransformerEncoder):
             unsupported.append("parallel_mode: tensor_parallel")
         if "ffn" in (getattr(opt, "use_ckpting", []) or []):
             unsupported.append("use_ckpting: [ffn] (checkpoint only 'mha' or 'lora', or none)")
+        if getattr(opt, "segment_positions", False) and (
+                not getattr(opt, "position_encoding", False) or getattr(opt, "max_relative_positions", 0) != 0):
+            unsupported.append("segment_positions without sinusoidal position_encoding (max_relative_positions 0)")
+        n_fusion = int(getattr(opt, "fusion_layers", 0) or 0)
+        heads = int(getattr(opt, "fusion_heads", 0) or 0) or int(opt.heads)
+        d_model = int(getattr(opt, "enc_hid_size", -1) or -1)
+        d_model = d_model if d_model > 0 else int(opt.hidden_size)  # a config not yet through update_model_opts
+        if n_fusion < 0:
+            unsupported.append(f"fusion_layers {n_fusion} (must be >= 0)")
+        elif n_fusion and d_model % heads:
+            unsupported.append(f"fusion_heads {heads} (must divide the hidden size {d_model})")
         return unsupported
 
     @classmethod
@@ -72,7 +90,38 @@ class MoETransformerEncoder(TransformerEncoder):
             raise ValueError(f"encoder_type moe_transformer does not support: {', '.join(unsupported)}")
         enc = super().from_opt(opt, embeddings)
         enc._setup_moe(opt)
+        enc._setup_segments(opt)
         return enc
+
+    def _setup_segments(self, opt) -> None:
+        """The optional cross-modal attention and embeddings; creates no module when they are off."""
+        self.within_modality_attention = bool(getattr(opt, "within_modality_attention", False))
+        self.segment_positions = bool(getattr(opt, "segment_positions", False))
+        self.modality_embedding = None
+        if getattr(opt, "modality_type_embedding", False):
+            self.modality_embedding = nn.Embedding(self.modality_lookup.num_modalities, opt.enc_hid_size)
+        self.fusion = nn.ModuleList([self._fusion_layer(opt) for _ in range(int(getattr(opt, "fusion_layers", 0)))])
+
+    @staticmethod
+    def _fusion_layer(opt) -> TransformerEncoderLayer:
+        """A stock pre-norm OpenNMT encoder layer (dense FFN); the cross-segment mask makes it cross-modal."""
+        def first(x):
+            return x[0] if isinstance(x, list) else x
+
+        return TransformerEncoderLayer(
+            opt.enc_hid_size, int(getattr(opt, "fusion_heads", 0) or 0) or opt.heads, opt.transformer_ff,
+            first(opt.dropout), first(opt.attention_dropout),
+            max_relative_positions=opt.max_relative_positions,
+            relative_positions_buckets=opt.relative_positions_buckets,
+            pos_ffn_activation_fn=opt.pos_ffn_activation_fn, add_qkvbias=opt.add_qkvbias, num_kv=opt.num_kv,
+            add_ffnbias=opt.add_ffnbias, layer_norm=opt.layer_norm, norm_eps=opt.norm_eps,
+            use_ckpting=opt.use_ckpting, rotary_interleave=opt.rotary_interleave, rotary_theta=opt.rotary_theta,
+            rotary_dim=opt.rotary_dim)
+
+    def update_dropout(self, dropout, attention_dropout):
+        super().update_dropout(dropout, attention_dropout)
+        for layer in self.fusion:
+            layer.update_dropout(dropout, attention_dropout)
 
     def _setup_moe(self, opt) -> None:
         names: List[str] = list(getattr(opt, "moe_modality_names", None) or [])
@@ -172,14 +221,36 @@ class MoETransformerEncoder(TransformerEncoder):
         return 0.5 * (torch.nn.functional.cross_entropy(logits, target)
                       + torch.nn.functional.cross_entropy(logits.t(), target))
 
+    def _embed(self, src: torch.Tensor, modality_bs: torch.Tensor) -> torch.Tensor:
+        """OpenNMT's Embeddings, with segment positions and/or the modality type embedding when asked for."""
+        emb = self.embeddings
+        if not self.segment_positions and self.modality_embedding is None:
+            return emb(src)
+        steps = list(emb.make_embedding._modules.values())
+        pe = steps.pop() if emb.position_encoding else None
+        x = src
+        for module in steps:  # the look-up tables (and the feature MLP where there is one)
+            x = module(x)
+        if pe is not None and self.segment_positions:
+            pos = segments.segment_positions(modality_bs)
+            x = x * math.sqrt(pe.dim) + pe.pe[:, 0, :].index_select(0, pos.reshape(-1)).view_as(x)
+        elif pe is not None:
+            x = pe(x)
+        if self.modality_embedding is not None:
+            x = x + self.modality_embedding(modality_bs)
+        return emb.dropout(x) if emb.dropout_p > 0 else x
+
     def forward(self, src, src_len=None):
-        enc_out = self.embeddings(src)
+        modality_bs = self.modality_lookup(src[:, :, 0])
+        enc_out = self._embed(src, modality_bs)
         pad = sequence_mask(src_len).unsqueeze(1)  # (B, 1, S) True at pad
         mask = pad.unsqueeze(1).expand(-1, -1, pad.size(2), -1)  # (B, 1, S, S)
         keep = ~pad.squeeze(1)  # (B, S) True at real tokens
         token_index = keep.reshape(-1).nonzero().squeeze(1)
-        modality_bs = self.modality_lookup(src[:, :, 0])
         modality = modality_bs.reshape(-1).index_select(0, token_index)
+        segment = segments.segment_index(modality_bs) if self.within_modality_attention or len(self.fusion) else None
+        if self.within_modality_attention:
+            mask = segments.within_segment_mask(segment, keep)
         for layer in self.transformer:
             ff = layer.feed_forward
             if isinstance(ff, MoEFeedForward):
@@ -190,6 +261,10 @@ class MoETransformerEncoder(TransformerEncoder):
                 enc_out = ff(context + enc_out, token_index, modality)
             else:
                 enc_out = layer(enc_out, mask)
+        if len(self.fusion):
+            cross = segments.cross_segment_mask(segment, keep)
+            for layer in self.fusion:
+                enc_out = layer(enc_out, cross)
         enc_out = self.layer_norm(enc_out)
         self.last_contrastive = None
         if self.training and self.contrastive_coef(self.step) > 0:  # skipped where the schedule is at 0

@@ -39,3 +39,24 @@ def add_plugin_options(parser) -> None:
     group.add("--struct_loss_weights", "-struct_loss_weights", type=str, default="",
               help="Structure-aware loss: per-class weights of target tokens, e.g. "
                    "'monosaccharide=2,linkage=1.5,modification=2' (WURCS targets; see docs/glycan.md).")
+    add_segment_options(parser)
+
+
+def add_segment_options(parser) -> None:
+    """Cross-modal attention and embeddings of ``moe_transformer`` (all off = the plain encoder)."""
+    group = parser.add_argument_group("MoE encoder: modality segments, cross-modal attention (onmt_moe)")
+    group.add("--within_modality_attention", "-within_modality_attention", action="store_true",
+              help="The encoder layers attend only within each modality segment (block mask per segment: a "
+                   "maximal run of tokens of one modality, tags included); mix them with -fusion_layers.")
+    group.add("--fusion_layers", "-fusion_layers", type=int, default=0,
+              help="Cross-modal attention layers after the encoder layers: each token attends to the tokens "
+                   "of the other segments of its example (all tokens if it has no other segment), then a "
+                   "dense feed-forward block. 0 = none.")
+    group.add("--fusion_heads", "-fusion_heads", type=int, default=0,
+              help="Attention heads of the fusion layers; 0 = -heads.")
+    group.add("--modality_type_embedding", "-modality_type_embedding", action="store_true",
+              help="Add a learned modality type embedding (one vector per modality id, OTHER included) to the "
+                   "token embeddings; without it the modality reaches only the router.")
+    group.add("--segment_positions", "-segment_positions", action="store_true",
+              help="Sinusoidal positions restart at 0 at the start of every segment (needs "
+                   "-position_encoding; not with relative or rotary positions).")

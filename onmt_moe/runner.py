@@ -5,7 +5,8 @@ A config template is an ``onmt_train`` YAML file plus one extra section, ``run:`
 
     run:
       data_dir: data/demo_small_tagged/data  # src-train.txt, tgt-train.txt, src-val.txt, … src-test.txt, tgt-test.txt
-      kind: smiles                        # scorer: smiles | wurcs | spectrum
+      kind: smiles                        # scorer: smiles | wurcs | spectrum | text
+      multitask: false                    # true: data_dir is a generate_glycan_input.py --multitask corpus
       translate: {beam_size: 10, n_best: 10, min_length: 5, max_length: 250, batch_size: 64}
     encoder_type: moe_transformer
     …                                     # any onmt_train option, including the plugin's moe_* options
@@ -18,6 +19,10 @@ one given with ``--set run.data_dir=…`` is relative to the current directory. 
 (``moe_log_dir`` is set to the run folder) and ``vocab.sources.json`` (the corpus files the
 vocabulary was built from: a changed corpus rebuilds it, or is refused once checkpoints exist).
 ``--resume`` uses the newest checkpoint that reads back whole; an unreadable newer one is moved aside.
+With ``run.multitask: true`` the ``tasks.json`` next to ``data_dir`` gives one weighted OpenNMT corpus
+per task (mixed validation set, ``share_vocab``); each task's test set is decoded into
+``pred/<task>/test.txt`` and scored with its own scorer (``pred/<task>/scores.json``, gathered in
+``scores.json`` as ``{"tasks": …}``).
 """
 from __future__ import annotations
 
@@ -196,8 +201,8 @@ def validate_config(cfg: dict) -> None:
         raise ConfigError("config has errors:\n  - " + "\n  - ".join(problems))
 
 
-RUN_KEYS = ("data_dir", "kind", "translate", "missing_mode", "seed")
-KINDS = ("smiles", "wurcs", "spectrum")
+RUN_KEYS = ("data_dir", "kind", "translate", "missing_mode", "seed", "multitask")
+KINDS = ("smiles", "wurcs", "spectrum", "text")
 # run.translate keys start_training fills in itself
 MANAGED_TRANSLATE_KEYS = ("model", "src", "output")
 
@@ -357,6 +362,13 @@ def resolve(template_path: str, run_dir: str, overrides=(), resume: bool = False
     tcfg["save_data"] = os.path.join(run_dir, "vocab")
     tcfg["src_vocab"] = os.path.join(run_dir, "vocab.src")
     tcfg["tgt_vocab"] = os.path.join(run_dir, "vocab.tgt")
+    tasks = task_files(data_dir) if run.get("multitask") else {}
+    if tasks:  # one weighted corpus per task, the mixed validation set, one shared vocabulary
+        tcfg["data"] = {t: {"path_src": f["src_train"], "path_tgt": f["tgt_train"], "weight": f["weight"]}
+                        for t, f in tasks.items()}
+        tcfg["data"]["valid"] = {"path_src": files["src_val"], "path_tgt": files["tgt_val"]}
+        tcfg["share_vocab"] = True
+        tcfg["tgt_vocab"] = tcfg["src_vocab"]
     tcfg["save_model"] = os.path.join(run_dir, "model")
     tcfg["moe_log_dir"] = run_dir  # switches the plugin's CSV logs on (stock onmt_train runs write none)
     tcfg.setdefault("seed", int(run.get("seed", 3245)))
@@ -372,6 +384,7 @@ def resolve(template_path: str, run_dir: str, overrides=(), resume: bool = False
         "data_dir": data_dir,
         **{k: v for k, v in files.items()},
         "kind": run.get("kind", "smiles"),
+        "tasks": tasks,
         "n_best": int(tr["n_best"]),
         "missing_mode": run.get("missing_mode", "token"),
         "train_config": tcfg,
@@ -379,6 +392,31 @@ def resolve(template_path: str, run_dir: str, overrides=(), resume: bool = False
         "overrides": [f"{k}={v}" for k, v in overrides],
         "resume": resume,
     }
+
+
+def task_files(data_dir: str) -> Dict[str, dict]:
+    """``run.multitask``: per task its train/test files, scorer kind and corpus weight, from the
+    ``tasks.json`` next to ``data_dir`` (benchmark/generate_glycan_input.py --multitask)."""
+    manifest = os.path.join(os.path.dirname(data_dir), "tasks.json")
+    try:
+        with open(manifest, encoding="utf-8") as f:
+            tasks = json.load(f)
+    except OSError:
+        raise ConfigError(f"run.multitask: {manifest} not found (write the corpus with "
+                          "benchmark/generate_glycan_input.py --multitask)") from None
+    except ValueError as exc:
+        raise ConfigError(f"{manifest}: not valid JSON ({exc})") from None
+    out = {}
+    for name, task in tasks.items():
+        files = {f"{s}_{p}": os.path.join(data_dir, name, f"{s}-{p}.txt") for s in ("src", "tgt")
+                 for p in ("train", "test")}
+        bad = [os.path.basename(p) for p in files.values() if not os.path.exists(p) or _is_empty(p)]
+        if bad:
+            raise ConfigError(f"run.multitask: task {name}: missing or empty {', '.join(bad)} in {data_dir}/{name}")
+        if task.get("score") not in KINDS:
+            raise ConfigError(f"{manifest}: task {name}: score {task.get('score')!r} is not one of {', '.join(KINDS)}")
+        out[name] = {**files, "kind": task["score"], "weight": int(task.get("weight", 1))}
+    return out
 
 
 # ----------------------------------------------------------------------------- run folder helpers
@@ -567,6 +605,15 @@ def stage_train(plan: dict, log: str, echo: bool) -> None:
     run_logged(onmt_command("onmt_train") + ["-config", cfg] + extra, log, echo)
 
 
+def _test_sets(plan: dict) -> Dict[Optional[str], tuple]:
+    """task (None for a single-task run) -> (src test file, tgt test file, prediction file, scorer kind)."""
+    pred = os.path.join(plan["run_dir"], "pred")
+    if not plan.get("tasks"):
+        return {None: (plan["src_test"], plan["tgt_test"], os.path.join(pred, "test.txt"), plan["kind"])}
+    return {t: (f["src_test"], f["tgt_test"], os.path.join(pred, t, "test.txt"), f["kind"])
+            for t, f in plan["tasks"].items()}
+
+
 def stage_translate(plan: dict, log: str, echo: bool) -> dict:
     ckpt = latest_good_checkpoint(plan["run_dir"])
     if not ckpt:
@@ -574,28 +621,38 @@ def stage_translate(plan: dict, log: str, echo: bool) -> dict:
     tcfg = dict(plan["translate_config"], model=ckpt)
     path = os.path.join(plan["run_dir"], "translate.yaml")
     atomic_write_text(path, yaml.safe_dump(tcfg, sort_keys=False))
-    os.makedirs(os.path.join(plan["run_dir"], "pred"), exist_ok=True)
-    out = os.path.join(plan["run_dir"], "pred", "test.txt")
     t0 = time.time()
-    try:
-        run_logged(onmt_command("onmt_translate") + ["-config", path, "-src", plan["src_test"], "-output", out], log, echo)
-    except StageError:
-        if os.path.exists(out) and os.path.getsize(out) == 0:
-            os.remove(out)  # onmt_translate opens its output before it loads the model
-        raise
+    n = 0
+    outs = {}
+    for task, (src, _, out, _) in _test_sets(plan).items():
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        try:
+            run_logged(onmt_command("onmt_translate") + ["-config", path, "-src", src, "-output", out], log, echo)
+        except StageError:
+            if os.path.exists(out) and os.path.getsize(out) == 0:
+                os.remove(out)  # onmt_translate opens its output before it loads the model
+            raise
+        n += sum(1 for _ in open(src, encoding="utf-8"))
+        outs[task] = out
     secs = time.time() - t0
-    n = sum(1 for _ in open(plan["src_test"], encoding="utf-8"))
-    return {"checkpoint": ckpt, "pred_test": out, "decode_seconds": secs, "decode_sents_per_s": n / max(secs, 1e-9)}
+    return {"checkpoint": ckpt, "pred_test": outs.get(None, outs), "decode_seconds": secs,
+            "decode_sents_per_s": n / max(secs, 1e-9)}
 
 
 def stage_score(plan: dict) -> dict:
+    """scores.json (+ ranks.csv); a multi-task run scores each task with its own scorer into
+    pred/<task>/scores.json and gathers them in scores.json as ``{"tasks": {task: scores}}``."""
     from onmt_moe.scoring import score_files
 
-    res = score_files(os.path.join(plan["run_dir"], "pred", "test.txt"), plan["tgt_test"], plan["n_best"],
-                      src_path=plan["src_test"],
-                      out_json=os.path.join(plan["run_dir"], "scores.json"),
-                      ranks_csv=os.path.join(plan["run_dir"], "ranks.csv"), kind=plan["kind"])
-    return res
+    res = {}
+    for task, (src, tgt, pred, kind) in _test_sets(plan).items():
+        where = plan["run_dir"] if task is None else os.path.dirname(pred)
+        res[task] = score_files(pred, tgt, plan["n_best"], src_path=src, out_json=os.path.join(where, "scores.json"),
+                                ranks_csv=os.path.join(where, "ranks.csv"), kind=kind)
+    if None in res:
+        return res[None]
+    write_json(os.path.join(plan["run_dir"], "scores.json"), {"tasks": res})
+    return {"tasks": res}
 
 
 def model_params(checkpoint: str) -> dict:
@@ -688,7 +745,11 @@ def execute(plan: dict, stages: Sequence[str] = STAGES, echo: bool = True) -> di
                 info.update(stage_translate(plan, log, echo))
             elif st == "score":
                 res = stage_score(plan)
-                info["scores"] = {k: res.get(k) for k in ("topk", "invalid_rate", "n") if k in res}
+                keys = ("topk", "invalid_rate", "n", "bleu", "chrf")
+                if "tasks" in res:
+                    info["scores"] = {"tasks": {t: {k: r.get(k) for k in keys if k in r} for t, r in res["tasks"].items()}}
+                else:
+                    info["scores"] = {k: res.get(k) for k in keys if k in res}
             elif st == "report":
                 info.update(stage_report(plan))
         except Exception:

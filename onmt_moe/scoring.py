@@ -285,8 +285,15 @@ def score_files(pred_path, tgt_path, n_best: int, src_path=None, out_json=None,
                                  src_path=src_path, verbose=False)
     if kind == "spectrum":  # structure -> spectrum (--pred_spectra corpora of either track)
         return _score_spectra(pred_path, tgt_path, n_best, out_json, ranks_csv)
+    if kind == "text":  # glycan structure (+ spectrum) -> description (the multi-task text task)
+        from onmt_moe.glycan.text_score import score_text_files
+
+        try:
+            return score_text_files(pred_path, tgt_path, n_best, out_json=out_json)
+        except ValueError as exc:
+            raise ScoringError(str(exc)) from None
     if kind != "smiles":
-        raise ScoringError(f"unknown kind {kind!r}; choose smiles, wurcs or spectrum")
+        raise ScoringError(f"unknown kind {kind!r}; choose smiles, wurcs, spectrum or text")
     if spectrum_target_format(tgt_path) is not None:
         raise ScoringError(f"{tgt_path}: the targets are spectra (a --pred_spectra corpus), not SMILES; "
                            "score them with --kind spectrum")

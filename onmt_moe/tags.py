@@ -30,10 +30,18 @@ def close_tag(name: str) -> str:
     return f"</{name}>"
 
 
+TASK_PREFIX = "<TASK_"  # multi-task sources start with one task token, e.g. <TASK_STRUCT> (not a tag)
+
+
+def task_token(name: str) -> str:
+    """The task token of a multi-task source line, e.g. ``task_token("STRUCT") == "<TASK_STRUCT>"``."""
+    return f"{TASK_PREFIX}{name}>"
+
+
 def tag_name(token: str) -> Tuple[str, bool] | None:
-    """Return (NAME, is_open) for a tag token, None for any other token."""
+    """Return (NAME, is_open) for a tag token, None for any other token (task tokens included)."""
     m = _OPEN_RE.match(token)
-    if m and token != MISSING:
+    if m and token != MISSING and not token.startswith(TASK_PREFIX):
         return m.group(1), True
     m = _CLOSE_RE.match(token)
     if m:

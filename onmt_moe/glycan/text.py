@@ -65,3 +65,22 @@ def text_tokens(text: str | None) -> List[str]:
     if not text:
         return []
     return _TOKEN_RE.findall(str(text).lower())
+
+
+FIELDS = ("type", "kingdom", "species", "tissue")
+
+
+def fields(text: str) -> dict:
+    """The metadata fields of a :func:`describe` text: ``{"type": "n-linked glycan", "kingdom": …}``.
+
+    The text is `` ; ``-separated parts; a part starting with ``kingdom``/``species``/``tissue`` is
+    that field, the glycan type is the part ending in ``glycan``. Unrecognised parts are ignored.
+    """
+    out = {}
+    for part in (p.strip() for p in str(text).split(";")):
+        head, _, rest = part.partition(" ")
+        if head in ("kingdom", "species", "tissue") and rest:
+            out[head] = rest.strip()
+        elif part.endswith("glycan"):
+            out["type"] = part
+    return out

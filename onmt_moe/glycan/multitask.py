@@ -1,0 +1,84 @@
+"""Multi-task glycan corpora: one vocabulary, a task token at the start of every source.
+
+Plain Python (no torch, no OpenNMT). Tasks, their source / target and the scorer their test set
+needs (``score``: the ``run.kind`` of :mod:`onmt_moe.runner`, ``text`` = BLEU/chrF, not wired yet)::
+
+    struct  <TASK_STRUCT> <MS> … </MS> [<TEXT> … </TEXT>]  ->  WURCS tokens       (score wurcs)
+    spec    <TASK_SPEC> <WURCS> … </WURCS>                  ->  MS tokens          (score spectrum)
+    text    <TASK_TEXT> <WURCS> … </WURCS> <MS> … </MS>     ->  description words  (score text)
+
+A row serves every task with the split it already has (splits are by structure), so a test
+structure never appears in any training source or target. A row without a description serves
+``struct`` (with ``<TEXT> <MISSING> </TEXT>`` when TEXT is on) but not ``text`` (reason
+``missing_text``). The weights are OpenNMT corpus weights: one corpus per task in ``data:``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Dict, List, Sequence, Tuple
+
+from onmt_moe.tags import task_token, wrap
+
+from .spectra_tokens import SpecTokConfig, source_tokens, spectrum_tokens
+
+
+@dataclass(frozen=True)
+class Task:
+    token: str  # the task token that starts every source line of this task
+    score: str  # the scorer kind of its test set
+
+
+TASKS: Dict[str, Task] = {
+    "struct": Task(task_token("STRUCT"), "wurcs"),
+    "spec": Task(task_token("SPEC"), "spectrum"),
+    "text": Task(task_token("TEXT"), "text"),
+}
+
+
+def parse_tasks(spec: str) -> List[str]:
+    """``"struct,spec"`` -> ``["struct", "spec"]``; unknown or repeated names raise ValueError."""
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    bad = [n for n in names if n not in TASKS]
+    if bad or not names or len(set(names)) != len(names):
+        raise ValueError(f"tasks {spec!r}: give distinct names from {', '.join(TASKS)}")
+    return names
+
+
+def parse_weights(spec: str, tasks: Sequence[str]) -> Dict[str, int]:
+    """``"struct=2,text=1"`` -> a positive integer OpenNMT corpus weight per task (default 1)."""
+    weights = {t: 1 for t in tasks}
+    for item in filter(None, (x.strip() for x in (spec or "").split(","))):
+        name, _, value = item.partition("=")
+        if name not in weights:
+            raise ValueError(f"task weight {item!r}: {name!r} is not one of the tasks {', '.join(tasks)}")
+        try:
+            weights[name] = int(value)
+        except ValueError:
+            raise ValueError(f"task weight {item!r}: the weight must be a whole number") from None
+        if weights[name] < 1:
+            raise ValueError(f"task weight {item!r}: the weight must be >= 1")
+    return weights
+
+
+def task_pair(task: str, wurcs_tokens: Sequence[str], precursor_mz: float, charge: int, peaks,
+              text: Sequence[str], cfg: SpecTokConfig, with_text: bool) -> Tuple[List[str], List[str]] | str:
+    """(source, target) tokens of one row for one task, or the reason the row cannot serve it."""
+    head = [TASKS[task].token]
+    if task == "struct":
+        return head + source_tokens(precursor_mz, charge, peaks, text, cfg, with_text=with_text), list(wurcs_tokens)
+    structure = wrap("WURCS", list(wurcs_tokens))
+    if task == "spec":
+        return head + structure, spectrum_tokens(precursor_mz, charge, peaks, cfg)
+    if not text:
+        return "missing_text"
+    return head + structure + wrap("MS", spectrum_tokens(precursor_mz, charge, peaks, cfg)), list(text)
+
+
+def data_section(data_dir: str, tasks: Sequence[str], weights: Dict[str, int]) -> dict:
+    """The OpenNMT ``data:`` section: one weighted corpus per task, the mixed validation set."""
+    data = {task: {"path_src": os.path.join(data_dir, task, "src-train.txt"),
+                   "path_tgt": os.path.join(data_dir, task, "tgt-train.txt"), "weight": weights[task]}
+            for task in tasks}
+    data["valid"] = {"path_src": os.path.join(data_dir, "src-val.txt"), "path_tgt": os.path.join(data_dir, "tgt-val.txt")}
+    return data

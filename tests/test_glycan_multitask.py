@@ -1,0 +1,148 @@
+"""Issue 16 part 1 groundwork: the multi-task glycan corpus (task tokens, one vocabulary, weighted corpora),
+trained and decoded by start_training (stock OpenNMT commands) and scored per task."""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from onmt_moe.glycan.multitask import TASKS, parse_weights
+from onmt_moe.modality import find_tags
+from onmt_moe.tags import split_segments, tags_in_vocab
+from tests.conftest import ROOT
+
+SAMPLE = os.path.join(ROOT, "tests", "fixtures", "glycan", "sample.parquet")
+
+
+def _gen(argv):
+    spec = importlib.util.spec_from_file_location(
+        "generate_glycan_input", os.path.join(ROOT, "benchmark", "generate_glycan_input.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.main(argv)
+
+
+def _lines(p):
+    with open(p) as fh:
+        return fh.read().splitlines()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mt")
+    _gen(["--input", SAMPLE, "--out_dir", str(out), "--text", "--multitask", "struct,spec,text",
+          "--task_weights", "struct=3,text=2"])
+    return out
+
+
+def test_every_source_starts_with_its_task_token_and_segments_parse(corpus):
+    segments = {"struct": ["MS", "TEXT"], "spec": ["WURCS"], "text": ["WURCS", "MS"]}
+    for task, info in TASKS.items():
+        for split in ("train", "val", "test"):
+            src = _lines(corpus / "data" / task / f"src-{split}.txt")
+            tgt = _lines(corpus / "data" / task / f"tgt-{split}.txt")
+            assert src and len(src) == len(tgt), (task, split)
+            for line in src:
+                toks = line.split()
+                assert toks[0] == info.token and toks.count(info.token) == 1
+                segs = split_segments(toks)
+                assert segs[0] == (None, [info.token]) and [n for n, _ in segs[1:]] == segments[task]
+    # the task tokens are not modality tags: they stay OTHER (modality 0) for the router
+    vocab = {t for f in (corpus / "data").glob("*/src-*.txt") for ln in _lines(f) for t in ln.split()}
+    assert tags_in_vocab(vocab) == ["MS", "TEXT", "WURCS"]
+    assert all(-1 not in ids for ids in find_tags(sorted(vocab))[1])
+
+
+def test_no_test_structure_reaches_any_training_file(corpus):
+    def structures(path):  # WURCS strings found anywhere in a file (source or target)
+        return {ln.split("<WURCS> ")[1].split(" </WURCS>")[0] if "<WURCS>" in ln else ln
+                for ln in _lines(path) if "WURCS=2.0" in ln}
+
+    test = structures(corpus / "data" / "struct" / "tgt-test.txt")
+    assert test
+    for task in TASKS:
+        for kind in ("src", "tgt"):
+            assert not test & structures(corpus / "data" / task / f"{kind}-train.txt"), (task, kind)
+
+
+def test_weights_mixed_files_manifest_and_rejects(corpus):
+    onmt = yaml.safe_load((corpus / "onmt_data.yaml").read_text())
+    assert onmt["share_vocab"] is True
+    assert {k: v.get("weight") for k, v in onmt["data"].items()} == {"struct": 3, "spec": 1, "text": 2,
+                                                                      "valid": None}
+    tasks = json.loads((corpus / "tasks.json").read_text())
+    assert {t: v["score"] for t, v in tasks.items()} == {"struct": "wurcs", "spec": "spectrum", "text": "text"}
+    for split in ("train", "val", "test"):
+        mixed = _lines(corpus / "data" / f"src-{split}.txt")
+        assert len(mixed) == sum(v["written"][split] for v in tasks.values())
+    rejects = _lines(corpus / "rejects.tsv")
+    assert rejects[0] == "row\tsplit\ttask\treason"
+    assert rejects[1:] and all(r.split("\t")[2:] == ["text", "missing_text"] for r in rejects[1:])
+    assert tasks["text"]["written"]["train"] + tasks["text"]["written"]["val"] + tasks["text"]["written"]["test"] \
+        + len(rejects) - 1 == 40
+
+
+def test_bad_task_options_one_line_errors(tmp_path):
+    with pytest.raises(ValueError, match="'stuct'"):
+        parse_weights("stuct=2", ["struct", "spec"])
+    with pytest.raises(ValueError, match="whole number"):
+        parse_weights("struct=x", ["struct"])
+    for argv in (["--multitask", "struct,bogus"], ["--multitask", "struct", "--task_weights", "struct=0"]):
+        with pytest.raises(SystemExit) as ei:
+            _gen(["--input", SAMPLE, "--out_dir", str(tmp_path / "o"), *argv])
+        assert str(ei.value).startswith("error: ") and "\n" not in str(ei.value)
+
+
+def test_text_fields_and_scores(tmp_path):
+    from onmt_moe.glycan.text import fields
+    from onmt_moe.glycan.text_score import score_text_files
+
+    a = "n-linked glycan ; kingdom animalia ; species homo sapiens , mus musculus ; tissue serum"
+    b = "o-linked glycan ; kingdom animalia ; species mus musculus"
+    assert fields(a) == {"type": "n-linked glycan", "kingdom": "animalia", "species": "homo sapiens , mus musculus",
+                         "tissue": "serum"}
+    (tmp_path / "tgt.txt").write_text(f"{a}\n{b}\n")
+    # n_best 2 with scores: row 1 right at rank 1; row 2 wrong species at rank 1, right at rank 2
+    wrong = "o-linked glycan ; kingdom animalia ; species homo sapiens"
+    (tmp_path / "pred.txt").write_text(f"{a}\t-0.1\n{b}\t-0.5\n{wrong}\t-0.2\n{b}\t-0.3\n")
+    res = score_text_files(str(tmp_path / "pred.txt"), str(tmp_path / "tgt.txt"), 2, out_json=str(tmp_path / "s.json"))
+    assert res["topk"] == {"1": 0.5, "2": 1.0}
+    assert res["field_accuracy"] == {"type": 1.0, "kingdom": 1.0, "species": 0.5, "tissue": 1.0}
+    assert res["field_rows"]["tissue"] == 1 and 0 < res["bleu"] < 100 and 0 < res["chrf"] < 100
+    (tmp_path / "pred.txt").write_text(f"{a}\n{b}\n")
+    perfect = score_text_files(str(tmp_path / "pred.txt"), str(tmp_path / "tgt.txt"), 1)
+    assert perfect["bleu"] == pytest.approx(100.0) and perfect["topk"] == {"1": 1.0}
+    with pytest.raises(ValueError, match="expected 4"):
+        score_text_files(str(tmp_path / "pred.txt"), str(tmp_path / "tgt.txt"), 2)
+
+
+def test_start_training_multitask_run_scores_every_task(corpus, tmp_path):
+    pytest.importorskip("glypy")
+    start = [sys.executable, os.path.join(ROOT, "benchmark", "start_training.py")]
+    r = subprocess.run(start + ["--config", os.path.join(ROOT, "configs", "glycan_multitask.yaml"), "--runs_dir",
+                                str(tmp_path), "--run_name", "mt", "--quiet", "--set", f"run.data_dir={corpus / 'data'}",
+                                "--set", "train_steps=4", "--set", "valid_steps=4", "--set", "save_checkpoint_steps=4",
+                                "--set", "layers=1", "--set", "hidden_size=32", "--set", "word_vec_size=32",
+                                "--set", "transformer_ff=64", "--set", "heads=2", "--set", "warmup_steps=2",
+                                "--set", "within_modality_attention=true", "--set", "fusion_layers=1",
+                                "--stages", "vocab,train,translate,score",
+                                "--set", "run.translate={beam_size: 2, n_best: 2, max_length: 20, min_length: 1}"],
+                       capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    run = tmp_path / "mt"
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["share_vocab"] is True and {k: v.get("weight") for k, v in cfg["data"].items()} == \
+        {"struct": 3, "spec": 1, "text": 2, "valid": None}
+    scores = json.loads((run / "scores.json").read_text())["tasks"]
+    assert {t: s["kind"] for t, s in scores.items()} == {"struct": "wurcs", "spec": "spectrum", "text": "text"}
+    tasks = json.loads((corpus / "tasks.json").read_text())
+    for t, s in scores.items():
+        assert s["n"] == tasks[t]["written"]["test"], t
+        assert (run / "pred" / t / "scores.json").exists()
+    vocab = {ln.split("\t")[0] for ln in (run / "vocab.src").read_text().splitlines()}
+    assert {t.token for t in TASKS.values()} <= vocab and "<WURCS>" in vocab  # one vocabulary for all tasks
+    info = json.loads((run / "run.json").read_text())
+    assert set(info["scores"]["tasks"]) == {"struct", "spec", "text"} and "bleu" in info["scores"]["tasks"]["text"]
