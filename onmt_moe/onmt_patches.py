@@ -48,10 +48,16 @@ Each patch names the upstream function it wraps and why:
     ``Trainer._gradient_accumulation`` all-reduces ``[p.grad for p ... if p.grad is not None]`` as
     one flat buffer: an expert that got no token on one rank has no gradient there, the ranks then
     reduce buffers of different sizes and gloo aborts ("collective mismatch"; NCCL would hang).
+15. ``onmt.bin.train.train`` — wrapped, for ``world_size > 1``, to fail when a rank process ended
+    with a non-zero exit code: upstream only hears of Python exceptions (its ``ErrorHandler``
+    queue); ranks that die hard (an abort in a collective, a kill) leave ``onmt_train`` exiting 0
+    with no checkpoint. It records the processes ``train`` starts (``SpawnProcess.start``, only
+    during that call) and raises one line naming the rank and its exit code.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 
 _INSTALLED = False
@@ -254,6 +260,24 @@ def _gather_objects(data, max_size=4096):
     return out
 
 
+@contextlib.contextmanager
+def _recording_spawned_processes():
+    """The spawn-context processes started inside the block, in start order."""
+    from multiprocessing.context import SpawnProcess
+
+    started, orig_start = [], SpawnProcess.start
+
+    def start(self):
+        started.append(self)
+        return orig_start(self)
+
+    SpawnProcess.start = start
+    try:
+        yield started
+    finally:
+        SpawnProcess.start = orig_start
+
+
 def _install_cpu_distributed() -> None:
     import onmt.model_builder
     import torch
@@ -318,3 +342,23 @@ def _install_cpu_distributed() -> None:
                         p.grad = torch.zeros_like(p)
 
     onmt.utils.optimizers.Optimizer.backward = backward
+
+    # 15. a rank that died hard fails the run
+    import onmt.bin.train
+
+    orig_train = onmt.bin.train.train
+
+    @functools.wraps(orig_train)
+    def train(opt):
+        if opt.world_size <= 1:
+            return orig_train(opt)
+        with _recording_spawned_processes() as procs:
+            out = orig_train(opt)
+        for rank, proc in zip(opt.gpu_ranks, procs):
+            if proc.exitcode:
+                how = f"signal {-proc.exitcode}" if proc.exitcode < 0 else f"exit code {proc.exitcode}"
+                raise SystemExit(f"onmt_train: rank {rank} (pid {proc.pid}) ended with {how}; "
+                                 "its error is in the output above")
+        return out
+
+    onmt.bin.train.train = train

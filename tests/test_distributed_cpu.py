@@ -72,10 +72,10 @@ DIST = {"world_size": 2, "gpu_ranks": [0, 1], "gpu_backend": "gloo", "moe_cpu_di
         "master_port": 29517, "accum_count": [1], "bucket_size": 4, "learning_rate": 2 * LR, "timeout": 30}
 
 
-def _train(cfg, *args, module=None):
+def _train(cfg, *args, module=None, env=None):
     cmd = [sys.executable, "-m", module] if module else [TRAIN]
-    r = subprocess.run(cmd + ["-config", str(cfg), *args], capture_output=True, text=True, env=ENV, timeout=240)
-    return r
+    return subprocess.run(cmd + ["-config", str(cfg), *args], capture_output=True, text=True,
+                          env=dict(ENV, **(env or {})), timeout=240)
 
 
 def _rows(path):
@@ -166,3 +166,12 @@ def test_failure_on_one_rank_stops_the_run_with_its_error(runs, tmp_path):
     assert r.returncode != 0
     assert "rank 1 fails on purpose at step 2" in r.stderr
     assert not (tmp_path / "fail" / "model_step_2.pt").exists()
+
+
+def test_ranks_dying_hard_fail_the_run(runs, tmp_path):
+    """Upstream exits 0 when the ranks die without a Python exception (patch 15)."""
+    d, _, _ = runs
+    cfg = _config(d, tmp_path / "exit", **dict(DIST, master_port=29519))
+    r = _train(cfg, module="tests.distributed_failing_rank", env={"FAIL_MODE": "exit"})
+    assert r.returncode != 0
+    assert "rank 0 (pid" in r.stderr and "ended with exit code 3" in r.stderr
