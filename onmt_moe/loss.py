@@ -46,6 +46,20 @@ class AuxMeter:
             self.coef[k] = c
         self.n += 1
 
+    def all_reduce_(self, device) -> None:
+        """Sum the meters of every rank of the default process group into each rank (a collective),
+        so the snapshot is the mean over all the ranks' batches, as on one process."""
+        import torch.distributed as dist
+
+        keys = sorted(self.raw)
+        vals = [torch.as_tensor(self.raw[k], dtype=torch.float64, device=device) for k in keys]
+        vals += [torch.as_tensor(self.weighted[k], dtype=torch.float64, device=device) for k in keys]
+        packed = torch.stack(vals + [torch.tensor(float(self.n), dtype=torch.float64, device=device)])
+        dist.all_reduce(packed)
+        for i, k in enumerate(keys):
+            self.raw[k], self.weighted[k] = packed[i], packed[len(keys) + i]
+        self.n = int(round(float(packed[-1])))
+
     def snapshot(self, reset: bool = True) -> Dict[str, Dict[str, float]]:
         """{component: {"raw": mean, "coef": c, "weighted": mean}} over the batches since the last reset."""
         out = {}

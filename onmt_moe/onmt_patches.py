@@ -23,7 +23,8 @@ Each patch names the upstream function it wraps and why:
 8. ``onmt.utils.optimizers.Optimizer.step`` — wrapped to run the armed gradient-norm logger right
    before the update, while the gradients of the whole accumulation group are present.
 9. ``onmt.utils.build_report_manager`` — wrapped to return the CSV-writing report manager on rank 0
-   when ``-moe_log_dir`` is set (start_training sets it; a stock run without it writes no CSV).
+   when ``-moe_log_dir`` is set (start_training sets it; a stock run without it writes no CSV), and
+   on the other ranks of a data-parallel run one that only joins rank 0's reductions of the MoE logs.
 10. ``onmt.translate.translation.Translation.__init__`` — wrapped so that n-best scores support
     ``.item()``: upstream ``-with_score`` crashes with "'float' object has no attribute 'item'"
     (OpenNMT/OpenNMT-py#2583).
@@ -33,10 +34,30 @@ Each patch names the upstream function it wraps and why:
 12. ``onmt.train_single.build_model_saver`` (imported there by name) — wrapped so that, when resuming,
     ``-keep_checkpoint`` also counts the checkpoints already on disk (upstream starts an empty queue,
     so a resumed run keeps every earlier checkpoint on top of its own N).
+13. Data-parallel training on CPU over gloo, opt-in with ``-moe_cpu_distributed`` (nothing changes
+    without it, so GPU/NCCL runs stay upstream's). OpenNMT's multi-process path (``world_size > 1``,
+    one process per entry of ``gpu_ranks``) uses the process index ``device_id`` both as the rank
+    index and as a CUDA device; with the option only the CUDA uses are replaced:
+    ``onmt.train_single.configure_process`` (``torch.cuda.set_device``) seeds without CUDA;
+    ``onmt.utils.misc.use_gpu`` / ``onmt.model_builder.use_gpu`` (model and loss placement) answer
+    False; ``onmt.train_single.build_dynamic_dataset_iter`` builds batches on the CPU.
+    ``onmt.utils.distributed.all_gather_list`` (hard-wired ``torch.cuda.ByteTensor``) gathers with
+    ``torch.distributed.all_gather_object`` whenever the process group's backend is gloo.
+14. ``onmt.utils.optimizers.Optimizer.backward`` — wrapped, in data-parallel runs only (a process
+    group of more than one rank), to give every trainable parameter without a gradient a zero one.
+    ``Trainer._gradient_accumulation`` all-reduces ``[p.grad for p ... if p.grad is not None]`` as
+    one flat buffer: an expert that got no token on one rank has no gradient there, the ranks then
+    reduce buffers of different sizes and gloo aborts ("collective mismatch"; NCCL would hang).
+15. ``onmt.bin.train.train`` — wrapped, for ``world_size > 1``, to fail when a rank process ended
+    with a non-zero exit code: upstream only hears of Python exceptions (its ``ErrorHandler``
+    queue); ranks that die hard (an abort in a collective, a kill) leave ``onmt_train`` exiting 0
+    with no checkpoint. It records the processes ``train`` starts (``SpawnProcess.start``, only
+    during that call) and raises one line naming the rank and its exit code.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 
 _INSTALLED = False
@@ -173,8 +194,10 @@ def install() -> None:
     @functools.wraps(orig_brm)
     def build_report_manager(opt, gpu_rank):
         base = orig_brm(opt, gpu_rank)
-        if gpu_rank > 0 or reporting.log_dir(opt) is None:
+        if reporting.log_dir(opt) is None:
             return base
+        if gpu_rank > 0:  # data parallel: takes part in rank 0's reductions, writes nothing
+            return reporting.RankReportMgr(base.report_every, start_time=-1)
         return reporting.CsvReportMgr(opt, base.report_every, start_time=-1,
                                       tensorboard_writer=base.tensorboard_writer)
 
@@ -217,4 +240,125 @@ def install() -> None:
 
     onmt.train_single.build_model_saver = build_model_saver
 
+    # 13. data parallel on CPU (gloo), opt-in
+    _install_cpu_distributed()
+
     import onmt_moe.transforms  # noqa: F401  registers the modality_dropout transform
+
+
+def cpu_distributed(opt) -> bool:
+    """Whether ``-moe_cpu_distributed`` asks for OpenNMT's multi-process training on CPU."""
+    return bool(getattr(opt, "moe_cpu_distributed", False))
+
+
+def _gather_objects(data, max_size=4096):
+    """``all_gather_list`` for a gloo process group: the list of every rank's ``data``, by rank."""
+    import torch.distributed as dist
+
+    out = [None] * dist.get_world_size()
+    dist.all_gather_object(out, data)
+    return out
+
+
+@contextlib.contextmanager
+def _recording_spawned_processes():
+    """The spawn-context processes started inside the block, in start order."""
+    from multiprocessing.context import SpawnProcess
+
+    started, orig_start = [], SpawnProcess.start
+
+    def start(self):
+        started.append(self)
+        return orig_start(self)
+
+    SpawnProcess.start = start
+    try:
+        yield started
+    finally:
+        SpawnProcess.start = orig_start
+
+
+def _install_cpu_distributed() -> None:
+    import onmt.model_builder
+    import torch
+    import onmt.train_single
+    import onmt.utils.distributed
+    import onmt.utils.misc
+    import torch.distributed as dist
+
+    orig_configure = onmt.train_single.configure_process
+
+    @functools.wraps(orig_configure)
+    def configure_process(opt, device_id):
+        if not cpu_distributed(opt):
+            return orig_configure(opt, device_id)
+        if opt.world_size > 1 and opt.gpu_backend != "gloo":
+            raise ValueError(f"moe_cpu_distributed needs gpu_backend: gloo (got {opt.gpu_backend!r})")
+        onmt.utils.misc.set_random_seed(opt.seed, False)  # device_id is a rank index here, not a GPU
+
+    onmt.train_single.configure_process = configure_process
+
+    orig_use_gpu = onmt.utils.misc.use_gpu
+
+    @functools.wraps(orig_use_gpu)
+    def use_gpu(opt):
+        return False if cpu_distributed(opt) else orig_use_gpu(opt)
+
+    onmt.utils.misc.use_gpu = use_gpu
+    onmt.model_builder.use_gpu = use_gpu  # imported there by name
+
+    orig_iter = onmt.train_single.build_dynamic_dataset_iter
+
+    @functools.wraps(orig_iter)
+    def build_dynamic_dataset_iter(opt, *args, **kwargs):
+        if cpu_distributed(opt):
+            kwargs["device_id"] = -1  # batches on the CPU; the rank's shard comes from stride/offset
+        return orig_iter(opt, *args, **kwargs)
+
+    onmt.train_single.build_dynamic_dataset_iter = build_dynamic_dataset_iter
+
+    orig_gather = onmt.utils.distributed.all_gather_list
+
+    @functools.wraps(orig_gather)
+    def all_gather_list(data, max_size=4096):
+        if dist.get_backend() == "gloo":
+            return _gather_objects(data, max_size)
+        return orig_gather(data, max_size=max_size)
+
+    onmt.utils.distributed.all_gather_list = all_gather_list
+
+    # 14. every rank all-reduces the same gradient list
+    import onmt.utils.optimizers
+
+    orig_backward = onmt.utils.optimizers.Optimizer.backward
+
+    @functools.wraps(orig_backward)
+    def backward(self, loss):
+        orig_backward(self, loss)
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            for group in self._optimizer.param_groups:
+                for p in group["params"]:
+                    if p.requires_grad and p.grad is None:  # e.g. an expert no token of this rank chose
+                        p.grad = torch.zeros_like(p)
+
+    onmt.utils.optimizers.Optimizer.backward = backward
+
+    # 15. a rank that died hard fails the run
+    import onmt.bin.train
+
+    orig_train = onmt.bin.train.train
+
+    @functools.wraps(orig_train)
+    def train(opt):
+        if opt.world_size <= 1:
+            return orig_train(opt)
+        with _recording_spawned_processes() as procs:
+            out = orig_train(opt)
+        for rank, proc in zip(opt.gpu_ranks, procs):
+            if proc.exitcode:
+                how = f"signal {-proc.exitcode}" if proc.exitcode < 0 else f"exit code {proc.exitcode}"
+                raise SystemExit(f"onmt_train: rank {rank} (pid {proc.pid}) ended with {how}; "
+                                 "its error is in the output above")
+        return out
+
+    onmt.bin.train.train = train

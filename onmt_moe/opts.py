@@ -25,6 +25,10 @@ def add_plugin_options(parser) -> None:
               help="Set by the plugin in every saved checkpoint (do not set it): the training step whose "
                    "schedule values (router temperature, noise) the loaded model uses; -1 = not recorded "
                    "(older checkpoints: step 0).")
+    group.add("--moe_cpu_distributed", "-moe_cpu_distributed", action="store_true",
+              help="Run OpenNMT's multi-process data-parallel training (world_size > 1, one process per "
+                   "gpu_ranks entry) on CPU over gpu_backend: gloo, e.g. to test it without GPUs. "
+                   "Off = upstream behaviour (one CUDA device per process).")
     group.add("--moe_grad_norm_every", "-moe_grad_norm_every", type=int, default=0,
               help="Log per-module gradient norms to grad_norms.csv every N steps (0 = off).")
     group.add("--moe_contrastive_coef", "-moe_contrastive_coef", type=str, default="0",

@@ -9,6 +9,12 @@ The logs are opt-in: they are written only when ``-moe_log_dir`` names a folder 
 it to the run folder), so a stock ``onmt_train`` run writes no CSV. When training starts, rows newer
 than the step it starts from are dropped (:func:`begin_training`): a fresh start (step 0) starts the
 logs afresh and a resume keeps exactly the rows up to its checkpoint, so runs never mix.
+
+Data-parallel training (``world_size > 1``): rank 0 writes every file, once. At each report the
+routing counts and aux-loss sums of all ranks are summed into rank 0 (:func:`reduce_over_ranks`,
+called by every rank: the other ranks get a :class:`RankReportMgr` that takes part and writes
+nothing), and the fractions are recomputed from the sums, so the rows are those of one process
+that saw every rank's batches. OpenNMT already gathers the train statistics and validates on rank 0.
 """
 from __future__ import annotations
 
@@ -40,6 +46,15 @@ def log_dir(opt) -> Optional[str]:
     return d
 
 
+def _distributed_rank() -> Optional[int]:
+    """This process's rank in the default process group, or None when training is not distributed."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        return dist.get_rank()
+    return None
+
+
 def attach_model(model, opt) -> None:
     """Called once the training model is built (see onmt_patches, build_model)."""
     _STATE["model"] = model
@@ -49,7 +64,7 @@ def attach_model(model, opt) -> None:
     _STATE["csv_dir"] = None  # set by the CsvReportMgr of this process (rank 0 only)
     every = int(getattr(opt, "moe_grad_norm_every", 0) or 0)
     d = log_dir(opt)
-    if every > 0 and d is not None:
+    if every > 0 and d is not None and (_distributed_rank() or 0) == 0:  # all-reduced gradients: rank 0 logs
         from onmt_moe.analysis import GradientNormLogger
 
         _STATE["grad_logger"] = GradientNormLogger(model, os.path.join(d, "grad_norms.csv"), every=every)
@@ -80,6 +95,17 @@ def _moe_encoder():
     model = _STATE.get("model")
     enc = getattr(model, "encoder", None)
     return enc if hasattr(enc, "moe_blocks") else None
+
+
+def reduce_over_ranks(enc) -> None:
+    """Sum every rank's routing counts and aux-loss meters into each rank before a report (a collective:
+    every rank calls it at the same report; a no-op on one process)."""
+    if enc is None or _distributed_rank() is None:
+        return
+    device = next(enc.parameters()).device
+    enc.aux_meter.all_reduce_(device)
+    for block in enc.moe_blocks():
+        block.moe.routing_stats.all_reduce_(device)
 
 
 def _f(x) -> float:
@@ -147,6 +173,7 @@ class CsvReportMgr(ReportMgr):
         enc = _moe_encoder()
         aux_total = 0.0
         if enc is not None:
+            reduce_over_ranks(enc)
             moe_csv, aux_csv = self._moe_logs()
             aux = enc.aux_meter.snapshot(reset=True)
             aux_total = sum(v["weighted"] for v in aux.values())
@@ -172,4 +199,19 @@ class CsvReportMgr(ReportMgr):
                                            accuracy=valid_stats.accuracy()))
 
 
-__all__ = ["CsvReportMgr", "attach_model", "begin_training", "before_optimizer_step", "routing_rows", "log_dir"]
+class RankReportMgr(ReportMgr):
+    """The report manager of ranks > 0 when rank 0 writes CSV logs: OpenNMT's own reporting, plus this
+    rank's share of the reductions of :func:`reduce_over_ranks`; it writes nothing."""
+
+    def _report_training(self, step, num_steps, learning_rate, patience, report_stats):
+        out = super()._report_training(step, num_steps, learning_rate, patience, report_stats)
+        enc = _moe_encoder()
+        if enc is not None:
+            reduce_over_ranks(enc)
+            enc.aux_meter.reset()
+            for block in enc.moe_blocks():
+                block.moe.routing_stats.reset()
+        return out
+
+
+__all__ = ["CsvReportMgr", "RankReportMgr", "reduce_over_ranks", "attach_model", "begin_training", "before_optimizer_step", "routing_rows", "log_dir"]

@@ -9,9 +9,12 @@ reference implementation of the official algorithm.
   spectrum when scipy is installed, else ``np.interp``), both on one core;
 * checks the six output files are byte-identical, prints the speed ratio, rows/s and
   our peak memory (tracemalloc peak of a separate run, and the process max RSS);
-* times ``--workers 1`` vs ``--workers 2`` on ``--chunks`` copies of the chunk.
+* times ``--workers 1`` vs ``--workers 2`` on ``--chunks`` chunks of ``--chunk_rows`` rows
+  repeated from the example rows (``onmt_moe.data.synthetic.repeat_rows``), with the pool's
+  start-up and the per-chunk work printed apart, and projects the time of the real set
+  (~790k rows). ``--full_scale`` = 245 chunks of 3,225 rows, the official set's shape.
 
-    nice python scripts/bench_generate_input.py [--rows 5000] [--chunks 4]
+    nice python scripts/bench_generate_input.py [--rows 5000] [--chunks 4] [--full_scale]
 """
 from __future__ import annotations
 
@@ -32,16 +35,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 import pyarrow as pa  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
 
 from onmt_moe.data.pipeline import generate  # noqa: E402
+from onmt_moe.data.synthetic import FULL_SET_CHUNKS, FULL_SET_ROWS, repeat_rows  # noqa: E402
 
-try:
-    from scipy.interpolate import interp1d
-except ImportError:  # pragma: no cover
-    interp1d = None
+
+# pandas and scipy (the reference's libraries) are imported only when the reference runs: every
+# --workers process imports this script again (see _mp_context in onmt_moe.data.pipeline), and
+# those imports would be most of a worker's start-up.
+def _interp1d():
+    try:
+        from scipy.interpolate import interp1d
+    except ImportError:  # pragma: no cover
+        return None
+    return interp1d
 
 DEFAULT_SOURCES = [
     Path("/work/shared/data/benchmark_examples/example_data_1.parquet"),
@@ -83,6 +91,7 @@ def _ref_c(peaks):
 def _ref_ir(ir, points=400):
     x = np.linspace(400, 4000, len(ir))
     xn = np.linspace(400, 4000, points)
+    interp1d = _interp1d()
     y = interp1d(x, ir)(xn) if interp1d is not None else np.interp(xn, x, ir)
     y = y + abs(min(y))
     y = (y / max(y)) * 100
@@ -94,6 +103,8 @@ def _ref_ms(peaks):
 
 
 def reference(parquet: Path, out: Path, seed: int = 3245) -> None:
+    import pandas as pd
+
     data = pd.read_parquet(parquet, columns=COLUMNS)
     rows = []
     for i in range(len(data)):
@@ -131,17 +142,9 @@ def reference(parquet: Path, out: Path, seed: int = 3245) -> None:
 # ---------------------------------------------------------------- data
 def build_chunk(n_rows: int, path: Path, seed: int = 0) -> None:
     srcs = [p for p in DEFAULT_SOURCES if p.exists()] or FIXTURES
-    t = pa.concat_tables([pq.read_table(p, columns=COLUMNS) for p in srcs])
-    reps = -(-n_rows // t.num_rows)
-    t = pa.concat_tables([t] * reps).slice(0, n_rows)
-    ir = t.column("ir_spectra").combine_chunks()
-    vals = ir.values.to_numpy().copy()
-    rng = np.random.RandomState(seed)
-    # scale by (1 + noise): keeps the sign of the (negative) minimum, as in the real data
-    vals *= (1 + rng.rand(len(vals)) * 0.02).astype(vals.dtype)
-    new_ir = pa.ListArray.from_arrays(ir.offsets, pa.array(vals))
-    t = t.set_column(t.column_names.index("ir_spectra"), "ir_spectra", new_ir)
-    pq.write_table(t.replace_schema_metadata(None), path)
+    made = repeat_rows(srcs, path.parent / f".build_{path.stem}", 1, n_rows, columns=COLUMNS, seed=seed)[0]
+    made.replace(path)
+    made.parent.rmdir()
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -152,6 +155,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=5000)
     ap.add_argument("--chunks", type=int, default=4)
+    ap.add_argument("--chunk_rows", type=int, default=0, help="rows per chunk of the workers test (0 = --rows)")
+    ap.add_argument("--full_scale", action="store_true",
+                    help=f"workers test on {FULL_SET_CHUNKS} chunks x {-(-FULL_SET_ROWS // FULL_SET_CHUNKS)} rows")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs of each implementation")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = ap.parse_args()
@@ -164,7 +170,7 @@ def main() -> int:
         chunk = tmp / "aligned_chunk_0.parquet"
         build_chunk(args.rows, chunk)
         print(f"chunk: {args.rows} rows, {chunk.stat().st_size / 1e6:.1f} MB; "
-              f"reference IR interpolation: {'scipy interp1d' if interp1d else 'np.interp'}")
+              f"reference IR interpolation: {'scipy interp1d' if _interp1d() else 'np.interp'}")
 
         generate(chunk, tmp / "warm", limit_rows=500, **kw)  # warm caches / imports
         ours, ref, ours_cpu, ref_cpu = [], [], [], []
@@ -195,20 +201,23 @@ def main() -> int:
         print(f"our peak traced memory (tracemalloc): {peak / 2**20:.1f} MiB; "
               f"process max RSS so far (incl. reference): {rss:.0f} MiB")
 
+        n_chunks = FULL_SET_CHUNKS if args.full_scale else args.chunks
+        rows = -(-FULL_SET_ROWS // FULL_SET_CHUNKS) if args.full_scale else (args.chunk_rows or args.rows)
+        srcs = [p for p in DEFAULT_SOURCES if p.exists()] or FIXTURES
         d = tmp / "chunks"
-        d.mkdir()
-        for k in range(args.chunks):
-            build_chunk(args.rows, d / f"aligned_chunk_{k + 1}.parquet", seed=k + 1)
+        repeat_rows(srcs, d, n_chunks, rows, columns=COLUMNS, seed=1)
         times = {}
         for w in (1, 2, 1, 2):
             t0 = time.perf_counter()
-            s = generate(d, tmp / f"w{w}", workers=w, **kw)
+            s = generate(d, tmp / f"w{w}", workers=w, min_rows_per_worker=0, **kw)
             wall = time.perf_counter() - t0
             times[w] = min(times.get(w, 1e9), wall)
-            files = s["input_files"]
-            print(f"workers={w}: {args.chunks} chunks x {args.rows} rows in {wall:.2f} s wall "
-                  f"({args.chunks * args.rows / wall:.0f} rows/s); per chunk wall "
-                  f"{[f['seconds'] for f in files]} cpu {[f['cpu_seconds'] for f in files]}")
+            info = s["workers"]
+            print(f"workers={w}: {n_chunks} chunks x {rows} rows in {wall:.2f} s wall "
+                  f"({n_chunks * rows / wall:.0f} rows/s); pool start-up {info['pool_start_s']} s; chunk work "
+                  f"{info['chunk_seconds_total']:.2f} s in total, {info['chunk_seconds_total'] / n_chunks:.3f} s "
+                  f"per chunk; projected for the real set ({FULL_SET_ROWS} rows): "
+                  f"{FULL_SET_ROWS / (n_chunks * rows / wall) / 60:.1f} min")
         print(f"scaling workers 2 vs 1 (best wall): {times[1] / times[2]:.2f}x; load average "
               f"{os.getloadavg()[0]:.1f}; identical output: {_same(tmp / 'w1', tmp / 'w2')}"
               f" (cpus available: {len(os.sched_getaffinity(0))})")

@@ -133,15 +133,20 @@ def block_step(module, x, grad_out, kind):
     return step
 
 
-def bench_block(device, rounds, reps, T=2048, d=512, dff=2048, configs=((4, 1), (4, 2), (8, 1), (8, 2))):
+def bench_block(device, rounds, reps, T=2048, d=512, dff=2048, configs=((4, 1), (4, 2), (8, 1), (8, 2)),
+                dispatches=("auto",), overflow="none"):
     torch.manual_seed(0)
     x = torch.randn(T, d, device=device, requires_grad=True)
     g = torch.randn(T, d, device=device)
     dense = ExpertFFN(d, dff, "relu", True, 0.0).to(device)
     variants = {"dense": block_step(dense, x, g, "dense")}
     for E, k in configs:
-        ours = MoE(MoEArgs(d_model=d, d_ff=dff, dropout=0.0, num_experts=E, top_k=k)).to(device)
+        models = {disp: MoE(MoEArgs(d_model=d, d_ff=dff, dropout=0.0, num_experts=E, top_k=k,
+                                    overflow=overflow, dispatch=disp)).to(device) for disp in dispatches}
+        ours = models[dispatches[0]]  # the first dispatch is "ours" in the ratios
         variants[f"ours E{E} k{k}"] = block_step(ours, x, g, "ours")
+        for disp in dispatches[1:]:
+            variants[f"ours/{disp} E{E} k{k}"] = block_step(models[disp], x, g, "ours")
         wrapped = PreNormResidual(ours, d).to(device)
         variants[f"ours+ln E{E} k{k}"] = block_step(wrapped, x, g, "ours")
         for pr, tag in ((False, "onmt"), (True, "onmt-noln")):
@@ -163,6 +168,10 @@ def bench_block(device, rounds, reps, T=2048, d=512, dff=2048, configs=((4, 1), 
               f"ours+ln {ours_ln * 1e3:7.1f} | onmt {onmt * 1e3:7.1f} ({onmt / t['dense']:.3f}x dense) "
               f"-> {onmt / ours_ln:.3f}x slower than ours+ln | onmt-noln {onmt_noln * 1e3:7.1f} "
               f"-> {onmt_noln / ours:.3f}x slower than ours")
+        for disp in dispatches[1:]:
+            other = t[f"ours/{disp} {c}"]
+            print(f"       dispatch {disp}: {other * 1e3:7.1f} ms = {other / t['dense']:.3f}x dense, "
+                  f"{ours / other:.3f}x the speed of dispatch {dispatches[0]}")
     return res
 
 
@@ -225,7 +234,7 @@ def make_batch(B, S, L, vocab, M, device, gen):
     return [t.to(device) for t in (src, src_pad, tgt, modality)], n_tokens
 
 
-def bench_training(device, rounds, reps, quick):
+def bench_training(device, rounds, reps, quick, dispatch="auto", overflow="none"):
     d, heads, dff, E, M, vocab = 256, 4, 1024, 8, 4, 128
     enc_layers, dec_layers, B, S, L = (2, 1, 4, 600, 40) if not quick else (1, 1, 2, 600, 40)
     gen = torch.Generator().manual_seed(0)
@@ -236,7 +245,7 @@ def bench_training(device, rounds, reps, quick):
             return [ExpertFFN(d, dff, "relu", True, 0.1) for _ in range(enc_layers)]
         k, width = (1, dff) if kind == "top1" else (2, dff // 2)
         return [MoE(MoEArgs(d_model=d, d_ff=width, dropout=0.1, num_experts=E, top_k=k,
-                            num_modalities=M)) for _ in range(enc_layers)]
+                            num_modalities=M, overflow=overflow, dispatch=dispatch)) for _ in range(enc_layers)]
 
     variants = {}
     for kind in ("dense", "top1", "top2"):
@@ -276,6 +285,11 @@ def main():
                    help="run only one part (the other ratios print as nan)")
     p.add_argument("--onmt_modules_dir", default="",
                    help="fallback folder with OpenNMT's modules/{moe,position_ffn,rmsnorm}.py if onmt can't be imported")
+    p.add_argument("--dispatch", nargs="+", default=["auto"], choices=["auto", "sorted", "padded"],
+                   help="-moe_dispatch of our MoE; several (e.g. sorted padded) time each in the block part "
+                        "(the first one is 'ours' in the ratios and the training part)")
+    p.add_argument("--overflow", default="none", choices=["none", "drop", "shared", "next_best"],
+                   help="-moe_overflow of our MoE (capacity 1.25 in training when not none)")
     a = p.parse_args()
     global CLOCK, ONMT_MODULES_DIR
     ONMT_MODULES_DIR = a.onmt_modules_dir
@@ -290,9 +304,10 @@ def main():
     print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
           f"rounds {rounds}, reps {reps}, timer {a.timer}")
     nan = float("nan")
-    block = bench_block(device, rounds, reps) if a.part in ("all", "block") else {(8, 1): (nan, nan),
+    print(f"dispatch {' '.join(a.dispatch)}, overflow {a.overflow}")
+    block = bench_block(device, rounds, reps, dispatches=tuple(a.dispatch), overflow=a.overflow) if a.part in ("all", "block") else {(8, 1): (nan, nan),
                                                                                  (8, 2): (nan, nan)}
-    tps1, tps2 = bench_training(device, rounds, reps, a.quick) if a.part in ("all", "train") else (nan, nan)
+    tps1, tps2 = bench_training(device, rounds, reps, a.quick, a.dispatch[0], a.overflow) if a.part in ("all", "train") else (nan, nan)
     print(f"ratios top1_vs_dense={block[(8, 1)][0]:.3f} top2_vs_dense={block[(8, 2)][0]:.3f} "
           f"top2_speedup_vs_onmt={block[(8, 2)][1]:.3f} train_tps_top1={tps1:.3f} train_tps_top2={tps2:.3f}")
 

@@ -167,7 +167,9 @@ def test_workers_give_identical_output_and_cross_chunk_duplicates_survive(tmp_pa
         pq.write_table(t.slice(a, b - a), d / f"aligned_chunk_{i}.parquet")
     kw = dict(h_nmr=True, c_nmr=True, ir=True, pos_msms=True, formula=True, format="benchmark", progress=False)
     s1 = generate(d, tmp_path / "w1", workers=1, **kw)
-    s2 = generate(d, tmp_path / "w2", workers=2, **kw)
+    s2 = generate(d, tmp_path / "w2", workers=2, min_rows_per_worker=0, **kw)  # a real pool on 45 rows
+    assert s2["workers"]["used"] == 2 and s2["workers"]["pool_start_s"] is not None
+    assert not s2["workers"]["in_this_process"] and s1["workers"]["in_this_process"]
     for name in FILES:
         assert _read(tmp_path / "w1", name) == _read(tmp_path / "w2", name)
     assert s1["rows"]["read"] == 45 and s1["rows"]["written"]["total"] == 45
@@ -461,3 +463,40 @@ def test_issue12_corrupt_data_page_is_one_line_error(tmp_path, capsys):
     rc = main(["--input", str(p), "--out_dir", str(tmp_path / "o"), "--ir", "-q", "--no_progress"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and err.count("\n") == 0 and "corrupt.parquet" in err and "Traceback" not in err
+
+
+def test_small_input_runs_in_process_despite_workers(tmp_path):
+    """Issue 19: a pool's start-up exceeds the work of a small input; --workers is an upper bound."""
+    d = tmp_path / "chunks"
+    d.mkdir()
+    for i in range(2):
+        shutil.copy(EX1, d / f"aligned_chunk_{i}.parquet")
+    s = generate(d, tmp_path / "o", formula=True, format="benchmark", workers=2, progress=False)
+    w = s["workers"]
+    assert (w["requested"], w["used"], w["pool_start_s"], w["processes"], w["in_this_process"]) == \
+        (2, 1, None, 1, True)
+
+
+def test_workers_to_use():
+    from onmt_moe.data.pipeline import _workers_to_use
+
+    assert _workers_to_use(2, [3000] * 245, 20_000) == 2
+    assert _workers_to_use(4, [5000] * 4, 20_000) == 1
+    assert _workers_to_use(4, [30_000] * 3, 20_000) == 3   # one per chunk at most
+    assert _workers_to_use(2, [10], 0) == 1
+    assert _workers_to_use(2, [10, 10], 0) == 2
+
+
+def test_synthetic_full_scale_set_repeats_example_rows(tmp_path):
+    from onmt_moe.data.synthetic import repeat_rows
+
+    paths = repeat_rows([EX2], tmp_path / "syn", chunks=3, rows_per_chunk=50, seed=1)
+    assert [p.name for p in paths] == [f"aligned_chunk_{i}.parquet" for i in range(3)]
+    base = pq.read_table(EX2)
+    tables = [pq.read_table(p) for p in paths]
+    assert all(t.num_rows == 50 for t in tables)
+    assert tables[0].column("smiles").to_pylist() == (base.column("smiles").to_pylist() * 50)[:50]
+    irs = [ir for t in tables for ir in t.column("ir_spectra").to_pylist()]
+    assert len({tuple(v) for v in irs}) == len(irs)  # every copy distinct, so none is de-duplicated
+    s = generate(tmp_path / "syn", tmp_path / "out", ir=True, formula=True, format="benchmark", progress=False)
+    assert s["rows"]["deduplicated"] == 0 and s["rows"]["read"] == 150

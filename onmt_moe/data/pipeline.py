@@ -326,18 +326,56 @@ def process_chunk(job) -> dict:
 
 
 # ------------------------------------------------------------------ driver
+# Below about this many rows per worker a pool does not pay: starting it (the forkserver, which
+# imports this module with pyarrow/numpy, then the workers) costs about as much as formatting
+# ~10-20k rows on one core (~17k rows/s), so small inputs run in this process (see _workers_to_use).
+MIN_ROWS_PER_WORKER = 20_000
+
+
+def _workers_to_use(requested: int, row_counts: Sequence[int], min_rows_per_worker: int) -> int:
+    """Worker processes for these chunks: at most one per chunk and one per ``min_rows_per_worker``
+    rows (1 = in this process)."""
+    by_rows = sum(row_counts) // max(1, int(min_rows_per_worker)) if min_rows_per_worker > 0 else requested
+    return max(1, min(int(requested), len(row_counts), by_rows))
+
+
+def _run_chunks(jobs, workers: int, progress) -> tuple:
+    """(results in job order, pool start-up seconds or None): in this process or on a pool."""
+    if workers == 1:
+        return [r for r in _progress(map(process_chunk, jobs), len(jobs), progress)], None
+    results, startup = [], None
+    t_pool = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as ex:
+        for r in _progress(ex.map(process_chunk, jobs), len(jobs), progress):
+            if startup is None:  # time to the first result, less the work of that chunk
+                startup = max(0.0, time.perf_counter() - t_pool - r["seconds"])
+            results.append(r)
+    return results, round(startup, 3)
+
+
+def _num_rows(path: Path) -> int:
+    try:
+        return pq.ParquetFile(path).metadata.num_rows
+    except Exception as e:  # noqa: BLE001 - report any unreadable file in one line
+        raise DataError(f"{path}: cannot read parquet file ({type(e).__name__}: {e})") from None
+
+
 def _mp_context():
-    """forkserver where available (workers fork from one clean server that has this
-    module loaded: cheap start, no fork of a threaded parent), else spawn."""
+    """forkserver where available (workers fork from one clean server that has this module
+    loaded: no fork of a threaded parent), else spawn.
+
+    Each worker still imports the main script again (as ``__mp_main__``): CPython 3.11's
+    forkserver never preloads ``__main__`` (``ForkServer.ensure_running`` keeps the key
+    ``main_path`` of the preparation data, which ``spawn.get_preparation_data`` names
+    ``init_main_from_path``), so a main script with heavy imports (pandas, scipy) makes every
+    worker's start-up pay them; the entry points that call :func:`generate` import only this.
+    pandas is preloaded too: pyarrow imports it lazily on the first list-offset conversion of a
+    process (``benchmark_format._offsets``), ~1 s that every worker's first chunk paid otherwise."""
     try:
         ctx = get_context("forkserver")
     except ValueError:  # pragma: no cover - platforms without forkserver
         return get_context("spawn")
-    preload = ["onmt_moe.data.pipeline"]
-    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
-    if main_file and os.path.isfile(main_file):
-        preload.insert(0, "__main__")  # so that workers need not re-import the main script
-    ctx.set_forkserver_preload(preload)
+    ctx.set_forkserver_preload(["pandas", "onmt_moe.data.pipeline"])
     return ctx
 
 
@@ -394,8 +432,12 @@ def generate(input, out_dir, *, h_nmr: bool = False, c_nmr: bool = False, ir: bo
              msms_top_k: Optional[int] = None, nmr_decimals=DEFAULT_NMR_DECIMALS,
              max_src_tokens: Optional[int] = None, long_rows: str = "reject", workers: int = 1, strict: bool = False,
              limit_rows: Optional[int] = None, rdkit_check: Optional[bool] = None,
-             progress: Optional[bool] = None, command: Optional[str] = None) -> dict:
+             progress: Optional[bool] = None, command: Optional[str] = None,
+             min_rows_per_worker: int = MIN_ROWS_PER_WORKER) -> dict:
     """Build ``<out_dir>/data/{src,tgt}-{train,val,test}.txt``; return the summary dict.
+
+    ``workers`` is an upper bound: an input of fewer than ``min_rows_per_worker`` rows per worker
+    (0 = no such limit) uses fewer processes (summary ``workers``: requested, used, pool start-up).
 
     Keyword arguments mirror the CLI flags of ``benchmark/generate_input.py``.
     Raises :class:`DataError` (one-line message) on bad input that stops the run.
@@ -426,27 +468,28 @@ def generate(input, out_dir, *, h_nmr: bool = False, c_nmr: bool = False, ir: bo
         plan = segment_plan(mapping, sections, missing)
     if rdkit_check is None:
         rdkit_check = format == "tagged"
-    opt = Options(sections=sections, fmt=format, plan=plan, missing=missing, ir_points=ir_points,
-                  msms_top_k=msms_top_k, nmr_decimals=nmr_decimals, max_src_tokens=max_src_tokens,
-                  long_rows=long_rows,
-                  strict=strict, rdkit_check=bool(rdkit_check), pred_spectra=pred_spectra,
-                  use_threads=workers == 1)
-
     files = list_inputs(input)
     log.info("processing %d parquet file(s) in this order: %s", len(files), ", ".join(f.name for f in files))
+    rows_in = [_num_rows(f) for f in files]
     limits: List[Optional[int]] = [None] * len(files)
     if limit_rows is not None:
         remaining = int(limit_rows)
-        for k, f in enumerate(files):
-            try:
-                nr = pq.ParquetFile(f).metadata.num_rows
-            except Exception as e:  # noqa: BLE001
-                raise DataError(f"{f}: cannot read parquet file ({type(e).__name__}: {e})") from None
+        for k, nr in enumerate(rows_in):
             limits[k] = min(nr, remaining)
             remaining -= limits[k]
         keep = [k for k in range(len(files)) if limits[k] > 0] or [0]
         files = [files[k] for k in keep]
         limits = [limits[k] for k in keep]
+        rows_in = [limits[k] for k in range(len(files))]
+    used = _workers_to_use(workers, rows_in, min_rows_per_worker)
+    if used < workers:
+        log.info("--workers %d: using %d process(es) for %d rows in %d chunk(s) (a pool pays from ~%d rows "
+                 "per worker)", workers, used, sum(rows_in), len(files), min_rows_per_worker)
+    opt = Options(sections=sections, fmt=format, plan=plan, missing=missing, ir_points=ir_points,
+                  msms_top_k=msms_top_k, nmr_decimals=nmr_decimals, max_src_tokens=max_src_tokens,
+                  long_rows=long_rows,
+                  strict=strict, rdkit_check=bool(rdkit_check), pred_spectra=pred_spectra,
+                  use_threads=used == 1)
 
     out = Path(out_dir)
     data_dir = out / "data"
@@ -457,20 +500,15 @@ def generate(input, out_dir, *, h_nmr: bool = False, c_nmr: bool = False, ir: bo
     spool.mkdir()
     jobs = [(k, str(f), limits[k], opt, str(spool)) for k, f in enumerate(files)]
 
-    results = []
     try:
-        if workers == 1 or len(jobs) == 1:
-            it = map(process_chunk, jobs)
-            for r in _progress(it, len(jobs), progress):
-                results.append(r)
-        else:
-            with ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
-                                     mp_context=_mp_context()) as ex:
-                for r in _progress(ex.map(process_chunk, jobs), len(jobs), progress):
-                    results.append(r)
+        results, pool_start_s = _run_chunks(jobs, used, progress)
         summary = _finish(results, out, data_dir, spool, opt, seed, kw, mapping, files)
     finally:
         shutil.rmtree(spool, ignore_errors=True)
+    pids = {r["pid"] for r in results}
+    summary["workers"] = {"requested": int(workers), "used": used, "pool_start_s": pool_start_s,
+                          "processes": len(pids), "in_this_process": os.getpid() in pids,
+                          "chunk_seconds_total": round(sum(r["seconds"] for r in results), 3)}
     summary["command"] = command or _command_line(kw)
     summary["elapsed_s"] = round(time.time() - t0, 3)
     with open(data_dir / "summary.json", "w") as fh:
@@ -649,7 +687,11 @@ def build_parser():
                         "applies to the spectra side); see --long_rows")
     p.add_argument("--long_rows", choices=LONG_ROWS, default="reject",
                    help="rows over --max_src_tokens: reject (to rejects.tsv) or keep (only counted)")
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes (an upper bound: see --min_rows_per_worker)")
+    p.add_argument("--min_rows_per_worker", type=int, default=MIN_ROWS_PER_WORKER,
+                   help="use at most one worker per this many input rows (a pool's start-up costs about "
+                        "as much as formatting that many rows); 0 = always --workers")
     p.add_argument("--strict", action="store_true", help="stop at the first bad row")
     p.add_argument("--limit_rows", type=int, default=None)
     g = p.add_mutually_exclusive_group()

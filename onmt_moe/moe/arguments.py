@@ -26,6 +26,7 @@ MODALITY_ROUTING = ("bias", "embed", "both", "none")
 NOISE_TYPES = ("none", "jitter", "gaussian")
 OVERFLOW_POLICIES = ("none", "drop", "shared", "next_best")
 PRIORITIES = ("prob", "position")
+DISPATCH_PATHS = ("auto", "sorted", "padded")
 LOAD_MODES = ("hard", "smooth")
 
 # aux-loss name -> the MoEArgs field holding its coefficient schedule
@@ -95,6 +96,12 @@ def add_moe_options(parser) -> None:
         help="Who keeps a slot when an expert is full: all first choices before second choices, and "
              "within a rank by router probability (prob, BPR) or by token position (position).")
 
+    add("--moe_dispatch", "-moe_dispatch", default="auto", choices=DISPATCH_PATHS,
+        help="Token-choice dispatch: sorted (expert-sorted rows, one matmul pair per expert; reads the "
+             "per-expert counts on the host once per call), padded (E x C x d capacity buffers and "
+             "batched matmuls, no host read; C = the capacity, or the token count when dropless, so "
+             "dropless costs E/k times the expert arithmetic), auto (padded on CUDA when the capacity "
+             "is finite, i.e. -moe_overflow is not none; sorted otherwise). Same outputs either way.")
     add("--moe_lb_coef", "-moe_lb_coef", type=str, default="0.01",
         help="Load-balance coefficient (schedule). LB = E*sum_e f_e P_e, f before capacity; 1 at balance.")
     add("--moe_z_coef", "-moe_z_coef", type=str, default="0.001",
@@ -148,6 +155,7 @@ class MoEArgs:
     min_capacity: int = 4
     overflow: str = "none"
     capacity_priority: str = "prob"
+    dispatch: str = "auto"
 
     lb_coef: str = "0.01"
     z_coef: str = "0.001"
@@ -216,7 +224,8 @@ class MoEArgs:
         for option, choices in (("router_type", ROUTER_TYPES), ("gate_norm", GATE_NORMS),
                                 ("modality_routing", MODALITY_ROUTING),
                                 ("router_noise_type", NOISE_TYPES), ("overflow", OVERFLOW_POLICIES),
-                                ("capacity_priority", PRIORITIES), ("load_mode", LOAD_MODES)):
+                                ("capacity_priority", PRIORITIES), ("load_mode", LOAD_MODES),
+                                ("dispatch", DISPATCH_PATHS)):
             _choice(getattr(self, option), choices, "-moe_" + option)
         if self.num_experts < 1:
             bad("num_experts", f"must be >= 1, got {self.num_experts}")

@@ -69,6 +69,35 @@ class ExpertGroup(nn.Module):
         outs = [expert(c) if n > 0 else c for expert, c, n in zip(self.experts, chunks, counts)]
         return torch.cat(outs, dim=0) if len(outs) > 1 else outs[0]
 
+    def forward_padded(self, x_buf: torch.Tensor) -> torch.Tensor:
+        """All experts on capacity buffers x_buf (E, C, d) -> (E, C, d) with batched matmuls.
+
+        Experts narrower than the widest get zero rows of w_1 (w_3) and zero columns of w_2: their
+        extra hidden units are act(0) = 0 for every supported activation, so the result is exact."""
+        width = max(e.d_ff for e in self.experts)
+
+        def stack_rows(get):  # (E, width, ...) from the experts' (d_ff_e, ...) tensors, zero-padded
+            ts = [get(e) for e in self.experts]
+            if ts[0] is None:
+                return None
+            return torch.stack([F.pad(t, (0, 0) * (t.dim() - 1) + (0, width - t.shape[0])) for t in ts])
+
+        first = self.experts[0]
+        w1, b1 = stack_rows(lambda e: e.w_1.weight), stack_rows(lambda e: e.w_1.bias)
+        h = torch.bmm(x_buf, w1.transpose(1, 2))                               # (E, C, F)
+        h = first.act(h if b1 is None else h + b1.unsqueeze(1))
+        if first.w_3 is not None:
+            w3, b3 = stack_rows(lambda e: e.w_3.weight), stack_rows(lambda e: e.w_3.bias)
+            g = torch.bmm(x_buf, w3.transpose(1, 2))
+            h = h * (g if b3 is None else g + b3.unsqueeze(1))
+        if first.dropout.p > 0:
+            h = first.dropout(h)
+        w2 = torch.stack([F.pad(e.w_2.weight, (0, width - e.d_ff)) for e in self.experts])  # (E, d, F)
+        out = torch.bmm(h, w2.transpose(1, 2))                                 # (E, C, d)
+        if first.w_2.bias is not None:
+            out = out + torch.stack([e.w_2.bias for e in self.experts]).unsqueeze(1)
+        return out
+
 
 class _GroupedReluFFN(torch.autograd.Function):
     """All relu experts over expert-sorted rows, forward and backward by hand.

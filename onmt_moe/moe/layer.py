@@ -2,7 +2,7 @@
 
 ``y, aux = moe(x, modality)`` with x (T, d) the non-pad tokens and modality (T,).
 
-Token-choice dispatch (one host sync per call: the per-expert counts):
+Token-choice dispatch, ``-moe_dispatch sorted`` (one host sync per call: the per-expert counts):
 1. the router picks (T, k) experts and gates; capacity turns some assignments
    into "overflow" (bucket E);
 2. the T*k assignments are sorted by bucket once; a single row gather builds the
@@ -11,6 +11,11 @@ Token-choice dispatch (one host sync per call: the per-expert counts):
    mixed with the gates by a batched (T,1,k) x (T,k,d) product.
 Both row moves are custom autograd functions whose backward is again a gather
 (no index_add / scatter with duplicates).
+
+``-moe_dispatch padded`` (auto on CUDA with a finite capacity): no host sync. Each kept
+assignment gets a slot in per-expert buffers (E, C, d) (its rank among the expert's assignments,
+by a cumulative sum), the experts run as batched matmuls over the buffers, and the outputs are
+gathered back in assignment order; step 3 is shared. Same outputs as the sorted path.
 
 Overflow policies: ``drop``: gate 0, the caller's residual carries the token;
 ``shared``: the assignment's gate multiplies the shared experts' output (so
@@ -108,7 +113,6 @@ class MoE(nn.Module):
                 ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
         a = self.args
         T, d = x.shape
-        E = a.num_experts
         if modality is None:
             modality = torch.zeros(T, dtype=torch.long, device=x.device)
         modality = modality.long()
@@ -154,20 +158,10 @@ class MoE(nn.Module):
         flat = bucket.reshape(-1)                          # assignment i = t*k + j
         counts = torch.zeros(E + 1, dtype=torch.long, device=x.device)
         counts.index_add_(0, flat, torch.ones_like(flat))
-        perm = flat.argsort(stable=True)                   # expert-sorted order
-        inv_perm = torch.empty_like(perm)
-        inv_perm[perm] = torch.arange(perm.numel(), device=perm.device)
-        counts_host = counts.tolist()                      # the one host sync
-        n_routed = sum(counts_host[:E])
-        n_backup = counts_host[E] if self.backup_expert is not None else 0
-        n_compute = n_routed + n_backup
-
-        src_token = perm[:n_compute] // k if k > 1 else perm[:n_compute]
-        x_sorted = _GatherRows.apply(x, src_token, inv_perm, k)
-        out = self.routed(x_sorted[:n_routed] if n_backup else x_sorted, counts_host[:E])
-        if n_backup:
-            out = torch.cat([out, self.backup_expert(x_sorted[n_routed:])])
-        per_assign = _UnsortRows.apply(out, inv_perm, perm)    # (T*k, d)
+        if self.uses_padded_dispatch(x, cap):
+            per_assign = self._dispatch_padded(x, flat, T if cap is None else cap)
+        else:
+            per_assign = self._dispatch_sorted(x, flat, counts)
         g = gates.to(per_assign.dtype)  # overflow rows of per_assign are 0 unless a backup computed them
         if k == 1 and a.gate_norm == "topk" and a.overflow != "next_best":
             y = per_assign  # renormalised top-1 gates are exactly 1 (no gradient either)
@@ -183,7 +177,7 @@ class MoE(nn.Module):
                 s = s * w.to(s.dtype)
                 to_shared = overflow.sum().float()
             y = y + s
-        elif n_backup:
+        elif self.backup_expert is not None:
             to_shared = overflow.sum().float()
 
         with torch.no_grad():
@@ -201,6 +195,56 @@ class MoE(nn.Module):
                 "tokens_no_expert": overflow.all(1).sum().float(),
             }
         return y, info
+
+    def uses_padded_dispatch(self, x, capacity) -> bool:
+        """-moe_dispatch: padded, sorted, or auto = padded on CUDA when the capacity is finite."""
+        mode = self.args.dispatch
+        return mode == "padded" or (mode == "auto" and x.is_cuda and capacity is not None)
+
+    def _dispatch_sorted(self, x, flat, counts):
+        """(T*k, d) expert outputs in assignment order, via expert-sorted rows (one host sync)."""
+        k, E = self.args.top_k, self.args.num_experts
+        perm = flat.argsort(stable=True)                   # expert-sorted order
+        inv_perm = torch.empty_like(perm)
+        inv_perm[perm] = torch.arange(perm.numel(), device=perm.device)
+        counts_host = counts.tolist()                      # the one host sync
+        n_routed = sum(counts_host[:E])
+        n_backup = counts_host[E] if self.backup_expert is not None else 0
+        n_compute = n_routed + n_backup
+        src_token = perm[:n_compute] // k if k > 1 else perm[:n_compute]
+        x_sorted = _GatherRows.apply(x, src_token, inv_perm, k)
+        out = self.routed(x_sorted[:n_routed] if n_backup else x_sorted, counts_host[:E])
+        if n_backup:
+            out = torch.cat([out, self.backup_expert(x_sorted[n_routed:])])
+        return _UnsortRows.apply(out, inv_perm, perm)     # (T*k, d)
+
+    def _dispatch_padded(self, x, flat, capacity: int):
+        """(T*k, d) expert outputs in assignment order via (E, C, d) buffers; no host read.
+
+        Assignment i of expert e < E takes slot e*C + (its rank among e's assignments); every kept
+        assignment has a slot (capacity was applied before, and dropless C = T since a token picks
+        an expert at most once). Overflow (bucket E) rows are 0, or the backup expert's output."""
+        k, E = self.args.top_k, self.args.num_experts
+        T, d = x.shape
+        C = min(int(capacity), T)  # an expert gets at most one assignment per token
+        onehot = torch.zeros(flat.shape[0], E + 1, dtype=torch.int32, device=x.device)
+        onehot.scatter_(1, flat[:, None], 1)
+        rank = onehot.cumsum(0).gather(1, flat[:, None]).squeeze(1) - 1
+        kept = flat < E
+        slot = torch.where(kept, flat * C + rank.clamp_max(C - 1), E * C)   # E*C: a zero row
+        token = torch.arange(flat.shape[0], device=x.device) // k
+        slot_token = torch.full((E * C + 1,), T, dtype=torch.long, device=x.device)
+        slot_token[slot] = torch.where(kept, token, T)     # T: a zero row of x
+        slot_token = slot_token[: E * C]
+        x_pad = torch.cat([x, x.new_zeros(1, d)])
+        x_buf = x_pad.index_select(0, slot_token).view(E, C, d)
+        out = self.routed.forward_padded(x_buf).reshape(E * C, -1)
+        out = torch.cat([out, out.new_zeros(1, out.shape[1])])
+        per_assign = out.index_select(0, slot)
+        if self.backup_expert is not None:  # computed for every token: no host read of how many overflowed
+            backup = self.backup_expert(x).index_select(0, token)
+            per_assign = torch.where(kept[:, None], per_assign, backup.to(per_assign.dtype))
+        return per_assign
 
     def _expert_choice(self, x, r, modality):
         a = self.args

@@ -74,6 +74,19 @@ class RoutingStats:
         self.calls += 1
         self.temperature, self.noise = temperature, noise
 
+    def all_reduce_(self, device) -> None:
+        """Sum the counts of every rank of the default process group into each rank's buffer
+        (a collective: every rank calls it at the same point). ``calls`` is summed too, so the
+        snapshot's ratios are those of all the ranks' tokens together, as on one process."""
+        import torch.distributed as dist
+
+        self._ensure(self._buf.device if self._buf is not None else torch.device(device))
+        calls = torch.tensor([float(self.calls)], dtype=torch.float64, device=self._buf.device)
+        packed = torch.cat([self._buf, calls])
+        dist.all_reduce(packed)
+        self._buf.copy_(packed[:-1])
+        self.calls = int(round(float(packed[-1])))
+
     def reset(self) -> None:
         if self._buf is not None:
             self._buf.zero_()
