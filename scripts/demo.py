@@ -23,7 +23,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEMO_MOLECULES = 40000
+DEMO_MOLECULES = 30000
 
 
 def simulate_small_tier(a, py, env) -> int:
