@@ -268,23 +268,12 @@ def load_molecules(sources: Iterable[str] = DEFAULT_SOURCES, cfg: FilterConfig |
         except OSError as exc:  # file missing in this build / optional package absent: fail loudly
             raise RuntimeError(f"molecule source {name!r} unavailable: {exc}") from exc
         for smi in items:
-            mol = Chem.MolFromSmiles(smi)
-            reason = filter_reason(mol, cfg)
-            if reason is None:
-                can = canonical(mol)
-                if len(can) > cfg.max_smiles_len:
-                    reason = "smiles_too_long"
-                elif can in seen:
-                    reason = "duplicate"
-                else:
-                    seen.add(can)
-                    kept.append({"smiles": can, "source": name})
-                    continue
-            rejected.append({"input": smi, "source": name, "reason": reason})
+            _check_one(smi, name, cfg, seen, kept, rejected)
     return kept, rejected
 
 
 def _check_one(smi: str, source: str, cfg: FilterConfig, seen: set, kept: list, rejected: list) -> None:
+    """Filter one SMILES: append {smiles, source} to kept, or {input, source, reason} to rejected."""
     mol = Chem.MolFromSmiles(smi)
     reason = filter_reason(mol, cfg)
     if reason is None:
