@@ -32,7 +32,7 @@ $(VENV)/.predict-installed: $(VENV)/.installed requirements-predict.txt requirem
 install-predict: $(VENV)/.predict-installed
 
 test: install install-predict
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q tests
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile tests
 
 demo: install
 	$(PY) scripts/demo.py
