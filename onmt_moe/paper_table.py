@@ -41,6 +41,11 @@ MODELS: Dict[str, tuple] = {
     "moe": ("configs/demo_moe.yaml", ["moe_expert_d_ff=128"]),
     "moe_notag": ("configs/demo_moe.yaml", ["moe_expert_d_ff=128", "moe_modality_routing=none"]),
 }
+# Every cell sees the same molecules per step. The demo configs batch by source tokens (4,096), which
+# suits one input but not a table across inputs: an NMR source is ~60 tokens (65 molecules a step), a
+# NMR+IR+MS source ~300 (13 a step), so at equal steps the all-modality cells would see a fifth of the
+# data -- the main reason every all-modality cell of the old bench-quality sat near zero.
+BATCH_SETS = ["batch_type=sents", "batch_size=64", "valid_batch_size=64"]
 COLUMNS = ["input", "model", "seed", "steps", "top1", "top5", "top10", "invalid", "formula_top1",
            "train_tok_per_s", "params_total", "params_active", "train_seconds", "run_dir"]
 
@@ -97,7 +102,7 @@ def run_cell(data_dir: str, run_dir: str, model: str, seed: int, steps: int, ext
            "--config", os.path.join(ROOT, template), "--runs_dir", os.path.dirname(run_dir),
            "--run_name", os.path.basename(run_dir), "--quiet", "--stages", "vocab,train,translate,score"]
     for s in [f"run.data_dir={data_dir}", f"train_steps={steps}", f"save_checkpoint_steps={steps}",
-              f"seed={seed}", *sets, *extra_sets]:
+              f"seed={seed}", *BATCH_SETS, *sets, *extra_sets]:
         cmd += ["--set", s]
     if os.path.isdir(run_dir):
         cmd.append("--resume")
