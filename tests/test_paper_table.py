@@ -49,3 +49,18 @@ def test_run_table_reads_finished_cells_and_stops_at_the_budget(tmp_path, monkey
     msgs = []
     rows = pt.run_table("d", str(tmp_path), ["NMR", "IR", "MS"], ["dense"], [1], 10, max_hours=0.0, log=msgs.append)
     assert ran == [] and len(rows) == 2 and "time budget" in msgs[-1]  # MS would not fit
+
+
+def test_every_cell_sees_the_same_molecules_per_step(tmp_path, monkeypatch):
+    """Token batches would give an all-modality source (~4x longer) a quarter of the molecules a step."""
+    cmds = []
+
+    class Done:
+        returncode = 0
+
+    monkeypatch.setattr(pt.subprocess, "run", lambda cmd: cmds.append(cmd) or Done())
+    for model in ("dense", "moe"):
+        pt.run_cell("corpus/data", str(tmp_path / f"NMR_{model}_s1"), model, 1, 10, [])
+    for cmd in cmds:
+        sets = [cmd[i + 1] for i, c in enumerate(cmd) if c == "--set"]
+        assert "batch_type=sents" in sets and "batch_size=64" in sets
