@@ -20,7 +20,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Sequence
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -54,16 +54,34 @@ COLUMNS = ["input", "model", "seed", "steps", "top1", "top5", "top10", "invalid"
 class CorpusOptions:
     """generate_input settings shared by every cell (the same representation for dense and MoE)."""
 
-    ir_points: int = 100
-    msms_top_k: int = 12
+    # A cell's CPU cost follows its source length: with 50 IR points and 8 peaks per MS/MS list the
+    # all-modality source is ~160 tokens (NMR alone ~60); 100 points and 12 peaks make it ~225.
+    ir_points: int = 50
+    msms_top_k: int = 8
     nmr_decimals: str = "1,0,0"
     max_src_tokens: int = 1000
+
+
+def corpus_key(sections: Sequence[str], copt: CorpusOptions) -> dict:
+    """The options a corpus of these sections depends on (IR points mean nothing to an NMR corpus)."""
+    key = asdict(copt)
+    if "ir" not in sections:
+        del key["ir_points"]
+    if not {"pos_msms", "neg_msms"} & set(sections):
+        del key["msms_top_k"]
+    return key
 
 
 def build_corpus(data: str, out: str, sections: Sequence[str], copt: CorpusOptions) -> str:
     """Tagged corpus (``--missing token``) for one input row; returns its data dir (built once)."""
     data_dir = os.path.join(out, "data")
+    record = os.path.join(out, "corpus_options.json")
+    wanted = {"data": os.path.abspath(data), "sections": list(sections), **corpus_key(sections, copt)}
     if os.path.exists(os.path.join(data_dir, "src-test.txt")):
+        built = json.load(open(record)) if os.path.exists(record) else None
+        if built != wanted:  # a resumed table must not mix representations across its cells
+            raise ValueError(f"{out}: built with {built}, asked for {wanted}; use another --out "
+                             "or delete the folder (and the cells trained on it)")
         return data_dir
     from onmt_moe.data.pipeline import generate
 
@@ -71,6 +89,8 @@ def build_corpus(data: str, out: str, sections: Sequence[str], copt: CorpusOptio
     generate(data, out, format="tagged", missing="token", ir_points=copt.ir_points,
              msms_top_k=copt.msms_top_k, nmr_decimals=copt.nmr_decimals,
              max_src_tokens=copt.max_src_tokens, progress=False, **flags)
+    with open(record, "w") as fh:
+        json.dump(wanted, fh, indent=1)
     return data_dir
 
 

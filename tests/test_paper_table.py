@@ -64,3 +64,26 @@ def test_every_cell_sees_the_same_molecules_per_step(tmp_path, monkeypatch):
     for cmd in cmds:
         sets = [cmd[i + 1] for i, c in enumerate(cmd) if c == "--set"]
         assert "batch_type=sents" in sets and "batch_size=64" in sets
+
+
+def test_a_corpus_built_with_other_options_is_refused(tmp_path, monkeypatch):
+    import onmt_moe.data.pipeline as pipeline
+
+    def fake_generate(data, out, **kw):
+        os.makedirs(os.path.join(out, "data"), exist_ok=True)
+        open(os.path.join(out, "data", "src-test.txt"), "w").write("x\n")
+
+    monkeypatch.setattr(pipeline, "generate", fake_generate)
+    out = str(tmp_path / "corpus_NMR+IR")
+    sections = pt.INPUTS["NMR+IR"]
+    pt.build_corpus("d", out, sections, pt.CorpusOptions(ir_points=50))
+    assert pt.build_corpus("d", out, sections, pt.CorpusOptions(ir_points=50)).endswith("data")  # reused
+    try:
+        pt.build_corpus("d", out, sections, pt.CorpusOptions(ir_points=100))
+    except ValueError as exc:
+        assert "ir_points" in str(exc) and "corpus_NMR+IR" in str(exc)
+    else:
+        raise AssertionError("a corpus with 50 IR points was reused for a 100-point cell")
+    nmr = str(tmp_path / "corpus_NMR")  # IR options mean nothing to an NMR-only corpus
+    pt.build_corpus("d", nmr, pt.INPUTS["NMR"], pt.CorpusOptions(ir_points=50))
+    pt.build_corpus("d", nmr, pt.INPUTS["NMR"], pt.CorpusOptions(ir_points=100, msms_top_k=3))
