@@ -35,11 +35,13 @@ INPUTS: Dict[str, List[str]] = {
     "IR+MS": ["ir", "pos_msms", "neg_msms"],
     "NMR+IR+MS": ["h_nmr", "c_nmr", "ir", "pos_msms", "neg_msms"],
 }
+# one width per expert (demo_moe.yaml has 4 experts, top-2): 2 x 128 = the dense FFN's 256
+MOE_EXPERTS = "moe_expert_d_ff=[128, 128, 128, 128]"
 # model name -> (config template, extra --set overrides); the MoE rows keep the dense model's active size
 MODELS: Dict[str, tuple] = {
     "dense": ("configs/demo_dense.yaml", []),
-    "moe": ("configs/demo_moe.yaml", ["moe_expert_d_ff=128"]),
-    "moe_notag": ("configs/demo_moe.yaml", ["moe_expert_d_ff=128", "moe_modality_routing=none"]),
+    "moe": ("configs/demo_moe.yaml", [MOE_EXPERTS]),
+    "moe_notag": ("configs/demo_moe.yaml", [MOE_EXPERTS, "moe_modality_routing=none"]),
 }
 # Every cell sees the same molecules per step. The demo configs batch by source tokens (4,096), which
 # suits one input but not a table across inputs: an NMR source is ~60 tokens (65 molecules a step), a
@@ -115,8 +117,9 @@ def cell_result(run_dir: str, inp: str, model: str, seed: int, steps: int) -> di
             "train_seconds": info.get("stages", {}).get("train", {}).get("seconds"), "run_dir": run_dir}
 
 
-def run_cell(data_dir: str, run_dir: str, model: str, seed: int, steps: int, extra_sets: Sequence[str]) -> None:
-    """Train, decode and score one cell with ``start_training`` (resumes a half-finished folder)."""
+def cell_command(data_dir: str, run_dir: str, model: str, seed: int, steps: int,
+                 extra_sets: Sequence[str]) -> List[str]:
+    """The ``start_training`` command line of one cell."""
     template, sets = MODELS[model]
     cmd = [sys.executable, os.path.join(ROOT, "benchmark", "start_training.py"),
            "--config", os.path.join(ROOT, template), "--runs_dir", os.path.dirname(run_dir),
@@ -124,6 +127,12 @@ def run_cell(data_dir: str, run_dir: str, model: str, seed: int, steps: int, ext
     for s in [f"run.data_dir={data_dir}", f"train_steps={steps}", f"save_checkpoint_steps={steps}",
               f"seed={seed}", *BATCH_SETS, *sets, *extra_sets]:
         cmd += ["--set", s]
+    return cmd
+
+
+def run_cell(data_dir: str, run_dir: str, model: str, seed: int, steps: int, extra_sets: Sequence[str]) -> None:
+    """Train, decode and score one cell with ``start_training`` (resumes a half-finished folder)."""
+    cmd = cell_command(data_dir, run_dir, model, seed, steps, extra_sets)
     if os.path.isdir(run_dir):
         cmd.append("--resume")
     if subprocess.run(cmd).returncode != 0:

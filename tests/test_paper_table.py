@@ -87,3 +87,14 @@ def test_a_corpus_built_with_other_options_is_refused(tmp_path, monkeypatch):
     nmr = str(tmp_path / "corpus_NMR")  # IR options mean nothing to an NMR-only corpus
     pt.build_corpus("d", nmr, pt.INPUTS["NMR"], pt.CorpusOptions(ir_points=50))
     pt.build_corpus("d", nmr, pt.INPUTS["NMR"], pt.CorpusOptions(ir_points=100, msms_top_k=3))
+
+
+def test_every_model_row_is_a_valid_config(tmp_path):
+    """The dry run validates each row's overrides (an MoE row once passed one expert width for four)."""
+    import subprocess
+
+    data = os.path.join(os.path.dirname(__file__), "fixtures", "tiny_corpus", "data")
+    for model in pt.MODELS:
+        cmd = pt.cell_command(data, str(tmp_path / f"NMR_{model}_s1"), model, 1, 10, []) + ["--dry_run"]
+        res = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+        assert res.returncode == 0, f"{model}: {res.stdout[-400:]} {res.stderr[-400:]}"
