@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from onmt_moe.analysis import (
+from onmt_moe.diagnostics.analysis import (
     GradientNormLogger,
     ModelLoadError,
     find_moe_blocks,
@@ -18,7 +18,7 @@ from onmt_moe.analysis import (
     profile_modules,
     sample_batch,
 )
-from onmt_moe.csvlog import read_csv
+from onmt_moe.runs.csvlog import read_csv
 
 
 # --------------------------------------------------------------------------- toy MoE

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from onmt_moe.anomaly import RunDataError, Thresholds, analyze_run, format_report, main, should_fail
-from onmt_moe.csvlog import CsvLog
+from onmt_moe.diagnostics.anomaly import RunDataError, Thresholds, analyze_run, format_report, main, should_fail
+from onmt_moe.runs.csvlog import CsvLog
 
 TRAIN_COLS = ["step", "xent", "ppl", "accuracy", "lr", "src_tok_per_s", "tgt_tok_per_s",
               "elapsed_s", "aux_total"]

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from onmt_moe import tags
+from onmt_moe.modality import tags
 from onmt_moe.data import benchmark_format as bf
 from onmt_moe.data import textbuf as tx
 from onmt_moe.data.columns import DataError, detect_msms_version, msms_names

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from onmt_moe.glycan.multitask import TASKS, parse_weights
-from onmt_moe.modality import find_tags
-from onmt_moe.tags import split_segments, tags_in_vocab
+from onmt_moe.modality.lookup import find_tags
+from onmt_moe.modality.tags import split_segments, tags_in_vocab
 from tests.conftest import ROOT
 
 SAMPLE = os.path.join(ROOT, "tests", "fixtures", "glycan", "sample.parquet")

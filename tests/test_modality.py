@@ -1,7 +1,7 @@
-"""Token → modality ids from tag tokens (onmt_moe.modality), without OpenNMT."""
+"""Token → modality ids from tag tokens (onmt_moe.modality.lookup), without OpenNMT."""
 import torch
 
-from onmt_moe.modality import ModalityLookup, find_tags
+from onmt_moe.modality.lookup import ModalityLookup, find_tags
 
 ITOS = ["<unk>", "<blank>", "<s>", "</s>", "<NMR>", "</NMR>", "<IR>", "</IR>", "1HNMR", "7.1", "IR", "5", "<MISSING>", "C"]
 

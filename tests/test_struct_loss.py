@@ -5,7 +5,7 @@ import torch
 import onmt_moe  # noqa: F401
 from onmt.inputters.inputter import dict_to_vocabs
 from onmt.model_builder import build_base_model
-from onmt_moe.loss import MoELossCompute, parse_weights
+from onmt_moe.plugin.loss import MoELossCompute, parse_weights
 
 from tests import helpers_onmt as H
 

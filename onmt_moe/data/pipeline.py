@@ -54,7 +54,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from onmt_moe import tags
+from onmt_moe.modality import tags
 from onmt_moe.data import benchmark_format as bf
 from onmt_moe.data.columns import MSMS_HEADERS, SECTIONS, DataError, needed_columns
 from onmt_moe.data.split import split_indices

@@ -3,7 +3,7 @@
 ``<FORMULA> C 8 H 8 O </FORMULA> <NMR> 1HNMR … 13CNMR … </NMR> <IR> IR … </IR> <MS> E0Pos … E0Neg … </MS>``
 
 Sections keep their inner headers (``1HNMR``, ``13CNMR``, ``IR``, ``E0Pos`` …).
-Tag spelling comes from :mod:`onmt_moe.tags`.
+Tag spelling comes from :mod:`onmt_moe.modality.tags`.
 
 Missing modalities: a segment with no present section is dropped
 (``missing='drop'``) or written as ``<NAME> <MISSING> </NAME>`` (``missing='token'``).
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from onmt_moe import tags
+from onmt_moe.modality import tags
 from onmt_moe.data.columns import SECTIONS, DataError
 
 MISSING_MODES = ("drop", "token")

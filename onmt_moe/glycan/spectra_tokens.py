@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass, asdict
 from typing import Dict, List, Sequence
 
-from onmt_moe.tags import wrap
+from onmt_moe.modality.tags import wrap
 
 PROTON = 1.007276
 H2O = 18.010565

@@ -12,7 +12,7 @@ from onmt_moe.predict import InputError
 def checkpoint_path(model: str) -> str:
     """A checkpoint file, or a run folder (its newest ``model_step_N.pt``)."""
     if os.path.isdir(model):
-        from onmt_moe.runner import checkpoints
+        from onmt_moe.runs.runner import checkpoints
 
         found = checkpoints(model)
         if not found:

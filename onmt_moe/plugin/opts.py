@@ -1,6 +1,6 @@
 """The plugin's own command-line/YAML options (the MoE knobs live in :mod:`onmt_moe.moe.arguments`).
 
-All are added to OpenNMT's ``model_opts`` by :mod:`onmt_moe.onmt_patches`, so they show in
+All are added to OpenNMT's ``model_opts`` by :mod:`onmt_moe.plugin.onmt_patches`, so they show in
 ``onmt_train -h``, are saved in every checkpoint, and get defaults when an older checkpoint is loaded.
 """
 from __future__ import annotations

@@ -29,7 +29,7 @@ name prefix (``depth`` components, default 4, e.g.
 ``decoder.embeddings`` are one group each; with ``expert_detail`` each
 ``experts.<i>`` gets its own group) and, on ``maybe_log(step)`` every N steps,
 appends ``step,module,grad_norm`` rows (plus ``total``) to ``grad_norms.csv``
-through :class:`onmt_moe.csvlog.CsvLog`.  Cost: one ``torch._foreach_norm``
+through :class:`onmt_moe.runs.csvlog.CsvLog`.  Cost: one ``torch._foreach_norm``
 over all gradients, one ``torch.stack``, one ``index_add_`` and a single
 host transfer.  Call it after ``backward()`` (and after unscaling AMP
 gradients, or pass ``scale=``) and before ``zero_grad``.
@@ -69,7 +69,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 import torch
 from torch import nn
 
-from onmt_moe.csvlog import CsvLog
+from onmt_moe.runs.csvlog import CsvLog
 
 __all__ = [
     "parameter_table",
@@ -665,7 +665,7 @@ def sample_batch(vocabs, batch_size: int = 8, src_len: int = 64, tgt_len: int = 
     when the source vocab has modality tags, so modality-aware encoders see
     realistic segments; other tokens are drawn uniformly from non-special ones.
     """
-    from onmt_moe import tags as _tags
+    from onmt_moe.modality import tags as _tags
 
     gen = torch.Generator().manual_seed(seed)
     src_tokens = list(vocabs["src"].ids_to_tokens)
@@ -742,7 +742,7 @@ def main(argv=None) -> int:
     print(format_table(table, cols))
     try:
         if args.csv:
-            from onmt_moe.csvlog import atomic_write_text
+            from onmt_moe.runs.csvlog import atomic_write_text
 
             atomic_write_text(args.csv, table.to_csv(index=False))
         if args.profile:
@@ -761,7 +761,7 @@ def main(argv=None) -> int:
             print(format_table(prof, ["module", "type", "calls", "params", "forward_ms", "backward_ms",
                                       "forward_pct", "backward_pct"]))
             if args.profile_csv:
-                from onmt_moe.csvlog import atomic_write_text
+                from onmt_moe.runs.csvlog import atomic_write_text
 
                 atomic_write_text(args.profile_csv, prof.to_csv(index=False))
     except OSError as exc:

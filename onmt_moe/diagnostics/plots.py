@@ -31,7 +31,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from onmt_moe.csvlog import CsvLogError, atomic_write_bytes, read_csv
+from onmt_moe.runs.csvlog import CsvLogError, atomic_write_bytes, read_csv
 
 __all__ = ["plot_runs", "PlotError", "load_run", "modality_expert_table"]
 

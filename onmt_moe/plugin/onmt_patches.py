@@ -15,7 +15,7 @@ Each patch names the upstream function it wraps and why:
 5. ``onmt.train_single.build_model`` (imported there by name) — wrapped to re-initialise the routers
    after OpenNMT's glorot init (which xaviers every ``weight`` with dim > 1: the modality bias must
    start at zero) on fresh starts, and to hand the model to the CSV reporter.
-6. ``onmt.trainer.LossCompute`` — rebound to :class:`onmt_moe.loss.MoELossCompute` (looked up at call
+6. ``onmt.trainer.LossCompute`` — rebound to :class:`onmt_moe.plugin.loss.MoELossCompute` (looked up at call
    time by ``build_trainer``): adds the aux losses once, with the right scale.
 7. ``onmt.trainer.Trainer._gradient_accumulation`` — wrapped to tell the MoE layers the training step
    (noise/temperature/coefficient schedules), to arm the gradient-norm logger and, before the first
@@ -108,11 +108,11 @@ def install() -> None:
     import onmt.utils
     import onmt.utils.optimizers
 
-    from onmt_moe import reporting
-    from onmt_moe.encoder import MoETransformerEncoder
-    from onmt_moe.loss import MoELossCompute
-    from onmt_moe.modality import find_tags
-    from onmt_moe.opts import add_plugin_options
+    from onmt_moe.plugin import reporting
+    from onmt_moe.plugin.encoder import MoETransformerEncoder
+    from onmt_moe.plugin.loss import MoELossCompute
+    from onmt_moe.modality.lookup import find_tags
+    from onmt_moe.plugin.opts import add_plugin_options
 
     # 2. options
     orig_model_opts = onmt.opts.model_opts
@@ -243,7 +243,7 @@ def install() -> None:
     # 13. data parallel on CPU (gloo), opt-in
     _install_cpu_distributed()
 
-    import onmt_moe.transforms  # noqa: F401  registers the modality_dropout transform
+    import onmt_moe.plugin.transforms  # noqa: F401  registers the modality_dropout transform
 
 
 def cpu_distributed(opt) -> bool:

@@ -4,12 +4,12 @@ Attention, masks, embeddings, the final LayerNorm and ``update_dropout`` are Ope
 (we subclass :class:`onmt.encoders.transformer.TransformerEncoder`). In the layers listed by
 ``moe_layers`` the dense ``PositionwiseFeedForward`` is replaced by :class:`MoEFeedForward`:
 LayerNorm → route the *non-pad* tokens through :class:`onmt_moe.moe.MoE` → dropout → residual.
-Each token's modality comes from the tag tokens (:mod:`onmt_moe.modality`).
+Each token's modality comes from the tag tokens (:mod:`onmt_moe.modality.lookup`).
 
 Optional, all off by default (then the forward is exactly the plain one): within-modality attention
 (block mask per segment), ``fusion_layers`` cross-modal attention layers after the encoder layers,
 a modality type embedding added to the token embeddings, and positions restarting per segment
-(:mod:`onmt_moe.segments`).
+(:mod:`onmt_moe.modality.segments`).
 """
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ import torch.nn as nn
 from onmt.encoders.transformer import TransformerEncoder, TransformerEncoderLayer
 from onmt.utils.misc import sequence_mask
 
-from onmt_moe import segments
-from onmt_moe.loss import AuxMeter
-from onmt_moe.modality import ModalityLookup
+from onmt_moe.modality import segments
+from onmt_moe.plugin.loss import AuxMeter
+from onmt_moe.modality.lookup import ModalityLookup
 from onmt_moe.moe import MoE, MoEArgs, Schedule
 
 

@@ -65,7 +65,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from onmt_moe.tags import split_segments
+from onmt_moe.modality.tags import split_segments
 
 VIEWS = ("benchmark", "dedup", "valid_only", "dedup_valid_only")
 VIEW_DESCRIPTIONS = {
@@ -398,7 +398,7 @@ def spectrum_target_format(tgt_path, probe: int = 20) -> Optional[str]:
     """Which spectrum scorer the target lines call for, from their first non-empty lines:
     ``'glycan_tokens'`` (PMZ_/MZ_/INT_ tokens), ``'benchmark_sections'`` (1HNMR/13CNMR/IR/E0Pos…
     sections, benchmark or tagged format), or None (not spectra)."""
-    from onmt_moe.spectrum_scoring import TARGET_FORMAT, is_section_line
+    from onmt_moe.evaluation.spectrum_scoring import TARGET_FORMAT, is_section_line
 
     lines = [line for line in _read_lines(tgt_path)[:probe * 5] if line.strip()][:probe]
     if lines and all(any(t.startswith(("PMZ_", "MZ_")) for t in line.split()) for line in lines):
@@ -415,7 +415,7 @@ def _score_spectra(pred_path, tgt_path, n_best, out_json, ranks_csv) -> dict:
 
         return score_spectrum_files(pred_path, tgt_path, n_best, out_json=out_json, ranks_csv=ranks_csv)
     if fmt is not None:
-        from onmt_moe.spectrum_scoring import score_section_spectra
+        from onmt_moe.evaluation.spectrum_scoring import score_section_spectra
 
         return score_section_spectra(pred_path, tgt_path, n_best, out_json=out_json, ranks_csv=ranks_csv)
     first = next((line for line in _read_lines(tgt_path) if line.strip()), "")
@@ -447,7 +447,7 @@ def format_report(result: dict) -> str:
 
         return wurcs_report(result)
     if result.get("kind") == "spectrum" and result.get("target_format") == "benchmark_sections":
-        from onmt_moe.spectrum_scoring import format_report as sections_report
+        from onmt_moe.evaluation.spectrum_scoring import format_report as sections_report
 
         return sections_report(result)
     if result.get("kind") == "spectrum":

@@ -9,7 +9,7 @@ from typing import List, Sequence, Tuple
 
 import torch
 
-from onmt_moe import tags
+from onmt_moe.modality import tags
 
 
 def find_tags(itos: Sequence[str], names: Sequence[str] | None = None) -> Tuple[List[str], List[List[int]]]:

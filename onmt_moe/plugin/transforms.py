@@ -1,7 +1,7 @@
 """OpenNMT transform ``modality_dropout``: randomly hide whole modality segments.
 
 On a tagged source line (``<NMR> ... </NMR> <IR> ... </IR> ...``, see
-``onmt_moe.tags``) every segment that holds real data is, with its modality's
+``onmt_moe.modality.tags``) every segment that holds real data is, with its modality's
 probability, either removed together with its tags (``--modality_dropout_mode
 drop``) or emptied to ``<NAME> <MISSING> </NAME>`` (``token``, the default).
 At least ``--modality_dropout_min_keep`` (default 1) data segments always
@@ -34,7 +34,7 @@ from typing import Dict, List, Optional
 from onmt.transforms import AVAILABLE_TRANSFORMS, register_transform
 from onmt.transforms.transform import ObservableStats, Transform
 
-from onmt_moe.tags import MISSING, split_segments
+from onmt_moe.modality.tags import MISSING, split_segments
 
 NAME = "modality_dropout"
 MODES = ("token", "drop")
