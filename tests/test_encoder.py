@@ -1,6 +1,5 @@
 """The moe_transformer encoder inside OpenNMT: equivalence, padding, eval determinism, checkpoints."""
 import torch
-
 from onmt.model_builder import build_base_model
 
 from tests import helpers_onmt as H

@@ -3,7 +3,6 @@ import importlib.util
 import json
 import os
 
-
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 

@@ -3,7 +3,6 @@ import csv
 import json
 import os
 
-
 import pytest  # noqa: E402
 
 pytest.importorskip("glypy")

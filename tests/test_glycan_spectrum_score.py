@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from onmt_moe.glycan.spectrum_score import compare, read_spectrum, score_spectrum_files
 from onmt_moe.evaluation.scoring import format_report, score_files
+from onmt_moe.glycan.spectrum_score import compare, read_spectrum, score_spectrum_files
 
 T = "PMZ_909 CHARGE_-1 MZ_179 INT_9 DIAG_Hex_C1 MZ_220 INT_3 MZ_382 INT_1 NLD_Hex"
 

@@ -3,11 +3,10 @@ import os
 import random
 import re
 
-
 import pytest  # noqa: E402
 
 from onmt_moe.glycan.token_classes import classify_token, token_weight_vector  # noqa: E402
-from onmt_moe.glycan.wurcs_tokenizer import (WurcsTokenizeError, detokenize, tokenize)  # noqa: E402
+from onmt_moe.glycan.wurcs_tokenizer import WurcsTokenizeError, detokenize, tokenize  # noqa: E402
 
 FIX = os.path.join(os.path.dirname(__file__), "fixtures", "glycan")
 NGLYCAN = ("WURCS=2.0/7,11,10/[a2122h-1x_1-5_2*NCC/3=O][a1221m-1a_1-5][a2122h-1b_1-5_2*NCC/3=O]"

@@ -12,7 +12,7 @@ pytest.importorskip("networkx")
 from onmt_moe.glycan import wurcs_graph as W  # noqa: E402
 from onmt_moe.glycan.evaluate import parse_wurcs, score_wurcs_files  # noqa: E402
 from onmt_moe.glycan.wurcs_tokenizer import detokenize, tokenize, tokenize_line  # noqa: E402
-from tests.test_glycan_evaluate import A, B, C, D, E, LACNAC  # noqa: E402
+from tests.test_glycan_evaluate import LACNAC, A, B, C, D, E  # noqa: E402
 
 FIX = os.path.join(os.path.dirname(__file__), "fixtures", "glycan")
 LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"

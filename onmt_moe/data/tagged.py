@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from onmt_moe.modality import tags
 from onmt_moe.data.columns import SECTIONS, DataError
+from onmt_moe.modality import tags
 
 MISSING_MODES = ("drop", "token")
 

@@ -266,7 +266,6 @@ def _check_throughput(df, th: Thresholds, findings):
     tok, steps = tok[ok], steps[ok]
     if len(tok) <= th.window:
         return
-    import pandas as pd
 
     # baseline: median of the previous `throughput_median_window` points that were
     # not themselves flagged, so a lasting drop does not become the new normal

@@ -1,2 +1,2 @@
 """Alias module: the MS/MS simulator lives in ``fragments``."""
-from .fragments import SimParams, simulate_spectrum, residue_class, PROTON  # noqa: F401
+from .fragments import PROTON, SimParams, residue_class, simulate_spectrum  # noqa: F401

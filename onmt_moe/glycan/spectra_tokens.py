@@ -17,7 +17,7 @@ Losses X: H2O, dHex, Hex, HexNAc, NeuAc, NeuGc (monoisotopic, see LOSSES).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, asdict
+from dataclasses import asdict, dataclass
 from typing import Dict, List, Sequence
 
 from onmt_moe.modality.tags import wrap

@@ -22,9 +22,9 @@ from onmt.encoders.transformer import TransformerEncoder, TransformerEncoderLaye
 from onmt.utils.misc import sequence_mask
 
 from onmt_moe.modality import segments
-from onmt_moe.plugin.loss import AuxMeter
 from onmt_moe.modality.lookup import ModalityLookup
 from onmt_moe.moe import MoE, MoEArgs, Schedule
+from onmt_moe.plugin.loss import AuxMeter
 
 
 class MoEFeedForward(nn.Module):

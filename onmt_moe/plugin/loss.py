@@ -21,7 +21,6 @@ from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
-from onmt.constants import DefaultTokens
 from onmt.utils.loss import LossCompute
 
 

@@ -108,10 +108,10 @@ def install() -> None:
     import onmt.utils
     import onmt.utils.optimizers
 
+    from onmt_moe.modality.lookup import find_tags
     from onmt_moe.plugin import reporting
     from onmt_moe.plugin.encoder import MoETransformerEncoder
     from onmt_moe.plugin.loss import MoELossCompute
-    from onmt_moe.modality.lookup import find_tags
     from onmt_moe.plugin.opts import add_plugin_options
 
     # 2. options
@@ -280,10 +280,10 @@ def _recording_spawned_processes():
 
 def _install_cpu_distributed() -> None:
     import onmt.model_builder
-    import torch
     import onmt.train_single
     import onmt.utils.distributed
     import onmt.utils.misc
+    import torch
     import torch.distributed as dist
 
     orig_configure = onmt.train_single.configure_process

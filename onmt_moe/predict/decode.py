@@ -56,10 +56,11 @@ class Decoder:
 
     def __init__(self, checkpoint: str, n_best: int, beam_size: int, max_length: int = 250,
                  min_length: int = 0, gpu: int = -1, batch_size: int = 16):
-        import onmt_moe  # noqa: F401  (registers the plugin with OpenNMT)
         from onmt.inference_engine import InferenceEnginePY
         from onmt.opts import translate_opts
         from onmt.utils.parse import ArgumentParser
+
+        import onmt_moe  # noqa: F401  (registers the plugin with OpenNMT)
 
         log = logging.getLogger("onmt")
         if _quiet_onmt not in log.filters:

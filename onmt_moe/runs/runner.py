@@ -67,9 +67,10 @@ class ConfigError(ValueError):
 
 # ----------------------------------------------------------------------------- options / validation
 def _train_parser():
-    import onmt_moe  # noqa: F401  (plugin options must be registered)
     from onmt.opts import train_opts
     from onmt.utils.parse import ArgumentParser
+
+    import onmt_moe  # noqa: F401  (plugin options must be registered)
 
     parser = ArgumentParser(description="onmt_train")
     train_opts(parser)
@@ -84,9 +85,10 @@ def known_options() -> Dict[str, object]:
 
 def known_translate_options() -> Dict[str, object]:
     """YAML key (the long option name) → argparse action for every onmt_translate option."""
-    import onmt_moe  # noqa: F401
     from onmt.opts import translate_opts
     from onmt.utils.parse import ArgumentParser
+
+    import onmt_moe  # noqa: F401
 
     parser = ArgumentParser(description="onmt_translate")
     translate_opts(parser)
@@ -173,8 +175,8 @@ def _model_problems(cfg: dict, opts: Dict[str, object]) -> List[str]:
         return problems
     import argparse
 
-    from onmt_moe.plugin.encoder import MoETransformerEncoder
     from onmt_moe.moe import MoEArgs
+    from onmt_moe.plugin.encoder import MoETransformerEncoder
 
     opt = argparse.Namespace(**{dest: a.default for dest, a in opts.items()})
     for key, value in cfg.items():
@@ -661,11 +663,11 @@ def model_params(checkpoint: str) -> dict:
     Active = everything but the routed experts, plus top_k × the mean routed expert (exact for
     homogeneous experts; the expectation under uniform routing for heterogeneous widths)."""
     import torch
-
-    import onmt_moe  # noqa: F401
     from onmt.inputters.inputter import dict_to_vocabs
     from onmt.model_builder import build_base_model
     from onmt.utils.parse import ArgumentParser
+
+    import onmt_moe  # noqa: F401
 
     ckpt = torch.load(checkpoint, map_location="cpu")
     opt = ArgumentParser.ckpt_model_opts(ckpt["opt"])
