@@ -31,13 +31,14 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from onmt_moe.modality.vocab import OTHER
 from onmt_moe.runs.csvlog import CsvLogError, atomic_write_bytes, read_csv
 
 __all__ = ["plot_runs", "PlotError", "load_run", "modality_expert_table"]
 
 RUN_FILES = ("train_steps.csv", "valid_summary.csv", "moe_steps.csv", "moe_aux.csv", "grad_norms.csv")
 _TEXT = {"modality", "component", "module"}
-_MODALITY_ORDER = ["FORMULA", "NMR", "IR", "MS", "OTHER"]
+_MODALITY_ORDER = ["FORMULA", "NMR", "IR", "MS", OTHER]  # display order; other names follow, sorted
 
 
 class PlotError(ValueError):

@@ -16,7 +16,6 @@ import re
 from typing import Dict, Iterable, List, Sequence, Tuple
 
 MISSING = "<MISSING>"
-OTHER = "OTHER"  # modality id 0: tokens outside any segment
 
 _OPEN_RE = re.compile(r"^<([A-Z][A-Z0-9_]*)>$")
 _CLOSE_RE = re.compile(r"^</([A-Z][A-Z0-9_]*)>$")

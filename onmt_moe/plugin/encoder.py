@@ -23,6 +23,7 @@ from onmt.utils.misc import sequence_mask
 
 from onmt_moe.modality import segments
 from onmt_moe.modality.lookup import ModalityLookup
+from onmt_moe.modality.vocab import ModalityVocab
 from onmt_moe.moe import MoE, MoEArgs, Schedule
 from onmt_moe.plugin.loss import AuxMeter
 
@@ -124,10 +125,9 @@ class MoETransformerEncoder(TransformerEncoder):
             layer.update_dropout(dropout, attention_dropout)
 
     def _setup_moe(self, opt) -> None:
-        names: List[str] = list(getattr(opt, "moe_modality_names", None) or [])
-        tag_ids: List[List[int]] = list(getattr(opt, "moe_modality_tag_ids", None) or [])
-        self.modality_names = ["OTHER"] + names
-        self.modality_lookup = ModalityLookup(tag_ids)
+        self.modality_vocab = ModalityVocab.from_opt(opt)
+        self.modality_names = self.modality_vocab.all_names
+        self.modality_lookup = ModalityLookup(self.modality_vocab.tag_ids)
         n_layers = len(self.transformer)
         layers = list(getattr(opt, "moe_layers", None) or [])
         layers = list(range(n_layers)) if not layers or layers == [-1] else layers
@@ -160,7 +160,7 @@ class MoETransformerEncoder(TransformerEncoder):
             raise ValueError(f"moe_contrastive_coef {spec!r}: must not be negative")
         self.contrastive_temperature = float(getattr(opt, "moe_contrastive_temperature", 0.1))
         pair = list(getattr(opt, "moe_contrastive_pair", None) or ["MS", "TEXT"])
-        self.contrastive_ids = [self.modality_names.index(n) if n in self.modality_names else -1 for n in pair]
+        self.contrastive_ids = [self.modality_vocab.id_of(n) for n in pair]
         if not self.contrastive_coef.is_zero() and -1 in self.contrastive_ids:
             raise ValueError(f"moe_contrastive_pair {pair}: both must be modality tags of the source vocabulary "
                              f"(found: {self.modality_names[1:]})")

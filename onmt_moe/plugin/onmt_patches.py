@@ -10,8 +10,8 @@ Each patch names the upstream function it wraps and why:
    ``ArgumentParser.ckpt_model_opts`` for older checkpoints.
 3. ``onmt.encoders.str2enc`` — registers ``moe_transformer`` (via ``register_encoder``).
 4. ``onmt.model_builder.build_encoder_with_embeddings`` — wrapped to look up the modality tag ids in
-   the source vocabulary (the encoder itself never sees the vocabulary) and store them in the model
-   options as plain lists, so the checkpoint carries them.
+   the source vocabulary (the encoder itself never sees the vocabulary) and store them in the hidden
+   model option ``moe_modality_vocab`` as plain strings, so the checkpoint carries them.
 5. ``onmt.train_single.build_model`` (imported there by name) — wrapped to re-initialise the routers
    after OpenNMT's glorot init (which xaviers every ``weight`` with dim > 1: the modality bias must
    start at zero) on fresh starts, and to hand the model to the CSV reporter.
@@ -108,7 +108,7 @@ def install() -> None:
     import onmt.utils
     import onmt.utils.optimizers
 
-    from onmt_moe.modality.lookup import find_tags
+    from onmt_moe.modality.vocab import ModalityVocab
     from onmt_moe.plugin import reporting
     from onmt_moe.plugin.encoder import MoETransformerEncoder
     from onmt_moe.plugin.loss import MoELossCompute
@@ -134,12 +134,10 @@ def install() -> None:
     @functools.wraps(orig_bewe)
     def build_encoder_with_embeddings(model_opt, vocabs):
         if getattr(model_opt, "encoder_type", None) == "moe_transformer":
-            itos = list(vocabs["src"].ids_to_tokens)
-            wanted = list(getattr(model_opt, "moe_modalities", None) or []) or \
-                list(getattr(model_opt, "moe_modality_names", None) or [])
-            names, ids = find_tags(itos, wanted or None)
-            model_opt.moe_modality_names = names
-            model_opt.moe_modality_tag_ids = ids
+            # the order (ids) asked for, else that of the checkpoint being loaded, else sorted tags
+            wanted = list(getattr(model_opt, "moe_modalities", None) or []) or ModalityVocab.from_opt(model_opt).names
+            vocab = ModalityVocab.from_tokens(list(vocabs["src"].ids_to_tokens), wanted)
+            model_opt.moe_modality_vocab = vocab.to_option()
         return orig_bewe(model_opt, vocabs)
 
     onmt.model_builder.build_encoder_with_embeddings = build_encoder_with_embeddings
