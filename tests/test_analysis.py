@@ -7,7 +7,6 @@ import torch
 from torch import nn
 
 from onmt_moe.diagnostics.analysis import (
-    GradientNormLogger,
     ModelLoadError,
     find_moe_blocks,
     load_onmt_model,
@@ -17,6 +16,7 @@ from onmt_moe.diagnostics.analysis import (
     profile_modules,
     sample_batch,
 )
+from onmt_moe.diagnostics.gradients import GradientNormLogger
 from onmt_moe.runs.csvlog import read_csv
 
 

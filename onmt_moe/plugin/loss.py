@@ -108,7 +108,7 @@ class MoELossCompute(LossCompute):
             from onmt_moe.glycan.token_classes import token_weight_vector
 
             itos = list(vocab.ids_to_tokens)
-            compute.token_weights = token_weight_vector(itos, weights).float()
+            compute.token_weights = torch.tensor(token_weight_vector(itos, weights), dtype=torch.float32)
         return compute
 
     # ------------------------------------------------------------------ helpers
