@@ -1,8 +1,9 @@
 """``encoder_type: moe_transformer`` — OpenNMT's pre-norm transformer encoder with MoE feed-forward blocks.
 
 Attention, masks, embeddings, the final LayerNorm and ``update_dropout`` are OpenNMT's own
-(we subclass :class:`onmt.encoders.transformer.TransformerEncoder`). In the layers listed by
-``moe_layers`` the dense ``PositionwiseFeedForward`` is replaced by :class:`MoEFeedForward`:
+(we subclass :class:`onmt.encoders.transformer.TransformerEncoder`). Every layer is an
+:class:`MoEEncoderLayer` (OpenNMT's layer, same parameter names); in the layers listed by
+``moe_layers`` its dense ``PositionwiseFeedForward`` is replaced by :class:`MoEFeedForward`:
 LayerNorm → route the *non-pad* tokens through :class:`onmt_moe.moe.MoE` → dropout → residual.
 Each token's modality comes from the tag tokens (:mod:`onmt_moe.modality.lookup`).
 
@@ -48,6 +49,40 @@ class MoEFeedForward(nn.Module):
     def update_dropout(self, dropout: float) -> None:
         self.dropout.p = dropout
         self.moe.update_dropout(dropout)
+
+
+class MoEEncoderLayer(TransformerEncoderLayer):
+    """One pre-norm encoder layer: OpenNMT's self-attention block, then a dense or an MoE feed-forward block.
+
+    Built from OpenNMT's own layer (:meth:`from_layer`) by taking over its sub-modules under the same
+    names, so the parameter names — and every checkpoint's state-dict keys — are those of the stock layer
+    (``self_attn.*``, ``layer_norm.*``, ``feed_forward.*``). Every layer of ``moe_transformer`` is one, so
+    the encoder calls all of them alike: ``layer(x, mask, token_index, modality)``.
+    """
+
+    @classmethod
+    def from_layer(cls, layer: TransformerEncoderLayer, feed_forward: nn.Module | None = None) -> "MoEEncoderLayer":
+        new = cls.__new__(cls)
+        nn.Module.__init__(new)
+        for name, value in vars(layer).items():  # plain attributes (dropout_p, parallel_residual, …)
+            if not name.startswith("_"):
+                setattr(new, name, value)
+        for name, child in layer.named_children():
+            setattr(new, name, child)
+        if feed_forward is not None:
+            new.feed_forward = feed_forward
+        return new
+
+    def forward(self, layer_in, mask, token_index=None, modality=None):
+        """``(B, S, D)`` -> ``(B, S, D)``; ``token_index`` / ``modality``: the non-pad tokens (flat indices)
+        and their modality ids, used by an MoE feed-forward block only."""
+        norm_layer_in = self.layer_norm(layer_in)
+        context, _ = self.self_attn(norm_layer_in, norm_layer_in, norm_layer_in, mask=mask)
+        if self.dropout_p > 0:
+            context = self.dropout(context)
+        if isinstance(self.feed_forward, MoEFeedForward):
+            return self.feed_forward(context + layer_in, token_index, modality)
+        return self.feed_forward(context + layer_in)  # upstream's dense path (parallel_residual is refused)
 
 
 def _layer_norm(opt, d_model):
@@ -165,10 +200,10 @@ class MoETransformerEncoder(TransformerEncoder):
             raise ValueError(f"moe_contrastive_pair {pair}: both must be modality tags of the source vocabulary "
                              f"(found: {self.modality_names[1:]})")
         self.last_contrastive = None
-        for i in self.moe_layer_ids:
-            self.transformer[i].feed_forward = MoEFeedForward(
-                MoE(args), opt.enc_hid_size, dropout, _layer_norm(opt, opt.enc_hid_size)
-            )
+        for i in range(n_layers):
+            moe_ff = MoEFeedForward(MoE(args), opt.enc_hid_size, dropout, _layer_norm(opt, opt.enc_hid_size)) \
+                if i in self.moe_layer_ids else None
+            self.transformer[i] = MoEEncoderLayer.from_layer(self.transformer[i], moe_ff)
         if trained_step >= 0:  # a loaded checkpoint routes with the schedules' values at its step
             self.set_step(trained_step)
 
@@ -252,15 +287,7 @@ class MoETransformerEncoder(TransformerEncoder):
         if self.within_modality_attention:
             mask = segments.within_segment_mask(segment, keep)
         for layer in self.transformer:
-            ff = layer.feed_forward
-            if isinstance(ff, MoEFeedForward):
-                x = layer.layer_norm(enc_out)
-                context, _ = layer.self_attn(x, x, x, mask=mask)
-                if layer.dropout_p > 0:
-                    context = layer.dropout(context)
-                enc_out = ff(context + enc_out, token_index, modality)
-            else:
-                enc_out = layer(enc_out, mask)
+            enc_out = layer(enc_out, mask, token_index, modality)
         if len(self.fusion):
             cross = segments.cross_segment_mask(segment, keep)
             for layer in self.fusion:
