@@ -42,14 +42,6 @@ RULES = {
     "onmt_moe.predict.decode": ({"onmt_moe.predict", "onmt_moe", "onmt_moe.runs.runner"}, set()),
 }
 
-# Imports that break the rules today, each with the item of issue 13 that removes it. Must shrink to empty.
-KNOWN_EXCEPTIONS = {
-    ("onmt_moe.evaluation.scoring", "onmt_moe.glycan.evaluate"),
-    ("onmt_moe.evaluation.scoring", "onmt_moe.glycan.spectrum_score"),
-    ("onmt_moe.evaluation.scoring", "onmt_moe.glycan.text_score"),
-}
-
-
 def module_name(path: pathlib.Path) -> str:
     parts = path.relative_to(ROOT).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -116,20 +108,9 @@ def all_violations():
     return found
 
 
-def _key(v):
-    module, name, _ = v
-    return module, name
-
-
 def test_every_module_follows_its_layer():
-    bad = [v for v in all_violations() if _key(v) not in KNOWN_EXCEPTIONS]
+    bad = all_violations()
     assert not bad, "layering broken:\n" + "\n".join(f"  {m} imports {n}: {why}" for m, n, why in bad)
-
-
-def test_known_exceptions_are_still_real():
-    """An exception that no longer occurs must be deleted from the list (it only ever shrinks)."""
-    seen = {_key(v) for v in all_violations()}
-    assert KNOWN_EXCEPTIONS <= seen, f"stale entries: {sorted(KNOWN_EXCEPTIONS - seen)}"
 
 
 def test_every_package_has_a_rule():
