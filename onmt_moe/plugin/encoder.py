@@ -135,7 +135,7 @@ class MoETransformerEncoder(TransformerEncoder):
         self.segment_positions = bool(getattr(opt, "segment_positions", False))
         self.modality_embedding = None
         if getattr(opt, "modality_type_embedding", False):
-            self.modality_embedding = nn.Embedding(self.modality_lookup.num_modalities, opt.enc_hid_size)
+            self.modality_embedding = nn.Embedding(self.modality_vocab.num_modalities, opt.enc_hid_size)
         self.fusion = nn.ModuleList([self._fusion_layer(opt) for _ in range(int(getattr(opt, "fusion_layers", 0)))])
 
     @staticmethod
@@ -178,7 +178,7 @@ class MoETransformerEncoder(TransformerEncoder):
             activation=opt.pos_ffn_activation_fn,
             add_ffnbias=opt.add_ffnbias,
             dropout=dropout,
-            num_modalities=self.modality_lookup.num_modalities,
+            num_modalities=self.modality_vocab.num_modalities,
         )
         args.validate()
         self.moe_args = args
