@@ -41,7 +41,6 @@ SCHEMA_DOC = {
 }
 
 _TOK_RE = re.compile(r"\([^)]*\)|[^()\[\]]+")
-_W = {}  # per-process state (glycowork imports, params)
 
 
 def split_of(wurcs: str, seed: int = 0, frac=(0.8, 0.1)) -> str:

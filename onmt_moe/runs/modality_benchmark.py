@@ -293,10 +293,6 @@ def add_own_model_columns(rows: List[dict], subsets: Sequence[Subset], data_root
 
 
 # ------------------------------------------------------------------ output
-def _fmt_frac(v) -> str:
-    return "-" if v is None else f"{v:.4f}"
-
-
 def _fmt_pct(v) -> str:
     return "-" if v is None else f"{100 * v:.2f}"
 
