@@ -30,15 +30,10 @@ def parse_groups(spec) -> Dict[str, str]:
     elif spec == "fine":
         mapping = dict(tags.FINE_GROUPS)
     else:
-        mapping = {}
-        for item in str(spec).split(","):
-            item = item.strip()
-            if not item:
-                continue
-            if "=" not in item:
-                raise DataError(f"--groups: expected section=NAME, got {item!r}")
-            sec, name = (x.strip() for x in item.split("=", 1))
-            mapping[sec] = name
+        try:
+            mapping = tags.parse_name_values(str(spec), "--groups", "section", "NAME")
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
     for sec, name in mapping.items():
         if sec not in SECTIONS:
             raise DataError(f"--groups: unknown section {sec!r} (sections: {', '.join(SECTIONS)})")

@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from onmt.utils.loss import LossCompute
 
+from onmt_moe.modality.tags import parse_name_values
+
 
 class AuxMeter:
     """Accumulates aux-loss values on device between two reports (no host sync per step)."""
@@ -72,21 +74,14 @@ class AuxMeter:
         return out
 
 
-def parse_weights(spec) -> Dict[str, float]:
-    """``"monosaccharide=2,linkage=1.5"`` (or a list of such items) → dict."""
-    if not spec:
-        return {}
-    items = spec if isinstance(spec, (list, tuple)) else str(spec).split(",")
+def parse_weights(spec, option: str = "struct_loss_weights", key: str = "class") -> Dict[str, float]:
+    """``"monosaccharide=2,linkage=1.5"`` (or a list of such items) → dict; ``option`` names the key in errors."""
     out = {}
-    for item in items:
-        for part in str(item).split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if "=" not in part:
-                raise ValueError(f"struct_loss_weights: expected class=weight, got {part!r}")
-            k, v = part.split("=", 1)
-            out[k.strip()] = float(v)
+    for name, value in parse_name_values(spec, option, key, "weight").items():
+        try:
+            out[name] = float(value)
+        except ValueError:
+            raise ValueError(f"{option}: {name + '=' + value!r}: the weight is not a number") from None
     return out
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from onmt_moe.modality.tags import MISSING, split_segments
+from onmt_moe.modality.tags import MISSING, has_data, split_segments
 
 MODES = ("drop", "token")
 SPLITS = ("train", "val", "test")
@@ -65,16 +65,12 @@ def _segments(tokens: Sequence[str], where: str):
         raise BenchmarkError(f"{where}: malformed tagged line ({exc})") from None
 
 
-def _has_data(toks: Sequence[str]) -> bool:
-    return list(toks) != [MISSING] and len(toks) > 0
-
-
 def modalities_in(lines: Iterable[str], path: str = "<source>") -> List[str]:
     """Modalities holding real data somewhere in ``lines``, in order of first appearance."""
     seen: Dict[str, None] = {}
     for i, line in enumerate(lines):
         for name, toks in _segments(line.split(), f"{path}:{i + 1}"):
-            if name is not None and _has_data(toks):
+            if name is not None and has_data(toks):
                 seen.setdefault(name, None)
     return list(seen)
 
@@ -125,7 +121,7 @@ def restrict_line(tokens: Sequence[str], subset: Sequence[str], mode: str = "dro
         raise BenchmarkError(f"unknown mode {mode!r}; choose drop or token")
     allowed = set(subset) | set(keep)
     segs = _segments(tokens, where)
-    if not any(name in subset and _has_data(toks) for name, toks in segs):
+    if not any(name in subset and has_data(toks) for name, toks in segs):
         return None
     out: List[str] = []
     for name, toks in segs:
