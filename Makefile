@@ -6,7 +6,7 @@ TORCH_SPEC  ?= torch==2.13.0
 BIN         := $(VENV)/bin
 PY          := $(BIN)/python
 
-.PHONY: install test demo bench bench-quality bench-paper clean-venv install-extras install-predict data-large data-small data-paper compare-benchmark
+.PHONY: install test lint demo bench bench-quality bench-paper clean-venv install-extras install-predict data-large data-small data-paper compare-benchmark
 
 install: $(VENV)/.installed
 
@@ -17,7 +17,7 @@ $(VENV)/.installed: requirements.txt setup.py
 	$(PY) -m pip install -q --no-deps OpenNMT-py==3.5.1
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps -e .
-	$(PY) -m onmt_moe.autoload install
+	$(PY) -m onmt_moe.plugin.autoload install
 	touch $@
 
 # onmt_moe_predict's MS/MS readers (matchms); its tests run under `make test`.
@@ -33,6 +33,11 @@ install-predict: $(VENV)/.predict-installed
 
 test: install install-predict
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile tests
+
+# Lint (pyflakes, statement errors, import order) and formatting, both configured in ruff.toml.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 demo: install
 	$(PY) scripts/demo.py

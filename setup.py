@@ -20,11 +20,11 @@ setup(
     entry_points={
         "console_scripts": [
             # Plugin-loading wrappers around the stock commands (the stock commands also work: see README).
-            "onmt_moe_build_vocab=onmt_moe.cli:build_vocab",
-            "onmt_moe_train=onmt_moe.cli:train",
-            "onmt_moe_translate=onmt_moe.cli:translate",
-            "onmt_moe_average_models=onmt_moe.cli:average_models",
-            "onmt_moe_autoload=onmt_moe.autoload:main",
+            "onmt_moe_build_vocab=onmt_moe.plugin.cli:build_vocab",
+            "onmt_moe_train=onmt_moe.plugin.cli:train",
+            "onmt_moe_translate=onmt_moe.plugin.cli:translate",
+            "onmt_moe_average_models=onmt_moe.plugin.cli:average_models",
+            "onmt_moe_autoload=onmt_moe.plugin.autoload:main",
             # spectra files of one sample (or a batch) -> ranked structures (README "Predict")
             "onmt_moe_predict=onmt_moe.predict.cli:main",
         ]

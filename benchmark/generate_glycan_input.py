@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from onmt_moe.glycan import multitask  # noqa: E402
 from onmt_moe.glycan.spectra_tokens import SpecTokConfig, source_tokens, spectrum_tokens  # noqa: E402
 from onmt_moe.glycan.text import text_tokens  # noqa: E402
-from onmt_moe.glycan.wurcs_tokenizer import tokenize, WurcsTokenizeError  # noqa: E402
+from onmt_moe.glycan.wurcs_tokenizer import WurcsTokenizeError, tokenize  # noqa: E402
 
 SPLITS = ("train", "val", "test")
 REQUIRED = ("wurcs", "precursor_mz", "charge", "peaks", "split")

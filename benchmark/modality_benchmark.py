@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Partial-modality benchmark of one run folder (see onmt_moe/modality_benchmark.py).
+"""Partial-modality benchmark of one run folder (see onmt_moe/runs/modality_benchmark.py).
 
     python benchmark/modality_benchmark.py --run runs/<run> [--subsets NMR+IR,IR+MS]
         [--mode drop|token] [--keep FORMULA] [--train_each --config configs/x.yaml [--set k=v ...]]
@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from onmt_moe.modality_benchmark import BenchmarkError, run_benchmark, start_training  # noqa: E402
+from onmt_moe.runs.modality_benchmark import BenchmarkError, run_benchmark, start_training  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Score an n-best prediction file against its targets (thin CLI over onmt_moe.scoring):
+"""Score an n-best prediction file against its targets (thin CLI over onmt_moe.evaluation.scoring):
 SMILES by default, WURCS glycans with --kind wurcs, token spectra with --kind spectrum.
 
     python benchmark/score.py --pred pred.txt --tgt tgt-test.txt --n_best 10 \
@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 # Scoring needs neither torch nor OpenNMT: skip the plugin's registration on import.
 
-from onmt_moe.scoring import ScoringError, format_report, score_files  # noqa: E402,F401
+from onmt_moe.evaluation.scoring import ScoringError, format_report, score_files  # noqa: E402,F401
 
 
 def main(argv=None) -> int:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Train, decode and score one run from a config template (see onmt_moe/runner.py for the format).
+"""Train, decode and score one run from a config template (see onmt_moe/runs/runner.py for the format).
 
     python benchmark/start_training.py --config configs/demo_moe.yaml [--run_name NAME] [--runs_dir runs]
         [--set key=value ...] [--resume] [--dry_run] [--stages vocab,train,translate,score,report]
@@ -10,7 +10,7 @@ import json
 import os
 import sys
 
-from onmt_moe import runner
+from onmt_moe.runs import runner
 
 
 def main(argv=None) -> int:

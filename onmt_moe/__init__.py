@@ -2,9 +2,9 @@
 
 ``import onmt_moe`` makes sure the plugin is registered with OpenNMT (encoder ``moe_transformer``,
 options, the ``modality_dropout`` transform, the aux-loss and CSV-reporting hooks; see
-:mod:`onmt_moe.onmt_patches`) before any OpenNMT code runs: at once if ``onmt`` is already
+:mod:`onmt_moe.plugin.onmt_patches`) before any OpenNMT code runs: at once if ``onmt`` is already
 imported, otherwise the moment it is. Importing the library alone (``onmt_moe.data``,
-``onmt_moe.scoring``, …) therefore never imports torch or OpenNMT.
+``onmt_moe.evaluation.scoring``, …) therefore never imports torch or OpenNMT.
 ``ONMT_MOE_NO_REGISTER=1`` disables the registration.
 """
 __version__ = "0.1.0"
@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 def register() -> None:
     """Register the plugin with OpenNMT now (idempotent). Imports torch and OpenNMT."""
-    from onmt_moe import onmt_patches
+    from onmt_moe.plugin import onmt_patches
 
     onmt_patches.install()
 

@@ -6,7 +6,7 @@ timing of an OpenNMT checkpoint.
                                     [--profile_csv timing.csv] [--depth 3]
 
 ``import onmt_moe`` registers the plugin (encoder ``moe_transformer``, safe
-globals for torch.load) before the checkpoint is read.  See onmt_moe/analysis.py.
+globals for torch.load) before the checkpoint is read.  See onmt_moe/diagnostics/analysis.py.
 """
 import os
 import sys
@@ -14,7 +14,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import onmt_moe  # noqa: F401,E402  (registers the plugin as soon as OpenNMT is imported)
-from onmt_moe.analysis import main  # noqa: E402
+from onmt_moe.diagnostics.analysis import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -6,7 +6,7 @@
 
 Prints a summary, writes runs/<run>/anomaly_report.txt and anomaly_report.json.
 Exit status: 0 ok, 1 findings at --fail_on severity, 2 bad input.
-See onmt_moe/anomaly.py for the checks and thresholds.
+See onmt_moe/diagnostics/anomaly.py for the checks and thresholds.
 """
 import os
 import sys
@@ -14,7 +14,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # this tool only reads CSVs: skip registering the plugin with OpenNMT (faster, no torch import)
 
-from onmt_moe.anomaly import main  # noqa: E402
+from onmt_moe.diagnostics.anomaly import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""`make bench-paper`: the MM-Spectrum paper's Table 1 at CPU scale (thin CLI over onmt_moe.paper_table).
+"""`make bench-paper`: the MM-Spectrum paper's Table 1 at CPU scale (thin CLI over onmt_moe.runs.paper_table).
 
 Dense transformer vs modality-aware MoE (and the MoE without tag routing) for every input row
 NMR, IR, MS, NMR+IR, NMR+MS, IR+MS, NMR+IR+MS (formula in all), equal steps and active parameters.
@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 
-from onmt_moe.paper_table import INPUTS, MODELS, ROOT, CorpusOptions, markdown, run_table, write_outputs
+from onmt_moe.runs.paper_table import INPUTS, MODELS, ROOT, CorpusOptions, markdown, run_table, write_outputs
 
 
 def main(argv=None) -> int:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """`make bench-quality`: the quick corner of the paper table — dense vs MoE, NMR vs NMR+IR+MS.
 
-Same machinery as `make bench-paper` (onmt_moe.paper_table); writes runs/bench_quality/quality_table.{csv,md,png}.
+Same machinery as `make bench-paper` (onmt_moe.runs.paper_table); writes runs/bench_quality/quality_table.{csv,md,png}.
 
     python scripts/bench_quality.py [--steps 2000] [--data data/demo] [--set key=value ...]
 """

@@ -5,7 +5,7 @@
 
 Writes PNGs (loss/ppl, lr, throughput, aux losses, MoE occupancy and modality
 heatmaps, balance metrics, grad norms) to DIR (default runs/<run>/plots/) and
-prints their paths.  See onmt_moe/plots.py.
+prints their paths.  See onmt_moe/diagnostics/plots.py.
 """
 import os
 import sys
@@ -17,7 +17,7 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 
-from onmt_moe.plots import main  # noqa: E402
+from onmt_moe.diagnostics.plots import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

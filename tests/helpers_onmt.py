@@ -1,11 +1,11 @@
 """Small builders for OpenNMT objects used by several tests (tiny vocab, opts, model, batches)."""
 import torch
-
-import onmt_moe  # noqa: F401  (registers the plugin)
 from onmt.inputters.inputter import dict_to_vocabs
 from onmt.model_builder import build_base_model
 from onmt.opts import train_opts
 from onmt.utils.parse import ArgumentParser
+
+import onmt_moe  # noqa: F401  (registers the plugin)
 
 SRC_TOKENS = ["<FORMULA>", "</FORMULA>", "<NMR>", "</NMR>", "<IR>", "</IR>", "C", "H", "1HNMR", "7.2", "IR", "5", "9"]
 TGT_TOKENS = ["C", "O", "N", "(", ")", "=", "1", "c"]

@@ -1,5 +1,4 @@
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -7,8 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from onmt_moe.analysis import (
-    GradientNormLogger,
+from onmt_moe.diagnostics.analysis import (
     ModelLoadError,
     find_moe_blocks,
     load_onmt_model,
@@ -18,7 +16,8 @@ from onmt_moe.analysis import (
     profile_modules,
     sample_batch,
 )
-from onmt_moe.csvlog import read_csv
+from onmt_moe.diagnostics.gradients import GradientNormLogger
+from onmt_moe.runs.csvlog import read_csv
 
 
 # --------------------------------------------------------------------------- toy MoE

@@ -1,7 +1,6 @@
 """Anomaly report tests, with a small synthetic-run generator (also used by
 tests/test_plots.py)."""
 import json
-import os
 import math
 import sys
 from pathlib import Path
@@ -9,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from onmt_moe.anomaly import RunDataError, Thresholds, analyze_run, format_report, main, should_fail
-from onmt_moe.csvlog import CsvLog
+from onmt_moe.diagnostics.anomaly import RunDataError, analyze_run, format_report, main, should_fail
+from onmt_moe.runs.csvlog import CsvLog
 
 TRAIN_COLS = ["step", "xent", "ppl", "accuracy", "lr", "src_tok_per_s", "tgt_tok_per_s",
               "elapsed_s", "aux_total"]
@@ -206,7 +205,7 @@ def test_aux_loss_dominating(tmp_path):
     path = run / "train_steps.csv"
     lines = path.read_text().splitlines()
     # last 8 logged steps: aux_total (last column) = 3.0, larger than xent
-    lines = lines[:-8] + [",".join(l.split(",")[:-1] + ["3.0"]) for l in lines[-8:]]
+    lines = lines[:-8] + [",".join(ln.split(",")[:-1] + ["3.0"]) for ln in lines[-8:]]
     path.write_text("\n".join(lines) + "\n")
     rep = analyze_run(run)
     aux = [f for f in rep["findings"] if f["kind"] == "aux_loss_dominates"]

@@ -10,11 +10,10 @@ where CE_b is the summed label-smoothed cross-entropy of batch b, units_b its to
 count as the trainer normalises, and aux_ib the unweighted aux term i of batch b (mean over MoE
 layers) — i.e. mean CE + Σ_i c_i × (normalisation-weighted mean of aux_i).
 """
-import pytest
-import torch
-
 import onmt.trainer
 import onmt.utils
+import pytest
+import torch
 from onmt.utils.optimizers import Optimizer
 
 from tests import helpers_onmt as H

@@ -6,7 +6,7 @@ import sys
 import pytest
 import yaml
 
-from onmt_moe import runner
+from onmt_moe.runs import runner
 from tests.conftest import FIXTURES, ROOT
 
 TINY = os.path.join(ROOT, "configs", "tiny_moe.yaml")

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from onmt_moe.csvlog import (
+from onmt_moe.runs.csvlog import (
     CsvLog,
     CsvLogError,
     atomic_write_json,
@@ -87,7 +87,7 @@ def test_header_superset_is_migrated(tmp_path):
 def test_truncate_after_step(tmp_path):
     path = tmp_path / "moe.csv"
     log = CsvLog(path, ["step", "layer", "load"])
-    log.append([{"step": s, "layer": l, "load": s * 0.1} for s in (10, 20, 30, 40) for l in (0, 1)])
+    log.append([{"step": s, "layer": layer, "load": s * 0.1} for s in (10, 20, 30, 40) for layer in (0, 1)])
     removed = log.truncate_after_step(20)
     assert removed == 4
     df = read_csv(path)
@@ -102,8 +102,8 @@ def test_truncate_after_step(tmp_path):
 def test_large_append_is_fast_and_complete(tmp_path):
     path = tmp_path / "big.csv"
     log = CsvLog(path, ["step", "layer", "expert", "load_frac"], fsync=False)
-    rows = [{"step": s, "layer": l, "expert": e, "load_frac": 0.125}
-            for s in range(0, 2500) for l in range(2) for e in range(8)]
+    rows = [{"step": s, "layer": layer, "expert": e, "load_frac": 0.125}
+            for s in range(0, 2500) for layer in range(2) for e in range(8)]
     log.append(rows)
     df = read_csv(path)
     assert len(df) == len(rows)

@@ -17,12 +17,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from onmt_moe import tags
 from onmt_moe.data import benchmark_format as bf
 from onmt_moe.data import textbuf as tx
 from onmt_moe.data.columns import DataError, detect_msms_version, msms_names
 from onmt_moe.data.pipeline import generate, list_inputs, main
 from onmt_moe.data.split import split_indices
+from onmt_moe.modality import tags
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "benchmark_examples"
@@ -255,7 +255,7 @@ def test_max_src_tokens_reject_and_keep(tmp_path):
     assert s["rows"]["written"]["total"] == 100 - s["rows"]["rejected"]
     assert s["token_lengths"]["source"]["max"] <= 700 < long_rows["max"]
     lines = (tmp_path / "r" / "rejects.tsv").read_text().splitlines()[1:]
-    assert len(lines) == s["rows"]["rejected"] and all("max_src_tokens" in l for l in lines)
+    assert len(lines) == s["rows"]["rejected"] and all("max_src_tokens" in ln for ln in lines)
     k = generate(EX1, tmp_path / "k", format="benchmark", max_src_tokens=700, long_rows="keep", progress=False, **ALL)
     assert k["rows"]["rejected"] == 0 and k["rows"]["over_max_src_tokens"] == s["rows"]["over_max_src_tokens"]
 
@@ -285,7 +285,7 @@ def _bad_table(tmp_path) -> Path:
 def test_bad_rows_benchmark_and_tagged(tmp_path):
     p = _bad_table(tmp_path)
     sb = generate(p, tmp_path / "b", format="benchmark", progress=False, **ALL)
-    rej = [l.split("\t") for l in (tmp_path / "b" / "rejects.tsv").read_text().splitlines()[1:]]
+    rej = [ln.split("\t") for ln in (tmp_path / "b" / "rejects.tsv").read_text().splitlines()[1:]]
     # benchmark: row 1 (empty list) is defined ("1HNMR" alone), row 8 passes (no RDKit in the
     # official script); every other bad row is rejected
     assert sorted(int(r[1]) for r in rej) == [0, 2, 3, 4, 5, 7, 9, 10, 11]
@@ -297,12 +297,12 @@ def test_bad_rows_benchmark_and_tagged(tmp_path):
     assert any("j_values" in r[4] for r in rej) and any("1000 points" in r[4] for r in rej)
     labels = pq.read_table(EX2, columns=["__index_level_0__"]).column(0).to_pylist()
     assert [int(r[2]) for r in rej] == [labels[int(r[1])] for r in rej]  # stored pandas index
-    lines = [l for n in ("train", "val", "test") for l in _read(tmp_path / "b", f"src-{n}.txt").decode().splitlines()]
-    assert any(" 1HNMR 13CNMR " in l for l in lines)  # empty 1H list -> bare header, no "1HNM"
-    assert not any("1HNM " in l for l in lines)
+    lines = [ln for n in ("train", "val", "test") for ln in _read(tmp_path / "b", f"src-{n}.txt").decode().splitlines()]
+    assert any(" 1HNMR 13CNMR " in ln for ln in lines)  # empty 1H list -> bare header, no "1HNM"
+    assert not any("1HNM " in ln for ln in lines)
 
     st = generate(p, tmp_path / "t", format="tagged", progress=False, **ALL)
-    rej = [l.split("\t") for l in (tmp_path / "t" / "rejects.tsv").read_text().splitlines()[1:]]
+    rej = [ln.split("\t") for ln in (tmp_path / "t" / "rejects.tsv").read_text().splitlines()[1:]]
     # tagged: null/empty modalities are missing (rows 0, 1, 4, 5, 11 kept; row 9 keeps the other
     # energies); malformed content and both bad SMILES are rejected
     assert sorted(int(r[1]) for r in rej) == [2, 3, 6, 7, 8, 10]
@@ -313,11 +313,11 @@ def test_bad_rows_benchmark_and_tagged(tmp_path):
 
     tok = generate(p, tmp_path / "tok", format="tagged", missing="token", progress=False, **ALL)
     assert tok["rows"]["written"] == st["rows"]["written"]
-    lines = [l for n in ("train", "val", "test") for l in _read(tmp_path / "tok", f"src-{n}.txt").decode().splitlines()]
-    layouts = {tuple(n for n, _ in tags.split_segments(l.split(" "))) for l in lines}
+    lines = [ln for n in ("train", "val", "test") for ln in _read(tmp_path / "tok", f"src-{n}.txt").decode().splitlines()]
+    layouts = {tuple(n for n, _ in tags.split_segments(ln.split(" "))) for ln in lines}
     assert layouts == {("FORMULA", "NMR", "IR", "MS")}
-    assert sum("<IR> <MISSING> </IR>" in l for l in lines) == 2
-    assert sum("<FORMULA> <MISSING> </FORMULA>" in l for l in lines) == 1
+    assert sum("<IR> <MISSING> </IR>" in ln for ln in lines) == 2
+    assert sum("<FORMULA> <MISSING> </FORMULA>" in ln for ln in lines) == 1
 
     with pytest.raises(DataError, match=r"bad\.parquet: row 0 .*h_nmr_peaks is null"):
         generate(p, tmp_path / "s", format="benchmark", strict=True, progress=False, **ALL)

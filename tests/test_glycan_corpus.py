@@ -3,12 +3,11 @@ import importlib.util
 import json
 import os
 
-
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from onmt_moe.glycan.wurcs_tokenizer import detokenize  # noqa: E402
-from onmt_moe.tags import MISSING, split_segments  # noqa: E402
+from onmt_moe.modality.tags import MISSING, split_segments  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE = os.path.join(ROOT, "tests", "fixtures", "glycan", "sample.parquet")

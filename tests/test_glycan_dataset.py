@@ -1,7 +1,5 @@
 """Dataset build on a tiny hand-made df_glycan (needs glypy + glycowork)."""
 import json
-import os
-
 
 import pytest  # noqa: E402
 
@@ -10,9 +8,8 @@ pytest.importorskip("glycowork")
 
 import pandas as pd  # noqa: E402
 
-from onmt_moe.glycan.dataset import build, iupac_to_wurcs, ConversionError, split_of  # noqa: E402
+from onmt_moe.glycan.dataset import ConversionError, build, iupac_to_wurcs, split_of  # noqa: E402
 from onmt_moe.glycan.wurcs_tokenizer import detokenize, tokenize  # noqa: E402
-
 
 ROWS = [
     # glycan, glytoucan_id, glycan_type, Kingdom, Species, tissue_sample, Composition

@@ -3,11 +3,11 @@ import csv
 import json
 import os
 
-
 import pytest  # noqa: E402
 
 pytest.importorskip("glypy")
 
+from onmt_moe.evaluation.files import ScoringError
 from onmt_moe.glycan.evaluate import parse_wurcs, same_structure, score_wurcs_files  # noqa: E402
 from onmt_moe.glycan.wurcs_tokenizer import tokenize_line  # noqa: E402
 
@@ -76,7 +76,7 @@ def test_invalid_target_excluded(tmp_path):
 def test_line_count_mismatch_is_one_line_error(tmp_path):
     tgt = _write(tmp_path / "tgt.txt", [tokenize_line(A)])
     pred = _write(tmp_path / "pred.txt", [tokenize_line(A)])
-    with pytest.raises(SystemExit) as ei:
+    with pytest.raises(ScoringError) as ei:
         score_wurcs_files(pred, tgt, 2, verbose=False)
     assert "pred.txt" in str(ei.value) and "\n" not in str(ei.value)
 

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from onmt_moe.glycan.multitask import TASKS, parse_weights
-from onmt_moe.modality import find_tags
-from onmt_moe.tags import split_segments, tags_in_vocab
+from onmt_moe.modality.tags import split_segments, tags_in_vocab
+from onmt_moe.modality.vocab import ABSENT, ModalityVocab
 from tests.conftest import ROOT
 
 SAMPLE = os.path.join(ROOT, "tests", "fixtures", "glycan", "sample.parquet")
@@ -53,7 +53,7 @@ def test_every_source_starts_with_its_task_token_and_segments_parse(corpus):
     # the task tokens are not modality tags: they stay OTHER (modality 0) for the router
     vocab = {t for f in (corpus / "data").glob("*/src-*.txt") for ln in _lines(f) for t in ln.split()}
     assert tags_in_vocab(vocab) == ["MS", "TEXT", "WURCS"]
-    assert all(-1 not in ids for ids in find_tags(sorted(vocab))[1])
+    assert all(ABSENT not in ids for ids in ModalityVocab.from_tokens(sorted(vocab)).tag_ids)
 
 
 def test_no_test_structure_reaches_any_training_file(corpus):

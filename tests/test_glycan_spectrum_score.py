@@ -3,8 +3,9 @@ import json
 
 import pytest
 
+from onmt_moe.evaluation.files import ScoringError
+from onmt_moe.evaluation.scoring import format_report, score_files
 from onmt_moe.glycan.spectrum_score import compare, read_spectrum, score_spectrum_files
-from onmt_moe.scoring import format_report, score_files
 
 T = "PMZ_909 CHARGE_-1 MZ_179 INT_9 DIAG_Hex_C1 MZ_220 INT_3 MZ_382 INT_1 NLD_Hex"
 
@@ -32,5 +33,5 @@ def test_files_top1_and_best_of_n(tmp_path):
     assert res["top1"]["precision"] == pytest.approx(0.25) and res["empty_rate"] == 0.25
     assert json.loads((tmp_path / "s.json").read_text())["kind"] == "spectrum"
     assert "best-of-2 cosine: 1.0000" in format_report(res)
-    with pytest.raises(SystemExit, match="pred.txt"):
+    with pytest.raises(ScoringError, match="pred.txt"):
         score_spectrum_files(str(tmp_path / "pred.txt"), str(tmp_path / "tgt.txt"), 3)

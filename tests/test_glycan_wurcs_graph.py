@@ -9,10 +9,11 @@ import pytest
 pytest.importorskip("glypy")
 pytest.importorskip("networkx")
 
+from onmt_moe.evaluation.files import ScoringError
 from onmt_moe.glycan import wurcs_graph as W  # noqa: E402
 from onmt_moe.glycan.evaluate import parse_wurcs, score_wurcs_files  # noqa: E402
 from onmt_moe.glycan.wurcs_tokenizer import detokenize, tokenize, tokenize_line  # noqa: E402
-from tests.test_glycan_evaluate import A, B, C, D, E, LACNAC  # noqa: E402
+from tests.test_glycan_evaluate import LACNAC, A, B, C, D, E  # noqa: E402
 
 FIX = os.path.join(os.path.dirname(__file__), "fixtures", "glycan")
 LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -133,5 +134,5 @@ def test_precursor_mass_reranking(tmp_path):
     res2 = score_wurcs_files(str(pred), str(tgt), 3, verbose=False)
     assert "mass_reranked_topk" not in res2
     (tmp_path / "bad.txt").write_text("<MS> PMZ_1 </MS>\n")
-    with pytest.raises(SystemExit, match="bad.txt"):
+    with pytest.raises(ScoringError, match="bad.txt"):
         score_wurcs_files(str(pred), str(tgt), 3, src_path=str(tmp_path / "bad.txt"), verbose=False)

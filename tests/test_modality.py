@@ -1,7 +1,13 @@
-"""Token → modality ids from tag tokens (onmt_moe.modality), without OpenNMT."""
+"""Token → modality ids from tag tokens (onmt_moe.modality.lookup), without OpenNMT."""
 import torch
 
-from onmt_moe.modality import ModalityLookup, find_tags
+from onmt_moe.modality.lookup import ModalityLookup
+from onmt_moe.modality.vocab import ModalityVocab
+
+
+def find_tags(itos, names=None):
+    v = ModalityVocab.from_tokens(itos, names)
+    return list(v.names), [list(p) for p in v.tag_ids]
 
 ITOS = ["<unk>", "<blank>", "<s>", "</s>", "<NMR>", "</NMR>", "<IR>", "</IR>", "1HNMR", "7.1", "IR", "5", "<MISSING>", "C"]
 
@@ -43,3 +49,24 @@ def test_unclosed_segment_runs_to_the_end():
     _, ids = find_tags(ITOS, ["NMR"])
     look = ModalityLookup(ids)
     assert look(torch.tensor([[13, 4, 9, 9]])).tolist() == [[0, 1, 1, 1]]
+
+
+def test_one_name_value_reader_for_every_option():
+    import pytest
+
+    from onmt_moe.data.columns import DataError
+    from onmt_moe.data.tagged import parse_groups
+    from onmt_moe.modality.tags import has_data, parse_name_values
+
+    assert parse_name_values(" IR=0.3, ,MS=0.2", "--x") == {"IR": "0.3", "MS": "0.2"}
+    assert parse_name_values(["a=1", "b=2,c=3"], "--x") == {"a": "1", "b": "2", "c": "3"}
+    assert parse_name_values(None, "--x") == {} and parse_name_values("", "--x") == {}
+    with pytest.raises(ValueError, match=r"^--x: expected NAME=P, got 'IR'$"):
+        parse_name_values("IR", "--x", value="P")
+    with pytest.raises(ValueError, match="got '=1'"):
+        parse_name_values("=1", "--x")
+    # the callers keep their own checks and error types
+    with pytest.raises(DataError, match="--groups: expected section=NAME, got 'h_nmr'"):
+        parse_groups("h_nmr")
+    assert parse_groups("h_nmr=HNMR, c_nmr=CNMR") == {"h_nmr": "HNMR", "c_nmr": "CNMR"}
+    assert has_data(["7.1"]) and not has_data(["<MISSING>"]) and not has_data([])

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from onmt_moe import modality_benchmark as mb
-from onmt_moe.tags import MISSING, present_modalities
+from onmt_moe.modality.tags import MISSING, present_modalities
+from onmt_moe.runs import modality_benchmark as mb
 
 REPO = Path(__file__).resolve().parents[1]
 

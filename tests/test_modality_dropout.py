@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-import onmt_moe.transforms as mt
-from onmt_moe.tags import MISSING, present_modalities, split_segments
+import onmt_moe.plugin.transforms as mt
+from onmt_moe.modality.tags import MISSING, present_modalities, split_segments
 
 LINE = ("<FORMULA> C 2 H 6 O </FORMULA> <NMR> 1HNMR 1.20 1.10 t 3H </NMR> "
         "<IR> IR 1 2 3 </IR> <MS> E0Pos 46.0 100.0 </MS>").split()

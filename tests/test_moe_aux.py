@@ -114,3 +114,21 @@ def test_aux_coefficients_with_schedules():
     assert set(c0) == {"load_balance", "z_loss", "importance", "load", "entropy", "limoe_local",
                        "limoe_global", "compute_cost"}
     assert MoEArgs().aux_coefficients(0)["load_balance"] == 0.01
+
+
+def test_aux_schedules_are_parsed_once_not_on_every_batch(monkeypatch):
+    import onmt_moe.moe.arguments as arguments
+
+    parsed = []
+
+    class CountingSchedule(arguments.Schedule):
+        def __init__(self, spec):
+            parsed.append(spec)
+            super().__init__(spec)
+
+    monkeypatch.setattr(arguments, "Schedule", CountingSchedule)
+    a = MoEArgs(lb_coef="linear:0.1:0.01:100")
+    for step in range(5):
+        a.aux_coefficients(step)
+    assert len(parsed) == len(arguments.AUX_COEFFICIENTS)
+    assert a.aux_coefficients(100)["load_balance"] == pytest.approx(0.01)

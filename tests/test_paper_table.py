@@ -1,9 +1,9 @@
-"""onmt_moe.paper_table: aggregation, outputs and the resumable, time-boxed cell loop (no training here;
+"""onmt_moe.runs.paper_table: aggregation, outputs and the resumable, time-boxed cell loop (no training here;
 the cells themselves are ordinary start_training runs, tested in test_end_to_end)."""
 import csv
 import os
 
-from onmt_moe import paper_table as pt
+from onmt_moe.runs import paper_table as pt
 
 
 def _row(inp, model, seed, top1):

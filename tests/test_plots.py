@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_anomaly import MODALITIES, make_run  # noqa: E402
 
-from onmt_moe.plots import PlotError, load_run, main, modality_expert_table, plot_runs  # noqa: E402
+from onmt_moe.diagnostics.plots import PlotError, load_run, main, modality_expert_table, plot_runs  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

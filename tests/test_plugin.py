@@ -45,7 +45,7 @@ def test_checkpoint_safe_globals_registered_once_onmt_is_used():
 
 
 def test_importing_the_library_alone_stays_light():
-    r = _run("import sys, onmt_moe, onmt_moe.data.pipeline, onmt_moe.scoring, onmt_moe.tags; "
+    r = _run("import sys, onmt_moe, onmt_moe.data.pipeline, onmt_moe.evaluation.scoring, onmt_moe.modality.tags; "
              "print('torch' in sys.modules, 'onmt' in sys.modules)")
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["False", "False"]
@@ -54,7 +54,7 @@ def test_importing_the_library_alone_stays_light():
 def test_autoload_install_and_uninstall_in_a_folder(tmp_path):
     import importlib.util
 
-    from onmt_moe import autoload
+    from onmt_moe.plugin import autoload
 
     autoload.install(str(tmp_path))
     hook = tmp_path / autoload.HOOK_NAME

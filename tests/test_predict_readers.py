@@ -8,9 +8,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from onmt_moe.predict import InputError
+from onmt_moe.predict import InputError, settings
 from onmt_moe.predict import readers as rd
-from onmt_moe.predict import settings
 from onmt_moe.predict.readers import CPeaks, Formula, HPeaks, IRSpectrum, MSMSSpectrum
 from onmt_moe.predict.source import Sample, build_smiles_source
 from tests.conftest import FIXTURES

@@ -5,8 +5,8 @@ import re
 import pytest
 import yaml
 
-from onmt_moe.param_count import config_parameter_counts
-from onmt_moe.runner import validate_config
+from onmt_moe.runs.param_count import config_parameter_counts
+from onmt_moe.runs.runner import validate_config
 from tests.conftest import ROOT
 
 PRESETS = os.path.join(ROOT, "configs", "presets")

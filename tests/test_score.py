@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from onmt_moe.scoring import (ScoringError, apply_view, formula_from_source, parse_formula,
-                              read_nbest, score_files)
+from onmt_moe.evaluation.scoring import (
+    ScoringError,
+    apply_view,
+    formula_from_source,
+    parse_formula,
+    read_nbest,
+    score_files,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 

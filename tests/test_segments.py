@@ -2,12 +2,12 @@
 import hashlib
 import os
 
-import onmt  # noqa: F401  (importing onmt registers the plugin, before onmt_moe.encoder is imported)
+import onmt  # noqa: F401  (importing onmt registers the plugin, before onmt_moe.plugin.encoder is imported)
 import pytest
 import torch
 
-from onmt_moe import segments
-from onmt_moe.encoder import MoETransformerEncoder
+from onmt_moe.modality import segments
+from onmt_moe.plugin.encoder import MoETransformerEncoder
 from tests import helpers_onmt as H
 from tests.conftest import FIXTURES
 

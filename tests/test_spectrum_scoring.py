@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from onmt_moe.scoring import ScoringError, format_report, score_files
+from onmt_moe.evaluation.scoring import ScoringError, format_report, score_files
 from tests.conftest import FIXTURES, ROOT
 
 PREDSPEC = os.path.join(FIXTURES, "benchmark_examples", "expected_ex1", "predspec", "data", "tgt-test.txt")

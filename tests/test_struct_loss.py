@@ -1,12 +1,11 @@
 """Structure-aware loss (glycan track): per-class token weights on top of label smoothing;
 the reported statistics stay unweighted."""
 import torch
-
-import onmt_moe  # noqa: F401
 from onmt.inputters.inputter import dict_to_vocabs
 from onmt.model_builder import build_base_model
-from onmt_moe.loss import MoELossCompute, parse_weights
 
+import onmt_moe  # noqa: F401
+from onmt_moe.plugin.loss import MoELossCompute, parse_weights
 from tests import helpers_onmt as H
 
 RES = ["[a1122h-1a_1-5]", "[a2122h-1b_1-5_2*NCC/3=O]", "a4", "b1", "-", "_", "/", "WURCS=2.0"]

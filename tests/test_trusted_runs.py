@@ -16,7 +16,9 @@ import pytest
 import torch
 import yaml
 
-from onmt_moe import _hook, autoload, runner
+from onmt_moe import _hook
+from onmt_moe.plugin import autoload
+from onmt_moe.runs import runner
 from tests.conftest import FIXTURES, ROOT
 
 BIN = os.path.dirname(sys.executable)

@@ -54,11 +54,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from onmt_moe import tags
 from onmt_moe.data import benchmark_format as bf
 from onmt_moe.data.columns import MSMS_HEADERS, SECTIONS, DataError, needed_columns
 from onmt_moe.data.split import split_indices
 from onmt_moe.data.tagged import MISSING_MODES, parse_groups, segment_plan, tagged_line
+from onmt_moe.modality import tags
 
 log = logging.getLogger("onmt_moe.data")
 
@@ -285,12 +285,12 @@ def process_chunk(job) -> dict:
     spool = Path(spool_dir)
     lens = {}
     for side, lines in (("src", a_lines), ("tgt", b_lines)):
-        text = "".join([l + "\n" for l in lines])
+        text = "".join([ln + "\n" for ln in lines])
         blob = text.encode("utf-8")
         if len(blob) == len(text):  # ASCII: byte length == character length
             lens[side] = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines)) + 1
         else:
-            lens[side] = np.fromiter((len(l.encode("utf-8")) + 1 for l in lines), dtype=np.int64,
+            lens[side] = np.fromiter((len(ln.encode("utf-8")) + 1 for ln in lines), dtype=np.int64,
                                      count=len(lines))
         with open(spool / f"{chunk_id:06d}.{side}", "wb") as fh:
             fh.write(blob)
@@ -554,9 +554,9 @@ def _finish(results, out: Path, data_dir: Path, spool: Path, opt: Options, seed:
     for side in ("src", "tgt"):
         st, en = [], []
         for r in results:
-            l = r["lens"][side]
-            e = np.cumsum(l)
-            st.append(e - l)
+            lens = r["lens"][side]
+            e = np.cumsum(lens)
+            st.append(e - lens)
             en.append(e)
         side_off[side] = (np.concatenate(st) if st else np.zeros(0, np.int64),
                           np.concatenate(en) if en else np.zeros(0, np.int64))

@@ -3,7 +3,7 @@
 ``<FORMULA> C 8 H 8 O </FORMULA> <NMR> 1HNMR … 13CNMR … </NMR> <IR> IR … </IR> <MS> E0Pos … E0Neg … </MS>``
 
 Sections keep their inner headers (``1HNMR``, ``13CNMR``, ``IR``, ``E0Pos`` …).
-Tag spelling comes from :mod:`onmt_moe.tags`.
+Tag spelling comes from :mod:`onmt_moe.modality.tags`.
 
 Missing modalities: a segment with no present section is dropped
 (``missing='drop'``) or written as ``<NAME> <MISSING> </NAME>`` (``missing='token'``).
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from onmt_moe import tags
 from onmt_moe.data.columns import SECTIONS, DataError
+from onmt_moe.modality import tags
 
 MISSING_MODES = ("drop", "token")
 
@@ -30,15 +30,10 @@ def parse_groups(spec) -> Dict[str, str]:
     elif spec == "fine":
         mapping = dict(tags.FINE_GROUPS)
     else:
-        mapping = {}
-        for item in str(spec).split(","):
-            item = item.strip()
-            if not item:
-                continue
-            if "=" not in item:
-                raise DataError(f"--groups: expected section=NAME, got {item!r}")
-            sec, name = (x.strip() for x in item.split("=", 1))
-            mapping[sec] = name
+        try:
+            mapping = tags.parse_name_values(str(spec), "--groups", "section", "NAME")
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
     for sec, name in mapping.items():
         if sec not in SECTIONS:
             raise DataError(f"--groups: unknown section {sec!r} (sections: {', '.join(SECTIONS)})")

@@ -8,5 +8,6 @@ Modules:
   text             metadata -> short text description
   dataset          glycowork df_glycan -> verified WURCS -> parquet
   evaluate         top-k structure accuracy by graph identity
+  scorers          registers wurcs / text / token-spectrum scoring with onmt_moe.evaluation.registry
 Heavy dependencies (glypy, glycowork) are imported lazily inside functions.
 """

@@ -41,7 +41,6 @@ SCHEMA_DOC = {
 }
 
 _TOK_RE = re.compile(r"\([^)]*\)|[^()\[\]]+")
-_W = {}  # per-process state (glycowork imports, params)
 
 
 def split_of(wurcs: str, seed: int = 0, frac=(0.8, 0.1)) -> str:
@@ -60,9 +59,10 @@ def _one_line(e: BaseException) -> str:
 
 def iupac_to_wurcs(iupac: str) -> Tuple[str, str, object]:
     """Convert + strictly verify.  Returns (wurcs, via, glypy glycan); raises ConversionError."""
-    from glypy.io import glycoct, wurcs, iupac as giupac
-    from glycowork.motif.processing import glycan_to_glycoct, canonicalize_iupac
     from glycowork.motif.graph import compare_glycans
+    from glycowork.motif.processing import canonicalize_iupac, glycan_to_glycoct
+    from glypy.io import glycoct, wurcs
+    from glypy.io import iupac as giupac
 
     if "/" in iupac:
         raise ConversionError("alternative_linkage", "IUPAC contains '/'")
@@ -107,11 +107,11 @@ class ConversionError(Exception):
 
 def process_row(item) -> Dict:
     """Worker: one df_glycan row -> record dict or {'reject': reason, 'detail': ...}."""
-    from .fragments import simulate_spectrum, SimParams
-    from .text import describe
-    from .wurcs_tokenizer import tokenize, detokenize
-
     import warnings
+
+    from .fragments import SimParams, simulate_spectrum
+    from .text import describe
+    from .wurcs_tokenizer import detokenize, tokenize
 
     warnings.filterwarnings("ignore", category=UserWarning)  # glypy stereocode chatter
     idx, rec, sim_kw, convert_only = item

@@ -33,7 +33,6 @@ rank_mass, valid_target, top1_valid, top1_score, target, top1.
 """
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -41,17 +40,11 @@ import sys
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from onmt_moe.evaluation.files import ScoringError, read_lines, read_targets_and_nbest, write_result
+
 from . import wurcs_graph
 from .spectra_tokens import PROTON
 from .wurcs_tokenizer import detokenize
-
-
-def _read(path) -> List[str]:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return [ln.rstrip("\n") for ln in fh]
-    except OSError as e:
-        raise SystemExit(f"error: {path}: {e.strerror}")
 
 
 def parse_pred_line(line: str) -> Tuple[str, Optional[float]]:
@@ -117,9 +110,9 @@ def _topk(ranks: Sequence[int], n_best: int) -> Tuple[Dict[str, Optional[float]]
 
 def _precursors(src_path, n: int) -> List[Optional[Tuple[int, int]]]:
     """(PMZ bin, |charge|) of each source line, None where the line has no PMZ_ token."""
-    lines = _read(src_path)
+    lines = read_lines(src_path)
     if len(lines) != n:
-        raise SystemExit(f"error: {src_path}: {len(lines)} lines, expected {n} (one per target)")
+        raise ScoringError(f"{src_path}: {len(lines)} lines, expected {n} (one per target)")
     out = []
     for ln in lines:
         k = z = None
@@ -165,13 +158,7 @@ def score_wurcs_files(pred_path, tgt_path, n_best: int, out_json=None, ranks_csv
                       mz_bin: Optional[float] = None) -> dict:
     """Score n-best WURCS; with ``src_path`` also after precursor-mass re-ranking (see module doc).
     ``mz_bin`` defaults to the corpus summary.json's value (else 1.0)."""
-    if n_best < 1:
-        raise ValueError("n_best must be >= 1")
-    tgts = _read(tgt_path)
-    preds = _read(pred_path)
-    if len(preds) != n_best * len(tgts):
-        raise SystemExit(f"error: {pred_path}: {len(preds)} lines, expected n_best*targets = "
-                         f"{n_best}*{len(tgts)} = {n_best * len(tgts)} ({tgt_path})")
+    tgts, nbest = read_targets_and_nbest(pred_path, tgt_path, n_best)
     precs = _precursors(src_path, len(tgts)) if src_path else None
     if src_path and mz_bin is None:
         mz_bin = corpus_mz_bin(src_path)
@@ -194,7 +181,7 @@ def score_wurcs_files(pred_path, tgt_path, n_best: int, out_json=None, ranks_csv
     for i, tline in enumerate(tgts):
         t_str = detokenize(tline.split("\t")[0])
         tg = parse(t_str)
-        cands = [parse_pred_line(ln) for ln in preds[i * n_best:(i + 1) * n_best]]
+        cands = [parse_pred_line(ln) for ln in nbest[i]]
         gs = [parse(s) for s, _ in cands]
         n_cand += len(gs)
         n_invalid += sum(g is None for g in gs)
@@ -260,16 +247,9 @@ def score_wurcs_files(pred_path, tgt_path, n_best: int, out_json=None, ranks_csv
         res["mass_rerank"] = {"src": str(src_path), "mz_bin": mz_bin,
                               "rule": "candidates whose [M-zH]z- falls in the source PMZ bin first, "
                                       "beam order kept within each group"}
-    if out_json:
-        with open(out_json, "w") as fh:
-            json.dump(res, fh, indent=2)
-    if ranks_csv:
-        cols = ["line", "rank", "rank_topology", "rank_composition", "rank_mass", "rank_mass_reranked",
-                "target_read_by", "valid_target", "top1_valid", "top1_score", "target", "top1"]
-        with open(ranks_csv, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=cols)
-            w.writeheader()
-            w.writerows(rows)
+    cols = ["line", "rank", "rank_topology", "rank_composition", "rank_mass", "rank_mass_reranked",
+            "target_read_by", "valid_target", "top1_valid", "top1_score", "target", "top1"]
+    write_result(res, out_json, rows, ranks_csv, cols)
     if verbose:
         print(format_report(res))
     return res
@@ -307,8 +287,11 @@ def main(argv=None):
     ap.add_argument("--mz_bin", type=float, default=None,
                     help="PMZ bin width the source was written with (default: the corpus summary.json, else 1.0)")
     a = ap.parse_args(argv)
-    score_wurcs_files(a.pred, a.tgt, a.n_best, a.out_json, a.ranks_csv, a.mass_tol,
-                      src_path=a.src, mz_bin=a.mz_bin)
+    try:
+        score_wurcs_files(a.pred, a.tgt, a.n_best, a.out_json, a.ranks_csv, a.mass_tol,
+                          src_path=a.src, mz_bin=a.mz_bin)
+    except ScoringError as e:
+        raise SystemExit(f"error: {e}") from None
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ The random stream is seeded from (seed, WURCS) so each spectrum is reproducible 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, asdict
+from dataclasses import asdict, dataclass
 from typing import Dict, List, Tuple
 
 import numpy as np

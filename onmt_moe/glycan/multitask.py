@@ -1,7 +1,7 @@
 """Multi-task glycan corpora: one vocabulary, a task token at the start of every source.
 
 Plain Python (no torch, no OpenNMT). Tasks, their source / target and the scorer their test set
-needs (``score``: the ``run.kind`` of :mod:`onmt_moe.runner`, ``text`` = BLEU/chrF, not wired yet)::
+needs (``score``: the ``run.kind`` of :mod:`onmt_moe.runs.runner`, ``text`` = BLEU/chrF, not wired yet)::
 
     struct  <TASK_STRUCT> <MS> … </MS> [<TEXT> … </TEXT>]  ->  WURCS tokens       (score wurcs)
     spec    <TASK_SPEC> <WURCS> … </WURCS>                  ->  MS tokens          (score spectrum)
@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from typing import Dict, List, Sequence, Tuple
 
-from onmt_moe.tags import task_token, wrap
+from onmt_moe.modality.tags import task_token, wrap
 
 from .spectra_tokens import SpecTokConfig, source_tokens, spectrum_tokens
 

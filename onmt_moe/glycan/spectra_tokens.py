@@ -17,10 +17,10 @@ Losses X: H2O, dHex, Hex, HexNAc, NeuAc, NeuGc (monoisotopic, see LOSSES).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, asdict
+from dataclasses import asdict, dataclass
 from typing import Dict, List, Sequence
 
-from onmt_moe.tags import wrap
+from onmt_moe.modality.tags import wrap
 
 PROTON = 1.007276
 H2O = 18.010565

@@ -14,12 +14,10 @@ Means over examples are reported; a candidate without any peak scores 0 (and cou
 """
 from __future__ import annotations
 
-import csv
-import json
 import math
 from typing import Dict, Optional, Tuple
 
-from .evaluate import _read  # one reader, one error message for the glycan scorers
+from onmt_moe.evaluation.files import read_targets_and_nbest, write_result
 
 
 def read_spectrum(line: str) -> Tuple[Optional[str], Dict[int, int]]:
@@ -57,12 +55,7 @@ def compare(pred: Dict[int, int], tgt: Dict[int, int]) -> Dict[str, float]:
 
 def score_spectrum_files(pred_path, tgt_path, n_best: int, out_json=None, ranks_csv=None,
                          verbose: bool = False) -> dict:
-    if n_best < 1:
-        raise ValueError("n_best must be >= 1")
-    tgts, preds = _read(tgt_path), _read(pred_path)
-    if len(preds) != n_best * len(tgts):
-        raise SystemExit(f"error: {pred_path}: {len(preds)} lines, expected n_best*targets = "
-                         f"{n_best}*{len(tgts)} = {n_best * len(tgts)} ({tgt_path})")
+    tgts, nbest = read_targets_and_nbest(pred_path, tgt_path, n_best)
     keys = ("precision", "recall", "f1", "cosine", "precursor")
     top1 = {k: 0.0 for k in keys}
     best = {k: 0.0 for k in keys}
@@ -70,7 +63,7 @@ def score_spectrum_files(pred_path, tgt_path, n_best: int, out_json=None, ranks_
     for i, tl in enumerate(tgts):
         t_prec, t_peaks = read_spectrum(tl)
         scored = []
-        for j, pl in enumerate(preds[i * n_best:(i + 1) * n_best]):
+        for pl in nbest[i]:
             prec, peaks = read_spectrum(pl)
             m = compare(peaks, t_peaks)
             m["precursor"] = float(prec is not None and prec == t_prec)
@@ -89,14 +82,7 @@ def score_spectrum_files(pred_path, tgt_path, n_best: int, out_json=None, ranks_
         "best_of_n": {k: (v / n if n else None) for k, v in best.items()},
         "empty_rate": n_empty / (n * n_best) if n else None,
     }
-    if out_json:
-        with open(out_json, "w") as fh:
-            json.dump(res, fh, indent=2)
-    if ranks_csv:
-        with open(ranks_csv, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["line"])
-            w.writeheader()
-            w.writerows(rows)
+    write_result(res, out_json, rows, ranks_csv)
     if verbose:
         print(format_report(res))
     return res

@@ -7,28 +7,22 @@ No torch, no OpenNMT.
 """
 from __future__ import annotations
 
-import json
-from typing import List
+from onmt_moe.evaluation.files import read_targets_and_nbest, write_result
 
 from .text import FIELDS, fields
 
 
-def _nbest_texts(pred_path: str, n_best: int, n_sources: int) -> List[List[str]]:
-    with open(pred_path, encoding="utf-8") as fh:
-        lines = fh.read().splitlines()
-    if len(lines) != n_sources * n_best:
-        raise ValueError(f"{pred_path}: {len(lines)} lines, expected {n_sources * n_best} "
-                         f"(= {n_sources} targets x n_best {n_best})")
-    texts = [ln.rpartition("\t")[0] if "\t" in ln else ln for ln in lines]  # drop onmt_translate's -with_score
-    return [[" ".join(t.split()) for t in texts[i:i + n_best]] for i in range(0, len(texts), n_best)]
+def _text(line: str) -> str:
+    """A prediction line without onmt_translate's ``-with_score`` field, single-spaced."""
+    return " ".join((line.rpartition("\t")[0] if "\t" in line else line).split())
 
 
 def score_text_files(pred_path: str, tgt_path: str, n_best: int, out_json: str | None = None) -> dict:
     import sacrebleu
 
-    with open(tgt_path, encoding="utf-8") as fh:
-        targets = [" ".join(t.split()) for t in fh.read().splitlines()]
-    cands = _nbest_texts(pred_path, n_best, len(targets))
+    target_lines, nbest = read_targets_and_nbest(pred_path, tgt_path, n_best)
+    targets = [" ".join(t.split()) for t in target_lines]
+    cands = [[_text(ln) for ln in group] for group in nbest]
     top1 = [c[0] for c in cands]
     n = len(targets)
     field_hits = {f: [0, 0] for f in FIELDS}
@@ -46,7 +40,5 @@ def score_text_files(pred_path: str, tgt_path: str, n_best: int, out_json: str |
         "topk": {str(k): round(sum(t in c[:k] for t, c in zip(targets, cands)) / n, 4) if n else None
                  for k in range(1, n_best + 1)},
     }
-    if out_json:
-        with open(out_json, "w") as fh:
-            json.dump(res, fh, indent=2)
+    write_result(res, out_json)
     return res

@@ -29,15 +29,12 @@ def classify_token(tok: str) -> str:
     return "other"
 
 
-def token_weight_vector(itos: Sequence[str], weights: Dict[str, float]):
-    """FloatTensor (len(itos),): weights[classify_token(tok)], default 1.0.
+def token_weight_vector(itos: Sequence[str], weights: Dict[str, float]) -> List[float]:
+    """``weights[classify_token(tok)]`` for every token of ``itos`` (default 1.0); the loss makes it a tensor.
 
     ``weights`` keys must be class names (see CLASSES); unknown keys raise ValueError.
     """
-    import torch
-
     bad = set(weights) - set(CLASSES)
     if bad:
         raise ValueError(f"unknown token class(es) {sorted(bad)}; expected {CLASSES}")
-    vals: List[float] = [float(weights.get(classify_token(t), 1.0)) for t in itos]
-    return torch.tensor(vals, dtype=torch.float32)
+    return [float(weights.get(classify_token(t), 1.0)) for t in itos]

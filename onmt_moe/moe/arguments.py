@@ -13,8 +13,9 @@ Conventions (see docs/moe-reference.md):
 """
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Dict, List
 
 from .schedule import Schedule
@@ -187,9 +188,6 @@ class MoEArgs:
         args.expert_d_ff = [int(v) for v in args.expert_d_ff]
         return args
 
-    def to_dict(self) -> Dict:
-        return asdict(self)
-
     # ------------------------------------------------------------------ derived
     @property
     def expert_widths(self) -> List[int]:
@@ -208,12 +206,15 @@ class MoEArgs:
     def tau(self) -> float:
         return self.limoe_tau if self.limoe_tau >= 0 else math.log(max(self.num_experts / 2.0, 1.0))
 
-    def schedule(self, name: str) -> Schedule:
-        return Schedule(getattr(self, name))
+    @functools.cached_property
+    def aux_schedules(self) -> Dict[str, Schedule]:
+        """The schedule of each aux-loss coefficient, parsed once (the options do not change after
+        :meth:`validate`; the loss asks for the coefficients on every batch)."""
+        return {aux: Schedule(getattr(self, f)) for aux, f in AUX_COEFFICIENTS.items()}
 
     def aux_coefficients(self, step: int) -> Dict[str, float]:
         """Coefficient of each aux loss at ``step`` (0 for disabled terms)."""
-        return {aux: Schedule(getattr(self, f))(step) for aux, f in AUX_COEFFICIENTS.items()}
+        return {aux: schedule(step) for aux, schedule in self.aux_schedules.items()}
 
     # ------------------------------------------------------------------ checks
     def validate(self) -> "MoEArgs":

@@ -16,7 +16,6 @@ CV^2 uses the population variance. The coefficients are ``MoEArgs.aux_coefficien
 """
 from __future__ import annotations
 
-import math
 from typing import Dict, List
 
 import torch
@@ -99,11 +98,3 @@ def compute_aux_losses(*, logits, clean_logits, probs, assign_counts, modality_o
     if T == 0:
         aux = {name: probs.new_zeros(()) for name in AUX_NAMES}
     return aux
-
-
-def uniform_values(num_experts: int, tau: float) -> Dict[str, float]:
-    """Reference values of each term at exactly uniform routing with zero logits."""
-    ln_e = math.log(num_experts)
-    return {"load_balance": 1.0, "z_loss": ln_e ** 2, "importance": 0.0, "load": 0.0,
-            "entropy": ln_e, "limoe_local": ln_e, "limoe_global": max(0.0, tau - ln_e),
-            "compute_cost": 1.0}

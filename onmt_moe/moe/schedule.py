@@ -61,9 +61,6 @@ class Schedule:
             return self.values[0] == 0.0
         return self.values[0] == 0.0 and self.values[1] == 0.0
 
-    def max_value(self) -> float:
-        return max(self.values[:1] if self.kind == "const" else self.values[:2])
-
     def min_value(self) -> float:
         return min(self.values[:1] if self.kind == "const" else self.values[:2])
 

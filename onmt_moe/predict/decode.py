@@ -12,7 +12,7 @@ from onmt_moe.predict import InputError
 def checkpoint_path(model: str) -> str:
     """A checkpoint file, or a run folder (its newest ``model_step_N.pt``)."""
     if os.path.isdir(model):
-        from onmt_moe.runner import checkpoints
+        from onmt_moe.runs.runner import checkpoints
 
         found = checkpoints(model)
         if not found:
@@ -56,10 +56,11 @@ class Decoder:
 
     def __init__(self, checkpoint: str, n_best: int, beam_size: int, max_length: int = 250,
                  min_length: int = 0, gpu: int = -1, batch_size: int = 16):
-        import onmt_moe  # noqa: F401  (registers the plugin with OpenNMT)
         from onmt.inference_engine import InferenceEnginePY
         from onmt.opts import translate_opts
         from onmt.utils.parse import ArgumentParser
+
+        import onmt_moe  # noqa: F401  (registers the plugin with OpenNMT)
 
         log = logging.getLogger("onmt")
         if _quiet_onmt not in log.filters:

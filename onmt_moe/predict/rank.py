@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from typing import List, Optional, Sequence, Tuple
 
-from onmt_moe.scoring import Canonicaliser, parse_formula
+from onmt_moe.evaluation.scoring import Canonicaliser, parse_formula
 
 COLUMNS_SMILES = ["sample", "rank", "beam_rank", "smiles", "log_prob", "valid", "formula", "formula_match",
                   "precursor_match", "duplicate_of"]

@@ -78,7 +78,7 @@ def hill_formula(counts: Counter) -> str:
 def read_formula(text: str) -> Formula:
     from rdkit import Chem
 
-    from onmt_moe.scoring import parse_formula
+    from onmt_moe.evaluation.scoring import parse_formula
 
     raw = "".join(str(text).split())
     counts = parse_formula(raw)

@@ -16,7 +16,6 @@ import sys
 import time
 
 
-
 def _read(path):
     with open(path) as fh:
         return [line.strip() for line in fh if line.strip()]
@@ -40,8 +39,9 @@ def main(argv=None):
     m.add_argument("--cache", required=True)
     a = p.parse_args(argv)
 
-    from onmt_moe.simulate import nmr
     import pandas as pd
+
+    from onmt_moe.simulate import nmr
 
     smiles = _read(a.smiles)
     if a.cmd == "run":

@@ -71,10 +71,6 @@ def shift_groups(mol: Chem.Mol, atoms, shift: dict[int, float], tol: float) -> l
     return sorted(groups, key=lambda g: g[0])
 
 
-def _is_exchangeable(atom: Chem.Atom) -> bool:
-    return atom.GetSymbol() in ("O", "N", "S")
-
-
 def _bond_j(mol: Chem.Mol, a: Chem.Atom, b: Chem.Atom) -> float | None:
     """Vicinal 3J(H-a-b-H) in Hz for H on neighbouring heavy atoms a and b."""
     bond = mol.GetBondBetweenAtoms(a.GetIdx(), b.GetIdx())
@@ -453,14 +449,6 @@ def build_c_peaks(mol: Chem.Mol, c_shift: dict[int, float], rng: np.random.Gener
 
 
 # ------------------------------------------------------------------- csp5 ----
-
-def csp5_available() -> bool:
-    try:
-        import csp5  # noqa: F401
-        return True
-    except Exception:
-        return False
-
 
 def csp5_raw(smiles: list[str], nucleus: str, batch_size: int = 64, num_workers: int = 1, seed: int = 0,
              device: str = "auto"):

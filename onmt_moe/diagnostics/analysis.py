@@ -1,5 +1,5 @@
-"""Model analysis: parameter tables (with MoE active parameters), per-module
-gradient-norm logging, and per-module forward/backward timing.
+"""Model analysis: parameter tables (with MoE active parameters) and per-module forward/backward
+timing, and the ``scripts/analyze_model.py`` command that prints them for a checkpoint.
 
 Parameter table
 ---------------
@@ -21,18 +21,7 @@ expert, attention, embeddings) counts fully.  Experts stored as one batched
 tensor (leading dimension ``num_experts``) under a non-ModuleList ``experts``
 module are handled the same way.
 
-Gradient norms
---------------
-``GradientNormLogger(model, csv_path, every=N)`` groups trainable parameters by
-name prefix (``depth`` components, default 4, e.g.
-``encoder.transformer.0.feed_forward``; ``encoder.embeddings`` /
-``decoder.embeddings`` are one group each; with ``expert_detail`` each
-``experts.<i>`` gets its own group) and, on ``maybe_log(step)`` every N steps,
-appends ``step,module,grad_norm`` rows (plus ``total``) to ``grad_norms.csv``
-through :class:`onmt_moe.csvlog.CsvLog`.  Cost: one ``torch._foreach_norm``
-over all gradients, one ``torch.stack``, one ``index_add_`` and a single
-host transfer.  Call it after ``backward()`` (and after unscaling AMP
-gradients, or pass ``scale=``) and before ``zero_grad``.
+Gradient norms: :class:`onmt_moe.diagnostics.gradients.GradientNormLogger`.
 
 Module profiling
 ----------------
@@ -69,19 +58,13 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 import torch
 from torch import nn
 
-from onmt_moe.csvlog import CsvLog
-
 __all__ = [
     "parameter_table",
     "parameter_summary",
     "find_moe_blocks",
     "format_table",
-    "GradientNormLogger",
     "profile_modules",
 ]
-
-GRAD_COLUMNS = ["step", "module", "grad_norm"]
-
 
 # --------------------------------------------------------------------------- #
 # parameter counting
@@ -278,109 +261,6 @@ def format_table(df, columns: Optional[Sequence[str]] = None, max_rows: int = 20
     if len(df) > max_rows:
         lines.append(f"... ({len(df) - max_rows} more rows)")
     return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------- #
-# gradient norms
-# --------------------------------------------------------------------------- #
-class GradientNormLogger:
-    """Per-module gradient norms into ``grad_norms.csv`` (see module docstring).
-
-    Args:
-        model: the model whose ``.grad`` tensors are read.
-        csv_path: output CSV (``step,module,grad_norm``); ``None`` disables writing
-            (``compute`` still works).
-        every: log when ``step % every == 0``.
-        depth: number of name components that define a group.
-        expert_detail: split ``...experts.<i>`` into one group per expert.
-        fsync: passed to :class:`CsvLog`.
-    """
-
-    def __init__(self, model: nn.Module, csv_path=None, every: int = 100, depth: int = 4,
-                 expert_detail: bool = True, fsync: bool = True):
-        if every < 1:
-            raise ValueError("every must be >= 1")
-        if type(model).__name__ in ("DistributedDataParallel", "DataParallel") and isinstance(
-                getattr(model, "module", None), nn.Module):
-            model = model.module  # group names without the wrapper's "module." prefix
-        self.every = int(every)
-        self.depth = int(depth)
-        self.expert_detail = expert_detail
-        self.params: List[nn.Parameter] = []
-        self.groups: List[str] = []
-        index: Dict[str, int] = {}
-        self._param_group: List[int] = []
-        for name, p in model.named_parameters():
-            if not p.requires_grad:
-                continue
-            g = self.group_name(name)
-            if g not in index:
-                index[g] = len(self.groups)
-                self.groups.append(g)
-            self.params.append(p)
-            self._param_group.append(index[g])
-        self.log = CsvLog(csv_path, GRAD_COLUMNS, fsync=fsync) if csv_path is not None else None
-        self.last: Dict[str, float] = {}
-        self._index_cache: Tuple[Any, Optional[torch.Tensor]] = (None, None)
-
-    def group_name(self, param_name: str) -> str:
-        parts = param_name.split(".")[:-1] or param_name.split(".")
-        n = self.depth
-        if "embeddings" in parts[:2]:  # one group per embedding table owner
-            return ".".join(parts[: parts.index("embeddings") + 1])
-        if self.expert_detail:
-            for i in range(len(parts) - 1):
-                if parts[i] == "experts" and parts[i + 1].isdigit():
-                    n = max(n, i + 2)
-                    break
-        return ".".join(parts[:n])
-
-    @torch.no_grad()
-    def compute(self, scale: Optional[float] = None) -> Dict[str, float]:
-        """``{group: L2 norm, ..., "total": norm}`` of the current gradients.
-
-        Groups without any gradient report 0.0; returns ``{}`` when no
-        parameter has a gradient.  ``scale`` (e.g. an AMP loss scale) divides
-        the norms.
-        """
-        grads, gidx = [], []
-        for p, g in zip(self.params, self._param_group):
-            if p.grad is not None:
-                grads.append(p.grad)
-                gidx.append(g)
-        if not grads:
-            return {}
-        device = grads[0].device
-        try:
-            norms = torch._foreach_norm(grads, 2, dtype=torch.float32)
-        except (RuntimeError, TypeError, NotImplementedError):  # sparse grads, old torch
-            norms = [(g.coalesce().values() if g.is_sparse else g).float().norm() for g in grads]
-        sq = torch.stack([n.to(device) for n in norms]).pow(2)
-        per_group = torch.zeros(len(self.groups) + 1, dtype=torch.float32, device=device)
-        key = (device, tuple(gidx))
-        if self._index_cache[0] != key:  # usually the same parameters have grads every step
-            self._index_cache = (key, torch.tensor(gidx, device=device))
-        per_group.index_add_(0, self._index_cache[1], sq)
-        per_group[-1] = sq.sum()
-        values = per_group.sqrt().tolist()  # the one host transfer
-        if scale:
-            values = [v / float(scale) for v in values]
-        out = dict(zip(self.groups + ["total"], values))
-        self.last = out
-        return out
-
-    def maybe_log(self, step: int, scale: Optional[float] = None, force: bool = False) -> bool:
-        """Compute and append the norms when ``step % every == 0`` (or ``force``).
-
-        Returns True when rows were written (or computed, without a CSV)."""
-        if not force and int(step) % self.every != 0:
-            return False
-        norms = self.compute(scale)
-        if not norms:
-            return False
-        if self.log is not None:
-            self.log.append([{"step": int(step), "module": m, "grad_norm": v} for m, v in norms.items()])
-        return True
 
 
 # --------------------------------------------------------------------------- #
@@ -665,7 +545,7 @@ def sample_batch(vocabs, batch_size: int = 8, src_len: int = 64, tgt_len: int = 
     when the source vocab has modality tags, so modality-aware encoders see
     realistic segments; other tokens are drawn uniformly from non-special ones.
     """
-    from onmt_moe import tags as _tags
+    from onmt_moe.modality import tags as _tags
 
     gen = torch.Generator().manual_seed(seed)
     src_tokens = list(vocabs["src"].ids_to_tokens)
@@ -742,7 +622,7 @@ def main(argv=None) -> int:
     print(format_table(table, cols))
     try:
         if args.csv:
-            from onmt_moe.csvlog import atomic_write_text
+            from onmt_moe.runs.csvlog import atomic_write_text
 
             atomic_write_text(args.csv, table.to_csv(index=False))
         if args.profile:
@@ -761,7 +641,7 @@ def main(argv=None) -> int:
             print(format_table(prof, ["module", "type", "calls", "params", "forward_ms", "backward_ms",
                                       "forward_pct", "backward_pct"]))
             if args.profile_csv:
-                from onmt_moe.csvlog import atomic_write_text
+                from onmt_moe.runs.csvlog import atomic_write_text
 
                 atomic_write_text(args.profile_csv, prof.to_csv(index=False))
     except OSError as exc:

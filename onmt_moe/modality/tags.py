@@ -16,7 +16,6 @@ import re
 from typing import Dict, Iterable, List, Sequence, Tuple
 
 MISSING = "<MISSING>"
-OTHER = "OTHER"  # modality id 0: tokens outside any segment
 
 _OPEN_RE = re.compile(r"^<([A-Z][A-Z0-9_]*)>$")
 _CLOSE_RE = re.compile(r"^</([A-Z][A-Z0-9_]*)>$")
@@ -107,9 +106,31 @@ def join_segments(segments: Sequence[Tuple[str | None, Sequence[str]]]) -> List[
     return out
 
 
+def has_data(inner_tokens: Sequence[str]) -> bool:
+    """Whether a segment's inner tokens hold real data (neither empty nor the single ``<MISSING>``)."""
+    return len(inner_tokens) > 0 and list(inner_tokens) != [MISSING]
+
+
 def present_modalities(tokens: Sequence[str]) -> List[str]:
-    """Names of segments that hold real data (not ``<MISSING>``)."""
-    return [n for n, toks in split_segments(tokens) if n is not None and list(toks) != [MISSING]]
+    """Names of segments that hold real data (see :func:`has_data`)."""
+    return [n for n, toks in split_segments(tokens) if n is not None and has_data(toks)]
+
+
+def parse_name_values(spec, option: str, key: str = "NAME", value: str = "VALUE") -> Dict[str, str]:
+    """The one reader of ``NAME=VALUE,…`` options (segment groups, per-modality probabilities, loss
+    weights): ``"IR=0.3, MS=0.2"`` (or a list of such strings) -> ``{"IR": "0.3", "MS": "0.2"}`` in order,
+    empty items skipped. The caller converts and checks the values; an item without ``=`` or without a
+    name is a one-line ValueError naming ``option``, e.g. ``"--groups: expected section=NAME, got 'x'"``."""
+    chunks = spec if isinstance(spec, (list, tuple)) else [spec or ""]
+    out: Dict[str, str] = {}
+    for item in (part.strip() for chunk in chunks for part in str(chunk).split(",")):
+        if not item:
+            continue
+        name, sep, val = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"{option}: expected {key}={value}, got {item!r}")
+        out[name.strip()] = val.strip()
+    return out
 
 
 # Default grouping of the benchmark's spectra sections into routing modalities.

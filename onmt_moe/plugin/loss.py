@@ -21,8 +21,9 @@ from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
-from onmt.constants import DefaultTokens
 from onmt.utils.loss import LossCompute
+
+from onmt_moe.modality.tags import parse_name_values
 
 
 class AuxMeter:
@@ -73,21 +74,14 @@ class AuxMeter:
         return out
 
 
-def parse_weights(spec) -> Dict[str, float]:
-    """``"monosaccharide=2,linkage=1.5"`` (or a list of such items) → dict."""
-    if not spec:
-        return {}
-    items = spec if isinstance(spec, (list, tuple)) else str(spec).split(",")
+def parse_weights(spec, option: str = "struct_loss_weights", key: str = "class") -> Dict[str, float]:
+    """``"monosaccharide=2,linkage=1.5"`` (or a list of such items) → dict; ``option`` names the key in errors."""
     out = {}
-    for item in items:
-        for part in str(item).split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if "=" not in part:
-                raise ValueError(f"struct_loss_weights: expected class=weight, got {part!r}")
-            k, v = part.split("=", 1)
-            out[k.strip()] = float(v)
+    for name, value in parse_name_values(spec, option, key, "weight").items():
+        try:
+            out[name] = float(value)
+        except ValueError:
+            raise ValueError(f"{option}: {name + '=' + value!r}: the weight is not a number") from None
     return out
 
 
@@ -109,7 +103,7 @@ class MoELossCompute(LossCompute):
             from onmt_moe.glycan.token_classes import token_weight_vector
 
             itos = list(vocab.ids_to_tokens)
-            compute.token_weights = token_weight_vector(itos, weights).float()
+            compute.token_weights = torch.tensor(token_weight_vector(itos, weights), dtype=torch.float32)
         return compute
 
     # ------------------------------------------------------------------ helpers

@@ -31,13 +31,14 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from onmt_moe.csvlog import CsvLogError, atomic_write_bytes, read_csv
+from onmt_moe.modality.vocab import OTHER
+from onmt_moe.runs.csvlog import CsvLogError, atomic_write_bytes, read_csv
 
 __all__ = ["plot_runs", "PlotError", "load_run", "modality_expert_table"]
 
 RUN_FILES = ("train_steps.csv", "valid_summary.csv", "moe_steps.csv", "moe_aux.csv", "grad_norms.csv")
 _TEXT = {"modality", "component", "module"}
-_MODALITY_ORDER = ["FORMULA", "NMR", "IR", "MS", "OTHER"]
+_MODALITY_ORDER = ["FORMULA", "NMR", "IR", "MS", OTHER]  # display order; other names follow, sorted
 
 
 class PlotError(ValueError):
@@ -143,7 +144,7 @@ def _plot_loss(runs, labels, colors, path):
     ax_x.set(title="Cross-entropy", xlabel="training step", ylabel="xent (nats / token)")
     ax_p.set(title="Perplexity (log scale)", xlabel="training step", ylabel="perplexity")
     ax_a.set(title="Token accuracy", xlabel="training step", ylabel="accuracy (%)")
-    if ax_p.lines and all(np.nanmin(np.asarray(l.get_ydata(), float)) > 0 for l in ax_p.lines):
+    if ax_p.lines and all(np.nanmin(np.asarray(line.get_ydata(), float)) > 0 for line in ax_p.lines):
         from matplotlib.ticker import FuncFormatter
 
         ax_p.set_yscale("log")
@@ -154,8 +155,8 @@ def _plot_loss(runs, labels, colors, path):
     for ax in (ax_x, ax_p, ax_a):
         ax.grid(alpha=0.3)
     _legend(ax_p)
-    if any(l.get_label() == "NaN/Inf train loss" for l in ax_x.lines):
-        ax_x.legend(handles=[l for l in ax_x.lines if l.get_label() == "NaN/Inf train loss"][:1], fontsize=8)
+    if any(line.get_label() == "NaN/Inf train loss" for line in ax_x.lines):
+        ax_x.legend(handles=[line for line in ax_x.lines if line.get_label() == "NaN/Inf train loss"][:1], fontsize=8)
     fig.suptitle("Training and validation loss")
     return _save(fig, path)
 

@@ -7,7 +7,7 @@ weights in both. The formula is part of every input, as the data issue asks ("ha
 in every row"). Cells are resumable: a finished cell (``scores.json``) is read back, a half-trained
 one resumes from its newest checkpoint, and ``max_hours`` stops before a cell that would not fit.
 
-    from onmt_moe.paper_table import run_table
+    from onmt_moe.runs.paper_table import run_table
     run_table(data="data/large", out="runs/bench_paper", inputs=INPUTS, models=("dense", "moe"), seeds=(1,))
 
 This module imports no torch: training runs in ``start_training`` subprocesses.
@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Sequence
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # the paper's input rows; the formula is added to each of them
 INPUTS: Dict[str, List[str]] = {

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from onmt_moe.tags import MISSING, split_segments
+from onmt_moe.modality.tags import MISSING, has_data, split_segments
 
 MODES = ("drop", "token")
 SPLITS = ("train", "val", "test")
@@ -65,16 +65,12 @@ def _segments(tokens: Sequence[str], where: str):
         raise BenchmarkError(f"{where}: malformed tagged line ({exc})") from None
 
 
-def _has_data(toks: Sequence[str]) -> bool:
-    return list(toks) != [MISSING] and len(toks) > 0
-
-
 def modalities_in(lines: Iterable[str], path: str = "<source>") -> List[str]:
     """Modalities holding real data somewhere in ``lines``, in order of first appearance."""
     seen: Dict[str, None] = {}
     for i, line in enumerate(lines):
         for name, toks in _segments(line.split(), f"{path}:{i + 1}"):
-            if name is not None and _has_data(toks):
+            if name is not None and has_data(toks):
                 seen.setdefault(name, None)
     return list(seen)
 
@@ -125,7 +121,7 @@ def restrict_line(tokens: Sequence[str], subset: Sequence[str], mode: str = "dro
         raise BenchmarkError(f"unknown mode {mode!r}; choose drop or token")
     allowed = set(subset) | set(keep)
     segs = _segments(tokens, where)
-    if not any(name in subset and _has_data(toks) for name, toks in segs):
+    if not any(name in subset and has_data(toks) for name, toks in segs):
         return None
     out: List[str] = []
     for name, toks in segs:
@@ -228,7 +224,7 @@ def evaluate_subsets(src_lines: Sequence[str], tgt_lines: Sequence[str], subsets
     pred.txt, scores.json, ranks.csv).
     """
     if score_fn is None:
-        from onmt_moe.scoring import score_files as score_fn
+        from onmt_moe.evaluation.scoring import score_files as score_fn
     out_dir = Path(out_dir)
     ks = topk_columns(n_best)
     rows = []
@@ -264,7 +260,7 @@ def add_own_model_columns(rows: List[dict], subsets: Sequence[Subset], data_root
                           log: Callable[[str], None] = print) -> List[dict]:
     """``--train_each``: train one model per subset and add its ``own_model:*`` columns."""
     if score_fn is None:
-        from onmt_moe.scoring import score_files as score_fn
+        from onmt_moe.evaluation.scoring import score_files as score_fn
     ks = topk_columns(n_best)
     by_name = {r["subset"]: r for r in rows}
     for sub in subsets:
@@ -293,10 +289,6 @@ def add_own_model_columns(rows: List[dict], subsets: Sequence[Subset], data_root
 
 
 # ------------------------------------------------------------------ output
-def _fmt_frac(v) -> str:
-    return "-" if v is None else f"{v:.4f}"
-
-
 def _fmt_pct(v) -> str:
     return "-" if v is None else f"{100 * v:.2f}"
 
@@ -407,7 +399,7 @@ def onmt_translate(src_path: str, out_path: str, run_info: dict) -> None:
     if not cfg.is_file():
         raise BenchmarkError(f"{cfg}: no such file (needed to translate)")
     from onmt_moe import _hook
-    from onmt_moe.runner import onmt_command
+    from onmt_moe.runs.runner import onmt_command
 
     cmd = onmt_command("onmt_translate") + ["-config", str(cfg), "-src", src_path, "-output", out_path]
     env = dict(os.environ)
@@ -425,7 +417,7 @@ def onmt_translate(src_path: str, out_path: str, run_info: dict) -> None:
 
 def start_training(config: str, runs_dir: str, extra_sets: Sequence[str] = ()) -> Callable[[str, str], str]:
     """Trainer via ``benchmark/start_training.py`` (one subprocess per subset)."""
-    script = Path(__file__).resolve().parents[1] / "benchmark" / "start_training.py"
+    script = Path(__file__).resolve().parents[2] / "benchmark" / "start_training.py"
 
     def train(run_name: str, data_dir: str) -> str:
         cmd = [sys.executable, str(script), "--config", config, "--run_name", run_name,
@@ -473,7 +465,7 @@ def run_benchmark(run_dir, subsets: Optional[str] = None, mode: Optional[str] = 
     if not subs:
         raise BenchmarkError(f"{src_path}: no modality left to enumerate besides --keep {', '.join(keep)}")
     if score_fn is None:  # score like the run itself: SMILES or WURCS (run.json "kind")
-        from onmt_moe.scoring import score_files
+        from onmt_moe.evaluation.scoring import score_files
 
         score_fn = functools.partial(score_files, kind=info.get("kind", "smiles"))
     out_dir = run_dir / "modality"

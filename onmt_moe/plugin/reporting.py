@@ -25,7 +25,7 @@ from typing import Dict, List, Optional
 
 from onmt.utils.report_manager import ReportMgr
 
-from onmt_moe.csvlog import CsvLog, truncate_file_after_step
+from onmt_moe.runs.csvlog import CsvLog, truncate_file_after_step
 
 TRAIN_COLUMNS = ["step", "xent", "ppl", "accuracy", "lr", "src_tok_per_s", "tgt_tok_per_s", "elapsed_s", "aux_total"]
 VALID_COLUMNS = ["step", "xent", "ppl", "accuracy"]
@@ -65,7 +65,7 @@ def attach_model(model, opt) -> None:
     every = int(getattr(opt, "moe_grad_norm_every", 0) or 0)
     d = log_dir(opt)
     if every > 0 and d is not None and (_distributed_rank() or 0) == 0:  # all-reduced gradients: rank 0 logs
-        from onmt_moe.analysis import GradientNormLogger
+        from onmt_moe.diagnostics.gradients import GradientNormLogger
 
         _STATE["grad_logger"] = GradientNormLogger(model, os.path.join(d, "grad_norms.csv"), every=every)
 

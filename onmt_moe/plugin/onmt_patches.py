@@ -10,12 +10,12 @@ Each patch names the upstream function it wraps and why:
    ``ArgumentParser.ckpt_model_opts`` for older checkpoints.
 3. ``onmt.encoders.str2enc`` — registers ``moe_transformer`` (via ``register_encoder``).
 4. ``onmt.model_builder.build_encoder_with_embeddings`` — wrapped to look up the modality tag ids in
-   the source vocabulary (the encoder itself never sees the vocabulary) and store them in the model
-   options as plain lists, so the checkpoint carries them.
+   the source vocabulary (the encoder itself never sees the vocabulary) and store them in the hidden
+   model option ``moe_modality_vocab`` as plain strings, so the checkpoint carries them.
 5. ``onmt.train_single.build_model`` (imported there by name) — wrapped to re-initialise the routers
    after OpenNMT's glorot init (which xaviers every ``weight`` with dim > 1: the modality bias must
    start at zero) on fresh starts, and to hand the model to the CSV reporter.
-6. ``onmt.trainer.LossCompute`` — rebound to :class:`onmt_moe.loss.MoELossCompute` (looked up at call
+6. ``onmt.trainer.LossCompute`` — rebound to :class:`onmt_moe.plugin.loss.MoELossCompute` (looked up at call
    time by ``build_trainer``): adds the aux losses once, with the right scale.
 7. ``onmt.trainer.Trainer._gradient_accumulation`` — wrapped to tell the MoE layers the training step
    (noise/temperature/coefficient schedules), to arm the gradient-norm logger and, before the first
@@ -88,33 +88,41 @@ def checkpoints_on_disk(base_path: str, up_to_step: int):
 
 
 def install() -> None:
+    """Apply every patch once (see the module docstring for each one's upstream function and reason)."""
     global _INSTALLED
     if _INSTALLED:
         return
     _INSTALLED = True
+    _patch_safe_unpickling()
+    _patch_options()
+    _patch_encoder_registry()
+    _patch_modality_vocab()
+    _patch_build_model()
+    _patch_loss()
+    _patch_gradient_accumulation()
+    _patch_optimizer_step()
+    _patch_report_manager()
+    _patch_translation_scores()
+    _patch_model_saver_step()
+    _patch_keep_checkpoint()
+    _install_cpu_distributed()  # 13-15
+    import onmt_moe.plugin.transforms  # noqa: F401  registers the modality_dropout transform
 
+
+def _patch_safe_unpickling() -> None:
+    """1. torch.serialization.add_safe_globals([argparse.Namespace])."""
     import torch
 
-    # 1. safe unpickling of checkpoints
     if hasattr(torch.serialization, "add_safe_globals"):
         torch.serialization.add_safe_globals([argparse.Namespace])
 
-    import onmt.encoders
-    import onmt.model_builder
+
+def _patch_options() -> None:
+    """2. onmt.opts.model_opts: also adds the plugin's options."""
     import onmt.opts
-    import onmt.train_single
-    import onmt.trainer
-    import onmt.translate.translation
-    import onmt.utils
-    import onmt.utils.optimizers
 
-    from onmt_moe import reporting
-    from onmt_moe.encoder import MoETransformerEncoder
-    from onmt_moe.loss import MoELossCompute
-    from onmt_moe.modality import find_tags
-    from onmt_moe.opts import add_plugin_options
+    from onmt_moe.plugin.opts import add_plugin_options
 
-    # 2. options
     orig_model_opts = onmt.opts.model_opts
 
     @functools.wraps(orig_model_opts)
@@ -124,27 +132,43 @@ def install() -> None:
 
     onmt.opts.model_opts = model_opts
 
-    # 3. encoder registry
+
+def _patch_encoder_registry() -> None:
+    """3. onmt.encoders.str2enc: registers moe_transformer."""
+    import onmt.encoders
+
+    from onmt_moe.plugin.encoder import MoETransformerEncoder
+
     if "moe_transformer" not in onmt.encoders.str2enc:
         onmt.encoders.register_encoder("moe_transformer")(MoETransformerEncoder)
 
-    # 4. modality tags from the vocabulary
+
+def _patch_modality_vocab() -> None:
+    """4. onmt.model_builder.build_encoder_with_embeddings: the modality vocabulary into the model options."""
+    import onmt.model_builder
+
+    from onmt_moe.modality.vocab import ModalityVocab
+
     orig_bewe = onmt.model_builder.build_encoder_with_embeddings
 
     @functools.wraps(orig_bewe)
     def build_encoder_with_embeddings(model_opt, vocabs):
         if getattr(model_opt, "encoder_type", None) == "moe_transformer":
-            itos = list(vocabs["src"].ids_to_tokens)
-            wanted = list(getattr(model_opt, "moe_modalities", None) or []) or \
-                list(getattr(model_opt, "moe_modality_names", None) or [])
-            names, ids = find_tags(itos, wanted or None)
-            model_opt.moe_modality_names = names
-            model_opt.moe_modality_tag_ids = ids
+            # the order (ids) asked for, else that of the checkpoint being loaded, else sorted tags
+            wanted = list(getattr(model_opt, "moe_modalities", None) or []) or ModalityVocab.from_opt(model_opt).names
+            vocab = ModalityVocab.from_tokens(list(vocabs["src"].ids_to_tokens), wanted)
+            model_opt.moe_modality_vocab = vocab.to_option()
         return orig_bewe(model_opt, vocabs)
 
     onmt.model_builder.build_encoder_with_embeddings = build_encoder_with_embeddings
 
-    # 5. router init after OpenNMT's init; hand the model to the reporter
+
+def _patch_build_model() -> None:
+    """5. onmt.train_single.build_model: router init after OpenNMT's init; the model to the reporter."""
+    import onmt.train_single
+
+    from onmt_moe.plugin import reporting
+
     orig_build_model = onmt.train_single.build_model
 
     @functools.wraps(orig_build_model)
@@ -158,10 +182,22 @@ def install() -> None:
 
     onmt.train_single.build_model = build_model
 
-    # 6. loss with aux terms
+
+def _patch_loss() -> None:
+    """6. onmt.trainer.LossCompute: the loss with the aux terms."""
+    import onmt.trainer
+
+    from onmt_moe.plugin.loss import MoELossCompute
+
     onmt.trainer.LossCompute = MoELossCompute
 
-    # 7. step for schedules + gradient-norm logger
+
+def _patch_gradient_accumulation() -> None:
+    """7. onmt.trainer.Trainer._gradient_accumulation: the step for the schedules, the gradient-norm logger."""
+    import onmt.trainer
+
+    from onmt_moe.plugin import reporting
+
     orig_ga = onmt.trainer.Trainer._gradient_accumulation
 
     @functools.wraps(orig_ga)
@@ -176,7 +212,11 @@ def install() -> None:
 
     onmt.trainer.Trainer._gradient_accumulation = _gradient_accumulation
 
-    # 8. hook right before the optimizer update
+
+def _patch_optimizer_step() -> None:
+    """8. onmt.utils.optimizers.Optimizer.step: the armed hook runs right before the update."""
+    import onmt.utils.optimizers
+
     orig_step = onmt.utils.optimizers.Optimizer.step
 
     @functools.wraps(orig_step)
@@ -188,7 +228,13 @@ def install() -> None:
 
     onmt.utils.optimizers.Optimizer.step = step
 
-    # 9. CSV report manager
+
+def _patch_report_manager() -> None:
+    """9. onmt.utils.build_report_manager: the CSV report manager when -moe_log_dir is set."""
+    import onmt.utils
+
+    from onmt_moe.plugin import reporting
+
     orig_brm = onmt.utils.build_report_manager
 
     @functools.wraps(orig_brm)
@@ -203,7 +249,11 @@ def install() -> None:
 
     onmt.utils.build_report_manager = build_report_manager
 
-    # 10. -with_score
+
+def _patch_translation_scores() -> None:
+    """10. onmt.translate.translation.Translation.__init__: n-best scores answer .item() (-with_score)."""
+    import onmt.translate.translation
+
     Translation = onmt.translate.translation.Translation
     orig_init = Translation.__init__
 
@@ -215,7 +265,9 @@ def install() -> None:
 
     Translation.__init__ = __init__
 
-    # 11. the training step goes into the checkpoint's model options
+
+def _patch_model_saver_step() -> None:
+    """11. onmt.models.model_saver.ModelSaverBase.save: the training step into the checkpoint's options."""
     import onmt.models.model_saver as model_saver
 
     orig_save = model_saver.ModelSaverBase.save
@@ -227,7 +279,11 @@ def install() -> None:
 
     model_saver.ModelSaverBase.save = save
 
-    # 12. keep_checkpoint across a resume
+
+def _patch_keep_checkpoint() -> None:
+    """12. onmt.train_single.build_model_saver: -keep_checkpoint also counts the checkpoints on disk."""
+    import onmt.train_single
+
     orig_bms = onmt.train_single.build_model_saver
 
     @functools.wraps(orig_bms)
@@ -239,11 +295,6 @@ def install() -> None:
         return saver
 
     onmt.train_single.build_model_saver = build_model_saver
-
-    # 13. data parallel on CPU (gloo), opt-in
-    _install_cpu_distributed()
-
-    import onmt_moe.transforms  # noqa: F401  registers the modality_dropout transform
 
 
 def cpu_distributed(opt) -> bool:
@@ -280,10 +331,10 @@ def _recording_spawned_processes():
 
 def _install_cpu_distributed() -> None:
     import onmt.model_builder
-    import torch
     import onmt.train_single
     import onmt.utils.distributed
     import onmt.utils.misc
+    import torch
     import torch.distributed as dist
 
     orig_configure = onmt.train_single.configure_process

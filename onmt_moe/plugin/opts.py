@@ -1,9 +1,11 @@
 """The plugin's own command-line/YAML options (the MoE knobs live in :mod:`onmt_moe.moe.arguments`).
 
-All are added to OpenNMT's ``model_opts`` by :mod:`onmt_moe.onmt_patches`, so they show in
+All are added to OpenNMT's ``model_opts`` by :mod:`onmt_moe.plugin.onmt_patches`, so they show in
 ``onmt_train -h``, are saved in every checkpoint, and get defaults when an older checkpoint is loaded.
 """
 from __future__ import annotations
+
+import argparse
 
 
 def add_plugin_options(parser) -> None:
@@ -17,6 +19,8 @@ def add_plugin_options(parser) -> None:
               help="Modality tag names in the order that fixes their ids (e.g. FORMULA NMR IR MS); "
                    "empty = every <X>/</X> pair found in the source vocabulary, sorted. Tokens outside "
                    "any segment get modality OTHER.")
+    # hidden: written by the plugin when the model is built (ModalityVocab.to_option), read back from checkpoints
+    group.add("--moe_modality_vocab", "-moe_modality_vocab", type=str, nargs="*", default=[], help=argparse.SUPPRESS)
     group.add("--moe_log_dir", "-moe_log_dir", type=str, default="",
               help="Write train_steps.csv, valid_summary.csv, moe_steps.csv, moe_aux.csv, grad_norms.csv "
                    "into this directory (start_training sets it to the run folder); empty = no CSV logs. "

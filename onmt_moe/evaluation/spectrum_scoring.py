@@ -24,12 +24,13 @@ metric. This module does not import torch.
 """
 from __future__ import annotations
 
-import csv
-import json
 import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from onmt_moe.evaluation import registry
+from onmt_moe.evaluation.files import read_targets_and_nbest, write_result
 
 MSMS_HEADERS = ("E0Pos", "E1Pos", "E2Pos", "E0Neg", "E1Neg", "E2Neg")
 HEADERS = ("1HNMR", "13CNMR", "IR") + MSMS_HEADERS
@@ -168,11 +169,6 @@ def compare(pred: Dict[str, object], tgt: Dict[str, object], mz_tol: float = 0.1
     return m, missing
 
 
-def _read_lines(path) -> List[str]:
-    with open(path, encoding="utf-8") as f:
-        return [line.rstrip("\n") for line in f]
-
-
 def _best(values: List[float], larger_is_better: bool) -> float:
     return max(values) if larger_is_better else min(values)
 
@@ -184,12 +180,7 @@ def _mean(d: Dict[str, List[float]]) -> Dict[str, Optional[float]]:
 def score_section_spectra(pred_path, tgt_path, n_best: int, out_json=None, ranks_csv=None,
                           mz_tol: float = 0.1) -> dict:
     """Score an n-best file of predicted spectra lines; see the module docstring."""
-    if n_best < 1:
-        raise ValueError("n_best must be >= 1")
-    tgts, preds = _read_lines(tgt_path), _read_lines(pred_path)
-    if len(preds) != n_best * len(tgts):
-        raise ValueError(f"{pred_path}: {len(preds)} lines, expected n_best*targets = "
-                         f"{n_best}*{len(tgts)} = {n_best * len(tgts)} ({tgt_path})")
+    tgts, nbest = read_targets_and_nbest(pred_path, tgt_path, n_best)
     top1: Dict[str, List[float]] = {k: [] for k in METRICS}
     best: Dict[str, List[float]] = {k: [] for k in METRICS}
     sections: Dict[str, int] = {}
@@ -199,7 +190,7 @@ def score_section_spectra(pred_path, tgt_path, n_best: int, out_json=None, ranks
         tgt = read_sections(tl)
         for h in tgt:
             sections[h] = sections.get(h, 0) + 1
-        scored = [compare(read_sections(pl), tgt, mz_tol) for pl in preds[i * n_best:(i + 1) * n_best]]
+        scored = [compare(read_sections(pl), tgt, mz_tol) for pl in nbest[i]]
         for h in scored[0][1]:
             missing[h] = missing.get(h, 0) + 1
         for k, larger in METRICS.items():
@@ -217,15 +208,8 @@ def score_section_spectra(pred_path, tgt_path, n_best: int, out_json=None, ranks
         "top1": {k: v for k, v in _mean(top1).items() if v is not None},
         "best_of_n": {k: v for k, v in _mean(best).items() if v is not None},
     }
-    if out_json:
-        with open(out_json, "w") as fh:
-            json.dump(res, fh, indent=2)
-    if ranks_csv:
-        names = ["line"] + [k for k in METRICS if any(k in r for r in rows)] + ["missing"]
-        with open(ranks_csv, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=names, restval="")
-            w.writeheader()
-            w.writerows(rows)
+    names = ["line"] + [k for k in METRICS if any(k in r for r in rows)] + ["missing"]
+    write_result(res, out_json, rows, ranks_csv, names)
     return res
 
 
@@ -238,3 +222,10 @@ def format_report(res: dict) -> str:
         lines.append("top-1 candidates lacking a target section: "
                      + ", ".join(f"{k} {v}" for k, v in res["missing"].items()))
     return "\n".join(lines)
+
+
+def _score(pred_path, tgt_path, n_best, out_json=None, ranks_csv=None, **_unused) -> dict:
+    return score_section_spectra(pred_path, tgt_path, n_best, out_json=out_json, ranks_csv=ranks_csv)
+
+
+registry.register(registry.Scorer("spectrum", _score, format_report, target_format=TARGET_FORMAT))

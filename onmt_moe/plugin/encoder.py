@@ -1,15 +1,16 @@
 """``encoder_type: moe_transformer`` — OpenNMT's pre-norm transformer encoder with MoE feed-forward blocks.
 
 Attention, masks, embeddings, the final LayerNorm and ``update_dropout`` are OpenNMT's own
-(we subclass :class:`onmt.encoders.transformer.TransformerEncoder`). In the layers listed by
-``moe_layers`` the dense ``PositionwiseFeedForward`` is replaced by :class:`MoEFeedForward`:
+(we subclass :class:`onmt.encoders.transformer.TransformerEncoder`). Every layer is an
+:class:`MoEEncoderLayer` (OpenNMT's layer, same parameter names); in the layers listed by
+``moe_layers`` its dense ``PositionwiseFeedForward`` is replaced by :class:`MoEFeedForward`:
 LayerNorm → route the *non-pad* tokens through :class:`onmt_moe.moe.MoE` → dropout → residual.
-Each token's modality comes from the tag tokens (:mod:`onmt_moe.modality`).
+Each token's modality comes from the tag tokens (:mod:`onmt_moe.modality.lookup`).
 
 Optional, all off by default (then the forward is exactly the plain one): within-modality attention
 (block mask per segment), ``fusion_layers`` cross-modal attention layers after the encoder layers,
 a modality type embedding added to the token embeddings, and positions restarting per segment
-(:mod:`onmt_moe.segments`).
+(:mod:`onmt_moe.modality.segments`).
 """
 from __future__ import annotations
 
@@ -21,10 +22,11 @@ import torch.nn as nn
 from onmt.encoders.transformer import TransformerEncoder, TransformerEncoderLayer
 from onmt.utils.misc import sequence_mask
 
-from onmt_moe import segments
-from onmt_moe.loss import AuxMeter
-from onmt_moe.modality import ModalityLookup
+from onmt_moe.modality import segments
+from onmt_moe.modality.lookup import ModalityLookup
+from onmt_moe.modality.vocab import ModalityVocab
 from onmt_moe.moe import MoE, MoEArgs, Schedule
+from onmt_moe.plugin.loss import AuxMeter
 
 
 class MoEFeedForward(nn.Module):
@@ -47,6 +49,40 @@ class MoEFeedForward(nn.Module):
     def update_dropout(self, dropout: float) -> None:
         self.dropout.p = dropout
         self.moe.update_dropout(dropout)
+
+
+class MoEEncoderLayer(TransformerEncoderLayer):
+    """One pre-norm encoder layer: OpenNMT's self-attention block, then a dense or an MoE feed-forward block.
+
+    Built from OpenNMT's own layer (:meth:`from_layer`) by taking over its sub-modules under the same
+    names, so the parameter names — and every checkpoint's state-dict keys — are those of the stock layer
+    (``self_attn.*``, ``layer_norm.*``, ``feed_forward.*``). Every layer of ``moe_transformer`` is one, so
+    the encoder calls all of them alike: ``layer(x, mask, token_index, modality)``.
+    """
+
+    @classmethod
+    def from_layer(cls, layer: TransformerEncoderLayer, feed_forward: nn.Module | None = None) -> "MoEEncoderLayer":
+        new = cls.__new__(cls)
+        nn.Module.__init__(new)
+        for name, value in vars(layer).items():  # plain attributes (dropout_p, parallel_residual, …)
+            if not name.startswith("_"):
+                setattr(new, name, value)
+        for name, child in layer.named_children():
+            setattr(new, name, child)
+        if feed_forward is not None:
+            new.feed_forward = feed_forward
+        return new
+
+    def forward(self, layer_in, mask, token_index=None, modality=None):
+        """``(B, S, D)`` -> ``(B, S, D)``; ``token_index`` / ``modality``: the non-pad tokens (flat indices)
+        and their modality ids, used by an MoE feed-forward block only."""
+        norm_layer_in = self.layer_norm(layer_in)
+        context, _ = self.self_attn(norm_layer_in, norm_layer_in, norm_layer_in, mask=mask)
+        if self.dropout_p > 0:
+            context = self.dropout(context)
+        if isinstance(self.feed_forward, MoEFeedForward):
+            return self.feed_forward(context + layer_in, token_index, modality)
+        return self.feed_forward(context + layer_in)  # upstream's dense path (parallel_residual is refused)
 
 
 def _layer_norm(opt, d_model):
@@ -99,7 +135,7 @@ class MoETransformerEncoder(TransformerEncoder):
         self.segment_positions = bool(getattr(opt, "segment_positions", False))
         self.modality_embedding = None
         if getattr(opt, "modality_type_embedding", False):
-            self.modality_embedding = nn.Embedding(self.modality_lookup.num_modalities, opt.enc_hid_size)
+            self.modality_embedding = nn.Embedding(self.modality_vocab.num_modalities, opt.enc_hid_size)
         self.fusion = nn.ModuleList([self._fusion_layer(opt) for _ in range(int(getattr(opt, "fusion_layers", 0)))])
 
     @staticmethod
@@ -124,10 +160,9 @@ class MoETransformerEncoder(TransformerEncoder):
             layer.update_dropout(dropout, attention_dropout)
 
     def _setup_moe(self, opt) -> None:
-        names: List[str] = list(getattr(opt, "moe_modality_names", None) or [])
-        tag_ids: List[List[int]] = list(getattr(opt, "moe_modality_tag_ids", None) or [])
-        self.modality_names = ["OTHER"] + names
-        self.modality_lookup = ModalityLookup(tag_ids)
+        self.modality_vocab = ModalityVocab.from_opt(opt)
+        self.modality_names = self.modality_vocab.all_names
+        self.modality_lookup = ModalityLookup(self.modality_vocab.tag_ids)
         n_layers = len(self.transformer)
         layers = list(getattr(opt, "moe_layers", None) or [])
         layers = list(range(n_layers)) if not layers or layers == [-1] else layers
@@ -143,7 +178,7 @@ class MoETransformerEncoder(TransformerEncoder):
             activation=opt.pos_ffn_activation_fn,
             add_ffnbias=opt.add_ffnbias,
             dropout=dropout,
-            num_modalities=self.modality_lookup.num_modalities,
+            num_modalities=self.modality_vocab.num_modalities,
         )
         args.validate()
         self.moe_args = args
@@ -160,15 +195,15 @@ class MoETransformerEncoder(TransformerEncoder):
             raise ValueError(f"moe_contrastive_coef {spec!r}: must not be negative")
         self.contrastive_temperature = float(getattr(opt, "moe_contrastive_temperature", 0.1))
         pair = list(getattr(opt, "moe_contrastive_pair", None) or ["MS", "TEXT"])
-        self.contrastive_ids = [self.modality_names.index(n) if n in self.modality_names else -1 for n in pair]
+        self.contrastive_ids = [self.modality_vocab.id_of(n) for n in pair]
         if not self.contrastive_coef.is_zero() and -1 in self.contrastive_ids:
             raise ValueError(f"moe_contrastive_pair {pair}: both must be modality tags of the source vocabulary "
                              f"(found: {self.modality_names[1:]})")
         self.last_contrastive = None
-        for i in self.moe_layer_ids:
-            self.transformer[i].feed_forward = MoEFeedForward(
-                MoE(args), opt.enc_hid_size, dropout, _layer_norm(opt, opt.enc_hid_size)
-            )
+        for i in range(n_layers):
+            moe_ff = MoEFeedForward(MoE(args), opt.enc_hid_size, dropout, _layer_norm(opt, opt.enc_hid_size)) \
+                if i in self.moe_layer_ids else None
+            self.transformer[i] = MoEEncoderLayer.from_layer(self.transformer[i], moe_ff)
         if trained_step >= 0:  # a loaded checkpoint routes with the schedules' values at its step
             self.set_step(trained_step)
 
@@ -252,15 +287,7 @@ class MoETransformerEncoder(TransformerEncoder):
         if self.within_modality_attention:
             mask = segments.within_segment_mask(segment, keep)
         for layer in self.transformer:
-            ff = layer.feed_forward
-            if isinstance(ff, MoEFeedForward):
-                x = layer.layer_norm(enc_out)
-                context, _ = layer.self_attn(x, x, x, mask=mask)
-                if layer.dropout_p > 0:
-                    context = layer.dropout(context)
-                enc_out = ff(context + enc_out, token_index, modality)
-            else:
-                enc_out = layer(enc_out, mask)
+            enc_out = layer(enc_out, mask, token_index, modality)
         if len(self.fusion):
             cross = segments.cross_segment_mask(segment, keep)
             for layer in self.fusion:

@@ -1,7 +1,7 @@
 """Modality segments of a tagged source: run indices, positions within a segment, attention masks.
 
 Plain PyTorch, no OpenNMT. A *segment* is a maximal run of consecutive tokens with the same
-modality id (:class:`onmt_moe.modality.ModalityLookup`; the tags belong to their segment, tokens
+modality id (:class:`onmt_moe.modality.lookup.ModalityLookup`; the tags belong to their segment, tokens
 outside any tag pair form runs of modality 0 = OTHER). Masks follow OpenNMT's convention:
 shape ``(B, 1, S, S)``, ``True`` = the query (row) may **not** attend to the key (column).
 """

@@ -43,7 +43,7 @@ from typing import Dict, List, Optional, Sequence
 import yaml
 
 from onmt_moe import _hook
-from onmt_moe.csvlog import atomic_write_text
+from onmt_moe.runs.csvlog import atomic_write_text
 
 STAGES = ("vocab", "train", "translate", "score", "report")
 DEFAULT_TRANSLATE = {"beam_size": 10, "n_best": 10, "min_length": 5, "max_length": 250, "batch_size": 64}
@@ -67,9 +67,10 @@ class ConfigError(ValueError):
 
 # ----------------------------------------------------------------------------- options / validation
 def _train_parser():
-    import onmt_moe  # noqa: F401  (plugin options must be registered)
     from onmt.opts import train_opts
     from onmt.utils.parse import ArgumentParser
+
+    import onmt_moe  # noqa: F401  (plugin options must be registered)
 
     parser = ArgumentParser(description="onmt_train")
     train_opts(parser)
@@ -84,9 +85,10 @@ def known_options() -> Dict[str, object]:
 
 def known_translate_options() -> Dict[str, object]:
     """YAML key (the long option name) → argparse action for every onmt_translate option."""
-    import onmt_moe  # noqa: F401
     from onmt.opts import translate_opts
     from onmt.utils.parse import ArgumentParser
+
+    import onmt_moe  # noqa: F401
 
     parser = ArgumentParser(description="onmt_translate")
     translate_opts(parser)
@@ -173,8 +175,8 @@ def _model_problems(cfg: dict, opts: Dict[str, object]) -> List[str]:
         return problems
     import argparse
 
-    from onmt_moe.encoder import MoETransformerEncoder
     from onmt_moe.moe import MoEArgs
+    from onmt_moe.plugin.encoder import MoETransformerEncoder
 
     opt = argparse.Namespace(**{dest: a.default for dest, a in opts.items()})
     for key, value in cfg.items():
@@ -534,7 +536,7 @@ def onmt_command(name: str) -> List[str]:
     exe = os.path.join(os.path.dirname(sys.executable), name)
     if os.path.exists(exe) and _autoload_active():
         return [exe]
-    return [sys.executable, "-m", "onmt_moe.cli", name.replace("onmt_", "")]
+    return [sys.executable, "-m", "onmt_moe.plugin.cli", name.replace("onmt_", "")]
 
 
 class StageError(RuntimeError):
@@ -588,7 +590,7 @@ def stage_vocab(plan: dict, log: str, echo: bool) -> None:
 
 def stage_train(plan: dict, log: str, echo: bool) -> None:
     """Train (or resume). CSV rows past the starting step are dropped by the plugin when the first
-    update starts (onmt_moe.reporting.begin_training), i.e. only once the checkpoint has loaded."""
+    update starts (onmt_moe.plugin.reporting.begin_training), i.e. only once the checkpoint has loaded."""
     why = vocab_mismatch(plan)
     if why not in (None, "unrecorded"):
         raise ConfigError(f"the vocabulary in {plan['run_dir']} was built from another corpus ({why}); "
@@ -642,7 +644,7 @@ def stage_translate(plan: dict, log: str, echo: bool) -> dict:
 def stage_score(plan: dict) -> dict:
     """scores.json (+ ranks.csv); a multi-task run scores each task with its own scorer into
     pred/<task>/scores.json and gathers them in scores.json as ``{"tasks": {task: scores}}``."""
-    from onmt_moe.scoring import score_files
+    from onmt_moe.evaluation.scoring import score_files
 
     res = {}
     for task, (src, tgt, pred, kind) in _test_sets(plan).items():
@@ -661,11 +663,11 @@ def model_params(checkpoint: str) -> dict:
     Active = everything but the routed experts, plus top_k × the mean routed expert (exact for
     homogeneous experts; the expectation under uniform routing for heterogeneous widths)."""
     import torch
-
-    import onmt_moe  # noqa: F401
     from onmt.inputters.inputter import dict_to_vocabs
     from onmt.model_builder import build_base_model
     from onmt.utils.parse import ArgumentParser
+
+    import onmt_moe  # noqa: F401
 
     ckpt = torch.load(checkpoint, map_location="cpu")
     opt = ArgumentParser.ckpt_model_opts(ckpt["opt"])
@@ -684,7 +686,7 @@ def model_params(checkpoint: str) -> dict:
 def stage_report(plan: dict) -> dict:
     out = {}
     try:
-        from onmt_moe.anomaly import analyze_run, write_report
+        from onmt_moe.diagnostics.anomaly import analyze_run, write_report
 
         report = analyze_run(plan["run_dir"])
         write_report(report, plan["run_dir"])
@@ -693,7 +695,7 @@ def stage_report(plan: dict) -> dict:
     except ImportError as exc:  # pragma: no cover
         out["anomalies"] = f"not available: {exc}"
     try:
-        from onmt_moe.plots import plot_runs
+        from onmt_moe.diagnostics.plots import plot_runs
 
         out["plots"] = [str(p) for p in plot_runs([plan["run_dir"]], os.path.join(plan["run_dir"], "plots"))]
     except ImportError as exc:  # pragma: no cover

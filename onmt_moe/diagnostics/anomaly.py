@@ -1,7 +1,7 @@
 """Anomaly report for a run folder (``runs/<run>/``).
 
 ``analyze_run(run_dir, **thresholds)`` reads the run CSVs (see
-``onmt_moe.csvlog`` and the CSV contract below), applies a set of simple,
+``onmt_moe.runs.csvlog`` and the CSV contract below), applies a set of simple,
 explainable checks and returns a dict with a list of findings::
 
     {"severity": "error"|"warning"|"info", "kind": str, "message": str,
@@ -61,7 +61,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from onmt_moe.csvlog import CsvLogError, atomic_write_json, atomic_write_text, read_csv
+from onmt_moe.runs.csvlog import CsvLogError, atomic_write_json, atomic_write_text, read_csv
 
 SEVERITIES = ("error", "warning", "info")
 _SEV_RANK = {"error": 0, "warning": 1, "info": 2}
@@ -266,7 +266,6 @@ def _check_throughput(df, th: Thresholds, findings):
     tok, steps = tok[ok], steps[ok]
     if len(tok) <= th.window:
         return
-    import pandas as pd
 
     # baseline: median of the previous `throughput_median_window` points that were
     # not themselves flagged, so a lasting drop does not become the new normal

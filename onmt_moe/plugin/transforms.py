@@ -1,7 +1,7 @@
 """OpenNMT transform ``modality_dropout``: randomly hide whole modality segments.
 
 On a tagged source line (``<NMR> ... </NMR> <IR> ... </IR> ...``, see
-``onmt_moe.tags``) every segment that holds real data is, with its modality's
+``onmt_moe.modality.tags``) every segment that holds real data is, with its modality's
 probability, either removed together with its tags (``--modality_dropout_mode
 drop``) or emptied to ``<NAME> <MISSING> </NAME>`` (``token``, the default).
 At least ``--modality_dropout_min_keep`` (default 1) data segments always
@@ -34,10 +34,14 @@ from typing import Dict, List, Optional
 from onmt.transforms import AVAILABLE_TRANSFORMS, register_transform
 from onmt.transforms.transform import ObservableStats, Transform
 
-from onmt_moe.tags import MISSING, split_segments
+from onmt_moe.modality.tags import MISSING, has_data, parse_name_values, split_segments
 
 NAME = "modality_dropout"
 MODES = ("token", "drop")
+# the option defaults, written once (add_options declares them; older configs may lack the keys)
+DEFAULT_PROB = 0.15
+DEFAULT_MODE = "token"
+DEFAULT_MIN_KEEP = 1
 
 DROP_COUNTS: Counter = Counter()
 SEEN_COUNTS: Counter = Counter()
@@ -46,21 +50,14 @@ SEEN_COUNTS: Counter = Counter()
 def parse_probs(spec: Optional[str]) -> Dict[str, float]:
     """``"IR=0.3,MS=0.2"`` -> ``{"IR": 0.3, "MS": 0.2}``; raises ValueError on bad text."""
     out: Dict[str, float] = {}
-    if not spec:
-        return out
-    for item in str(spec).split(","):
-        item = item.strip()
-        if not item:
-            continue
-        name, sep, val = item.partition("=")
-        name = name.strip()
+    for name, val in parse_name_values(spec, "--modality_dropout_probs", "NAME", "P").items():
         try:
             p = float(val)
         except ValueError:
             p = None
-        if not sep or not name or p is None or not 0.0 <= p <= 1.0:
+        if p is None or not 0.0 <= p <= 1.0:
             raise ValueError(
-                f"--modality_dropout_probs: bad item {item!r} (want NAME=P with 0 <= P <= 1, "
+                f"--modality_dropout_probs: bad item {name + '=' + val!r} (want NAME=P with 0 <= P <= 1, "
                 f"e.g. 'IR=0.3,MS=0.2')")
         out[name] = p
     return out
@@ -82,13 +79,13 @@ class ModalityDropoutStats(ObservableStats):
 
 
 def _check_opts(opts):
-    p = getattr(opts, "modality_dropout_prob", 0.15)
+    p = getattr(opts, "modality_dropout_prob", DEFAULT_PROB)
     if not 0.0 <= float(p) <= 1.0:
         raise ValueError(f"--modality_dropout_prob must be in [0, 1], got {p}")
-    mode = getattr(opts, "modality_dropout_mode", "token")
+    mode = getattr(opts, "modality_dropout_mode", DEFAULT_MODE)
     if mode not in MODES:
         raise ValueError(f"--modality_dropout_mode must be one of {MODES}, got {mode!r}")
-    k = int(getattr(opts, "modality_dropout_min_keep", 1))
+    k = int(getattr(opts, "modality_dropout_min_keep", DEFAULT_MIN_KEEP))
     if k < 1:
         raise ValueError(f"--modality_dropout_min_keep must be >= 1, got {k}")
     parse_probs(getattr(opts, "modality_dropout_probs", ""))
@@ -103,14 +100,14 @@ class ModalityDropoutTransform(Transform):
     @classmethod
     def add_options(cls, parser):
         group = parser.add_argument_group("Transform/ModalityDropout")
-        group.add("--modality_dropout_prob", "-modality_dropout_prob", type=float, default=0.15,
+        group.add("--modality_dropout_prob", "-modality_dropout_prob", type=float, default=DEFAULT_PROB,
                   help="Probability of hiding each modality segment of a training example.")
         group.add("--modality_dropout_probs", "-modality_dropout_probs", type=str, default="",
                   help="Per-modality overrides, e.g. 'IR=0.3,MS=0.2' (tag names).")
-        group.add("--modality_dropout_mode", "-modality_dropout_mode", type=str, default="token",
+        group.add("--modality_dropout_mode", "-modality_dropout_mode", type=str, default=DEFAULT_MODE,
                   choices=list(MODES),
                   help="token: keep the tags around a single <MISSING>; drop: remove the segment.")
-        group.add("--modality_dropout_min_keep", "-modality_dropout_min_keep", type=int, default=1,
+        group.add("--modality_dropout_min_keep", "-modality_dropout_min_keep", type=int, default=DEFAULT_MIN_KEEP,
                   help="Data segments that always survive (never all are hidden).")
 
     @classmethod
@@ -119,16 +116,16 @@ class ModalityDropoutTransform(Transform):
 
     @classmethod
     def get_specials(cls, opts):
-        if getattr(opts, "modality_dropout_mode", "token") == "token":
+        if getattr(opts, "modality_dropout_mode", DEFAULT_MODE) == "token":
             return ([MISSING], [])
         return ([], [])
 
     def _parse_opts(self):
         _check_opts(self.opts)
-        self.prob = float(getattr(self.opts, "modality_dropout_prob", 0.15))
+        self.prob = float(getattr(self.opts, "modality_dropout_prob", DEFAULT_PROB))
         self.probs = parse_probs(getattr(self.opts, "modality_dropout_probs", ""))
-        self.mode = getattr(self.opts, "modality_dropout_mode", "token")
-        self.min_keep = int(getattr(self.opts, "modality_dropout_min_keep", 1))
+        self.mode = getattr(self.opts, "modality_dropout_mode", DEFAULT_MODE)
+        self.min_keep = int(getattr(self.opts, "modality_dropout_min_keep", DEFAULT_MIN_KEEP))
         self.rng = random.Random()
         # onmt_build_vocab also calls apply(is_train=True); hiding segments there would
         # lower token counts (rare tokens could fall out of the vocabulary), so the
@@ -166,7 +163,7 @@ class ModalityDropoutTransform(Transform):
             segs = split_segments(src)
         except ValueError:
             return example  # not a tagged line: leave it alone
-        data_idx = [i for i, (n, toks) in enumerate(segs) if n is not None and list(toks) != [MISSING]]
+        data_idx = [i for i, (n, toks) in enumerate(segs) if n is not None and has_data(toks)]
         names = [segs[i][0] for i in data_idx]
         self.seen_counts.update(names)
         SEEN_COUNTS.update(names)

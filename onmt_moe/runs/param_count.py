@@ -3,7 +3,7 @@
 ``config_parameter_counts(cfg, src_vocab=…, tgt_vocab=…)`` parses the config's model options with
 ``onmt_train``'s own parser, builds the model with :func:`onmt.model_builder.build_base_model` on a
 synthetic vocabulary of the given sizes (the modality tags included, so the MoE sees its
-modalities) and counts it with :func:`onmt_moe.analysis.parameter_summary`. Nothing is trained;
+modalities) and counts it with :func:`onmt_moe.diagnostics.analysis.parameter_summary`. Nothing is trained;
 the weights are allocated on the ``meta`` device, so even a 1 B-parameter config costs no memory.
 
 Command line: ``python scripts/count_params.py configs/presets/*.yaml --src_vocab 3500 --tgt_vocab 60``.
@@ -19,7 +19,7 @@ SPECIALS = ["<unk>", "<blank>", "<s>", "</s>"]
 def _vocabs(src_size: int, tgt_size: int):
     from onmt.inputters.inputter import dict_to_vocabs
 
-    from onmt_moe import tags
+    from onmt_moe.modality import tags
 
     src = SPECIALS + [t for n in MODALITY_TAGS for t in (tags.open_tag(n), tags.close_tag(n))]
     src += [f"s{i}" for i in range(max(0, src_size - len(src)))]
@@ -30,7 +30,7 @@ def _vocabs(src_size: int, tgt_size: int):
 def _model_opt(cfg: dict):
     from onmt.utils.parse import ArgumentParser
 
-    from onmt_moe.runner import MANAGED_KEYS, _train_parser
+    from onmt_moe.runs.runner import MANAGED_KEYS, _train_parser
 
     opt = _train_parser().parse_args(["-data", "{}", "-src_vocab", "x", "-save_model", "x"])
     for key, value in cfg.items():
@@ -46,7 +46,7 @@ def config_parameter_counts(cfg: dict, src_vocab: int = 3500, tgt_vocab: int = 6
     import torch
     from onmt.model_builder import build_base_model
 
-    from onmt_moe.analysis import parameter_summary
+    from onmt_moe.diagnostics.analysis import parameter_summary
 
     opt = _model_opt(cfg)
     with torch.device("meta"):  # shapes only: no memory, no init cost

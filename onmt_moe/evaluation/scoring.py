@@ -57,16 +57,16 @@ matching candidate, empty when not found or without scores).
 """
 from __future__ import annotations
 
-import csv
-import json
 import math
 import re
 from collections import Counter
-from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from onmt_moe.tags import split_segments
+from onmt_moe.evaluation import registry
+from onmt_moe.evaluation.files import ScoringError, read_lines, write_result
+from onmt_moe.modality.tags import split_segments
 
+GLYCAN_SPECTRUM_FORMAT = "glycan_tokens"  # PMZ_/MZ_/INT_ token spectra (scored by the glycan track)
 VIEWS = ("benchmark", "dedup", "valid_only", "dedup_valid_only")
 VIEW_DESCRIPTIONS = {
     "benchmark": "benchmark: decoded order; invalid and duplicate candidates count as wrong",
@@ -81,22 +81,7 @@ SECTION_HEADERS = frozenset(
 )
 
 
-class ScoringError(ValueError):
-    """Bad input for the scorer; the message is one line naming file and line."""
-
-
 # --------------------------------------------------------------------------- I/O
-def _read_lines(path) -> List[str]:
-    p = Path(path)
-    if not p.is_file():
-        raise ScoringError(f"{p}: no such file")
-    try:
-        with open(p, encoding="utf-8") as fh:
-            return [ln.rstrip("\n").rstrip("\r") for ln in fh]
-    except UnicodeDecodeError as exc:
-        raise ScoringError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-
-
 def read_nbest(pred_path, n_best: int, n_sources: Optional[int] = None
                ) -> Tuple[List[List[str]], List[List[Optional[float]]], bool]:
     """Read an n-best file into per-source candidate lists (spaces removed).
@@ -106,7 +91,7 @@ def read_nbest(pred_path, n_best: int, n_sources: Optional[int] = None
     """
     if n_best < 1:
         raise ScoringError(f"n_best must be >= 1, got {n_best}")
-    lines = _read_lines(pred_path)
+    lines = read_lines(pred_path)
     if n_sources is not None and len(lines) != n_sources * n_best:
         raise ScoringError(
             f"{pred_path}: {len(lines)} lines, expected {n_sources * n_best} "
@@ -273,39 +258,36 @@ def _fmt(x) -> str:
 def score_files(pred_path, tgt_path, n_best: int, src_path=None, out_json=None,
                 ranks_csv=None, ignore_stereo: bool = False, view: str = "benchmark",
                 kind: str = "smiles") -> dict:
-    """Score an n-best prediction file; see the module docstring for the schema."""
-    if kind == "wurcs":
-        try:
-            from onmt_moe.glycan.evaluate import score_wurcs_files
-        except ImportError as exc:
-            raise ScoringError(
-                f"kind=wurcs needs onmt_moe.glycan.evaluate.score_wurcs_files, "
-                f"which cannot be imported ({exc})") from None
-        return score_wurcs_files(pred_path, tgt_path, n_best, out_json=out_json, ranks_csv=ranks_csv,
-                                 src_path=src_path, verbose=False)
+    """Score an n-best prediction file with the scorer of ``kind`` (see :mod:`onmt_moe.evaluation.registry`);
+    the module docstring gives the schema of ``smiles``."""
+    target_format = None
     if kind == "spectrum":  # structure -> spectrum (--pred_spectra corpora of either track)
-        return _score_spectra(pred_path, tgt_path, n_best, out_json, ranks_csv)
-    if kind == "text":  # glycan structure (+ spectrum) -> description (the multi-task text task)
-        from onmt_moe.glycan.text_score import score_text_files
+        target_format = spectrum_target_format(tgt_path)
+        if target_format is None:
+            first = next((line for line in read_lines(tgt_path) if line.strip()), "")
+            raise ScoringError(f"{tgt_path}: --kind spectrum scores glycan token spectra (PMZ_/MZ_/INT_) or "
+                               f"benchmark spectra sections (1HNMR, 13CNMR, IR, E0Pos…); these targets are neither "
+                               f"(first line starts {' '.join(first.split()[:4])!r})")
+    scorer = registry.get(kind, target_format)
+    return scorer.score(pred_path, tgt_path, n_best, src_path=src_path, out_json=out_json, ranks_csv=ranks_csv,
+                        ignore_stereo=ignore_stereo, view=view)
 
-        try:
-            return score_text_files(pred_path, tgt_path, n_best, out_json=out_json)
-        except ValueError as exc:
-            raise ScoringError(str(exc)) from None
-    if kind != "smiles":
-        raise ScoringError(f"unknown kind {kind!r}; choose smiles, wurcs, spectrum or text")
+
+def score_smiles_files(pred_path, tgt_path, n_best: int, src_path=None, out_json=None,
+                       ranks_csv=None, ignore_stereo: bool = False, view: str = "benchmark") -> dict:
+    """Top-k of n-best SMILES (the module docstring gives the result)."""
     if spectrum_target_format(tgt_path) is not None:
         raise ScoringError(f"{tgt_path}: the targets are spectra (a --pred_spectra corpus), not SMILES; "
                            "score them with --kind spectrum")
     if view not in VIEWS:
         raise ScoringError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
 
-    targets_raw = ["".join(t.split()) for t in _read_lines(tgt_path)]
+    targets_raw = ["".join(t.split()) for t in read_lines(tgt_path)]
     n = len(targets_raw)
     cands_raw, scores, has_scores = read_nbest(pred_path, n_best, n_sources=n)
     formulas: Optional[List[Optional[Counter]]] = None
     if src_path is not None:
-        src_lines = _read_lines(src_path)
+        src_lines = read_lines(src_path)
         if len(src_lines) != n:
             raise ScoringError(f"{src_path}: {len(src_lines)} lines, but {tgt_path} has {n}")
         formulas = [formula_from_source(s) for s in src_lines]
@@ -377,20 +359,9 @@ def score_files(pred_path, tgt_path, n_best: int, src_path=None, out_json=None,
         result["n_with_formula"] = sum(1 for f in formulas if f is not None)
         result["formula_consistent_topk"] = _topk(ranks_f, n_best)[0]
 
-    if out_json is not None:
-        Path(out_json).parent.mkdir(parents=True, exist_ok=True)
-        with open(out_json, "w", encoding="utf-8") as fh:
-            json.dump(result, fh, indent=2)
-            fh.write("\n")
-    if ranks_csv is not None:
-        Path(ranks_csv).parent.mkdir(parents=True, exist_ok=True)
-        cols = ["line", "rank"] + (["rank_formula"] if formulas is not None else []) + [
-            "valid_target", "target", "top1", "top1_valid", "score", "match_score"]
-        with open(ranks_csv, "w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
-            w.writeheader()
-            for row in rows:
-                w.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in cols})
+    cols = ["line", "rank"] + (["rank_formula"] if formulas is not None else []) + [
+        "valid_target", "target", "top1", "top1_valid", "score", "match_score"]
+    write_result(result, out_json, rows, ranks_csv, cols)
     return result
 
 
@@ -398,30 +369,14 @@ def spectrum_target_format(tgt_path, probe: int = 20) -> Optional[str]:
     """Which spectrum scorer the target lines call for, from their first non-empty lines:
     ``'glycan_tokens'`` (PMZ_/MZ_/INT_ tokens), ``'benchmark_sections'`` (1HNMR/13CNMR/IR/E0Pos…
     sections, benchmark or tagged format), or None (not spectra)."""
-    from onmt_moe.spectrum_scoring import TARGET_FORMAT, is_section_line
+    from onmt_moe.evaluation.spectrum_scoring import TARGET_FORMAT, is_section_line
 
-    lines = [line for line in _read_lines(tgt_path)[:probe * 5] if line.strip()][:probe]
+    lines = [line for line in read_lines(tgt_path)[:probe * 5] if line.strip()][:probe]
     if lines and all(any(t.startswith(("PMZ_", "MZ_")) for t in line.split()) for line in lines):
-        return "glycan_tokens"
+        return GLYCAN_SPECTRUM_FORMAT
     if lines and all(is_section_line(line) for line in lines):
         return TARGET_FORMAT
     return None
-
-
-def _score_spectra(pred_path, tgt_path, n_best, out_json, ranks_csv) -> dict:
-    fmt = spectrum_target_format(tgt_path)
-    if fmt == "glycan_tokens":
-        from onmt_moe.glycan.spectrum_score import score_spectrum_files
-
-        return score_spectrum_files(pred_path, tgt_path, n_best, out_json=out_json, ranks_csv=ranks_csv)
-    if fmt is not None:
-        from onmt_moe.spectrum_scoring import score_section_spectra
-
-        return score_section_spectra(pred_path, tgt_path, n_best, out_json=out_json, ranks_csv=ranks_csv)
-    first = next((line for line in _read_lines(tgt_path) if line.strip()), "")
-    raise ScoringError(f"{tgt_path}: --kind spectrum scores glycan token spectra (PMZ_/MZ_/INT_) or benchmark "
-                       f"spectra sections (1HNMR, 13CNMR, IR, E0Pos…); these targets are neither "
-                       f"(first line starts {' '.join(first.split()[:4])!r})")
 
 
 def _view_indices(canon: Sequence[Optional[str]], view: str) -> List[int]:
@@ -441,19 +396,15 @@ def _view_indices(canon: Sequence[Optional[str]], view: str) -> List[int]:
 
 
 def format_report(result: dict) -> str:
-    """The lines the CLI prints (``top-1: 0.xxxx`` ..., ``invalid: 0.xxxx``)."""
-    if result.get("kind") == "wurcs":
-        from onmt_moe.glycan.evaluate import format_report as wurcs_report
+    """The lines the CLI prints, by the scorer of the result's kind."""
+    kind = result.get("kind", "smiles")
+    # spectra results of the glycan track carry no target_format (their JSON predates the key)
+    fmt = result.get("target_format", GLYCAN_SPECTRUM_FORMAT) if kind == "spectrum" else None
+    return registry.get(kind, fmt).report(result)
 
-        return wurcs_report(result)
-    if result.get("kind") == "spectrum" and result.get("target_format") == "benchmark_sections":
-        from onmt_moe.spectrum_scoring import format_report as sections_report
 
-        return sections_report(result)
-    if result.get("kind") == "spectrum":
-        from onmt_moe.glycan.spectrum_score import format_report as spectrum_report
-
-        return spectrum_report(result)
+def format_smiles_report(result: dict) -> str:
+    """``top-1: 0.xxxx`` …, ``invalid: 0.xxxx`` and the formula-consistent top-k."""
     lines = [f"view: {result.get('view_description', result.get('view', '?'))}"]
     if result.get("kind", "smiles") == "smiles":
         lines.append(f"n: {result['n']}  scored: {result['n_scored']}  "
@@ -473,3 +424,6 @@ def format_report(result: dict) -> str:
         for k, v in result["formula_consistent_topk"].items():
             lines.append(f"formula top-{k}: {_fmt(v)}")
     return "\n".join(lines)
+
+
+registry.register(registry.Scorer("smiles", score_smiles_files, format_smiles_report))

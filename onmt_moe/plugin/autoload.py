@@ -27,8 +27,8 @@ HOOK_NAME = SITE_MODULE + ".py"
 
 def hook_source() -> str:
     """The site-packages copy: :mod:`onmt_moe._hook` verbatim, armed at start-up unless disabled."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    with open(os.path.join(here, "_hook.py"), encoding="utf-8") as f:
+    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # onmt_moe/
+    with open(os.path.join(package_dir, "_hook.py"), encoding="utf-8") as f:
         src = f.read()
     return src + (
         "\n\n# written by `onmt_moe_autoload install`; ONMT_MOE_AUTOLOAD=0 disables it\n"
