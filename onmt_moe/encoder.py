@@ -21,7 +21,7 @@ import torch.nn as nn
 from onmt.encoders.transformer import TransformerEncoder, TransformerEncoderLayer
 from onmt.utils.misc import sequence_mask
 
-from onmt_moe import segments
+from onmt_moe import contrastive, segments
 from onmt_moe.loss import AuxMeter
 from onmt_moe.modality import ModalityLookup
 from onmt_moe.moe import MoE, MoEArgs, Schedule
@@ -159,11 +159,21 @@ class MoETransformerEncoder(TransformerEncoder):
         if self.contrastive_coef.min_value() < 0:
             raise ValueError(f"moe_contrastive_coef {spec!r}: must not be negative")
         self.contrastive_temperature = float(getattr(opt, "moe_contrastive_temperature", 0.1))
-        pair = list(getattr(opt, "moe_contrastive_pair", None) or ["MS", "TEXT"])
-        self.contrastive_ids = [self.modality_names.index(n) if n in self.modality_names else -1 for n in pair]
-        if not self.contrastive_coef.is_zero() and -1 in self.contrastive_ids:
-            raise ValueError(f"moe_contrastive_pair {pair}: both must be modality tags of the source vocabulary "
-                             f"(found: {self.modality_names[1:]})")
+        self.contrastive_margin = float(getattr(opt, "moe_contrastive_margin", 0.0) or 0.0)
+        try:
+            pairs = contrastive.parse_pairs(getattr(opt, "moe_contrastive_pairs", "") or "")
+        except ValueError as e:
+            raise ValueError(str(e)) from None
+        pairs = pairs or [tuple(getattr(opt, "moe_contrastive_pair", None) or ["MS", "TEXT"])]
+        hard_key = getattr(opt, "moe_contrastive_hard_key", "") or ""
+        wanted = [n for p in pairs for n in p] + ([hard_key] if hard_key else [])
+        missing = [n for n in wanted if n not in self.modality_names[1:]]
+        if not self.contrastive_coef.is_zero() and missing:
+            raise ValueError(f"moe_contrastive_pair(s)/hard_key {missing}: must be modality tags of the source "
+                             f"vocabulary (found: {self.modality_names[1:]})")
+        index = {n: i for i, n in enumerate(self.modality_names)}
+        self.contrastive_ids = [(index.get(a, -1), index.get(b, -1)) for a, b in pairs]
+        self.contrastive_key = index.get(hard_key, -1) if hard_key else -1
         self.last_contrastive = None
         for i in self.moe_layer_ids:
             self.transformer[i].feed_forward = MoEFeedForward(
@@ -201,25 +211,6 @@ class MoETransformerEncoder(TransformerEncoder):
         if not self.contrastive_coef.is_zero():
             coef["contrastive"] = self.contrastive_coef(step)
         return coef
-
-    def _contrastive(self, enc_out: torch.Tensor, modality_bs: torch.Tensor):
-        """Symmetric InfoNCE between the mean-pooled states of two segments of each example."""
-        a, b = self.contrastive_ids
-        pooled = []
-        for m in (a, b):
-            w = (modality_bs == m).to(enc_out.dtype)  # (B, S)
-            n = w.sum(1)
-            pooled.append(((w.unsqueeze(-1) * enc_out).sum(1) / n.clamp(min=1).unsqueeze(-1), n > 0))
-        (za, ha), (zb, hb) = pooled
-        both = ha & hb
-        if int(both.sum()) < 2:
-            return enc_out.new_zeros((), dtype=torch.float32)
-        za = torch.nn.functional.normalize(za[both].float(), dim=-1)
-        zb = torch.nn.functional.normalize(zb[both].float(), dim=-1)
-        logits = za @ zb.t() / self.contrastive_temperature
-        target = torch.arange(logits.size(0), device=logits.device)
-        return 0.5 * (torch.nn.functional.cross_entropy(logits, target)
-                      + torch.nn.functional.cross_entropy(logits.t(), target))
 
     def _embed(self, src: torch.Tensor, modality_bs: torch.Tensor) -> torch.Tensor:
         """OpenNMT's Embeddings, with segment positions and/or the modality type embedding when asked for."""
@@ -268,5 +259,7 @@ class MoETransformerEncoder(TransformerEncoder):
         enc_out = self.layer_norm(enc_out)
         self.last_contrastive = None
         if self.training and self.contrastive_coef(self.step) > 0:  # skipped where the schedule is at 0
-            self.last_contrastive = self._contrastive(enc_out, modality_bs.masked_fill(~keep, -1))
+            self.last_contrastive = contrastive.alignment_loss(
+                enc_out, modality_bs.masked_fill(~keep, -1), src[:, :, 0], self.contrastive_ids,
+                self.contrastive_temperature, self.contrastive_margin, self.contrastive_key)
         return enc_out, None, src_len

@@ -24,6 +24,8 @@ import torch.nn.functional as F
 from onmt.constants import DefaultTokens
 from onmt.utils.loss import LossCompute
 
+from onmt_moe.task_metrics import METERS, TaskMeter, example_tasks, task_lookup, task_names, task_weight_vector
+
 
 class AuxMeter:
     """Accumulates aux-loss values on device between two reports (no host sync per step)."""
@@ -73,8 +75,8 @@ class AuxMeter:
         return out
 
 
-def parse_weights(spec) -> Dict[str, float]:
-    """``"monosaccharide=2,linkage=1.5"`` (or a list of such items) → dict."""
+def parse_weights(spec, option: str = "struct_loss_weights", key: str = "class") -> Dict[str, float]:
+    """``"monosaccharide=2,linkage=1.5"`` (or a list of such items) → dict; ``option`` names the key in errors."""
     if not spec:
         return {}
     items = spec if isinstance(spec, (list, tuple)) else str(spec).split(",")
@@ -85,10 +87,31 @@ def parse_weights(spec) -> Dict[str, float]:
             if not part:
                 continue
             if "=" not in part:
-                raise ValueError(f"struct_loss_weights: expected class=weight, got {part!r}")
+                raise ValueError(f"{option}: expected {key}=weight, got {part!r}")
             k, v = part.split("=", 1)
             out[k.strip()] = float(v)
     return out
+
+
+def _setup_tasks(compute, opt, vocab, train: bool) -> None:
+    """Multi-task runs (task tokens in a shared vocabulary): per-task statistics (train_tasks.csv,
+    valid_tasks.csv) and the optional ``moe_task_loss_weights``; nothing otherwise."""
+    compute.task_lookup = compute.task_weights = compute.task_meter = None
+    itos = list(vocab.ids_to_tokens)
+    names = task_names(itos)
+    weights = parse_weights(getattr(opt, "moe_task_loss_weights", None), "moe_task_loss_weights", "task")
+    if not names or not getattr(opt, "share_vocab", False):
+        if weights:
+            raise ValueError("moe_task_loss_weights needs task tokens (<TASK_…>) in a shared vocabulary "
+                             "(share_vocab: true; benchmark/generate_glycan_input.py --multitask)")
+        return
+    if opt.copy_attn or opt.lambda_align or opt.lm_prior_model or opt.generator_function == "sparsemax":
+        if weights:
+            raise ValueError("moe_task_loss_weights works with the plain softmax generator only")
+        return  # per-task statistics need the plain cross-entropy path
+    compute.task_lookup = task_lookup(itos)
+    compute.task_weights = task_weight_vector(names, weights) if weights else None
+    compute.task_meter = METERS["train" if train else "valid"] = TaskMeter(names)
 
 
 class MoELossCompute(LossCompute):
@@ -110,6 +133,7 @@ class MoELossCompute(LossCompute):
 
             itos = list(vocab.ids_to_tokens)
             compute.token_weights = token_weight_vector(itos, weights).float()
+        _setup_tasks(compute, opt, vocab, train)
         return compute
 
     # ------------------------------------------------------------------ helpers
@@ -134,7 +158,12 @@ class MoELossCompute(LossCompute):
         scores = self.generator(self._bottle(output)).float()
         ce = F.cross_entropy(scores, target, ignore_index=self.padding_idx, reduction="none",
                              label_smoothing=self.criterion.label_smoothing)
-        w = self.token_weights.to(scores.device)[target]
+        w = torch.ones_like(ce) if self.token_weights is None else self.token_weights.to(scores.device)[target]
+        if self.task_lookup is not None:  # per-task weights and statistics (onmt_moe.task_metrics)
+            row_task = example_tasks(batch["src"], self.task_lookup).repeat_interleave(output.size(1))
+            if self.task_weights is not None:
+                w = w * self.task_weights.to(scores.device)[row_task]  # index -1 = the no-task slot
+            self.task_meter.add(row_task, ce, scores.argmax(-1).eq(target), target.ne(self.padding_idx))
         loss = (ce * w).sum()
         n_sents = len(batch["srclen"]) if trunc_start == 0 else 0
         stats = self._stats(n_sents, ce.sum().item(), scores, target)
@@ -142,7 +171,7 @@ class MoELossCompute(LossCompute):
 
     # ------------------------------------------------------------------ forward
     def forward(self, batch, output, attns, trunc_start=0, trunc_size=None):
-        if self.token_weights is not None:
+        if self.token_weights is not None or self.task_lookup is not None:
             loss, stats = self._weighted_ce(batch, output, trunc_start, trunc_size)
         else:
             loss, stats = super().forward(batch, output, attns, trunc_start=trunc_start, trunc_size=trunc_size)
