@@ -185,4 +185,15 @@ def test_start_training_multitask_run_scores_every_task(corpus, tmp_path):
     vocab = {ln.split("\t")[0] for ln in (run / "vocab.src").read_text().splitlines()}
     assert {t.token for t in TASKS.values()} <= vocab and "<WURCS>" in vocab  # one vocabulary for all tasks
     info = json.loads((run / "run.json").read_text())
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmark", "retrieve.py"), "--run", str(run),
+                        "--max_candidates", "5"], capture_output=True, text=True,
+                       env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    ret = json.loads((run / "retrieval.json").read_text())
+    n_test = tasks["struct"]["written"]["test"]
+    for direction in ("spectrum->structure", "structure->spectrum", "text->structure"):
+        m = ret["embedding"][direction]
+        assert 0 <= m["recall@1"] <= m["recall@5"] <= m["recall@10"] <= 1 and 0 < m["mrr"] <= 1
+    assert ret["embedding"]["spectrum->structure"]["n"] == n_test == ret["likelihood"]["all"]["n"]
+    assert ret["likelihood"]["all"]["mean_candidates"] == 5
     assert set(info["scores"]["tasks"]) == {"struct", "spec", "text", "align"} and "bleu" in info["scores"]["tasks"]["text"]
