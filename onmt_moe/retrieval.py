@@ -11,7 +11,6 @@ The data side (queries, libraries, metrics) is :mod:`onmt_moe.glycan.retrieve`.
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import List, Sequence
