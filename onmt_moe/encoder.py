@@ -175,6 +175,8 @@ class MoETransformerEncoder(TransformerEncoder):
         self.contrastive_ids = [(index.get(a, -1), index.get(b, -1)) for a, b in pairs]
         self.contrastive_key = index.get(hard_key, -1) if hard_key else -1
         self.last_contrastive = None
+        self.keep_align_states = False  # onmt_moe.retrieval sets it to read last_align_states
+        self.last_align_states = None
         for i in self.moe_layer_ids:
             self.transformer[i].feed_forward = MoEFeedForward(
                 MoE(args), opt.enc_hid_size, dropout, _layer_norm(opt, opt.enc_hid_size)
@@ -252,14 +254,20 @@ class MoETransformerEncoder(TransformerEncoder):
                 enc_out = ff(context + enc_out, token_index, modality)
             else:
                 enc_out = layer(enc_out, mask)
+        align_on = self.training and self.contrastive_coef(self.step) > 0  # skipped where the schedule is at 0
+        pre_fusion = enc_out
         if len(self.fusion):
             cross = segments.cross_segment_mask(segment, keep)
             for layer in self.fusion:
                 enc_out = layer(enc_out, cross)
         enc_out = self.layer_norm(enc_out)
+        # the states that are aligned (and pooled by onmt_moe.retrieval): before the cross-modal fusion
+        # layers, so that with within_modality_attention a segment's states never see another modality
+        if align_on or self.keep_align_states:
+            self.last_align_states = self.layer_norm(pre_fusion) if len(self.fusion) else enc_out
         self.last_contrastive = None
-        if self.training and self.contrastive_coef(self.step) > 0:  # skipped where the schedule is at 0
+        if align_on:
             self.last_contrastive = contrastive.alignment_loss(
-                enc_out, modality_bs.masked_fill(~keep, -1), src[:, :, 0], self.contrastive_ids,
+                self.last_align_states, modality_bs.masked_fill(~keep, -1), src[:, :, 0], self.contrastive_ids,
                 self.contrastive_temperature, self.contrastive_margin, self.contrastive_key)
         return enc_out, None, src_len

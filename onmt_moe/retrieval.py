@@ -47,16 +47,19 @@ def _ids(vocab, lines: Sequence[Sequence[str]], bos_eos: bool = False):
 
 @torch.no_grad()
 def embed(model, vocabs, sources: List[List[str]], modality: str, batch_size: int = 64) -> np.ndarray:
-    """``(N, D)`` mean of the final encoder states over the tokens of ``modality`` in each source."""
+    """``(N, D)`` mean over the tokens of ``modality`` of each source's aligned encoder states (the final
+    states; the states before the cross-modal fusion layers when the model has any, as in training)."""
     enc = model.encoder
     m = enc.modality_names.index(modality) if modality in getattr(enc, "modality_names", []) else -1
     if m < 0:
         raise ValueError(f"the model's encoder has no modality {modality!r} (it has "
                          f"{getattr(enc, 'modality_names', ['OTHER'])[1:]}); use a moe_transformer multi-task model")
     out = []
+    enc.keep_align_states = True
     for i in range(0, len(sources), batch_size):
         src, src_len = _ids(vocabs["src"], sources[i:i + batch_size])
-        states, _, _ = enc(src, src_len)
+        enc(src, src_len)
+        states = enc.last_align_states
         mod = enc.modality_lookup(src[:, :, 0])
         real = torch.arange(src.size(1)).unsqueeze(0) < src_len.unsqueeze(1)
         w = ((mod == m) & real).float().unsqueeze(-1)

@@ -67,3 +67,23 @@ def test_log_likelihood_is_the_teacher_forced_sum_and_ignores_padding():
     np.testing.assert_allclose(e[0], states[0, ir].mean(0).numpy(), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="no modality 'WURCS'"):
         embed(model, v, [H.SRC[0].split()], "WURCS")
+
+
+def test_aligned_states_come_before_fusion_so_a_segment_alone_embeds_as_in_context():
+    """With within-modality attention and per-segment positions the contrastive/retrieval states of a segment do not see the other
+    segments even when fusion layers follow; the final states (after fusion) do."""
+    from onmt_moe.retrieval import embed
+    from tests import helpers_onmt as H
+
+    model = H.model(H.opts(within_modality_attention=True, segment_positions=True, fusion_layers=1,
+                           moe_modality_routing="none")).eval()
+    v = H.vocabs()
+    full = H.SRC[0].split()
+    alone = full[full.index("<IR>"):]
+    e_full, e_alone = embed(model, v, [full], "IR"), embed(model, v, [alone], "IR")
+    np.testing.assert_allclose(e_full, e_alone, rtol=1e-4, atol=1e-5)
+    b_full, b_alone = H.batch(v, [" ".join(full)], ["C"]), H.batch(v, [" ".join(alone)], ["C"])
+    with torch.no_grad():
+        final_full = model.encoder(b_full["src"], b_full["srclen"])[0][0, -len(alone):].mean(0)
+        final_alone = model.encoder(b_alone["src"], b_alone["srclen"])[0][0].mean(0)
+    assert float((final_full - final_alone).abs().max()) > 1e-4  # fusion mixes the modalities
