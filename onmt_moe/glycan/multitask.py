@@ -1,7 +1,7 @@
 """Multi-task glycan corpora: one vocabulary, a task token at the start of every source.
 
 Plain Python (no torch, no OpenNMT). Tasks, their source / target and the scorer their test set
-needs (``score``: the ``run.kind`` of :mod:`onmt_moe.runner`, ``text`` = BLEU/chrF, not wired yet)::
+needs (``score``: the ``run.kind`` of :mod:`onmt_moe.runner`, ``text`` = sacrebleu BLEU/chrF + field and exact match)::
 
     struct  <TASK_STRUCT> <MS> … </MS> [<TEXT> … </TEXT>]  ->  WURCS tokens       (score wurcs)
     spec    <TASK_SPEC> <WURCS> … </WURCS>                  ->  MS tokens          (score spectrum)
