@@ -89,7 +89,10 @@ def parse_weights(spec, option: str = "struct_loss_weights", key: str = "class")
             if "=" not in part:
                 raise ValueError(f"{option}: expected {key}=weight, got {part!r}")
             k, v = part.split("=", 1)
-            out[k.strip()] = float(v)
+            try:
+                out[k.strip()] = float(v)
+            except ValueError:
+                raise ValueError(f"{option}: {part!r}: the weight is not a number") from None
     return out
 
 

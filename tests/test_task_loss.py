@@ -72,6 +72,10 @@ def test_bad_task_weights_are_clear_errors():
         _setup("TASK_BOGUS=1")
     with pytest.raises(ValueError, match="task=weight"):
         _setup("TASK_STRUCT")
+    with pytest.raises(ValueError, match="'TASK_STRUCT=x': the weight is not a number"):
+        _setup("TASK_STRUCT=x")
+    with pytest.raises(ValueError, match=">= 0"):
+        _setup("TASK_STRUCT=-1")
     with pytest.raises(ValueError, match="shared vocabulary"):
         _setup("TASK_STRUCT=1", share=False)
 
