@@ -242,8 +242,8 @@ class MoETransformerEncoder(TransformerEncoder):
         token_index = keep.reshape(-1).nonzero().squeeze(1)
         modality = modality_bs.reshape(-1).index_select(0, token_index)
         segment = segments.segment_index(modality_bs) if self.within_modality_attention or len(self.fusion) else None
-        if self.within_modality_attention:
-            mask = segments.within_segment_mask(segment, keep)
+        if self.within_modality_attention:  # tokens outside any segment (task tokens) stay visible to all
+            mask = segments.within_segment_mask(segment, keep, global_keys=(modality_bs == 0) & keep)
         for layer in self.transformer:
             ff = layer.feed_forward
             if isinstance(ff, MoEFeedForward):

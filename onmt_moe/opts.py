@@ -64,7 +64,8 @@ def add_segment_options(parser) -> None:
     group = parser.add_argument_group("MoE encoder: modality segments, cross-modal attention (onmt_moe)")
     group.add("--within_modality_attention", "-within_modality_attention", action="store_true",
               help="The encoder layers attend only within each modality segment (block mask per segment: a "
-                   "maximal run of tokens of one modality, tags included); mix them with -fusion_layers.")
+                   "maximal run of tokens of one modality, tags included); tokens outside any segment (a multi-task "
+                   "source's task token) stay visible to every token. Mix the modalities with -fusion_layers.")
     group.add("--fusion_layers", "-fusion_layers", type=int, default=0,
               help="Cross-modal attention layers after the encoder layers: each token attends to the tokens "
                    "of the other segments of its example (all tokens if it has no other segment), then a "
