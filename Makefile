@@ -6,7 +6,7 @@ TORCH_SPEC  ?= torch==2.13.0
 BIN         := $(VENV)/bin
 PY          := $(BIN)/python
 
-.PHONY: install test lint demo bench bench-quality bench-paper clean-venv install-extras install-predict data-large data-small data-paper compare-benchmark
+.PHONY: install test lint demo demo-glycan install-glycan bench bench-quality bench-paper clean-venv install-extras install-predict data-large data-small data-paper compare-benchmark
 
 install: $(VENV)/.installed
 
@@ -41,6 +41,14 @@ lint: install
 
 demo: install
 	$(PY) scripts/demo.py
+
+# one multi-task glycan model (structure, spectrum, text, retrieval) on CPU; needs the glycan extras
+demo-glycan: install install-glycan
+	OMP_NUM_THREADS=2 $(PY) scripts/demo_glycan.py
+
+# only the glycan extras (glypy, glycowork; no torch involvement), torch stays pinned
+install-glycan: install
+	$(PY) -m pip install -q -c $(VENV)/extras-pin.txt -r requirements-glycan.txt
 
 bench: install
 	$(PY) scripts/bench_moe.py

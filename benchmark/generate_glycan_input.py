@@ -101,7 +101,8 @@ def _multitask(a, df, path, cfg):
             continue
         text = text_tokens(row.get("text")) if has_text else []
         for task in tasks:
-            pair = multitask.task_pair(task, *parsed, text, cfg, with_text=a.text)
+            pair = multitask.task_pair(task, *parsed, text, cfg, with_text=a.text,
+                                       composition=row.get("composition") or "")
             if isinstance(pair, str):
                 rejects.append((i, split, task, pair))
                 continue
@@ -154,7 +155,7 @@ def main(argv=None):
     ap.add_argument("--missing", choices=("drop", "token"), default="token")
     ap.add_argument("--pred_spectra", action="store_true", help="structure -> spectrum")
     ap.add_argument("--multitask", default="",
-                    help="comma list of tasks for one multi-task corpus (struct,spec,text; onmt_moe/glycan/multitask.py)")
+                    help="comma list of tasks for one multi-task corpus (struct,spec,text,align; onmt_moe/glycan/multitask.py)")
     ap.add_argument("--task_weights", default="", help="OpenNMT corpus weight per task, e.g. struct=2,spec=1,text=1")
     d = SpecTokConfig()
     ap.add_argument("--mz_bin", type=float, default=d.mz_bin)

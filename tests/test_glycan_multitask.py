@@ -33,13 +33,13 @@ def _lines(p):
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     out = tmp_path_factory.mktemp("mt")
-    _gen(["--input", SAMPLE, "--out_dir", str(out), "--text", "--multitask", "struct,spec,text",
+    _gen(["--input", SAMPLE, "--out_dir", str(out), "--text", "--multitask", "struct,spec,text,align",
           "--task_weights", "struct=3,text=2"])
     return out
 
 
 def test_every_source_starts_with_its_task_token_and_segments_parse(corpus):
-    segments = {"struct": ["MS", "TEXT"], "spec": ["WURCS"], "text": ["WURCS", "MS"]}
+    segments = {"struct": ["MS", "TEXT"], "spec": ["WURCS"], "text": ["WURCS", "MS"], "align": ["MS", "WURCS", "TEXT"]}
     for task, info in TASKS.items():
         for split in ("train", "val", "test"):
             src = _lines(corpus / "data" / task / f"src-{split}.txt")
@@ -49,7 +49,9 @@ def test_every_source_starts_with_its_task_token_and_segments_parse(corpus):
                 toks = line.split()
                 assert toks[0] == info.token and toks.count(info.token) == 1
                 segs = split_segments(toks)
-                assert segs[0] == (None, [info.token]) and [n for n, _ in segs[1:]] == segments[task]
+                names = [n for n, _ in segs[1:]]
+                # align carries TEXT only where the row has a description
+                assert segs[0] == (None, [info.token]) and names in (segments[task], segments[task][:2]), (task, names)
     # the task tokens are not modality tags: they stay OTHER (modality 0) for the router
     vocab = {t for f in (corpus / "data").glob("*/src-*.txt") for ln in _lines(f) for t in ln.split()}
     assert tags_in_vocab(vocab) == ["MS", "TEXT", "WURCS"]
@@ -68,21 +70,42 @@ def test_no_test_structure_reaches_any_training_file(corpus):
             assert not test & structures(corpus / "data" / task / f"{kind}-train.txt"), (task, kind)
 
 
+def test_structure_never_in_the_source_of_a_structure_target_task(corpus):
+    """The alignment task puts WURCS into the encoder; the struct task (target = WURCS) must never see it."""
+    from onmt_moe.glycan.token_classes import classify_token
+
+    for split in ("train", "val", "test"):
+        src = _lines(corpus / "data" / "struct" / f"src-{split}.txt")
+        tgt = _lines(corpus / "data" / "struct" / f"tgt-{split}.txt")
+        for s_line, t_line in zip(src, tgt):
+            toks = s_line.split()
+            assert "<WURCS>" not in toks and "WURCS=2.0" not in toks
+            residues = {t for t in t_line.split() if classify_token(t) in ("monosaccharide", "modification")}
+            assert residues and not residues & set(toks), s_line
+    align = _lines(corpus / "data" / "align" / "src-train.txt")
+    assert align and all("<WURCS>" in ln and "<MS>" in ln for ln in align)  # structure is an input here
+    tgt = _lines(corpus / "data" / "align" / "tgt-train.txt")
+    assert all(not any(t.startswith("[") for t in ln.split()) for ln in tgt)  # target = composition words
+    assert tgt[0].split()[0] == "Hex" and tgt[0].split()[1].isdigit()
+
+
 def test_weights_mixed_files_manifest_and_rejects(corpus):
     onmt = yaml.safe_load((corpus / "onmt_data.yaml").read_text())
     assert onmt["share_vocab"] is True
-    assert {k: v.get("weight") for k, v in onmt["data"].items()} == {"struct": 3, "spec": 1, "text": 2,
+    assert {k: v.get("weight") for k, v in onmt["data"].items()} == {"struct": 3, "spec": 1, "text": 2, "align": 1,
                                                                       "valid": None}
     tasks = json.loads((corpus / "tasks.json").read_text())
-    assert {t: v["score"] for t, v in tasks.items()} == {"struct": "wurcs", "spec": "spectrum", "text": "text"}
+    assert {t: v["score"] for t, v in tasks.items()} == {"struct": "wurcs", "spec": "spectrum", "text": "text",
+                                                         "align": "text"}
     for split in ("train", "val", "test"):
         mixed = _lines(corpus / "data" / f"src-{split}.txt")
         assert len(mixed) == sum(v["written"][split] for v in tasks.values())
     rejects = _lines(corpus / "rejects.tsv")
     assert rejects[0] == "row\tsplit\ttask\treason"
-    assert rejects[1:] and all(r.split("\t")[2:] == ["text", "missing_text"] for r in rejects[1:])
-    assert tasks["text"]["written"]["train"] + tasks["text"]["written"]["val"] + tasks["text"]["written"]["test"] \
-        + len(rejects) - 1 == 40
+    reasons = [tuple(r.split("\t")[2:]) for r in rejects[1:]]
+    assert reasons and set(reasons) == {("text", "missing_text"), ("align", "missing_composition")}
+    for task in ("text", "align"):
+        assert sum(tasks[task]["written"].values()) + sum(r[0] == task for r in reasons) == 40
 
 
 def test_bad_task_options_one_line_errors(tmp_path):
@@ -128,6 +151,9 @@ def test_start_training_multitask_run_scores_every_task(corpus, tmp_path):
                                 "--set", "layers=1", "--set", "hidden_size=32", "--set", "word_vec_size=32",
                                 "--set", "transformer_ff=64", "--set", "heads=2", "--set", "warmup_steps=2",
                                 "--set", "within_modality_attention=true", "--set", "fusion_layers=1",
+                                "--set", "report_every=2", "--set", "moe_task_loss_weights=TASK_ALIGN=0,TASK_SPEC=0.5",
+                                "--set", "moe_contrastive_coef=0.1", "--set", "moe_contrastive_pairs=MS:WURCS,TEXT:WURCS",
+                                "--set", "moe_contrastive_margin=0.2", "--set", "moe_contrastive_hard_key=MS",
                                 "--stages", "vocab,train,translate,score",
                                 "--set", "run.translate={beam_size: 2, n_best: 2, max_length: 20, min_length: 1}"],
                        capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=600)
@@ -135,9 +161,23 @@ def test_start_training_multitask_run_scores_every_task(corpus, tmp_path):
     run = tmp_path / "mt"
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     assert cfg["share_vocab"] is True and {k: v.get("weight") for k, v in cfg["data"].items()} == \
-        {"struct": 3, "spec": 1, "text": 2, "valid": None}
+        {"struct": 3, "spec": 1, "text": 2, "align": 1, "valid": None}
     scores = json.loads((run / "scores.json").read_text())["tasks"]
-    assert {t: s["kind"] for t, s in scores.items()} == {"struct": "wurcs", "spec": "spectrum", "text": "text"}
+    assert {t: s["kind"] for t, s in scores.items()} == {"struct": "wurcs", "spec": "spectrum", "text": "text",
+                                                         "align": "text"}
+    # per-task rows in the CSVs: every report (train) and every validation (the tasks' own validation lines)
+    import pandas as pd
+
+    valid = pd.read_csv(run / "valid_tasks.csv")
+    assert list(valid.columns) == ["step", "task", "xent", "ppl", "accuracy", "tokens"]
+    assert sorted(valid["task"]) == ["ALIGN", "SPEC", "STRUCT", "TEXT"] and set(valid["step"]) == {4}
+    val_tokens = {t: sum(len(ln.split()) + 1 for ln in _lines(corpus / "data" / t.lower() / "tgt-val.txt"))
+                  for t in valid["task"]}
+    assert dict(zip(valid["task"], valid["tokens"])) == val_tokens  # each task = its own validation set
+    train = pd.read_csv(run / "train_tasks.csv")
+    assert set(train["step"]) == {2, 4} and set(train["task"]) <= {"ALIGN", "SPEC", "STRUCT", "TEXT"}
+    aux = pd.read_csv(run / "moe_aux.csv")
+    assert (aux.loc[aux["component"] == "contrastive", "raw"] > 0).all() and (aux["component"] == "contrastive").any()
     tasks = json.loads((corpus / "tasks.json").read_text())
     for t, s in scores.items():
         assert s["n"] == tasks[t]["written"]["test"], t
@@ -145,4 +185,15 @@ def test_start_training_multitask_run_scores_every_task(corpus, tmp_path):
     vocab = {ln.split("\t")[0] for ln in (run / "vocab.src").read_text().splitlines()}
     assert {t.token for t in TASKS.values()} <= vocab and "<WURCS>" in vocab  # one vocabulary for all tasks
     info = json.loads((run / "run.json").read_text())
-    assert set(info["scores"]["tasks"]) == {"struct", "spec", "text"} and "bleu" in info["scores"]["tasks"]["text"]
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmark", "retrieve.py"), "--run", str(run),
+                        "--max_candidates", "5"], capture_output=True, text=True,
+                       env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    ret = json.loads((run / "retrieval.json").read_text())
+    n_test = tasks["struct"]["written"]["test"]
+    for direction in ("spectrum->structure", "structure->spectrum", "text->structure"):
+        m = ret["embedding"][direction]
+        assert 0 <= m["recall@1"] <= m["recall@5"] <= m["recall@10"] <= 1 and 0 < m["mrr"] <= 1
+    assert ret["embedding"]["spectrum->structure"]["n"] == n_test == ret["likelihood"]["all"]["n"]
+    assert ret["likelihood"]["all"]["mean_candidates"] == 5
+    assert set(info["scores"]["tasks"]) == {"struct", "spec", "text", "align"} and "bleu" in info["scores"]["tasks"]["text"]

@@ -175,3 +175,29 @@ def test_options_survive_checkpoint_and_stock_onmt_translate(tmp_path):
                        timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     assert len(out.read_text().splitlines()) == len(open(f"{data}/src-test.txt").read().splitlines())
+
+
+def test_within_modality_attention_keeps_the_task_token_visible_to_every_segment():
+    """A token outside any segment (a multi-task source's task token) is a key for every token, so each
+    modality knows the task; the segments still do not see each other."""
+    from onmt_moe.modality import segments
+
+    modality = torch.tensor([[0, 1, 1, 2, 2, 0]])  # task token, A A, B B, pad
+    keep = torch.tensor([[True, True, True, True, True, False]])
+    seg = segments.segment_index(modality)
+    blocked = segments.within_segment_mask(seg, keep, global_keys=(modality == 0) & keep)[0, 0]
+    allowed = ~blocked
+    assert allowed[1:5, 0].all()  # every real token sees the task token
+    assert not allowed[1, 3] and not allowed[3, 1] and allowed[1, 2] and allowed[3, 4]
+    assert not allowed[:5, 5].any()  # never the pad
+    assert allowed[0, 0] and not allowed[0, 1:].any()  # the task token's own row: its segment only
+    plain = ~segments.within_segment_mask(seg, keep)[0, 0]
+    assert not plain[1, 0]  # without global keys the task token is a segment of its own
+    # in the encoder: the token before the segments reaches the segment's states
+    v = H.vocabs()
+    model = H.model(H.opts(within_modality_attention=True, segment_positions=True, moe_modality_routing="none"),
+                    seed=4).eval()
+    a, b = H.batch(v, ["C <IR> IR 5 9 </IR>"], ["C"]), H.batch(v, ["H <IR> IR 5 9 </IR>"], ["C"])
+    with torch.no_grad():
+        oa, ob = model.encoder(a["src"], a["srclen"])[0], model.encoder(b["src"], b["srclen"])[0]
+    assert not torch.allclose(oa[0, 1:], ob[0, 1:], atol=1e-4)

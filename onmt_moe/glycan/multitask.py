@@ -1,11 +1,18 @@
 """Multi-task glycan corpora: one vocabulary, a task token at the start of every source.
 
 Plain Python (no torch, no OpenNMT). Tasks, their source / target and the scorer their test set
-needs (``score``: the ``run.kind`` of :mod:`onmt_moe.runs.runner`, ``text`` = BLEU/chrF, not wired yet)::
+needs (``score``: the ``run.kind`` of :mod:`onmt_moe.runs.runner`, ``text`` = sacrebleu BLEU/chrF + field and exact match)::
 
     struct  <TASK_STRUCT> <MS> … </MS> [<TEXT> … </TEXT>]  ->  WURCS tokens       (score wurcs)
     spec    <TASK_SPEC> <WURCS> … </WURCS>                  ->  MS tokens          (score spectrum)
     text    <TASK_TEXT> <WURCS> … </WURCS> <MS> … </MS>     ->  description words  (score text)
+    align   <TASK_ALIGN> <MS> … </MS> <WURCS> … </WURCS> [<TEXT> … </TEXT>]  ->  composition words
+            (``Hex 5 HexNAc 4``; score text): the examples the contrastive alignment
+            (``moe_contrastive_pairs: MS:WURCS,TEXT:WURCS,MS:TEXT``) sees with every modality; its
+            cross-entropy can be switched off with ``moe_task_loss_weights: TASK_ALIGN=0``.
+
+Structure (WURCS) is an input segment only in tasks whose target is not the structure (spec, text,
+align); the ``struct`` source never holds it (tests/test_glycan_multitask.py checks every line).
 
 A row serves every task with the split it already has (splits are by structure), so a test
 structure never appears in any training source or target. A row without a description serves
@@ -14,6 +21,7 @@ structure never appears in any training source or target. A row without a descri
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from typing import Dict, List, Sequence, Tuple
@@ -33,6 +41,7 @@ TASKS: Dict[str, Task] = {
     "struct": Task(task_token("STRUCT"), "wurcs"),
     "spec": Task(task_token("SPEC"), "spectrum"),
     "text": Task(task_token("TEXT"), "text"),
+    "align": Task(task_token("ALIGN"), "text"),
 }
 
 
@@ -62,7 +71,8 @@ def parse_weights(spec: str, tasks: Sequence[str]) -> Dict[str, int]:
 
 
 def task_pair(task: str, wurcs_tokens: Sequence[str], precursor_mz: float, charge: int, peaks,
-              text: Sequence[str], cfg: SpecTokConfig, with_text: bool) -> Tuple[List[str], List[str]] | str:
+              text: Sequence[str], cfg: SpecTokConfig, with_text: bool,
+              composition: str = "") -> Tuple[List[str], List[str]] | str:
     """(source, target) tokens of one row for one task, or the reason the row cannot serve it."""
     head = [TASKS[task].token]
     if task == "struct":
@@ -70,9 +80,32 @@ def task_pair(task: str, wurcs_tokens: Sequence[str], precursor_mz: float, charg
     structure = wrap("WURCS", list(wurcs_tokens))
     if task == "spec":
         return head + structure, spectrum_tokens(precursor_mz, charge, peaks, cfg)
+    if task == "align":
+        words = composition_words(composition)
+        if not words:
+            return "missing_composition"
+        tail = wrap("TEXT", list(text)) if with_text and text else []
+        return head + wrap("MS", spectrum_tokens(precursor_mz, charge, peaks, cfg)) + structure + tail, words
     if not text:
         return "missing_text"
     return head + structure + wrap("MS", spectrum_tokens(precursor_mz, charge, peaks, cfg)), list(text)
+
+
+def composition_words(composition) -> List[str]:
+    """The glycowork ``Composition`` (a dict or its JSON) as words, ``["Hex", "5", "HexNAc", "4"]``
+    (residue names sorted); [] when it is missing, empty or not a mapping of counts."""
+    if isinstance(composition, str):
+        try:
+            composition = json.loads(composition) if composition.strip() else {}
+        except ValueError:
+            return []
+    if not isinstance(composition, dict):
+        return []
+    try:
+        return [w for name in sorted(composition) if int(composition[name]) > 0
+                for w in (str(name), str(int(composition[name])))]
+    except (TypeError, ValueError):
+        return []
 
 
 def data_section(data_dir: str, tasks: Sequence[str], weights: Dict[str, int]) -> dict:

@@ -34,9 +34,12 @@ def _with_pad_rows(allowed: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     return (~allowed).unsqueeze(1)
 
 
-def within_segment_mask(segment: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    """Each real token attends only to the real tokens of its own segment."""
+def within_segment_mask(segment: torch.Tensor, keep: torch.Tensor, global_keys: torch.Tensor = None) -> torch.Tensor:
+    """Each real token attends only to the real tokens of its own segment, plus the ``global_keys``
+    ``(B, S)`` (e.g. a task token, which every modality must see to know what is asked of it)."""
     same = segment.unsqueeze(2) == segment.unsqueeze(1)
+    if global_keys is not None:
+        same = same | global_keys.unsqueeze(1)
     return _with_pad_rows(same & keep.unsqueeze(1), keep)
 
 

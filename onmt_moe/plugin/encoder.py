@@ -26,6 +26,7 @@ from onmt_moe.modality import segments
 from onmt_moe.modality.lookup import ModalityLookup
 from onmt_moe.modality.vocab import ModalityVocab
 from onmt_moe.moe import MoE, MoEArgs, Schedule
+from onmt_moe.plugin import contrastive
 from onmt_moe.plugin.loss import AuxMeter
 
 
@@ -194,12 +195,20 @@ class MoETransformerEncoder(TransformerEncoder):
         if self.contrastive_coef.min_value() < 0:
             raise ValueError(f"moe_contrastive_coef {spec!r}: must not be negative")
         self.contrastive_temperature = float(getattr(opt, "moe_contrastive_temperature", 0.1))
-        pair = list(getattr(opt, "moe_contrastive_pair", None) or ["MS", "TEXT"])
-        self.contrastive_ids = [self.modality_vocab.id_of(n) for n in pair]
-        if not self.contrastive_coef.is_zero() and -1 in self.contrastive_ids:
-            raise ValueError(f"moe_contrastive_pair {pair}: both must be modality tags of the source vocabulary "
-                             f"(found: {self.modality_names[1:]})")
+        self.contrastive_margin = float(getattr(opt, "moe_contrastive_margin", 0.0) or 0.0)
+        pairs = contrastive.parse_pairs(getattr(opt, "moe_contrastive_pairs", "") or "")
+        pairs = pairs or [tuple(getattr(opt, "moe_contrastive_pair", None) or ["MS", "TEXT"])]
+        hard_key = getattr(opt, "moe_contrastive_hard_key", "") or ""
+        wanted = [n for p in pairs for n in p] + ([hard_key] if hard_key else [])
+        missing = [n for n in wanted if self.modality_vocab.id_of(n) < 1]
+        if not self.contrastive_coef.is_zero() and missing:
+            raise ValueError(f"moe_contrastive_pair(s)/hard_key {missing}: must be modality tags of the source "
+                             f"vocabulary (found: {self.modality_names[1:]})")
+        self.contrastive_ids = [(self.modality_vocab.id_of(a), self.modality_vocab.id_of(b)) for a, b in pairs]
+        self.contrastive_key = self.modality_vocab.id_of(hard_key) if hard_key else -1
         self.last_contrastive = None
+        self.keep_align_states = False  # onmt_moe.runs.retrieval sets it to read last_align_states
+        self.last_align_states = None
         for i in range(n_layers):
             moe_ff = MoEFeedForward(MoE(args), opt.enc_hid_size, dropout, _layer_norm(opt, opt.enc_hid_size)) \
                 if i in self.moe_layer_ids else None
@@ -237,25 +246,6 @@ class MoETransformerEncoder(TransformerEncoder):
             coef["contrastive"] = self.contrastive_coef(step)
         return coef
 
-    def _contrastive(self, enc_out: torch.Tensor, modality_bs: torch.Tensor):
-        """Symmetric InfoNCE between the mean-pooled states of two segments of each example."""
-        a, b = self.contrastive_ids
-        pooled = []
-        for m in (a, b):
-            w = (modality_bs == m).to(enc_out.dtype)  # (B, S)
-            n = w.sum(1)
-            pooled.append(((w.unsqueeze(-1) * enc_out).sum(1) / n.clamp(min=1).unsqueeze(-1), n > 0))
-        (za, ha), (zb, hb) = pooled
-        both = ha & hb
-        if int(both.sum()) < 2:
-            return enc_out.new_zeros((), dtype=torch.float32)
-        za = torch.nn.functional.normalize(za[both].float(), dim=-1)
-        zb = torch.nn.functional.normalize(zb[both].float(), dim=-1)
-        logits = za @ zb.t() / self.contrastive_temperature
-        target = torch.arange(logits.size(0), device=logits.device)
-        return 0.5 * (torch.nn.functional.cross_entropy(logits, target)
-                      + torch.nn.functional.cross_entropy(logits.t(), target))
-
     def _embed(self, src: torch.Tensor, modality_bs: torch.Tensor) -> torch.Tensor:
         """OpenNMT's Embeddings, with segment positions and/or the modality type embedding when asked for."""
         emb = self.embeddings
@@ -284,16 +274,24 @@ class MoETransformerEncoder(TransformerEncoder):
         token_index = keep.reshape(-1).nonzero().squeeze(1)
         modality = modality_bs.reshape(-1).index_select(0, token_index)
         segment = segments.segment_index(modality_bs) if self.within_modality_attention or len(self.fusion) else None
-        if self.within_modality_attention:
-            mask = segments.within_segment_mask(segment, keep)
+        if self.within_modality_attention:  # tokens outside any segment (task tokens) stay visible to all
+            mask = segments.within_segment_mask(segment, keep, global_keys=(modality_bs == 0) & keep)
         for layer in self.transformer:
             enc_out = layer(enc_out, mask, token_index, modality)
+        align_on = self.training and self.contrastive_coef(self.step) > 0  # skipped where the schedule is at 0
+        pre_fusion = enc_out
         if len(self.fusion):
             cross = segments.cross_segment_mask(segment, keep)
             for layer in self.fusion:
                 enc_out = layer(enc_out, cross)
         enc_out = self.layer_norm(enc_out)
+        # the states that are aligned (and pooled by onmt_moe.runs.retrieval): before the cross-modal fusion
+        # layers, so that with within_modality_attention a segment's states never see another modality
+        if align_on or self.keep_align_states:
+            self.last_align_states = self.layer_norm(pre_fusion) if len(self.fusion) else enc_out
         self.last_contrastive = None
-        if self.training and self.contrastive_coef(self.step) > 0:  # skipped where the schedule is at 0
-            self.last_contrastive = self._contrastive(enc_out, modality_bs.masked_fill(~keep, -1))
+        if align_on:
+            self.last_contrastive = contrastive.alignment_loss(
+                self.last_align_states, modality_bs.masked_fill(~keep, -1), src[:, :, 0], self.contrastive_ids,
+                self.contrastive_temperature, self.contrastive_margin, self.contrastive_key)
         return enc_out, None, src_len

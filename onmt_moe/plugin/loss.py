@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from onmt.utils.loss import LossCompute
 
 from onmt_moe.modality.tags import parse_name_values
+from onmt_moe.plugin.task_metrics import METERS, TaskMeter, example_tasks, task_lookup, task_names, task_weight_vector
 
 
 class AuxMeter:
@@ -85,6 +86,27 @@ def parse_weights(spec, option: str = "struct_loss_weights", key: str = "class")
     return out
 
 
+def _setup_tasks(compute, opt, vocab, train: bool) -> None:
+    """Multi-task runs (task tokens in a shared vocabulary): per-task statistics (train_tasks.csv,
+    valid_tasks.csv) and the optional ``moe_task_loss_weights``; nothing otherwise."""
+    compute.task_lookup = compute.task_weights = compute.task_meter = None
+    itos = list(vocab.ids_to_tokens)
+    names = task_names(itos)
+    weights = parse_weights(getattr(opt, "moe_task_loss_weights", None), "moe_task_loss_weights", "task")
+    if not names or not getattr(opt, "share_vocab", False):
+        if weights:
+            raise ValueError("moe_task_loss_weights needs task tokens (<TASK_…>) in a shared vocabulary "
+                             "(share_vocab: true; benchmark/generate_glycan_input.py --multitask)")
+        return
+    if opt.copy_attn or opt.lambda_align or opt.lm_prior_model or opt.generator_function == "sparsemax":
+        if weights:
+            raise ValueError("moe_task_loss_weights works with the plain softmax generator only")
+        return  # per-task statistics need the plain cross-entropy path
+    compute.task_lookup = task_lookup(itos)
+    compute.task_weights = task_weight_vector(names, weights) if weights else None
+    compute.task_meter = METERS["train" if train else "valid"] = TaskMeter(names)
+
+
 class MoELossCompute(LossCompute):
     """OpenNMT's LossCompute plus the MoE aux losses and the optional structure-aware weights."""
 
@@ -104,6 +126,7 @@ class MoELossCompute(LossCompute):
 
             itos = list(vocab.ids_to_tokens)
             compute.token_weights = torch.tensor(token_weight_vector(itos, weights), dtype=torch.float32)
+        _setup_tasks(compute, opt, vocab, train)
         return compute
 
     # ------------------------------------------------------------------ helpers
@@ -128,7 +151,12 @@ class MoELossCompute(LossCompute):
         scores = self.generator(self._bottle(output)).float()
         ce = F.cross_entropy(scores, target, ignore_index=self.padding_idx, reduction="none",
                              label_smoothing=self.criterion.label_smoothing)
-        w = self.token_weights.to(scores.device)[target]
+        w = torch.ones_like(ce) if self.token_weights is None else self.token_weights.to(scores.device)[target]
+        if self.task_lookup is not None:  # per-task weights and statistics (onmt_moe.plugin.task_metrics)
+            row_task = example_tasks(batch["src"], self.task_lookup).repeat_interleave(output.size(1))
+            if self.task_weights is not None:
+                w = w * self.task_weights.to(scores.device)[row_task]  # index -1 = the no-task slot
+            self.task_meter.add(row_task, ce, scores.argmax(-1).eq(target), target.ne(self.padding_idx))
         loss = (ce * w).sum()
         n_sents = len(batch["srclen"]) if trunc_start == 0 else 0
         stats = self._stats(n_sents, ce.sum().item(), scores, target)
@@ -136,7 +164,7 @@ class MoELossCompute(LossCompute):
 
     # ------------------------------------------------------------------ forward
     def forward(self, batch, output, attns, trunc_start=0, trunc_size=None):
-        if self.token_weights is not None:
+        if self.token_weights is not None or self.task_lookup is not None:
             loss, stats = self._weighted_ce(batch, output, trunc_start, trunc_size)
         else:
             loss, stats = super().forward(batch, output, attns, trunc_start=trunc_start, trunc_size=trunc_size)

@@ -42,11 +42,24 @@ def add_plugin_options(parser) -> None:
                    "(off for 1000 steps, then ramps to 0.1 over 2000) or 'step:0.1:0:3000' (only early).")
     group.add("--moe_contrastive_pair", "-moe_contrastive_pair", type=str, nargs=2, default=["MS", "TEXT"],
               help="The two modality (tag) names whose pooled states are aligned.")
+    group.add("--moe_contrastive_pairs", "-moe_contrastive_pairs", type=str, default="",
+              help="Several aligned pairs instead of -moe_contrastive_pair, e.g. 'MS:WURCS,TEXT:WURCS,MS:TEXT' "
+                   "(the loss is the mean over the pairs; onmt_moe/contrastive.py).")
+    group.add("--moe_contrastive_margin", "-moe_contrastive_margin", type=float, default=0.0,
+              help="Triplet margin on cosine similarity against the hardest negative (0 = off; ~0.2).")
+    group.add("--moe_contrastive_hard_key", "-moe_contrastive_hard_key", type=str, default="",
+              help="Modality whose first token inside the segment is the hard-negative key: the triplet's "
+                   "negative is taken among same-key examples of the batch (glycan: MS, whose first token is "
+                   "the precursor m/z bin, so same-mass/same-composition structures). Empty = any example.")
     group.add("--moe_contrastive_temperature", "-moe_contrastive_temperature", type=float, default=0.1,
               help="InfoNCE temperature.")
     group.add("--struct_loss_weights", "-struct_loss_weights", type=str, default="",
               help="Structure-aware loss: per-class weights of target tokens, e.g. "
                    "'monosaccharide=2,linkage=1.5,modification=2' (WURCS targets; see docs/glycan.md).")
+    group.add("--moe_task_loss_weights", "-moe_task_loss_weights", type=str, default="",
+              help="Multi-task runs: a loss weight per task token, e.g. 'TASK_STRUCT=1.0,TASK_SPEC=0.5' (tasks not "
+                   "named keep 1.0; 0 = the task's target is not trained, e.g. an alignment-only task). Needs "
+                   "share_vocab and task tokens in the vocabulary (onmt_moe/task_metrics.py).")
     add_segment_options(parser)
 
 
@@ -55,7 +68,8 @@ def add_segment_options(parser) -> None:
     group = parser.add_argument_group("MoE encoder: modality segments, cross-modal attention (onmt_moe)")
     group.add("--within_modality_attention", "-within_modality_attention", action="store_true",
               help="The encoder layers attend only within each modality segment (block mask per segment: a "
-                   "maximal run of tokens of one modality, tags included); mix them with -fusion_layers.")
+                   "maximal run of tokens of one modality, tags included); tokens outside any segment (a multi-task "
+                   "source's task token) stay visible to every token. Mix the modalities with -fusion_layers.")
     group.add("--fusion_layers", "-fusion_layers", type=int, default=0,
               help="Cross-modal attention layers after the encoder layers: each token attends to the tokens "
                    "of the other segments of its example (all tokens if it has no other segment), then a "

@@ -25,6 +25,7 @@ from typing import Dict, List, Optional
 
 from onmt.utils.report_manager import ReportMgr
 
+from onmt_moe.plugin.task_metrics import METERS
 from onmt_moe.runs.csvlog import CsvLog, truncate_file_after_step
 
 TRAIN_COLUMNS = ["step", "xent", "ppl", "accuracy", "lr", "src_tok_per_s", "tgt_tok_per_s", "elapsed_s", "aux_total"]
@@ -32,7 +33,9 @@ VALID_COLUMNS = ["step", "xent", "ppl", "accuracy"]
 MOE_COLUMNS = ["step", "layer", "expert", "modality", "load", "load_frac", "importance", "importance_frac",
                "overflow_frac", "entropy_norm", "cv", "max_over_mean", "router_confidence", "temperature", "k"]
 AUX_COLUMNS = ["step", "component", "raw", "coef", "weighted"]
-CSV_FILES = ("train_steps.csv", "valid_summary.csv", "moe_steps.csv", "moe_aux.csv", "grad_norms.csv")
+TASK_COLUMNS = ["step", "task", "xent", "ppl", "accuracy", "tokens"]  # multi-task runs (onmt_moe.plugin.task_metrics)
+CSV_FILES = ("train_steps.csv", "valid_summary.csv", "moe_steps.csv", "moe_aux.csv", "grad_norms.csv",
+             "train_tasks.csv", "valid_tasks.csv")
 
 _STATE: Dict[str, object] = {"model": None, "opt": None, "grad_logger": None, "started": False, "csv_dir": None}
 
@@ -161,6 +164,14 @@ class CsvReportMgr(ReportMgr):
         self._d = d
         self._t0 = time.time()
 
+    def _task_rows(self, which: str, step: int) -> None:
+        """Per-task rows of a multi-task run into ``<which>_tasks.csv`` (nothing for other runs)."""
+        meter = METERS.get(which)
+        rows = meter.snapshot(reset=True) if meter is not None else []
+        if rows:
+            CsvLog(os.path.join(self._d, f"{which}_tasks.csv"), TASK_COLUMNS).append(
+                [dict(step=step, **r) for r in rows])
+
     def _moe_logs(self):
         if self.moe_csv is None:
             self.moe_csv = CsvLog(os.path.join(self._d, "moe_steps.csv"), MOE_COLUMNS)
@@ -190,6 +201,7 @@ class CsvReportMgr(ReportMgr):
             accuracy=report_stats.accuracy() if report_stats.n_words else float("nan"), lr=learning_rate,
             src_tok_per_s=report_stats.n_src_words / t, tgt_tok_per_s=report_stats.n_words / t,
             elapsed_s=time.time() - self._t0, aux_total=aux_total))
+        self._task_rows("train", step)
         return out
 
     def _report_step(self, lr, patience, step, valid_stats=None, train_stats=None):
@@ -197,6 +209,7 @@ class CsvReportMgr(ReportMgr):
         if valid_stats is not None and valid_stats.n_words:
             self.valid_csv.append_row(dict(step=step, xent=valid_stats.xent(), ppl=valid_stats.ppl(),
                                            accuracy=valid_stats.accuracy()))
+            self._task_rows("valid", step)
 
 
 class RankReportMgr(ReportMgr):

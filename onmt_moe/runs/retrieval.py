@@ -1,0 +1,137 @@
+"""Retrieval with a trained multi-task glycan model (``benchmark/retrieve.py``; issue 16).
+
+* embedding retrieval: each item is encoded alone as a single-segment source
+  (:func:`onmt_moe.glycan.retrieve.single_segment_source`) by the checkpoint's encoder and mean-pooled
+  over its segment's tokens (tags included, the task token not); items are ranked by cosine;
+* closed-set identification: candidates are ranked by the seq2seq model's log-likelihood of the
+  candidate given the query's ``struct`` source (teacher-forced forward pass, summed over the target
+  tokens and the end token; the same quantity as ``onmt_translate -tgt … -with_score`` gold scores).
+
+The data side (queries, libraries, metrics) is :mod:`onmt_moe.glycan.retrieve`.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import List, Sequence
+
+import numpy as np
+import torch
+
+from onmt_moe.glycan import retrieve as R
+
+
+def load_model(checkpoint: str):
+    """(model in eval mode on CPU, vocabs) of an OpenNMT checkpoint, loaded as onmt_translate does."""
+    from onmt.model_builder import load_test_model
+    from onmt.opts import translate_opts
+    from onmt.utils.parse import ArgumentParser
+
+    import onmt_moe  # noqa: F401  (registers the encoder and the checkpoint-loading fix)
+
+    parser = ArgumentParser()
+    translate_opts(parser)
+    opt = parser.parse_args(["-model", checkpoint, "-src", os.devnull])
+    vocabs, model, _ = load_test_model(opt)
+    return model.eval(), vocabs
+
+
+def _ids(vocab, lines: Sequence[Sequence[str]], bos_eos: bool = False):
+    seqs = [([vocab["<s>"]] if bos_eos else []) + [vocab[t] for t in toks] + ([vocab["</s>"]] if bos_eos else [])
+            for toks in lines]
+    pad = vocab["<blank>"]
+    out = torch.full((len(seqs), max(len(s) for s in seqs), 1), pad, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        out[i, :len(s), 0] = torch.tensor(s)
+    return out, torch.tensor([len(s) for s in seqs])
+
+
+@torch.no_grad()
+def embed(model, vocabs, sources: List[List[str]], modality: str, batch_size: int = 64) -> np.ndarray:
+    """``(N, D)`` mean over the tokens of ``modality`` of each source's aligned encoder states (the final
+    states; the states before the cross-modal fusion layers when the model has any, as in training)."""
+    enc = model.encoder
+    m = enc.modality_names.index(modality) if modality in getattr(enc, "modality_names", []) else -1
+    if m < 0:
+        raise ValueError(f"the model's encoder has no modality {modality!r} (it has "
+                         f"{getattr(enc, 'modality_names', ['OTHER'])[1:]}); use a moe_transformer multi-task model")
+    out = []
+    enc.keep_align_states = True
+    for i in range(0, len(sources), batch_size):
+        src, src_len = _ids(vocabs["src"], sources[i:i + batch_size])
+        enc(src, src_len)
+        states = enc.last_align_states
+        mod = enc.modality_lookup(src[:, :, 0])
+        real = torch.arange(src.size(1)).unsqueeze(0) < src_len.unsqueeze(1)
+        w = ((mod == m) & real).float().unsqueeze(-1)
+        out.append(((states * w).sum(1) / w.sum(1).clamp(min=1)).numpy())
+    return np.concatenate(out)
+
+
+@torch.no_grad()
+def log_likelihood(model, vocabs, source: List[str], candidates: List[List[str]]) -> np.ndarray:
+    """log P(candidate | source) for each candidate (one encoder pass, the decoder over all candidates)."""
+    src, src_len = _ids(vocabs["src"], [source] * len(candidates))
+    tgt, _ = _ids(vocabs["tgt"], candidates, bos_eos=True)
+    dec_out, _ = model(src, tgt, src_len)
+    logp = torch.log_softmax(model.generator(dec_out).float(), dim=-1)
+    gold = tgt[:, 1:, 0]
+    lp = logp.gather(2, gold.unsqueeze(-1)).squeeze(-1)
+    return (lp * gold.ne(vocabs["tgt"]["<blank>"]).float()).sum(1).numpy()
+
+
+def embedding_retrieval(model, vocabs, rows: List[R.TestRow]) -> dict:
+    vocab = set(vocabs["src"].ids_to_tokens)
+    res = {}
+    for name, (q_mod, lib_mod) in R.DIRECTIONS.items():
+        lib = embed(model, vocabs, [R.single_segment_source(r.segments[lib_mod], vocab) for r in rows], lib_mod)
+        queries = [(i, r) for i, r in enumerate(rows) if q_mod in r.segments]
+        if not queries:
+            res[name] = {"n": 0}
+            continue
+        q = embed(model, vocabs, [R.single_segment_source(r.segments[q_mod], vocab) for _, r in queries], q_mod)
+        ranks = R.ranks_from_scores(R.cosine_scores(q, lib), [i for i, _ in queries])
+        res[name] = {**R.rank_metrics(ranks), "library": len(rows)}
+    return res
+
+
+def likelihood_identification(model, vocabs, rows: List[R.TestRow], known: List[List[str]],
+                              max_candidates: int, seed: int = 0) -> dict:
+    res = {}
+    for setting, items in R.candidate_sets(rows, known, max_candidates, seed).items():
+        ranks, sizes = [], []
+        for i, cands in items:
+            ll = log_likelihood(model, vocabs, rows[i].source, cands)
+            ranks.append(int(R.ranks_from_scores(ll[None, :], [0])[0]))
+            sizes.append(len(cands))
+        res[setting] = {**R.rank_metrics(ranks), "mean_candidates": float(np.mean(sizes)) if sizes else 0.0}
+    return res
+
+
+def run(checkpoint: str, data_dir: str, out_json: str = "", max_candidates: int = 50, seed: int = 0,
+        likelihood: bool = True) -> dict:
+    """Both settings on the ``struct`` test split of a multi-task corpus folder (``…/data``)."""
+    t0 = time.time()
+    rows = R.read_rows(os.path.join(data_dir, "struct", "src-test.txt"), os.path.join(data_dir, "struct", "tgt-test.txt"))
+    torch.manual_seed(seed)
+    model, vocabs = load_model(checkpoint)
+    res = {"checkpoint": os.path.abspath(checkpoint), "data_dir": os.path.abspath(data_dir), "n_test": len(rows),
+           "embedding": embedding_retrieval(model, vocabs, rows)}
+    if likelihood:
+        known = []
+        for split in ("train", "val"):
+            path = os.path.join(data_dir, "struct", f"tgt-{split}.txt")
+            if os.path.exists(path):
+                with open(path, encoding="utf-8") as f:
+                    known += [ln.split() for ln in f.read().splitlines() if ln.strip()]
+        res["likelihood"] = likelihood_identification(model, vocabs, rows, known, max_candidates, seed)
+        res["likelihood"]["max_candidates"] = max_candidates
+    res["seconds"] = round(time.time() - t0, 1)
+    if out_json:
+        from onmt_moe.runs.csvlog import atomic_write_json
+
+        atomic_write_json(out_json, res)
+    return res
+
+
+__all__ = ["load_model", "embed", "log_likelihood", "embedding_retrieval", "likelihood_identification", "run"]

@@ -1,0 +1,67 @@
+"""`make demo-glycan` (scripts/demo_glycan.py): the command chain and the printed summary, without training
+(the training, decoding, scoring and retrieval it chains are run end to end by test_glycan_multitask.py)."""
+import importlib.util
+import json
+import os
+
+from onmt_moe.glycan.demo_summary import summary_lines
+from tests.conftest import ROOT
+
+
+def _demo():
+    spec = importlib.util.spec_from_file_location("demo_glycan", os.path.join(ROOT, "scripts", "demo_glycan.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+SCORES = {"tasks": {
+    "struct": {"n": 150, "topk": {"1": 0.02, "3": 0.05}, "composition_topk": {"1": 0.3}, "topology_topk": {"1": 0.1},
+               "invalid_rate_top1": 0.01},
+    "spec": {"n": 150, "top1": {"f1": 0.41, "cosine": 0.5}},
+    "text": {"n": 80, "bleu": 55.0, "chrf": 70.0, "topk": {"1": 0.2}, "field_accuracy": {"type": 0.9}},
+    "align": {"n": 140, "bleu": 60.0, "chrf": 80.0, "topk": {"1": 0.5}}}}
+RETRIEVAL = {"embedding": {"spectrum->structure": {"recall@1": 0.1, "recall@5": 0.3, "recall@10": 0.4, "mrr": 0.2,
+                                                   "library": 150}},
+             "likelihood": {"all": {"n": 150, "mean_candidates": 30.0, "recall@1": 0.6, "mrr": 0.7},
+                            "same_composition": {"n": 0}, "max_candidates": 30}}
+
+
+def test_summary_names_every_task_and_retrieval_setting():
+    text = "\n".join(summary_lines(SCORES, RETRIEVAL))
+    for piece in ("top-1 2.0 %", "top-3 5.0 %", "composition top-1 30.0 %", "F1 41.0 %", "BLEU 55.0", "chrF 80.0",
+                  "type 90.0 %", "spectrum->structure", "R@10 40.0 %", "log-likelihood, all", "top-1 60.0 %"):
+        assert piece in text, piece
+    assert "same_composition" not in text  # no query had a same-composition alternative
+
+
+def test_demo_chains_build_corpus_train_retrieve(tmp_path, monkeypatch, capsys):
+    demo = _demo()
+    calls = []
+
+    def fake_run(cmd, env):
+        calls.append(cmd)
+        script = os.path.basename(cmd[1])
+        if script == "start_training.py":
+            run = tmp_path / "runs" / "g"
+            run.mkdir(parents=True)
+            (run / "scores.json").write_text(json.dumps(SCORES))
+            (run / "run.json").write_text(json.dumps({"params_total": 2_000_000}))
+        if script == "retrieve.py":
+            (tmp_path / "runs" / "g" / "retrieval.json").write_text(json.dumps(RETRIEVAL))
+        return True
+
+    monkeypatch.setattr(demo, "_run", fake_run)
+    rc = demo.main(["--data", str(tmp_path / "gly"), "--runs_dir", str(tmp_path / "runs"), "--run_name", "g",
+                    "--steps", "8", "--set", "layers=1"])
+    assert rc == 0
+    scripts = [os.path.basename(c[1]) for c in calls]
+    assert scripts == ["build_glycan_dataset.py", "generate_glycan_input.py", "start_training.py", "retrieve.py"]
+    corpus = calls[1]
+    assert corpus[corpus.index("--multitask") + 1] == "struct,spec,text,align"
+    train = calls[2]
+    sets = [train[i + 1] for i, t in enumerate(train) if t == "--set"]
+    assert "train_steps=8" in sets and "moe_contrastive_margin=0.2" in sets and sets[-1] == "layers=1"
+    assert f"run.data_dir={tmp_path / 'gly'}_mt/data" in sets
+    out = capsys.readouterr().out
+    assert "glycan demo finished" in out and "2.00 M parameters" in out and "R@1 10.0 %" in out
