@@ -29,6 +29,7 @@ def main(argv=None):
     ap.add_argument("--annotations", required=True, help="df_mz csv: Mass, RT, glycan")
     ap.add_argument("--glycan_class", required=True, choices=("N", "O", "free", "lipid"))
     ap.add_argument("--out", help="output folder (default: <run>/real_<spectra stem>, else no files)")
+    ap.add_argument("--candycrunch", help="CandyCrunch's predictions on the same file (scripts/run_candycrunch.py csv)")
     d = Options()
     ap.add_argument("--reducing_end", default=d.reducing_end, choices=sorted(masses.REDUCING_END_FORMULA))
     ap.add_argument("--precursor_tol", type=float, default=d.precursor_tol, help="m/z, composition search")
@@ -49,7 +50,7 @@ def main(argv=None):
         base = a.run if os.path.isdir(a.run) else os.path.dirname(a.run)
         out = os.path.join(base, "real_" + os.path.splitext(os.path.basename(a.spectra))[0])
     try:
-        res = evaluate(a.spectra, a.annotations, a.glycan_class, a.run, opts, out)
+        res = evaluate(a.spectra, a.annotations, a.glycan_class, a.run, opts, out, candycrunch=a.candycrunch)
     except (SpectraFileError, AnnotationError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -111,3 +111,22 @@ def test_end_to_end_with_a_tiny_run(tmp_path):
     assert res["n_matched_with_structure"] == 4 and set(res["model"]) >= {"top1", "top2", "f1"}
     assert "ours (run)" in ev.format_table(res)
     assert "model_rank" in (tmp_path / "real" / "real_annotations.csv").read_text()
+
+
+def test_candycrunch_predictions_are_scored_with_their_false_positives(tmp_path):
+    from onmt_moe.glycan.real import evaluate as ev
+
+    cc = tmp_path / "cc.csv"
+    cc.write_text('mz,RT,charge,predictions\n'
+                  '384.2,10.9,-1,"[""Gal(b1-3)GalNAc""]"\n'                        # right
+                  '530.3,25.3,-1,"[""Gal(b1-3)[Fuc(a1-2)]GalNAc"", ""Fuc(a1-2)Gal(b1-3)GalNAc""]"\n'  # rank 2
+                  '700.0,5.0,-1,"[""Gal(b1-4)Glc""]"\n')                           # no annotation: FP
+    res = ev.evaluate(SPECTRA, ANN, "N", opts=ev.Options(n_best=2, max_residues=8, sim_samples=1),
+                      log=lambda *_: None, candycrunch=str(cc))
+    c = res["candycrunch"]
+    assert c["top1"] == pytest.approx(0.25) and c["top2"] == pytest.approx(0.5)
+    assert c["precision"] < 1.0 and c["top1_matched"] == pytest.approx(0.5)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(ev.AnnotationError, match="bad.csv"):
+        ev.evaluate(SPECTRA, ANN, "N", candycrunch=str(bad), log=lambda *_: None)

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional
 
 from . import classlist
-from .annotations import match, read_annotations
+from .annotations import AnnotationError, match, read_annotations
 from .baselines import chance
 from .identity import admits, candycrunch_f1, similarity, wurcs_to_iupac
 from .masses import ION_TRAP_FRAGMENT_TOL, ION_TRAP_PRECURSOR_TOL, MATCH_MZ_TOL, MATCH_RT_TOL
@@ -97,6 +97,17 @@ def decode(run: str, lines: List[str], opts: Options) -> List[List[Optional[str]
     return [[wurcs_to_iupac(detokenize(toks)) for toks, _ in cands] for cands in nbest]
 
 
+def read_candycrunch(path: str) -> List[tuple]:
+    """scripts/run_candycrunch.py output -> [(m/z, RT, |charge|, [IUPAC, …])]."""
+    try:
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        return [(float(r["mz"]), float(r["RT"]), abs(int(float(r["charge"]))) or 1, json.loads(r["predictions"]))
+                for r in rows]
+    except (OSError, KeyError, ValueError) as e:
+        raise AnnotationError(f"{path}: not a run_candycrunch.py predictions csv ({type(e).__name__}: {e})") from None
+
+
 def _rank(annotation: str, cands: List[Optional[str]]) -> int:
     for i, c in enumerate(cands):
         if c and admits(annotation, c):
@@ -105,9 +116,15 @@ def _rank(annotation: str, cands: List[Optional[str]]) -> int:
 
 
 def evaluate(spectra: str, annotations: str, glycan_class: str, run: Optional[str] = None,
-             opts: Optional[Options] = None, out_dir: Optional[str] = None, log=print) -> dict:
+             opts: Optional[Options] = None, out_dir: Optional[str] = None, log=print,
+             candycrunch: Optional[str] = None) -> dict:
+    """``candycrunch``: predictions of CandyCrunch on the same file (scripts/run_candycrunch.py),
+    matched to the annotations by the same rule and scored the same way; its F1 counts its
+    predictions for unannotated peaks as false positives, as CandyCrunch's tests do."""
     opts = opts or Options()
     anns = read_annotations(annotations, spectra)  # a bad csv fails before anything slow
+    cc = read_candycrunch(candycrunch) if candycrunch else None
+    cc_pairs = dict(match(anns, [c[:3] for c in cc], opts.mz_tol, opts.rt_tol)) if cc else {}
     cl = classlist.load(glycan_class)
     read = read_spectra(spectra, opts.reducing_end, opts.precursor_tol, opts.max_residues, glycan_class, cl.known)
     pairs = dict(match(anns, [(r["precursor_mz"], r["rt"], -r["charge"]) for r in read.rows], opts.mz_tol, opts.rt_tol))
@@ -140,8 +157,16 @@ def evaluate(spectra: str, annotations: str, glycan_class: str, run: Optional[st
             rec["model_top1"] = cands[0] or "" if cands else ""
             rec["model_rank"] = _rank(a.glycan, cands) if a.glycan else ""
             rec["model_similarity"] = similarity(a.glycan, cands[0]) if a.glycan and cands and cands[0] else 0.0
+        if cc is not None:
+            k = cc_pairs.get(i)
+            cands = cc[k][3] if k is not None else []
+            rec["candycrunch_matched"] = k is not None
+            rec["candycrunch_top1"] = cands[0] if cands else ""
+            rec["candycrunch_rank"] = _rank(a.glycan, cands) if a.glycan else ""
+            rec["candycrunch_similarity"] = similarity(a.glycan, cands[0]) if a.glycan and cands else 0.0
         per.append(rec)
-    res = summarise(per, opts, run is not None)
+    res = summarise(per, opts, run is not None,
+                    candycrunch_fp=len(cc) - len(cc_pairs) if cc is not None else None)
     res.update({"spectra": spectra, "annotations": annotations, "glycan_class": glycan_class, "run": run,
                 "n_spectra": len(read.rows), "n_spectra_rejected": len(read.rejects), "options": asdict(opts)})
     if out_dir:
@@ -154,26 +179,30 @@ def _mean(xs) -> Optional[float]:
     return sum(xs) / len(xs) if xs else None
 
 
-def summarise(per: List[dict], opts: Options, with_model: bool) -> dict:
+def summarise(per: List[dict], opts: Options, with_model: bool, candycrunch_fp: Optional[int] = None) -> dict:
     k = opts.n_best
     gold = [r for r in per if r["glycan"]]
     m = [r for r in gold if r["matched"]]
     res = {"n_annotations": len(per), "n_with_structure": len(gold), "n_matched": sum(r["matched"] for r in per),
            "n_matched_with_structure": len(m),
            "composition_inferred_right": _mean(r["composition_right"] for r in m)}
-    methods = ["chance", "composition_only"] + (["model"] if with_model else [])
+    methods = ["chance", "composition_only"] + (["model"] if with_model else []) + \
+        (["candycrunch"] if candycrunch_fp is not None else [])
     for name in methods:
-        if name == "model":
-            t1 = [float(r["model_rank"] == 0) for r in m]
-            tk = [float(0 <= r["model_rank"] < k) for r in m]
-            sims = {id(r): r["model_similarity"] for r in m}
+        predicted = (lambda r: r["matched"]) if name != "candycrunch" else (lambda r: r["candycrunch_matched"])
+        if name in ("model", "candycrunch"):
+            mm = [r for r in gold if predicted(r)]
+            t1 = [float(r[f"{name}_rank"] == 0) for r in mm]
+            tk = [float(0 <= r[f"{name}_rank"] < k) for r in mm]
+            sims = {id(r): r[f"{name}_similarity"] for r in mm}
         else:
             t1 = [r[f"{name}_top1"] for r in m]
             tk = [r[f"{name}_top{k}"] for r in m]
             sims = {id(r): r[f"{name}_similarity"] for r in m}
         n = len(gold) or 1
         f1 = candycrunch_f1([r["glycan"] or None for r in per],
-                            ["x" if r["matched"] else None for r in per],
+                            ["x" if predicted(r) else None for r in per],
+                            n_unmatched_predictions=candycrunch_fp if name == "candycrunch" else 0,
                             sims=[sims.get(id(r), 0.0) for r in per])
         res[name] = {"top1": sum(t1) / n, f"top{k}": sum(tk) / n, "top1_matched": _mean(t1),
                      f"top{k}_matched": _mean(tk), "f1": f1["f1"], "recall": f1["recall"],
@@ -198,8 +227,9 @@ def format_table(res: dict) -> str:
             f"({res['n_annotations']} annotation rows); composition from the precursor right for "
             f"{_pct(res['composition_inferred_right'])} of the matched")
     lines = [head, f"{'method':<28}{'top-1':>8}{'top-' + str(k):>8}{'F1':>8}{'top-1 (matched)':>17}"]
-    names = {"model": "ours (run)", "chance": "random isomer (true comp.)", "composition_only": "composition-only"}
-    for key in ("model", "chance", "composition_only"):
+    names = {"model": "ours (run)", "chance": "random isomer (true comp.)", "composition_only": "composition-only",
+             "candycrunch": "CandyCrunch 0.6.3"}
+    for key in ("model", "candycrunch", "chance", "composition_only"):
         if key in res:
             r = res[key]
             lines.append(f"{names[key]:<28}{_pct(r['top1']):>8}{_pct(r[f'top{k}']):>8}{r['f1']:>8.3f}"
