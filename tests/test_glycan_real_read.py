@@ -100,3 +100,13 @@ def test_bad_rows_go_to_rejects_and_the_cli_writes_them(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 2 and "junk.xlsx" in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_realism_statistics():
+    from onmt_moe.glycan.real.realism import paired, peak_stats
+
+    s = peak_stats([[290.1, 100.0], [308.1, 7.0], [400.0, 3.0], [500.0, 50.0]])
+    assert s["n5"] == 3 and s["n"] == 4 and s["base_mz"] == 290.1
+    assert s["hist"] == [0.25, 0.25, 0.0, 0.0, 0.5]
+    p = paired([[[290.1, 100.0], [308.1, 7.0]]] * 2, [[[290.3, 100.0]], [[675.2, 100.0], [290.1, 80.0]]])
+    assert p["base_peak_same"] == 0.5 and p["peaks_ge5pct_median"] == {"real": 2.0, "sim": 1.5}
