@@ -17,7 +17,7 @@ import warnings
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from onmt_moe.glycan.dataset import ConversionError, iupac_to_wurcs  # noqa: E402
-from onmt_moe.glycan.fragments import simulate_spectrum  # noqa: E402
+from onmt_moe.glycan.fragments import SimParams, simulate_spectrum  # noqa: E402
 from onmt_moe.glycan.real import classlist  # noqa: E402
 from onmt_moe.glycan.real.annotations import match, read_annotations  # noqa: E402
 from onmt_moe.glycan.real.realism import paired  # noqa: E402
@@ -30,12 +30,15 @@ def main(argv=None):
     ap.add_argument("--annotations", required=True)
     ap.add_argument("--glycan_class", required=True, choices=("N", "O", "free", "lipid"))
     ap.add_argument("--out")
+    ap.add_argument("--reducing_end", default="free", help="simulator: reducing-end tag (default free = the old simulator)")
+    ap.add_argument("--mz_sigma", type=float, default=0.0, help="simulator: Gaussian m/z error, Da")
+    ap.add_argument("--sharpen", default="1", help="simulator: intensity exponent(s), comma list (one result each)")
     a = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     anns = read_annotations(a.annotations, a.spectra)
     read = read_spectra(a.spectra, glycan_class=a.glycan_class, known=classlist.load(a.glycan_class).known)
     pairs = match(anns, [(r["precursor_mz"], r["rt"], -r["charge"]) for r in read.rows])
-    real, sim, skipped = [], [], {}
+    real, structures, skipped = [], [], {}
     for i, j in pairs:
         g = anns[i].glycan
         if not g:
@@ -46,8 +49,12 @@ def main(argv=None):
             skipped[e.reason] = skipped.get(e.reason, 0) + 1
             continue
         real.append(read.rows[j]["peaks"])
-        sim.append(simulate_spectrum(glycan, w)["peaks"])
-    res = {"spectra": a.spectra, "structures_not_simulated": skipped, **paired(real, sim)}
+        structures.append((glycan, w))
+    res = {"spectra": a.spectra, "structures_not_simulated": skipped, "by_sharpen": {}}
+    for sharpen in (float(x) for x in a.sharpen.split(",")):
+        p = SimParams(reducing_end=a.reducing_end, mz_sigma=a.mz_sigma, sharpen=sharpen)
+        sim = [simulate_spectrum(g, w, p)["peaks"] for g, w in structures]
+        res["by_sharpen"][str(sharpen)] = {"sim_params": p.to_dict(), **paired(real, sim)}
     print(json.dumps(res, indent=2))
     if a.out:
         with open(a.out, "w") as fh:

@@ -98,3 +98,27 @@ def test_simulator_deterministic_and_rules():
     small = ("WURCS=2.0/2,2,1/[a2122h-1x_1-5_2*NCC/3=O][a2112h-1b_1-5]/1-2/a4-b1")
     sm = simulate_spectrum(wurcs.loads(small), small)
     assert sm["charge"] == -1
+
+
+def test_reduced_end_ion_trap_and_sharpen_knobs():
+    """Issue 17: the reducing-end tag moves the precursor and the fragments that keep the reducing
+    end; sharpen > 1 leaves fewer peaks above 5 %; the defaults are the original simulator."""
+    pytest.importorskip("glycowork")
+    from onmt_moe.glycan.dataset import iupac_to_wurcs
+    from onmt_moe.glycan.fragments import SimParams, simulate_spectrum
+    from onmt_moe.glycan.real.masses import tag_mass
+
+    w, _, g = iupac_to_wurcs("Neu5Ac(a2-3)Gal(b1-3)GalNAc")
+    clean = dict(noise_sigma=0.0, dropout=0.0, n_noise=0.0, max_peaks=10000)
+    free = simulate_spectrum(g, w, SimParams(**clean))
+    red = simulate_spectrum(g, w, SimParams(reducing_end="reduced", **clean))
+    assert red["precursor_mz"] - free["precursor_mz"] == pytest.approx(tag_mass("reduced"), abs=1e-4)
+    fm, rm = {p[0] for p in free["peaks"]}, {p[0] for p in red["peaks"]}
+    assert any(round(m + tag_mass("reduced"), 4) in rm for m in fm - rm)  # Y ions moved by +H2
+    b1 = DIAGNOSTIC["NeuAc_B1"]  # no reducing end in it: unmoved
+    assert any(abs(m - b1) < 1e-3 for m in fm) and any(abs(m - b1) < 1e-3 for m in rm)
+    assert simulate_spectrum(g, w, SimParams()) == simulate_spectrum(g, w, SimParams(reducing_end="free", sharpen=1.0))
+    n5 = lambda s: sum(p[1] >= 5 for p in s["peaks"])  # noqa: E731
+    assert n5(simulate_spectrum(g, w, SimParams(sharpen=3.0))) < n5(simulate_spectrum(g, w, SimParams()))
+    jit = simulate_spectrum(g, w, SimParams(mz_sigma=0.15, **clean))
+    assert [p[0] for p in jit["peaks"]] != [p[0] for p in free["peaks"]]
