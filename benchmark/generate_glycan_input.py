@@ -172,11 +172,18 @@ def main(argv=None):
     ap.add_argument("--comp_tol", type=float, default=d.comp_tol, help="mass tolerance of the composition search, Da")
     ap.add_argument("--comp_max", type=int, default=d.comp_max, help="at most this many candidate compositions")
     ap.add_argument("--comp_max_residues", type=int, default=d.comp_max_residues)
+    ap.add_argument("--reducing_end", default=d.reducing_end,
+                    help="reducing-end state of the precursors (free, reduced, 2AB, 2AA, ProA; "
+                         "onmt_moe/glycan/real/masses.py): its mass tag is taken off before the composition search")
     a = ap.parse_args(argv)
     if a.mz_bin <= 0 or a.int_bins < 1 or a.max_peaks < 1:
         sys.exit("error: --mz_bin must be > 0, --int_bins and --max_peaks >= 1")
     if a.composition and (a.comp_tol <= 0 or a.comp_max < 1 or a.comp_max_residues < 1):
         sys.exit("error: --comp_tol must be > 0, --comp_max and --comp_max_residues >= 1")
+    from onmt_moe.glycan.real.masses import REDUCING_END_FORMULA
+
+    if a.reducing_end not in REDUCING_END_FORMULA:
+        sys.exit(f"error: --reducing_end {a.reducing_end!r}: known {', '.join(REDUCING_END_FORMULA)}")
     if a.composition and a.pred_spectra:
         sys.exit("error: --composition adds source tokens for spectrum -> structure; not with --pred_spectra")
     if a.multitask and a.pred_spectra:
@@ -185,7 +192,8 @@ def main(argv=None):
                         min_rel_int=a.min_rel_int, loss_tol=a.loss_tol, diag_tol=a.diag_tol,
                         losses=not a.no_losses, peak_pairs=not a.no_peak_pairs,
                         diagnostics=not a.no_diagnostics, composition=a.composition,
-                        comp_tol=a.comp_tol, comp_max=a.comp_max, comp_max_residues=a.comp_max_residues)
+                        comp_tol=a.comp_tol, comp_max=a.comp_max, comp_max_residues=a.comp_max_residues,
+                        reducing_end=a.reducing_end)
 
     path = os.path.join(a.input, "glycan.parquet") if os.path.isdir(a.input) else a.input
     if not os.path.exists(path):

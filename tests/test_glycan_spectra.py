@@ -1,20 +1,13 @@
 """Spectrum tokens (binning, losses, diagnostics, tags) and the MS/MS simulator."""
+import os
 
 
 import pytest  # noqa: E402
 
-from onmt_moe.glycan.spectra_tokens import (  # noqa: E402
-    DIAGNOSTIC,
-    LOSSES,
-    PROTON,
-    SpecTokConfig,
-    int_token,
-    mz_token,
-    source_tokens,
-    spectrum_tokens,
-)
+from onmt_moe.glycan.spectra_tokens import (DIAGNOSTIC, LOSSES, PROTON, SpecTokConfig,  # noqa: E402
+                                            int_token, mz_token, source_tokens, spectrum_tokens)
 from onmt_moe.glycan.text import describe, text_tokens  # noqa: E402
-from onmt_moe.modality.tags import MISSING, split_segments  # noqa: E402
+from onmt_moe.tags import MISSING, split_segments  # noqa: E402
 
 NGLYCAN = ("WURCS=2.0/7,11,10/[a2122h-1x_1-5_2*NCC/3=O][a1221m-1a_1-5][a2122h-1b_1-5_2*NCC/3=O]"
            "[a1122h-1b_1-5][a1122h-1a_1-5][a2112h-1b_1-5][Aad21122h-2a_2-6_5*NCC/3=O]"
@@ -83,7 +76,6 @@ def test_text_description():
 def test_simulator_deterministic_and_rules():
     pytest.importorskip("glypy")
     from glypy.io import wurcs
-
     from onmt_moe.glycan.fragments import SimParams, simulate_spectrum
 
     g = wurcs.loads(NGLYCAN)
@@ -111,7 +103,9 @@ def test_simulator_deterministic_and_rules():
 def test_reduced_end_ion_trap_and_sharpen_knobs():
     """Issue 17: the reducing-end tag moves the precursor and the fragments that keep the reducing
     end; sharpen > 1 leaves fewer peaks above 5 %; the defaults are the original simulator."""
+    pytest.importorskip("glycowork")
     from onmt_moe.glycan.dataset import iupac_to_wurcs
+    from onmt_moe.glycan.fragments import SimParams, simulate_spectrum
     from onmt_moe.glycan.real.masses import tag_mass
 
     w, _, g = iupac_to_wurcs("Neu5Ac(a2-3)Gal(b1-3)GalNAc")
@@ -121,7 +115,8 @@ def test_reduced_end_ion_trap_and_sharpen_knobs():
     assert red["precursor_mz"] - free["precursor_mz"] == pytest.approx(tag_mass("reduced"), abs=1e-4)
     fm, rm = {p[0] for p in free["peaks"]}, {p[0] for p in red["peaks"]}
     assert any(round(m + tag_mass("reduced"), 4) in rm for m in fm - rm)  # Y ions moved by +H2
-    assert 290.0877 in fm and 290.0877 in rm  # the B1 NeuAc ion has no reducing end: unmoved
+    b1 = DIAGNOSTIC["NeuAc_B1"]  # no reducing end in it: unmoved
+    assert any(abs(m - b1) < 1e-3 for m in fm) and any(abs(m - b1) < 1e-3 for m in rm)
     assert simulate_spectrum(g, w, SimParams()) == simulate_spectrum(g, w, SimParams(reducing_end="free", sharpen=1.0))
     n5 = lambda s: sum(p[1] >= 5 for p in s["peaks"])  # noqa: E731
     assert n5(simulate_spectrum(g, w, SimParams(sharpen=3.0))) < n5(simulate_spectrum(g, w, SimParams()))

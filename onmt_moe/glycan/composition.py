@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 from functools import lru_cache
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -55,23 +55,27 @@ class CompositionIndex:
         self.res_cost = self.res_counts @ rare
         self.max_residues, self.max_mods = max_residues, max_mods
 
-    def candidates(self, neutral_mass: float, tol: float) -> List[Tuple[Dict[str, int], float]]:
-        """[(composition, mass error)] within ``tol`` Da, best first (see module doc)."""
+    def candidates(self, neutral_mass: float, tol: float, limit: Optional[int] = None
+                   ) -> List[Tuple[Dict[str, int], float]]:
+        """[(composition, mass error)] within ``tol`` Da, best first (see module doc); the first
+        ``limit`` only when given (the ranking is vectorised, so a wide ion-trap window is cheap)."""
         want = neutral_mass - self.mod_masses
         lo = np.searchsorted(self.res_masses, want - tol, side="left")
         hi = np.searchsorted(self.res_masses, want + tol, side="right")
-        hits = []
-        for m in np.nonzero(hi > lo)[0]:
-            for r in range(lo[m], hi[m]):
-                err = float(self.res_masses[r] + self.mod_masses[m] - neutral_mass)
-                cost = int(self.res_cost[r]) + int(self.mod_counts[m].sum())
-                hits.append((cost, int(self.res_counts[r].sum()), abs(err), r, m, err))
-        hits.sort()
+        ms = np.nonzero(hi > lo)[0]
+        if not len(ms):
+            return []
+        r = np.concatenate([np.arange(lo[m], hi[m]) for m in ms])
+        m = np.repeat(ms, hi[ms] - lo[ms])
+        err = self.res_masses[r] + self.mod_masses[m] - neutral_mass
+        cost = self.res_cost[r] + self.mod_counts[m].sum(axis=1)
+        n_res = self.res_counts[r].sum(axis=1)
+        order = np.lexsort((m, r, np.abs(err), n_res, cost))[:limit]
         out = []
-        for *_, r, m, err in hits:
-            comp = {n: int(c) for n, c in zip(RESIDUES, self.res_counts[r]) if c}
-            comp.update({n: int(c) for n, c in zip(MODIFICATIONS, self.mod_counts[m]) if c})
-            out.append((comp, err))
+        for k in order:
+            comp = {n: int(c) for n, c in zip(RESIDUES, self.res_counts[r[k]]) if c}
+            comp.update({n: int(c) for n, c in zip(MODIFICATIONS, self.mod_counts[m[k]]) if c})
+            out.append((comp, float(err[k])))
         return out
 
 
@@ -83,7 +87,7 @@ def index(max_residues: int = 12, max_mods: int = 3) -> CompositionIndex:
 def composition_tokens(neutral_mass: float, tol: float = 0.01, max_candidates: int = 2,
                        max_residues: int = 12, max_mods: int = 3) -> List[str]:
     """``CMP_<name>_<n>`` tokens of the best ``max_candidates`` compositions, ``CMP_OR`` between."""
-    cands = index(max_residues, max_mods).candidates(neutral_mass, tol)[:max_candidates]
+    cands = index(max_residues, max_mods).candidates(neutral_mass, tol, limit=max_candidates)
     if not cands:
         return ["CMP_NONE"]
     toks: List[str] = []

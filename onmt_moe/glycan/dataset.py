@@ -345,17 +345,25 @@ def resimulate(in_path: str, out_dir: str, from_split: str = "train", limit: int
     return summary
 
 
-def write_parquet(records: List[Dict], path: str) -> None:
+def parquet_fields():
+    """The (name, pyarrow type) columns of glycan.parquet (see SCHEMA_DOC)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    schema = pa.schema([
+    return [
         ("wurcs", pa.string()), ("iupac", pa.string()), ("glytoucan_id", pa.string()),
         ("precursor_mz", pa.float64()), ("charge", pa.int8()), ("mass", pa.float64()),
         ("peaks", pa.list_(pa.list_(pa.float64()))), ("text", pa.string()),
         ("composition", pa.string()), ("n_residues", pa.int16()), ("glycan_type", pa.string()),
         ("conversion", pa.string()), ("source_row", pa.int32()), ("split", pa.string()),
-    ])
+    ]
+
+
+def write_parquet(records: List[Dict], path: str, extra_fields=()) -> None:
+    """Rows sorted by source_row; ``extra_fields``: more (name, pyarrow type) columns."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema(parquet_fields() + list(extra_fields))
     cols = {f.name: [] for f in schema}
     for r in sorted(records, key=lambda r: r["source_row"]):
         for name in cols:

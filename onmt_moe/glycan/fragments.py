@@ -45,6 +45,10 @@ class SimParams:
     min_mz: float = 100.0
     max_peaks: int = 150
     precursor_rel: float = 0.2
+    # real-spectrum knobs (issue 17; defaults keep the original simulator bit for bit):
+    reducing_end: str = "free"   # mass tag on the precursor and every fragment keeping the reducing end
+    mz_sigma: float = 0.0        # Gaussian m/z error (Da), e.g. an ion trap's ~0.1-0.2
+    sharpen: float = 1.0         # intensity exponent: > 1 lets a few ions dominate, as in real spectra
 
     def to_dict(self):
         return asdict(self)
@@ -113,7 +117,17 @@ def enumerate_fragments(glycan, params: SimParams) -> List[Tuple[float, float, s
     n_res = sum(1 for _ in glycan.iternodes())
     if n_res <= params.max_res_double:
         frags += [f for f in glycan.fragments(kind="BY", max_cleavages=2) if f.break_count >= 2]
-    return [(float(f.mass), fragment_weight(glycan, f), f.name) for f in frags]
+    tag, root = _tag(params), glycan.root.id
+    return [(float(f.mass) + (tag if root in f.included_nodes else 0.0), fragment_weight(glycan, f), f.name)
+            for f in frags]
+
+
+def _tag(params: SimParams) -> float:
+    if params.reducing_end == "free":
+        return 0.0
+    from .real.masses import tag_mass
+
+    return tag_mass(params.reducing_end)
 
 
 def simulate_spectrum(glycan, wurcs: str, params: SimParams | None = None) -> Dict:
@@ -126,7 +140,7 @@ def simulate_spectrum(glycan, wurcs: str, params: SimParams | None = None) -> Di
     rng = _rng_for(wurcs, p.seed)
     mass = float(glycan.mass())
     z = 2 if mass > p.z2_mass else 1
-    prec_mz = (mass - z * PROTON) / z
+    prec_mz = (mass + _tag(p) - z * PROTON) / z
     ions: Dict[float, float] = {}
 
     def add(mz, inten):
@@ -158,6 +172,10 @@ def simulate_spectrum(glycan, wurcs: str, params: SimParams | None = None) -> Di
     if len(ints) > p.max_peaks:
         top = np.argsort(-ints, kind="stable")[: p.max_peaks]
         mzs, ints = mzs[top], ints[top]
+    if p.sharpen != 1.0:
+        ints = ints ** p.sharpen
+    if p.mz_sigma > 0:
+        mzs = mzs + rng.normal(0.0, p.mz_sigma, size=len(mzs))
     order = np.argsort(mzs, kind="stable")
     mzs, ints = mzs[order], ints[order]
     ints = 100.0 * ints / ints.max()

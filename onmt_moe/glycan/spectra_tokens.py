@@ -4,6 +4,7 @@ Tokens inside <MS> (in order):
   ``PMZ_<k>``        precursor m/z bin (k = floor(m/z / mz_bin))
   ``CHARGE_-1|-2``   precursor charge
   ``CMP_…``          (optional, ``composition``) compositions matching the precursor mass
+                     (less the ``reducing_end`` tag: ``reduced`` alditols carry +H2)
                      (composition.py: ``CMP_Hex_5 CMP_HexNAc_4 CMP_OR …``, ``CMP_NONE``)
   per peak (the ``max_peaks`` most intense above ``min_rel_int`` %, listed by increasing m/z):
   ``MZ_<k>``         m/z bin
@@ -70,6 +71,7 @@ class SpecTokConfig:
     comp_tol: float = 0.005
     comp_max: int = 2
     comp_max_residues: int = 12
+    reducing_end: str = "free"   # mass tag of the precursor's reducing end (glycan/real/masses.py)
 
     def to_dict(self):
         return asdict(self)
@@ -97,7 +99,12 @@ def spectrum_tokens(precursor_mz: float, charge: int, peaks: Sequence[Sequence[f
     if c.composition:
         from .composition import composition_tokens
 
-        toks += composition_tokens(prec_mass, c.comp_tol, c.comp_max, c.comp_max_residues)
+        glycan_mass = prec_mass
+        if c.reducing_end != "free":  # e.g. reduced (alditol) precursors of real LC-MS/MS: +H2
+            from .real.masses import tag_mass
+
+            glycan_mass -= tag_mass(c.reducing_end)
+        toks += composition_tokens(glycan_mass, c.comp_tol, c.comp_max, c.comp_max_residues)
     if len(peaks) == 0:
         return toks
     base = max(float(p[1]) for p in peaks) or 1.0

@@ -1,0 +1,70 @@
+"""Charge and composition of a real precursor: candidate compositions over z = 1-3.
+
+The file gives the precursor m/z only.  For each charge z the neutral glycan mass is
+z·(m/z + H+) (negative mode, [M-zH]z-) minus the reducing-end tag (masses.tag_mass); the
+GlycoMod-style search of composition.py lists the compositions within z·tol of it.  Charges are
+then ranked by evidence a real tool has:
+  0. with ``known`` (the compositions of glycowork's glycans of the class, ``classlist.py``),
+     a composition seen in that class before one that is not (a database search first, de novo
+     compositions only after it);
+  1. a fragment above the precursor m/z (≥ ``above_rel`` % of base, beyond the tolerance)
+     is impossible for a 1- precursor, so it rules z = 1 out;
+  2. the best composition's cost (composition.py: modifications and uncommon residues first),
+  3. the lower charge (a wider neutral window at high z finds a chance composition more often),
+  4. fewer residues, smaller mass error.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
+
+from ..composition import COMMON, index
+from ..spectra_tokens import PROTON
+from .masses import tag_mass
+
+
+@dataclass
+class Candidate:
+    z: int
+    composition: Dict[str, int]
+    mz_error: float          # (theoretical - observed) m/z
+    glycan_mass: float       # neutral mass of the free glycan implied by the observed m/z and z
+    cost: int                # uncommon residues + modifications (composition.py's ranking)
+
+    @property
+    def n_residues(self) -> int:
+        return sum(v for k, v in self.composition.items() if k not in ("S", "P", "Me", "Ac"))
+
+
+def neutral_glycan_mass(precursor_mz: float, z: int, reducing_end: str) -> float:
+    """Neutral mass of the free glycan behind an [M-zH]z- ion of the derivatised one."""
+    return z * (precursor_mz + PROTON) - tag_mass(reducing_end)
+
+
+def composition_key(comp: Dict[str, int]) -> Tuple[Tuple[str, int], ...]:
+    """Hashable form of a composition dict (glycowork names)."""
+    return tuple(sorted((k, int(v)) for k, v in comp.items() if v))
+
+
+def _cost(comp: Dict[str, int]) -> int:
+    return sum(v for k, v in comp.items() if k not in COMMON)
+
+
+def infer(precursor_mz: float, peaks: Sequence[Sequence[float]], reducing_end: str, tol_mz: float,
+          max_residues: int = 16, charges: Sequence[int] = (1, 2, 3), max_mods: int = 2,
+          above_rel: float = 10.0, limit: int = 200,
+          known: Optional[FrozenSet[Tuple[Tuple[str, int], ...]]] = None) -> List[Candidate]:
+    """All candidate (charge, composition) pairs, best first (module doc).  ``peaks``: base = 100."""
+    idx = index(max_residues, max_mods)
+    above = any(mz > precursor_mz + tol_mz and it >= above_rel for mz, it in peaks)
+    out: List[Candidate] = []
+    for z in charges:
+        if z == 1 and above and len(charges) > 1:
+            continue
+        m = neutral_glycan_mass(precursor_mz, z, reducing_end)
+        for comp, err in idx.candidates(m, tol_mz * z, limit=limit):
+            out.append(Candidate(z=z, composition=comp, mz_error=err / z, glycan_mass=m, cost=_cost(comp)))
+    known = known or frozenset()
+    out.sort(key=lambda c: (composition_key(c.composition) not in known, c.cost, c.z, c.n_residues,
+                            abs(c.mz_error)))
+    return out

@@ -1,0 +1,241 @@
+"""Score structure predictions on real annotated LC-MS/MS, side by side with baselines.
+
+Steps (benchmark/evaluate_real_glycan.py is the command):
+1. read the spectra (spectra_io; charge/composition with the class list as prior) and the
+   annotations (annotations.read_annotations), match them as CandyCrunch's tests do
+   (annotations.match: 0.5 m/z, 1 min);
+2. with a run: decode every matched spectrum with the run's model (OpenNMT's inference engine,
+   onmt_moe.predict.decode — what onmt_translate runs), source tokens written with the corpus'
+   own settings except the mass tolerances and the reducing end, which are the instrument's
+   (ion-trap defaults, masses.py); TEXT, when the corpus has it, is the glycan class
+   ("n-linked glycan"), which CandyCrunch is given too;
+3. per annotation: exact top-1 / top-k (identity.admits: the prediction is one of the structures
+   the annotation allows), CandyCrunch's similarity of the top-1, and the two baselines
+   (baselines.chance) on the same spectra: a random isomer of the true composition, and of the
+   composition inferred from the precursor alone.
+Denominators: every annotation with a structure (unmatched ones are wrong for every method,
+since no method gets a spectrum for them); ``*_matched`` rates use the matched ones only.
+F1: CandyCrunch's bookkeeping over all annotations (unassigned peaks included); predictions are
+made only for matched spectra, so there are no false positives and precision is 1 by construction
+— this F1 is therefore not the number CandyCrunch reports on whole files (which counts its
+predictions for unannotated peaks as false positives).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import asdict, dataclass
+from typing import Dict, List, Optional
+
+from . import classlist
+from .annotations import AnnotationError, match, read_annotations
+from .baselines import chance
+from .identity import admits, candycrunch_f1, similarity, wurcs_to_iupac
+from .masses import ION_TRAP_FRAGMENT_TOL, ION_TRAP_PRECURSOR_TOL, MATCH_MZ_TOL, MATCH_RT_TOL
+from .spectra_io import read_spectra
+
+CLASS_TEXT = {"N": "N", "O": "O", "free": "free", "lipid": "lipid"}
+
+
+@dataclass
+class Options:
+    reducing_end: str = "reduced"
+    precursor_tol: float = ION_TRAP_PRECURSOR_TOL
+    fragment_tol: float = ION_TRAP_FRAGMENT_TOL
+    mz_tol: float = MATCH_MZ_TOL
+    rt_tol: float = MATCH_RT_TOL
+    n_best: int = 5
+    beam_size: int = 5
+    max_length: int = 250
+    max_residues: int = 14
+    sim_samples: int = 10
+    seed: int = 0
+
+
+def _composition(glycan: str) -> Optional[Dict[str, int]]:
+    from glycowork.motif.tokenization import glycan_to_composition
+
+    try:
+        return {k: int(v) for k, v in glycan_to_composition(glycan).items() if v}
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def source_lines(run: str, rows: List[dict], glycan_class: str, opts: Options) -> List[str]:
+    """The model's source line for each spectrum row (module doc, step 2)."""
+    from onmt_moe.glycan.spectra_tokens import SpecTokConfig, source_tokens
+    from onmt_moe.glycan.text import describe, text_tokens
+    from onmt_moe.predict.decode import checkpoint_info, checkpoint_path
+    from onmt_moe.predict.settings import resolve
+
+    ckpt = checkpoint_path(run)
+    cfg = resolve(ckpt, train_src=checkpoint_info(ckpt)[1])
+    known = set(SpecTokConfig.__dataclass_fields__)
+    base = {k: v for k, v in cfg.glycan_tokens.items() if k in known}
+    text = text_tokens(describe(CLASS_TEXT.get(glycan_class)))
+    lines = []
+    for r in rows:
+        z = abs(int(r["charge"]))
+        tok = SpecTokConfig(**{**base, "loss_tol": opts.fragment_tol, "diag_tol": opts.fragment_tol,
+                               "comp_tol": opts.precursor_tol * z, "reducing_end": opts.reducing_end})
+        lines.append(" ".join(source_tokens(r["precursor_mz"], r["charge"], r["peaks"], text, tok,
+                                            with_text=cfg.glycan_text)))
+    return lines
+
+
+def decode(run: str, lines: List[str], opts: Options) -> List[List[Optional[str]]]:
+    """n-best IUPAC per line (None where a candidate is not a structure glycowork reads)."""
+    from onmt_moe.glycan.wurcs_tokenizer import detokenize
+    from onmt_moe.predict.decode import Decoder, checkpoint_path
+
+    dec = Decoder(checkpoint_path(run), opts.n_best, opts.beam_size, opts.max_length)
+    try:
+        nbest = dec.decode(lines) if lines else []
+    finally:
+        dec.close()
+    return [[wurcs_to_iupac(detokenize(toks)) for toks, _ in cands] for cands in nbest]
+
+
+def read_candycrunch(path: str) -> List[tuple]:
+    """scripts/run_candycrunch.py output -> [(m/z, RT, |charge|, [IUPAC, …])]."""
+    try:
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        return [(float(r["mz"]), float(r["RT"]), abs(int(float(r["charge"]))) or 1, json.loads(r["predictions"]))
+                for r in rows]
+    except (OSError, KeyError, ValueError) as e:
+        raise AnnotationError(f"{path}: not a run_candycrunch.py predictions csv ({type(e).__name__}: {e})") from None
+
+
+def _rank(annotation: str, cands: List[Optional[str]]) -> int:
+    for i, c in enumerate(cands):
+        if c and admits(annotation, c):
+            return i
+    return -1
+
+
+def evaluate(spectra: str, annotations: str, glycan_class: str, run: Optional[str] = None,
+             opts: Optional[Options] = None, out_dir: Optional[str] = None, log=print,
+             candycrunch: Optional[str] = None) -> dict:
+    """``candycrunch``: predictions of CandyCrunch on the same file (scripts/run_candycrunch.py),
+    matched to the annotations by the same rule and scored the same way; its F1 counts its
+    predictions for unannotated peaks as false positives, as CandyCrunch's tests do."""
+    opts = opts or Options()
+    anns = read_annotations(annotations, spectra)  # a bad csv fails before anything slow
+    cc = read_candycrunch(candycrunch) if candycrunch else None
+    cc_pairs = dict(match(anns, [c[:3] for c in cc], opts.mz_tol, opts.rt_tol)) if cc else {}
+    cl = classlist.load(glycan_class)
+    read = read_spectra(spectra, opts.reducing_end, opts.precursor_tol, opts.max_residues, glycan_class, cl.known)
+    pairs = dict(match(anns, [(r["precursor_mz"], r["rt"], -r["charge"]) for r in read.rows], opts.mz_tol, opts.rt_tol))
+    log(f"{spectra}: {len(read.rows)} spectra ({len(read.rejects)} rejected); {annotations}: {len(anns)} "
+        f"annotations, {len(pairs)} matched")
+    matched = sorted(pairs)
+    preds: Dict[int, List[Optional[str]]] = {}
+    if run:
+        rows = [read.rows[pairs[i]] for i in matched]
+        preds = dict(zip(matched, decode(run, source_lines(run, rows, glycan_class, opts), opts)))
+    per = []
+    for i, a in enumerate(anns):
+        j = pairs.get(i)
+        row = read.rows[j] if j is not None else None
+        rec = {"row": a.row, "mass": a.mass, "rt": a.rt, "glycan": a.glycan or "", "matched": row is not None,
+               "spectrum_row": row["source_row"] if row else "", "spectrum_mz": row["precursor_mz"] if row else "",
+               "spectrum_rt": row["rt"] if row else "", "charge": row["charge"] if row else ""}
+        true_comp = _composition(a.glycan) if a.glycan else None
+        inferred = json.loads(row["composition"]) if row else None
+        rec["composition_true"] = json.dumps(true_comp, sort_keys=True) if true_comp else ""
+        rec["composition_inferred"] = json.dumps(inferred, sort_keys=True) if inferred else ""
+        rec["composition_right"] = bool(true_comp and inferred == true_comp)
+        if a.glycan and row:
+            for name, comp in (("chance", true_comp), ("composition_only", inferred)):
+                c = chance(a.glycan, cl.isomers(comp) if comp else [], (1, opts.n_best), opts.sim_samples, opts.seed)
+                rec.update({f"{name}_top1": c["top1"], f"{name}_top{opts.n_best}": c[f"top{opts.n_best}"],
+                            f"{name}_similarity": c["similarity"], f"{name}_pool": int(c["pool"])})
+        if run and row:
+            cands = preds[i]
+            rec["model_top1"] = cands[0] or "" if cands else ""
+            rec["model_rank"] = _rank(a.glycan, cands) if a.glycan else ""
+            rec["model_similarity"] = similarity(a.glycan, cands[0]) if a.glycan and cands and cands[0] else 0.0
+        if cc is not None:
+            k = cc_pairs.get(i)
+            cands = cc[k][3] if k is not None else []
+            rec["candycrunch_matched"] = k is not None
+            rec["candycrunch_top1"] = cands[0] if cands else ""
+            rec["candycrunch_rank"] = _rank(a.glycan, cands) if a.glycan else ""
+            rec["candycrunch_similarity"] = similarity(a.glycan, cands[0]) if a.glycan and cands else 0.0
+        per.append(rec)
+    res = summarise(per, opts, run is not None,
+                    candycrunch_fp=len(cc) - len(cc_pairs) if cc is not None else None)
+    res.update({"spectra": spectra, "annotations": annotations, "glycan_class": glycan_class, "run": run,
+                "n_spectra": len(read.rows), "n_spectra_rejected": len(read.rejects), "options": asdict(opts)})
+    if out_dir:
+        write(out_dir, res, per)
+    return res
+
+
+def _mean(xs) -> Optional[float]:
+    xs = list(xs)
+    return sum(xs) / len(xs) if xs else None
+
+
+def summarise(per: List[dict], opts: Options, with_model: bool, candycrunch_fp: Optional[int] = None) -> dict:
+    k = opts.n_best
+    gold = [r for r in per if r["glycan"]]
+    m = [r for r in gold if r["matched"]]
+    res = {"n_annotations": len(per), "n_with_structure": len(gold), "n_matched": sum(r["matched"] for r in per),
+           "n_matched_with_structure": len(m),
+           "composition_inferred_right": _mean(r["composition_right"] for r in m)}
+    methods = ["chance", "composition_only"] + (["model"] if with_model else []) + \
+        (["candycrunch"] if candycrunch_fp is not None else [])
+    for name in methods:
+        predicted = (lambda r: r["matched"]) if name != "candycrunch" else (lambda r: r["candycrunch_matched"])
+        if name in ("model", "candycrunch"):
+            mm = [r for r in gold if predicted(r)]
+            t1 = [float(r[f"{name}_rank"] == 0) for r in mm]
+            tk = [float(0 <= r[f"{name}_rank"] < k) for r in mm]
+            sims = {id(r): r[f"{name}_similarity"] for r in mm}
+        else:
+            t1 = [r[f"{name}_top1"] for r in m]
+            tk = [r[f"{name}_top{k}"] for r in m]
+            sims = {id(r): r[f"{name}_similarity"] for r in m}
+        n = len(gold) or 1
+        f1 = candycrunch_f1([r["glycan"] or None for r in per],
+                            ["x" if predicted(r) else None for r in per],
+                            n_unmatched_predictions=candycrunch_fp if name == "candycrunch" else 0,
+                            sims=[sims.get(id(r), 0.0) for r in per])
+        res[name] = {"top1": sum(t1) / n, f"top{k}": sum(tk) / n, "top1_matched": _mean(t1),
+                     f"top{k}_matched": _mean(tk), "f1": f1["f1"], "recall": f1["recall"],
+                     "precision": f1["precision"]}
+    return res
+
+
+def write(out_dir: str, res: dict, per: List[dict]) -> None:
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "real_scores.json"), "w") as fh:
+        json.dump(res, fh, indent=2)
+    cols = list(dict.fromkeys(k for r in per for k in r))
+    with open(os.path.join(out_dir, "real_annotations.csv"), "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols)
+        w.writeheader()
+        w.writerows(per)
+
+
+def format_table(res: dict) -> str:
+    k = res["options"]["n_best"]
+    head = (f"{res['n_with_structure']} annotated structures, {res['n_matched_with_structure']} matched to a spectrum "
+            f"({res['n_annotations']} annotation rows); composition from the precursor right for "
+            f"{_pct(res['composition_inferred_right'])} of the matched")
+    lines = [head, f"{'method':<28}{'top-1':>8}{'top-' + str(k):>8}{'F1':>8}{'top-1 (matched)':>17}"]
+    names = {"model": "ours (run)", "chance": "random isomer (true comp.)", "composition_only": "composition-only",
+             "candycrunch": "CandyCrunch 0.6.3"}
+    for key in ("model", "candycrunch", "chance", "composition_only"):
+        if key in res:
+            r = res[key]
+            lines.append(f"{names[key]:<28}{_pct(r['top1']):>8}{_pct(r[f'top{k}']):>8}{r['f1']:>8.3f}"
+                         f"{_pct(r['top1_matched']):>17}")
+    return "\n".join(lines)
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
