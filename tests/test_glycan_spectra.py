@@ -1,13 +1,20 @@
 """Spectrum tokens (binning, losses, diagnostics, tags) and the MS/MS simulator."""
-import os
 
 
 import pytest  # noqa: E402
 
-from onmt_moe.glycan.spectra_tokens import (DIAGNOSTIC, LOSSES, PROTON, SpecTokConfig,  # noqa: E402
-                                            int_token, mz_token, source_tokens, spectrum_tokens)
+from onmt_moe.glycan.spectra_tokens import (  # noqa: E402
+    DIAGNOSTIC,
+    LOSSES,
+    PROTON,
+    SpecTokConfig,
+    int_token,
+    mz_token,
+    source_tokens,
+    spectrum_tokens,
+)
 from onmt_moe.glycan.text import describe, text_tokens  # noqa: E402
-from onmt_moe.tags import MISSING, split_segments  # noqa: E402
+from onmt_moe.modality.tags import MISSING, split_segments  # noqa: E402
 
 NGLYCAN = ("WURCS=2.0/7,11,10/[a2122h-1x_1-5_2*NCC/3=O][a1221m-1a_1-5][a2122h-1b_1-5_2*NCC/3=O]"
            "[a1122h-1b_1-5][a1122h-1a_1-5][a2112h-1b_1-5][Aad21122h-2a_2-6_5*NCC/3=O]"
@@ -76,6 +83,7 @@ def test_text_description():
 def test_simulator_deterministic_and_rules():
     pytest.importorskip("glypy")
     from glypy.io import wurcs
+
     from onmt_moe.glycan.fragments import SimParams, simulate_spectrum
 
     g = wurcs.loads(NGLYCAN)

@@ -40,6 +40,9 @@ RULES = {
                           "onmt_moe.evaluation"}, {"torch", "onmt"}),
     # decoding a checkpoint: OpenNMT's inference engine, the checkpoint list of a run folder
     "onmt_moe.predict.decode": ({"onmt_moe.predict", "onmt_moe", "onmt_moe.runs.runner"}, set()),
+    # scoring real glycan spectra decodes them with a run's model, through the predict engine above
+    "onmt_moe.glycan.real.evaluate": ({"onmt_moe.glycan", "onmt_moe.modality.tags", "onmt_moe.evaluation",
+                                       "onmt_moe.predict.decode", "onmt_moe.predict.settings"}, {"onmt"}),
 }
 
 def module_name(path: pathlib.Path) -> str:
