@@ -4,6 +4,7 @@ OpenNMT-py is deliberately *not* in install_requires: its 3.5.1 metadata pins to
 would make pip replace a modern torch with an old multi-GB CUDA build. `make install` installs it
 with --no-deps and requirements.txt lists what it really imports.
 """
+
 from setuptools import find_packages, setup
 
 setup(

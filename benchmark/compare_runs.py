@@ -15,6 +15,7 @@ Per run it reads (each optional, a missing value is shown as ``-``):
 ``wide``: one row per run, one column per subset and k.
 Writes PREFIX.csv and PREFIX.md (default PREFIX: <parent of the first run>/compare_runs).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,15 +65,21 @@ def _read_json(path: Path) -> dict:
 
 def mean_throughput(path: Path) -> Dict[str, Optional[float]]:
     """Mean src/tgt tokens per second over the rows of train_steps.csv."""
-    out: Dict[str, Optional[float]] = {"train_src_tok_per_s": None, "train_tgt_tok_per_s": None,
-                                       "train_tok_per_s": None}
+    out: Dict[str, Optional[float]] = {
+        "train_src_tok_per_s": None,
+        "train_tgt_tok_per_s": None,
+        "train_tok_per_s": None,
+    }
     if not path.is_file():
         return out
     rows = _read_csv(path)
     src = [v for v in (_num(r.get("src_tok_per_s")) for r in rows) if v is not None]
     tgt = [v for v in (_num(r.get("tgt_tok_per_s")) for r in rows) if v is not None]
-    both = [a + b for a, b in ((_num(r.get("src_tok_per_s")), _num(r.get("tgt_tok_per_s"))) for r in rows)
-            if a is not None and b is not None]
+    both = [
+        a + b
+        for a, b in ((_num(r.get("src_tok_per_s")), _num(r.get("tgt_tok_per_s"))) for r in rows)
+        if a is not None and b is not None
+    ]
     if src:
         out["train_src_tok_per_s"] = sum(src) / len(src)
     if tgt:
@@ -83,8 +90,12 @@ def mean_throughput(path: Path) -> Dict[str, Optional[float]]:
 
 
 # other top-k families a scores.json may hold, shown as extra rows of the full test set
-SECONDARY = {"mass_reranked_topk": "all, mass re-ranked", "topology_topk": "all, topology",
-             "composition_topk": "all, composition", "formula_consistent_topk": "all, formula-consistent"}
+SECONDARY = {
+    "mass_reranked_topk": "all, mass re-ranked",
+    "topology_topk": "all, topology",
+    "composition_topk": "all, composition",
+    "formula_consistent_topk": "all, formula-consistent",
+}
 
 
 def load_run(run_dir, ks: Sequence[int]) -> dict:
@@ -117,16 +128,26 @@ def load_run(run_dir, ks: Sequence[int]) -> dict:
         subsets["all"] = {k: _num(topk.get(str(k))) for k in ks}
     if not info and not subsets:
         raise CompareError(f"{d}: neither run.json, scores.json nor modality/modality_table.csv")
-    res = {"run": info.get("run_name") or d.name, "path": str(d), "subsets": subsets,
-           "params_total": _num(info.get("params_total")),
-           "params_active": _num(info.get("params_active")),
-           "decode_sents_per_s": _num(info.get("decode_sents_per_s"))}
+    res = {
+        "run": info.get("run_name") or d.name,
+        "path": str(d),
+        "subsets": subsets,
+        "params_total": _num(info.get("params_total")),
+        "params_active": _num(info.get("params_active")),
+        "decode_sents_per_s": _num(info.get("decode_sents_per_s")),
+    }
     res.update(mean_throughput(d / "train_steps.csv"))
     return res
 
 
-META = ["params_total", "params_active", "train_tok_per_s", "train_src_tok_per_s", "train_tgt_tok_per_s",
-        "decode_sents_per_s"]
+META = [
+    "params_total",
+    "params_active",
+    "train_tok_per_s",
+    "train_src_tok_per_s",
+    "train_tgt_tok_per_s",
+    "decode_sents_per_s",
+]
 
 
 def build_table(runs: Sequence[dict], ks: Sequence[int], layout: str = "long") -> List[Dict[str, object]]:
@@ -190,9 +211,12 @@ def write_outputs(rows: List[dict], prefix: Path) -> str:
         w.writerow(cols)
         for r in rows:
             w.writerow([_cell(c, r.get(c), False) for c in cols])
-    md = ["Top-k in %; params: total / active; throughput: training tokens/s (src+tgt), decoding sentences/s.", "",
-          "| " + " | ".join(cols) + " |",
-          "|" + "|".join("---" if c in ("run", "subset") else "---:" for c in cols) + "|"]
+    md = [
+        "Top-k in %; params: total / active; throughput: training tokens/s (src+tgt), decoding sentences/s.",
+        "",
+        "| " + " | ".join(cols) + " |",
+        "|" + "|".join("---" if c in ("run", "subset") else "---:" for c in cols) + "|",
+    ]
     for r in rows:
         md.append("| " + " | ".join(_cell(c, r.get(c), True) for c in cols) + " |")
     text = "\n".join(md) + "\n"

@@ -10,6 +10,7 @@ annotations and the F1 are documented in onmt_moe/glycan/real/evaluate.py.  Writ
 real_scores.json and real_annotations.csv (one row per annotation) into --out.
 Exit 2 with one line on bad input.
 """
+
 import argparse
 import os
 import sys
@@ -39,12 +40,24 @@ def main(argv=None):
     ap.add_argument("--n_best", type=int, default=d.n_best)
     ap.add_argument("--beam_size", type=int, default=d.beam_size)
     ap.add_argument("--max_residues", type=int, default=d.max_residues)
-    ap.add_argument("--sim_samples", type=int, default=d.sim_samples,
-                    help="baselines: non-admitted pool members sampled for the expected similarity")
+    ap.add_argument(
+        "--sim_samples",
+        type=int,
+        default=d.sim_samples,
+        help="baselines: non-admitted pool members sampled for the expected similarity",
+    )
     a = ap.parse_args(argv)
-    opts = Options(reducing_end=a.reducing_end, precursor_tol=a.precursor_tol, fragment_tol=a.fragment_tol,
-                   mz_tol=a.mz_tol, rt_tol=a.rt_tol, n_best=a.n_best, beam_size=max(a.beam_size, a.n_best),
-                   max_residues=a.max_residues, sim_samples=a.sim_samples)
+    opts = Options(
+        reducing_end=a.reducing_end,
+        precursor_tol=a.precursor_tol,
+        fragment_tol=a.fragment_tol,
+        mz_tol=a.mz_tol,
+        rt_tol=a.rt_tol,
+        n_best=a.n_best,
+        beam_size=max(a.beam_size, a.n_best),
+        max_residues=a.max_residues,
+        sim_samples=a.sim_samples,
+    )
     out = a.out
     if out is None and a.run:
         base = a.run if os.path.isdir(a.run) else os.path.dirname(a.run)

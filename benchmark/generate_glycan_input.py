@@ -17,6 +17,7 @@ precursor (a GlycoMod-style search, onmt_moe/glycan/composition.py).
 ``--multitask struct,spec,text`` writes one multi-task corpus instead (a task token starts each
 source; per-task folders, the mixed files, ``onmt_data.yaml`` with ``--task_weights``, ``tasks.json``).
 """
+
 import argparse
 import json
 import math
@@ -101,8 +102,9 @@ def _multitask(a, df, path, cfg):
             continue
         text = text_tokens(row.get("text")) if has_text else []
         for task in tasks:
-            pair = multitask.task_pair(task, *parsed, text, cfg, with_text=a.text,
-                                       composition=row.get("composition") or "")
+            pair = multitask.task_pair(
+                task, *parsed, text, cfg, with_text=a.text, composition=row.get("composition") or ""
+            )
             if isinstance(pair, str):
                 rejects.append((i, split, task, pair))
                 continue
@@ -121,18 +123,34 @@ def _multitask(a, df, path, cfg):
             fh.write(f"{row}\t{split}\t{task}\t{str(why).replace(chr(9), ' ')}\n")
     onmt = {"data": multitask.data_section(data_dir, tasks, weights), "share_vocab": True}
     with open(os.path.join(a.out_dir, "onmt_data.yaml"), "w") as fh:
-        fh.write("# OpenNMT data section of a multi-task glycan corpus (benchmark/generate_glycan_input.py "
-                 "--multitask); merge into a training config. One shared vocabulary.\n")
+        fh.write(
+            "# OpenNMT data section of a multi-task glycan corpus (benchmark/generate_glycan_input.py "
+            "--multitask); merge into a training config. One shared vocabulary.\n"
+        )
         yaml.safe_dump(onmt, fh, sort_keys=False)
-    manifest = {t: {"token": multitask.TASKS[t].token, "score": multitask.TASKS[t].score, "weight": weights[t],
-                    "data_dir": os.path.join(data_dir, t), "written": {s: len(out[t][s][0]) for s in SPLITS}}
-                for t in tasks}
+    manifest = {
+        t: {
+            "token": multitask.TASKS[t].token,
+            "score": multitask.TASKS[t].score,
+            "weight": weights[t],
+            "data_dir": os.path.join(data_dir, t),
+            "written": {s: len(out[t][s][0]) for s in SPLITS},
+        }
+        for t in tasks
+    }
     with open(os.path.join(a.out_dir, "tasks.json"), "w") as fh:
         json.dump(manifest, fh, indent=2)
-    summary = {"input": path, "rows": int(len(df)), "tasks": manifest, "rejected": len(rejects),
-               "reject_reasons": dict(Counter(f"{t}:{w if w == 'missing_text' else w.split(':')[0].split(' ')[0]}"
-                                              for _, _, t, w in rejects)),
-               "text": a.text, "spectrum_tokens": cfg.to_dict()}
+    summary = {
+        "input": path,
+        "rows": int(len(df)),
+        "tasks": manifest,
+        "rejected": len(rejects),
+        "reject_reasons": dict(
+            Counter(f"{t}:{w if w == 'missing_text' else w.split(':')[0].split(' ')[0]}" for _, _, t, w in rejects)
+        ),
+        "text": a.text,
+        "spectrum_tokens": cfg.to_dict(),
+    }
     with open(os.path.join(a.out_dir, "summary.json"), "w") as fh:
         json.dump(summary, fh, indent=2)
     print(json.dumps(summary, indent=2))
@@ -154,8 +172,11 @@ def main(argv=None):
     ap.add_argument("--text", action="store_true", help="add the <TEXT> segment")
     ap.add_argument("--missing", choices=("drop", "token"), default="token")
     ap.add_argument("--pred_spectra", action="store_true", help="structure -> spectrum")
-    ap.add_argument("--multitask", default="",
-                    help="comma list of tasks for one multi-task corpus (struct,spec,text,align; onmt_moe/glycan/multitask.py)")
+    ap.add_argument(
+        "--multitask",
+        default="",
+        help="comma list of tasks for one multi-task corpus (struct,spec,text,align; onmt_moe/glycan/multitask.py)",
+    )
     ap.add_argument("--task_weights", default="", help="OpenNMT corpus weight per task, e.g. struct=2,spec=1,text=1")
     d = SpecTokConfig()
     ap.add_argument("--mz_bin", type=float, default=d.mz_bin)
@@ -167,14 +188,20 @@ def main(argv=None):
     ap.add_argument("--no_losses", action="store_true")
     ap.add_argument("--no_peak_pairs", action="store_true")
     ap.add_argument("--no_diagnostics", action="store_true")
-    ap.add_argument("--composition", action="store_true",
-                    help="add CMP_ tokens: compositions matching the precursor mass (onmt_moe/glycan/composition.py)")
+    ap.add_argument(
+        "--composition",
+        action="store_true",
+        help="add CMP_ tokens: compositions matching the precursor mass (onmt_moe/glycan/composition.py)",
+    )
     ap.add_argument("--comp_tol", type=float, default=d.comp_tol, help="mass tolerance of the composition search, Da")
     ap.add_argument("--comp_max", type=int, default=d.comp_max, help="at most this many candidate compositions")
     ap.add_argument("--comp_max_residues", type=int, default=d.comp_max_residues)
-    ap.add_argument("--reducing_end", default=d.reducing_end,
-                    help="reducing-end state of the precursors (free, reduced, 2AB, 2AA, ProA; "
-                         "onmt_moe/glycan/real/masses.py): its mass tag is taken off before the composition search")
+    ap.add_argument(
+        "--reducing_end",
+        default=d.reducing_end,
+        help="reducing-end state of the precursors (free, reduced, 2AB, 2AA, ProA; "
+        "onmt_moe/glycan/real/masses.py): its mass tag is taken off before the composition search",
+    )
     a = ap.parse_args(argv)
     if a.mz_bin <= 0 or a.int_bins < 1 or a.max_peaks < 1:
         sys.exit("error: --mz_bin must be > 0, --int_bins and --max_peaks >= 1")
@@ -188,12 +215,22 @@ def main(argv=None):
         sys.exit("error: --composition adds source tokens for spectrum -> structure; not with --pred_spectra")
     if a.multitask and a.pred_spectra:
         sys.exit("error: --multitask writes every direction it names; not with --pred_spectra")
-    cfg = SpecTokConfig(mz_bin=a.mz_bin, int_bins=a.int_bins, max_peaks=a.max_peaks,
-                        min_rel_int=a.min_rel_int, loss_tol=a.loss_tol, diag_tol=a.diag_tol,
-                        losses=not a.no_losses, peak_pairs=not a.no_peak_pairs,
-                        diagnostics=not a.no_diagnostics, composition=a.composition,
-                        comp_tol=a.comp_tol, comp_max=a.comp_max, comp_max_residues=a.comp_max_residues,
-                        reducing_end=a.reducing_end)
+    cfg = SpecTokConfig(
+        mz_bin=a.mz_bin,
+        int_bins=a.int_bins,
+        max_peaks=a.max_peaks,
+        min_rel_int=a.min_rel_int,
+        loss_tol=a.loss_tol,
+        diag_tol=a.diag_tol,
+        losses=not a.no_losses,
+        peak_pairs=not a.no_peak_pairs,
+        diagnostics=not a.no_diagnostics,
+        composition=a.composition,
+        comp_tol=a.comp_tol,
+        comp_max=a.comp_max,
+        comp_max_residues=a.comp_max_residues,
+        reducing_end=a.reducing_end,
+    )
 
     path = os.path.join(a.input, "glycan.parquet") if os.path.isdir(a.input) else a.input
     if not os.path.exists(path):
@@ -249,14 +286,21 @@ def main(argv=None):
         for ln in out[s][1]:
             tgt_vocab.update(ln.split())
     summary = {
-        "input": path, "rows": int(len(df)), "written": {s: len(out[s][0]) for s in SPLITS},
-        "rejected": len(rejects), "reject_reasons": dict(Counter(
-            w if w == "missing_text" else w.split(":")[0].split(" ")[0] + "..." for _, _, w in rejects)),
+        "input": path,
+        "rows": int(len(df)),
+        "written": {s: len(out[s][0]) for s in SPLITS},
+        "rejected": len(rejects),
+        "reject_reasons": dict(
+            Counter(w if w == "missing_text" else w.split(":")[0].split(" ")[0] + "..." for _, _, w in rejects)
+        ),
         "direction": "wurcs->spectrum" if a.pred_spectra else "spectrum->wurcs",
-        "text": a.text, "missing": a.missing, "spectrum_tokens": cfg.to_dict(),
+        "text": a.text,
+        "missing": a.missing,
+        "spectrum_tokens": cfg.to_dict(),
         "src_len": _stats([len(ln.split()) for s in SPLITS for ln in out[s][0]]),
         "tgt_len": _stats([len(ln.split()) for s in SPLITS for ln in out[s][1]]),
-        "src_vocab": len(src_vocab), "tgt_vocab": len(tgt_vocab),
+        "src_vocab": len(src_vocab),
+        "tgt_vocab": len(tgt_vocab),
     }
     with open(os.path.join(a.out_dir, "summary.json"), "w") as fh:
         json.dump(summary, fh, indent=2)

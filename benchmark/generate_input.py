@@ -10,6 +10,7 @@ Example::
 ``--format tagged`` (default) wraps modalities in <NAME> … </NAME> segments.
 Run with ``--help`` for all flags.
 """
+
 import sys
 from pathlib import Path
 

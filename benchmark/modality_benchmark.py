@@ -7,6 +7,7 @@
 Writes runs/<run>/modality/{modality_table.csv, modality_table.md, modality_heatmap.png,
 modality.json, subsets/<NMR-IR>/...}.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,13 +23,19 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", required=True, help="run folder (with run.json, translate.yaml)")
     ap.add_argument("--subsets", help="comma-separated subsets, e.g. NMR+IR,IR+MS (default: all)")
-    ap.add_argument("--mode", choices=["drop", "token"], help="how absent modalities are shown "
-                    "(default: the run's missing_mode)")
+    ap.add_argument(
+        "--mode", choices=["drop", "token"], help="how absent modalities are shown (default: the run's missing_mode)"
+    )
     ap.add_argument("--keep", default="", help="modalities always given and not enumerated, e.g. FORMULA")
     ap.add_argument("--train_each", action="store_true", help="also train one model per subset")
     ap.add_argument("--config", help="config template for --train_each")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="extra start_training.py override for --train_each (repeatable)")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra start_training.py override for --train_each (repeatable)",
+    )
     ap.add_argument("--runs_dir", help="where --train_each runs go (default: the run's parent folder)")
     a = ap.parse_args(argv)
     if a.train_each and not a.config:

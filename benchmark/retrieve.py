@@ -8,6 +8,7 @@ log-likelihood (all test structures; same-composition candidates as the hard cas
         [--out retrieval.json] [--max_candidates 50] [--no_likelihood]
     python benchmark/retrieve.py --run runs/<run>   # newest checkpoint; data_dir from run.json
 """
+
 from __future__ import annotations
 
 import argparse

@@ -6,6 +6,7 @@ SMILES by default, WURCS glycans with --kind wurcs, token spectra with --kind sp
         [--src src-test.txt] [--out scores.json] [--ranks ranks.csv] \
         [--ignore_stereo] [--dedup] [--valid_only] [--kind smiles|wurcs|spectrum]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,9 +31,13 @@ def main(argv=None) -> int:
     ap.add_argument("--ignore_stereo", action="store_true", help="compare without stereo (isomericSmiles=False)")
     ap.add_argument("--dedup", action="store_true", help="view: drop duplicate valid candidates before ranking")
     ap.add_argument("--valid_only", action="store_true", help="view: drop invalid candidates before ranking")
-    ap.add_argument("--kind", choices=["smiles", "wurcs", "spectrum", "text"], default="smiles",
-                    help="smiles (molecules), wurcs (glycans, graph identity), spectrum (--pred_spectra corpora), "
-                         "text (glycan descriptions: BLEU, chrF, field accuracy)")
+    ap.add_argument(
+        "--kind",
+        choices=["smiles", "wurcs", "spectrum", "text"],
+        default="smiles",
+        help="smiles (molecules), wurcs (glycans, graph identity), spectrum (--pred_spectra corpora), "
+        "text (glycan descriptions: BLEU, chrF, field accuracy)",
+    )
     args = ap.parse_args(argv)
     if args.dedup and args.valid_only:
         view = "dedup_valid_only"
@@ -43,9 +48,17 @@ def main(argv=None) -> int:
     else:
         view = "benchmark"
     try:
-        res = score_files(args.pred, args.tgt, args.n_best, src_path=args.src, out_json=args.out,
-                          ranks_csv=args.ranks, ignore_stereo=args.ignore_stereo, view=view,
-                          kind=args.kind)
+        res = score_files(
+            args.pred,
+            args.tgt,
+            args.n_best,
+            src_path=args.src,
+            out_json=args.out,
+            ranks_csv=args.ranks,
+            ignore_stereo=args.ignore_stereo,
+            view=view,
+            kind=args.kind,
+        )
     except (ScoringError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """Train, decode and score one run from a config template (see onmt_moe/runs/runner.py for the format).
 
-    python benchmark/start_training.py --config configs/demo_moe.yaml [--run_name NAME] [--runs_dir runs]
-        [--set key=value ...] [--resume] [--dry_run] [--stages vocab,train,translate,score,report]
+python benchmark/start_training.py --config configs/demo_moe.yaml [--run_name NAME] [--runs_dir runs]
+    [--set key=value ...] [--resume] [--dry_run] [--stages vocab,train,translate,score,report]
 """
+
 import argparse
 import datetime
 import json
@@ -18,11 +19,18 @@ def main(argv=None) -> int:
     ap.add_argument("--config", required=True, help="config template (onmt_train YAML + a run: section)")
     ap.add_argument("--run_name", default=None, help="run folder name (default: <config name>_<timestamp>)")
     ap.add_argument("--runs_dir", default="runs")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a config key (repeatable); dotted keys reach into sections, e.g. run.data_dir=…")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key (repeatable); dotted keys reach into sections, e.g. run.data_dir=…",
+    )
     ap.add_argument("--resume", action="store_true", help="continue the run from its newest checkpoint")
     ap.add_argument("--dry_run", action="store_true", help="resolve and validate, print the plan, run nothing")
-    ap.add_argument("--stages", default=",".join(runner.STAGES), help="comma-separated subset of " + ",".join(runner.STAGES))
+    ap.add_argument(
+        "--stages", default=",".join(runner.STAGES), help="comma-separated subset of " + ",".join(runner.STAGES)
+    )
     ap.add_argument("--quiet", action="store_true", help="do not echo the OpenNMT logs (they still go to train.log)")
     a = ap.parse_args(argv)
 

@@ -7,6 +7,7 @@ imported, otherwise the moment it is. Importing the library alone (``onmt_moe.da
 ``onmt_moe.evaluation.scoring``, …) therefore never imports torch or OpenNMT.
 ``ONMT_MOE_NO_REGISTER=1`` disables the registration.
 """
+
 __version__ = "0.1.0"
 
 

@@ -5,6 +5,7 @@ itself, yet registration happens before any OpenNMT code runs), and — copied v
 site-packages as ``_onmt_moe_autoload.py`` by ``onmt_moe_autoload install`` — by the ``.pth``
 autoloader that makes the stock ``onmt_*`` commands load the plugin.
 """
+
 import os as _os
 import sys as _sys
 
@@ -12,14 +13,18 @@ SITE_MODULE = "_onmt_moe_autoload"  # the name of the site-packages copy
 PLUGIN_MISSING_HINT = (
     "onmt_moe: this looks like a checkpoint or config of the onmt_moe plugin read by OpenNMT without the "
     "plugin loaded. Fix: unset ONMT_MOE_AUTOLOAD=0, or run `onmt_moe_autoload install` (make install does), "
-    "or use the wrappers onmt_moe_train / onmt_moe_translate / onmt_moe_build_vocab.")
+    "or use the wrappers onmt_moe_train / onmt_moe_translate / onmt_moe_build_vocab."
+)
 
 
 def plugin_missing(text: str) -> bool:
     """Whether an OpenNMT error text is one of the two that a missing plugin causes: the unknown
     encoder (``KeyError: 'moe_transformer'``) or torch >= 2.6 refusing the checkpoint's Namespace."""
-    return "'moe_transformer'" in text or ("UnpicklingError" in text and "argparse.Namespace" in text) \
+    return (
+        "'moe_transformer'" in text
+        or ("UnpicklingError" in text and "argparse.Namespace" in text)
         or ("Weights only load failed" in text and "Namespace" in text)
+    )
 
 
 def explain_plugin_errors():

@@ -8,6 +8,7 @@ timing of an OpenNMT checkpoint.
 ``import onmt_moe`` registers the plugin (encoder ``moe_transformer``, safe
 globals for torch.load) before the checkpoint is read.  See onmt_moe/diagnostics/analysis.py.
 """
+
 import os
 import sys
 

@@ -8,6 +8,7 @@ Prints a summary, writes runs/<run>/anomaly_report.txt and anomaly_report.json.
 Exit status: 0 ok, 1 findings at --fail_on severity, 2 bad input.
 See onmt_moe/diagnostics/anomaly.py for the checks and thresholds.
 """
+
 import os
 import sys
 

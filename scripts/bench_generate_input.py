@@ -16,6 +16,7 @@ reference implementation of the official algorithm.
 
     nice python scripts/bench_generate_input.py [--rows 5000] [--chunks 4] [--full_scale]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,12 +52,15 @@ def _interp1d():
         return None
     return interp1d
 
+
 DEFAULT_SOURCES = [
     Path("/work/shared/data/benchmark_examples/example_data_1.parquet"),
     Path("/work/shared/data/benchmark_examples/example_data_2.parquet"),
 ]
-FIXTURES = [ROOT / "tests/fixtures/benchmark_examples/example_data_1_slim.parquet",
-            ROOT / "tests/fixtures/benchmark_examples/example_data_2_head20_slim.parquet"]
+FIXTURES = [
+    ROOT / "tests/fixtures/benchmark_examples/example_data_1_slim.parquet",
+    ROOT / "tests/fixtures/benchmark_examples/example_data_2_head20_slim.parquet",
+]
 MSMS = [f"msms_cfmid_{p}_{e}ev" for p in ("positive", "negative") for e in (10, 20, 40)]
 COLUMNS = ["smiles", "molecular_formula", "h_nmr_peaks", "c_nmr_peaks", "ir_spectra", *MSMS]
 FILES = [f"{s}-{p}.txt" for s in ("src", "tgt") for p in ("train", "val", "test")]
@@ -64,7 +68,8 @@ FILES = [f"{s}-{p}.txt" for s in ("src", "tgt") for p in ("train", "val", "test"
 
 # ---------------------------------------------------------------- reference (row by row)
 _SMILES_RE = re.compile(
-    r"(\%\([0-9]{3}\)|\[[^\]]+]|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\||\(|\)|\.|=|#|-|\+|\\|\/|:|~|@|\?|>>?|\*|\$|\%[0-9]{2}|[0-9])")
+    r"(\%\([0-9]{3}\)|\[[^\]]+]|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\||\(|\)|\.|=|#|-|\+|\\|\/|:|~|@|\?|>>?|\*|\$|\%[0-9]{2}|[0-9])"
+)
 
 
 def _ref_formula(f):
@@ -156,21 +161,27 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=5000)
     ap.add_argument("--chunks", type=int, default=4)
     ap.add_argument("--chunk_rows", type=int, default=0, help="rows per chunk of the workers test (0 = --rows)")
-    ap.add_argument("--full_scale", action="store_true",
-                    help=f"workers test on {FULL_SET_CHUNKS} chunks x {-(-FULL_SET_ROWS // FULL_SET_CHUNKS)} rows")
+    ap.add_argument(
+        "--full_scale",
+        action="store_true",
+        help=f"workers test on {FULL_SET_CHUNKS} chunks x {-(-FULL_SET_ROWS // FULL_SET_CHUNKS)} rows",
+    )
     ap.add_argument("--repeat", type=int, default=3, help="timed runs of each implementation")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = ap.parse_args()
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
-    kw = dict(h_nmr=True, c_nmr=True, ir=True, pos_msms=True, neg_msms=True, formula=True,
-              format="benchmark", progress=False)
+    kw = dict(
+        h_nmr=True, c_nmr=True, ir=True, pos_msms=True, neg_msms=True, formula=True, format="benchmark", progress=False
+    )
     tmp = Path(tempfile.mkdtemp(prefix="bench_gi_"))
     try:
         chunk = tmp / "aligned_chunk_0.parquet"
         build_chunk(args.rows, chunk)
-        print(f"chunk: {args.rows} rows, {chunk.stat().st_size / 1e6:.1f} MB; "
-              f"reference IR interpolation: {'scipy interp1d' if _interp1d() else 'np.interp'}")
+        print(
+            f"chunk: {args.rows} rows, {chunk.stat().st_size / 1e6:.1f} MB; "
+            f"reference IR interpolation: {'scipy interp1d' if _interp1d() else 'np.interp'}"
+        )
 
         generate(chunk, tmp / "warm", limit_rows=500, **kw)  # warm caches / imports
         ours, ref, ours_cpu, ref_cpu = [], [], [], []
@@ -186,20 +197,29 @@ def main() -> int:
         same = _same(tmp / "ours", tmp / "ref")
         t_ours, t_ref = min(ours), min(ref)
         print(f"rows written: {s['rows']['written']}")
-        print(f"ours (1 core):      wall best {t_ours:6.2f} s ({args.rows / t_ours:6.0f} rows/s)  cpu best "
-              f"{min(ours_cpu):6.2f} s   wall all: " + " ".join(f"{t:.2f}" for t in ours))
-        print(f"reference (1 core): wall best {t_ref:6.2f} s ({args.rows / t_ref:6.0f} rows/s)  cpu best "
-              f"{min(ref_cpu):6.2f} s   wall all: " + " ".join(f"{t:.2f}" for t in ref))
-        print(f"speed ratio: wall {t_ref / t_ours:.1f}x, cpu {min(ref_cpu) / min(ours_cpu):.1f}x; wall per pair: "
-              + " ".join(f"{b / a:.1f}x" for a, b in zip(ours, ref)) + f"   outputs identical: {same}")
+        print(
+            f"ours (1 core):      wall best {t_ours:6.2f} s ({args.rows / t_ours:6.0f} rows/s)  cpu best "
+            f"{min(ours_cpu):6.2f} s   wall all: " + " ".join(f"{t:.2f}" for t in ours)
+        )
+        print(
+            f"reference (1 core): wall best {t_ref:6.2f} s ({args.rows / t_ref:6.0f} rows/s)  cpu best "
+            f"{min(ref_cpu):6.2f} s   wall all: " + " ".join(f"{t:.2f}" for t in ref)
+        )
+        print(
+            f"speed ratio: wall {t_ref / t_ours:.1f}x, cpu {min(ref_cpu) / min(ours_cpu):.1f}x; wall per pair: "
+            + " ".join(f"{b / a:.1f}x" for a, b in zip(ours, ref))
+            + f"   outputs identical: {same}"
+        )
 
         tracemalloc.start()
         generate(chunk, tmp / "mem", **kw)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"our peak traced memory (tracemalloc): {peak / 2**20:.1f} MiB; "
-              f"process max RSS so far (incl. reference): {rss:.0f} MiB")
+        print(
+            f"our peak traced memory (tracemalloc): {peak / 2**20:.1f} MiB; "
+            f"process max RSS so far (incl. reference): {rss:.0f} MiB"
+        )
 
         n_chunks = FULL_SET_CHUNKS if args.full_scale else args.chunks
         rows = -(-FULL_SET_ROWS // FULL_SET_CHUNKS) if args.full_scale else (args.chunk_rows or args.rows)
@@ -213,14 +233,18 @@ def main() -> int:
             wall = time.perf_counter() - t0
             times[w] = min(times.get(w, 1e9), wall)
             info = s["workers"]
-            print(f"workers={w}: {n_chunks} chunks x {rows} rows in {wall:.2f} s wall "
-                  f"({n_chunks * rows / wall:.0f} rows/s); pool start-up {info['pool_start_s']} s; chunk work "
-                  f"{info['chunk_seconds_total']:.2f} s in total, {info['chunk_seconds_total'] / n_chunks:.3f} s "
-                  f"per chunk; projected for the real set ({FULL_SET_ROWS} rows): "
-                  f"{FULL_SET_ROWS / (n_chunks * rows / wall) / 60:.1f} min")
-        print(f"scaling workers 2 vs 1 (best wall): {times[1] / times[2]:.2f}x; load average "
-              f"{os.getloadavg()[0]:.1f}; identical output: {_same(tmp / 'w1', tmp / 'w2')}"
-              f" (cpus available: {len(os.sched_getaffinity(0))})")
+            print(
+                f"workers={w}: {n_chunks} chunks x {rows} rows in {wall:.2f} s wall "
+                f"({n_chunks * rows / wall:.0f} rows/s); pool start-up {info['pool_start_s']} s; chunk work "
+                f"{info['chunk_seconds_total']:.2f} s in total, {info['chunk_seconds_total'] / n_chunks:.3f} s "
+                f"per chunk; projected for the real set ({FULL_SET_ROWS} rows): "
+                f"{FULL_SET_ROWS / (n_chunks * rows / wall) / 60:.1f} min"
+            )
+        print(
+            f"scaling workers 2 vs 1 (best wall): {times[1] / times[2]:.2f}x; load average "
+            f"{os.getloadavg()[0]:.1f}; identical output: {_same(tmp / 'w1', tmp / 'w2')}"
+            f" (cpus available: {len(os.sched_getaffinity(0))})"
+        )
         return 0 if same else 1
     finally:
         if args.keep:

@@ -16,6 +16,7 @@ Timings are the minimum over rounds; the variants are interleaved inside each
 round so that load from other processes hits them alike. The last line is:
 ratios top1_vs_dense=R top2_vs_dense=R top2_speedup_vs_onmt=R train_tps_top1=R train_tps_top2=R
 """
+
 from __future__ import annotations
 
 import argparse
@@ -84,6 +85,7 @@ def onmt_moe_class():
     --onmt_modules_dir (moe.py, position_ffn.py, rmsnorm.py need only torch)."""
     try:
         from onmt.modules.moe import MoE as OnmtMoE
+
         return OnmtMoE
     except ImportError:
         if not ONMT_MODULES_DIR:
@@ -130,19 +132,33 @@ def block_step(module, x, grad_out, kind):
             y = module(x)
             loss = (y * grad_out).sum()
         loss.backward()
+
     return step
 
 
-def bench_block(device, rounds, reps, T=2048, d=512, dff=2048, configs=((4, 1), (4, 2), (8, 1), (8, 2)),
-                dispatches=("auto",), overflow="none"):
+def bench_block(
+    device,
+    rounds,
+    reps,
+    T=2048,
+    d=512,
+    dff=2048,
+    configs=((4, 1), (4, 2), (8, 1), (8, 2)),
+    dispatches=("auto",),
+    overflow="none",
+):
     torch.manual_seed(0)
     x = torch.randn(T, d, device=device, requires_grad=True)
     g = torch.randn(T, d, device=device)
     dense = ExpertFFN(d, dff, "relu", True, 0.0).to(device)
     variants = {"dense": block_step(dense, x, g, "dense")}
     for E, k in configs:
-        models = {disp: MoE(MoEArgs(d_model=d, d_ff=dff, dropout=0.0, num_experts=E, top_k=k,
-                                    overflow=overflow, dispatch=disp)).to(device) for disp in dispatches}
+        models = {
+            disp: MoE(
+                MoEArgs(d_model=d, d_ff=dff, dropout=0.0, num_experts=E, top_k=k, overflow=overflow, dispatch=disp)
+            ).to(device)
+            for disp in dispatches
+        }
         ours = models[dispatches[0]]  # the first dispatch is "ours" in the ratios
         variants[f"ours E{E} k{k}"] = block_step(ours, x, g, "ours")
         for disp in dispatches[1:]:
@@ -155,23 +171,29 @@ def bench_block(device, rounds, reps, T=2048, d=512, dff=2048, configs=((4, 1), 
     t = time_variants(variants, device, rounds, reps)
     print(f"\n== MoE block fwd+bwd, T={T} d={d} d_ff={dff} ({device}) ==")
     print(f"dense FFN: {t['dense'] * 1e3:8.2f} ms")
-    print("ours = the bare MoE (the FFN replacement); ours+ln = x + ours(LayerNorm(x)), the same function as\n"
-          "onmt = onmt.modules.moe.MoE with OpenNMT's defaults (layer norm + residual inside each expert);\n"
-          "onmt-noln = the same built with parallel_residual=True (no layer norm, residual kept).")
+    print(
+        "ours = the bare MoE (the FFN replacement); ours+ln = x + ours(LayerNorm(x)), the same function as\n"
+        "onmt = onmt.modules.moe.MoE with OpenNMT's defaults (layer norm + residual inside each expert);\n"
+        "onmt-noln = the same built with parallel_residual=True (no layer norm, residual kept)."
+    )
     res = {}
     for E, k in configs:
         c = f"E{E} k{k}"
         ours, ours_ln = t[f"ours {c}"], t[f"ours+ln {c}"]
         onmt, onmt_noln = t[f"onmt {c}"], t[f"onmt-noln {c}"]
         res[(E, k)] = (ours / t["dense"], onmt / ours_ln)
-        print(f"E={E} k={k}: ours {ours * 1e3:7.1f} ms = {ours / t['dense']:.3f}x dense | "
-              f"ours+ln {ours_ln * 1e3:7.1f} | onmt {onmt * 1e3:7.1f} ({onmt / t['dense']:.3f}x dense) "
-              f"-> {onmt / ours_ln:.3f}x slower than ours+ln | onmt-noln {onmt_noln * 1e3:7.1f} "
-              f"-> {onmt_noln / ours:.3f}x slower than ours")
+        print(
+            f"E={E} k={k}: ours {ours * 1e3:7.1f} ms = {ours / t['dense']:.3f}x dense | "
+            f"ours+ln {ours_ln * 1e3:7.1f} | onmt {onmt * 1e3:7.1f} ({onmt / t['dense']:.3f}x dense) "
+            f"-> {onmt / ours_ln:.3f}x slower than ours+ln | onmt-noln {onmt_noln * 1e3:7.1f} "
+            f"-> {onmt_noln / ours:.3f}x slower than ours"
+        )
         for disp in dispatches[1:]:
             other = t[f"ours/{disp} {c}"]
-            print(f"       dispatch {disp}: {other * 1e3:7.1f} ms = {other / t['dense']:.3f}x dense, "
-                  f"{ours / other:.3f}x the speed of dispatch {dispatches[0]}")
+            print(
+                f"       dispatch {disp}: {other * 1e3:7.1f} ms = {other / t['dense']:.3f}x dense, "
+                f"{ours / other:.3f}x the speed of dispatch {dispatches[0]}"
+            )
     return res
 
 
@@ -244,8 +266,21 @@ def bench_training(device, rounds, reps, quick, dispatch="auto", overflow="none"
         if kind == "dense":
             return [ExpertFFN(d, dff, "relu", True, 0.1) for _ in range(enc_layers)]
         k, width = (1, dff) if kind == "top1" else (2, dff // 2)
-        return [MoE(MoEArgs(d_model=d, d_ff=width, dropout=0.1, num_experts=E, top_k=k,
-                            num_modalities=M, overflow=overflow, dispatch=dispatch)) for _ in range(enc_layers)]
+        return [
+            MoE(
+                MoEArgs(
+                    d_model=d,
+                    d_ff=width,
+                    dropout=0.1,
+                    num_experts=E,
+                    top_k=k,
+                    num_modalities=M,
+                    overflow=overflow,
+                    dispatch=dispatch,
+                )
+            )
+            for _ in range(enc_layers)
+        ]
 
     variants = {}
     for kind in ("dense", "top1", "top2"):
@@ -260,14 +295,18 @@ def bench_training(device, rounds, reps, quick, dispatch="auto", overflow="none"
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+
         variants[kind] = step
     t = time_variants(variants, device, rounds, reps)
     tps = {k: n_tokens / v for k, v in t.items()}
-    print(f"\n== training step, {enc_layers} enc + {dec_layers} dec layers, d={d}, batch {B} x "
-          f"~{S} src + {L} tgt ({device}) ==")
+    print(
+        f"\n== training step, {enc_layers} enc + {dec_layers} dec layers, d={d}, batch {B} x "
+        f"~{S} src + {L} tgt ({device}) =="
+    )
     for k in ("dense", "top1", "top2"):
-        print(f"{k:6s}: {t[k] * 1e3:8.1f} ms/step, {tps[k]:9.0f} tokens/s, "
-              f"{tps[k] / tps['dense']:.3f}x dense throughput")
+        print(
+            f"{k:6s}: {t[k] * 1e3:8.1f} ms/step, {tps[k]:9.0f} tokens/s, {tps[k] / tps['dense']:.3f}x dense throughput"
+        )
     return tps["top1"] / tps["dense"], tps["top2"] / tps["dense"]
 
 
@@ -278,18 +317,38 @@ def main():
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--reps", type=int, default=0, help="steps per round (0 = 3 on cpu, 20 on cuda)")
     p.add_argument("--quick", action="store_true", help="fewer rounds and a smaller training model")
-    p.add_argument("--timer", default="wall", choices=["wall", "process"],
-                   help="wall clock (default) or this process's CPU time (steadier on a busy "
-                        "machine with --threads 1; meaningless on cuda)")
-    p.add_argument("--part", default="all", choices=["all", "block", "train"],
-                   help="run only one part (the other ratios print as nan)")
-    p.add_argument("--onmt_modules_dir", default="",
-                   help="fallback folder with OpenNMT's modules/{moe,position_ffn,rmsnorm}.py if onmt can't be imported")
-    p.add_argument("--dispatch", nargs="+", default=["auto"], choices=["auto", "sorted", "padded"],
-                   help="-moe_dispatch of our MoE; several (e.g. sorted padded) time each in the block part "
-                        "(the first one is 'ours' in the ratios and the training part)")
-    p.add_argument("--overflow", default="none", choices=["none", "drop", "shared", "next_best"],
-                   help="-moe_overflow of our MoE (capacity 1.25 in training when not none)")
+    p.add_argument(
+        "--timer",
+        default="wall",
+        choices=["wall", "process"],
+        help="wall clock (default) or this process's CPU time (steadier on a busy "
+        "machine with --threads 1; meaningless on cuda)",
+    )
+    p.add_argument(
+        "--part",
+        default="all",
+        choices=["all", "block", "train"],
+        help="run only one part (the other ratios print as nan)",
+    )
+    p.add_argument(
+        "--onmt_modules_dir",
+        default="",
+        help="fallback folder with OpenNMT's modules/{moe,position_ffn,rmsnorm}.py if onmt can't be imported",
+    )
+    p.add_argument(
+        "--dispatch",
+        nargs="+",
+        default=["auto"],
+        choices=["auto", "sorted", "padded"],
+        help="-moe_dispatch of our MoE; several (e.g. sorted padded) time each in the block part "
+        "(the first one is 'ours' in the ratios and the training part)",
+    )
+    p.add_argument(
+        "--overflow",
+        default="none",
+        choices=["none", "drop", "shared", "next_best"],
+        help="-moe_overflow of our MoE (capacity 1.25 in training when not none)",
+    )
     a = p.parse_args()
     global CLOCK, ONMT_MODULES_DIR
     ONMT_MODULES_DIR = a.onmt_modules_dir
@@ -301,15 +360,26 @@ def main():
     rounds = a.rounds
     if a.quick:
         rounds, reps = min(rounds, 3), max(1, reps // 3) if device.type == "cpu" else reps
-    print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
-          f"rounds {rounds}, reps {reps}, timer {a.timer}")
+    print(
+        f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
+        f"rounds {rounds}, reps {reps}, timer {a.timer}"
+    )
     nan = float("nan")
     print(f"dispatch {' '.join(a.dispatch)}, overflow {a.overflow}")
-    block = bench_block(device, rounds, reps, dispatches=tuple(a.dispatch), overflow=a.overflow) if a.part in ("all", "block") else {(8, 1): (nan, nan),
-                                                                                 (8, 2): (nan, nan)}
-    tps1, tps2 = bench_training(device, rounds, reps, a.quick, a.dispatch[0], a.overflow) if a.part in ("all", "train") else (nan, nan)
-    print(f"ratios top1_vs_dense={block[(8, 1)][0]:.3f} top2_vs_dense={block[(8, 2)][0]:.3f} "
-          f"top2_speedup_vs_onmt={block[(8, 2)][1]:.3f} train_tps_top1={tps1:.3f} train_tps_top2={tps2:.3f}")
+    block = (
+        bench_block(device, rounds, reps, dispatches=tuple(a.dispatch), overflow=a.overflow)
+        if a.part in ("all", "block")
+        else {(8, 1): (nan, nan), (8, 2): (nan, nan)}
+    )
+    tps1, tps2 = (
+        bench_training(device, rounds, reps, a.quick, a.dispatch[0], a.overflow)
+        if a.part in ("all", "train")
+        else (nan, nan)
+    )
+    print(
+        f"ratios top1_vs_dense={block[(8, 1)][0]:.3f} top2_vs_dense={block[(8, 2)][0]:.3f} "
+        f"top2_speedup_vs_onmt={block[(8, 2)][1]:.3f} train_tps_top1={tps1:.3f} train_tps_top2={tps2:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ Resumable: run it again to continue after --max_hours; finished cells are read b
         [--models dense,moe,moe_notag] [--out runs/bench_paper] [--results benchmark/results/paper_table.csv]
         [--max_hours 2.5] [--set key=value ...]
 """
+
 import argparse
 import os
 import sys

@@ -5,6 +5,7 @@ Same machinery as `make bench-paper` (onmt_moe.runs.paper_table); writes runs/be
 
     python scripts/bench_quality.py [--steps 2000] [--data data/demo] [--set key=value ...]
 """
+
 import os
 import sys
 
@@ -12,8 +13,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_paper  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULTS = ["--inputs", "NMR,NMR+IR+MS", "--models", "dense,moe", "--out", os.path.join(ROOT, "runs", "bench_quality"),
-            "--results", os.path.join(ROOT, "runs", "bench_quality", "quality_table.csv")]
+DEFAULTS = [
+    "--inputs",
+    "NMR,NMR+IR+MS",
+    "--models",
+    "dense,moe",
+    "--out",
+    os.path.join(ROOT, "runs", "bench_quality"),
+    "--results",
+    os.path.join(ROOT, "runs", "bench_quality", "quality_table.csv"),
+]
 
 if __name__ == "__main__":
     sys.exit(bench_paper.main(DEFAULTS + sys.argv[1:]))

@@ -8,6 +8,7 @@ windows after the first, which holds warm-up) and the ratio to dense.
     python scripts/bench_train_throughput.py --data_dir data/demo_tagged/data \
         [--config configs/benchmark_moe.yaml] [--steps 200] [--gpu] [--set key=value ...]
 """
+
 import argparse
 import csv
 import os
@@ -37,8 +38,12 @@ def main(argv=None) -> int:
     ap.add_argument("--config", default=os.path.join(ROOT, "configs", "benchmark_moe.yaml"))
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--gpu", action="store_true")
-    ap.add_argument("--bucket_size", type=int, default=2048,
-                    help="OpenNMT's default (262144) makes a small corpus cycle for minutes before step 1")
+    ap.add_argument(
+        "--bucket_size",
+        type=int,
+        default=2048,
+        help="OpenNMT's default (262144) makes a small corpus cycle for minutes before step 1",
+    )
     ap.add_argument("--runs_dir", default=None)
     ap.add_argument("--set", action="append", default=[])
     a = ap.parse_args(argv)
@@ -46,16 +51,34 @@ def main(argv=None) -> int:
 
     ff = int(yaml.safe_load(open(a.config)).get("transformer_ff", 2048))
     runs = a.runs_dir or tempfile.mkdtemp(prefix="bench_tps_")
-    common = [f"run.data_dir={a.data_dir}", f"train_steps={a.steps}", f"save_checkpoint_steps={a.steps}",
-              f"valid_steps={a.steps * 10}", f"report_every={max(a.steps // 10, 1)}", "accum_count=[1]",
-              "moe_grad_norm_every=0", f"bucket_size={a.bucket_size}"]
+    common = [
+        f"run.data_dir={a.data_dir}",
+        f"train_steps={a.steps}",
+        f"save_checkpoint_steps={a.steps}",
+        f"valid_steps={a.steps * 10}",
+        f"report_every={max(a.steps // 10, 1)}",
+        "accum_count=[1]",
+        "moe_grad_norm_every=0",
+        f"bucket_size={a.bucket_size}",
+    ]
     if a.gpu:
         common += ["world_size=1", "gpu_ranks=[0]"]
     out = {}
     for name, sets in VARIANTS.items():
         sets = [s if s != "HALF_FF" else f"moe_expert_d_ff={[ff // 2] * 8}" for s in sets]
-        cmd = [sys.executable, os.path.join(ROOT, "benchmark", "start_training.py"), "--config", a.config,
-               "--runs_dir", runs, "--run_name", name, "--stages", "vocab,train", "--quiet"]
+        cmd = [
+            sys.executable,
+            os.path.join(ROOT, "benchmark", "start_training.py"),
+            "--config",
+            a.config,
+            "--runs_dir",
+            runs,
+            "--run_name",
+            name,
+            "--stages",
+            "vocab,train",
+            "--quiet",
+        ]
         for s in common + sets + a.set:
             cmd += ["--set", s]
         r = subprocess.run(cmd, capture_output=True, text=True)

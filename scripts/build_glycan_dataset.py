@@ -1,11 +1,12 @@
 #!/usr/bin/env python
 """Build the glycan MS/MS -> WURCS dataset (see docs/glycan.md).
 
-    python scripts/build_glycan_dataset.py --out data/glycan --limit 3000 --max_residues 12 --workers 2
-    python scripts/build_glycan_dataset.py --out data/glycan_yield --convert_only --workers 2  # yield only
-    # seen structures, new spectra (another noise seed) of 1,000 training structures, as a test set:
-    python scripts/build_glycan_dataset.py --resimulate data/glycan --out data/glycan_seen --limit 1000 --seed 99
+python scripts/build_glycan_dataset.py --out data/glycan --limit 3000 --max_residues 12 --workers 2
+python scripts/build_glycan_dataset.py --out data/glycan_yield --convert_only --workers 2  # yield only
+# seen structures, new spectra (another noise seed) of 1,000 training structures, as a test set:
+python scripts/build_glycan_dataset.py --resimulate data/glycan --out data/glycan_seen --limit 1000 --seed 99
 """
+
 import argparse
 import json
 import os
@@ -25,16 +26,27 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=13, help="candidate order and spectrum noise")
     ap.add_argument("--split_seed", type=int, default=0)
     ap.add_argument("--convert_only", action="store_true", help="only convert+verify (writes wurcs.tsv)")
-    ap.add_argument("--resimulate", metavar="DATASET",
-                    help="instead of building: new spectra (noise --seed) of --from_split structures of DATASET")
+    ap.add_argument(
+        "--resimulate",
+        metavar="DATASET",
+        help="instead of building: new spectra (noise --seed) of --from_split structures of DATASET",
+    )
     ap.add_argument("--from_split", default="train", help="with --resimulate (default train)")
     a = ap.parse_args(argv)
     try:
         if a.resimulate:
             resimulate(a.resimulate, a.out, from_split=a.from_split, limit=a.limit, seed=a.seed)
             return 0
-        s = build(a.out, limit=a.limit, workers=a.workers, max_residues=a.max_residues, seed=a.seed,
-                  split_seed=a.split_seed, convert_only=a.convert_only, log=lambda m: print(m, flush=True))
+        s = build(
+            a.out,
+            limit=a.limit,
+            workers=a.workers,
+            max_residues=a.max_residues,
+            seed=a.seed,
+            split_seed=a.split_seed,
+            convert_only=a.convert_only,
+            log=lambda m: print(m, flush=True),
+        )
     except MissingDependency as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@
 Default data: /work/shared/data/benchmark_examples/example_data_{1,2}.parquet (or the
 tests/fixtures slice when that is absent).  All logic is in onmt_moe/simulate/compare.py.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,8 @@ from onmt_moe.simulate import compare, ir  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 DEFAULT_DATA = sorted(glob.glob("/work/shared/data/benchmark_examples/example_data_*.parquet")) or sorted(
-    glob.glob(os.path.join(ROOT, "tests", "fixtures", "benchmark_examples", "*.parquet")))
+    glob.glob(os.path.join(ROOT, "tests", "fixtures", "benchmark_examples", "*.parquet"))
+)
 
 
 def main(argv=None):
@@ -40,8 +42,12 @@ def main(argv=None):
     for smi, why in failures:
         print(f"simulation failed: {smi}: {why}", file=sys.stderr)
     res = compare.compare_rows(real, sim)
-    res["settings"] = {"data": args.data, "nmr": "csp5" if args.csp5 else "fast", "ir_style": args.ir_style,
-                       "seed": args.seed}
+    res["settings"] = {
+        "data": args.data,
+        "nmr": "csp5" if args.csp5 else "fast",
+        "ir_style": args.ir_style,
+        "seed": args.seed,
+    }
     print(compare.format_report(res))
     if args.json:
         with open(args.json, "w") as fh:

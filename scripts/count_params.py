@@ -5,6 +5,7 @@
 
 See onmt_moe/runs/param_count.py.
 """
+
 import os
 import sys
 

@@ -15,6 +15,7 @@
                            [--run_name demo] [--set key=value ...] [--modalities formula,h_nmr,c_nmr,...]
                            [--nmr_decimals 1,0,0] [--fresh]
 """
+
 import argparse
 import json
 import os
@@ -29,32 +30,68 @@ DEMO_MOLECULES = 30000
 def simulate_small_tier(a, py, env) -> int:
     """Formula + 1H/13C NMR (fast estimate) for the first --molecules of the bundled list."""
     print(f"==> simulating NMR for {a.molecules} molecules of {a.molecule_list} -> {a.data}", flush=True)
-    cmd = [py, os.path.join(ROOT, "scripts", "simulate_dataset.py"), "--out", a.data, "--n", str(a.molecules),
-           "--seed", "0", "--fast", "--modalities", "nmr", "--workers", "2", "--chunk-size", "5000",
-           "--max-heavy", "14", "--smiles-file", a.molecule_list, "--quiet"]
+    cmd = [
+        py,
+        os.path.join(ROOT, "scripts", "simulate_dataset.py"),
+        "--out",
+        a.data,
+        "--n",
+        str(a.molecules),
+        "--seed",
+        "0",
+        "--fast",
+        "--modalities",
+        "nmr",
+        "--workers",
+        "2",
+        "--chunk-size",
+        "5000",
+        "--max-heavy",
+        "14",
+        "--smiles-file",
+        a.molecule_list,
+        "--quiet",
+    ]
     return subprocess.run(cmd, env=env).returncode
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=os.path.join(ROOT, "data", "demo_small"),
-                    help="parquet chunks; simulated from --molecule_list when the folder has none")
+    ap.add_argument(
+        "--data",
+        default=os.path.join(ROOT, "data", "demo_small"),
+        help="parquet chunks; simulated from --molecule_list when the folder has none",
+    )
     ap.add_argument("--molecule_list", default=os.path.join(ROOT, "data", "demo", "small_tier_molecules.smi.gz"))
     ap.add_argument("--molecules", type=int, default=DEMO_MOLECULES, help="molecules to simulate from the list")
     ap.add_argument("--corpus", default=None, help="tagged corpus folder (default: <data>_tagged)")
     ap.add_argument("--config", default=os.path.join(ROOT, "configs", "demo_moe.yaml"))
     ap.add_argument("--runs_dir", default=os.path.join(ROOT, "runs"))
     ap.add_argument("--run_name", default="demo")
-    ap.add_argument("--modalities", default="formula,h_nmr,c_nmr",
-                    help="generate_input sections; the default (formula + 1H + 13C NMR) learns fastest on CPU; "
-                         "formula,h_nmr,c_nmr,ir,pos_msms,neg_msms gives every modality")
-    ap.add_argument("--ir_points", type=int, default=100,
-                    help="IR tokens per spectrum (the benchmark uses 400; 100 keeps the CPU demo fast)")
+    ap.add_argument(
+        "--modalities",
+        default="formula,h_nmr,c_nmr",
+        help="generate_input sections; the default (formula + 1H + 13C NMR) learns fastest on CPU; "
+        "formula,h_nmr,c_nmr,ir,pos_msms,neg_msms gives every modality",
+    )
+    ap.add_argument(
+        "--ir_points",
+        type=int,
+        default=100,
+        help="IR tokens per spectrum (the benchmark uses 400; 100 keeps the CPU demo fast)",
+    )
     ap.add_argument("--msms_top_k", type=int, default=12, help="most intense MS/MS peaks kept per spectrum")
-    ap.add_argument("--nmr_decimals", default="1,0,0",
-                    help="decimals of 1H shifts, J values, 13C shifts in the tagged source (benchmark: 2,2,1)")
-    ap.add_argument("--max_src_tokens", type=int, default=1000,
-                    help="rows with longer sources are rejected to rejects.tsv (and counted), never truncated")
+    ap.add_argument(
+        "--nmr_decimals",
+        default="1,0,0",
+        help="decimals of 1H shifts, J values, 13C shifts in the tagged source (benchmark: 2,2,1)",
+    )
+    ap.add_argument(
+        "--max_src_tokens",
+        type=int,
+        default=1000,
+        help="rows with longer sources are rejected to rejects.tsv (and counted), never truncated",
+    )
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--fresh", action="store_true", help="delete an existing run folder of the same name first")
     a = ap.parse_args(argv)
@@ -68,16 +105,36 @@ def main(argv=None) -> int:
         if simulate_small_tier(a, py, env) != 0:
             return 1
     elif not has_parquet:
-        print(f"error: no parquet files in {a.data} and no molecule list {a.molecule_list} "
-              "(see data/demo/README.md)", file=sys.stderr)
+        print(
+            f"error: no parquet files in {a.data} and no molecule list {a.molecule_list} (see data/demo/README.md)",
+            file=sys.stderr,
+        )
         return 2
     flags = [f"--{m.strip()}" for m in a.modalities.split(",") if m.strip()]
     if not os.path.exists(os.path.join(a.corpus, "data", "src-test.txt")):
         print(f"==> building tagged corpora from {a.data}", flush=True)
-        cmd = [py, os.path.join(ROOT, "benchmark", "generate_input.py"), "--input", a.data, "--out_dir", a.corpus,
-               "--format", "tagged", "--missing", "token", "--ir_points", str(a.ir_points),
-               "--msms_top_k", str(a.msms_top_k), "--nmr_decimals", a.nmr_decimals,
-               "--max_src_tokens", str(a.max_src_tokens), "--no_progress", *flags]
+        cmd = [
+            py,
+            os.path.join(ROOT, "benchmark", "generate_input.py"),
+            "--input",
+            a.data,
+            "--out_dir",
+            a.corpus,
+            "--format",
+            "tagged",
+            "--missing",
+            "token",
+            "--ir_points",
+            str(a.ir_points),
+            "--msms_top_k",
+            str(a.msms_top_k),
+            "--nmr_decimals",
+            a.nmr_decimals,
+            "--max_src_tokens",
+            str(a.max_src_tokens),
+            "--no_progress",
+            *flags,
+        ]
         if subprocess.run(cmd, env=env).returncode != 0:
             return 1
     run_dir = os.path.join(a.runs_dir, a.run_name)
@@ -85,8 +142,19 @@ def main(argv=None) -> int:
         import shutil
 
         shutil.rmtree(run_dir)
-    cmd = [py, os.path.join(ROOT, "benchmark", "start_training.py"), "--config", a.config, "--runs_dir", a.runs_dir,
-           "--run_name", a.run_name, "--set", f"run.data_dir={os.path.join(a.corpus, 'data')}", "--quiet"]
+    cmd = [
+        py,
+        os.path.join(ROOT, "benchmark", "start_training.py"),
+        "--config",
+        a.config,
+        "--runs_dir",
+        a.runs_dir,
+        "--run_name",
+        a.run_name,
+        "--set",
+        f"run.data_dir={os.path.join(a.corpus, 'data')}",
+        "--quiet",
+    ]
     if os.path.isdir(run_dir) and any(f.startswith("model_step_") for f in os.listdir(run_dir)):
         cmd.append("--resume")
         print(f"==> {run_dir} exists: resuming (use --fresh to start over)")
@@ -100,10 +168,13 @@ def main(argv=None) -> int:
     summary = json.load(open(os.path.join(a.corpus, "data", "summary.json")))
     print("\n" + "=" * 72)
     print(f"onmt_moe demo finished in {time.time() - t0:.0f} s")
-    print(f"  data        {a.data} -> {a.corpus}/data "
-          f"(rows written: {(summary.get('rows') or {}).get('written', '?')})")
-    print(f"  model       {info.get('params_total', 0) / 1e6:.2f} M parameters, "
-          f"{info.get('params_active', 0) / 1e6:.2f} M active per token")
+    print(
+        f"  data        {a.data} -> {a.corpus}/data (rows written: {(summary.get('rows') or {}).get('written', '?')})"
+    )
+    print(
+        f"  model       {info.get('params_total', 0) / 1e6:.2f} M parameters, "
+        f"{info.get('params_active', 0) / 1e6:.2f} M active per token"
+    )
     scores_path = os.path.join(run_dir, "scores.json")
     scores = json.load(open(scores_path)) if os.path.exists(scores_path) else {}
     topk, reranked = scores.get("topk") or {}, scores.get("formula_consistent_topk") or {}
@@ -114,11 +185,23 @@ def main(argv=None) -> int:
             rr = f"{reranked[k]:.4f}" if k in reranked else "-"
             print(f"  top-{k:<3}     {topk[k]:.4f}   {rr}")
     if scores.get("invalid_rate_top1") is not None:
-        print(f"  invalid     {scores['invalid_rate_top1']:.4f} of first candidates, "
-              f"{scores['invalid_rate']:.4f} of all candidates")
+        print(
+            f"  invalid     {scores['invalid_rate_top1']:.4f} of first candidates, "
+            f"{scores['invalid_rate']:.4f} of all candidates"
+        )
     print(f"  run folder  {run_dir}")
-    for name in ("scores.json", "ranks.csv", "pred/test.txt", "train_steps.csv", "valid_summary.csv",
-                 "moe_steps.csv", "moe_aux.csv", "grad_norms.csv", "anomaly_report.txt", "plots/"):
+    for name in (
+        "scores.json",
+        "ranks.csv",
+        "pred/test.txt",
+        "train_steps.csv",
+        "valid_summary.csv",
+        "moe_steps.csv",
+        "moe_aux.csv",
+        "grad_norms.csv",
+        "anomaly_report.txt",
+        "plots/",
+    ):
         p = os.path.join(run_dir, name)
         if os.path.exists(p):
             print(f"    {name}")

@@ -18,6 +18,7 @@
 Needs requirements-glycan.txt (glypy, glycowork). The spectra are simulated: the scores measure how
 well the model inverts the simulator, not real-instrument accuracy (docs/glycan.md).
 """
+
 import argparse
 import json
 import os
@@ -32,9 +33,17 @@ sys.path.insert(0, ROOT)
 from onmt_moe.glycan.demo_summary import summary_lines  # noqa: E402
 
 # the GlycoLLM-style settings on top of configs/glycan_multitask.yaml (one definition: here)
-MODEL_SET = ["within_modality_attention=true", "fusion_layers=1", "modality_type_embedding=true",
-             "segment_positions=true", "moe_contrastive_coef=0.05", "moe_contrastive_pairs=MS:WURCS,TEXT:WURCS,MS:TEXT",
-             "moe_contrastive_temperature=0.07", "moe_contrastive_margin=0.2", "moe_contrastive_hard_key=MS"]
+MODEL_SET = [
+    "within_modality_attention=true",
+    "fusion_layers=1",
+    "modality_type_embedding=true",
+    "segment_positions=true",
+    "moe_contrastive_coef=0.05",
+    "moe_contrastive_pairs=MS:WURCS,TEXT:WURCS,MS:TEXT",
+    "moe_contrastive_temperature=0.07",
+    "moe_contrastive_margin=0.2",
+    "moe_contrastive_hard_key=MS",
+]
 # the CPU budget: half-size token batches and a shorter warm-up than the config (600 steps ≈ 10 min on 2 busy cores)
 BUDGET_SET = ["batch_size=2048", "warmup_steps=200"]
 
@@ -65,23 +74,65 @@ def main(argv=None) -> int:
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
     corpus = a.corpus or a.data.rstrip("/") + "_mt"
     if not os.path.exists(os.path.join(a.data, "glycan.parquet")):
-        if not _run([py, os.path.join(ROOT, "scripts", "build_glycan_dataset.py"), "--out", a.data, "--limit",
-                     str(a.structures), "--max_residues", str(a.max_residues), "--workers", str(a.workers)], env):
+        if not _run(
+            [
+                py,
+                os.path.join(ROOT, "scripts", "build_glycan_dataset.py"),
+                "--out",
+                a.data,
+                "--limit",
+                str(a.structures),
+                "--max_residues",
+                str(a.max_residues),
+                "--workers",
+                str(a.workers),
+            ],
+            env,
+        ):
             return 1
     if not os.path.exists(os.path.join(corpus, "tasks.json")):
-        if not _run([py, os.path.join(ROOT, "benchmark", "generate_glycan_input.py"), "--input", a.data,
-                     "--out_dir", corpus, "--text", "--multitask", "struct,spec,text,align"], env):
+        if not _run(
+            [
+                py,
+                os.path.join(ROOT, "benchmark", "generate_glycan_input.py"),
+                "--input",
+                a.data,
+                "--out_dir",
+                corpus,
+                "--text",
+                "--multitask",
+                "struct,spec,text,align",
+            ],
+            env,
+        ):
             return 1
     run_dir = os.path.join(a.runs_dir, a.run_name)
     if a.fresh and os.path.isdir(run_dir):
         shutil.rmtree(run_dir)
     half = max(1, a.steps // 2)
-    cmd = [py, os.path.join(ROOT, "benchmark", "start_training.py"), "--config", a.config, "--runs_dir", a.runs_dir,
-           "--run_name", a.run_name, "--quiet", "--stages", "vocab,train,translate,score",
-           "--set", f"run.data_dir={os.path.join(corpus, 'data')}", "--set", f"train_steps={a.steps}",
-           "--set", f"valid_steps={half}", "--set", f"save_checkpoint_steps={half}",
-           "--set", f"run.translate={{beam_size: {a.beam}, n_best: {a.beam}, min_length: 1, max_length: 200, "
-                    "batch_size: 64}"]
+    cmd = [
+        py,
+        os.path.join(ROOT, "benchmark", "start_training.py"),
+        "--config",
+        a.config,
+        "--runs_dir",
+        a.runs_dir,
+        "--run_name",
+        a.run_name,
+        "--quiet",
+        "--stages",
+        "vocab,train,translate,score",
+        "--set",
+        f"run.data_dir={os.path.join(corpus, 'data')}",
+        "--set",
+        f"train_steps={a.steps}",
+        "--set",
+        f"valid_steps={half}",
+        "--set",
+        f"save_checkpoint_steps={half}",
+        "--set",
+        f"run.translate={{beam_size: {a.beam}, n_best: {a.beam}, min_length: 1, max_length: 200, batch_size: 64}}",
+    ]
     for s in MODEL_SET + BUDGET_SET + a.set:
         cmd += ["--set", s]
     if os.path.isdir(run_dir) and any(f.startswith("model_step_") for f in os.listdir(run_dir)):
@@ -90,8 +141,17 @@ def main(argv=None) -> int:
     if not _run(cmd, env):
         return 1
     t_ret = time.time()
-    if not _run([py, os.path.join(ROOT, "benchmark", "retrieve.py"), "--run", run_dir, "--max_candidates",
-                 str(a.max_candidates)], env):
+    if not _run(
+        [
+            py,
+            os.path.join(ROOT, "benchmark", "retrieve.py"),
+            "--run",
+            run_dir,
+            "--max_candidates",
+            str(a.max_candidates),
+        ],
+        env,
+    ):
         return 1
     with open(os.path.join(run_dir, "scores.json"), encoding="utf-8") as f:
         scores = json.load(f)
@@ -100,10 +160,14 @@ def main(argv=None) -> int:
     with open(os.path.join(run_dir, "run.json"), encoding="utf-8") as f:
         info = json.load(f)
     print("\n" + "=" * 72)
-    print(f"glycan demo finished in {time.time() - t0:.0f} s (data {t_train - t0:.0f} s, train + decode + score "
-          f"{t_ret - t_train:.0f} s, retrieval {time.time() - t_ret:.0f} s); SYNTHETIC spectra")
-    print(f"  model       {info.get('params_total', 0) / 1e6:.2f} M parameters, {a.steps} steps, one model for "
-          f"{len(scores.get('tasks', {}))} tasks; run folder {run_dir}")
+    print(
+        f"glycan demo finished in {time.time() - t0:.0f} s (data {t_train - t0:.0f} s, train + decode + score "
+        f"{t_ret - t_train:.0f} s, retrieval {time.time() - t_ret:.0f} s); SYNTHETIC spectra"
+    )
+    print(
+        f"  model       {info.get('params_total', 0) / 1e6:.2f} M parameters, {a.steps} steps, one model for "
+        f"{len(scores.get('tasks', {}))} tasks; run folder {run_dir}"
+    )
     print("\n".join(summary_lines(scores, retrieval)))
     return 0
 

@@ -7,6 +7,7 @@ Deterministic for --seed. Writes one canonical SMILES a line (gzip), shuffled.
 
     python scripts/make_demo_molecules.py --out data/demo/small_tier_molecules.smi.gz [--parents 20000]
 """
+
 import argparse
 import gzip
 import sys

@@ -7,6 +7,7 @@ Writes PNGs (loss/ppl, lr, throughput, aux losses, MoE occupancy and modality
 heatmaps, balance metrics, grad norms) to DIR (default runs/<run>/plots/) and
 prints their paths.  See onmt_moe/diagnostics/plots.py.
 """
+
 import os
 import sys
 

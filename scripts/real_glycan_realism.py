@@ -8,6 +8,7 @@ Matches annotations to spectra (onmt_moe/glycan/real/annotations.py), converts e
 structure strictly to WURCS (ambiguous ones cannot be simulated and are counted), simulates it
 (onmt_moe/glycan/fragments.py, default SimParams) and prints onmt_moe/glycan/real/realism.paired.
 """
+
 import argparse
 import json
 import os
@@ -30,7 +31,9 @@ def main(argv=None):
     ap.add_argument("--annotations", required=True)
     ap.add_argument("--glycan_class", required=True, choices=("N", "O", "free", "lipid"))
     ap.add_argument("--out")
-    ap.add_argument("--reducing_end", default="free", help="simulator: reducing-end tag (default free = the old simulator)")
+    ap.add_argument(
+        "--reducing_end", default="free", help="simulator: reducing-end tag (default free = the old simulator)"
+    )
     ap.add_argument("--mz_sigma", type=float, default=0.0, help="simulator: Gaussian m/z error, Da")
     ap.add_argument("--sharpen", default="1", help="simulator: intensity exponent(s), comma list (one result each)")
     a = ap.parse_args(argv)

@@ -9,6 +9,7 @@ tolerance (used as loss_tol and diag_tol): the fraction of spectra with >= 1 NLP
 token, and the same with every loss / diagnostic mass shifted by 2.5 Da (chance matches; see
 onmt_moe/glycan/real/tolerance.py).  Also the m/z error of the peak nearest each diagnostic ion.
 """
+
 import argparse
 import json
 import os
@@ -41,8 +42,11 @@ def main(argv=None):
                 res[f"tol {tol}"] = {"rate": firing_rate(rows, cfg), "decoy": firing_rate(rows, cfg, decoy=True)}
             err = np.abs(diagnostic_errors(rows))
             if len(err):
-                res["diagnostic_abs_error"] = {"n": int(len(err)), "median": round(float(np.median(err)), 3),
-                                               "p90": round(float(np.percentile(err, 90)), 3)}
+                res["diagnostic_abs_error"] = {
+                    "n": int(len(err)),
+                    "median": round(float(np.median(err)), 3),
+                    "p90": round(float(np.percentile(err, 90)), 3),
+                }
             out[name] = res
             print(name, json.dumps(res))
     return 0

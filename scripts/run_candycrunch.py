@@ -10,6 +10,7 @@ beside ours", says how /work/cc_venv was made):
 Output columns: mz, RT, charge, predictions (JSON list of IUPAC, best first, at most 5).
 Score them with benchmark/evaluate_real_glycan.py --candycrunch cc_GPST000350.csv.
 """
+
 import argparse
 import json
 import sys

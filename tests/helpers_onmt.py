@@ -1,4 +1,5 @@
 """Small builders for OpenNMT objects used by several tests (tiny vocab, opts, model, batches)."""
+
 import torch
 from onmt.inputters.inputter import dict_to_vocabs
 from onmt.model_builder import build_base_model
@@ -13,19 +14,43 @@ TGT_TOKENS = ["C", "O", "N", "(", ")", "=", "1", "c"]
 
 def vocabs():
     specials = ["<unk>", "<blank>", "<s>", "</s>"]
-    return dict_to_vocabs({"src": specials + SRC_TOKENS, "tgt": specials + TGT_TOKENS,
-                           "data_task": "seq2seq", "decoder_start_token": "<s>"})
+    return dict_to_vocabs(
+        {
+            "src": specials + SRC_TOKENS,
+            "tgt": specials + TGT_TOKENS,
+            "data_task": "seq2seq",
+            "decoder_start_token": "<s>",
+        }
+    )
 
 
 def opts(**kw):
     parser = ArgumentParser()
     train_opts(parser)
     opt = parser.parse_args(["-data", "{}", "-src_vocab", "x"])
-    base = dict(encoder_type="moe_transformer", decoder_type="transformer", layers=2, hidden_size=16,
-                word_vec_size=16, transformer_ff=32, heads=2, dropout=[0.0], attention_dropout=[0.0],
-                position_encoding=True, param_init=0.0, param_init_glorot=True, batch_type="sents",
-                normalization="tokens", label_smoothing=0.1, moe_num_experts=4, moe_top_k=2,
-                src_vocab="x", tgt_vocab="x", save_model="/tmp/x", data={})
+    base = dict(
+        encoder_type="moe_transformer",
+        decoder_type="transformer",
+        layers=2,
+        hidden_size=16,
+        word_vec_size=16,
+        transformer_ff=32,
+        heads=2,
+        dropout=[0.0],
+        attention_dropout=[0.0],
+        position_encoding=True,
+        param_init=0.0,
+        param_init_glorot=True,
+        batch_type="sents",
+        normalization="tokens",
+        label_smoothing=0.1,
+        moe_num_experts=4,
+        moe_top_k=2,
+        src_vocab="x",
+        tgt_vocab="x",
+        save_model="/tmp/x",
+        data={},
+    )
     base.update(kw)
     for k, v in base.items():
         setattr(opt, k, v)
@@ -44,6 +69,7 @@ def model(opt, seed=0):
 
 def batch(v, src_lines, tgt_lines):
     """OpenNMT-style batch dict from whitespace-tokenised lines (pads with <blank>)."""
+
     def encode(voc, lines, bos_eos):
         seqs = []
         for line in lines:

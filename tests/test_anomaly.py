@@ -1,5 +1,6 @@
 """Anomaly report tests, with a small synthetic-run generator (also used by
 tests/test_plots.py)."""
+
 import json
 import math
 import sys
@@ -11,21 +12,38 @@ import pytest
 from onmt_moe.diagnostics.anomaly import RunDataError, analyze_run, format_report, main, should_fail
 from onmt_moe.runs.csvlog import CsvLog
 
-TRAIN_COLS = ["step", "xent", "ppl", "accuracy", "lr", "src_tok_per_s", "tgt_tok_per_s",
-              "elapsed_s", "aux_total"]
+TRAIN_COLS = ["step", "xent", "ppl", "accuracy", "lr", "src_tok_per_s", "tgt_tok_per_s", "elapsed_s", "aux_total"]
 VALID_COLS = ["step", "xent", "ppl", "accuracy"]
-MOE_COLS = ["step", "layer", "expert", "modality", "load", "load_frac", "importance",
-            "importance_frac", "overflow_frac", "entropy_norm", "cv", "max_over_mean",
-            "router_confidence", "temperature", "k"]
+MOE_COLS = [
+    "step",
+    "layer",
+    "expert",
+    "modality",
+    "load",
+    "load_frac",
+    "importance",
+    "importance_frac",
+    "overflow_frac",
+    "entropy_norm",
+    "cv",
+    "max_over_mean",
+    "router_confidence",
+    "temperature",
+    "k",
+]
 AUX_COLS = ["step", "component", "raw", "coef", "weighted"]
 GRAD_COLS = ["step", "module", "grad_norm"]
 MODALITIES = ["NMR", "IR", "MS", "FORMULA"]
-GRAD_MODULES = ["encoder.transformer.0.feed_forward", "encoder.transformer.0.self_attn",
-                "encoder.transformer.1.feed_forward", "decoder.transformer_layers.0.self_attn",
-                "decoder.transformer_layers.1.self_attn", "generator"]
+GRAD_MODULES = [
+    "encoder.transformer.0.feed_forward",
+    "encoder.transformer.0.self_attn",
+    "encoder.transformer.1.feed_forward",
+    "decoder.transformer_layers.0.self_attn",
+    "decoder.transformer_layers.1.self_attn",
+    "generator",
+]
 
-ISSUES = {"nan_loss", "expert_collapse", "cv_explosion", "stalled_valid", "throughput_drop",
-          "bad_grads", "dense"}
+ISSUES = {"nan_loss", "expert_collapse", "cv_explosion", "stalled_valid", "throughput_drop", "bad_grads", "dense"}
 
 
 def make_run(run_dir, issues=(), n_points=60, every=10, layers=2, experts=4, seed=0):
@@ -53,12 +71,19 @@ def make_run(run_dir, issues=(), n_points=60, every=10, layers=2, experts=4, see
         tok = 5000.0 * (1 + rng.normal(0, 0.03))
         if "throughput_drop" in issues and i >= 40:
             tok *= 0.3
-        train.append({
-            "step": s, "xent": xent, "ppl": math.exp(xent) if math.isfinite(xent) else float("nan"),
-            "accuracy": 100 * (1 - math.exp(-s / 300)) if math.isfinite(xent) else float("nan"),
-            "lr": 2.0 * min(s ** -0.5, s * 100 ** -1.5) / 16,
-            "src_tok_per_s": tok, "tgt_tok_per_s": 0.4 * tok, "elapsed_s": s * 0.1,
-            "aux_total": None if "dense" in issues else 0.01 + rng.normal(0, 0.001)})
+        train.append(
+            {
+                "step": s,
+                "xent": xent,
+                "ppl": math.exp(xent) if math.isfinite(xent) else float("nan"),
+                "accuracy": 100 * (1 - math.exp(-s / 300)) if math.isfinite(xent) else float("nan"),
+                "lr": 2.0 * min(s**-0.5, s * 100**-1.5) / 16,
+                "src_tok_per_s": tok,
+                "tgt_tok_per_s": 0.4 * tok,
+                "elapsed_s": s * 0.1,
+                "aux_total": None if "dense" in issues else 0.01 + rng.normal(0, 0.001),
+            }
+        )
     CsvLog(run_dir / "train_steps.csv", TRAIN_COLS).append(train)
 
     valid = []
@@ -86,25 +111,49 @@ def make_run(run_dir, issues=(), n_points=60, every=10, layers=2, experts=4, see
                 cv = float(frac.std() / frac.mean())
                 mom = float(frac.max() / frac.mean())
                 for e in range(experts):
-                    common = {"step": s, "layer": layer, "expert": e, "overflow_frac": 0.01,
-                              "entropy_norm": ent, "cv": cv, "max_over_mean": mom,
-                              "router_confidence": 0.6, "temperature": 1.0, "k": 2}
-                    moe.append({**common, "modality": "all", "load": frac[e] * 2000,
-                                "load_frac": frac[e], "importance": frac[e] * 1000,
-                                "importance_frac": frac[e]})
+                    common = {
+                        "step": s,
+                        "layer": layer,
+                        "expert": e,
+                        "overflow_frac": 0.01,
+                        "entropy_norm": ent,
+                        "cv": cv,
+                        "max_over_mean": mom,
+                        "router_confidence": 0.6,
+                        "temperature": 1.0,
+                        "k": 2,
+                    }
+                    moe.append(
+                        {
+                            **common,
+                            "modality": "all",
+                            "load": frac[e] * 2000,
+                            "load_frac": frac[e],
+                            "importance": frac[e] * 1000,
+                            "importance_frac": frac[e],
+                        }
+                    )
                     for m_i, m in enumerate(MODALITIES):
                         # each modality prefers a different expert
                         mf = np.full(experts, 0.5 / (experts - 1))
                         mf[(m_i + layer) % experts] = 0.5
                         mf = mf * frac * experts
                         mf = mf / mf.sum()
-                        moe.append({**common, "modality": m, "load": mf[e] * 500,
-                                    "load_frac": mf[e], "importance": mf[e] * 250,
-                                    "importance_frac": mf[e]})
-            for comp, coef, raw in (("load_balance", 0.01, 1.0 + 0.05 * rng.normal()),
-                                    ("z_loss", 0.001, 2.0 * math.exp(-s / 300))):
-                aux.append({"step": s, "component": comp, "raw": raw, "coef": coef,
-                            "weighted": raw * coef})
+                        moe.append(
+                            {
+                                **common,
+                                "modality": m,
+                                "load": mf[e] * 500,
+                                "load_frac": mf[e],
+                                "importance": mf[e] * 250,
+                                "importance_frac": mf[e],
+                            }
+                        )
+            for comp, coef, raw in (
+                ("load_balance", 0.01, 1.0 + 0.05 * rng.normal()),
+                ("z_loss", 0.001, 2.0 * math.exp(-s / 300)),
+            ):
+                aux.append({"step": s, "component": comp, "raw": raw, "coef": coef, "weighted": raw * coef})
         CsvLog(run_dir / "moe_steps.csv", MOE_COLS).append(moe)
         CsvLog(run_dir / "moe_aux.csv", AUX_COLS).append(aux)
 

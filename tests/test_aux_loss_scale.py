@@ -10,6 +10,7 @@ where CE_b is the summed label-smoothed cross-entropy of batch b, units_b its to
 count as the trainer normalises, and aux_ib the unweighted aux term i of batch b (mean over MoE
 layers) — i.e. mean CE + Σ_i c_i × (normalisation-weighted mean of aux_i).
 """
+
 import onmt.trainer
 import onmt.utils
 import pytest
@@ -51,7 +52,9 @@ def _hand_grads(opt, model, batches):
         scores = model.generator(out.reshape(-1, out.size(-1)))
         target = b["tgt"][:, 1:, 0].reshape(-1)
         ce = ce_fn(scores.float(), target)
-        units = (int(b["tgt"][:, 1:, 0].ne(pad).sum()) - len(b["tgt"])) if opt.normalization == "tokens" else len(b["tgt"])
+        units = (
+            (int(b["tgt"][:, 1:, 0].ne(pad).sum()) - len(b["tgt"])) if opt.normalization == "tokens" else len(b["tgt"])
+        )
         aux = model.encoder.aux_losses()
         ce_sum = ce_sum + ce
         ce_only += float(ce.detach())

@@ -1,4 +1,5 @@
 """start_training refuses misspelled keys and bad values before any work starts."""
+
 import os
 import subprocess
 import sys
@@ -29,11 +30,14 @@ def test_misspelled_key_is_refused_with_suggestion(tmp_path):
     assert "unknown key 'lerning_rate'" in msg and "learning_rate" in msg
 
 
-@pytest.mark.parametrize("key,value,needle", [
-    ("moe_top_k", "two", "moe_top_k"),
-    ("moe_overflow", "spill", "moe_overflow"),
-    ("optim", "sgdd", "optim"),
-])
+@pytest.mark.parametrize(
+    "key,value,needle",
+    [
+        ("moe_top_k", "two", "moe_top_k"),
+        ("moe_overflow", "spill", "moe_overflow"),
+        ("optim", "sgdd", "optim"),
+    ],
+)
 def test_bad_values_are_refused(tmp_path, key, value, needle):
     with pytest.raises(runner.ConfigError) as exc:
         runner.resolve(_write(tmp_path, **{key: value}), str(tmp_path / "run"))
@@ -50,24 +54,55 @@ def test_managed_keys_and_missing_data_are_refused(tmp_path):
 
 def test_dry_run_cli_prints_plan_and_runs_nothing(tmp_path):
     cfg = _write(tmp_path)
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmark", "start_training.py"), "--config", cfg,
-                        "--runs_dir", str(tmp_path / "runs"), "--run_name", "x", "--dry_run",
-                        "--set", "moe_top_k=1"], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "benchmark", "start_training.py"),
+            "--config",
+            cfg,
+            "--runs_dir",
+            str(tmp_path / "runs"),
+            "--run_name",
+            "x",
+            "--dry_run",
+            "--set",
+            "moe_top_k=1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert "config valid" in r.stdout and '"moe_top_k": 1' in r.stdout
     assert not (tmp_path / "runs" / "x").exists()
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmark", "start_training.py"), "--config", cfg,
-                        "--runs_dir", str(tmp_path / "runs"), "--dry_run", "--set", "moe_topk=1"],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "benchmark", "start_training.py"),
+            "--config",
+            cfg,
+            "--runs_dir",
+            str(tmp_path / "runs"),
+            "--dry_run",
+            "--set",
+            "moe_topk=1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and "did you mean" in r.stderr and "Traceback" not in r.stderr
 
 
-@pytest.mark.parametrize("sets,needle", [
-    (["run.kind=wurc"], "run.kind: 'wurc' is not one of smiles, wurcs, spectrum"),
-    (["run.missing_mode=blank"], "run.missing_mode"),
-    (["run.dat_dir=x"], "did you mean: run.data_dir"),
-    (["run.translate=5"], "run.translate"),
-])
+@pytest.mark.parametrize(
+    "sets,needle",
+    [
+        (["run.kind=wurc"], "run.kind: 'wurc' is not one of smiles, wurcs, spectrum"),
+        (["run.missing_mode=blank"], "run.missing_mode"),
+        (["run.dat_dir=x"], "did you mean: run.data_dir"),
+        (["run.translate=5"], "run.translate"),
+    ],
+)
 def test_run_section_is_checked_before_training(tmp_path, sets, needle):
     with pytest.raises(runner.ConfigError) as exc:
         runner.resolve(_write(tmp_path), str(tmp_path / "run"), runner.parse_set(sets))
@@ -77,22 +112,30 @@ def test_run_section_is_checked_before_training(tmp_path, sets, needle):
 
 
 # ----------------------------------------------------------------------------- issue 12
-@pytest.mark.parametrize("sets,needle", [
-    (["encoder_type=foo"], "encoder_type: 'foo' is not one of"),
-    (["decoder_type=bar"], "decoder_type: 'bar' is not one of"),
-    (["train_steps=10.5"], "train_steps: 10.5 is not a valid int"),
-    (["moe_top_k=9"], "-moe_top_k: must be in [1, moe_num_experts=4], got 9"),
-    (["moe_num_experts=0"], "-moe_num_experts: must be >= 1, got 0"),
-    (["moe_router_temperature=linear:2:1"], "moe_router_temperature"),
-    (["use_ckpting=[ffn]"], "moe_transformer does not support use_ckpting: [ffn]"),
-    (["run.translate.beam_sizee=7"], "unknown key 'run.translate.beam_sizee' (did you mean: run.translate.beam_size"),
-    (["run.translate.beam_size=many"], "run.translate.beam_size: 'many' is not a valid int"),
-    (["run.translate.model=x.pt"], "run.translate.model: filled in by start_training"),
-    (["src_seq_length_trunc=100"], "src_seq_length_trunc: declared by OpenNMT 3.5.1 but never used"),
-    (["src_seq_length=100"], "src_seq_length: has no effect without the filtertoolong transform; "
-                             "add filtertoolong to transforms"),
-    (["moe_log_dir=/tmp/elsewhere"], "filled in by start_training"),
-])
+@pytest.mark.parametrize(
+    "sets,needle",
+    [
+        (["encoder_type=foo"], "encoder_type: 'foo' is not one of"),
+        (["decoder_type=bar"], "decoder_type: 'bar' is not one of"),
+        (["train_steps=10.5"], "train_steps: 10.5 is not a valid int"),
+        (["moe_top_k=9"], "-moe_top_k: must be in [1, moe_num_experts=4], got 9"),
+        (["moe_num_experts=0"], "-moe_num_experts: must be >= 1, got 0"),
+        (["moe_router_temperature=linear:2:1"], "moe_router_temperature"),
+        (["use_ckpting=[ffn]"], "moe_transformer does not support use_ckpting: [ffn]"),
+        (
+            ["run.translate.beam_sizee=7"],
+            "unknown key 'run.translate.beam_sizee' (did you mean: run.translate.beam_size",
+        ),
+        (["run.translate.beam_size=many"], "run.translate.beam_size: 'many' is not a valid int"),
+        (["run.translate.model=x.pt"], "run.translate.model: filled in by start_training"),
+        (["src_seq_length_trunc=100"], "src_seq_length_trunc: declared by OpenNMT 3.5.1 but never used"),
+        (
+            ["src_seq_length=100"],
+            "src_seq_length: has no effect without the filtertoolong transform; add filtertoolong to transforms",
+        ),
+        (["moe_log_dir=/tmp/elsewhere"], "filled in by start_training"),
+    ],
+)
 def test_issue12_refused_at_dry_run(tmp_path, sets, needle):
     """Issue 12 items 4 and 9: values OpenNMT accepts at parse time but fails on (or ignores) later."""
     with pytest.raises(runner.ConfigError) as exc:
@@ -103,8 +146,14 @@ def test_issue12_refused_at_dry_run(tmp_path, sets, needle):
 def test_issue12_valid_neighbours_still_pass(tmp_path):
     """The checks above do not refuse what is fine: an integral float, lengths with their transform,
     a known translate key, use_ckpting of attention only, a dense encoder with moe knobs left alone."""
-    sets = ["train_steps=10.0", "transforms=[filtertoolong]", "src_seq_length=100", "run.translate.beam_size=2",
-            "use_ckpting=[mha]", "moe_top_k=4"]
+    sets = [
+        "train_steps=10.0",
+        "transforms=[filtertoolong]",
+        "src_seq_length=100",
+        "run.translate.beam_size=2",
+        "use_ckpting=[mha]",
+        "moe_top_k=4",
+    ]
     plan = runner.resolve(_write(tmp_path), str(tmp_path / "run"), runner.parse_set(sets))
     assert plan["translate_config"]["beam_size"] == 2
     dense = os.path.join(ROOT, "configs", "tiny_dense.yaml")

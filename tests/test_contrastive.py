@@ -1,4 +1,5 @@
 """Optional cross-modal contrastive alignment (glycan track): InfoNCE between pooled segments."""
+
 import pytest
 import torch
 
@@ -71,7 +72,8 @@ def test_coefficient_schedule_turns_the_term_on_and_off_by_step():
     model = H.model(opt).train()
     enc = model.encoder
     assert [enc.aux_coefficients(s)["contrastive"] for s in (0, 50, 100, 150, 400)] == pytest.approx(
-        [0.0, 0.0, 0.1, 0.2, 0.2])
+        [0.0, 0.0, 0.1, 0.2, 0.2]
+    )
     enc.set_step(10)  # coefficient 0 here: the term is not even computed
     enc(b["src"], b["srclen"])
     assert "contrastive" not in enc.aux_losses()

@@ -102,8 +102,12 @@ def test_truncate_after_step(tmp_path):
 def test_large_append_is_fast_and_complete(tmp_path):
     path = tmp_path / "big.csv"
     log = CsvLog(path, ["step", "layer", "expert", "load_frac"], fsync=False)
-    rows = [{"step": s, "layer": layer, "expert": e, "load_frac": 0.125}
-            for s in range(0, 2500) for layer in range(2) for e in range(8)]
+    rows = [
+        {"step": s, "layer": layer, "expert": e, "load_frac": 0.125}
+        for s in range(0, 2500)
+        for layer in range(2)
+        for e in range(8)
+    ]
     log.append(rows)
     df = read_csv(path)
     assert len(df) == len(rows)
@@ -111,9 +115,13 @@ def test_large_append_is_fast_and_complete(tmp_path):
 
 @pytest.mark.parametrize(
     "content,needle",
-    [(None, "not found"), ("", "empty"), ("   \n", "empty"),
-     ('step,xent\n1,2\n"unterminated,3,4,5\n', "corrupt"),
-     ("step,xent\n1,2,3,4\n", "corrupt")],
+    [
+        (None, "not found"),
+        ("", "empty"),
+        ("   \n", "empty"),
+        ('step,xent\n1,2\n"unterminated,3,4,5\n', "corrupt"),
+        ("step,xent\n1,2,3,4\n", "corrupt"),
+    ],
 )
 def test_read_csv_errors_are_one_line_and_name_file(tmp_path, content, needle):
     path = tmp_path / "train_steps.csv"

@@ -1,5 +1,6 @@
 """scripts/demo.py end to end on a few hundred molecules of the bundled list with the tiny config:
 simulate NMR -> binned tagged corpus -> train -> decode -> score -> summary (the `make demo` path)."""
+
 import json
 import os
 import subprocess
@@ -10,10 +11,30 @@ from tests.conftest import ROOT
 
 def test_demo_flow_from_the_bundled_molecule_list(tmp_path):
     data, runs = tmp_path / "small", tmp_path / "runs"
-    cmd = [sys.executable, os.path.join(ROOT, "scripts", "demo.py"), "--data", str(data), "--molecules", "200",
-           "--config", os.path.join(ROOT, "configs", "tiny_moe.yaml"), "--runs_dir", str(runs), "--run_name", "d",
-           "--set", "train_steps=10", "--set", "valid_steps=10", "--set", "save_checkpoint_steps=10",
-           "--set", "run.translate.beam_size=2", "--set", "run.translate.n_best=2"]
+    cmd = [
+        sys.executable,
+        os.path.join(ROOT, "scripts", "demo.py"),
+        "--data",
+        str(data),
+        "--molecules",
+        "200",
+        "--config",
+        os.path.join(ROOT, "configs", "tiny_moe.yaml"),
+        "--runs_dir",
+        str(runs),
+        "--run_name",
+        "d",
+        "--set",
+        "train_steps=10",
+        "--set",
+        "valid_steps=10",
+        "--set",
+        "save_checkpoint_steps=10",
+        "--set",
+        "run.translate.beam_size=2",
+        "--set",
+        "run.translate.n_best=2",
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "onmt_moe demo finished" in r.stdout and "top-1" in r.stdout

@@ -1,5 +1,6 @@
 """`make demo-glycan` (scripts/demo_glycan.py): the command chain and the printed summary, without training
 (the training, decoding, scoring and retrieval it chains are run end to end by test_glycan_multitask.py)."""
+
 import importlib.util
 import json
 import os
@@ -15,22 +16,47 @@ def _demo():
     return mod
 
 
-SCORES = {"tasks": {
-    "struct": {"n": 150, "topk": {"1": 0.02, "3": 0.05}, "composition_topk": {"1": 0.3}, "topology_topk": {"1": 0.1},
-               "invalid_rate_top1": 0.01},
-    "spec": {"n": 150, "top1": {"f1": 0.41, "cosine": 0.5}},
-    "text": {"n": 80, "bleu": 55.0, "chrf": 70.0, "topk": {"1": 0.2}, "field_accuracy": {"type": 0.9}},
-    "align": {"n": 140, "bleu": 60.0, "chrf": 80.0, "topk": {"1": 0.5}}}}
-RETRIEVAL = {"embedding": {"spectrum->structure": {"recall@1": 0.1, "recall@5": 0.3, "recall@10": 0.4, "mrr": 0.2,
-                                                   "library": 150}},
-             "likelihood": {"all": {"n": 150, "mean_candidates": 30.0, "recall@1": 0.6, "mrr": 0.7},
-                            "same_composition": {"n": 0}, "max_candidates": 30}}
+SCORES = {
+    "tasks": {
+        "struct": {
+            "n": 150,
+            "topk": {"1": 0.02, "3": 0.05},
+            "composition_topk": {"1": 0.3},
+            "topology_topk": {"1": 0.1},
+            "invalid_rate_top1": 0.01,
+        },
+        "spec": {"n": 150, "top1": {"f1": 0.41, "cosine": 0.5}},
+        "text": {"n": 80, "bleu": 55.0, "chrf": 70.0, "topk": {"1": 0.2}, "field_accuracy": {"type": 0.9}},
+        "align": {"n": 140, "bleu": 60.0, "chrf": 80.0, "topk": {"1": 0.5}},
+    }
+}
+RETRIEVAL = {
+    "embedding": {
+        "spectrum->structure": {"recall@1": 0.1, "recall@5": 0.3, "recall@10": 0.4, "mrr": 0.2, "library": 150}
+    },
+    "likelihood": {
+        "all": {"n": 150, "mean_candidates": 30.0, "recall@1": 0.6, "mrr": 0.7},
+        "same_composition": {"n": 0},
+        "max_candidates": 30,
+    },
+}
 
 
 def test_summary_names_every_task_and_retrieval_setting():
     text = "\n".join(summary_lines(SCORES, RETRIEVAL))
-    for piece in ("top-1 2.0 %", "top-3 5.0 %", "composition top-1 30.0 %", "F1 41.0 %", "BLEU 55.0", "chrF 80.0",
-                  "type 90.0 %", "spectrum->structure", "R@10 40.0 %", "log-likelihood, all", "top-1 60.0 %"):
+    for piece in (
+        "top-1 2.0 %",
+        "top-3 5.0 %",
+        "composition top-1 30.0 %",
+        "F1 41.0 %",
+        "BLEU 55.0",
+        "chrF 80.0",
+        "type 90.0 %",
+        "spectrum->structure",
+        "R@10 40.0 %",
+        "log-likelihood, all",
+        "top-1 60.0 %",
+    ):
         assert piece in text, piece
     assert "same_composition" not in text  # no query had a same-composition alternative
 
@@ -52,8 +78,20 @@ def test_demo_chains_build_corpus_train_retrieve(tmp_path, monkeypatch, capsys):
         return True
 
     monkeypatch.setattr(demo, "_run", fake_run)
-    rc = demo.main(["--data", str(tmp_path / "gly"), "--runs_dir", str(tmp_path / "runs"), "--run_name", "g",
-                    "--steps", "8", "--set", "layers=1"])
+    rc = demo.main(
+        [
+            "--data",
+            str(tmp_path / "gly"),
+            "--runs_dir",
+            str(tmp_path / "runs"),
+            "--run_name",
+            "g",
+            "--steps",
+            "8",
+            "--set",
+            "layers=1",
+        ]
+    )
     assert rc == 0
     scripts = [os.path.basename(c[1]) for c in calls]
     assert scripts == ["build_glycan_dataset.py", "generate_glycan_input.py", "start_training.py", "retrieve.py"]

@@ -12,6 +12,7 @@ all-reduced gradients by world_size (``Trainer._gradient_accumulation``), so a r
 learning rate, so that, if the aux losses enter each rank's objective exactly as on one process, the
 parameters after every step are the same as the single process's.
 """
+
 import collections
 import csv
 import os
@@ -50,17 +51,36 @@ def _write_data(d):
 def _config(d, out, **kw):
     cfg = yaml.safe_load(open(os.path.join(ROOT, "configs", "tiny_moe.yaml")))
     cfg.pop("run")
-    cfg.update({
-        "data": {"corpus_1": {"path_src": str(d / "src.txt"), "path_tgt": str(d / "tgt.txt")},
-                 "valid": {"path_src": f"{DATA}/src-val.txt", "path_tgt": f"{DATA}/tgt-val.txt"}},
-        "src_vocab": str(d / "vocab.src"), "tgt_vocab": str(d / "vocab.tgt"),
-        "save_model": str(out / "model"), "moe_log_dir": str(out),
-        "dropout": [0.0], "attention_dropout": [0.0], "optim": "sgd", "learning_rate": LR,
-        "decay_method": "none", "max_grad_norm": 0.0, "batch_type": "sents", "batch_size": 4,
-        "bucket_size": 8, "accum_count": [2], "train_steps": 4, "report_every": 1, "valid_steps": 4,
-        "save_checkpoint_steps": 2, "keep_checkpoint": -1, "moe_grad_norm_every": 1,
-        "moe_lb_coef": "0.5", "moe_z_coef": "0.05",  # aux terms large enough to show in the gradients
-    })
+    cfg.update(
+        {
+            "data": {
+                "corpus_1": {"path_src": str(d / "src.txt"), "path_tgt": str(d / "tgt.txt")},
+                "valid": {"path_src": f"{DATA}/src-val.txt", "path_tgt": f"{DATA}/tgt-val.txt"},
+            },
+            "src_vocab": str(d / "vocab.src"),
+            "tgt_vocab": str(d / "vocab.tgt"),
+            "save_model": str(out / "model"),
+            "moe_log_dir": str(out),
+            "dropout": [0.0],
+            "attention_dropout": [0.0],
+            "optim": "sgd",
+            "learning_rate": LR,
+            "decay_method": "none",
+            "max_grad_norm": 0.0,
+            "batch_type": "sents",
+            "batch_size": 4,
+            "bucket_size": 8,
+            "accum_count": [2],
+            "train_steps": 4,
+            "report_every": 1,
+            "valid_steps": 4,
+            "save_checkpoint_steps": 2,
+            "keep_checkpoint": -1,
+            "moe_grad_norm_every": 1,
+            "moe_lb_coef": "0.5",
+            "moe_z_coef": "0.05",  # aux terms large enough to show in the gradients
+        }
+    )
     cfg.update(kw)
     path = out / "train.yaml"
     out.mkdir(exist_ok=True)
@@ -68,14 +88,24 @@ def _config(d, out, **kw):
     return path
 
 
-DIST = {"world_size": 2, "gpu_ranks": [0, 1], "gpu_backend": "gloo", "moe_cpu_distributed": True,
-        "master_port": 29517, "accum_count": [1], "bucket_size": 4, "learning_rate": 2 * LR, "timeout": 30}
+DIST = {
+    "world_size": 2,
+    "gpu_ranks": [0, 1],
+    "gpu_backend": "gloo",
+    "moe_cpu_distributed": True,
+    "master_port": 29517,
+    "accum_count": [1],
+    "bucket_size": 4,
+    "learning_rate": 2 * LR,
+    "timeout": 30,
+}
 
 
 def _train(cfg, *args, module=None, env=None):
     cmd = [sys.executable, "-m", module] if module else [TRAIN]
-    return subprocess.run(cmd + ["-config", str(cfg), *args], capture_output=True, text=True,
-                          env=dict(ENV, **(env or {})), timeout=240)
+    return subprocess.run(
+        cmd + ["-config", str(cfg), *args], capture_output=True, text=True, env=dict(ENV, **(env or {})), timeout=240
+    )
 
 
 def _rows(path):

@@ -1,4 +1,5 @@
 """The moe_transformer encoder inside OpenNMT: equivalence, padding, eval determinism, checkpoints."""
+
 import torch
 from onmt.model_builder import build_base_model
 
@@ -12,8 +13,9 @@ def _encode(model, batch):
 
 def test_one_expert_top1_dropless_equals_dense_transformer():
     v = H.vocabs()
-    opt_moe = H.opts(moe_num_experts=1, moe_top_k=1, moe_overflow="none", moe_gate_norm="topk",
-                     moe_modality_routing="none")
+    opt_moe = H.opts(
+        moe_num_experts=1, moe_top_k=1, moe_overflow="none", moe_gate_norm="topk", moe_modality_routing="none"
+    )
     opt_dense = H.opts(encoder_type="transformer")
     moe = H.model(opt_moe, seed=1).eval()
     dense = H.model(opt_dense, seed=2).eval()
@@ -41,8 +43,9 @@ def test_one_expert_top1_dropless_equals_dense_transformer():
 
 def test_padding_never_changes_real_token_outputs_and_eval_is_batch_independent():
     v = H.vocabs()
-    opt = H.opts(moe_num_experts=4, moe_top_k=2, moe_overflow="drop", moe_capacity_factor=1.0,
-                 moe_eval_capacity_factor=0.0)
+    opt = H.opts(
+        moe_num_experts=4, moe_top_k=2, moe_overflow="drop", moe_capacity_factor=1.0, moe_eval_capacity_factor=0.0
+    )
     model = H.model(opt).eval()
     together = _encode(model, H.batch(v, H.SRC, H.TGT))
     shuffled_idx = [2, 0, 1]

@@ -1,4 +1,5 @@
 """MoEEncoderLayer: every encoder layer owns its forward; parameter names and outputs are those of before."""
+
 import os
 
 import pytest

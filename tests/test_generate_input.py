@@ -2,6 +2,7 @@
 
 Fixtures: tests/fixtures/benchmark_examples (see LICENSE.md there).
 """
+
 import json
 import math
 import os
@@ -80,8 +81,19 @@ def test_v1_and_v2_msms_names_give_same_output(tmp_path, combo):
 
 def test_cli_benchmark_matches_golden(tmp_path):
     out = tmp_path / "cli"
-    cmd = [sys.executable, str(ROOT / "benchmark" / "generate_input.py"), "--input", str(EX1),
-           "--out_dir", str(out), "--format", "benchmark", "--h_nmr", "--formula", "-q"]
+    cmd = [
+        sys.executable,
+        str(ROOT / "benchmark" / "generate_input.py"),
+        "--input",
+        str(EX1),
+        "--out_dir",
+        str(out),
+        "--format",
+        "benchmark",
+        "--h_nmr",
+        "--formula",
+        "-q",
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "CI": "1"})
     assert r.returncode == 0, r.stderr
     for name in FILES:
@@ -141,8 +153,13 @@ def test_msms_value_format_is_numpy_round_then_1f():
 
 def test_fixed_point_tokens_match_python_format():
     rng = np.random.RandomState(2)
-    x = np.concatenate([rng.randn(3000) * 50, rng.randint(-2000, 2000, 500) / 200.0,  # exact ties
-                        [0.125, -0.001, -0.0, 0.0, 1e9 + 0.005, 2.675, 1.005, 123456.785]])
+    x = np.concatenate(
+        [
+            rng.randn(3000) * 50,
+            rng.randint(-2000, 2000, 500) / 200.0,  # exact ties
+            [0.125, -0.001, -0.0, 0.0, 1e9 + 0.005, 2.675, 1.005, 123456.785],
+        ]
+    )
     for d in (1, 2):
         got = tx.join_rows(*tx.fixed_tokens(x, d), np.ones(len(x), np.int64))
         assert got == [("{:.%df}" % d).format(v) for v in x.tolist()]
@@ -156,7 +173,10 @@ def test_natural_sort_of_chunks(tmp_path):
     for i in (10, 2, 1):
         shutil.copy(EX2, tmp_path / f"aligned_chunk_{i}.parquet")
     assert [p.name for p in list_inputs(tmp_path)] == [
-        "aligned_chunk_1.parquet", "aligned_chunk_2.parquet", "aligned_chunk_10.parquet"]
+        "aligned_chunk_1.parquet",
+        "aligned_chunk_2.parquet",
+        "aligned_chunk_10.parquet",
+    ]
 
 
 def test_workers_give_identical_output_and_cross_chunk_duplicates_survive(tmp_path):
@@ -213,8 +233,16 @@ def test_tagged_fine_explicit_and_missing_token(tmp_path):
     assert dict(segs)["HNMR"] == [tags.MISSING]
     assert tags.present_modalities(line) == ["CNMR", "IR"]
     assert s["groups"]["c_nmr"] == "CNMR"
-    generate(EX2, tmp_path / "e", h_nmr=True, c_nmr=True, pos_msms=True, neg_msms=True,
-             groups="h_nmr=SPEC,c_nmr=SPEC,pos_msms=MSX,neg_msms=MSX", progress=False)
+    generate(
+        EX2,
+        tmp_path / "e",
+        h_nmr=True,
+        c_nmr=True,
+        pos_msms=True,
+        neg_msms=True,
+        groups="h_nmr=SPEC,c_nmr=SPEC,pos_msms=MSX,neg_msms=MSX",
+        progress=False,
+    )
     line = _read(tmp_path / "e", "src-test.txt").decode().splitlines()[0].split(" ")
     assert [n for n, _ in tags.split_segments(line)] == ["SPEC", "MSX"]
     with pytest.raises(DataError, match="no group"):
@@ -264,18 +292,18 @@ def test_max_src_tokens_reject_and_keep(tmp_path):
 def _bad_table(tmp_path) -> Path:
     t = pq.read_table(EX2).slice(0, 14)
     rows = t.to_pylist()
-    rows[0]["h_nmr_peaks"] = None                                   # null peak list
-    rows[1]["h_nmr_peaks"] = []                                     # empty peak list
-    rows[2]["h_nmr_peaks"][0]["j_values"] = "1.5_abc_"              # malformed j_values
-    rows[3]["ir_spectra"] = rows[3]["ir_spectra"][:1000]            # wrong IR length
-    rows[4]["ir_spectra"] = None                                    # null spectrum
-    rows[5]["molecular_formula"] = None                             # null formula
-    rows[6]["molecular_formula"] = "C6H6?x"                         # unparseable formula
-    rows[7]["smiles"] = "CC(C)Ä"                                    # tokenizer does not reproduce
-    rows[8]["smiles"] = "C1CC(C"                                    # RDKit cannot parse
-    rows[9]["msms_cfmid_positive_20ev"] = None                      # one null MS/MS energy
-    rows[10]["c_nmr_peaks"][0]["delta (ppm)"] = float("nan")        # non-finite shift
-    rows[11]["ir_spectra"] = []                                     # empty spectrum
+    rows[0]["h_nmr_peaks"] = None  # null peak list
+    rows[1]["h_nmr_peaks"] = []  # empty peak list
+    rows[2]["h_nmr_peaks"][0]["j_values"] = "1.5_abc_"  # malformed j_values
+    rows[3]["ir_spectra"] = rows[3]["ir_spectra"][:1000]  # wrong IR length
+    rows[4]["ir_spectra"] = None  # null spectrum
+    rows[5]["molecular_formula"] = None  # null formula
+    rows[6]["molecular_formula"] = "C6H6?x"  # unparseable formula
+    rows[7]["smiles"] = "CC(C)Ä"  # tokenizer does not reproduce
+    rows[8]["smiles"] = "C1CC(C"  # RDKit cannot parse
+    rows[9]["msms_cfmid_positive_20ev"] = None  # one null MS/MS energy
+    rows[10]["c_nmr_peaks"][0]["delta (ppm)"] = float("nan")  # non-finite shift
+    rows[11]["ir_spectra"] = []  # empty spectrum
     # rows 12, 13 are good
     p = tmp_path / "bad.parquet"
     pq.write_table(pa.Table.from_pylist(rows, schema=t.schema), p)
@@ -313,7 +341,9 @@ def test_bad_rows_benchmark_and_tagged(tmp_path):
 
     tok = generate(p, tmp_path / "tok", format="tagged", missing="token", progress=False, **ALL)
     assert tok["rows"]["written"] == st["rows"]["written"]
-    lines = [ln for n in ("train", "val", "test") for ln in _read(tmp_path / "tok", f"src-{n}.txt").decode().splitlines()]
+    lines = [
+        ln for n in ("train", "val", "test") for ln in _read(tmp_path / "tok", f"src-{n}.txt").decode().splitlines()
+    ]
     layouts = {tuple(n for n, _ in tags.split_segments(ln.split(" "))) for ln in lines}
     assert layouts == {("FORMULA", "NMR", "IR", "MS")}
     assert sum("<IR> <MISSING> </IR>" in ln for ln in lines) == 2
@@ -407,8 +437,8 @@ def _msms_table(tmp_path) -> Path:
     t = pq.read_table(EX2).slice(0, 14)
     rows = t.to_pylist()
     rows[0]["msms_cfmid_positive_10ev"][0] = [rows[0]["msms_cfmid_positive_10ev"][0][0], -5.0]  # negative intensity
-    rows[1]["msms_cfmid_negative_20ev"][1] = [150.0, 3.0, 7.0]                                   # three values
-    rows[2]["msms_cfmid_positive_40ev"][0] = [-1.0, 10.0]                                        # m/z <= 0
+    rows[1]["msms_cfmid_negative_20ev"][1] = [150.0, 3.0, 7.0]  # three values
+    rows[2]["msms_cfmid_positive_40ev"][0] = [-1.0, 10.0]  # m/z <= 0
     p = tmp_path / "msms_bad.parquet"
     pq.write_table(pa.Table.from_pylist(rows, schema=t.schema), p)
     return p
@@ -419,8 +449,9 @@ def test_issue12_bad_msms_values_are_rejected(tmp_path, fmt):
     """Issue 12 item 5: a negative intensity became a '-5.0' token and [mz, 3, 7] lost its 7."""
     p = _msms_table(tmp_path)
     s = generate(p, tmp_path / fmt, format=fmt, pos_msms=True, neg_msms=True, progress=False)
-    rej = {int(r.split("\t")[1]): r.split("\t")[4]
-           for r in (tmp_path / fmt / "rejects.tsv").read_text().splitlines()[1:]}
+    rej = {
+        int(r.split("\t")[1]): r.split("\t")[4] for r in (tmp_path / fmt / "rejects.tsv").read_text().splitlines()[1:]
+    }
     assert rej[0] == "msms_cfmid_positive_10ev: peak 0: negative intensity"
     assert rej[1] == "msms_cfmid_negative_20ev: peak 1: peak with more than two values (only [m/z, intensity] is read)"
     assert rej[2] == "msms_cfmid_positive_40ev: peak 0: m/z <= 0"
@@ -438,12 +469,16 @@ def test_issue12_empty_corpus_is_an_error(tmp_path, capsys):
         r["ir_spectra"] = None
     p = tmp_path / "allbad.parquet"
     pq.write_table(pa.Table.from_pylist(rows, schema=t.schema), p)
-    with pytest.raises(DataError, match=r"no usable rows: split\(s\) train, val, test empty after reading 4 row\(s\), "
-                                         r"rejecting 4 \(ir:null 4\)"):
+    with pytest.raises(
+        DataError,
+        match=r"no usable rows: split\(s\) train, val, test empty after reading 4 row\(s\), "
+        r"rejecting 4 \(ir:null 4\)",
+    ):
         generate(p, tmp_path / "o", format="benchmark", ir=True, progress=False)
     assert (tmp_path / "o" / "rejects.tsv").read_text().count("\n") == 5  # the reasons are kept
-    rc = main(["--input", str(p), "--out_dir", str(tmp_path / "o2"), "--ir", "--format", "benchmark", "-q",
-               "--no_progress"])
+    rc = main(
+        ["--input", str(p), "--out_dir", str(tmp_path / "o2"), "--ir", "--format", "benchmark", "-q", "--no_progress"]
+    )
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "no usable rows" in err and "Traceback" not in err
 
@@ -453,8 +488,13 @@ def test_issue12_corrupt_data_page_is_one_line_error(tmp_path, capsys):
     p = tmp_path / "corrupt.parquet"
     pq.write_table(pq.read_table(EX2), p, compression="snappy")
     data = bytearray(p.read_bytes())
-    col = next(c for c in (pq.ParquetFile(p).metadata.row_group(0).column(i) for i in range(
-        pq.ParquetFile(p).metadata.num_columns)) if c.path_in_schema == "smiles")
+    col = next(
+        c
+        for c in (
+            pq.ParquetFile(p).metadata.row_group(0).column(i) for i in range(pq.ParquetFile(p).metadata.num_columns)
+        )
+        if c.path_in_schema == "smiles"
+    )
     for k in range(col.data_page_offset + 8, col.data_page_offset + col.total_compressed_size - 4):
         data[k] ^= 0xFF
     p.write_bytes(bytes(data))
@@ -473,8 +513,7 @@ def test_small_input_runs_in_process_despite_workers(tmp_path):
         shutil.copy(EX1, d / f"aligned_chunk_{i}.parquet")
     s = generate(d, tmp_path / "o", formula=True, format="benchmark", workers=2, progress=False)
     w = s["workers"]
-    assert (w["requested"], w["used"], w["pool_start_s"], w["processes"], w["in_this_process"]) == \
-        (2, 1, None, 1, True)
+    assert (w["requested"], w["used"], w["pool_start_s"], w["processes"], w["in_this_process"]) == (2, 1, None, 1, True)
 
 
 def test_workers_to_use():
@@ -482,7 +521,7 @@ def test_workers_to_use():
 
     assert _workers_to_use(2, [3000] * 245, 20_000) == 2
     assert _workers_to_use(4, [5000] * 4, 20_000) == 1
-    assert _workers_to_use(4, [30_000] * 3, 20_000) == 3   # one per chunk at most
+    assert _workers_to_use(4, [30_000] * 3, 20_000) == 3  # one per chunk at most
     assert _workers_to_use(2, [10], 0) == 1
     assert _workers_to_use(2, [10, 10], 0) == 2
 

@@ -1,4 +1,5 @@
 """Compositions from the precursor mass (composition.py) and the CMP_ source tokens."""
+
 import json
 
 import pandas as pd
@@ -21,8 +22,12 @@ def ix():
 
 
 def test_known_compositions_rank_first(ix):
-    for comp in ({"Hex": 3, "HexNAc": 2}, {"Hex": 2, "HexNAc": 2, "dHex": 1, "Neu5Ac": 1},
-                 {"Hex": 1, "HexNAc": 1, "S": 1}, {"HexNAc": 1}):
+    for comp in (
+        {"Hex": 3, "HexNAc": 2},
+        {"Hex": 2, "HexNAc": 2, "dHex": 1, "Neu5Ac": 1},
+        {"Hex": 1, "HexNAc": 1, "S": 1},
+        {"HexNAc": 1},
+    ):
         got = ix.candidates(_mass(comp), 0.005)
         assert got and got[0][0] == comp, (comp, got[:3])
         assert abs(got[0][1]) < 1e-6
@@ -52,7 +57,7 @@ def test_spectrum_tokens_option():
     off = spectrum_tokens(pmz, -1, peaks)
     on = spectrum_tokens(pmz, -1, peaks, SpecTokConfig(composition=True))
     assert not any(t.startswith("CMP_") for t in off)
-    assert on[:4] == off[:2] + ["CMP_Hex_3", "CMP_HexNAc_2"] and on[-len(off) + 2:] == off[2:]
+    assert on[:4] == off[:2] + ["CMP_Hex_3", "CMP_HexNAc_2"] and on[-len(off) + 2 :] == off[2:]
     on2 = spectrum_tokens((_mass(comp) - 2 * PROTON) / 2, -2, peaks, SpecTokConfig(composition=True))
     assert on2[2:4] == ["CMP_Hex_3", "CMP_HexNAc_2"]  # charge 2: the same neutral mass
 

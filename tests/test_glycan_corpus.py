@@ -1,4 +1,5 @@
 """benchmark/generate_glycan_input.py on the committed parquet sample (no glypy needed)."""
+
 import importlib.util
 import json
 import os
@@ -15,7 +16,8 @@ SAMPLE = os.path.join(ROOT, "tests", "fixtures", "glycan", "sample.parquet")
 
 def _gen():
     spec = importlib.util.spec_from_file_location(
-        "generate_glycan_input", os.path.join(ROOT, "benchmark", "generate_glycan_input.py"))
+        "generate_glycan_input", os.path.join(ROOT, "benchmark", "generate_glycan_input.py")
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod.main

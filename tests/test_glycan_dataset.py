@@ -1,4 +1,5 @@
 """Dataset build on a tiny hand-made df_glycan (needs glypy + glycowork)."""
+
 import json
 
 import pytest  # noqa: E402
@@ -14,14 +15,12 @@ from onmt_moe.glycan.wurcs_tokenizer import detokenize, tokenize  # noqa: E402
 ROWS = [
     # glycan, glytoucan_id, glycan_type, Kingdom, Species, tissue_sample, Composition
     ("Gal(b1-4)GlcNAc", "G00001", "N", ["Animalia"], ["Homo_sapiens"], ["serum"], {"Hex": 1, "HexNAc": 1}),
-    ("Neu5Ac(a2-3)Gal(b1-4)Glc", None, "free", ["Animalia"], ["Homo_sapiens"], [],
-     {"Neu5Ac": 1, "Hex": 2}),
+    ("Neu5Ac(a2-3)Gal(b1-4)Glc", None, "free", ["Animalia"], ["Homo_sapiens"], [], {"Neu5Ac": 1, "Hex": 2}),
     ("Fuc(a1-2)Gal(b1-3)GalNAc", None, "O", [], [], [], {"dHex": 1, "Hex": 1, "HexNAc": 1}),
-    ("Gal(b1-3/4)GlcNAc", None, None, [], [], [], {"Hex": 1, "HexNAc": 1}),   # '/' -> rejected
-    ("Gal(b1-4)GlcNAc", None, "N", [], [], [], {"Hex": 1, "HexNAc": 1}),      # duplicate
-    ("Man(a1-3)[Man(a1-6)]Man(b1-4)GlcNAc(b1-4)GlcNAc", None, "N", [], [], [],
-     {"Hex": 3, "HexNAc": 2}),
-    ("Glc" + "(a1-4)Glc" * 14, None, None, [], [], [], {"Hex": 15}),          # too large
+    ("Gal(b1-3/4)GlcNAc", None, None, [], [], [], {"Hex": 1, "HexNAc": 1}),  # '/' -> rejected
+    ("Gal(b1-4)GlcNAc", None, "N", [], [], [], {"Hex": 1, "HexNAc": 1}),  # duplicate
+    ("Man(a1-3)[Man(a1-6)]Man(b1-4)GlcNAc(b1-4)GlcNAc", None, "N", [], [], [], {"Hex": 3, "HexNAc": 2}),
+    ("Glc" + "(a1-4)Glc" * 14, None, None, [], [], [], {"Hex": 15}),  # too large
 ]
 
 
@@ -46,8 +45,18 @@ def test_build_small(tmp_path):
     assert s["reject_reasons"] == {"too_large": 1, "alternative_linkage": 1, "duplicate_wurcs": 1}
     assert s["tokenizer_roundtrip"] == {"checked": 5, "failed": 0}
     df = pd.read_parquet(out / "glycan.parquet")
-    assert list(df.columns)[:10] == ["wurcs", "iupac", "glytoucan_id", "precursor_mz", "charge", "mass",
-                                     "peaks", "text", "composition", "n_residues"]
+    assert list(df.columns)[:10] == [
+        "wurcs",
+        "iupac",
+        "glytoucan_id",
+        "precursor_mz",
+        "charge",
+        "mass",
+        "peaks",
+        "text",
+        "composition",
+        "n_residues",
+    ]
     assert df.wurcs.is_unique and set(df.split) <= {"train", "val", "test"}
     for r in df.itertuples():
         assert r.split == split_of(r.wurcs)

@@ -1,6 +1,7 @@
 """The glycan track through the stock OpenNMT path: corpus -> start_training (MoE with the
 structure-aware loss and a scheduled contrastive term) -> WURCS scoring with mass re-ranking ->
 modality benchmark (MS vs MS+TEXT); and the structure -> spectrum direction (kind spectrum)."""
+
 import csv
 import json
 import os
@@ -25,18 +26,46 @@ def _run(cmd):
 
 def _corpus(tmp_path, name, *flags):
     out = tmp_path / name
-    _run([sys.executable, os.path.join(ROOT, "benchmark", "generate_glycan_input.py"), "--input", SAMPLE,
-          "--out_dir", str(out), *flags])
+    _run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "benchmark", "generate_glycan_input.py"),
+            "--input",
+            SAMPLE,
+            "--out_dir",
+            str(out),
+            *flags,
+        ]
+    )
     return out / "data"
 
 
 def test_spectrum_to_wurcs_moe_run_and_modality_benchmark(tmp_path):
     data = _corpus(tmp_path, "corpus", "--text", "--composition")
-    _run(START + ["--config", os.path.join(ROOT, "configs", "tiny_moe.yaml"), "--runs_dir", str(tmp_path),
-                  "--run_name", "g", "--quiet", "--set", f"run.data_dir={data}", "--set", "run.kind=wurcs",
-                  "--set", "run.translate.max_length=120",
-                  "--set", "struct_loss_weights=monosaccharide=2,linkage=1.5,modification=2",
-                  "--set", "moe_contrastive_coef=linear:0:0.1:10", "--set", "moe_contrastive_pair=[MS, TEXT]"])
+    _run(
+        START
+        + [
+            "--config",
+            os.path.join(ROOT, "configs", "tiny_moe.yaml"),
+            "--runs_dir",
+            str(tmp_path),
+            "--run_name",
+            "g",
+            "--quiet",
+            "--set",
+            f"run.data_dir={data}",
+            "--set",
+            "run.kind=wurcs",
+            "--set",
+            "run.translate.max_length=120",
+            "--set",
+            "struct_loss_weights=monosaccharide=2,linkage=1.5,modification=2",
+            "--set",
+            "moe_contrastive_coef=linear:0:0.1:10",
+            "--set",
+            "moe_contrastive_pair=[MS, TEXT]",
+        ]
+    )
     run = tmp_path / "g"
     n_test = len((data / "tgt-test.txt").read_text().splitlines())
     scores = json.loads((run / "scores.json").read_text())
@@ -47,8 +76,16 @@ def test_spectrum_to_wurcs_moe_run_and_modality_benchmark(tmp_path):
     contrastive = {int(r["step"]): float(r["coef"]) for r in aux if r["component"] == "contrastive"}
     assert contrastive and max(contrastive) >= 10 and contrastive[max(contrastive)] == pytest.approx(0.1)
     # partial-modality inference on the real checkpoint, scored as WURCS
-    _run([sys.executable, os.path.join(ROOT, "benchmark", "modality_benchmark.py"), "--run", str(run),
-          "--subsets", "MS,MS+TEXT"])
+    _run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "benchmark", "modality_benchmark.py"),
+            "--run",
+            str(run),
+            "--subsets",
+            "MS,MS+TEXT",
+        ]
+    )
     table = {r["subset"]: r for r in csv.DictReader(open(run / "modality" / "modality_table.csv"))}
     assert set(table) == {"MS", "MS+TEXT"} and int(table["MS"]["n"]) == n_test
     sub = json.loads((run / "modality" / "subsets" / "MS" / "scores.json").read_text())
@@ -58,8 +95,23 @@ def test_spectrum_to_wurcs_moe_run_and_modality_benchmark(tmp_path):
 
 def test_structure_to_spectrum_run(tmp_path):
     data = _corpus(tmp_path, "pred", "--pred_spectra")
-    _run(START + ["--config", os.path.join(ROOT, "configs", "tiny_dense.yaml"), "--runs_dir", str(tmp_path),
-                  "--run_name", "p", "--quiet", "--set", f"run.data_dir={data}", "--set", "run.kind=spectrum",
-                  "--set", "run.translate.max_length=200"])
+    _run(
+        START
+        + [
+            "--config",
+            os.path.join(ROOT, "configs", "tiny_dense.yaml"),
+            "--runs_dir",
+            str(tmp_path),
+            "--run_name",
+            "p",
+            "--quiet",
+            "--set",
+            f"run.data_dir={data}",
+            "--set",
+            "run.kind=spectrum",
+            "--set",
+            "run.translate.max_length=200",
+        ]
+    )
     scores = json.loads((tmp_path / "p" / "scores.json").read_text())
     assert scores["kind"] == "spectrum" and set(scores["top1"]) >= {"f1", "cosine", "precursor"}

@@ -1,4 +1,5 @@
 """score_wurcs_files: graph identity, not string equality."""
+
 import csv
 import json
 import os
@@ -39,13 +40,16 @@ def _write(path, lines):
 
 
 def test_score_files(tmp_path):
-    tgt = _write(tmp_path / "tgt.txt", [tokenize_line(A), tokenize_line(A), tokenize_line(LACNAC),
-                                        tokenize_line(A)])
+    tgt = _write(tmp_path / "tgt.txt", [tokenize_line(A), tokenize_line(A), tokenize_line(LACNAC), tokenize_line(A)])
     preds = [
-        tokenize_line(B) + "\t-0.1", tokenize_line(D) + "\t-0.5",        # row 1: branch order -> hit@1
-        tokenize_line(D) + "\t-0.2", tokenize_line(C) + "\t-0.3",        # row 2: linkage wrong, hit@2
-        "WURCS = 2.0 / garbage\t-0.1", tokenize_line(A) + "\t-0.9",     # row 3: invalid, then wrong
-        tokenize_line(BROKEN), "",                                       # row 4: invalid, empty
+        tokenize_line(B) + "\t-0.1",
+        tokenize_line(D) + "\t-0.5",  # row 1: branch order -> hit@1
+        tokenize_line(D) + "\t-0.2",
+        tokenize_line(C) + "\t-0.3",  # row 2: linkage wrong, hit@2
+        "WURCS = 2.0 / garbage\t-0.1",
+        tokenize_line(A) + "\t-0.9",  # row 3: invalid, then wrong
+        tokenize_line(BROKEN),
+        "",  # row 4: invalid, empty
     ]
     pred = _write(tmp_path / "pred.txt", preds)
     out_json, ranks = tmp_path / "r.json", tmp_path / "ranks.csv"

@@ -1,5 +1,6 @@
 """Issue 16 part 1 groundwork: the multi-task glycan corpus (task tokens, one vocabulary, weighted corpora),
 trained and decoded by start_training (stock OpenNMT commands) and scored per task."""
+
 import importlib.util
 import json
 import os
@@ -19,7 +20,8 @@ SAMPLE = os.path.join(ROOT, "tests", "fixtures", "glycan", "sample.parquet")
 
 def _gen(argv):
     spec = importlib.util.spec_from_file_location(
-        "generate_glycan_input", os.path.join(ROOT, "benchmark", "generate_glycan_input.py"))
+        "generate_glycan_input", os.path.join(ROOT, "benchmark", "generate_glycan_input.py")
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod.main(argv)
@@ -33,8 +35,19 @@ def _lines(p):
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     out = tmp_path_factory.mktemp("mt")
-    _gen(["--input", SAMPLE, "--out_dir", str(out), "--text", "--multitask", "struct,spec,text,align",
-          "--task_weights", "struct=3,text=2"])
+    _gen(
+        [
+            "--input",
+            SAMPLE,
+            "--out_dir",
+            str(out),
+            "--text",
+            "--multitask",
+            "struct,spec,text,align",
+            "--task_weights",
+            "struct=3,text=2",
+        ]
+    )
     return out
 
 
@@ -60,8 +73,11 @@ def test_every_source_starts_with_its_task_token_and_segments_parse(corpus):
 
 def test_no_test_structure_reaches_any_training_file(corpus):
     def structures(path):  # WURCS strings found anywhere in a file (source or target)
-        return {ln.split("<WURCS> ")[1].split(" </WURCS>")[0] if "<WURCS>" in ln else ln
-                for ln in _lines(path) if "WURCS=2.0" in ln}
+        return {
+            ln.split("<WURCS> ")[1].split(" </WURCS>")[0] if "<WURCS>" in ln else ln
+            for ln in _lines(path)
+            if "WURCS=2.0" in ln
+        }
 
     test = structures(corpus / "data" / "struct" / "tgt-test.txt")
     assert test
@@ -92,11 +108,20 @@ def test_structure_never_in_the_source_of_a_structure_target_task(corpus):
 def test_weights_mixed_files_manifest_and_rejects(corpus):
     onmt = yaml.safe_load((corpus / "onmt_data.yaml").read_text())
     assert onmt["share_vocab"] is True
-    assert {k: v.get("weight") for k, v in onmt["data"].items()} == {"struct": 3, "spec": 1, "text": 2, "align": 1,
-                                                                      "valid": None}
+    assert {k: v.get("weight") for k, v in onmt["data"].items()} == {
+        "struct": 3,
+        "spec": 1,
+        "text": 2,
+        "align": 1,
+        "valid": None,
+    }
     tasks = json.loads((corpus / "tasks.json").read_text())
-    assert {t: v["score"] for t, v in tasks.items()} == {"struct": "wurcs", "spec": "spectrum", "text": "text",
-                                                         "align": "text"}
+    assert {t: v["score"] for t, v in tasks.items()} == {
+        "struct": "wurcs",
+        "spec": "spectrum",
+        "text": "text",
+        "align": "text",
+    }
     for split in ("train", "val", "test"):
         mixed = _lines(corpus / "data" / f"src-{split}.txt")
         assert len(mixed) == sum(v["written"][split] for v in tasks.values())
@@ -125,8 +150,12 @@ def test_text_fields_and_scores(tmp_path):
 
     a = "n-linked glycan ; kingdom animalia ; species homo sapiens , mus musculus ; tissue serum"
     b = "o-linked glycan ; kingdom animalia ; species mus musculus"
-    assert fields(a) == {"type": "n-linked glycan", "kingdom": "animalia", "species": "homo sapiens , mus musculus",
-                         "tissue": "serum"}
+    assert fields(a) == {
+        "type": "n-linked glycan",
+        "kingdom": "animalia",
+        "species": "homo sapiens , mus musculus",
+        "tissue": "serum",
+    }
     (tmp_path / "tgt.txt").write_text(f"{a}\n{b}\n")
     # n_best 2 with scores: row 1 right at rank 1; row 2 wrong species at rank 1, right at rank 2
     wrong = "o-linked glycan ; kingdom animalia ; species homo sapiens"
@@ -145,34 +174,88 @@ def test_text_fields_and_scores(tmp_path):
 def test_start_training_multitask_run_scores_every_task(corpus, tmp_path):
     pytest.importorskip("glypy")
     start = [sys.executable, os.path.join(ROOT, "benchmark", "start_training.py")]
-    r = subprocess.run(start + ["--config", os.path.join(ROOT, "configs", "glycan_multitask.yaml"), "--runs_dir",
-                                str(tmp_path), "--run_name", "mt", "--quiet", "--set", f"run.data_dir={corpus / 'data'}",
-                                "--set", "train_steps=4", "--set", "valid_steps=4", "--set", "save_checkpoint_steps=4",
-                                "--set", "layers=1", "--set", "hidden_size=32", "--set", "word_vec_size=32",
-                                "--set", "transformer_ff=64", "--set", "heads=2", "--set", "warmup_steps=2",
-                                "--set", "within_modality_attention=true", "--set", "fusion_layers=1",
-                                "--set", "report_every=2", "--set", "moe_task_loss_weights=TASK_ALIGN=0,TASK_SPEC=0.5",
-                                "--set", "moe_contrastive_coef=0.1", "--set", "moe_contrastive_pairs=MS:WURCS,TEXT:WURCS",
-                                "--set", "moe_contrastive_margin=0.2", "--set", "moe_contrastive_hard_key=MS",
-                                "--stages", "vocab,train,translate,score",
-                                "--set", "run.translate={beam_size: 2, n_best: 2, max_length: 20, min_length: 1}"],
-                       capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=600)
+    r = subprocess.run(
+        start
+        + [
+            "--config",
+            os.path.join(ROOT, "configs", "glycan_multitask.yaml"),
+            "--runs_dir",
+            str(tmp_path),
+            "--run_name",
+            "mt",
+            "--quiet",
+            "--set",
+            f"run.data_dir={corpus / 'data'}",
+            "--set",
+            "train_steps=4",
+            "--set",
+            "valid_steps=4",
+            "--set",
+            "save_checkpoint_steps=4",
+            "--set",
+            "layers=1",
+            "--set",
+            "hidden_size=32",
+            "--set",
+            "word_vec_size=32",
+            "--set",
+            "transformer_ff=64",
+            "--set",
+            "heads=2",
+            "--set",
+            "warmup_steps=2",
+            "--set",
+            "within_modality_attention=true",
+            "--set",
+            "fusion_layers=1",
+            "--set",
+            "report_every=2",
+            "--set",
+            "moe_task_loss_weights=TASK_ALIGN=0,TASK_SPEC=0.5",
+            "--set",
+            "moe_contrastive_coef=0.1",
+            "--set",
+            "moe_contrastive_pairs=MS:WURCS,TEXT:WURCS",
+            "--set",
+            "moe_contrastive_margin=0.2",
+            "--set",
+            "moe_contrastive_hard_key=MS",
+            "--stages",
+            "vocab,train,translate,score",
+            "--set",
+            "run.translate={beam_size: 2, n_best: 2, max_length: 20, min_length: 1}",
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+        timeout=600,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     run = tmp_path / "mt"
     cfg = yaml.safe_load((run / "config.yaml").read_text())
-    assert cfg["share_vocab"] is True and {k: v.get("weight") for k, v in cfg["data"].items()} == \
-        {"struct": 3, "spec": 1, "text": 2, "align": 1, "valid": None}
+    assert cfg["share_vocab"] is True and {k: v.get("weight") for k, v in cfg["data"].items()} == {
+        "struct": 3,
+        "spec": 1,
+        "text": 2,
+        "align": 1,
+        "valid": None,
+    }
     scores = json.loads((run / "scores.json").read_text())["tasks"]
-    assert {t: s["kind"] for t, s in scores.items()} == {"struct": "wurcs", "spec": "spectrum", "text": "text",
-                                                         "align": "text"}
+    assert {t: s["kind"] for t, s in scores.items()} == {
+        "struct": "wurcs",
+        "spec": "spectrum",
+        "text": "text",
+        "align": "text",
+    }
     # per-task rows in the CSVs: every report (train) and every validation (the tasks' own validation lines)
     import pandas as pd
 
     valid = pd.read_csv(run / "valid_tasks.csv")
     assert list(valid.columns) == ["step", "task", "xent", "ppl", "accuracy", "tokens"]
     assert sorted(valid["task"]) == ["ALIGN", "SPEC", "STRUCT", "TEXT"] and set(valid["step"]) == {4}
-    val_tokens = {t: sum(len(ln.split()) + 1 for ln in _lines(corpus / "data" / t.lower() / "tgt-val.txt"))
-                  for t in valid["task"]}
+    val_tokens = {
+        t: sum(len(ln.split()) + 1 for ln in _lines(corpus / "data" / t.lower() / "tgt-val.txt")) for t in valid["task"]
+    }
     assert dict(zip(valid["task"], valid["tokens"])) == val_tokens  # each task = its own validation set
     train = pd.read_csv(run / "train_tasks.csv")
     assert set(train["step"]) == {2, 4} and set(train["task"]) <= {"ALIGN", "SPEC", "STRUCT", "TEXT"}
@@ -185,9 +268,13 @@ def test_start_training_multitask_run_scores_every_task(corpus, tmp_path):
     vocab = {ln.split("\t")[0] for ln in (run / "vocab.src").read_text().splitlines()}
     assert {t.token for t in TASKS.values()} <= vocab and "<WURCS>" in vocab  # one vocabulary for all tasks
     info = json.loads((run / "run.json").read_text())
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmark", "retrieve.py"), "--run", str(run),
-                        "--max_candidates", "5"], capture_output=True, text=True,
-                       env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
+    r = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmark", "retrieve.py"), "--run", str(run), "--max_candidates", "5"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     ret = json.loads((run / "retrieval.json").read_text())
     n_test = tasks["struct"]["written"]["test"]
@@ -196,4 +283,7 @@ def test_start_training_multitask_run_scores_every_task(corpus, tmp_path):
         assert 0 <= m["recall@1"] <= m["recall@5"] <= m["recall@10"] <= 1 and 0 < m["mrr"] <= 1
     assert ret["embedding"]["spectrum->structure"]["n"] == n_test == ret["likelihood"]["all"]["n"]
     assert ret["likelihood"]["all"]["mean_candidates"] == 5
-    assert set(info["scores"]["tasks"]) == {"struct", "spec", "text", "align"} and "bleu" in info["scores"]["tasks"]["text"]
+    assert (
+        set(info["scores"]["tasks"]) == {"struct", "spec", "text", "align"}
+        and "bleu" in info["scores"]["tasks"]["text"]
+    )

@@ -1,6 +1,7 @@
 """Scoring on real annotated spectra (onmt_moe/glycan/real): identity under ambiguous annotations,
 CandyCrunch's matching and F1, exact chance baselines, and benchmark/evaluate_real_glycan.py end to
 end (baselines only, a scripted decoder, and a real tiny OpenNMT run)."""
+
 import json
 import os
 import subprocess
@@ -54,8 +55,12 @@ def test_matching_follows_candycrunch():
     anns = read_annotations(ANN, SPECTRA)
     assert len(anns) == 4  # the row with abundance 0 in the file's column is not this file's
     spectra = [(384.03, 10.5, 1), (384.10, 10.9, 1), (384.2, 30.0, 1), (519.7, 12.0, 2)]
-    a = [Annotation(0, 384.2, 10.91, "x"), Annotation(1, 384.2, 10.91, "x"), Annotation(2, 1040.4, 12.3, "y"),
-         Annotation(3, 384.2, 20.0, "z")]
+    a = [
+        Annotation(0, 384.2, 10.91, "x"),
+        Annotation(1, 384.2, 10.91, "x"),
+        Annotation(2, 1040.4, 12.3, "y"),
+        Annotation(3, 384.2, 20.0, "z"),
+    ]
     # nearest RT first, each spectrum once, 2- spectra also by their 1- equivalent, RT window enforced
     assert match(a, spectra) == [(0, 1), (1, 0), (2, 3)]
 
@@ -71,9 +76,18 @@ def test_evaluate_scores_a_decoder(monkeypatch, tmp_path):
     from onmt_moe.glycan.real import evaluate as ev
 
     monkeypatch.setattr(ev, "decode", _scripted_decode)
-    monkeypatch.setattr(ev, "source_lines", lambda run, rows, cls, opts: [f"PMZ_{int(r['precursor_mz'])}" for r in rows])
-    res = ev.evaluate(SPECTRA, ANN, "N", run="scripted", opts=ev.Options(n_best=2, max_residues=8, sim_samples=2),
-                      out_dir=str(tmp_path), log=lambda *_: None)
+    monkeypatch.setattr(
+        ev, "source_lines", lambda run, rows, cls, opts: [f"PMZ_{int(r['precursor_mz'])}" for r in rows]
+    )
+    res = ev.evaluate(
+        SPECTRA,
+        ANN,
+        "N",
+        run="scripted",
+        opts=ev.Options(n_best=2, max_residues=8, sim_samples=2),
+        out_dir=str(tmp_path),
+        log=lambda *_: None,
+    )
     assert res["n_with_structure"] == 4 and res["n_matched"] == 4
     assert res["model"]["top1"] == pytest.approx(0.25) and res["model"]["top2"] == pytest.approx(0.5)
     assert 0 < res["model"]["f1"] < 1 and res["model"]["precision"] == pytest.approx(1.0)
@@ -86,28 +100,84 @@ def test_evaluate_scores_a_decoder(monkeypatch, tmp_path):
 def test_cli_bad_annotations_one_line(tmp_path):
     bad = tmp_path / "ann.csv"
     bad.write_text("Mass,glycan\n384.2,Gal(b1-3)GalNAc\n")
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmark", "evaluate_real_glycan.py"), "--spectra",
-                        SPECTRA, "--annotations", str(bad), "--glycan_class", "N", "--max_residues", "8"],
-                       capture_output=True, text=True, env=ENV)
+    r = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "benchmark", "evaluate_real_glycan.py"),
+            "--spectra",
+            SPECTRA,
+            "--annotations",
+            str(bad),
+            "--glycan_class",
+            "N",
+            "--max_residues",
+            "8",
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
     assert r.returncode == 2 and "ann.csv" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_end_to_end_with_a_tiny_run(tmp_path):
     """A real (tiny, 4-step) OpenNMT run decodes the matched real spectra through the stock engine."""
     corpus = tmp_path / "corpus"
-    subprocess.run([sys.executable, os.path.join(ROOT, "benchmark", "generate_glycan_input.py"), "--input",
-                    os.path.join(ROOT, "tests", "fixtures", "glycan", "sample.parquet"), "--out_dir", str(corpus),
-                    "--text", "--composition"], check=True, capture_output=True, env=ENV)
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "benchmark", "start_training.py"), "--config",
-                        os.path.join(ROOT, "configs", "tiny_moe.yaml"), "--runs_dir", str(tmp_path), "--run_name", "g",
-                        "--quiet", "--set", f"run.data_dir={corpus / 'data'}", "--set", "run.kind=wurcs",
-                        "--set", "train_steps=4", "--set", "save_checkpoint_steps=4", "--set", "valid_steps=4",
-                        "--stages", "vocab,train"], capture_output=True, text=True, env=ENV)
+    subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "benchmark", "generate_glycan_input.py"),
+            "--input",
+            os.path.join(ROOT, "tests", "fixtures", "glycan", "sample.parquet"),
+            "--out_dir",
+            str(corpus),
+            "--text",
+            "--composition",
+        ],
+        check=True,
+        capture_output=True,
+        env=ENV,
+    )
+    r = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "benchmark", "start_training.py"),
+            "--config",
+            os.path.join(ROOT, "configs", "tiny_moe.yaml"),
+            "--runs_dir",
+            str(tmp_path),
+            "--run_name",
+            "g",
+            "--quiet",
+            "--set",
+            f"run.data_dir={corpus / 'data'}",
+            "--set",
+            "run.kind=wurcs",
+            "--set",
+            "train_steps=4",
+            "--set",
+            "save_checkpoint_steps=4",
+            "--set",
+            "valid_steps=4",
+            "--stages",
+            "vocab,train",
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     from onmt_moe.glycan.real import evaluate as ev
 
-    res = ev.evaluate(SPECTRA, ANN, "N", run=str(tmp_path / "g"), out_dir=str(tmp_path / "real"), log=lambda *_: None,
-                      opts=ev.Options(n_best=2, max_residues=8, sim_samples=1))
+    res = ev.evaluate(
+        SPECTRA,
+        ANN,
+        "N",
+        run=str(tmp_path / "g"),
+        out_dir=str(tmp_path / "real"),
+        log=lambda *_: None,
+        opts=ev.Options(n_best=2, max_residues=8, sim_samples=1),
+    )
     assert res["n_matched_with_structure"] == 4 and set(res["model"]) >= {"top1", "top2", "f1"}
     assert "ours (run)" in ev.format_table(res)
     assert "model_rank" in (tmp_path / "real" / "real_annotations.csv").read_text()
@@ -117,12 +187,20 @@ def test_candycrunch_predictions_are_scored_with_their_false_positives(tmp_path)
     from onmt_moe.glycan.real import evaluate as ev
 
     cc = tmp_path / "cc.csv"
-    cc.write_text('mz,RT,charge,predictions\n'
-                  '384.2,10.9,-1,"[""Gal(b1-3)GalNAc""]"\n'                        # right
-                  '530.3,25.3,-1,"[""Gal(b1-3)[Fuc(a1-2)]GalNAc"", ""Fuc(a1-2)Gal(b1-3)GalNAc""]"\n'  # rank 2
-                  '700.0,5.0,-1,"[""Gal(b1-4)Glc""]"\n')                           # no annotation: FP
-    res = ev.evaluate(SPECTRA, ANN, "N", opts=ev.Options(n_best=2, max_residues=8, sim_samples=1),
-                      log=lambda *_: None, candycrunch=str(cc))
+    cc.write_text(
+        "mz,RT,charge,predictions\n"
+        '384.2,10.9,-1,"[""Gal(b1-3)GalNAc""]"\n'  # right
+        '530.3,25.3,-1,"[""Gal(b1-3)[Fuc(a1-2)]GalNAc"", ""Fuc(a1-2)Gal(b1-3)GalNAc""]"\n'  # rank 2
+        '700.0,5.0,-1,"[""Gal(b1-4)Glc""]"\n'
+    )  # no annotation: FP
+    res = ev.evaluate(
+        SPECTRA,
+        ANN,
+        "N",
+        opts=ev.Options(n_best=2, max_residues=8, sim_samples=1),
+        log=lambda *_: None,
+        candycrunch=str(cc),
+    )
     c = res["candycrunch"]
     assert c["top1"] == pytest.approx(0.25) and c["top2"] == pytest.approx(0.5)
     assert c["precision"] < 1.0 and c["top1_matched"] == pytest.approx(0.5)

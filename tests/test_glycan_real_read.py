@@ -1,6 +1,7 @@
 """Real glycan spectra readers (onmt_moe/glycan/real): xlsx / mzML / mzXML -> glycan parquet rows,
 charge and composition of reduced precursors, rejects, and the reducing-end-aware CMP_ tokens.
 Fixture: a slice of CandyCrunch's GPST000350 test data (tests/fixtures/real_glycan, MIT)."""
+
 import json
 import os
 import subprocess
@@ -58,8 +59,9 @@ def test_composition_tokens_use_the_reducing_end():
     from onmt_moe.glycan.spectra_tokens import SpecTokConfig, spectrum_tokens
 
     peaks = [[223.1, 100.0], [202.0, 30.0]]
-    red = spectrum_tokens(384.03, -1, peaks, SpecTokConfig(composition=True, comp_tol=0.5, comp_max=1,
-                                                           reducing_end="reduced"))
+    red = spectrum_tokens(
+        384.03, -1, peaks, SpecTokConfig(composition=True, comp_tol=0.5, comp_max=1, reducing_end="reduced")
+    )
     free = spectrum_tokens(384.03, -1, peaks, SpecTokConfig(composition=True, comp_tol=0.5, comp_max=1))
     assert red[2:4] == ["CMP_Hex_1", "CMP_HexNAc_1"]
     assert free[2:4] != ["CMP_Hex_1", "CMP_HexNAc_1"]
@@ -72,8 +74,11 @@ def test_fragment_above_precursor_rules_out_charge_1():
     prec = (162.0528 + 203.0794 + 2 * 291.0954 + 18.0106 + 2.0157 - 2 * 1.00728) / 2
     peaks = [[290.1, 100.0], [675.2, 40.0]]
     assert infer(prec, peaks, "reduced", 0.5, 8)[0].z == 2
-    assert infer(prec, [[290.1, 100.0]], "reduced", 0.5, 8, charges=(2,))[0].composition == \
-        {"Hex": 1, "HexNAc": 1, "Neu5Ac": 2}
+    assert infer(prec, [[290.1, 100.0]], "reduced", 0.5, 8, charges=(2,))[0].composition == {
+        "Hex": 1,
+        "HexNAc": 1,
+        "Neu5Ac": 2,
+    }
 
 
 def test_bad_rows_go_to_rejects_and_the_cli_writes_them(tmp_path):
@@ -83,8 +88,12 @@ def test_bad_rows_go_to_rejects_and_the_cli_writes_them(tmp_path):
     df.loc[2, "reducing_mass"] = -5
     bad = tmp_path / "bad.xlsx"
     df.to_excel(bad, index=False)
-    r = subprocess.run([sys.executable, SCRIPT, "--spectra", str(bad), "--out", str(tmp_path / "out"),
-                        "--max_residues", "8"], capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    r = subprocess.run(
+        [sys.executable, SCRIPT, "--spectra", str(bad), "--out", str(tmp_path / "out"), "--max_residues", "8"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
     assert r.returncode == 0, r.stderr
     rej = pd.read_csv(tmp_path / "out" / "rejects.tsv", sep="\t")
     assert list(rej["row"]) == [0, 1, 2] and list(rej["reason"]) == ["bad_peaks", "bad_rt", "bad_precursor"]
@@ -96,8 +105,9 @@ def test_bad_rows_go_to_rejects_and_the_cli_writes_them(tmp_path):
     # a file that is not a spreadsheet: exit 2, one line naming it
     junk = tmp_path / "junk.xlsx"
     junk.write_text("not a spreadsheet")
-    r = subprocess.run([sys.executable, SCRIPT, "--spectra", str(junk), "--out", str(tmp_path / "o2")],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, SCRIPT, "--spectra", str(junk), "--out", str(tmp_path / "o2")], capture_output=True, text=True
+    )
     assert r.returncode == 2 and "junk.xlsx" in r.stderr and "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
 

@@ -1,4 +1,5 @@
 """Seen structures, new spectra: resimulate() on the committed sample (glypy only)."""
+
 import json
 
 import pandas as pd

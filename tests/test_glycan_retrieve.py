@@ -1,4 +1,5 @@
 """Issue 16: cross-modal retrieval (onmt_moe/glycan/retrieve.py, onmt_moe/retrieval.py, benchmark/retrieve.py)."""
+
 import numpy as np
 import pytest
 import torch
@@ -20,8 +21,11 @@ def test_ranks_are_pessimistic_on_ties_and_metrics_count_them():
 
 
 def test_rows_segments_and_same_composition_candidates(tmp_path):
-    src = ["<TASK_STRUCT> <MS> PMZ_1 MZ_2 </MS> <TEXT> n-linked </TEXT>", "<TASK_STRUCT> <MS> PMZ_3 </MS> <TEXT> <MISSING> </TEXT>",
-           "<TASK_STRUCT> <MS> PMZ_4 </MS> <TEXT> <MISSING> </TEXT>"]
+    src = [
+        "<TASK_STRUCT> <MS> PMZ_1 MZ_2 </MS> <TEXT> n-linked </TEXT>",
+        "<TASK_STRUCT> <MS> PMZ_3 </MS> <TEXT> <MISSING> </TEXT>",
+        "<TASK_STRUCT> <MS> PMZ_4 </MS> <TEXT> <MISSING> </TEXT>",
+    ]
     (tmp_path / "s.txt").write_text("\n".join(src) + "\n")
     (tmp_path / "t.txt").write_text("\n".join([W1, W3, W3.replace("1b", "1a")]) + "\n")
     rows = R.read_rows(str(tmp_path / "s.txt"), str(tmp_path / "t.txt"))
@@ -75,15 +79,16 @@ def test_aligned_states_come_before_fusion_so_a_segment_alone_embeds_as_in_conte
     from onmt_moe.runs.retrieval import embed
     from tests import helpers_onmt as H
 
-    model = H.model(H.opts(within_modality_attention=True, segment_positions=True, fusion_layers=1,
-                           moe_modality_routing="none")).eval()
+    model = H.model(
+        H.opts(within_modality_attention=True, segment_positions=True, fusion_layers=1, moe_modality_routing="none")
+    ).eval()
     v = H.vocabs()
     full = H.SRC[0].split()
-    alone = full[full.index("<IR>"):]
+    alone = full[full.index("<IR>") :]
     e_full, e_alone = embed(model, v, [full], "IR"), embed(model, v, [alone], "IR")
     np.testing.assert_allclose(e_full, e_alone, rtol=1e-4, atol=1e-5)
     b_full, b_alone = H.batch(v, [" ".join(full)], ["C"]), H.batch(v, [" ".join(alone)], ["C"])
     with torch.no_grad():
-        final_full = model.encoder(b_full["src"], b_full["srclen"])[0][0, -len(alone):].mean(0)
+        final_full = model.encoder(b_full["src"], b_full["srclen"])[0][0, -len(alone) :].mean(0)
         final_alone = model.encoder(b_alone["src"], b_alone["srclen"])[0][0].mean(0)
     assert float((final_full - final_alone).abs().max()) > 1e-4  # fusion mixes the modalities

@@ -1,6 +1,5 @@
 """Spectrum tokens (binning, losses, diagnostics, tags) and the MS/MS simulator."""
 
-
 import pytest  # noqa: E402
 
 from onmt_moe.glycan.spectra_tokens import (  # noqa: E402
@@ -16,9 +15,11 @@ from onmt_moe.glycan.spectra_tokens import (  # noqa: E402
 from onmt_moe.glycan.text import describe, text_tokens  # noqa: E402
 from onmt_moe.modality.tags import MISSING, split_segments  # noqa: E402
 
-NGLYCAN = ("WURCS=2.0/7,11,10/[a2122h-1x_1-5_2*NCC/3=O][a1221m-1a_1-5][a2122h-1b_1-5_2*NCC/3=O]"
-           "[a1122h-1b_1-5][a1122h-1a_1-5][a2112h-1b_1-5][Aad21122h-2a_2-6_5*NCC/3=O]"
-           "/1-2-3-4-5-3-6-5-3-6-7/a4-c1_a6-b1_c4-d1_d3-h1_d6-e1_e2-f1_f4-g1_h2-i1_i4-j1_j3-k2")
+NGLYCAN = (
+    "WURCS=2.0/7,11,10/[a2122h-1x_1-5_2*NCC/3=O][a1221m-1a_1-5][a2122h-1b_1-5_2*NCC/3=O]"
+    "[a1122h-1b_1-5][a1122h-1a_1-5][a2112h-1b_1-5][Aad21122h-2a_2-6_5*NCC/3=O]"
+    "/1-2-3-4-5-3-6-5-3-6-7/a4-c1_a6-b1_c4-d1_d3-h1_d6-e1_e2-f1_f4-g1_h2-i1_i4-j1_j3-k2"
+)
 
 
 def test_binning_is_configurable():
@@ -32,15 +33,13 @@ def test_loss_and_diagnostic_tokens():
     mass = 1000.0  # neutral precursor
     prec = mass - PROTON
     y_neuac = mass - LOSSES["NeuAc"] - PROTON  # Y ion after NeuAc loss
-    peaks = [[DIAGNOSTIC["NeuAc_B1"], 30.0], [y_neuac, 100.0], [y_neuac - LOSSES["Hex"], 50.0],
-             [prec, 20.0]]
+    peaks = [[DIAGNOSTIC["NeuAc_B1"], 30.0], [y_neuac, 100.0], [y_neuac - LOSSES["Hex"], 50.0], [prec, 20.0]]
     toks = spectrum_tokens(prec, -1, peaks, SpecTokConfig())
     assert toks[:2] == [f"PMZ_{int(prec)}", "CHARGE_-1"]
     assert toks.count("NLP_NeuAc") == 1 and "DIAG_NeuAc_B1" in toks
     i = toks.index(f"MZ_{int(y_neuac)}")
     assert toks[i + 1] == "INT_9" and toks[i + 2] == "NLP_NeuAc" and "NLD_Hex" in toks
-    off = spectrum_tokens(prec, -1, peaks, SpecTokConfig(losses=False, peak_pairs=False,
-                                                         diagnostics=False))
+    off = spectrum_tokens(prec, -1, peaks, SpecTokConfig(losses=False, peak_pairs=False, diagnostics=False))
     assert not [t for t in off if t.startswith(("NLP_", "NLD_", "DIAG_"))]
     assert len([t for t in off if t.startswith("MZ_")]) == 4
 
@@ -55,8 +54,9 @@ def test_doubly_charged_precursor_loss():
 
 def test_peak_selection_and_order():
     peaks = [[100.0 + 10 * i, float(i + 1)] for i in range(80)]
-    toks = spectrum_tokens(900.0, -1, peaks, SpecTokConfig(max_peaks=20, losses=False,
-                                                           peak_pairs=False, diagnostics=False))
+    toks = spectrum_tokens(
+        900.0, -1, peaks, SpecTokConfig(max_peaks=20, losses=False, peak_pairs=False, diagnostics=False)
+    )
     mz = [int(t[3:]) for t in toks if t.startswith("MZ_")]
     assert len(mz) == 20 and mz == sorted(mz) and mz[0] == 700  # the 20 most intense, by m/z
 
@@ -65,17 +65,21 @@ def test_source_tags_and_missing_text():
     toks = source_tokens(500.0, -1, [[300.0, 10.0]], [], with_text=True)
     segs = split_segments(toks)
     assert [s[0] for s in segs] == ["MS", "TEXT"] and segs[1][1] == [MISSING]
-    assert [s[0] for s in split_segments(source_tokens(500.0, -1, [[300.0, 1.0]], None,
-                                                       with_text=False))] == ["MS"]
+    assert [s[0] for s in split_segments(source_tokens(500.0, -1, [[300.0, 1.0]], None, with_text=False))] == ["MS"]
 
 
 def test_text_description():
-    t = describe("N", ["Animalia", "Plantae", "Animalia", "Animalia"],
-                 ["Mus_musculus", "Arabidopsis_thaliana", "Homo_sapiens", "Bos_taurus"], ["serum"])
+    t = describe(
+        "N",
+        ["Animalia", "Plantae", "Animalia", "Animalia"],
+        ["Mus_musculus", "Arabidopsis_thaliana", "Homo_sapiens", "Bos_taurus"],
+        ["serum"],
+    )
     # majority kingdom; its species only; Homo sapiens first, then alphabetical; max two
     assert t == "n-linked glycan ; kingdom animalia ; species homo sapiens , bos taurus ; tissue serum"
-    assert "arabidopsis" not in describe(None, ["Animalia", "Plantae", "Animalia"],
-                                         ["Mus_musculus", "Arabidopsis_thaliana", "Sus_scrofa"])
+    assert "arabidopsis" not in describe(
+        None, ["Animalia", "Plantae", "Animalia"], ["Mus_musculus", "Arabidopsis_thaliana", "Sus_scrofa"]
+    )
     assert describe(None, [], [], []) == "" and text_tokens("") == []
     assert text_tokens(t)[:3] == ["n-linked", "glycan", ";"]
 
@@ -103,7 +107,7 @@ def test_simulator_deterministic_and_rules():
     y_fuc = round(g.mass() - LOSSES["dHex"] - PROTON, 2)
     y_gal = round(g.mass() - LOSSES["Hex"] - PROTON, 2)
     assert s[y_neuac] > s[y_gal] and s[y_fuc] > s[y_gal]
-    small = ("WURCS=2.0/2,2,1/[a2122h-1x_1-5_2*NCC/3=O][a2112h-1b_1-5]/1-2/a4-b1")
+    small = "WURCS=2.0/2,2,1/[a2122h-1x_1-5_2*NCC/3=O][a2112h-1b_1-5]/1-2/a4-b1"
     sm = simulate_spectrum(wurcs.loads(small), small)
     assert sm["charge"] == -1
 

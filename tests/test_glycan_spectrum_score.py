@@ -1,4 +1,5 @@
 """Scoring of predicted spectra (structure -> spectrum direction)."""
+
 import json
 
 import pytest
@@ -23,12 +24,25 @@ def test_read_and_compare():
 
 def test_files_top1_and_best_of_n(tmp_path):
     (tmp_path / "tgt.txt").write_text(T + "\n" + "PMZ_500 CHARGE_-1 MZ_100 INT_2\n")
-    (tmp_path / "pred.txt").write_text("\n".join([
-        "PMZ_909 CHARGE_-1 MZ_179 INT_9 MZ_600 INT_1", T,           # row 1: best is candidate 2
-        "PMZ_501 CHARGE_-1", "PMZ_500 CHARGE_-1 MZ_100 INT_2",      # row 2: first candidate empty
-    ]) + "\n")
-    res = score_files(str(tmp_path / "pred.txt"), str(tmp_path / "tgt.txt"), 2, kind="spectrum",
-                      out_json=str(tmp_path / "s.json"), ranks_csv=str(tmp_path / "r.csv"))
+    (tmp_path / "pred.txt").write_text(
+        "\n".join(
+            [
+                "PMZ_909 CHARGE_-1 MZ_179 INT_9 MZ_600 INT_1",
+                T,  # row 1: best is candidate 2
+                "PMZ_501 CHARGE_-1",
+                "PMZ_500 CHARGE_-1 MZ_100 INT_2",  # row 2: first candidate empty
+            ]
+        )
+        + "\n"
+    )
+    res = score_files(
+        str(tmp_path / "pred.txt"),
+        str(tmp_path / "tgt.txt"),
+        2,
+        kind="spectrum",
+        out_json=str(tmp_path / "s.json"),
+        ranks_csv=str(tmp_path / "r.csv"),
+    )
     assert res["top1"]["precursor"] == 0.5 and res["best_of_n"]["cosine"] == pytest.approx(1.0)
     assert res["top1"]["precision"] == pytest.approx(0.25) and res["empty_rate"] == 0.25
     assert json.loads((tmp_path / "s.json").read_text())["kind"] == "spectrum"

@@ -1,4 +1,5 @@
 """WURCS tokenizer (lossless) and token classes for the structure-aware loss."""
+
 import os
 import random
 import re
@@ -9,9 +10,11 @@ from onmt_moe.glycan.token_classes import classify_token, token_weight_vector  #
 from onmt_moe.glycan.wurcs_tokenizer import WurcsTokenizeError, detokenize, tokenize  # noqa: E402
 
 FIX = os.path.join(os.path.dirname(__file__), "fixtures", "glycan")
-NGLYCAN = ("WURCS=2.0/7,11,10/[a2122h-1x_1-5_2*NCC/3=O][a1221m-1a_1-5][a2122h-1b_1-5_2*NCC/3=O]"
-           "[a1122h-1b_1-5][a1122h-1a_1-5][a2112h-1b_1-5][Aad21122h-2a_2-6_5*NCC/3=O]"
-           "/1-2-3-4-5-3-6-5-3-6-7/a4-c1_a6-b1_c4-d1_d3-h1_d6-e1_e2-f1_f4-g1_h2-i1_i4-j1_j3-k2")
+NGLYCAN = (
+    "WURCS=2.0/7,11,10/[a2122h-1x_1-5_2*NCC/3=O][a1221m-1a_1-5][a2122h-1b_1-5_2*NCC/3=O]"
+    "[a1122h-1b_1-5][a1122h-1a_1-5][a2112h-1b_1-5][Aad21122h-2a_2-6_5*NCC/3=O]"
+    "/1-2-3-4-5-3-6-5-3-6-7/a4-c1_a6-b1_c4-d1_d3-h1_d6-e1_e2-f1_f4-g1_h2-i1_i4-j1_j3-k2"
+)
 
 
 def _sample():
@@ -35,10 +38,10 @@ def test_token_inventory_on_nglycan():
     codes = [t for t in toks if t.startswith("[")]
     assert codes == re.findall(r"\[[^\]]*\]", NGLYCAN)  # one token per whole ResidueCode
     assert toks.count("/") == 4
-    lin = toks[toks.index("/", toks.index(codes[-1]) + 2) + 1:]
+    lin = toks[toks.index("/", toks.index(codes[-1]) + 2) + 1 :]
     assert lin[:4] == ["a4", "-", "c1", "_"]
     assert "k2" in lin
-    res = toks[toks.index(codes[-1]) + 2: len(toks) - len(lin) - 1]
+    res = toks[toks.index(codes[-1]) + 2 : len(toks) - len(lin) - 1]
     assert res[:3] == ["1", "-", "2"] and "11" not in res and res.count("-") == 10
 
 

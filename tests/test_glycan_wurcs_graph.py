@@ -1,5 +1,6 @@
 """WURCS-graph identity (wurcs_graph.py), the evaluator's fallback, unseen GlyTouCan strings and
 precursor-mass re-ranking."""
+
 import os
 import random
 import re
@@ -18,8 +19,10 @@ from tests.test_glycan_evaluate import LACNAC, A, B, C, D, E  # noqa: E402
 FIX = os.path.join(os.path.dirname(__file__), "fixtures", "glycan")
 LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 BRIDGE = "WURCS=2.0/1,2,1/[a1122h-1a_1-5]/1-1/a6-b1*OPO*/3O/3=O"
-FLOATING = ("WURCS=2.0/4,5,4/[a2122h-1x_1-5_2*NCC/3=O][a1122h-1b_1-5][a1122h-1a_1-5]"
-            "[Aad21122h-2a_2-6_5*NCC/3=O]/1-1-2-3-4/a4-b1_b4-c1_c?-d1_e2-a?|b?|c?|d?}")
+FLOATING = (
+    "WURCS=2.0/4,5,4/[a2122h-1x_1-5_2*NCC/3=O][a1122h-1b_1-5][a1122h-1a_1-5]"
+    "[Aad21122h-2a_2-6_5*NCC/3=O]/1-1-2-3-4/a4-b1_b4-c1_c?-d1_e2-a?|b?|c?|d?}"
+)
 
 
 def _lines(name):
@@ -40,7 +43,7 @@ def relabel(s: str, rng: random.Random) -> str:
     for old, new in enumerate(perm):
         new_res[new] = res[old]
     out = []
-    for glin in (lin.split("_") if lin else []):
+    for glin in lin.split("_") if lin else []:
         core, star, mp = glin.partition("*")
         core = re.sub(r"[a-zA-Z](?=[\d?])", lambda x: LETTERS[perm[LETTERS.index(x.group(0))]], core)
         out.append(core + star + mp)
@@ -57,9 +60,12 @@ def test_known_pairs_like_glypy():
     assert not W.same_structure(a, W.parse(LACNAC))
     plain = W.parse("WURCS=2.0/1,2,1/[a1122h-1a_1-5]/1-1/a6-b1")
     assert not W.same_structure(plain, W.parse(BRIDGE))  # the phosphodiester bridge counts
-    for bad, why in [("CCO", "not a WURCS"), ("WURCS=2.0/2,2,1/[a2122h-1x_1-5]/1-2/a4-b1", "ResidueCodes"),
-                     ("WURCS=2.0/1,1,1/[a2122h-1x_1-5]/1/a4-z1", "residue reference"),
-                     ("WURCS=2.0/1,2,1/[a2122h-1x_1-5]/1-1/a4-b1_a6-b1", "linkages")]:
+    for bad, why in [
+        ("CCO", "not a WURCS"),
+        ("WURCS=2.0/2,2,1/[a2122h-1x_1-5]/1-2/a4-b1", "ResidueCodes"),
+        ("WURCS=2.0/1,1,1/[a2122h-1x_1-5]/1/a4-z1", "residue reference"),
+        ("WURCS=2.0/1,2,1/[a2122h-1x_1-5]/1-1/a4-b1_a6-b1", "linkages"),
+    ]:
         with pytest.raises(W.WurcsParseError, match=why):
             W.parse(bad)
 
@@ -104,7 +110,7 @@ def test_relabelling_property_and_agreement_with_glypy():
             continue
         lin_start = len(w) - len(w.split("/")[-1])
         j = lin_start + m[0].start()
-        v = w[:j] + ("3" if w[j] != "3" else "4") + w[j + 1:]
+        v = w[:j] + ("3" if w[j] != "3" else "4") + w[j + 1 :]
         gv = parse_wurcs(v)
         if gv is None or W.try_parse(v) is None:
             continue
@@ -119,13 +125,25 @@ def _mz(w, z=1):
 
 def test_precursor_mass_reranking(tmp_path):
     src = tmp_path / "src.txt"
-    src.write_text(f"<MS> PMZ_{int(_mz(A))} CHARGE_-1 MZ_100 INT_3 </MS>\n"
-                   f"<MS> PMZ_{int(_mz(LACNAC))} CHARGE_-1 </MS>\n")
+    src.write_text(
+        f"<MS> PMZ_{int(_mz(A))} CHARGE_-1 MZ_100 INT_3 </MS>\n<MS> PMZ_{int(_mz(LACNAC))} CHARGE_-1 </MS>\n"
+    )
     tgt = tmp_path / "tgt.txt"
     tgt.write_text(tokenize_line(A) + "\n" + tokenize_line(LACNAC) + "\n")
     pred = tmp_path / "pred.txt"  # row 1: wrong mass first; row 2: right mass but wrong structure
-    pred.write_text("\n".join([tokenize_line(LACNAC), tokenize_line(B), "garbage",
-                               tokenize_line(A), tokenize_line(E), tokenize_line(LACNAC)]) + "\n")
+    pred.write_text(
+        "\n".join(
+            [
+                tokenize_line(LACNAC),
+                tokenize_line(B),
+                "garbage",
+                tokenize_line(A),
+                tokenize_line(E),
+                tokenize_line(LACNAC),
+            ]
+        )
+        + "\n"
+    )
     res = score_wurcs_files(str(pred), str(tgt), 3, src_path=str(src), verbose=False)
     assert res["topk"] == {"1": 0.0, "2": 0.5, "3": 1.0}
     # row 1: B is the only candidate in the precursor bin -> first; row 2: LacNAc moves before A, E

@@ -5,6 +5,7 @@ function: a lazy import is still a dependency) is read with :mod:`ast` and check
 :data:`RULES` (see docs/architecture.md). Bare ``import onmt_moe`` registers the plugin with
 OpenNMT, so it counts as an import of ``onmt``.
 """
+
 import ast
 import pathlib
 
@@ -27,23 +28,46 @@ RULES = {
     "onmt_moe.evaluation": ({"onmt_moe.evaluation", "onmt_moe.modality.tags"}, {"torch", "onmt"}),
     "onmt_moe.glycan": ({"onmt_moe.glycan", "onmt_moe.modality.tags", "onmt_moe.evaluation"}, {"torch", "onmt"}),
     "onmt_moe.runs.csvlog": (set(), {"torch", "onmt"}),
-    "onmt_moe.diagnostics": ({"onmt_moe.diagnostics", "onmt_moe.moe", "onmt_moe.modality", "onmt_moe.runs.csvlog",
-                              "onmt_moe"}, set()),
+    "onmt_moe.diagnostics": (
+        {"onmt_moe.diagnostics", "onmt_moe.moe", "onmt_moe.modality", "onmt_moe.runs.csvlog", "onmt_moe"},
+        set(),
+    ),
     "onmt_moe.diagnostics.gradients": ({"onmt_moe.runs.csvlog"}, {"onmt"}),
-    "onmt_moe.plugin": ({"onmt_moe.plugin", "onmt_moe.moe", "onmt_moe.modality", "onmt_moe.runs.csvlog",
-                         "onmt_moe.diagnostics.gradients", "onmt_moe.glycan.token_classes", "onmt_moe._hook",
-                         "onmt_moe"}, set()),
+    "onmt_moe.plugin": (
+        {
+            "onmt_moe.plugin",
+            "onmt_moe.moe",
+            "onmt_moe.modality",
+            "onmt_moe.runs.csvlog",
+            "onmt_moe.diagnostics.gradients",
+            "onmt_moe.glycan.token_classes",
+            "onmt_moe._hook",
+            "onmt_moe",
+        },
+        set(),
+    ),
     # leaves the plugin reaches into: plain Python / torch only, nothing else of ours
     "onmt_moe.glycan.token_classes": (set(), {"torch", "onmt"}),
     "onmt_moe.runs": ({"onmt_moe", "onmt_moe.*"}, set()),  # the top: drives everything
-    "onmt_moe.predict": ({"onmt_moe.predict", "onmt_moe.data", "onmt_moe.modality.tags", "onmt_moe.glycan",
-                          "onmt_moe.evaluation"}, {"torch", "onmt"}),
+    "onmt_moe.predict": (
+        {"onmt_moe.predict", "onmt_moe.data", "onmt_moe.modality.tags", "onmt_moe.glycan", "onmt_moe.evaluation"},
+        {"torch", "onmt"},
+    ),
     # decoding a checkpoint: OpenNMT's inference engine, the checkpoint list of a run folder
     "onmt_moe.predict.decode": ({"onmt_moe.predict", "onmt_moe", "onmt_moe.runs.runner"}, set()),
     # scoring real glycan spectra decodes them with a run's model, through the predict engine above
-    "onmt_moe.glycan.real.evaluate": ({"onmt_moe.glycan", "onmt_moe.modality.tags", "onmt_moe.evaluation",
-                                       "onmt_moe.predict.decode", "onmt_moe.predict.settings"}, {"onmt"}),
+    "onmt_moe.glycan.real.evaluate": (
+        {
+            "onmt_moe.glycan",
+            "onmt_moe.modality.tags",
+            "onmt_moe.evaluation",
+            "onmt_moe.predict.decode",
+            "onmt_moe.predict.settings",
+        },
+        {"onmt"},
+    ),
 }
+
 
 def module_name(path: pathlib.Path) -> str:
     parts = path.relative_to(ROOT).with_suffix("").parts
@@ -123,26 +147,32 @@ def test_every_package_has_a_rule():
     assert packages <= set(RULES), sorted(packages - set(RULES))
 
 
-@pytest.mark.parametrize("module,source", [
-    ("onmt_moe.moe.router", "import onmt.utils\n"),                      # moe must stay free of OpenNMT
-    ("onmt_moe.moe.router", "from onmt_moe.modality import tags\n"),     # ... and of the rest of ours
-    ("onmt_moe.data.pipeline", "def f():\n    import torch\n"),          # data never imports torch, even lazily
-    ("onmt_moe.evaluation.scoring", "from onmt_moe.glycan.evaluate import x\n"),
-    ("onmt_moe.glycan.text", "import onmt_moe\n"),                        # registering the plugin = onmt
-    ("onmt_moe.diagnostics.plots", "from onmt_moe.plugin.encoder import X\n"),
-    ("onmt_moe.plugin.loss", "from onmt_moe.runs.runner import x\n"),
-    ("onmt_moe.runs.csvlog", "from onmt_moe.modality import tags\n"),
-    ("onmt_moe.moe.layer", "from ..modality import tags\n"),              # relative imports are resolved
-])
+@pytest.mark.parametrize(
+    "module,source",
+    [
+        ("onmt_moe.moe.router", "import onmt.utils\n"),  # moe must stay free of OpenNMT
+        ("onmt_moe.moe.router", "from onmt_moe.modality import tags\n"),  # ... and of the rest of ours
+        ("onmt_moe.data.pipeline", "def f():\n    import torch\n"),  # data never imports torch, even lazily
+        ("onmt_moe.evaluation.scoring", "from onmt_moe.glycan.evaluate import x\n"),
+        ("onmt_moe.glycan.text", "import onmt_moe\n"),  # registering the plugin = onmt
+        ("onmt_moe.diagnostics.plots", "from onmt_moe.plugin.encoder import X\n"),
+        ("onmt_moe.plugin.loss", "from onmt_moe.runs.runner import x\n"),
+        ("onmt_moe.runs.csvlog", "from onmt_moe.modality import tags\n"),
+        ("onmt_moe.moe.layer", "from ..modality import tags\n"),  # relative imports are resolved
+    ],
+)
 def test_checker_catches_a_bad_import(module, source):
     assert violations(module, source), f"{source!r} in {module} should break the layering"
 
 
-@pytest.mark.parametrize("module,source", [
-    ("onmt_moe.data.tagged", "from onmt_moe.modality import tags\n"),
-    ("onmt_moe.plugin.encoder", "import torch\nfrom onmt_moe.moe import MoE\n"),
-    ("onmt_moe.runs.runner", "from onmt_moe.plugin.encoder import X\nimport onmt_moe\n"),
-    ("onmt_moe.moe.layer", "from .router import Router\nfrom . import experts\n"),
-])
+@pytest.mark.parametrize(
+    "module,source",
+    [
+        ("onmt_moe.data.tagged", "from onmt_moe.modality import tags\n"),
+        ("onmt_moe.plugin.encoder", "import torch\nfrom onmt_moe.moe import MoE\n"),
+        ("onmt_moe.runs.runner", "from onmt_moe.plugin.encoder import X\nimport onmt_moe\n"),
+        ("onmt_moe.moe.layer", "from .router import Router\nfrom . import experts\n"),
+    ],
+)
 def test_checker_accepts_an_allowed_import(module, source):
     assert not violations(module, source)

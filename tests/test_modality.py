@@ -1,4 +1,5 @@
 """Token → modality ids from tag tokens (onmt_moe.modality.lookup), without OpenNMT."""
+
 import torch
 
 from onmt_moe.modality.lookup import ModalityLookup
@@ -9,7 +10,23 @@ def find_tags(itos, names=None):
     v = ModalityVocab.from_tokens(itos, names)
     return list(v.names), [list(p) for p in v.tag_ids]
 
-ITOS = ["<unk>", "<blank>", "<s>", "</s>", "<NMR>", "</NMR>", "<IR>", "</IR>", "1HNMR", "7.1", "IR", "5", "<MISSING>", "C"]
+
+ITOS = [
+    "<unk>",
+    "<blank>",
+    "<s>",
+    "</s>",
+    "<NMR>",
+    "</NMR>",
+    "<IR>",
+    "</IR>",
+    "1HNMR",
+    "7.1",
+    "IR",
+    "5",
+    "<MISSING>",
+    "C",
+]
 
 
 def test_find_tags_sorted_and_explicit_order():

@@ -1,5 +1,6 @@
 """Modality-subset benchmark: subset building (no model), the table with a fake
 translator, --train_each with a fake trainer, and compare_runs on synthetic runs."""
+
 import csv
 import importlib.util
 import json
@@ -68,21 +69,34 @@ def make_run(tmp_path, name="r1", n_best=5, mode="drop"):
         (data / f"tgt-{split}.txt").write_text("\n".join(tgt) + "\n")
     run = tmp_path / "runs" / name
     run.mkdir(parents=True)
-    (run / "run.json").write_text(json.dumps({
-        "run_name": name, "data_dir": str(data), "src_test": str(data / "src-test.txt"),
-        "tgt_test": str(data / "tgt-test.txt"), "n_best": n_best, "missing_mode": mode}))
+    (run / "run.json").write_text(
+        json.dumps(
+            {
+                "run_name": name,
+                "data_dir": str(data),
+                "src_test": str(data / "src-test.txt"),
+                "tgt_test": str(data / "tgt-test.txt"),
+                "n_best": n_best,
+                "missing_mode": mode,
+            }
+        )
+    )
     return run
 
 
 def fake_translator(calls):
     """A 'model' that knows the answer iff NMR data is given, else guesses 'C' then the answer
     at position 3 when IR is given. Reads the targets next to the subset source (test only)."""
+
     def translate(src_path, out_path, run_info):
         calls.append((src_path, run_info.get("run_dir")))
         n_best = 5
         srcs = Path(src_path).read_text().splitlines()
-        tgts = (Path(src_path).parent / ("tgt.txt" if Path(src_path).name == "src.txt"
-                                         else "tgt-test.txt")).read_text().splitlines()
+        tgts = (
+            (Path(src_path).parent / ("tgt.txt" if Path(src_path).name == "src.txt" else "tgt-test.txt"))
+            .read_text()
+            .splitlines()
+        )
         out = []
         for s, t in zip(srcs, tgts):
             assert s.strip(), "empty source translated"
@@ -94,6 +108,7 @@ def fake_translator(calls):
                 cands[2] = t
             out += [f"{c}\t{-i:.1f}" for i, c in enumerate(cands)]
         Path(out_path).write_text("\n".join(out) + "\n")
+
     return translate
 
 
@@ -147,8 +162,9 @@ def test_train_each_with_fake_trainer(tmp_path):
         return str(d)
 
     calls = []
-    mb.run_benchmark(run, subsets="NMR,IR+MS", translate_fn=fake_translator(calls), train_fn=fake_train,
-                     log=lambda m: None)
+    mb.run_benchmark(
+        run, subsets="NMR,IR+MS", translate_fn=fake_translator(calls), train_fn=fake_train, log=lambda m: None
+    )
     assert [t[0] for t in trained] == ["r1_NMR", "r1_IR-MS"]
     nmr_dir = Path(trained[0][1])
     assert len((nmr_dir / "src-train.txt").read_text().splitlines()) == 2
@@ -187,16 +203,21 @@ def load_compare():
 def synthetic_runs(tmp_path):
     a = tmp_path / "runs" / "moe"
     (a / "modality").mkdir(parents=True)
-    (a / "run.json").write_text(json.dumps({"run_name": "moe", "params_total": 450_000_000,
-                                            "params_active": 135_000_000, "decode_sents_per_s": 12.5}))
+    (a / "run.json").write_text(
+        json.dumps(
+            {"run_name": "moe", "params_total": 450_000_000, "params_active": 135_000_000, "decode_sents_per_s": 12.5}
+        )
+    )
     (a / "modality" / "modality_table.csv").write_text(
         "subset,n,top-1,top-5,top-10,own_model:run,own_model:top-1,own_model:top-5,own_model:top-10\n"
         "NMR,10,0.5,0.7,0.8,moe_NMR,0.4,0.6,0.7\n"
-        "NMR+IR,10,0.6,0.8,0.9,,,,\n")
+        "NMR+IR,10,0.6,0.8,0.9,,,,\n"
+    )
     (a / "train_steps.csv").write_text(
         "step,xent,ppl,accuracy,lr,src_tok_per_s,tgt_tok_per_s,elapsed_s,aux_total\n"
         "100,2.0,7.4,40,0.001,1000,300,10,0.1\n"
-        "200,1.5,4.5,50,0.001,3000,500,20,\n")
+        "200,1.5,4.5,50,0.001,3000,500,20,\n"
+    )
     b = tmp_path / "runs" / "dense"
     b.mkdir()
     (b / "run.json").write_text(json.dumps({"run_name": "dense"}))
@@ -243,7 +264,7 @@ def test_compare_runs_errors(tmp_path, capsys):
     assert "no such run folder" in capsys.readouterr().err
     bad = tmp_path / "bad"
     bad.mkdir()
-    (bad / "run.json").write_text("{\n  \"run_name\": \n")
+    (bad / "run.json").write_text('{\n  "run_name": \n')
     assert cr.main([str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert "run.json:3: invalid JSON" in err and "\n" not in err
@@ -255,19 +276,33 @@ def test_glycan_run_is_scored_as_wurcs(tmp_path):
     pytest.importorskip("glypy")
     from onmt_moe.glycan.wurcs_tokenizer import tokenize_line
 
-    w = ["WURCS=2.0/2,2,1/[a2122h-1x_1-5_2*NCC/3=O][a2112h-1b_1-5]/1-2/a4-b1",
-         "WURCS=2.0/3,3,2/[a2122h-1x_1-5_2*NCC/3=O][a2112h-1b_1-5][a1221m-1a_1-5]/1-2-3/a4-b1_a3-c1"]
-    src = ["<MS> PMZ_382 CHARGE_-1 MZ_179 INT_9 </MS> <TEXT> n-linked glycan </TEXT>",
-           "<MS> PMZ_528 CHARGE_-1 MZ_220 INT_9 </MS> <TEXT> <MISSING> </TEXT>"]
+    w = [
+        "WURCS=2.0/2,2,1/[a2122h-1x_1-5_2*NCC/3=O][a2112h-1b_1-5]/1-2/a4-b1",
+        "WURCS=2.0/3,3,2/[a2122h-1x_1-5_2*NCC/3=O][a2112h-1b_1-5][a1221m-1a_1-5]/1-2-3/a4-b1_a3-c1",
+    ]
+    src = [
+        "<MS> PMZ_382 CHARGE_-1 MZ_179 INT_9 </MS> <TEXT> n-linked glycan </TEXT>",
+        "<MS> PMZ_528 CHARGE_-1 MZ_220 INT_9 </MS> <TEXT> <MISSING> </TEXT>",
+    ]
     data = tmp_path / "data"
     data.mkdir()
     (data / "src-test.txt").write_text("\n".join(src) + "\n")
     (data / "tgt-test.txt").write_text("\n".join(tokenize_line(x) for x in w) + "\n")
     run = tmp_path / "runs" / "g"
     run.mkdir(parents=True)
-    (run / "run.json").write_text(json.dumps({
-        "run_name": "g", "data_dir": str(data), "src_test": str(data / "src-test.txt"),
-        "tgt_test": str(data / "tgt-test.txt"), "n_best": 1, "missing_mode": "token", "kind": "wurcs"}))
+    (run / "run.json").write_text(
+        json.dumps(
+            {
+                "run_name": "g",
+                "data_dir": str(data),
+                "src_test": str(data / "src-test.txt"),
+                "tgt_test": str(data / "tgt-test.txt"),
+                "n_best": 1,
+                "missing_mode": "token",
+                "kind": "wurcs",
+            }
+        )
+    )
 
     def translate(src_path, out_path, run_info):  # right iff TEXT data is given
         srcs = Path(src_path).read_text().splitlines()
@@ -287,9 +322,20 @@ def test_compare_runs_shows_secondary_topk_families(tmp_path):
     cr = load_compare()
     d = tmp_path / "g"
     d.mkdir()
-    (d / "scores.json").write_text(json.dumps({
-        "kind": "wurcs", "topk": {"1": 0.1, "5": 0.2}, "mass_reranked_topk": {"1": 0.15, "5": 0.2},
-        "composition_topk": {"1": 0.6, "5": 0.8}, "mass_tol": 0.01}))
+    (d / "scores.json").write_text(
+        json.dumps(
+            {
+                "kind": "wurcs",
+                "topk": {"1": 0.1, "5": 0.2},
+                "mass_reranked_topk": {"1": 0.15, "5": 0.2},
+                "composition_topk": {"1": 0.6, "5": 0.8},
+                "mass_tol": 0.01,
+            }
+        )
+    )
     r = cr.load_run(d, [1, 5])
-    assert r["subsets"] == {"all": {1: 0.1, 5: 0.2}, "all, mass re-ranked": {1: 0.15, 5: 0.2},
-                            "all, composition": {1: 0.6, 5: 0.8}}
+    assert r["subsets"] == {
+        "all": {1: 0.1, 5: 0.2},
+        "all, mass re-ranked": {1: 0.15, 5: 0.2},
+        "all, composition": {1: 0.6, 5: 0.8},
+    }

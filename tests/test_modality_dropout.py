@@ -1,5 +1,6 @@
 """The modality_dropout transform: unit tests of apply and a run through OpenNMT's
 real data pipeline with a spawned data-loader worker."""
+
 import argparse
 import random
 from collections import Counter
@@ -9,13 +10,19 @@ import pytest
 import onmt_moe.plugin.transforms as mt
 from onmt_moe.modality.tags import MISSING, present_modalities, split_segments
 
-LINE = ("<FORMULA> C 2 H 6 O </FORMULA> <NMR> 1HNMR 1.20 1.10 t 3H </NMR> "
-        "<IR> IR 1 2 3 </IR> <MS> E0Pos 46.0 100.0 </MS>").split()
+LINE = (
+    "<FORMULA> C 2 H 6 O </FORMULA> <NMR> 1HNMR 1.20 1.10 t 3H </NMR> <IR> IR 1 2 3 </IR> <MS> E0Pos 46.0 100.0 </MS>"
+).split()
 
 
 def opts(**kw):
-    base = dict(modality_dropout_prob=0.15, modality_dropout_probs="", modality_dropout_mode="token",
-                modality_dropout_min_keep=1, seed=-1)
+    base = dict(
+        modality_dropout_prob=0.15,
+        modality_dropout_probs="",
+        modality_dropout_mode="token",
+        modality_dropout_min_keep=1,
+        seed=-1,
+    )
     base.update(kw)
     return argparse.Namespace(**base)
 
@@ -35,6 +42,7 @@ def test_registered_once_and_importable_again():
     import importlib
 
     from onmt.transforms import AVAILABLE_TRANSFORMS
+
     assert AVAILABLE_TRANSFORMS["modality_dropout"] is mt.ModalityDropoutTransform
     importlib.reload(mt)  # a second import must not raise "duplicate transform"
     # ... and must leave the registered class reachable under its module name (pickling)
@@ -52,9 +60,9 @@ def test_untouched_when_not_training():
 def test_untouched_while_building_vocab(tmp_path):
     from onmt.bin.build_vocab import _get_parser as vocab_parser
     from onmt.bin.train import _get_parser as train_parser
+
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("src_vocab: v\nsave_data: s\nmodality_dropout_prob: 1.0\n"
-                   "data: {c: {path_src: a, path_tgt: b}}\n")
+    cfg.write_text("src_vocab: v\nsave_data: s\nmodality_dropout_prob: 1.0\ndata: {c: {path_src: a, path_tgt: b}}\n")
     args = ["-config", str(cfg)]
     vopt, _ = vocab_parser().parse_known_args(args)
     topt, _ = train_parser().parse_known_args(args)
@@ -127,6 +135,7 @@ def test_single_segment_and_missing_segments_untouched():
 
 def test_stats_object_and_features():
     from onmt.transforms.transform import TransformStatistics
+
     stats = TransformStatistics()
     t = make(modality_dropout_prob=0.0, modality_dropout_probs="IR=1")
     e = ex()

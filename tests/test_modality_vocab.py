@@ -1,4 +1,5 @@
 """ModalityVocab: the one definition of the modality ids, carried by a declared, hidden model option."""
+
 import argparse
 import pickle
 
@@ -39,8 +40,11 @@ def test_bad_option_items_and_other_as_a_tag_name_are_refused():
 def test_from_opt_reads_the_option_and_the_attributes_of_older_checkpoints():
     new = argparse.Namespace(moe_modality_vocab=["FORMULA:4:5", "NMR:6:7"])
     old = argparse.Namespace(moe_modality_names=["FORMULA", "NMR"], moe_modality_tag_ids=[[4, 5], [6, 7]])
-    assert ModalityVocab.from_opt(new) == ModalityVocab.from_opt(old) == ModalityVocab(("FORMULA", "NMR"),
-                                                                                       ((4, 5), (6, 7)))
+    assert (
+        ModalityVocab.from_opt(new)
+        == ModalityVocab.from_opt(old)
+        == ModalityVocab(("FORMULA", "NMR"), ((4, 5), (6, 7)))
+    )
     assert ModalityVocab.from_opt(argparse.Namespace()).num_modalities == 1  # no tags: every token OTHER
 
 
@@ -62,13 +66,20 @@ def test_the_option_is_declared_hidden_and_an_old_checkpoint_opt_builds_the_same
     assert opt.moe_modality_vocab == ["NMR:6:7", "FORMULA:4:5", "IR:8:9"]
 
     # an opt as saved before the option existed: the two undeclared attributes, no moe_modality_vocab
-    old = argparse.Namespace(**{k: v for k, v in vars(opt).items() if k not in ("moe_modality_vocab", "moe_modalities")})
+    old = argparse.Namespace(
+        **{k: v for k, v in vars(opt).items() if k not in ("moe_modality_vocab", "moe_modalities")}
+    )
     old.moe_modality_names = ["NMR", "FORMULA", "IR"]
     old.moe_modality_tag_ids = [[6, 7], [4, 5], [8, 9]]
     old = ArgumentParser.ckpt_model_opts(old)  # what OpenNMT does with a checkpoint's opt
     again = build_base_model(old, H.vocabs())
     assert again.encoder.modality_names == model.encoder.modality_names == [OTHER, "NMR", "FORMULA", "IR"]
-    again.load_state_dict({"model": {k: t for k, t in model.state_dict().items() if "generator" not in k},
-                           "generator": model.generator.state_dict()}, strict=True)
+    again.load_state_dict(
+        {
+            "model": {k: t for k, t in model.state_dict().items() if "generator" not in k},
+            "generator": model.generator.state_dict(),
+        },
+        strict=True,
+    )
     src = torch.tensor([[4, 10, 5, 6, 12, 13, 7]]).unsqueeze(-1)
     assert torch.equal(again.encoder.modality_lookup(src[:, :, 0]), model.encoder.modality_lookup(src[:, :, 0]))

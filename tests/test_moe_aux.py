@@ -1,4 +1,5 @@
 """Aux losses: values at uniform / collapsed routing, per-modality terms, coefficients."""
+
 import math
 
 import pytest
@@ -10,8 +11,7 @@ from onmt_moe.moe import MoE, MoEArgs
 def forced(logits, modality=None, **kw):
     """Router logits for token t are exactly logits[t] (token t has its own modality id)."""
     T, E = logits.shape
-    base = dict(d_model=4, d_ff=8, dropout=0.0, num_modalities=T, num_experts=E, top_k=1,
-                modality_routing="bias")
+    base = dict(d_model=4, d_ff=8, dropout=0.0, num_modalities=T, num_experts=E, top_k=1, modality_routing="bias")
     base.update(kw)
     moe = MoE(MoEArgs(**base))
     with torch.no_grad():
@@ -48,8 +48,7 @@ def test_load_balance_collapsed_is_E():
 
 
 def test_load_balance_counts_before_capacity():
-    moe, mod = forced(torch.tensor([[30.0, 0, 0, 0]] * 8), overflow="drop", capacity_factor=1.0,
-                      min_capacity=0)
+    moe, mod = forced(torch.tensor([[30.0, 0, 0, 0]] * 8), overflow="drop", capacity_factor=1.0, min_capacity=0)
     _, aux = moe(torch.randn(8, 4), mod)
     assert moe.routing_stats.snapshot()["dropped"] == 6
     assert aux["load_balance"].item() == pytest.approx(4.0, rel=1e-4)
@@ -74,8 +73,7 @@ def test_z_loss_shifted_logits():
 
 def test_limoe_terms_per_modality():
     E = 4
-    args = dict(d_model=4, d_ff=8, dropout=0.0, num_modalities=3, num_experts=E, top_k=1,
-                limoe_tau=math.log(E))
+    args = dict(d_model=4, d_ff=8, dropout=0.0, num_modalities=3, num_experts=E, top_k=1, limoe_tau=math.log(E))
     moe = MoE(MoEArgs(**args))
     with torch.no_grad():
         moe.router.proj.weight.zero_()
@@ -97,8 +95,7 @@ def test_compute_cost_heterogeneous():
 
 
 def test_smooth_load_has_gradient():
-    moe, mod = forced(torch.randn(6, 4), load_mode="smooth", router_noise_type="gaussian",
-                      router_noise="1.0", top_k=2)
+    moe, mod = forced(torch.randn(6, 4), load_mode="smooth", router_noise_type="gaussian", router_noise="1.0", top_k=2)
     _, aux = moe(torch.randn(6, 4), mod)
     aux["load"].backward()
     assert moe.router.modality_bias.weight.grad.abs().sum() > 0
@@ -111,8 +108,16 @@ def test_aux_coefficients_with_schedules():
     assert c50["load_balance"] == pytest.approx(0.055)
     assert c0["entropy"] == 0.0 and c50["entropy"] == 0.5
     assert c0["z_loss"] == 0.001 and c0["importance"] == 0.0
-    assert set(c0) == {"load_balance", "z_loss", "importance", "load", "entropy", "limoe_local",
-                       "limoe_global", "compute_cost"}
+    assert set(c0) == {
+        "load_balance",
+        "z_loss",
+        "importance",
+        "load",
+        "entropy",
+        "limoe_local",
+        "limoe_global",
+        "compute_cost",
+    }
     assert MoEArgs().aux_coefficients(0)["load_balance"] == 0.01
 
 

@@ -1,4 +1,5 @@
 """Same results on CUDA as on CPU (skipped without a GPU)."""
+
 import pytest
 import torch
 
@@ -10,8 +11,18 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUD
 @pytest.mark.parametrize("overflow,k", [("none", 2), ("drop", 1), ("next_best", 2), ("shared", 2)])
 def test_cuda_matches_cpu(overflow, k):
     torch.manual_seed(0)
-    args = MoEArgs(d_model=16, d_ff=32, dropout=0.0, num_modalities=3, num_experts=4, top_k=k,
-                   overflow=overflow, capacity_factor=0.7, min_capacity=0, router_init_scale=5.0)
+    args = MoEArgs(
+        d_model=16,
+        d_ff=32,
+        dropout=0.0,
+        num_modalities=3,
+        num_experts=4,
+        top_k=k,
+        overflow=overflow,
+        capacity_factor=0.7,
+        min_capacity=0,
+        router_init_scale=5.0,
+    )
     cpu = MoE(args)
     gpu = MoE(args).cuda()
     gpu.load_state_dict(cpu.state_dict())
@@ -48,8 +59,18 @@ def test_cuda_padded_dispatch_matches_cpu_sorted(overflow, k):
     import dataclasses
 
     torch.manual_seed(0)
-    args = MoEArgs(d_model=16, d_ff=32, dropout=0.0, num_modalities=3, num_experts=4, top_k=k,
-                   overflow=overflow, capacity_factor=0.7, min_capacity=0, router_init_scale=5.0)
+    args = MoEArgs(
+        d_model=16,
+        d_ff=32,
+        dropout=0.0,
+        num_modalities=3,
+        num_experts=4,
+        top_k=k,
+        overflow=overflow,
+        capacity_factor=0.7,
+        min_capacity=0,
+        router_init_scale=5.0,
+    )
     cpu = MoE(dataclasses.replace(args, dispatch="sorted"))
     gpu = MoE(dataclasses.replace(args, dispatch="auto" if overflow != "none" else "padded")).cuda()
     gpu.load_state_dict(cpu.state_dict())
@@ -70,8 +91,9 @@ def test_cuda_padded_dispatch_matches_cpu_sorted(overflow, k):
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_cuda_padded_dispatch_under_autocast_router_fp32(dtype):
     torch.manual_seed(0)
-    moe = MoE(MoEArgs(d_model=16, d_ff=32, num_modalities=2, num_experts=4, top_k=2, overflow="drop",
-                      dispatch="padded")).cuda()
+    moe = MoE(
+        MoEArgs(d_model=16, d_ff=32, num_modalities=2, num_experts=4, top_k=2, overflow="drop", dispatch="padded")
+    ).cuda()
     x = torch.randn(50, 16, device="cuda", requires_grad=True)
     with torch.autocast("cuda", dtype=dtype):
         r = moe.router(x, torch.zeros(50, dtype=torch.long, device="cuda"))

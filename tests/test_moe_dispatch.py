@@ -1,4 +1,5 @@
 """The capacity-padded dispatch (-moe_dispatch padded, issue 19) against the expert-sorted one on CPU."""
+
 import dataclasses
 
 import pytest
@@ -13,8 +14,9 @@ CASES = {
     "next_best_k2": dict(overflow="next_best", top_k=2),
     "shared_backup_k2": dict(overflow="shared", top_k=2),
     "shared_experts_k2": dict(overflow="shared", top_k=2, num_shared=1, shared_d_ff=24),
-    "heterogeneous_silu_nobias": dict(overflow="drop", top_k=2, expert_d_ff=[32, 16, 48, 8],
-                                      activation="silu", add_ffnbias=False),
+    "heterogeneous_silu_nobias": dict(
+        overflow="drop", top_k=2, expert_d_ff=[32, 16, 48, 8], activation="silu", add_ffnbias=False
+    ),
     "raw_gates_k1": dict(overflow="drop", top_k=1, gate_norm="softmax"),
 }
 
@@ -31,8 +33,17 @@ def _run(moe, x, mod):
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_padded_matches_sorted(case):
     torch.manual_seed(0)
-    args = MoEArgs(d_model=16, d_ff=32, dropout=0.0, num_modalities=3, num_experts=4,
-                   capacity_factor=0.7, min_capacity=0, router_init_scale=5.0, **CASES[case])
+    args = MoEArgs(
+        d_model=16,
+        d_ff=32,
+        dropout=0.0,
+        num_modalities=3,
+        num_experts=4,
+        capacity_factor=0.7,
+        min_capacity=0,
+        router_init_scale=5.0,
+        **CASES[case],
+    )
     sorted_moe = MoE(dataclasses.replace(args, dispatch="sorted"))
     padded_moe = MoE(dataclasses.replace(args, dispatch="padded"))
     padded_moe.load_state_dict(sorted_moe.state_dict())
@@ -52,10 +63,20 @@ def test_padded_matches_sorted(case):
 
 def test_auto_is_sorted_on_cpu_and_padded_path_reads_no_counts(monkeypatch):
     torch.manual_seed(0)
-    moe = MoE(MoEArgs(d_model=16, d_ff=32, dropout=0.0, num_experts=4, top_k=2, overflow="drop",
-                      capacity_factor=1.0, min_capacity=0))
+    moe = MoE(
+        MoEArgs(
+            d_model=16,
+            d_ff=32,
+            dropout=0.0,
+            num_experts=4,
+            top_k=2,
+            overflow="drop",
+            capacity_factor=1.0,
+            min_capacity=0,
+        )
+    )
     x = torch.randn(20, 16)
-    assert not moe.uses_padded_dispatch(x, 10)          # auto on CPU: today's path
+    assert not moe.uses_padded_dispatch(x, 10)  # auto on CPU: today's path
     moe.args.dispatch = "padded"
     assert moe.uses_padded_dispatch(x, None)
 

@@ -1,4 +1,5 @@
 """MoE block: dense equivalence, determinism, gradients, checkpoints."""
+
 import math
 
 import pytest
@@ -65,14 +66,20 @@ def test_manual_top2_mixture():
     top = logits.topk(2, dim=-1)
     gates = top.values.softmax(-1)
     for t in range(9):
-        ref = sum(gates[t, j] * moe.routed.experts[int(top.indices[t, j])](x[t:t + 1])[0] for j in range(2))
+        ref = sum(gates[t, j] * moe.routed.experts[int(top.indices[t, j])](x[t : t + 1])[0] for j in range(2))
         torch.testing.assert_close(y[t], ref, rtol=1e-5, atol=1e-6)
 
 
 def test_eval_is_deterministic_and_batch_independent():
     torch.manual_seed(2)
-    moe = make(router_noise_type="gaussian", router_noise="1.0", num_shared=1,
-               capacity_factor=0.5, eval_capacity_factor=0.0, overflow="drop")
+    moe = make(
+        router_noise_type="gaussian",
+        router_noise="1.0",
+        num_shared=1,
+        capacity_factor=0.5,
+        eval_capacity_factor=0.0,
+        overflow="drop",
+    )
     moe.eval()
     x = torch.randn(30, 8)
     mod = torch.randint(0, 3, (30,))
@@ -84,7 +91,7 @@ def test_eval_is_deterministic_and_batch_independent():
         y3, _ = moe(x[perm], mod[perm])
         torch.testing.assert_close(y3, y1[perm], rtol=1e-5, atol=1e-6)
         for t in (0, 7, 29):
-            alone, _ = moe(x[t:t + 1], mod[t:t + 1])
+            alone, _ = moe(x[t : t + 1], mod[t : t + 1])
             torch.testing.assert_close(alone[0], y1[t], rtol=1e-5, atol=1e-6)
     moe.train()  # training noise changes the routing
     y4, _ = moe(x, mod)

@@ -1,4 +1,5 @@
 """Schedules, command-line options, MoEArgs validation."""
+
 import argparse
 
 import pytest
@@ -28,6 +29,7 @@ def test_bad_schedules(bad):
 def parse(argv):
     try:
         from onmt.utils.parse import ArgumentParser
+
         parser = ArgumentParser()
     except Exception:  # noqa: BLE001 - plain argparse also works
         parser = argparse.ArgumentParser()
@@ -36,10 +38,28 @@ def parse(argv):
 
 
 def test_options_round_trip():
-    opt = parse(["-moe_num_experts", "6", "-moe_top_k", "1", "-moe_expert_d_ff", "8", "8", "8", "8", "4", "4",
-                 "-moe_overflow", "next_best", "-moe_lb_coef", "linear:0.1:0.01:1000"])
-    args = MoEArgs.from_opt(opt, d_model=16, d_ff=32, activation="gelu", add_ffnbias=False,
-                            dropout=0.2, num_modalities=5).validate()
+    opt = parse(
+        [
+            "-moe_num_experts",
+            "6",
+            "-moe_top_k",
+            "1",
+            "-moe_expert_d_ff",
+            "8",
+            "8",
+            "8",
+            "8",
+            "4",
+            "4",
+            "-moe_overflow",
+            "next_best",
+            "-moe_lb_coef",
+            "linear:0.1:0.01:1000",
+        ]
+    )
+    args = MoEArgs.from_opt(
+        opt, d_model=16, d_ff=32, activation="gelu", add_ffnbias=False, dropout=0.2, num_modalities=5
+    ).validate()
     assert args.num_experts == 6 and args.top_k == 1 and args.expert_widths == [8, 8, 8, 8, 4, 4]
     assert args.overflow == "next_best" and args.activation == "gelu" and not args.add_ffnbias
     assert args.num_modalities == 5 and args.aux_coefficients(0)["load_balance"] == pytest.approx(0.1)
@@ -55,12 +75,18 @@ def test_from_opt_with_missing_options_uses_defaults():
     assert args.num_experts == 8 and args.top_k == 2 and args.lb_coef == "0.01"
 
 
-@pytest.mark.parametrize("field,value,option", [
-    ("top_k", 9, "moe_top_k"), ("expert_d_ff", [4, 4], "moe_expert_d_ff"),
-    ("overflow", "spill", "moe_overflow"), ("router_temperature", "0", "moe_router_temperature"),
-    ("lb_coef", "linear:1:x:3", "moe_lb_coef"), ("num_experts", 0, "moe_num_experts"),
-    ("activation", "tanh", "activation"),
-])
+@pytest.mark.parametrize(
+    "field,value,option",
+    [
+        ("top_k", 9, "moe_top_k"),
+        ("expert_d_ff", [4, 4], "moe_expert_d_ff"),
+        ("overflow", "spill", "moe_overflow"),
+        ("router_temperature", "0", "moe_router_temperature"),
+        ("lb_coef", "linear:1:x:3", "moe_lb_coef"),
+        ("num_experts", 0, "moe_num_experts"),
+        ("activation", "tanh", "activation"),
+    ],
+)
 def test_validate_names_the_option(field, value, option):
     args = MoEArgs(**{field: value})
     with pytest.raises(ValueError, match=option):

@@ -1,4 +1,5 @@
 """Capacity and overflow policies on hand-built routings (forced router logits)."""
+
 import torch
 
 from onmt_moe.moe import MoE, MoEArgs
@@ -8,9 +9,19 @@ from onmt_moe.moe.router import limit_capacity
 def forced(logits, **kw):
     """A MoE whose router logits for token t are exactly logits[t] (token t has modality t)."""
     T, E = logits.shape
-    base = dict(d_model=6, d_ff=10, dropout=0.0, num_modalities=T, num_experts=E, top_k=1,
-                modality_routing="bias", min_capacity=0, capacity_factor=1.0,
-                eval_capacity_factor=1.0, gate_norm="softmax")
+    base = dict(
+        d_model=6,
+        d_ff=10,
+        dropout=0.0,
+        num_modalities=T,
+        num_experts=E,
+        top_k=1,
+        modality_routing="bias",
+        min_capacity=0,
+        capacity_factor=1.0,
+        eval_capacity_factor=1.0,
+        gate_norm="softmax",
+    )
     base.update(kw)
     torch.manual_seed(0)
     moe = MoE(MoEArgs(**base))
@@ -69,13 +80,12 @@ def test_next_best_renormalised_gate_and_full_experts():
     # E=3, capacity ceil(0.5*1*6/3) = 1: three experts take one token each, three tokens dropped
     logits = torch.tensor([[3.0, 2.0, 0.0]] * 6)
     logits[:, 0] += torch.arange(6.0) * 0.01  # token 5 is the most sure of expert 0
-    moe, mod = forced(logits, overflow="next_best", capacity_factor=0.5, gate_norm="topk",
-                      top_k=1)
+    moe, mod = forced(logits, overflow="next_best", capacity_factor=0.5, gate_norm="topk", top_k=1)
     x = torch.randn(6, 6)
     y, _ = moe(x, mod)
     p = logits.softmax(-1)
     with torch.no_grad():
-        torch.testing.assert_close(y[5], expert(moe, 0, x[5]))               # gate 1 (top-1 renormalised)
+        torch.testing.assert_close(y[5], expert(moe, 0, x[5]))  # gate 1 (top-1 renormalised)
         # round 1 offers expert 1 to tokens 0-4, best p[t, 1] first (token 0); round 2 offers
         # expert 2 to tokens 1-4 (token 1); gates keep the token's top-1 normalisation
         torch.testing.assert_close(y[0], p[0, 1] / p[0, 0] * expert(moe, 1, x[0]))

@@ -1,4 +1,5 @@
 """Routing statistics: totals, accumulation, reset."""
+
 import pytest
 import torch
 
@@ -18,8 +19,19 @@ def run(moe, T, M, seed):
 def test_totals(overflow, k):
     torch.manual_seed(0)
     M, E = 3, 4
-    moe = MoE(MoEArgs(d_model=8, d_ff=16, num_modalities=M, num_experts=E, top_k=k, overflow=overflow,
-                      capacity_factor=0.6, min_capacity=0, router_init_scale=10.0))
+    moe = MoE(
+        MoEArgs(
+            d_model=8,
+            d_ff=16,
+            num_modalities=M,
+            num_experts=E,
+            top_k=k,
+            overflow=overflow,
+            capacity_factor=0.6,
+            min_capacity=0,
+            router_init_scale=10.0,
+        )
+    )
     mods = [run(moe, T, M, s) for s, T in enumerate((17, 30))]
     s = moe.routing_stats.snapshot()
     T = 47

@@ -1,5 +1,6 @@
 """onmt_moe.runs.paper_table: aggregation, outputs and the resumable, time-boxed cell loop (no training here;
 the cells themselves are ordinary start_training runs, tested in test_end_to_end)."""
+
 import csv
 import os
 
@@ -7,9 +8,22 @@ from onmt_moe.runs import paper_table as pt
 
 
 def _row(inp, model, seed, top1):
-    return {"input": inp, "model": model, "seed": seed, "steps": 10, "top1": top1, "top5": top1 + 0.1,
-            "top10": top1 + 0.2, "invalid": 0.1, "formula_top1": top1, "train_tok_per_s": 100.0,
-            "params_total": 10, "params_active": 5, "train_seconds": 1.0, "run_dir": "x"}
+    return {
+        "input": inp,
+        "model": model,
+        "seed": seed,
+        "steps": 10,
+        "top1": top1,
+        "top5": top1 + 0.1,
+        "top10": top1 + 0.2,
+        "invalid": 0.1,
+        "formula_top1": top1,
+        "train_tok_per_s": 100.0,
+        "params_total": 10,
+        "params_active": 5,
+        "train_seconds": 1.0,
+        "run_dir": "x",
+    }
 
 
 def test_summary_mean_and_spread_over_seeds():

@@ -29,8 +29,17 @@ def test_cli_overlay_moe_and_dense_runs(tmp_path, capsys):
     assert main([str(a), str(d)]) == 0
     printed = [Path(line) for line in capsys.readouterr().out.split()]
     names = {p.name for p in printed}
-    assert names == {"loss.png", "lr.png", "throughput.png", "aux_losses.png", "moe_occupancy_a.png",
-                     "moe_modality_a.png", "moe_balance_a.png", "grad_norms_a.png", "grad_norms_dense.png"}
+    assert names == {
+        "loss.png",
+        "lr.png",
+        "throughput.png",
+        "aux_losses.png",
+        "moe_occupancy_a.png",
+        "moe_modality_a.png",
+        "moe_balance_a.png",
+        "grad_norms_a.png",
+        "grad_norms_dense.png",
+    }
     for p in printed:
         assert p.parent == a / "plots"  # default: the first run's plots/ folder
         assert p.read_bytes()[:8] == PNG_MAGIC

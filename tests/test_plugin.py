@@ -1,4 +1,5 @@
 """The plugin loads itself into the stock commands, and costs plain Python start-up nothing."""
+
 import os
 import subprocess
 import sys
@@ -38,15 +39,19 @@ def test_stock_onmt_train_help_lists_plugin_options():
 
 
 def test_checkpoint_safe_globals_registered_once_onmt_is_used():
-    code = "import onmt_moe, onmt, argparse, torch.serialization as s; print(argparse.Namespace in s.get_safe_globals())"
+    code = (
+        "import onmt_moe, onmt, argparse, torch.serialization as s; print(argparse.Namespace in s.get_safe_globals())"
+    )
     r = _run(code, ONMT_MOE_AUTOLOAD="0")  # the explicit import alone must be enough
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "True"
 
 
 def test_importing_the_library_alone_stays_light():
-    r = _run("import sys, onmt_moe, onmt_moe.data.pipeline, onmt_moe.evaluation.scoring, onmt_moe.modality.tags; "
-             "print('torch' in sys.modules, 'onmt' in sys.modules)")
+    r = _run(
+        "import sys, onmt_moe, onmt_moe.data.pipeline, onmt_moe.evaluation.scoring, onmt_moe.modality.tags; "
+        "print('torch' in sys.modules, 'onmt' in sys.modules)"
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["False", "False"]
 

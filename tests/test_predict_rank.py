@@ -1,4 +1,5 @@
 """Re-ranking of n-best candidates (onmt_moe/predict/rank.py) and the --batch folder layout."""
+
 import os
 
 import pytest
@@ -10,11 +11,13 @@ TOK = lambda s: " ".join(s)  # noqa: E731  (any spacing: the ranker removes spac
 
 
 def test_smiles_valid_formula_consistent_first_duplicates_unranked():
-    nbest = [(TOK("C1=CC=CC=C1"), -0.1),      # benzene C6H6: valid, wrong formula
-             (TOK("CC(=O)c1ccccc1"), -0.2),   # acetophenone C8H8O: consistent
-             (TOK("C(C"), -0.3),              # invalid
-             (TOK("O=C(C)c1ccccc1"), -0.4),   # acetophenone again, other spelling
-             (TOK("Cc1ccc(C=O)cc1"), -0.5)]   # p-tolualdehyde C8H8O: consistent
+    nbest = [
+        (TOK("C1=CC=CC=C1"), -0.1),  # benzene C6H6: valid, wrong formula
+        (TOK("CC(=O)c1ccccc1"), -0.2),  # acetophenone C8H8O: consistent
+        (TOK("C(C"), -0.3),  # invalid
+        (TOK("O=C(C)c1ccccc1"), -0.4),  # acetophenone again, other spelling
+        (TOK("Cc1ccc(C=O)cc1"), -0.5),
+    ]  # p-tolualdehyde C8H8O: consistent
     rows = rank.rank_smiles("s", nbest, "C8H8O")
     ranked = [(r["rank"], r["beam_rank"]) for r in rows]
     assert ranked == [(1, 2), (2, 5), (3, 1), (4, 3), ("", 4)]
@@ -32,7 +35,7 @@ def test_smiles_without_formula_only_validity_reorders():
 
 
 GLC3 = "WURCS=2.0/1,3,2/[a2122h-1b_1-5]/1-1-1/a3-b1_b6-c1"
-GLC3_SAME = "WURCS=2.0/1,3,2/[a2122h-1b_1-5]/1-1-1/b6-c1_a3-b1"   # LIN listed in another order
+GLC3_SAME = "WURCS=2.0/1,3,2/[a2122h-1b_1-5]/1-1-1/b6-c1_a3-b1"  # LIN listed in another order
 GLC3_OTHER = "WURCS=2.0/1,3,2/[a2122h-1b_1-5]/1-1-1/a6-b1_b3-c1"
 GLC2 = "WURCS=2.0/1,2,1/[a2122h-1b_1-5]/1-1/a4-b1"
 
@@ -45,8 +48,13 @@ def test_wurcs_graph_identity_dedup_and_precursor_mass_first():
 
     m3 = parse_wurcs(GLC3).mass()
     prec = m3 - PROTON  # [M-H]- of the trisaccharide
-    nbest = [(" ".join(tokenize(GLC2)), -0.1), (" ".join(tokenize(GLC3)), -0.2), ("WURCS=2.0/ broken", -0.3),
-             (" ".join(tokenize(GLC3_SAME)), -0.4), (" ".join(tokenize(GLC3_OTHER)), -0.5)]
+    nbest = [
+        (" ".join(tokenize(GLC2)), -0.1),
+        (" ".join(tokenize(GLC3)), -0.2),
+        ("WURCS=2.0/ broken", -0.3),
+        (" ".join(tokenize(GLC3_SAME)), -0.4),
+        (" ".join(tokenize(GLC3_OTHER)), -0.5),
+    ]
     rows = rank.rank_wurcs("g", nbest, prec, 1, 1.0)
     by_beam = {r["beam_rank"]: r for r in rows}
     assert by_beam[4]["duplicate_of"] == 2 and by_beam[5]["duplicate_of"] == ""

@@ -1,5 +1,6 @@
 """onmt_moe_predict readers on real files (jcamp's and matchms's own test data, tests/fixtures/predict),
 and the source line they give against the data pipeline's own output."""
+
 import json
 import math
 import os
@@ -65,8 +66,15 @@ def test_ir_micrometre_axis_gives_the_same_spectrum(tmp_path):
     d = rd.read_jcamp(os.path.join(F, "isopropanol_ASDF.jdx"))
     keep = d["x"] <= 4010  # one point past 4000 cm-1, so both cover the whole axis
     um, y = 1e4 / d["x"][keep][::-1], d["y"][keep][::-1]
-    lines = ["##TITLE=isopropanol in micrometres", "##JCAMP-DX=4.24", "##DATA TYPE=INFRARED SPECTRUM",
-             "##XUNITS=MICROMETERS", "##YUNITS=ABSORBANCE", f"##NPOINTS={len(um)}", "##XYPOINTS=(XY..XY)"]
+    lines = [
+        "##TITLE=isopropanol in micrometres",
+        "##JCAMP-DX=4.24",
+        "##DATA TYPE=INFRARED SPECTRUM",
+        "##XUNITS=MICROMETERS",
+        "##YUNITS=ABSORBANCE",
+        f"##NPOINTS={len(um)}",
+        "##XYPOINTS=(XY..XY)",
+    ]
     lines += [f"{a:.8f}, {b:.8f}" for a, b in zip(um, y)] + ["##END="]
     p = tmp_path / "ir_um.jdx"
     p.write_text("\n".join(lines) + "\n")
@@ -76,8 +84,10 @@ def test_ir_micrometre_axis_gives_the_same_spectrum(tmp_path):
     assert np.allclose(ir_um.absorbance, ir_cm.absorbance, atol=1e-4)
 
 
-@pytest.mark.parametrize("name,needle", [("ethanol_ms.jdx", "XUNITS 'm/z' is not an IR axis"),
-                                         ("2Methyl1Propanol.jdx", "XUNITS 'PPM' is not an IR axis")])
+@pytest.mark.parametrize(
+    "name,needle",
+    [("ethanol_ms.jdx", "XUNITS 'm/z' is not an IR axis"), ("2Methyl1Propanol.jdx", "XUNITS 'PPM' is not an IR axis")],
+)
 def test_ir_wrong_units_name_the_file(name, needle):
     with pytest.raises(InputError) as e:
         rd.read_ir(os.path.join(F, name))
@@ -125,8 +135,11 @@ def test_h_nmr_table_with_ranges_and_with_centroids(tmp_path):
 
 def test_h_nmr_literature_string():
     h = rd.read_h_nmr("δ 7.95 (dd, J = 8.0, 1.5 Hz, 2H), 3.59-3.52 (m, 2H), 2.60 (s, 3H)")
-    assert [(p["category"], p["nH"], p["j_values"]) for p in h.peaks] == [("dd", 2, "8.0_1.5_"), ("m", 2, None),
-                                                                          ("s", 3, None)]
+    assert [(p["category"], p["nH"], p["j_values"]) for p in h.peaks] == [
+        ("dd", 2, "8.0_1.5_"),
+        ("m", 2, None),
+        ("s", 3, None),
+    ]
     assert (h.peaks[1]["rangeMax"], h.peaks[1]["rangeMin"]) == (3.59, 3.52)
 
 
@@ -189,8 +202,20 @@ def _corpus(tmp_path, **kw):
     from onmt_moe.data.pipeline import generate
 
     kw = {"missing": "token", **kw}
-    generate(EX1, str(tmp_path / "corpus"), h_nmr=True, c_nmr=True, ir=True, pos_msms=True, neg_msms=True,
-             formula=True, ir_points=50, msms_top_k=5, progress=False, **kw)
+    generate(
+        EX1,
+        str(tmp_path / "corpus"),
+        h_nmr=True,
+        c_nmr=True,
+        ir=True,
+        pos_msms=True,
+        neg_msms=True,
+        formula=True,
+        ir_points=50,
+        msms_top_k=5,
+        progress=False,
+        **kw,
+    )
     data = tmp_path / "corpus" / "data"
     pairs = {}
     for split in ("train", "val", "test"):
@@ -206,13 +231,26 @@ def _sample_from_row(row) -> Sample:
         for ev in (10, 20, 40):
             peaks = row[f"msms_cfmid_{pol}_{ev}ev"]
             if peaks:
-                msms.append(MSMSSpectrum(np.array([p[0] for p in peaks]), np.array([p[1] for p in peaks]),
-                                         None, mode, float(ev), f"row {mode} {ev}"))
-    return Sample(formula=Formula(row["molecular_formula"], None),
-                  h_nmr=HPeaks([{k: p[k] for k in ("rangeMax", "rangeMin", "category", "nH", "j_values")}
-                                for p in row["h_nmr_peaks"]], "row"),
-                  c_nmr=CPeaks([p["delta (ppm)"] for p in row["c_nmr_peaks"]], "row"),
-                  ir=IRSpectrum(np.asarray(row["ir_spectra"], np.float32), "row"), msms=msms)
+                msms.append(
+                    MSMSSpectrum(
+                        np.array([p[0] for p in peaks]),
+                        np.array([p[1] for p in peaks]),
+                        None,
+                        mode,
+                        float(ev),
+                        f"row {mode} {ev}",
+                    )
+                )
+    return Sample(
+        formula=Formula(row["molecular_formula"], None),
+        h_nmr=HPeaks(
+            [{k: p[k] for k in ("rangeMax", "rangeMin", "category", "nH", "j_values")} for p in row["h_nmr_peaks"]],
+            "row",
+        ),
+        c_nmr=CPeaks([p["delta (ppm)"] for p in row["c_nmr_peaks"]], "row"),
+        ir=IRSpectrum(np.asarray(row["ir_spectra"], np.float32), "row"),
+        msms=msms,
+    )
 
 
 @pytest.mark.parametrize("kw", [{}, {"format": "benchmark"}, {"groups": "fine", "missing": "drop"}])
@@ -288,8 +326,10 @@ def test_readers_and_sources_import_no_torch():
     import subprocess
     import sys
 
-    code = ("import sys, onmt_moe.predict.cli, onmt_moe.predict.source, onmt_moe.predict.rank; "
-            "print(sorted(m for m in ('torch', 'onmt', 'jcamp', 'matchms') if m in sys.modules))")
+    code = (
+        "import sys, onmt_moe.predict.cli, onmt_moe.predict.source, onmt_moe.predict.rank; "
+        "print(sorted(m for m in ('torch', 'onmt', 'jcamp', 'matchms') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "[]", out.stderr[-2000:]
 
@@ -300,10 +340,14 @@ def test_msms_spectra_fill_the_energy_blocks_of_their_ion_mode():
     def spec(mode, ev, mz):
         return MSMSSpectrum(np.array(mz), np.full(len(mz), 100.0), None, mode, ev, f"{mode}{ev}")
 
-    t = msms_texts([spec("positive", 40.0, [50.04, 77.0]), spec("positive", 10.0, [121.06]),
-                    spec("negative", 20.0, [119.05])], top_k=None)
-    assert t == {"pos_msms": "E0Pos 121.1 100.0 E1Pos E2Pos 50.0 100.0 77.0 100.0",
-                 "neg_msms": "E0Neg E1Neg 119.0 100.0 E2Neg"}
+    t = msms_texts(
+        [spec("positive", 40.0, [50.04, 77.0]), spec("positive", 10.0, [121.06]), spec("negative", 20.0, [119.05])],
+        top_k=None,
+    )
+    assert t == {
+        "pos_msms": "E0Pos 121.1 100.0 E1Pos E2Pos 50.0 100.0 77.0 100.0",
+        "neg_msms": "E0Neg E1Neg 119.0 100.0 E2Neg",
+    }
     with pytest.raises(InputError, match="second positive spectrum for the 40 eV block"):
         msms_texts([spec("positive", 40.0, [50.0]), spec("positive", 40.0, [60.0])], top_k=None)
 

@@ -1,4 +1,5 @@
 """Issue 16 part 5: the size presets have the sizes their names and comments claim (model built, not trained)."""
+
 import os
 import re
 
@@ -18,8 +19,10 @@ CLAIM = re.compile(r"total ([\d,.]+) M, active ([\d,.]+) M.*?src vocab ([\d,]+)"
 def _claims(path):
     with open(path) as f:
         head = "".join(line for line in f if line.startswith("#"))
-    return [(float(t.replace(",", "")), float(a.replace(",", "")), int(v.replace(",", "")))
-            for t, a, v in CLAIM.findall(head)]
+    return [
+        (float(t.replace(",", "")), float(a.replace(",", "")), int(v.replace(",", "")))
+        for t, a, v in CLAIM.findall(head)
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(os.listdir(PRESETS)))

@@ -1,4 +1,5 @@
 """Scorer tests on hand-built n-best files whose answers are worked out by hand."""
+
 import csv
 import json
 import subprocess
@@ -104,8 +105,18 @@ def test_apply_view_keeps_order():
 
 def test_n_best_5_with_scores(tmp_path):
     tgt = write(tmp_path / "tgt.txt", ["C C O", "C C N"])
-    preds = ["C C\t-0.5", "C C C\t-1.0", "C C C C\t-1.5", "C O\t-2", "O C C\t-2.5",
-             "N C C\t-0.1", "C C\t-0.2", "C\t-0.3", "N\t-0.4", "O\t-0.5"]
+    preds = [
+        "C C\t-0.5",
+        "C C C\t-1.0",
+        "C C C C\t-1.5",
+        "C O\t-2",
+        "O C C\t-2.5",
+        "N C C\t-0.1",
+        "C C\t-0.2",
+        "C\t-0.3",
+        "N\t-0.4",
+        "O\t-0.5",
+    ]
     pred = write(tmp_path / "pred.txt", preds)
     ranks_csv = tmp_path / "r.csv"
     res = score_files(pred, tgt, 5, ranks_csv=ranks_csv)
@@ -153,16 +164,28 @@ def test_formula_parsing():
 
 def test_formula_consistent(tmp_path):
     tgt = write(tmp_path / "tgt.txt", ["C C O", "C C O", "C C N"])
-    src = write(tmp_path / "src.txt", [
-        "C 2 H 6 O 1HNMR 1.20 1.10 t 3H",             # benchmark format with a formula
-        "<FORMULA> C 2 H 6 O </FORMULA> <IR> IR 5 </IR>",  # tagged format
-        "<IR> IR 5 </IR>",                            # no formula: unfiltered
-    ])
-    pred = write(tmp_path / "pred.txt", [
-        "C C C", "C O C", "C C O",      # propane is filtered, ether kept -> rank 1
-        "C ( (", "C C C", "C C O",      # invalid + propane filtered -> rank 0
-        "C C C", "C C N", "C",          # unfiltered -> rank 1
-    ])
+    src = write(
+        tmp_path / "src.txt",
+        [
+            "C 2 H 6 O 1HNMR 1.20 1.10 t 3H",  # benchmark format with a formula
+            "<FORMULA> C 2 H 6 O </FORMULA> <IR> IR 5 </IR>",  # tagged format
+            "<IR> IR 5 </IR>",  # no formula: unfiltered
+        ],
+    )
+    pred = write(
+        tmp_path / "pred.txt",
+        [
+            "C C C",
+            "C O C",
+            "C C O",  # propane is filtered, ether kept -> rank 1
+            "C ( (",
+            "C C C",
+            "C C O",  # invalid + propane filtered -> rank 0
+            "C C C",
+            "C C N",
+            "C",  # unfiltered -> rank 1
+        ],
+    )
     res = score_files(pred, tgt, 3, src_path=src, ranks_csv=tmp_path / "r.csv")
     assert res["topk"] == pytest.approx({"1": 0, "2": 1 / 3, "3": 1.0})
     assert res["n_with_formula"] == 2
@@ -173,20 +196,28 @@ def test_formula_consistent(tmp_path):
 
 def test_wurcs_delegation(tmp_path, monkeypatch):
     import types
+
     tgt = write(tmp_path / "tgt.txt", ["x"])
     pred = write(tmp_path / "pred.txt", ["x"])
     seen = {}
 
     def fake(pred_path, tgt_path, n_best, out_json=None, ranks_csv=None, src_path=None, verbose=True):
-        seen.update(pred=pred_path, tgt=tgt_path, n_best=n_best, out_json=out_json, ranks_csv=ranks_csv,
-                    src=src_path, verbose=verbose)
+        seen.update(
+            pred=pred_path,
+            tgt=tgt_path,
+            n_best=n_best,
+            out_json=out_json,
+            ranks_csv=ranks_csv,
+            src=src_path,
+            verbose=verbose,
+        )
         return {"kind": "wurcs", "topk": {"1": 1.0}}
 
-    monkeypatch.setitem(sys.modules, "onmt_moe.glycan.evaluate",
-                        types.SimpleNamespace(score_wurcs_files=fake))
+    monkeypatch.setitem(sys.modules, "onmt_moe.glycan.evaluate", types.SimpleNamespace(score_wurcs_files=fake))
     res = score_files(pred, tgt, 1, src_path="s.txt", out_json="o.json", ranks_csv="r.csv", kind="wurcs")
-    assert res["kind"] == "wurcs" and seen == dict(pred=pred, tgt=tgt, n_best=1, out_json="o.json",
-                                                   ranks_csv="r.csv", src="s.txt", verbose=False)
+    assert res["kind"] == "wurcs" and seen == dict(
+        pred=pred, tgt=tgt, n_best=1, out_json="o.json", ranks_csv="r.csv", src="s.txt", verbose=False
+    )
     monkeypatch.setitem(sys.modules, "onmt_moe.glycan.evaluate", None)  # import now fails
     with pytest.raises(ScoringError, match="score_wurcs_files"):
         score_files(pred, tgt, 1, kind="wurcs")
@@ -198,14 +229,33 @@ def test_cli(tmp_path):
     tgt = write(tmp_path / "tgt.txt", ["C C O", "C C N"])
     pred = write(tmp_path / "pred.txt", ["O C C", "C", "C", "N C C"])
     out = tmp_path / "s.json"
-    r = subprocess.run([sys.executable, str(REPO / "benchmark" / "score.py"), "--pred", str(pred),
-                        "--tgt", str(tgt), "--n_best", "2", "--out", str(out), "--dedup"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmark" / "score.py"),
+            "--pred",
+            str(pred),
+            "--tgt",
+            str(tgt),
+            "--n_best",
+            "2",
+            "--out",
+            str(out),
+            "--dedup",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     assert "top-1: 0.5000" in r.stdout and "top-2: 1.0000" in r.stdout and "invalid: 0.0000" in r.stdout
     assert json.loads(out.read_text())["view"] == "dedup"
     bad = write(tmp_path / "bad.txt", ["C"] * 3)
-    r = subprocess.run([sys.executable, str(REPO / "benchmark" / "score.py"), "--pred", str(bad),
-                        "--tgt", str(tgt), "--n_best", "2"], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, str(REPO / "benchmark" / "score.py"), "--pred", str(bad), "--tgt", str(tgt), "--n_best", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "bad.txt: 3 lines" in r.stderr

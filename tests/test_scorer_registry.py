@@ -1,4 +1,5 @@
 """One scorer registry for every kind; the glycan track registers its scorers; one reader/line check."""
+
 import pytest
 
 from onmt_moe.evaluation import registry
@@ -14,9 +15,16 @@ def test_every_kind_is_registered_and_glycan_registers_its_own():
         registry.get("protein")
 
 
-@pytest.mark.parametrize("kind,tgt", [("smiles", "C C O"), ("wurcs", "WURCS=2.0/1,1,0/[a2122h-1b_1-5]/1/"),
-                                      ("text", "an n-linked glycan"), ("spectrum", "PMZ_10 MZ_3 INT_2"),
-                                      ("spectrum", "1HNMR 1.0 0.9 t 3H")])
+@pytest.mark.parametrize(
+    "kind,tgt",
+    [
+        ("smiles", "C C O"),
+        ("wurcs", "WURCS=2.0/1,1,0/[a2122h-1b_1-5]/1/"),
+        ("text", "an n-linked glycan"),
+        ("spectrum", "PMZ_10 MZ_3 INT_2"),
+        ("spectrum", "1HNMR 1.0 0.9 t 3H"),
+    ],
+)
 def test_every_scorer_refuses_a_short_prediction_file_with_the_same_one_line_error(tmp_path, kind, tgt):
     from onmt_moe.evaluation.scoring import score_files
 

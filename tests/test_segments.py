@@ -1,4 +1,5 @@
 """Issue 16 part 4: within-modality attention, fusion layers, modality type embedding, segment positions."""
+
 import hashlib
 import os
 
@@ -44,8 +45,13 @@ def test_cross_segment_mask_attends_to_the_other_segments_only():
     assert allowed[:3].tolist() == [[True, True, True, False]] * 3
 
 
-ALL_ON = dict(within_modality_attention=True, fusion_layers=2, fusion_heads=4, modality_type_embedding=True,
-              segment_positions=True)
+ALL_ON = dict(
+    within_modality_attention=True,
+    fusion_layers=2,
+    fusion_heads=4,
+    modality_type_embedding=True,
+    segment_positions=True,
+)
 
 
 def _sha(t):
@@ -94,8 +100,9 @@ def test_each_option_changes_the_encoder_output(option):
 def test_within_modality_layers_never_see_other_segments():
     """Changing one segment's tokens leaves the other segments' states unchanged (no fusion layer)."""
     v = H.vocabs()
-    model = H.model(H.opts(within_modality_attention=True, segment_positions=True, moe_modality_routing="none"),
-                    seed=4).eval()
+    model = H.model(
+        H.opts(within_modality_attention=True, segment_positions=True, moe_modality_routing="none"), seed=4
+    ).eval()
     a = H.batch(v, ["<FORMULA> C 9 H 5 </FORMULA> <IR> IR 5 9 5 5 </IR>"], ["C"])
     b = H.batch(v, ["<FORMULA> C 5 H 9 </FORMULA> <IR> IR 5 9 5 5 </IR>"], ["C"])
     with torch.no_grad():
@@ -104,8 +111,7 @@ def test_within_modality_layers_never_see_other_segments():
     torch.testing.assert_close(oa[0, 6:], ob[0, 6:], rtol=0, atol=1e-6)  # the IR segment
     assert not torch.allclose(oa[0, :6], ob[0, :6], atol=1e-4)
     # with fusion layers the IR states do depend on the FORMULA segment
-    fused = H.model(H.opts(within_modality_attention=True, fusion_layers=1, moe_modality_routing="none"),
-                    seed=4).eval()
+    fused = H.model(H.opts(within_modality_attention=True, fusion_layers=1, moe_modality_routing="none"), seed=4).eval()
     with torch.no_grad():
         fa = fused.encoder(a["src"], a["srclen"])[0]
         fb = fused.encoder(b["src"], b["srclen"])[0]
@@ -153,15 +159,29 @@ def test_options_survive_checkpoint_and_stock_onmt_translate(tmp_path):
     cfg = yaml.safe_load(open(os.path.join(ROOT, "configs", "tiny_moe.yaml")))
     cfg.pop("run")
     cfg.update(ALL_ON)
-    cfg.update({"data": {"corpus_1": {"path_src": f"{data}/src-train.txt", "path_tgt": f"{data}/tgt-train.txt"}},
-                "save_data": str(tmp_path / "vocab"), "src_vocab": str(tmp_path / "vocab.src"),
-                "tgt_vocab": str(tmp_path / "vocab.tgt"), "save_model": str(tmp_path / "model"),
-                "train_steps": 4, "save_checkpoint_steps": 4, "valid_steps": 100, "moe_grad_norm_every": 0,
-                "fusion_heads": 2})
+    cfg.update(
+        {
+            "data": {"corpus_1": {"path_src": f"{data}/src-train.txt", "path_tgt": f"{data}/tgt-train.txt"}},
+            "save_data": str(tmp_path / "vocab"),
+            "src_vocab": str(tmp_path / "vocab.src"),
+            "tgt_vocab": str(tmp_path / "vocab.tgt"),
+            "save_model": str(tmp_path / "model"),
+            "train_steps": 4,
+            "save_checkpoint_steps": 4,
+            "valid_steps": 100,
+            "moe_grad_norm_every": 0,
+            "fusion_heads": 2,
+        }
+    )
     (tmp_path / "train.yaml").write_text(yaml.safe_dump(cfg))
     for exe, args in (("onmt_build_vocab", ["-n_sample", "-1"]), ("onmt_train", [])):
-        r = subprocess.run([os.path.join(bin_dir, exe), "-config", str(tmp_path / "train.yaml"), *args],
-                           capture_output=True, text=True, env=env, timeout=300)
+        r = subprocess.run(
+            [os.path.join(bin_dir, exe), "-config", str(tmp_path / "train.yaml"), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
         assert r.returncode == 0, r.stderr[-3000:]
     ck = torch.load(tmp_path / "model_step_4.pt", weights_only=False)
     for k, val in ALL_ON.items():
@@ -169,10 +189,29 @@ def test_options_survive_checkpoint_and_stock_onmt_translate(tmp_path):
     assert any(k.startswith("encoder.fusion.1.") for k in ck["model"])
     assert "encoder.modality_embedding.weight" in ck["model"]
     out = tmp_path / "pred.txt"
-    r = subprocess.run([os.path.join(bin_dir, "onmt_translate"), "-model", str(tmp_path / "model_step_4.pt"),
-                        "-src", f"{data}/src-test.txt", "-output", str(out), "-beam_size", "2", "-n_best", "1",
-                        "-min_length", "1", "-max_length", "20"], capture_output=True, text=True, env=env,
-                       timeout=300)
+    r = subprocess.run(
+        [
+            os.path.join(bin_dir, "onmt_translate"),
+            "-model",
+            str(tmp_path / "model_step_4.pt"),
+            "-src",
+            f"{data}/src-test.txt",
+            "-output",
+            str(out),
+            "-beam_size",
+            "2",
+            "-n_best",
+            "1",
+            "-min_length",
+            "1",
+            "-max_length",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     assert len(out.read_text().splitlines()) == len(open(f"{data}/src-test.txt").read().splitlines())
 
@@ -195,8 +234,9 @@ def test_within_modality_attention_keeps_the_task_token_visible_to_every_segment
     assert not plain[1, 0]  # without global keys the task token is a segment of its own
     # in the encoder: the token before the segments reaches the segment's states
     v = H.vocabs()
-    model = H.model(H.opts(within_modality_attention=True, segment_positions=True, moe_modality_routing="none"),
-                    seed=4).eval()
+    model = H.model(
+        H.opts(within_modality_attention=True, segment_positions=True, moe_modality_routing="none"), seed=4
+    ).eval()
     a, b = H.batch(v, ["C <IR> IR 5 9 </IR>"], ["C"]), H.batch(v, ["H <IR> IR 5 9 </IR>"], ["C"])
     with torch.no_grad():
         oa, ob = model.encoder(a["src"], a["srclen"])[0], model.encoder(b["src"], b["srclen"])[0]

@@ -3,6 +3,7 @@
 The --fast path needs only the base requirements; the csp5 path is skipped
 unless csp5 (requirements-simulate.txt) is installed.
 """
+
 import glob
 import os
 import subprocess
@@ -21,6 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "scripts", "simulate_dataset.py")
 try:  # optional (requirements-simulate.txt); the --fast path must work without it
     import csp5  # noqa: F401
+
     HAS_CSP5 = True
 except Exception:
     HAS_CSP5 = False
@@ -35,8 +37,10 @@ def _mol(s):
 def _peaks(smiles, shifts):
     m = _mol(smiles)
     c, h = shifts
-    return (nmr.build_h_peaks(m, h, np.random.default_rng(0), integration_error=False),
-            nmr.build_c_peaks(m, c, np.random.default_rng(0)))
+    return (
+        nmr.build_h_peaks(m, h, np.random.default_rng(0), integration_error=False),
+        nmr.build_c_peaks(m, c, np.random.default_rng(0)),
+    )
 
 
 def _find(peaks, lo, hi, key="delta"):
@@ -44,6 +48,7 @@ def _find(peaks, lo, hi, key="delta"):
 
 
 # ------------------------------------------------------------- multiplets ---
+
 
 def test_multiplet_names_and_j_strings():
     assert nmr.multiplet([]) == ("s", None, 0.0)
@@ -64,6 +69,7 @@ def test_multiplet_names_and_j_strings():
 
 
 # ------------------------------------------------------ fast NMR sanity ----
+
 
 def _check_nmr_chemistry(shift_fn, tol_h=0.35, tol_c=8.0):
     # ethanol: CH3 triplet ~1.2 (3H), CH2 quartet ~3.7 (2H)
@@ -132,19 +138,23 @@ def test_peak_list_format():
     n_h = sum(a.GetTotalNumHs() for a in m.GetAtoms())
     assert sum(p["nH"] for p in h) == n_h
     # the C-F couplings split carbons near F into doublets
-    assert len(c) > len({r for r, a in zip(Chem.CanonicalRankAtoms(m, breakTies=False), m.GetAtoms())
-                         if a.GetSymbol() == "C"})
+    assert len(c) > len(
+        {r for r, a in zip(Chem.CanonicalRankAtoms(m, breakTies=False), m.GetAtoms()) if a.GetSymbol() == "C"}
+    )
 
 
 # ------------------------------------------------------------------- IR ----
+
 
 def _ir_at(y, wn):
     return float(y[int(np.argmin(np.abs(ir.IR_GRID - wn)))])
 
 
 def test_ir_shape_and_bands():
-    ys = {s: ir.simulate_ir(_mol(s), np.random.default_rng(k), style="experiment") for k, s in
-          enumerate([ETHANOL, BENZENE, ACETOPHENONE, NMA])}
+    ys = {
+        s: ir.simulate_ir(_mol(s), np.random.default_rng(k), style="experiment")
+        for k, s in enumerate([ETHANOL, BENZENE, ACETOPHENONE, NMA])
+    }
     for y in ys.values():
         assert y.dtype == np.float32 and y.shape == (1800,)
         assert y.max() == 1.0
@@ -152,7 +162,9 @@ def test_ir_shape_and_bands():
     ac = ys[ACETOPHENONE]
     band = ac[(ir.IR_GRID > 1660) & (ir.IR_GRID < 1710)]
     assert band.max() > 0.7  # strong conjugated C=O
-    peak_wn = ir.IR_GRID[(ir.IR_GRID > 1600) & (ir.IR_GRID < 1800)][np.argmax(ac[(ir.IR_GRID > 1600) & (ir.IR_GRID < 1800)])]
+    peak_wn = ir.IR_GRID[(ir.IR_GRID > 1600) & (ir.IR_GRID < 1800)][
+        np.argmax(ac[(ir.IR_GRID > 1600) & (ir.IR_GRID < 1800)])
+    ]
     assert 1665 < peak_wn < 1705
     et = ys[ETHANOL]
     assert _ir_at(et, 3330) > 0.5 and _ir_at(et, 3200) > 0.2 and _ir_at(et, 3480) > 0.2  # broad O-H
@@ -162,6 +174,7 @@ def test_ir_shape_and_bands():
 
 
 # ---------------------------------------------------------------- MS/MS ----
+
 
 def test_msms_precursors_and_energy_trend():
     for smi in [ETHANOL, ACETOPHENONE, NMA, "CC(C)CCNc1ncc(F)cc1C(=O)O", "OC(=O)c1ccccc1O"]:
@@ -198,6 +211,7 @@ def test_msms_acylium_and_water_loss():
 
 # --------------------------------------------------------- molecules etc ---
 
+
 def test_filter_reasons():
     cfg = molecules.FilterConfig(max_heavy_atoms=10)
     assert molecules.filter_reason(_mol("CCO"), cfg) is None
@@ -212,9 +226,14 @@ def test_filter_reasons():
 def test_schema_roundtrip(tmp_path):
     m = _mol(ACETOPHENONE)
     c, h = nmr_fast.predict_fast(m)
-    row = {"smiles": ACETOPHENONE, "molecular_formula": "C8H8O", "__index_level_0__": 0,
-           "h_nmr_peaks": nmr.build_h_peaks(m, h), "c_nmr_peaks": nmr.build_c_peaks(m, c),
-           "ir_spectra": ir.simulate_ir(m).tolist()}
+    row = {
+        "smiles": ACETOPHENONE,
+        "molecular_formula": "C8H8O",
+        "__index_level_0__": 0,
+        "h_nmr_peaks": nmr.build_h_peaks(m, h),
+        "c_nmr_peaks": nmr.build_c_peaks(m, c),
+        "ir_spectra": ir.simulate_ir(m).tolist(),
+    }
     row.update(msms.simulate_msms(m))
     assert schema.validate_row(row) == []
     path = str(tmp_path / "x.parquet")
@@ -228,10 +247,22 @@ def test_schema_roundtrip(tmp_path):
 
 # --------------------------------------------------------------- script ----
 
+
 def _run_script(out, *extra):
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    cmd = [sys.executable, SCRIPT, "--out", str(out), "--n", "25", "--fast", "--quiet",
-           "--source", "rdkit_nci200", *extra]
+    cmd = [
+        sys.executable,
+        SCRIPT,
+        "--out",
+        str(out),
+        "--n",
+        "25",
+        "--fast",
+        "--quiet",
+        "--source",
+        "rdkit_nci200",
+        *extra,
+    ]
     subprocess.run(cmd, check=True, env=env, cwd=ROOT, timeout=120)
     files = sorted(glob.glob(os.path.join(str(out), "aligned_chunk_*.parquet")))
     return files
@@ -241,8 +272,11 @@ def test_script_fast_is_deterministic(tmp_path):
     f1 = _run_script(tmp_path / "a", "--seed", "3", "--chunk-size", "10")
     f2 = _run_script(tmp_path / "b", "--seed", "3", "--chunk-size", "10")
     f3 = _run_script(tmp_path / "c", "--seed", "4", "--chunk-size", "10")
-    assert [os.path.basename(f) for f in f1] == ["aligned_chunk_0.parquet", "aligned_chunk_1.parquet",
-                                                 "aligned_chunk_2.parquet"]
+    assert [os.path.basename(f) for f in f1] == [
+        "aligned_chunk_0.parquet",
+        "aligned_chunk_1.parquet",
+        "aligned_chunk_2.parquet",
+    ]
     t1 = [pq.read_table(f).to_pylist() for f in f1]
     t2 = [pq.read_table(f).to_pylist() for f in f2]
     assert t1 == t2
@@ -276,6 +310,7 @@ def test_bundled_demo_dataset():
 
 # ------------------------------------------------- regression tests, issue 14 ---
 
+
 def _c_lines_of(smiles):
     m = _mol(smiles)
     c, _ = nmr_fast.predict_fast(m)
@@ -303,9 +338,22 @@ def test_perfluoroalkane_line_count_is_sane():
     assert len(fb) == 8
 
 
-MS_TEST_SMILES = ["c1ccncc1", "CC(=O)c1ccccc1", "CN(C)C(C)=O", "Cc1ccccc1", "CCOC(=O)C", "CC(C)CCNc1ncc(F)cc1C(=O)O",
-                  "C1CCOC1", "O=C1CCCCC1", "CC1=CCC(C)CC1", "OC(=O)c1ccccc1O", "CCN(CC)CC", "C1CCNCC1",
-                  "CC(=O)c1c[nH]nc1-c1cccc([N+](=O)[O-])c1", "C1=CC(CCNc2ccccc2)C=C1"]
+MS_TEST_SMILES = [
+    "c1ccncc1",
+    "CC(=O)c1ccccc1",
+    "CN(C)C(C)=O",
+    "Cc1ccccc1",
+    "CCOC(=O)C",
+    "CC(C)CCNc1ncc(F)cc1C(=O)O",
+    "C1CCOC1",
+    "O=C1CCCCC1",
+    "CC1=CCC(C)CC1",
+    "OC(=O)c1ccccc1O",
+    "CCN(CC)CC",
+    "C1CCNCC1",
+    "CC(=O)c1c[nH]nc1-c1cccc([N+](=O)[O-])c1",
+    "C1=CC(CCNc2ccccc2)C=C1",
+]
 
 
 def _all_msms_peaks(smiles):
@@ -318,6 +366,7 @@ def _all_msms_peaks(smiles):
 
 def test_msms_fragments_are_even_electron():
     from onmt_moe.simulate import compare
+
     n_checked = 0
     for smi in MS_TEST_SMILES:
         for m, mode, col, peaks in _all_msms_peaks(smi):
@@ -335,6 +384,7 @@ def test_msms_fragments_are_even_electron():
 
 def test_msms_has_no_ch2_losses():
     from onmt_moe.simulate import compare
+
     for smi in MS_TEST_SMILES:
         for m, mode, col, peaks in _all_msms_peaks(smi):
             prec = compare.precursor_mz(m, mode)
@@ -401,14 +451,31 @@ def test_script_moses_workers_match_serial(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1", ONMT_MOE_MOSES_DIR=MOSES_FIXTURE)
     outs = []
     for name, workers in (("w1", "1"), ("w2", "2")):
-        cmd = [sys.executable, SCRIPT, "--out", str(tmp_path / name), "--n", "40", "--fast", "--quiet",
-               "--source", "moses_test", "--tier", "benchmark", "--chunk-size", "16", "--workers", workers]
+        cmd = [
+            sys.executable,
+            SCRIPT,
+            "--out",
+            str(tmp_path / name),
+            "--n",
+            "40",
+            "--fast",
+            "--quiet",
+            "--source",
+            "moses_test",
+            "--tier",
+            "benchmark",
+            "--chunk-size",
+            "16",
+            "--workers",
+            workers,
+        ]
         subprocess.run(cmd, check=True, env=env, cwd=ROOT, timeout=120)
         files = sorted(glob.glob(str(tmp_path / name / "aligned_chunk_*.parquet")))
         assert len(files) == 3  # 16 + 16 + 8 rows
         outs.append([r for f in files for r in pq.read_table(f).to_pylist()])
     assert outs[0] == outs[1] and len(outs[0]) == 40
     import json
+
     summary = json.load(open(tmp_path / "w2" / "summary.json"))
     assert summary["n_written"] == 40 and summary["tier"] == "benchmark"
     assert os.path.exists(tmp_path / "w2" / "filtered_out.csv")
@@ -423,6 +490,7 @@ BENCH_FIXTURE = os.path.join(ROOT, "tests", "fixtures", "benchmark_examples", "e
 def bench_compare():
     """Our simulation (--fast) of the 20 real rows of the held-out fixture, compared."""
     from onmt_moe.simulate import compare
+
     real = compare.load_real_rows([BENCH_FIXTURE])
     sim, failures = compare.simulate_like(real, fast=True, seed=0)
     assert not failures
@@ -455,6 +523,7 @@ def test_benchmark_statistics_within_bands(bench_compare):
 
 def test_ir_styles_differ_in_width(bench_compare):
     from onmt_moe.simulate import compare
+
     _, real = bench_compare
     mols = [_mol(r["smiles"]) for r in real[:8]]
     narrow = [ir.simulate_ir(m, np.random.default_rng(0), style="benchmark") for m in mols]
@@ -472,14 +541,28 @@ def test_compare_script_runs_on_fixture(tmp_path):
     script = os.path.join(ROOT, "scripts", "compare_to_benchmark.py")
     out = tmp_path / "cmp.json"
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    res = subprocess.run([sys.executable, script, "--data", BENCH_FIXTURE, "--limit", "5", "--json", str(out)],
-                         check=True, env=env, cwd=ROOT, timeout=120, capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, script, "--data", BENCH_FIXTURE, "--limit", "5", "--json", str(out)],
+        check=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
     assert "ir_cosine" in res.stdout and "ms_odd_electron_rate" in res.stdout
     import json
+
     data = json.load(open(out))
     assert data["n"] == 5 and data["settings"]["ir_style"] == "benchmark"
-    bad = subprocess.run([sys.executable, script, "--data", str(tmp_path / "missing.parquet")],
-                         env=env, cwd=ROOT, timeout=120, capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, script, "--data", str(tmp_path / "missing.parquet")],
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode != 0 and "missing.parquet" in bad.stderr and "Traceback" not in bad.stderr
 
 
@@ -497,9 +580,13 @@ def test_nmr_only_rows_match_full_rows_and_read_as_missing_modalities(tmp_path):
         assert n["h_nmr_peaks"] == f["h_nmr_peaks"] and n["c_nmr_peaks"] == f["c_nmr_peaks"]
         assert n["ir_spectra"] is None and all(n[c] is None for c in schema.MSMS_COLUMNS)
     schema.write_chunk(slim, str(tmp_path / "d" / "aligned_chunk_0.parquet"))
-    summary = generate(tmp_path / "d", tmp_path / "out", formula=True, h_nmr=True, c_nmr=True, ir=True,
-                       missing="token", progress=False)
+    summary = generate(
+        tmp_path / "d", tmp_path / "out", formula=True, h_nmr=True, c_nmr=True, ir=True, missing="token", progress=False
+    )
     assert summary["rows"]["rejected"] == 0
-    lines = [ln for p in ("train", "val", "test")
-             for ln in (tmp_path / "out" / "data" / f"src-{p}.txt").read_text().splitlines()]
+    lines = [
+        ln
+        for p in ("train", "val", "test")
+        for ln in (tmp_path / "out" / "data" / f"src-{p}.txt").read_text().splitlines()
+    ]
     assert len(lines) == len(smiles) and all("<IR> <MISSING> </IR>" in ln and "13CNMR" in ln for ln in lines)

@@ -1,5 +1,6 @@
 """Structure-aware loss (glycan track): per-class token weights on top of label smoothing;
 the reported statistics stay unweighted."""
+
 import torch
 from onmt.inputters.inputter import dict_to_vocabs
 from onmt.model_builder import build_base_model
@@ -12,9 +13,14 @@ RES = ["[a1122h-1a_1-5]", "[a2122h-1b_1-5_2*NCC/3=O]", "a4", "b1", "-", "_", "/"
 
 
 def _setup(weights):
-    v = dict_to_vocabs({"src": ["<unk>", "<blank>", "<s>", "</s>"] + H.SRC_TOKENS,
-                        "tgt": ["<unk>", "<blank>", "<s>", "</s>"] + RES,
-                        "data_task": "seq2seq", "decoder_start_token": "<s>"})
+    v = dict_to_vocabs(
+        {
+            "src": ["<unk>", "<blank>", "<s>", "</s>"] + H.SRC_TOKENS,
+            "tgt": ["<unk>", "<blank>", "<s>", "</s>"] + RES,
+            "data_task": "seq2seq",
+            "decoder_start_token": "<s>",
+        }
+    )
     opt = H.opts(encoder_type="transformer", struct_loss_weights=weights, label_smoothing=0.1)
     torch.manual_seed(0)
     model = build_base_model(opt, v)
@@ -32,11 +38,18 @@ def test_weighted_loss_matches_hand_computation_and_stats_stay_unweighted():
     loss, stats = lc(b, out, attns)
     target = b["tgt"][:, 1:, 0].reshape(-1)
     scores = model.generator(out.reshape(-1, out.size(-1)))
-    ce = torch.nn.functional.cross_entropy(scores, target, ignore_index=v["tgt"]["<blank>"], reduction="none",
-                                           label_smoothing=0.1)
+    ce = torch.nn.functional.cross_entropy(
+        scores, target, ignore_index=v["tgt"]["<blank>"], reduction="none", label_smoothing=0.1
+    )
     w = {"monosaccharide": 2.0, "linkage": 1.5, "modification": 3.0}
-    cls = {"[a1122h-1a_1-5]": "monosaccharide", "[a2122h-1b_1-5_2*NCC/3=O]": "modification", "a4": "linkage",
-           "b1": "linkage", "-": "linkage", "_": "linkage"}
+    cls = {
+        "[a1122h-1a_1-5]": "monosaccharide",
+        "[a2122h-1b_1-5_2*NCC/3=O]": "modification",
+        "a4": "linkage",
+        "b1": "linkage",
+        "-": "linkage",
+        "_": "linkage",
+    }
     itos = v["tgt"].ids_to_tokens
     weight = torch.tensor([w.get(cls.get(itos[t], ""), 1.0) for t in target.tolist()])
     torch.testing.assert_close(loss, (ce * weight).sum(), rtol=1e-5, atol=1e-5)

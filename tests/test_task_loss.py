@@ -1,5 +1,6 @@
 """Issue 16: per-task loss weights and per-task statistics (task token = first source token), and the
 contrastive alignment over several modality pairs with the triplet margin and same-key hard negatives."""
+
 import pytest
 import torch
 from onmt.inputters.inputter import dict_to_vocabs
@@ -34,8 +35,9 @@ def _setup(weights="", share=True, train=True):
 def _per_token_ce(v, model, b, out):
     target = b["tgt"][:, 1:, 0]
     scores = model.generator(out.reshape(-1, out.size(-1)))
-    ce = torch.nn.functional.cross_entropy(scores, target.reshape(-1), ignore_index=v["tgt"]["<blank>"],
-                                           reduction="none", label_smoothing=0.1).view_as(target)
+    ce = torch.nn.functional.cross_entropy(
+        scores, target.reshape(-1), ignore_index=v["tgt"]["<blank>"], reduction="none", label_smoothing=0.1
+    ).view_as(target)
     return ce, scores.argmax(-1).view_as(target), target
 
 
@@ -128,12 +130,18 @@ def test_pairs_option_and_errors():
     assert contrastive.parse_pairs("MS:WURCS, TEXT:WURCS") == [("MS", "WURCS"), ("TEXT", "WURCS")]
     with pytest.raises(ValueError, match="A:B"):
         contrastive.parse_pairs("MS-WURCS")
-    opt = H.opts(moe_contrastive_coef=0.5, moe_contrastive_pairs="FORMULA:IR,NMR:IR", moe_contrastive_margin=0.2,
-                 moe_contrastive_hard_key="FORMULA")
+    opt = H.opts(
+        moe_contrastive_coef=0.5,
+        moe_contrastive_pairs="FORMULA:IR,NMR:IR",
+        moe_contrastive_margin=0.2,
+        moe_contrastive_hard_key="FORMULA",
+    )
     model = H.model(opt).train()
     enc = model.encoder
-    assert enc.contrastive_ids == [(enc.modality_names.index("FORMULA"), enc.modality_names.index("IR")),
-                                   (enc.modality_names.index("NMR"), enc.modality_names.index("IR"))]
+    assert enc.contrastive_ids == [
+        (enc.modality_names.index("FORMULA"), enc.modality_names.index("IR")),
+        (enc.modality_names.index("NMR"), enc.modality_names.index("IR")),
+    ]
     b = H.batch(H.vocabs(), H.SRC, H.TGT)
     enc(b["src"], b["srclen"])
     assert float(enc.aux_losses()["contrastive"].detach()) > 0

@@ -3,6 +3,7 @@
 One start_training run (module fixture, ~20 s) is shared: tiny_moe, 10 steps, checkpoints at 5 and
 10, router temperature annealed 2.0 -> 1.0 over the 10 steps. Tests copy its folder before changing it.
 """
+
 import contextlib
 import csv
 import importlib.util
@@ -25,8 +26,18 @@ BIN = os.path.dirname(sys.executable)
 DATA = os.path.join(FIXTURES, "tiny_corpus", "data")
 TINY = os.path.join(ROOT, "configs", "tiny_moe.yaml")
 ENV = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-BASE_SETS = ["--set", "train_steps=10", "--set", "save_checkpoint_steps=5", "--set", "valid_steps=5",
-             "--set", "moe_grad_norm_every=0", "--set", "moe_router_temperature=linear:2.0:1.0:10"]
+BASE_SETS = [
+    "--set",
+    "train_steps=10",
+    "--set",
+    "save_checkpoint_steps=5",
+    "--set",
+    "valid_steps=5",
+    "--set",
+    "moe_grad_norm_every=0",
+    "--set",
+    "moe_router_temperature=linear:2.0:1.0:10",
+]
 _spec = importlib.util.spec_from_file_location("start_training", os.path.join(ROOT, "benchmark", "start_training.py"))
 start_training = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(start_training)
@@ -41,8 +52,9 @@ def _start(runs_dir, name, *args, check=True):
     """benchmark/start_training.py in this process (its stages still run the stock commands)."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = start_training.main(["--config", TINY, "--quiet", "--runs_dir", str(runs_dir), "--run_name", name,
-                                  *BASE_SETS, *args])
+        rc = start_training.main(
+            ["--config", TINY, "--quiet", "--runs_dir", str(runs_dir), "--run_name", name, *BASE_SETS, *args]
+        )
     r = Result(rc, out.getvalue(), err.getvalue())
     if check:
         assert rc == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -158,12 +170,22 @@ def test_router_uses_the_final_training_temperature_at_inference(trained, tmp_pa
 def _stock_config(trained, tmp_path, **extra):
     cfg = yaml.safe_load(open(TINY))
     cfg.pop("run")
-    cfg.update({
-        "data": {"corpus_1": {"path_src": f"{DATA}/src-train.txt", "path_tgt": f"{DATA}/tgt-train.txt"},
-                 "valid": {"path_src": f"{DATA}/src-val.txt", "path_tgt": f"{DATA}/tgt-val.txt"}},
-        "src_vocab": str(trained / "vocab.src"), "tgt_vocab": str(trained / "vocab.tgt"),
-        "save_model": str(tmp_path / "model"), "train_steps": 5, "valid_steps": 5, "save_checkpoint_steps": 5,
-        "moe_grad_norm_every": 0, **extra})
+    cfg.update(
+        {
+            "data": {
+                "corpus_1": {"path_src": f"{DATA}/src-train.txt", "path_tgt": f"{DATA}/tgt-train.txt"},
+                "valid": {"path_src": f"{DATA}/src-val.txt", "path_tgt": f"{DATA}/tgt-val.txt"},
+            },
+            "src_vocab": str(trained / "vocab.src"),
+            "tgt_vocab": str(trained / "vocab.tgt"),
+            "save_model": str(tmp_path / "model"),
+            "train_steps": 5,
+            "valid_steps": 5,
+            "save_checkpoint_steps": 5,
+            "moe_grad_norm_every": 0,
+            **extra,
+        }
+    )
     p = tmp_path / "train.yaml"
     p.write_text(yaml.safe_dump(cfg))
     return str(p)
@@ -196,8 +218,9 @@ def test_corrupt_latest_checkpoint_falls_back_and_keep_checkpoint_holds(trained,
     # nothing is truncated by a run that cannot load its checkpoint
     _stock_train(str(d / "config.yaml"), "-train_from", str(bad), check=False)
     assert (d / "train_steps.csv").read_bytes() == before
-    r = _start(tmp_path, "run", "--stages", "train", "--resume", "--set", "train_steps=20", "--set",
-               "keep_checkpoint=2")
+    r = _start(
+        tmp_path, "run", "--stages", "train", "--resume", "--set", "train_steps=20", "--set", "keep_checkpoint=2"
+    )
     assert f"{bad} is unreadable" in r.stdout and "resuming from" in r.stdout and "model_step_5.pt" in r.stdout
     assert (d / "model_step_10.pt.unreadable").exists()
     assert _steps(d / "train_steps.csv") == [5, 10, 15, 20]
@@ -210,8 +233,17 @@ def test_corrupt_latest_checkpoint_falls_back_and_keep_checkpoint_holds(trained,
 def test_runner_works_with_autoload_off(trained, tmp_path, monkeypatch):
     d = _copy(trained, tmp_path)
     monkeypatch.setenv("ONMT_MOE_AUTOLOAD", "0")  # the stock onmt_translate would not load the plugin
-    _start(tmp_path, "run", "--stages", "translate", "--resume", "--set", "run.translate.beam_size=1",
-           "--set", "run.translate.n_best=1")
+    _start(
+        tmp_path,
+        "run",
+        "--stages",
+        "translate",
+        "--resume",
+        "--set",
+        "run.translate.beam_size=1",
+        "--set",
+        "run.translate.n_best=1",
+    )
     assert (d / "pred" / "test.txt").stat().st_size > 0
 
 
@@ -223,8 +255,21 @@ def test_stock_translate_with_autoload_off_names_the_plugin_and_the_fix(trained,
     site.mkdir()
     autoload.install(str(site))  # this checkout's hook copy, ahead of the installed one on the path
     env = dict(ENV, ONMT_MOE_AUTOLOAD="0", PYTHONPATH=str(site) + os.pathsep + ENV["PYTHONPATH"])
-    r = subprocess.run([exe, "-model", str(trained / "model_step_10.pt"), "-src", f"{DATA}/src-test.txt",
-                        "-output", str(tmp_path / "out.txt")], capture_output=True, text=True, env=env, timeout=300)
+    r = subprocess.run(
+        [
+            exe,
+            "-model",
+            str(trained / "model_step_10.pt"),
+            "-src",
+            f"{DATA}/src-test.txt",
+            "-output",
+            str(tmp_path / "out.txt"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert r.returncode != 0
     assert _hook.PLUGIN_MISSING_HINT in r.stderr
 
@@ -242,9 +287,21 @@ def test_runner_failure_message_carries_the_plugin_hint(tmp_path):
 def test_score_py_into_a_closed_pipe_prints_no_traceback(tmp_path):
     (tmp_path / "t.txt").write_text("C C O\n")
     (tmp_path / "p.txt").write_text("C C O\n")
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "benchmark", "score.py"), "--pred",
-                             str(tmp_path / "p.txt"), "--tgt", str(tmp_path / "t.txt"), "--n_best", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            os.path.join(ROOT, "benchmark", "score.py"),
+            "--pred",
+            str(tmp_path / "p.txt"),
+            "--tgt",
+            str(tmp_path / "t.txt"),
+            "--n_best",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=ENV,
+    )
     proc.stdout.close()  # like `| head` having exited before score.py prints
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0
@@ -252,9 +309,11 @@ def test_score_py_into_a_closed_pipe_prints_no_traceback(tmp_path):
 
 
 def test_glycan_build_without_glycowork_says_how_to_install_it(tmp_path):
-    code = ("import sys, runpy; sys.modules['glycowork'] = None; "  # glycowork absent, whatever is installed
-            f"sys.argv = ['build_glycan_dataset.py', '--out', {str(tmp_path / 'g')!r}, '--limit', '1']; "
-            f"runpy.run_path({os.path.join(ROOT, 'scripts', 'build_glycan_dataset.py')!r}, run_name='__main__')")
+    code = (
+        "import sys, runpy; sys.modules['glycowork'] = None; "  # glycowork absent, whatever is installed
+        f"sys.argv = ['build_glycan_dataset.py', '--out', {str(tmp_path / 'g')!r}, '--limit', '1']; "
+        f"runpy.run_path({os.path.join(ROOT, 'scripts', 'build_glycan_dataset.py')!r}, run_name='__main__')"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
     assert r.returncode == 2, r.stderr
     assert "run `make install-extras`" in r.stderr and "Traceback" not in r.stderr

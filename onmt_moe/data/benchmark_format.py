@@ -18,6 +18,7 @@ emits the header; an empty IR spectrum has no text), NULL (value is null: the of
 (malformed content; ``reasons[row]`` says why) or PARTIAL (MS/MS only: some
 collision energies null, others present; the text treats the null ones as empty).
 """
+
 from __future__ import annotations
 
 import re
@@ -34,9 +35,7 @@ OK, EMPTY, NULL, BAD, PARTIAL = 0, 1, 2, 3, 4
 FORMULA_TOKEN_RE = re.compile(r"[A-Z][a-z]?|\d+|.")
 # A well-formed (Hill) formula, optionally charged: used by the tagged format only.
 FORMULA_VALID_RE = re.compile(r"(?:[A-Z][a-z]?\d*)+(?:[+-]\d*)?")
-SMILES_TOKENIZER_PATTERN = (
-    r"(\%\([0-9]{3}\)|\[[^\]]+]|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\||\(|\)|\.|=|#|-|\+|\\|\/|:|~|@|\?|>>?|\*|\$|\%[0-9]{2}|[0-9])"
-)
+SMILES_TOKENIZER_PATTERN = r"(\%\([0-9]{3}\)|\[[^\]]+]|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\||\(|\)|\.|=|#|-|\+|\\|\/|:|~|@|\?|>>?|\*|\$|\%[0-9]{2}|[0-9])"
 SMILES_RE = re.compile(SMILES_TOKENIZER_PATTERN)
 
 
@@ -232,8 +231,9 @@ def format_hnmr(arr: pa.Array, shift_decimals: int = 2, j_decimals: int = 2) -> 
                 out.status[i] = EMPTY
     out.vocab.update(["1HNMR", "|", "J"])
     out.vocab.update(cat_dict)
-    out.vocab.update(_vocab_fixed(rmax, shift_decimals) | _vocab_fixed(rmin, shift_decimals)
-                     | _vocab_fixed(j_val, j_decimals))
+    out.vocab.update(
+        _vocab_fixed(rmax, shift_decimals) | _vocab_fixed(rmin, shift_decimals) | _vocab_fixed(j_val, j_decimals)
+    )
     out.vocab.update(f"{v}H" for v in np.unique(nh_i).tolist())
     return out
 
@@ -424,7 +424,7 @@ def format_ir(arr: pa.Array, n_points: int = 400, n_in: int = 1800) -> SectionTe
         return out
     starts = off[good]
     if len(good) == n and starts[0] + n * n_in == off[-1] and (np.diff(starts) == n_in).all():
-        y = vals[starts[0]:starts[0] + n * n_in].reshape(n, n_in)  # contiguous: no copy
+        y = vals[starts[0] : starts[0] + n * n_in].reshape(n, n_in)  # contiguous: no copy
     else:
         y = vals[starts[:, None] + np.arange(n_in)]
     finite = np.isfinite(y).all(axis=1)
@@ -432,8 +432,10 @@ def format_ir(arr: pa.Array, n_points: int = 400, n_in: int = 1800) -> SectionTe
     flat = ~np.isfinite(ints).all(axis=1)
     ok = finite & ~flat
     for r in np.flatnonzero(~ok).tolist():
-        out.bad(int(good[r]), "ir_spectra contains null/non-finite values" if not finite[r]
-                else "ir_spectra is flat (max == min)")
+        out.bad(
+            int(good[r]),
+            "ir_spectra contains null/non-finite values" if not finite[r] else "ir_spectra is flat (max == min)",
+        )
     good = good[ok]
     ints = ints[ok].astype(np.int64)
     m = len(good)
@@ -503,8 +505,9 @@ def _top_k(offsets: np.ndarray, mz: np.ndarray, it: np.ndarray, k: int):
     return new_off, keep
 
 
-def format_msms(arrs: Sequence[pa.Array], headers: Sequence[str], columns: Sequence[str],
-                top_k: Optional[int] = None) -> SectionText:
+def format_msms(
+    arrs: Sequence[pa.Array], headers: Sequence[str], columns: Sequence[str], top_k: Optional[int] = None
+) -> SectionText:
     """``E0Pos mz int … E1Pos … E2Pos …`` with ``{:.1f}`` of numpy-rounded values."""
     n = len(arrs[0])
     ne = len(arrs)
@@ -523,7 +526,7 @@ def format_msms(arrs: Sequence[pa.Array], headers: Sequence[str], columns: Seque
         bad_cum = np.concatenate([[0], np.cumsum(problem > 0)])
         row_bad = (bad_cum[off[1:]] - bad_cum[off[:-1]]) > 0
         for i in np.flatnonzero(row_bad & ~row_bad_any).tolist():
-            first = off[i] + int(np.flatnonzero(problem[off[i]:off[i + 1]])[0])
+            first = off[i] + int(np.flatnonzero(problem[off[i] : off[i + 1]])[0])
             bad_col[i] = f"{col}: peak {first - off[i]}: {MSMS_PEAK_PROBLEMS[int(problem[first])]}"
         row_bad_any |= row_bad
         if top_k is not None:

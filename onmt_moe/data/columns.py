@@ -4,6 +4,7 @@ Only the MS/MS columns differ between dataset versions:
 v1 ``msms_{positive,negative}_{10,20,40}ev``, v2 ``msms_cfmid_{positive,negative}_{10,20,40}ev``.
 The version is detected per file from its parquet schema, so a directory may mix both.
 """
+
 from __future__ import annotations
 
 from typing import Dict, Iterable, List, Sequence

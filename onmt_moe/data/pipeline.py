@@ -33,6 +33,7 @@ reasons of the row, ``; ``-separated). Policy:
   tokenizer check and RDKit (``rdkit_check`` defaults to True); a row with no
   modality present at all is rejected.
 """
+
 from __future__ import annotations
 
 import json
@@ -133,8 +134,7 @@ def _format_sections(arrays: Dict[str, pa.Array], cols: Dict[str, List[str]], op
             elif sec == "ir":
                 out[sec] = bf.format_ir(arrays[cols[sec][0]], opt.ir_points)
             else:
-                out[sec] = bf.format_msms([arrays[c] for c in cols[sec]], MSMS_HEADERS[sec],
-                                          cols[sec], opt.msms_top_k)
+                out[sec] = bf.format_msms([arrays[c] for c in cols[sec]], MSMS_HEADERS[sec], cols[sec], opt.msms_top_k)
         except TypeError as e:  # wrong column type: not a per-row problem
             raise DataError(f"{path}: column '{'/'.join(cols[sec])}' has an unexpected layout: {e}") from None
     return out
@@ -272,8 +272,7 @@ def process_chunk(job) -> dict:
     rejects = []
     for i in sorted(row_reasons):
         label = index_arr[i].as_py() if index_arr is not None else i
-        rejects.append((path, i, label, smiles_raw[i] if smiles_raw[i] is not None else "",
-                        "; ".join(row_reasons[i])))
+        rejects.append((path, i, label, smiles_raw[i] if smiles_raw[i] is not None else "", "; ".join(row_reasons[i])))
         k = first_kind[i]
         reject_kinds[k] = reject_kinds.get(k, 0) + 1
     if opt.strict and rejects:
@@ -290,8 +289,7 @@ def process_chunk(job) -> dict:
         if len(blob) == len(text):  # ASCII: byte length == character length
             lens[side] = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines)) + 1
         else:
-            lens[side] = np.fromiter((len(ln.encode("utf-8")) + 1 for ln in lines), dtype=np.int64,
-                                     count=len(lines))
+            lens[side] = np.fromiter((len(ln.encode("utf-8")) + 1 for ln in lines), dtype=np.int64, count=len(lines))
         with open(spool / f"{chunk_id:06d}.{side}", "wb") as fh:
             fh.write(blob)
     # vocabulary estimate: distinct tokens of the well-formed section values of this chunk
@@ -394,8 +392,12 @@ def _progress(iterable, total: int, enabled: Optional[bool]):
 def _stats(a: np.ndarray) -> dict:
     if a.size == 0:
         return {"rows": 0, "mean": 0.0, "p95": 0.0, "max": 0}
-    return {"rows": int(a.size), "mean": round(float(a.mean()), 3),
-            "p95": round(float(np.percentile(a, 95)), 3), "max": int(a.max())}
+    return {
+        "rows": int(a.size),
+        "mean": round(float(a.mean()), 3),
+        "p95": round(float(np.percentile(a, 95)), 3),
+        "max": int(a.max()),
+    }
 
 
 def _command_line(kw: dict) -> str:
@@ -405,8 +407,19 @@ def _command_line(kw: dict) -> str:
             args.append(f"--{sec}")
     if kw.get("pred_spectra"):
         args.append("--pred_spectra")
-    for k in ("seed", "format", "groups", "missing", "ir_points", "msms_top_k", "nmr_decimals", "max_src_tokens",
-              "long_rows", "workers", "limit_rows"):
+    for k in (
+        "seed",
+        "format",
+        "groups",
+        "missing",
+        "ir_points",
+        "msms_top_k",
+        "nmr_decimals",
+        "max_src_tokens",
+        "long_rows",
+        "workers",
+        "limit_rows",
+    ):
         if kw.get(k) is not None:
             if k == "nmr_decimals" and tuple(parse_nmr_decimals(kw[k])) == DEFAULT_NMR_DECIMALS:
                 continue
@@ -425,15 +438,34 @@ def _clean(s) -> str:
     return str(s).replace("\t", " ").replace("\n", " ").replace("\r", " ")
 
 
-def generate(input, out_dir, *, h_nmr: bool = False, c_nmr: bool = False, ir: bool = False,
-             pos_msms: bool = False, neg_msms: bool = False, formula: bool = False,
-             pred_spectra: bool = False, seed: int = 3245, format: str = "tagged",
-             groups="default", missing: str = "drop", ir_points: int = 400,
-             msms_top_k: Optional[int] = None, nmr_decimals=DEFAULT_NMR_DECIMALS,
-             max_src_tokens: Optional[int] = None, long_rows: str = "reject", workers: int = 1, strict: bool = False,
-             limit_rows: Optional[int] = None, rdkit_check: Optional[bool] = None,
-             progress: Optional[bool] = None, command: Optional[str] = None,
-             min_rows_per_worker: int = MIN_ROWS_PER_WORKER) -> dict:
+def generate(
+    input,
+    out_dir,
+    *,
+    h_nmr: bool = False,
+    c_nmr: bool = False,
+    ir: bool = False,
+    pos_msms: bool = False,
+    neg_msms: bool = False,
+    formula: bool = False,
+    pred_spectra: bool = False,
+    seed: int = 3245,
+    format: str = "tagged",
+    groups="default",
+    missing: str = "drop",
+    ir_points: int = 400,
+    msms_top_k: Optional[int] = None,
+    nmr_decimals=DEFAULT_NMR_DECIMALS,
+    max_src_tokens: Optional[int] = None,
+    long_rows: str = "reject",
+    workers: int = 1,
+    strict: bool = False,
+    limit_rows: Optional[int] = None,
+    rdkit_check: Optional[bool] = None,
+    progress: Optional[bool] = None,
+    command: Optional[str] = None,
+    min_rows_per_worker: int = MIN_ROWS_PER_WORKER,
+) -> dict:
     """Build ``<out_dir>/data/{src,tgt}-{train,val,test}.txt``; return the summary dict.
 
     ``workers`` is an upper bound: an input of fewer than ``min_rows_per_worker`` rows per worker
@@ -483,13 +515,29 @@ def generate(input, out_dir, *, h_nmr: bool = False, c_nmr: bool = False, ir: bo
         rows_in = [limits[k] for k in range(len(files))]
     used = _workers_to_use(workers, rows_in, min_rows_per_worker)
     if used < workers:
-        log.info("--workers %d: using %d process(es) for %d rows in %d chunk(s) (a pool pays from ~%d rows "
-                 "per worker)", workers, used, sum(rows_in), len(files), min_rows_per_worker)
-    opt = Options(sections=sections, fmt=format, plan=plan, missing=missing, ir_points=ir_points,
-                  msms_top_k=msms_top_k, nmr_decimals=nmr_decimals, max_src_tokens=max_src_tokens,
-                  long_rows=long_rows,
-                  strict=strict, rdkit_check=bool(rdkit_check), pred_spectra=pred_spectra,
-                  use_threads=used == 1)
+        log.info(
+            "--workers %d: using %d process(es) for %d rows in %d chunk(s) (a pool pays from ~%d rows per worker)",
+            workers,
+            used,
+            sum(rows_in),
+            len(files),
+            min_rows_per_worker,
+        )
+    opt = Options(
+        sections=sections,
+        fmt=format,
+        plan=plan,
+        missing=missing,
+        ir_points=ir_points,
+        msms_top_k=msms_top_k,
+        nmr_decimals=nmr_decimals,
+        max_src_tokens=max_src_tokens,
+        long_rows=long_rows,
+        strict=strict,
+        rdkit_check=bool(rdkit_check),
+        pred_spectra=pred_spectra,
+        use_threads=used == 1,
+    )
 
     out = Path(out_dir)
     data_dir = out / "data"
@@ -506,9 +554,14 @@ def generate(input, out_dir, *, h_nmr: bool = False, c_nmr: bool = False, ir: bo
     finally:
         shutil.rmtree(spool, ignore_errors=True)
     pids = {r["pid"] for r in results}
-    summary["workers"] = {"requested": int(workers), "used": used, "pool_start_s": pool_start_s,
-                          "processes": len(pids), "in_this_process": os.getpid() in pids,
-                          "chunk_seconds_total": round(sum(r["seconds"] for r in results), 3)}
+    summary["workers"] = {
+        "requested": int(workers),
+        "used": used,
+        "pool_start_s": pool_start_s,
+        "processes": len(pids),
+        "in_this_process": os.getpid() in pids,
+        "chunk_seconds_total": round(sum(r["seconds"] for r in results), 3),
+    }
     summary["command"] = command or _command_line(kw)
     summary["elapsed_s"] = round(time.time() - t0, 3)
     with open(data_dir / "summary.json", "w") as fh:
@@ -524,14 +577,16 @@ def _refuse_empty_splits(summary: dict, out: Path) -> None:
     if not empty:
         return
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(summary["reject_reasons"].items(), key=lambda kv: -kv[1])[:5])
-    raise DataError(f"no usable rows: split(s) {', '.join(empty)} empty after reading {rows['read']} row(s), "
-                    f"rejecting {rows['rejected']}" + (f" ({reasons})" if reasons else "")
-                    + f" and de-duplicating {rows['deduplicated']}; see {out / 'rejects.tsv'} and "
-                    f"{out / 'data' / 'summary.json'}")
+    raise DataError(
+        f"no usable rows: split(s) {', '.join(empty)} empty after reading {rows['read']} row(s), "
+        f"rejecting {rows['rejected']}"
+        + (f" ({reasons})" if reasons else "")
+        + f" and de-duplicating {rows['deduplicated']}; see {out / 'rejects.tsv'} and "
+        f"{out / 'data' / 'summary.json'}"
+    )
 
 
-def _finish(results, out: Path, data_dir: Path, spool: Path, opt: Options, seed: int, kw: dict,
-            mapping, files) -> dict:
+def _finish(results, out: Path, data_dir: Path, spool: Path, opt: Options, seed: int, kw: dict, mapping, files) -> dict:
     # rejects
     n_rej = 0
     reject_kinds: Dict[str, int] = {}
@@ -558,8 +613,10 @@ def _finish(results, out: Path, data_dir: Path, spool: Path, opt: Options, seed:
             e = np.cumsum(lens)
             st.append(e - lens)
             en.append(e)
-        side_off[side] = (np.concatenate(st) if st else np.zeros(0, np.int64),
-                          np.concatenate(en) if en else np.zeros(0, np.int64))
+        side_off[side] = (
+            np.concatenate(st) if st else np.zeros(0, np.int64),
+            np.concatenate(en) if en else np.zeros(0, np.int64),
+        )
     n = int(len(chunk_of))
     try:
         train, val, test = split_indices(n, seed)
@@ -628,8 +685,16 @@ def _finish(results, out: Path, data_dir: Path, spool: Path, opt: Options, seed:
         "sections": opt.sections,
         "pred_spectra": opt.pred_spectra,
         "seed": seed,
-        "input_files": [{"path": r["path"], "rows_read": r["rows_read"], "msms_names": r["msms_names"],
-                         "seconds": r["seconds"], "cpu_seconds": r["cpu_seconds"]} for r in results],
+        "input_files": [
+            {
+                "path": r["path"],
+                "rows_read": r["rows_read"],
+                "msms_names": r["msms_names"],
+                "seconds": r["seconds"],
+                "cpu_seconds": r["cpu_seconds"],
+            }
+            for r in results
+        ],
         "rows": {
             "read": int(sum(r["rows_read"] for r in results)),
             "rejected": n_rej,
@@ -640,8 +705,10 @@ def _finish(results, out: Path, data_dir: Path, spool: Path, opt: Options, seed:
         "reject_reasons": dict(sorted(reject_kinds.items())),
         "missing": missing,
         "token_lengths": tok,
-        "token_lengths_note": ("source = spectra line, target = SMILES line (before any --pred_spectra swap); "
-                               "per-section stats over rows where the section is present"),
+        "token_lengths_note": (
+            "source = spectra line, target = SMILES line (before any --pred_spectra swap); "
+            "per-section stats over rows where the section is present"
+        ),
         "vocab_size_estimate": {"source": len(vs), "target": len(vt)},
         "outputs": {"data_dir": str(data_dir), "rejects": str(out / "rejects.tsv")},
         # how each section was turned into tokens: onmt_moe_predict formats a new sample with these
@@ -662,41 +729,78 @@ def build_parser():
     import argparse
 
     p = argparse.ArgumentParser(
-        prog="generate_input.py",
-        description="Spectra -> SMILES training files (benchmark or tagged format).")
-    p.add_argument("--input", "--analytical_data", "-n", dest="input", required=True,
-                   help="a parquet file or a directory of *.parquet chunks")
-    p.add_argument("--out_dir", "--out_path", "-o", dest="out_dir", required=True,
-                   help="writes <out_dir>/data/{src,tgt}-{train,val,test}.txt, summary.json, <out_dir>/rejects.tsv")
+        prog="generate_input.py", description="Spectra -> SMILES training files (benchmark or tagged format)."
+    )
+    p.add_argument(
+        "--input",
+        "--analytical_data",
+        "-n",
+        dest="input",
+        required=True,
+        help="a parquet file or a directory of *.parquet chunks",
+    )
+    p.add_argument(
+        "--out_dir",
+        "--out_path",
+        "-o",
+        dest="out_dir",
+        required=True,
+        help="writes <out_dir>/data/{src,tgt}-{train,val,test}.txt, summary.json, <out_dir>/rejects.tsv",
+    )
     for sec in ("h_nmr", "c_nmr", "ir", "pos_msms", "neg_msms", "formula"):
         p.add_argument(f"--{sec}", action="store_true")
     p.add_argument("--pred_spectra", action="store_true", help="SMILES -> spectra (swap src/tgt)")
     p.add_argument("--seed", type=int, default=3245)
     p.add_argument("--format", choices=FORMATS, default="tagged")
-    p.add_argument("--groups", default="default",
-                   help="default | fine | explicit mapping e.g. h_nmr=HNMR,c_nmr=CNMR,ir=IR,pos_msms=MS,neg_msms=MS,formula=FORMULA")
+    p.add_argument(
+        "--groups",
+        default="default",
+        help="default | fine | explicit mapping e.g. h_nmr=HNMR,c_nmr=CNMR,ir=IR,pos_msms=MS,neg_msms=MS,formula=FORMULA",
+    )
     p.add_argument("--missing", choices=MISSING_MODES, default="drop")
     p.add_argument("--ir_points", type=int, default=400)
-    p.add_argument("--msms_top_k", type=int, default=None,
-                   help="keep the k most intense peaks per MS/MS list (re-sorted by m/z)")
-    p.add_argument("--nmr_decimals", default="2,2,1",
-                   help="tagged format: decimals of the 1H shifts, J values and 13C shifts (default 2,2,1 as the "
-                        "benchmark); coarser bins such as 1,0,0 give far fewer, better-trained source tokens")
-    p.add_argument("--max_src_tokens", type=int, default=None,
-                   help="token cap of the spectra line (tags included; with --pred_spectra it still "
-                        "applies to the spectra side); see --long_rows")
-    p.add_argument("--long_rows", choices=LONG_ROWS, default="reject",
-                   help="rows over --max_src_tokens: reject (to rejects.tsv) or keep (only counted)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="worker processes (an upper bound: see --min_rows_per_worker)")
-    p.add_argument("--min_rows_per_worker", type=int, default=MIN_ROWS_PER_WORKER,
-                   help="use at most one worker per this many input rows (a pool's start-up costs about "
-                        "as much as formatting that many rows); 0 = always --workers")
+    p.add_argument(
+        "--msms_top_k", type=int, default=None, help="keep the k most intense peaks per MS/MS list (re-sorted by m/z)"
+    )
+    p.add_argument(
+        "--nmr_decimals",
+        default="2,2,1",
+        help="tagged format: decimals of the 1H shifts, J values and 13C shifts (default 2,2,1 as the "
+        "benchmark); coarser bins such as 1,0,0 give far fewer, better-trained source tokens",
+    )
+    p.add_argument(
+        "--max_src_tokens",
+        type=int,
+        default=None,
+        help="token cap of the spectra line (tags included; with --pred_spectra it still "
+        "applies to the spectra side); see --long_rows",
+    )
+    p.add_argument(
+        "--long_rows",
+        choices=LONG_ROWS,
+        default="reject",
+        help="rows over --max_src_tokens: reject (to rejects.tsv) or keep (only counted)",
+    )
+    p.add_argument(
+        "--workers", type=int, default=1, help="worker processes (an upper bound: see --min_rows_per_worker)"
+    )
+    p.add_argument(
+        "--min_rows_per_worker",
+        type=int,
+        default=MIN_ROWS_PER_WORKER,
+        help="use at most one worker per this many input rows (a pool's start-up costs about "
+        "as much as formatting that many rows); 0 = always --workers",
+    )
     p.add_argument("--strict", action="store_true", help="stop at the first bad row")
     p.add_argument("--limit_rows", type=int, default=None)
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--rdkit_check", dest="rdkit_check", action="store_true", default=None,
-                   help="reject SMILES RDKit cannot parse (default: on for tagged, off for benchmark)")
+    g.add_argument(
+        "--rdkit_check",
+        dest="rdkit_check",
+        action="store_true",
+        default=None,
+        help="reject SMILES RDKit cannot parse (default: on for tagged, off for benchmark)",
+    )
     g.add_argument("--no_rdkit_check", dest="rdkit_check", action="store_false")
     p.add_argument("--no_progress", action="store_true")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -706,19 +810,33 @@ def build_parser():
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     kw = vars(args).copy()
     kw.pop("quiet")
     no_progress = kw.pop("no_progress")
     inp, out = kw.pop("input"), kw.pop("out_dir")
     try:
-        summary = generate(inp, out, progress=False if no_progress else None,
-                           command=shlex.join(["benchmark/generate_input.py", *argv]), **kw)
+        summary = generate(
+            inp,
+            out,
+            progress=False if no_progress else None,
+            command=shlex.join(["benchmark/generate_input.py", *argv]),
+            **kw,
+        )
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     r = summary["rows"]
-    log.info("read %d, rejected %d, de-duplicated %d, written %s -> %s",
-             r["read"], r["rejected"], r["deduplicated"], r["written"], summary["outputs"]["data_dir"])
+    log.info(
+        "read %d, rejected %d, de-duplicated %d, written %s -> %s",
+        r["read"],
+        r["rejected"],
+        r["deduplicated"],
+        r["written"],
+        summary["outputs"]["data_dir"],
+    )
     return 0

@@ -6,6 +6,7 @@ copy's IR spectrum is scaled by (1 + U(0, 0.02)) so that the rows stay distinct 
 pipeline's de-duplication (the scale keeps the sign of the spectrum's negative minimum, as in the
 real data). No torch here (data code).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,8 +28,14 @@ def _noisy_ir(table: pa.Table, rng: np.random.RandomState) -> pa.Table:
     return table.set_column(table.column_names.index("ir_spectra"), "ir_spectra", new_ir)
 
 
-def repeat_rows(sources: Sequence[Path], out_dir: Path, chunks: int, rows_per_chunk: int,
-                columns: Optional[List[str]] = None, seed: int = 0) -> List[Path]:
+def repeat_rows(
+    sources: Sequence[Path],
+    out_dir: Path,
+    chunks: int,
+    rows_per_chunk: int,
+    columns: Optional[List[str]] = None,
+    seed: int = 0,
+) -> List[Path]:
     """Write ``chunks`` parquet files of ``rows_per_chunk`` rows tiled from ``sources``; return them."""
     if chunks < 1 or rows_per_chunk < 1:
         raise ValueError(f"chunks and rows_per_chunk must be >= 1, got {chunks}, {rows_per_chunk}")

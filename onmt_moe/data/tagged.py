@@ -11,6 +11,7 @@ With ``token`` every segment of the grouping is written, including those whose
 sections were not selected on the command line, so all lines share one layout.
 A segment with some sections present and others missing holds the present ones.
 """
+
 from __future__ import annotations
 
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
@@ -43,8 +44,7 @@ def parse_groups(spec) -> Dict[str, str]:
     return mapping
 
 
-def segment_plan(mapping: Mapping[str, str], selected: Sequence[str],
-                 missing: str) -> List[Tuple[str, List[str]]]:
+def segment_plan(mapping: Mapping[str, str], selected: Sequence[str], missing: str) -> List[Tuple[str, List[str]]]:
     """[(NAME, [selected sections in official order])…] in first-appearance order."""
     if missing not in MISSING_MODES:
         raise DataError(f"--missing must be one of {MISSING_MODES}, got {missing!r}")
@@ -68,8 +68,12 @@ def segment_plan(mapping: Mapping[str, str], selected: Sequence[str],
     return plan
 
 
-def tagged_line(plan: Sequence[Tuple[str, Sequence[str]]], parts: Mapping[str, Optional[str]],
-                missing: str, missing_counter: Optional[Dict[str, int]] = None) -> str:
+def tagged_line(
+    plan: Sequence[Tuple[str, Sequence[str]]],
+    parts: Mapping[str, Optional[str]],
+    missing: str,
+    missing_counter: Optional[Dict[str, int]] = None,
+) -> str:
     """Assemble one tagged line from the per-section texts (None = modality absent)."""
     out: List[str] = []
     for name, secs in plan:

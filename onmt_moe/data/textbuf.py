@@ -14,6 +14,7 @@ Number formatting reproduces Python exactly:
 * :func:`int_tokens` formats integers (sign included) with optional decimals
   inserted, i.e. ``k`` -> ``k / 10**d`` written with ``d`` decimals.
 """
+
 from __future__ import annotations
 
 from typing import Callable, List, Optional, Sequence, Tuple
@@ -49,8 +50,7 @@ _LUT_MAX = 1 << 17
 _LUTS: dict = {}
 
 
-def int_tokens(k: np.ndarray, neg: np.ndarray, decimals: int = 0,
-               suffix: bytes = b"") -> Tuple[np.ndarray, np.ndarray]:
+def int_tokens(k: np.ndarray, neg: np.ndarray, decimals: int = 0, suffix: bytes = b"") -> Tuple[np.ndarray, np.ndarray]:
     """Non-negative ints ``k`` (with a '-' where ``neg``) written as ``k / 10**decimals``
     with exactly ``decimals`` decimals, plus an optional ASCII suffix."""
     k = np.asarray(k, dtype=np.int64)
@@ -103,8 +103,9 @@ def _int_tokens(k: np.ndarray, neg: np.ndarray, decimals: int, suffix: bytes):
     return out, lens
 
 
-def merge_tokens(base: Tuple[np.ndarray, np.ndarray], idx: np.ndarray,
-                 strings: Sequence[str]) -> Tuple[np.ndarray, np.ndarray]:
+def merge_tokens(
+    base: Tuple[np.ndarray, np.ndarray], idx: np.ndarray, strings: Sequence[str]
+) -> Tuple[np.ndarray, np.ndarray]:
     """Replace tokens ``idx`` of ``base`` by Python strings."""
     if len(idx) == 0:
         return base
@@ -118,8 +119,9 @@ def merge_tokens(base: Tuple[np.ndarray, np.ndarray], idx: np.ndarray,
     return chars, lens
 
 
-def fixed_tokens(x: np.ndarray, decimals: int,
-                 pyfmt: Optional[Callable[[float], str]] = None) -> Tuple[np.ndarray, np.ndarray]:
+def fixed_tokens(
+    x: np.ndarray, decimals: int, pyfmt: Optional[Callable[[float], str]] = None
+) -> Tuple[np.ndarray, np.ndarray]:
     """``pyfmt(v)`` for every float ``v`` of ``x``, default ``"{:.{d}f}".format(v)``.
 
     ``pyfmt`` must agree with ``{:.{d}f}`` on ordinary values (e.g.
@@ -199,8 +201,8 @@ def join_rows(chars: np.ndarray, lens: np.ndarray, counts: np.ndarray) -> List[s
     ends = ends.tolist()
     if flat.isascii():  # byte offsets are character offsets: decode once, slice the str
         text = flat.decode("ascii")
-        return [text[a:b - 1] if b > a else "" for a, b in zip(starts, ends)]
-    return [flat[a:b - 1].decode("utf-8") if b > a else "" for a, b in zip(starts, ends)]
+        return [text[a : b - 1] if b > a else "" for a, b in zip(starts, ends)]
+    return [flat[a : b - 1].decode("utf-8") if b > a else "" for a, b in zip(starts, ends)]
 
 
 def positions(offsets: np.ndarray, base: np.ndarray, stride: int = 1) -> Tuple[np.ndarray, np.ndarray]:

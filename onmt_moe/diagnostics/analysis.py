@@ -46,6 +46,7 @@ On CUDA each stamp calls ``torch.cuda.synchronize()``, which removes
 asynchronous overlap: compare modules with each other rather than with the
 un-instrumented step time.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -66,12 +67,18 @@ __all__ = [
     "profile_modules",
 ]
 
+
 # --------------------------------------------------------------------------- #
 # parameter counting
 # --------------------------------------------------------------------------- #
 def _get_top_k(module: nn.Module) -> Optional[int]:
-    for holder in (module, getattr(module, "args", None), getattr(module, "cfg", None),
-                   getattr(module, "config", None), getattr(module, "moe_args", None)):
+    for holder in (
+        module,
+        getattr(module, "args", None),
+        getattr(module, "cfg", None),
+        getattr(module, "config", None),
+        getattr(module, "moe_args", None),
+    ):
         if holder is None:
             continue
         for attr in ("top_k", "num_experts_per_tok"):
@@ -82,8 +89,13 @@ def _get_top_k(module: nn.Module) -> Optional[int]:
 
 
 def _get_num_experts(module: nn.Module) -> Optional[int]:
-    for holder in (module, getattr(module, "args", None), getattr(module, "cfg", None),
-                   getattr(module, "config", None), getattr(module, "moe_args", None)):
+    for holder in (
+        module,
+        getattr(module, "args", None),
+        getattr(module, "cfg", None),
+        getattr(module, "config", None),
+        getattr(module, "moe_args", None),
+    ):
         v = getattr(holder, "num_experts", None) if holder is not None else None
         if isinstance(v, int) and not isinstance(v, bool) and v > 0:
             return v
@@ -131,12 +143,17 @@ def find_moe_blocks(model: nn.Module) -> List[Dict[str, Any]]:
             ids = {id(p) for p in batched}
             per_expert = [sum(p.numel() for p in batched) // size] * size
         claimed |= ids
-        blocks.append({
-            "name": name, "top_k": int(k), "num_experts": int(size),
-            "experts_name": f"{name}.{rel}" if name else rel,
-            "expert_params": per_expert, "param_ids": ids,
-            "params": sum(p.numel() for p in mod.parameters()),
-        })
+        blocks.append(
+            {
+                "name": name,
+                "top_k": int(k),
+                "num_experts": int(size),
+                "experts_name": f"{name}.{rel}" if name else rel,
+                "expert_params": per_expert,
+                "param_ids": ids,
+                "params": sum(p.numel() for p in mod.parameters()),
+            }
+        )
     return blocks
 
 
@@ -180,11 +197,16 @@ def parameter_table(model: nn.Module, depth: int = 3):
         n = sum(p.numel() for p in params_list)
         active = sum(p.numel() * weight.get(id(p), 1.0) for p in params_list)
         return {
-            "name": name, "kind": kind, "params": int(n),
+            "name": name,
+            "kind": kind,
+            "params": int(n),
             "trainable": int(sum(p.numel() for p in params_list if p.requires_grad)),
-            "active_params": float(active), "fp32_mb": _mb(n, 4), "fp16_mb": _mb(n, 2),
+            "active_params": float(active),
+            "fp32_mb": _mb(n, 4),
+            "fp16_mb": _mb(n, 2),
             "pct_total": 100.0 * n / total if total else float("nan"),
-            "num_experts": extra.get("num_experts"), "top_k": extra.get("top_k"),
+            "num_experts": extra.get("num_experts"),
+            "top_k": extra.get("top_k"),
             "expert_params_mean": extra.get("expert_params_mean"),
         }
 
@@ -206,8 +228,16 @@ def parameter_table(model: nn.Module, depth: int = 3):
     for b in blocks:
         mod = model.get_submodule(b["name"]) if b["name"] else model
         ps = [by_id[id(p)] for p in mod.parameters() if id(p) in by_id]
-        rows.append(row(b["name"] or "(model)", "moe", ps, num_experts=b["num_experts"], top_k=b["top_k"],
-                        expert_params_mean=float(sum(b["expert_params"]) / len(b["expert_params"]))))
+        rows.append(
+            row(
+                b["name"] or "(model)",
+                "moe",
+                ps,
+                num_experts=b["num_experts"],
+                top_k=b["top_k"],
+                expert_params_mean=float(sum(b["expert_params"]) / len(b["expert_params"])),
+            )
+        )
 
     groups: Dict[str, list] = OrderedDict()
     for n, p in named:
@@ -221,8 +251,9 @@ def parameter_summary(model: nn.Module) -> Dict[str, float]:
     """``{category: params}`` for the summary rows (incl. ``active_per_token``)."""
     df = parameter_table(model, depth=1)
     s = df[df["kind"] == "summary"]
-    return {r["name"]: (r["active_params"] if r["name"] == "active_per_token" else r["params"])
-            for _, r in s.iterrows()}
+    return {
+        r["name"]: (r["active_params"] if r["name"] == "active_per_token" else r["params"]) for _, r in s.iterrows()
+    }
 
 
 def _human(n) -> str:
@@ -256,8 +287,11 @@ def format_table(df, columns: Optional[Sequence[str]] = None, max_rows: int = 20
     widths = {c: max(len(c), *(len(s) for s in d[c])) if len(d) else len(c) for c in d.columns}
     lines = ["  ".join(c.ljust(widths[c]) if i == 0 else c.rjust(widths[c]) for i, c in enumerate(d.columns))]
     for _, r in d.iterrows():
-        lines.append("  ".join(str(r[c]).ljust(widths[c]) if i == 0 else str(r[c]).rjust(widths[c])
-                               for i, c in enumerate(d.columns)))
+        lines.append(
+            "  ".join(
+                str(r[c]).ljust(widths[c]) if i == 0 else str(r[c]).rjust(widths[c]) for i, c in enumerate(d.columns)
+            )
+        )
     if len(df) > max_rows:
         lines.append(f"... ({len(df) - max_rows} more rows)")
     return "\n".join(lines)
@@ -301,9 +335,15 @@ def _default_loss(output) -> torch.Tensor:
     raise ValueError("profile_modules: model output has no differentiable tensor; pass loss_fn")
 
 
-def profile_modules(model: nn.Module, sample_inputs, backward: bool = True,
-                    loss_fn: Optional[Callable[[Any], torch.Tensor]] = None,
-                    repeats: int = 3, warmup: int = 1, max_depth: Optional[int] = None):
+def profile_modules(
+    model: nn.Module,
+    sample_inputs,
+    backward: bool = True,
+    loss_fn: Optional[Callable[[Any], torch.Tensor]] = None,
+    repeats: int = 3,
+    warmup: int = 1,
+    max_depth: Optional[int] = None,
+):
     """Per-module forward/backward wall-clock time on one sample batch.
 
     Args:
@@ -360,8 +400,10 @@ def profile_modules(model: nn.Module, sample_inputs, backward: bool = True,
                 r["bwd_end"] = max(r["bwd_end"], now())
 
             a = tuple(_Stamp.apply(x, cb) if isinstance(x, torch.Tensor) and x.requires_grad else x for x in a)
-            kw = {k: (_Stamp.apply(v, cb) if isinstance(v, torch.Tensor) and v.requires_grad else v)
-                  for k, v in kw.items()}
+            kw = {
+                k: (_Stamp.apply(v, cb) if isinstance(v, torch.Tensor) and v.requires_grad else v)
+                for k, v in kw.items()
+            }
         starts[n].append(now())
         return a, kw
 
@@ -372,6 +414,7 @@ def profile_modules(model: nn.Module, sample_inputs, backward: bool = True,
         r["fwd"] += t - starts[n].pop()
         r["calls"] += 1
         if backward and torch.is_grad_enabled():
+
             def on_grad(g, r=r):
                 r["bwd_start"] = min(r["bwd_start"], now())
                 return None
@@ -390,8 +433,7 @@ def profile_modules(model: nn.Module, sample_inputs, backward: bool = True,
     if backward:
         for p in params:
             if p.requires_grad:
-                handles.append(p.register_hook(
-                    lambda g, pid=id(p): (param_time.__setitem__(pid, now()), None)[1]))
+                handles.append(p.register_hook(lambda g, pid=id(p): (param_time.__setitem__(pid, now()), None)[1]))
     own_params = {n: [id(p) for p in m.parameters()] for n, m in modules}
 
     results: Dict[str, Dict[str, List[float]]] = defaultdict(lambda: {"fwd": [], "bwd": [], "calls": []})
@@ -412,8 +454,11 @@ def profile_modules(model: nn.Module, sample_inputs, backward: bool = True,
             for n, _ in modules:
                 r = rec[n]
                 end = max([r["bwd_end"]] + [param_time[i] for i in own_params[n] if i in param_time])
-                bwd = (end - r["bwd_start"]) * 1e3 if math.isfinite(end) and math.isfinite(r["bwd_start"]) \
-                    and end >= r["bwd_start"] else float("nan")
+                bwd = (
+                    (end - r["bwd_start"]) * 1e3
+                    if math.isfinite(end) and math.isfinite(r["bwd_start"]) and end >= r["bwd_start"]
+                    else float("nan")
+                )
                 results[n]["fwd"].append(r["fwd"] * 1e3)
                 results[n]["bwd"].append(bwd)
                 results[n]["calls"].append(r["calls"])
@@ -440,9 +485,17 @@ def profile_modules(model: nn.Module, sample_inputs, backward: bool = True,
         calls = int(max(res["calls"])) if res["calls"] else 0
         if calls == 0 and n != "model":
             continue  # module not used by this forward
-        rows.append({"module": n, "type": type(m).__name__, "depth": depth, "calls": calls,
-                     "params": sum(p.numel() for p in m.parameters()),
-                     "forward_ms": med(res["fwd"]), "backward_ms": med(res["bwd"]) if backward else float("nan")})
+        rows.append(
+            {
+                "module": n,
+                "type": type(m).__name__,
+                "depth": depth,
+                "calls": calls,
+                "params": sum(p.numel() for p in m.parameters()),
+                "forward_ms": med(res["fwd"]),
+                "backward_ms": med(res["bwd"]) if backward else float("nan"),
+            }
+        )
     df = pd.DataFrame(rows)
     root_f = float(df.loc[df["module"] == "model", "forward_ms"].iloc[0]) if len(df) else float("nan")
     root_b = float(df.loc[df["module"] == "model", "backward_ms"].iloc[0]) if len(df) else float("nan")
@@ -459,8 +512,13 @@ class ModelLoadError(ValueError):
 
 
 _OPT_DEFAULTS = {  # options added to OpenNMT after older checkpoints were written
-    "num_kv": 0, "add_ffnbias": False, "parallel_residual": False, "shared_layer_norm": False,
-    "use_ckpting": [], "relative_positions_buckets": 0, "parallel_mode": "data_parallel",
+    "num_kv": 0,
+    "add_ffnbias": False,
+    "parallel_residual": False,
+    "shared_layer_norm": False,
+    "use_ckpting": [],
+    "relative_positions_buckets": 0,
+    "parallel_mode": "data_parallel",
     "norm_eps": 1e-6,
 }
 
@@ -473,8 +531,10 @@ def _torch_load(path: Path, warn: Callable[[str], None]):
     except (pickle.UnpicklingError, RuntimeError, AttributeError) as exc:
         if "Unsupported global" not in str(exc):
             raise
-        warn(f"{path}: not loadable with weights_only=True; loading it as a full pickle "
-             f"(only do this for checkpoints you trust)")
+        warn(
+            f"{path}: not loadable with weights_only=True; loading it as a full pickle "
+            f"(only do this for checkpoints you trust)"
+        )
         return torch.load(str(path), map_location="cpu", weights_only=False)
 
 
@@ -528,8 +588,9 @@ def load_onmt_model(path, warn: Optional[Callable[[str], None]] = None):
     except ModelLoadError:
         raise
     except KeyError as exc:
-        raise ModelLoadError(f"{path}: cannot rebuild the model (unknown {exc}; is the plugin that "
-                             f"defines it importable?)") from None
+        raise ModelLoadError(
+            f"{path}: cannot rebuild the model (unknown {exc}; is the plugin that defines it importable?)"
+        ) from None
     except Exception as exc:  # noqa: BLE001
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ModelLoadError(f"{path}: cannot rebuild the model ({type(exc).__name__}: {first[:200]})") from None
@@ -580,8 +641,7 @@ def sample_batch(vocabs, batch_size: int = 8, src_len: int = 64, tgt_len: int = 
     if n_feats:
         src = torch.cat([src, torch.zeros(batch_size, src_len, n_feats, dtype=torch.long)], dim=-1)
     bos = vocabs["tgt"].lookup_token(vocabs.get("decoder_start_token", "<s>"))
-    tgt = torch.tensor([[bos] + draw(t_ids, tgt_len - 1) for _ in range(batch_size)],
-                       dtype=torch.long).unsqueeze(-1)
+    tgt = torch.tensor([[bos] + draw(t_ids, tgt_len - 1) for _ in range(batch_size)], dtype=torch.long).unsqueeze(-1)
     return src, tgt, torch.full((batch_size,), src_len, dtype=torch.long)
 
 
@@ -589,8 +649,10 @@ def main(argv=None) -> int:
     import argparse
     import sys
 
-    p = argparse.ArgumentParser(description="Parameter table (incl. MoE active parameters) and optional "
-                                            "per-module timing of an OpenNMT checkpoint.")
+    p = argparse.ArgumentParser(
+        description="Parameter table (incl. MoE active parameters) and optional "
+        "per-module timing of an OpenNMT checkpoint."
+    )
     p.add_argument("checkpoint", help="OpenNMT .pt checkpoint")
     p.add_argument("--depth", type=int, default=3, help="module grouping depth of the table (default 3)")
     p.add_argument("--csv", default=None, help="write the parameter table to this CSV")
@@ -614,8 +676,10 @@ def main(argv=None) -> int:
         return 2
     table = parameter_table(model, depth=args.depth)
     enc = getattr(model_opt, "encoder_type", "?")
-    print(f"checkpoint: {args.checkpoint}  (encoder_type={enc}, "
-          f"src vocab {len(vocabs['src'])}, tgt vocab {len(vocabs['tgt'])})")
+    print(
+        f"checkpoint: {args.checkpoint}  (encoder_type={enc}, "
+        f"src vocab {len(vocabs['src'])}, tgt vocab {len(vocabs['tgt'])})"
+    )
     cols = ["name", "kind", "params", "active_params", "fp32_mb", "fp16_mb", "pct_total"]
     if table["num_experts"].notna().any():
         cols += ["num_experts", "top_k", "expert_params_mean"]
@@ -634,12 +698,24 @@ def main(argv=None) -> int:
             def loss_fn(out):
                 return model.generator(out[0]).float().logsumexp(-1).mean()
 
-            prof = profile_modules(model, (src, tgt, src_len), backward=backward, loss_fn=loss_fn,
-                                   repeats=args.repeats, max_depth=args.profile_depth)
-            print(f"\nper-module time, batch {args.batch_size} x src {args.src_len} x tgt {args.tgt_len}, "
-                  f"median of {args.repeats} (inclusive; ms):")
-            print(format_table(prof, ["module", "type", "calls", "params", "forward_ms", "backward_ms",
-                                      "forward_pct", "backward_pct"]))
+            prof = profile_modules(
+                model,
+                (src, tgt, src_len),
+                backward=backward,
+                loss_fn=loss_fn,
+                repeats=args.repeats,
+                max_depth=args.profile_depth,
+            )
+            print(
+                f"\nper-module time, batch {args.batch_size} x src {args.src_len} x tgt {args.tgt_len}, "
+                f"median of {args.repeats} (inclusive; ms):"
+            )
+            print(
+                format_table(
+                    prof,
+                    ["module", "type", "calls", "params", "forward_ms", "backward_ms", "forward_pct", "backward_pct"],
+                )
+            )
             if args.profile_csv:
                 from onmt_moe.runs.csvlog import atomic_write_text
 
@@ -649,7 +725,6 @@ def main(argv=None) -> int:
         return 2
     except Exception as exc:  # noqa: BLE001 - profiling a foreign model: report in one line
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        print(f"error: profiling {args.checkpoint} failed ({type(exc).__name__}: {first[:200]})",
-              file=sys.stderr)
+        print(f"error: profiling {args.checkpoint} failed ({type(exc).__name__}: {first[:200]})", file=sys.stderr)
         return 2
     return 0

@@ -49,6 +49,7 @@ Checks (kind -> severity):
 * ``missing_file`` / ``unreadable_file`` optional CSV absent -> info;
                            ``train_steps.csv`` absent -> warning; unreadable/corrupt -> error
 """
+
 from __future__ import annotations
 
 import argparse
@@ -180,9 +181,13 @@ def _load(run_dir: Path, name: str, report: dict, findings: list):
         df[c] = raw[c].str.strip() if c in _TEXT_COLUMNS else pd.to_numeric(raw[c], errors="coerce")
     bad_step = df["step"].isna()
     if bad_step.any():
-        findings.append(_finding(
-            "warning", "unreadable_file",
-            f"{path}: {int(bad_step.sum())} row(s) with an unparsable step were ignored"))
+        findings.append(
+            _finding(
+                "warning",
+                "unreadable_file",
+                f"{path}: {int(bad_step.sum())} row(s) with an unparsable step were ignored",
+            )
+        )
         df, blank = df[~bad_step], blank[~bad_step]
     df = df.reset_index(drop=True)
     blank = blank.reset_index(drop=True)
@@ -220,11 +225,16 @@ def _check_non_finite(name, df, blank, columns, findings, group_col=None):
         if group_col == "module" and len(groups) == 1:
             module = groups[0]
     n_steps = len(np.unique(steps))
-    findings.append(_finding(
-        "error", "non_finite",
-        f"{name}: NaN/Inf in {', '.join(repr(c) for c in bad_cols)}{where} at {n_steps} logged "
-        f"step(s), first at step {int(steps.min())}",
-        (steps.min(), steps.max()), module=module))
+    findings.append(
+        _finding(
+            "error",
+            "non_finite",
+            f"{name}: NaN/Inf in {', '.join(repr(c) for c in bad_cols)}{where} at {n_steps} logged "
+            f"step(s), first at step {int(steps.min())}",
+            (steps.min(), steps.max()),
+            module=module,
+        )
+    )
 
 
 _KEYS = {
@@ -248,11 +258,15 @@ def _check_duplicates(name, df, findings):
     bad = dup | back
     if bad.any():
         bs = df["step"].to_numpy()[bad]
-        findings.append(_finding(
-            "warning", "duplicate_steps",
-            f"{name}: {int(dup.sum())} duplicated row(s) and {int(back.sum())} row(s) with a step lower "
-            f"than an earlier one (resumed without truncating the logs?), first at step {int(bs[0])}",
-            (bs.min(), bs.max())))
+        findings.append(
+            _finding(
+                "warning",
+                "duplicate_steps",
+                f"{name}: {int(dup.sum())} duplicated row(s) and {int(back.sum())} row(s) with a step lower "
+                f"than an earlier one (resumed without truncating the logs?), first at step {int(bs[0])}",
+                (bs.min(), bs.max()),
+            )
+        )
 
 
 def _check_throughput(df, th: Thresholds, findings):
@@ -274,31 +288,39 @@ def _check_throughput(df, th: Thresholds, findings):
     base: List[float] = []
     for i, v in enumerate(tok):
         if len(base) >= th.window:
-            med[i] = float(np.median(base[-th.throughput_median_window:]))
+            med[i] = float(np.median(base[-th.throughput_median_window :]))
             drop[i] = v < th.throughput_drop_frac * med[i]
         if not drop[i]:
             base.append(float(v))
     blips = []
     for i, j in _runs(drop):
         if j - i + 1 >= th.window:
-            ratio = float(np.mean(tok[i:j + 1] / med[i:j + 1]))
+            ratio = float(np.mean(tok[i : j + 1] / med[i : j + 1]))
             ongoing = " (ongoing at the last logged step)" if j == len(tok) - 1 else ""
-            findings.append(_finding(
-                "warning", "throughput_drop",
-                f"tokens/s fell to {ratio:.0%} of the running median "
-                f"({_fmt(float(np.median(med[i:j + 1])))} tok/s) for {j - i + 1} logged points, "
-                f"{_steps_text(steps[i], steps[j])}{ongoing}",
-                (steps[i], steps[j])))
+            findings.append(
+                _finding(
+                    "warning",
+                    "throughput_drop",
+                    f"tokens/s fell to {ratio:.0%} of the running median "
+                    f"({_fmt(float(np.median(med[i : j + 1])))} tok/s) for {j - i + 1} logged points, "
+                    f"{_steps_text(steps[i], steps[j])}{ongoing}",
+                    (steps[i], steps[j]),
+                )
+            )
         else:
             blips.append((i, j))
     if blips:
         where = ", ".join(_steps_text(steps[i], steps[j]) for i, j in blips[:6])
         more = f" (+{len(blips) - 6} more)" if len(blips) > 6 else ""
-        findings.append(_finding(
-            "info", "throughput_drop",
-            f"{len(blips)} short throughput dip(s) below {th.throughput_drop_frac:.0%} of the "
-            f"running median: {where}{more}",
-            (steps[blips[0][0]], steps[blips[-1][1]])))
+        findings.append(
+            _finding(
+                "info",
+                "throughput_drop",
+                f"{len(blips)} short throughput dip(s) below {th.throughput_drop_frac:.0%} of the "
+                f"running median: {where}{more}",
+                (steps[blips[0][0]], steps[blips[-1][1]]),
+            )
+        )
 
 
 def _check_divergence(df, th: Thresholds, findings):
@@ -318,12 +340,16 @@ def _check_divergence(df, th: Thresholds, findings):
     bad = np.isfinite(roll) & (best > 0) & (roll > th.divergence_factor * best)
     for i, j in _runs(bad):
         if j - i + 1 >= th.window:
-            findings.append(_finding(
-                "warning", "loss_divergence",
-                f"train xent (rolling mean over {th.window}) rose to "
-                f"{_fmt(float(roll[i:j + 1].max()))}, {float(roll[i:j + 1].max() / best[j]):.1f}x its best "
-                f"({_fmt(float(best[j]))}), {_steps_text(steps[i], steps[j])}",
-                (steps[i], steps[j])))
+            findings.append(
+                _finding(
+                    "warning",
+                    "loss_divergence",
+                    f"train xent (rolling mean over {th.window}) rose to "
+                    f"{_fmt(float(roll[i : j + 1].max()))}, {float(roll[i : j + 1].max() / best[j]):.1f}x its best "
+                    f"({_fmt(float(best[j]))}), {_steps_text(steps[i], steps[j])}",
+                    (steps[i], steps[j]),
+                )
+            )
 
 
 def _check_aux_share(df, th: Thresholds, findings):
@@ -333,11 +359,20 @@ def _check_aux_share(df, th: Thresholds, findings):
     aux = d["aux_total"].to_numpy(dtype=float)
     x = d["xent"].to_numpy(dtype=float)
     ratio = np.where(np.isfinite(aux) & np.isfinite(x) & (x > 0), aux / np.where(x > 0, x, 1.0), np.nan)
-    findings.extend(_sustained_findings(
-        d["step"].to_numpy(), ratio, np.isfinite(ratio) & (ratio > th.aux_ratio_max), th, "warning",
-        "aux_loss_dominates",
-        lambda w: (f"weighted MoE aux loss reaches {float(np.nanmax(w)):.0%} of the train xent "
-                   f"(limit {th.aux_ratio_max:.0%}); check the aux coefficients")))
+    findings.extend(
+        _sustained_findings(
+            d["step"].to_numpy(),
+            ratio,
+            np.isfinite(ratio) & (ratio > th.aux_ratio_max),
+            th,
+            "warning",
+            "aux_loss_dominates",
+            lambda w: (
+                f"weighted MoE aux loss reaches {float(np.nanmax(w)):.0%} of the train xent "
+                f"(limit {th.aux_ratio_max:.0%}); check the aux coefficients"
+            ),
+        )
+    )
 
 
 def _check_validation(df, th: Thresholds, findings):
@@ -360,31 +395,45 @@ def _check_validation(df, th: Thresholds, findings):
         else:
             since += 1
     for bi, li in plateaus:
-        findings.append(_finding(
-            "info", "stalled_validation",
-            f"validation ppl plateaued at {_fmt(ppl[bi])} for {li - bi} validations "
-            f"({_steps_text(steps[bi], steps[li])}) before improving again",
-            (steps[bi], steps[li])))
+        findings.append(
+            _finding(
+                "info",
+                "stalled_validation",
+                f"validation ppl plateaued at {_fmt(ppl[bi])} for {li - bi} validations "
+                f"({_steps_text(steps[bi], steps[li])}) before improving again",
+                (steps[bi], steps[li]),
+            )
+        )
     if since >= th.stall_patience:
         worse = ppl[-1] / best
         extra = f"; last ppl {_fmt(ppl[-1])} is {worse:.2f}x the best (over-fitting?)" if worse > 1.1 else ""
-        findings.append(_finding(
-            "warning", "stalled_validation",
-            f"validation ppl has not improved for {since} validations: best {_fmt(best)} at step "
-            f"{int(steps[best_i])}, last at step {int(steps[-1])}{extra}",
-            (steps[best_i], steps[-1])))
+        findings.append(
+            _finding(
+                "warning",
+                "stalled_validation",
+                f"validation ppl has not improved for {since} validations: best {_fmt(best)} at step "
+                f"{int(steps[best_i])}, last at step {int(steps[-1])}{extra}",
+                (steps[best_i], steps[-1]),
+            )
+        )
 
 
-def _sustained_findings(steps, values, mask, th, severity, kind, describe, layer=None,
-                        expert=None, module=None):
+def _sustained_findings(steps, values, mask, th, severity, kind, describe, layer=None, expert=None, module=None):
     out = []
     for i, j in _runs(mask):
         if j - i + 1 >= th.window:
             ongoing = " (ongoing at the last logged step)" if j == len(mask) - 1 else ""
-            out.append(_finding(
-                severity, kind,
-                describe(values[i:j + 1]) + f", {_steps_text(steps[i], steps[j])}{ongoing}",
-                (steps[i], steps[j]), layer=layer, expert=expert, module=module))
+            out.append(
+                _finding(
+                    severity,
+                    kind,
+                    describe(values[i : j + 1]) + f", {_steps_text(steps[i], steps[j])}{ongoing}",
+                    (steps[i], steps[j]),
+                    layer=layer,
+                    expert=expert,
+                    module=module,
+                )
+            )
     return out
 
 
@@ -404,42 +453,82 @@ def _check_moe(df, th: Thresholds, findings):
             steps = piv.index.to_numpy()
             for expert in piv.columns:
                 v = piv[expert].to_numpy(dtype=float)
-                findings.extend(_sustained_findings(
-                    steps, v, np.isfinite(v) & (v < limit), th, "error", "expert_collapse",
-                    lambda w, e=expert, L=layer: (
-                        f"layer {int(L)} expert {int(e)} is starved: load_frac "
-                        f"{_fmt(float(np.nanmax(w)))} max (< {_fmt(limit)} = "
-                        f"{th.collapse_load_ratio:g}/{n_exp} experts)"),
-                    layer=layer, expert=expert))
+                findings.extend(
+                    _sustained_findings(
+                        steps,
+                        v,
+                        np.isfinite(v) & (v < limit),
+                        th,
+                        "error",
+                        "expert_collapse",
+                        lambda w, e=expert, L=layer: (
+                            f"layer {int(L)} expert {int(e)} is starved: load_frac "
+                            f"{_fmt(float(np.nanmax(w)))} max (< {_fmt(limit)} = "
+                            f"{th.collapse_load_ratio:g}/{n_exp} experts)"
+                        ),
+                        layer=layer,
+                        expert=expert,
+                    )
+                )
         lay = g.groupby("step", sort=True).first()
         steps = lay.index.to_numpy()
         if "entropy_norm" in lay.columns:
             v = lay["entropy_norm"].to_numpy(dtype=float)
-            findings.extend(_sustained_findings(
-                steps, v, np.isfinite(v) & (v < th.collapse_entropy), th, "warning",
-                "routing_entropy_collapse",
-                lambda w, L=layer: (f"layer {int(L)} routing entropy collapsed "
-                                    f"(entropy_norm {_fmt(float(np.nanmax(w)))} max "
-                                    f"< {th.collapse_entropy:g})"),
-                layer=layer))
+            findings.extend(
+                _sustained_findings(
+                    steps,
+                    v,
+                    np.isfinite(v) & (v < th.collapse_entropy),
+                    th,
+                    "warning",
+                    "routing_entropy_collapse",
+                    lambda w, L=layer: (
+                        f"layer {int(L)} routing entropy collapsed "
+                        f"(entropy_norm {_fmt(float(np.nanmax(w)))} max "
+                        f"< {th.collapse_entropy:g})"
+                    ),
+                    layer=layer,
+                )
+            )
         cv = lay["cv"].to_numpy(dtype=float) if "cv" in lay.columns else np.full(len(lay), np.nan)
-        mom = (lay["max_over_mean"].to_numpy(dtype=float) if "max_over_mean" in lay.columns
-               else np.full(len(lay), np.nan))
+        mom = (
+            lay["max_over_mean"].to_numpy(dtype=float) if "max_over_mean" in lay.columns else np.full(len(lay), np.nan)
+        )
         imb = (np.isfinite(cv) & (cv > th.cv_max)) | (np.isfinite(mom) & (mom > th.max_over_mean_max))
         both = np.stack([cv, mom], axis=1)
-        findings.extend(_sustained_findings(
-            steps, both, imb, th, "warning", "load_imbalance",
-            lambda w, L=layer: (f"layer {int(L)} load imbalance: cv up to {_fmt(float(np.nanmax(w[:, 0])))} "
-                                f"(limit {th.cv_max:g}), max/mean up to {_fmt(float(np.nanmax(w[:, 1])))} "
-                                f"(limit {th.max_over_mean_max:g})"),
-            layer=layer))
+        findings.extend(
+            _sustained_findings(
+                steps,
+                both,
+                imb,
+                th,
+                "warning",
+                "load_imbalance",
+                lambda w, L=layer: (
+                    f"layer {int(L)} load imbalance: cv up to {_fmt(float(np.nanmax(w[:, 0])))} "
+                    f"(limit {th.cv_max:g}), max/mean up to {_fmt(float(np.nanmax(w[:, 1])))} "
+                    f"(limit {th.max_over_mean_max:g})"
+                ),
+                layer=layer,
+            )
+        )
         if "overflow_frac" in lay.columns:
             v = lay["overflow_frac"].to_numpy(dtype=float)
-            findings.extend(_sustained_findings(
-                steps, v, np.isfinite(v) & (v > th.overflow_max), th, "warning", "capacity_overflow",
-                lambda w, L=layer: (f"layer {int(L)} drops tokens: overflow_frac up to "
-                                    f"{_fmt(float(np.nanmax(w)))} (limit {th.overflow_max:g})"),
-                layer=layer))
+            findings.extend(
+                _sustained_findings(
+                    steps,
+                    v,
+                    np.isfinite(v) & (v > th.overflow_max),
+                    th,
+                    "warning",
+                    "capacity_overflow",
+                    lambda w, L=layer: (
+                        f"layer {int(L)} drops tokens: overflow_frac up to "
+                        f"{_fmt(float(np.nanmax(w)))} (limit {th.overflow_max:g})"
+                    ),
+                    layer=layer,
+                )
+            )
 
 
 def _check_grads(df, th: Thresholds, findings):
@@ -447,20 +536,35 @@ def _check_grads(df, th: Thresholds, findings):
 
     if df.empty:
         return
-    piv = df.pivot_table(index="step", columns="module", values="grad_norm", aggfunc="mean",
-                         dropna=False)
+    piv = df.pivot_table(index="step", columns="module", values="grad_norm", aggfunc="mean", dropna=False)
     steps = piv.index.to_numpy()
     for module in piv.columns:
         v = piv[module].to_numpy(dtype=float)
         fin = np.isfinite(v)
-        findings.extend(_sustained_findings(
-            steps, v, fin & (v < th.grad_min), th, "warning", "vanishing_gradients",
-            lambda w, m=module: f"grad norm of {m} vanished ({_fmt(float(np.nanmax(w)))} max < {th.grad_min:g})",
-            module=str(module)))
-        findings.extend(_sustained_findings(
-            steps, v, fin & (v > th.grad_max), th, "warning", "exploding_gradients",
-            lambda w, m=module: f"grad norm of {m} exploded ({_fmt(float(np.nanmin(w)))} min > {th.grad_max:g})",
-            module=str(module)))
+        findings.extend(
+            _sustained_findings(
+                steps,
+                v,
+                fin & (v < th.grad_min),
+                th,
+                "warning",
+                "vanishing_gradients",
+                lambda w, m=module: f"grad norm of {m} vanished ({_fmt(float(np.nanmax(w)))} max < {th.grad_min:g})",
+                module=str(module),
+            )
+        )
+        findings.extend(
+            _sustained_findings(
+                steps,
+                v,
+                fin & (v > th.grad_max),
+                th,
+                "warning",
+                "exploding_gradients",
+                lambda w, m=module: f"grad norm of {m} exploded ({_fmt(float(np.nanmin(w)))} min > {th.grad_max:g})",
+                module=str(module),
+            )
+        )
     if "total" in piv.columns:
         v = piv["total"].to_numpy(dtype=float)
         med = pd.Series(v).rolling(max(20, th.window), min_periods=th.window).median().shift(1).to_numpy()
@@ -470,11 +574,16 @@ def _check_grads(df, th: Thresholds, findings):
         if len(idx):
             shown = ", ".join(f"{int(steps[i])} ({v[i] / med[i]:.0f}x)" for i in idx[:6])
             more = f" (+{len(idx) - 6} more)" if len(idx) > 6 else ""
-            findings.append(_finding(
-                "info", "gradient_spike",
-                f"{len(idx)} total grad-norm spike episode(s) above {th.grad_spike_factor:g}x the running "
-                f"median at step {shown}{more}",
-                (steps[idx[0]], steps[idx[-1]]), module="total"))
+            findings.append(
+                _finding(
+                    "info",
+                    "gradient_spike",
+                    f"{len(idx)} total grad-norm spike episode(s) above {th.grad_spike_factor:g}x the running "
+                    f"median at step {shown}{more}",
+                    (steps[idx[0]], steps[idx[-1]]),
+                    module="total",
+                )
+            )
 
 
 # --------------------------------------------------------------------------- #
@@ -503,8 +612,9 @@ def analyze_run(run_dir, **thresholds) -> Dict[str, Any]:
         if st["status"] != "missing":
             continue
         if name == "train_steps.csv":
-            findings.append(_finding("warning", "missing_file",
-                                     f"{run_dir / name}: not found (no training log to check)"))
+            findings.append(
+                _finding("warning", "missing_file", f"{run_dir / name}: not found (no training log to check)")
+            )
         else:
             why = {
                 "valid_summary.csv": "no validation logged yet",
@@ -529,9 +639,23 @@ def analyze_run(run_dir, **thresholds) -> Dict[str, Any]:
         _check_validation(df, th, findings)
     if data["moe_steps.csv"] is not None:
         df, blank = data["moe_steps.csv"]
-        _check_non_finite("moe_steps.csv", df, blank,
-                          ["load", "load_frac", "importance", "importance_frac", "entropy_norm", "cv",
-                           "max_over_mean", "router_confidence", "overflow_frac"], findings)
+        _check_non_finite(
+            "moe_steps.csv",
+            df,
+            blank,
+            [
+                "load",
+                "load_frac",
+                "importance",
+                "importance_frac",
+                "entropy_norm",
+                "cv",
+                "max_over_mean",
+                "router_confidence",
+                "overflow_frac",
+            ],
+            findings,
+        )
         _check_moe(df, th, findings)
     if data["moe_aux.csv"] is not None:
         df, blank = data["moe_aux.csv"]
@@ -541,9 +665,7 @@ def analyze_run(run_dir, **thresholds) -> Dict[str, Any]:
         _check_non_finite("grad_norms.csv", df, blank, ["grad_norm"], findings, group_col="module")
         _check_grads(df, th, findings)
 
-    findings.sort(key=lambda f: (_SEV_RANK[f["severity"]],
-                                 f["step_range"][0] if f["step_range"] else -1,
-                                 f["kind"]))
+    findings.sort(key=lambda f: (_SEV_RANK[f["severity"]], f["step_range"][0] if f["step_range"] else -1, f["kind"]))
     report["findings"] = findings
     counts = {s: sum(f["severity"] == s for f in findings) for s in SEVERITIES}
     report["counts"] = counts
@@ -555,8 +677,9 @@ def format_report(report: Dict[str, Any]) -> str:
     """Human-readable text for a report from :func:`analyze_run`."""
     lines = [f"Anomaly report: {report['run_dir']}"]
     c = report["counts"]
-    lines.append(f"Status: {report['status'].upper()}  ({c['error']} error(s), "
-                 f"{c['warning']} warning(s), {c['info']} info)")
+    lines.append(
+        f"Status: {report['status'].upper()}  ({c['error']} error(s), {c['warning']} warning(s), {c['info']} info)"
+    )
     lines.append("Files:")
     for name, st in report["files"].items():
         if st["status"] == "ok":
@@ -580,8 +703,10 @@ def write_report(report: Dict[str, Any], run_dir=None, json_path=None) -> List[P
     """Write ``anomaly_report.txt``/``.json`` into the run folder (atomically)
     and, if given, the JSON also to ``json_path``.  Returns written paths."""
     run_dir = Path(run_dir if run_dir is not None else report["run_dir"])
-    out = [atomic_write_text(run_dir / "anomaly_report.txt", format_report(report)),
-           atomic_write_json(run_dir / "anomaly_report.json", report)]
+    out = [
+        atomic_write_text(run_dir / "anomaly_report.txt", format_report(report)),
+        atomic_write_json(run_dir / "anomaly_report.json", report),
+    ]
     if json_path is not None:
         out.append(atomic_write_json(json_path, report))
     return out
@@ -598,18 +723,25 @@ def should_fail(report: Dict[str, Any], fail_on: str) -> bool:
 def build_arg_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description="Check a run folder's CSV logs for anomalies (NaNs, throughput drops, "
-                    "expert collapse, load imbalance, stalled validation, bad gradients).")
+        "expert collapse, load imbalance, stalled validation, bad gradients)."
+    )
     p.add_argument("run_dir", help="run folder, e.g. runs/<run>")
-    p.add_argument("--json", dest="json_path", default=None,
-                   help="also write the JSON report to this path")
-    p.add_argument("--fail_on", choices=["error", "warning", "none"], default="none",
-                   help="exit with status 1 when findings of this severity (or worse) exist "
-                        "(default: none)")
+    p.add_argument("--json", dest="json_path", default=None, help="also write the JSON report to this path")
+    p.add_argument(
+        "--fail_on",
+        choices=["error", "warning", "none"],
+        default="none",
+        help="exit with status 1 when findings of this severity (or worse) exist (default: none)",
+    )
     p.add_argument("--quiet", action="store_true", help="do not print the report")
     defaults = Thresholds()
     for f in fields(Thresholds):
-        p.add_argument(f"--{f.name}", type=type(getattr(defaults, f.name)), default=None,
-                       help=f"threshold (default {getattr(defaults, f.name)})")
+        p.add_argument(
+            f"--{f.name}",
+            type=type(getattr(defaults, f.name)),
+            default=None,
+            help=f"threshold (default {getattr(defaults, f.name)})",
+        )
     return p
 
 

@@ -10,6 +10,7 @@ gradients, one ``torch.stack``, one ``index_add_`` and a single host transfer. C
 
 Torch only (the plugin's reporting hook imports it during training; no OpenNMT here).
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
@@ -35,12 +36,20 @@ class GradientNormLogger:
         fsync: passed to :class:`CsvLog`.
     """
 
-    def __init__(self, model: nn.Module, csv_path=None, every: int = 100, depth: int = 4,
-                 expert_detail: bool = True, fsync: bool = True):
+    def __init__(
+        self,
+        model: nn.Module,
+        csv_path=None,
+        every: int = 100,
+        depth: int = 4,
+        expert_detail: bool = True,
+        fsync: bool = True,
+    ):
         if every < 1:
             raise ValueError("every must be >= 1")
         if type(model).__name__ in ("DistributedDataParallel", "DataParallel") and isinstance(
-                getattr(model, "module", None), nn.Module):
+            getattr(model, "module", None), nn.Module
+        ):
             model = model.module  # group names without the wrapper's "module." prefix
         self.every = int(every)
         self.depth = int(depth)

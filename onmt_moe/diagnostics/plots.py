@@ -21,6 +21,7 @@ With several runs the per-run files get a ``_<run>`` suffix.  The default output
 folder is ``<first run>/plots/``.  Figures are built with ``matplotlib.figure.Figure``
 (no pyplot state, any backend) and saved atomically.
 """
+
 from __future__ import annotations
 
 import io
@@ -119,15 +120,18 @@ def _has(df, *cols):
 # overlaid run plots
 # --------------------------------------------------------------------------- #
 def _plot_loss(runs, labels, colors, path):
-    if not any(_has(r.get("train_steps.csv"), "xent") or _has(r.get("valid_summary.csv"), "xent")
-               or _has(r.get("valid_summary.csv"), "ppl") for r in runs):
+    if not any(
+        _has(r.get("train_steps.csv"), "xent")
+        or _has(r.get("valid_summary.csv"), "xent")
+        or _has(r.get("valid_summary.csv"), "ppl")
+        for r in runs
+    ):
         return None
     fig, axes = _figure(1, 3, w=4.6)
     ax_x, ax_p, ax_a = axes[0]
     for r, lab, col in zip(runs, labels, colors):
         tr, va = r.get("train_steps.csv"), r.get("valid_summary.csv")
-        for df, kind, style in ((tr, "train", dict(lw=1.2)),
-                                (va, "valid", dict(ls="--", marker="o", ms=3.5, lw=1.2))):
+        for df, kind, style in ((tr, "train", dict(lw=1.2)), (va, "valid", dict(ls="--", marker="o", ms=3.5, lw=1.2))):
             if df is None:
                 continue
             for ax, col_name in ((ax_x, "xent"), (ax_p, "ppl"), (ax_a, "accuracy")):
@@ -139,8 +143,9 @@ def _plot_loss(runs, labels, colors, path):
         if tr is not None and "xent" in tr.columns:
             bad = tr.loc[~np.isfinite(tr["xent"].to_numpy(dtype=float)), "step"]
             for k, st in enumerate(bad):
-                ax_x.axvline(st, color="red", alpha=0.35, lw=1.0, ls=":",
-                             label="NaN/Inf train loss" if k == 0 else None)
+                ax_x.axvline(
+                    st, color="red", alpha=0.35, lw=1.0, ls=":", label="NaN/Inf train loss" if k == 0 else None
+                )
     ax_x.set(title="Cross-entropy", xlabel="training step", ylabel="xent (nats / token)")
     ax_p.set(title="Perplexity (log scale)", xlabel="training step", ylabel="perplexity")
     ax_a.set(title="Token accuracy", xlabel="training step", ylabel="accuracy (%)")
@@ -173,8 +178,16 @@ def _plot_simple(runs, labels, colors, path, fname, cols, title, ylabel, log=Fal
             if _has(df, c):
                 suffix = f" {c}" if len(cols) > 1 else ""
                 sparse = df[c].notna().sum() <= 30
-                ax.plot(df["step"], df[c], ls=ls, color=color, lw=1.2, label=f"{lab}{suffix}",
-                        marker="o" if sparse and fname == "valid_summary.csv" else None, ms=3)
+                ax.plot(
+                    df["step"],
+                    df[c],
+                    ls=ls,
+                    color=color,
+                    lw=1.2,
+                    label=f"{lab}{suffix}",
+                    marker="o" if sparse and fname == "valid_summary.csv" else None,
+                    ms=3,
+                )
     ax.set(title=title, xlabel="training step", ylabel=ylabel)
     if log:
         ax.set_yscale("log")
@@ -247,8 +260,7 @@ def _plot_occupancy(moe, label, path):
     layers = sorted(tot["layer"].dropna().unique())
     n_exp = int(tot["expert"].nunique())
     panel_h = max(1.4, 0.18 * n_exp + 0.7)
-    fig, axes = _figure(len(layers), 1, w=9.0, h=panel_h if len(layers) > 1 else max(2.6, panel_h),
-                        sharex=True)
+    fig, axes = _figure(len(layers), 1, w=9.0, h=panel_h if len(layers) > 1 else max(2.6, panel_h), sharex=True)
     # colour scale: 0 .. 3x the uniform share, so ordinary imbalance stays visible;
     # hotter cells saturate (the colorbar shows an arrow)
     observed = float(np.nanmax(tot["load_frac"])) if tot["load_frac"].notna().any() else 1.0
@@ -257,18 +269,25 @@ def _plot_occupancy(moe, label, path):
     extend = "max" if observed > cap else "neither"
     mesh = None
     for ax, layer in zip(axes[:, 0], layers):
-        piv = tot[tot["layer"] == layer].pivot_table(index="expert", columns="step",
-                                                     values="load_frac", aggfunc="mean")
+        piv = tot[tot["layer"] == layer].pivot_table(index="expert", columns="step", values="load_frac", aggfunc="mean")
         experts = piv.index.to_numpy(dtype=float)
-        mesh = ax.pcolormesh(_edges(piv.columns.to_numpy()), _edges(experts), piv.to_numpy(),
-                             cmap="viridis", vmin=0.0, vmax=max(vmax, 1e-9), shading="flat")
+        mesh = ax.pcolormesh(
+            _edges(piv.columns.to_numpy()),
+            _edges(experts),
+            piv.to_numpy(),
+            cmap="viridis",
+            vmin=0.0,
+            vmax=max(vmax, 1e-9),
+            shading="flat",
+        )
         ticks = experts if len(experts) <= 8 else experts[:: max(1, int(math.ceil(len(experts) / 8)))]
         ax.set_yticks(ticks, [str(int(e)) for e in ticks])
         ax.set_ylabel(f"layer {int(layer)}\nexpert", fontsize=9)
         ax.tick_params(labelsize=8)
     axes[-1, 0].set_xlabel("training step")
-    cb = fig.colorbar(mesh, ax=axes[:, 0].tolist(), shrink=min(0.9, 3.0 / len(layers) + 0.3),
-                      pad=0.01, extend=extend, aspect=25)
+    cb = fig.colorbar(
+        mesh, ax=axes[:, 0].tolist(), shrink=min(0.9, 3.0 / len(layers) + 0.3), pad=0.01, extend=extend, aspect=25
+    )
     cb.set_label(f"load_frac (uniform = {1 / n_exp:.3g})")
     fig.suptitle(f"Expert occupancy over training (modality all): {label}")
     return _save(fig, path)
@@ -286,14 +305,15 @@ def modality_expert_table(moe, window: int = 5):
     if mod.empty:
         return {}, np.array([])
     steps = np.sort(mod["step"].unique())
-    last = steps[-max(1, int(window)):]
+    last = steps[-max(1, int(window)) :]
     mod = mod[mod["step"].isin(last)]
     present = list(mod["modality"].unique())
     order = [m for m in _MODALITY_ORDER if m in present] + sorted(m for m in present if m not in _MODALITY_ORDER)
     tables = {}
     for layer in sorted(mod["layer"].dropna().unique()):
-        piv = mod[mod["layer"] == layer].pivot_table(index="modality", columns="expert",
-                                                     values="load_frac", aggfunc="mean")
+        piv = mod[mod["layer"] == layer].pivot_table(
+            index="modality", columns="expert", values="load_frac", aggfunc="mean"
+        )
         piv = piv.reindex([m for m in order if m in piv.index])
         piv.columns = [int(c) for c in piv.columns]
         tables[int(layer)] = piv
@@ -326,8 +346,15 @@ def _plot_modality(moe, label, path, window):
         if arr.size <= 160:
             for (y, x), v in np.ndenumerate(arr):
                 if np.isfinite(v):
-                    ax.text(x, y, f"{v:.2f}", ha="center", va="center", fontsize=7,
-                            color="white" if v < 0.6 * vmax else "black")
+                    ax.text(
+                        x,
+                        y,
+                        f"{v:.2f}",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if v < 0.6 * vmax else "black",
+                    )
     for j in range(len(layers), nrows * ncols):
         axes[j // ncols, j % ncols].set_visible(False)
     cb = fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.9)
@@ -339,10 +366,16 @@ def _plot_modality(moe, label, path, window):
 
 def _plot_balance(moe, label, path):
     tot = _totals(moe)
-    metrics = [(c, t) for c, t in (("cv", "load CV (std/mean)"), ("max_over_mean", "max / mean load"),
-                                   ("entropy_norm", "routing entropy / ln E"),
-                                   ("overflow_frac", "overflow (dropped) fraction"))
-               if _has(tot, c)]
+    metrics = [
+        (c, t)
+        for c, t in (
+            ("cv", "load CV (std/mean)"),
+            ("max_over_mean", "max / mean load"),
+            ("entropy_norm", "routing entropy / ln E"),
+            ("overflow_frac", "overflow (dropped) fraction"),
+        )
+        if _has(tot, c)
+    ]
     if not metrics or not _has(tot, "layer"):
         return None
     lay = tot.groupby(["layer", "step"], sort=True)[[c for c, _ in metrics]].mean().reset_index()
@@ -354,8 +387,7 @@ def _plot_balance(moe, label, path):
     for ax, (c, title) in zip(axes[0], metrics):
         for k, layer in enumerate(layers):
             d = lay[lay["layer"] == layer]
-            ax.plot(d["step"], d[c], lw=1.1, color=cmap(k / max(1, len(layers) - 1) * 0.9),
-                    label=f"layer {int(layer)}")
+            ax.plot(d["step"], d[c], lw=1.1, color=cmap(k / max(1, len(layers) - 1) * 0.9), label=f"layer {int(layer)}")
         ax.set(title=title, xlabel="training step", ylabel=c)
         ax.grid(alpha=0.3)
     _legend(axes[0, 0])
@@ -374,8 +406,12 @@ def _plot_grads(gn, label, path):
     ax = axes[0, 0]
     modules = [m for m in piv.columns if m != "total"]
     many = len(modules) > 12
-    group_colors = {"encoder": "tab:blue", "encoder experts": "tab:purple", "decoder": "tab:orange",
-                    "generator": "tab:green"}
+    group_colors = {
+        "encoder": "tab:blue",
+        "encoder experts": "tab:purple",
+        "decoder": "tab:orange",
+        "generator": "tab:green",
+    }
     from matplotlib import colormaps
 
     cmap = colormaps["tab20"]
@@ -431,14 +467,29 @@ def plot_runs(run_dirs, out_dir=None, window: int = 5, warnings: Optional[list] 
     colors = _colors(len(runs))
     written: List[Optional[Path]] = [
         _plot_loss(runs, labels, colors, out_dir / "loss.png"),
-        _plot_simple(runs, labels, colors, out_dir / "lr.png", "train_steps.csv", ["lr"],
-                     "Learning rate", "learning rate"),
-        _plot_simple(runs, labels, colors, out_dir / "throughput.png", "train_steps.csv",
-                     ["src_tok_per_s", "tgt_tok_per_s"], "Throughput (solid = source, dashed = target)",
-                     "tokens / s"),
-        _plot_simple(runs, labels, colors, out_dir / "valid_topk.png", "valid_summary.csv",
-                     ["top1", "top5", "top10"], "Validation top-k accuracy (solid top-1, dashed top-5, dotted top-10)",
-                     "top-k accuracy"),
+        _plot_simple(
+            runs, labels, colors, out_dir / "lr.png", "train_steps.csv", ["lr"], "Learning rate", "learning rate"
+        ),
+        _plot_simple(
+            runs,
+            labels,
+            colors,
+            out_dir / "throughput.png",
+            "train_steps.csv",
+            ["src_tok_per_s", "tgt_tok_per_s"],
+            "Throughput (solid = source, dashed = target)",
+            "tokens / s",
+        ),
+        _plot_simple(
+            runs,
+            labels,
+            colors,
+            out_dir / "valid_topk.png",
+            "valid_summary.csv",
+            ["top1", "top5", "top10"],
+            "Validation top-k accuracy (solid top-1, dashed top-5, dotted top-10)",
+            "top-k accuracy",
+        ),
         _plot_aux(runs, labels, colors, out_dir / "aux_losses.png"),
     ]
     for r, lab in zip(runs, labels):
@@ -452,9 +503,7 @@ def plot_runs(run_dirs, out_dir=None, window: int = 5, warnings: Optional[list] 
             written.append(_plot_grads(r["grad_norms.csv"], lab, out_dir / f"grad_norms{sfx}.png"))
     out = [p for p in written if p is not None]
     if not out:
-        raise PlotError(
-            f"nothing to plot in {', '.join(str(p) for p in run_dirs)} "
-            f"(expected {', '.join(RUN_FILES)})")
+        raise PlotError(f"nothing to plot in {', '.join(str(p) for p in run_dirs)} (expected {', '.join(RUN_FILES)})")
     return out
 
 
@@ -464,8 +513,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="Plot training curves and MoE routing of run folders.")
     p.add_argument("run_dirs", nargs="+", help="run folder(s), e.g. runs/<run>")
     p.add_argument("--out", default=None, help="output folder (default <first run>/plots)")
-    p.add_argument("--window", type=int, default=5,
-                   help="last N logged steps averaged in the modality heatmap (default 5)")
+    p.add_argument(
+        "--window", type=int, default=5, help="last N logged steps averaged in the modality heatmap (default 5)"
+    )
     args = p.parse_args(argv)
     try:
         paths = plot_runs(args.run_dirs, args.out, window=args.window)

@@ -1,6 +1,7 @@
 """Reading and writing the files every scorer shares: targets, n-best predictions, the JSON result
 and the per-row ranks CSV. One reader, one line-count check, one error type (:class:`ScoringError`,
 a one-line message naming the file)."""
+
 from __future__ import annotations
 
 import csv
@@ -34,13 +35,20 @@ def read_targets_and_nbest(pred_path, tgt_path, n_best: int) -> Tuple[List[str],
         raise ScoringError(f"n_best must be >= 1, got {n_best}")
     targets, preds = read_lines(tgt_path), read_lines(pred_path)
     if len(preds) != n_best * len(targets):
-        raise ScoringError(f"{pred_path}: {len(preds)} lines, expected {n_best * len(targets)} "
-                           f"(= {len(targets)} targets of {tgt_path} x n_best {n_best})")
-    return targets, [preds[i * n_best:(i + 1) * n_best] for i in range(len(targets))]
+        raise ScoringError(
+            f"{pred_path}: {len(preds)} lines, expected {n_best * len(targets)} "
+            f"(= {len(targets)} targets of {tgt_path} x n_best {n_best})"
+        )
+    return targets, [preds[i * n_best : (i + 1) * n_best] for i in range(len(targets))]
 
 
-def write_result(result: Mapping, out_json=None, rows: Sequence[Mapping] = (), ranks_csv=None,
-                 columns: Optional[Sequence[str]] = None) -> None:
+def write_result(
+    result: Mapping,
+    out_json=None,
+    rows: Sequence[Mapping] = (),
+    ranks_csv=None,
+    columns: Optional[Sequence[str]] = None,
+) -> None:
     """The result as indented JSON and the rows as CSV (``columns`` default: the first row's keys; a
     missing or None value is written empty), each only where a path is given."""
     if out_json:

@@ -7,6 +7,7 @@ glycan track) register theirs from a module named in :data:`PROVIDERS`, which th
 name the first time a scorer is looked up. So evaluation never imports a track: the track imports
 the registry.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -53,6 +54,9 @@ def get(kind: str, target_format: Optional[str] = None) -> Scorer:
     _load_providers()
     scorer = _SCORERS.get((kind, target_format))
     if scorer is None:
-        raise ScoringError(f"unknown kind {kind!r}" + (f" with targets {target_format!r}" if target_format else "")
-                           + f"; choose {', '.join(kinds())}")
+        raise ScoringError(
+            f"unknown kind {kind!r}"
+            + (f" with targets {target_format!r}" if target_format else "")
+            + f"; choose {', '.join(kinds())}"
+        )
     return scorer

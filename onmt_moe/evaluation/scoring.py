@@ -55,6 +55,7 @@ src), ``valid_target``, ``target``, ``top1``, ``top1_valid``, ``score`` (score
 of the first candidate, empty without scores), ``match_score`` (score of the
 matching candidate, empty when not found or without scores).
 """
+
 from __future__ import annotations
 
 import math
@@ -76,14 +77,13 @@ VIEW_DESCRIPTIONS = {
 }
 
 # Section headers of the benchmark source format (see benchmark-format.md §3).
-SECTION_HEADERS = frozenset(
-    ["1HNMR", "13CNMR", "IR", "E0Pos", "E1Pos", "E2Pos", "E0Neg", "E1Neg", "E2Neg"]
-)
+SECTION_HEADERS = frozenset(["1HNMR", "13CNMR", "IR", "E0Pos", "E1Pos", "E2Pos", "E0Neg", "E1Neg", "E2Neg"])
 
 
 # --------------------------------------------------------------------------- I/O
-def read_nbest(pred_path, n_best: int, n_sources: Optional[int] = None
-               ) -> Tuple[List[List[str]], List[List[Optional[float]]], bool]:
+def read_nbest(
+    pred_path, n_best: int, n_sources: Optional[int] = None
+) -> Tuple[List[List[str]], List[List[Optional[float]]], bool]:
     """Read an n-best file into per-source candidate lists (spaces removed).
 
     Returns ``(candidates, scores, has_scores)``; ``scores`` entries are None when
@@ -94,8 +94,8 @@ def read_nbest(pred_path, n_best: int, n_sources: Optional[int] = None
     lines = read_lines(pred_path)
     if n_sources is not None and len(lines) != n_sources * n_best:
         raise ScoringError(
-            f"{pred_path}: {len(lines)} lines, expected {n_sources * n_best} "
-            f"(= {n_sources} targets x n_best {n_best})")
+            f"{pred_path}: {len(lines)} lines, expected {n_sources * n_best} (= {n_sources} targets x n_best {n_best})"
+        )
     if len(lines) % n_best:
         raise ScoringError(f"{pred_path}: {len(lines)} lines is not a multiple of n_best {n_best}")
     cands: List[List[str]] = []
@@ -112,7 +112,8 @@ def read_nbest(pred_path, n_best: int, n_sources: Optional[int] = None
                 score = float(raw)
             except ValueError:
                 raise ScoringError(
-                    f"{pred_path}:{i + 1}: score field {raw[:30]!r} after the tab is not a number") from None
+                    f"{pred_path}:{i + 1}: score field {raw[:30]!r} after the tab is not a number"
+                ) from None
             has_scores = True
         else:
             text = line
@@ -130,6 +131,7 @@ def _rdkit():
     if _RDKIT is None:
         from rdkit import Chem, RDLogger
         from rdkit.Chem import rdMolDescriptors
+
         RDLogger.DisableLog("rdApp.*")
         _RDKIT = (Chem, rdMolDescriptors)
     return _RDKIT
@@ -255,9 +257,17 @@ def _fmt(x) -> str:
 
 
 # ------------------------------------------------------------------ main entry
-def score_files(pred_path, tgt_path, n_best: int, src_path=None, out_json=None,
-                ranks_csv=None, ignore_stereo: bool = False, view: str = "benchmark",
-                kind: str = "smiles") -> dict:
+def score_files(
+    pred_path,
+    tgt_path,
+    n_best: int,
+    src_path=None,
+    out_json=None,
+    ranks_csv=None,
+    ignore_stereo: bool = False,
+    view: str = "benchmark",
+    kind: str = "smiles",
+) -> dict:
     """Score an n-best prediction file with the scorer of ``kind`` (see :mod:`onmt_moe.evaluation.registry`);
     the module docstring gives the schema of ``smiles``."""
     target_format = None
@@ -265,20 +275,40 @@ def score_files(pred_path, tgt_path, n_best: int, src_path=None, out_json=None,
         target_format = spectrum_target_format(tgt_path)
         if target_format is None:
             first = next((line for line in read_lines(tgt_path) if line.strip()), "")
-            raise ScoringError(f"{tgt_path}: --kind spectrum scores glycan token spectra (PMZ_/MZ_/INT_) or "
-                               f"benchmark spectra sections (1HNMR, 13CNMR, IR, E0Pos…); these targets are neither "
-                               f"(first line starts {' '.join(first.split()[:4])!r})")
+            raise ScoringError(
+                f"{tgt_path}: --kind spectrum scores glycan token spectra (PMZ_/MZ_/INT_) or "
+                f"benchmark spectra sections (1HNMR, 13CNMR, IR, E0Pos…); these targets are neither "
+                f"(first line starts {' '.join(first.split()[:4])!r})"
+            )
     scorer = registry.get(kind, target_format)
-    return scorer.score(pred_path, tgt_path, n_best, src_path=src_path, out_json=out_json, ranks_csv=ranks_csv,
-                        ignore_stereo=ignore_stereo, view=view)
+    return scorer.score(
+        pred_path,
+        tgt_path,
+        n_best,
+        src_path=src_path,
+        out_json=out_json,
+        ranks_csv=ranks_csv,
+        ignore_stereo=ignore_stereo,
+        view=view,
+    )
 
 
-def score_smiles_files(pred_path, tgt_path, n_best: int, src_path=None, out_json=None,
-                       ranks_csv=None, ignore_stereo: bool = False, view: str = "benchmark") -> dict:
+def score_smiles_files(
+    pred_path,
+    tgt_path,
+    n_best: int,
+    src_path=None,
+    out_json=None,
+    ranks_csv=None,
+    ignore_stereo: bool = False,
+    view: str = "benchmark",
+) -> dict:
     """Top-k of n-best SMILES (the module docstring gives the result)."""
     if spectrum_target_format(tgt_path) is not None:
-        raise ScoringError(f"{tgt_path}: the targets are spectra (a --pred_spectra corpus), not SMILES; "
-                           "score them with --kind spectrum")
+        raise ScoringError(
+            f"{tgt_path}: the targets are spectra (a --pred_spectra corpus), not SMILES; "
+            "score them with --kind spectrum"
+        )
     if view not in VIEWS:
         raise ScoringError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
 
@@ -293,7 +323,7 @@ def score_smiles_files(pred_path, tgt_path, n_best: int, src_path=None, out_json
         formulas = [formula_from_source(s) for s in src_lines]
 
     canon = Canonicaliser(ignore_stereo=ignore_stereo)
-    ranks: List[int] = []            # only rows with valid targets
+    ranks: List[int] = []  # only rows with valid targets
     ranks_f: List[int] = []
     invalid_lines: List[int] = []
     n_cand = n_invalid = n_invalid_top1 = n_dup = 0
@@ -309,10 +339,14 @@ def score_smiles_files(pred_path, tgt_path, n_best: int, src_path=None, out_json
             if c is not None:
                 n_dup += c in seen
                 seen.add(c)
-        row = {"line": i + 1, "valid_target": int(tgt_can is not None),
-               "target": targets_raw[i], "top1": cands_raw[i][0] if cands_raw[i] else "",
-               "top1_valid": int(bool(c_can) and c_can[0] is not None),
-               "score": scores[i][0] if scores[i] else None}
+        row = {
+            "line": i + 1,
+            "valid_target": int(tgt_can is not None),
+            "target": targets_raw[i],
+            "top1": cands_raw[i][0] if cands_raw[i] else "",
+            "top1_valid": int(bool(c_can) and c_can[0] is not None),
+            "score": scores[i][0] if scores[i] else None,
+        }
         viewed_idx = _view_indices(c_can, view)
         if tgt_can is None:
             invalid_lines.append(i + 1)
@@ -327,8 +361,11 @@ def score_smiles_files(pred_path, tgt_path, n_best: int, src_path=None, out_json
             if f is None:
                 kept = viewed_idx
             else:
-                kept = [j for j in viewed_idx
-                        if c_can[j] is not None and parse_formula(canon.formula(cands_raw[i][j]) or "") == f]
+                kept = [
+                    j
+                    for j in viewed_idx
+                    if c_can[j] is not None and parse_formula(canon.formula(cands_raw[i][j]) or "") == f
+                ]
             rank_f = first_rank([c_can[j] for j in kept], tgt_can) if tgt_can is not None else -1
             if tgt_can is not None:
                 ranks_f.append(rank_f)
@@ -342,7 +379,8 @@ def score_smiles_files(pred_path, tgt_path, n_best: int, src_path=None, out_json
         "view_description": VIEW_DESCRIPTIONS[view],
         "ignore_stereo": bool(ignore_stereo),
         "n_best": n_best,
-        "pred": str(pred_path), "tgt": str(tgt_path),
+        "pred": str(pred_path),
+        "tgt": str(tgt_path),
         "src": None if src_path is None else str(src_path),
         "n": n,
         "n_scored": len(ranks),
@@ -359,8 +397,11 @@ def score_smiles_files(pred_path, tgt_path, n_best: int, src_path=None, out_json
         result["n_with_formula"] = sum(1 for f in formulas if f is not None)
         result["formula_consistent_topk"] = _topk(ranks_f, n_best)[0]
 
-    cols = ["line", "rank"] + (["rank_formula"] if formulas is not None else []) + [
-        "valid_target", "target", "top1", "top1_valid", "score", "match_score"]
+    cols = (
+        ["line", "rank"]
+        + (["rank_formula"] if formulas is not None else [])
+        + ["valid_target", "target", "top1", "top1_valid", "score", "match_score"]
+    )
     write_result(result, out_json, rows, ranks_csv, cols)
     return result
 
@@ -371,7 +412,7 @@ def spectrum_target_format(tgt_path, probe: int = 20) -> Optional[str]:
     sections, benchmark or tagged format), or None (not spectra)."""
     from onmt_moe.evaluation.spectrum_scoring import TARGET_FORMAT, is_section_line
 
-    lines = [line for line in read_lines(tgt_path)[:probe * 5] if line.strip()][:probe]
+    lines = [line for line in read_lines(tgt_path)[: probe * 5] if line.strip()][:probe]
     if lines and all(any(t.startswith(("PMZ_", "MZ_")) for t in line.split()) for line in lines):
         return GLYCAN_SPECTRUM_FORMAT
     if lines and all(is_section_line(line) for line in lines):
@@ -407,8 +448,7 @@ def format_smiles_report(result: dict) -> str:
     """``top-1: 0.xxxx`` …, ``invalid: 0.xxxx`` and the formula-consistent top-k."""
     lines = [f"view: {result.get('view_description', result.get('view', '?'))}"]
     if result.get("kind", "smiles") == "smiles":
-        lines.append(f"n: {result['n']}  scored: {result['n_scored']}  "
-                     f"invalid targets: {result['n_invalid_targets']}")
+        lines.append(f"n: {result['n']}  scored: {result['n_scored']}  invalid targets: {result['n_invalid_targets']}")
         bad = result.get("invalid_target_lines") or []
         if bad:
             more = " ..." if len(bad) > 20 else ""

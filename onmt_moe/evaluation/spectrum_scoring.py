@@ -22,6 +22,7 @@ section its target has scores 0 on cosine/precision/recall, is left out of the M
 ``missing[<section>]``. ``top1`` scores the first candidate, ``best_of_n`` the best candidate per
 metric. This module does not import torch.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,18 @@ MSMS_HEADERS = ("E0Pos", "E1Pos", "E2Pos", "E0Neg", "E1Neg", "E2Neg")
 HEADERS = ("1HNMR", "13CNMR", "IR") + MSMS_HEADERS
 TARGET_FORMAT = "benchmark_sections"
 # metric -> True when larger is better (for best-of-n)
-METRICS = {"ir_cosine": True, "ir_mae": False, "ir_length_mismatch": False, "msms_precision": True, "msms_recall": True, "msms_cosine": True,
-           "hnmr_shift_mae": False, "hnmr_count_error": False, "cnmr_shift_mae": False, "cnmr_count_error": False}
+METRICS = {
+    "ir_cosine": True,
+    "ir_mae": False,
+    "ir_length_mismatch": False,
+    "msms_precision": True,
+    "msms_recall": True,
+    "msms_cosine": True,
+    "hnmr_shift_mae": False,
+    "hnmr_count_error": False,
+    "cnmr_shift_mae": False,
+    "cnmr_count_error": False,
+}
 
 
 def is_section_line(line: str) -> bool:
@@ -111,8 +122,11 @@ def compare_ir(pred: Sequence[float], tgt: Sequence[float]) -> Dict[str, float]:
     n = min(len(pred), len(t))
     p[:n] = np.asarray(pred[:n], float)
     norm = float(np.linalg.norm(p) * np.linalg.norm(t))
-    return {"ir_cosine": float(p @ t) / norm if norm else 0.0, "ir_mae": float(np.abs(p - t).mean()) if len(t) else 0.0,
-            "ir_length_mismatch": float(len(pred) != len(tgt))}
+    return {
+        "ir_cosine": float(p @ t) / norm if norm else 0.0,
+        "ir_mae": float(np.abs(p - t).mean()) if len(t) else 0.0,
+        "ir_length_mismatch": float(len(pred) != len(tgt)),
+    }
 
 
 def match_peaks(pred: Sequence[Tuple[float, float]], tgt: Sequence[Tuple[float, float]], mz_tol: float):
@@ -142,8 +156,11 @@ def compare_msms(pred: Dict[str, object], tgt: Dict[str, object], mz_tol: float)
         sq_p += sum(i * i for _, i in p)
         sq_t += sum(i * i for _, i in t)
     norm = math.sqrt(sq_p * sq_t)
-    return {"msms_precision": matched / n_pred if n_pred else 0.0, "msms_recall": matched / n_tgt if n_tgt else 0.0,
-            "msms_cosine": dot / norm if norm else 0.0}
+    return {
+        "msms_precision": matched / n_pred if n_pred else 0.0,
+        "msms_recall": matched / n_tgt if n_tgt else 0.0,
+        "msms_cosine": dot / norm if norm else 0.0,
+    }
 
 
 def compare_shifts(pred: Sequence[float], tgt: Sequence[float], prefix: str) -> Dict[str, float]:
@@ -177,8 +194,7 @@ def _mean(d: Dict[str, List[float]]) -> Dict[str, Optional[float]]:
     return {k: (sum(v) / len(v) if v else None) for k, v in d.items()}
 
 
-def score_section_spectra(pred_path, tgt_path, n_best: int, out_json=None, ranks_csv=None,
-                          mz_tol: float = 0.1) -> dict:
+def score_section_spectra(pred_path, tgt_path, n_best: int, out_json=None, ranks_csv=None, mz_tol: float = 0.1) -> dict:
     """Score an n-best file of predicted spectra lines; see the module docstring."""
     tgts, nbest = read_targets_and_nbest(pred_path, tgt_path, n_best)
     top1: Dict[str, List[float]] = {k: [] for k in METRICS}
@@ -199,12 +215,19 @@ def score_section_spectra(pred_path, tgt_path, n_best: int, out_json=None, ranks
                 top1[k].append(scored[0][0][k])
             if vals:
                 best[k].append(_best(vals, larger))
-        rows.append({"line": i + 1, **{k: round(v, 4) for k, v in scored[0][0].items()},
-                     "missing": " ".join(scored[0][1])})
+        rows.append(
+            {"line": i + 1, **{k: round(v, 4) for k, v in scored[0][0].items()}, "missing": " ".join(scored[0][1])}
+        )
     res = {
-        "kind": "spectrum", "target_format": TARGET_FORMAT, "pred": str(pred_path), "tgt": str(tgt_path),
-        "n_best": n_best, "n": len(tgts), "mz_tol": mz_tol,
-        "sections": dict(sorted(sections.items())), "missing": dict(sorted(missing.items())),
+        "kind": "spectrum",
+        "target_format": TARGET_FORMAT,
+        "pred": str(pred_path),
+        "tgt": str(tgt_path),
+        "n_best": n_best,
+        "n": len(tgts),
+        "mz_tol": mz_tol,
+        "sections": dict(sorted(sections.items())),
+        "missing": dict(sorted(missing.items())),
         "top1": {k: v for k, v in _mean(top1).items() if v is not None},
         "best_of_n": {k: v for k, v in _mean(best).items() if v is not None},
     }
@@ -214,13 +237,16 @@ def score_section_spectra(pred_path, tgt_path, n_best: int, out_json=None, ranks
 
 
 def format_report(res: dict) -> str:
-    lines = [f"spectra ({res['target_format']}), n: {res['n']}, sections: "
-             + ", ".join(f"{k} {v}" for k, v in res["sections"].items())]
+    lines = [
+        f"spectra ({res['target_format']}), n: {res['n']}, sections: "
+        + ", ".join(f"{k} {v}" for k, v in res["sections"].items())
+    ]
     for k, v in res["top1"].items():
         lines.append(f"top-1 {k}: {v:.4f}   best-of-{res['n_best']}: {res['best_of_n'].get(k, float('nan')):.4f}")
     if res["missing"]:
-        lines.append("top-1 candidates lacking a target section: "
-                     + ", ".join(f"{k} {v}" for k, v in res["missing"].items()))
+        lines.append(
+            "top-1 candidates lacking a target section: " + ", ".join(f"{k} {v}" for k, v in res["missing"].items())
+        )
     return "\n".join(lines)
 
 

@@ -13,6 +13,7 @@ acetyl, each at most ``max_mods``) the matching residue masses are binary-search
 the hits: fewest modifications and uncommon residues first, then fewest residues, then closest
 mass.  Names follow glycowork's composition keys.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -23,8 +24,14 @@ import numpy as np
 
 H2O = 18.010565
 RESIDUES: Dict[str, float] = {  # monoisotopic residue (dehydrated) masses
-    "Hex": 162.052824, "HexNAc": 203.079373, "dHex": 146.057909, "Neu5Ac": 291.095417,
-    "Neu5Gc": 307.090331, "HexA": 176.032088, "Pen": 132.042259, "HexN": 161.068808,
+    "Hex": 162.052824,
+    "HexNAc": 203.079373,
+    "dHex": 146.057909,
+    "Neu5Ac": 291.095417,
+    "Neu5Gc": 307.090331,
+    "HexA": 176.032088,
+    "Pen": 132.042259,
+    "HexN": 161.068808,
     "Kdn": 250.068868,
 }
 MODIFICATIONS: Dict[str, float] = {"S": 79.956815, "P": 79.966331, "Me": 14.01565, "Ac": 42.010565}
@@ -39,8 +46,9 @@ class CompositionIndex:
         if max_residues < 1 or max_mods < 0:
             raise ValueError("max_residues must be >= 1 and max_mods >= 0")
         names = list(RESIDUES)
-        combos = [c for n in range(1, max_residues + 1)
-                  for c in itertools.combinations_with_replacement(range(len(names)), n)]
+        combos = [
+            c for n in range(1, max_residues + 1) for c in itertools.combinations_with_replacement(range(len(names)), n)
+        ]
         counts = np.zeros((len(combos), len(names)), dtype=np.int16)
         for i, c in enumerate(combos):
             for j in c:
@@ -55,8 +63,9 @@ class CompositionIndex:
         self.res_cost = self.res_counts @ rare
         self.max_residues, self.max_mods = max_residues, max_mods
 
-    def candidates(self, neutral_mass: float, tol: float, limit: Optional[int] = None
-                   ) -> List[Tuple[Dict[str, int], float]]:
+    def candidates(
+        self, neutral_mass: float, tol: float, limit: Optional[int] = None
+    ) -> List[Tuple[Dict[str, int], float]]:
         """[(composition, mass error)] within ``tol`` Da, best first (see module doc); the first
         ``limit`` only when given (the ranking is vectorised, so a wide ion-trap window is cheap)."""
         want = neutral_mass - self.mod_masses
@@ -84,8 +93,9 @@ def index(max_residues: int = 12, max_mods: int = 3) -> CompositionIndex:
     return CompositionIndex(max_residues, max_mods)
 
 
-def composition_tokens(neutral_mass: float, tol: float = 0.01, max_candidates: int = 2,
-                       max_residues: int = 12, max_mods: int = 3) -> List[str]:
+def composition_tokens(
+    neutral_mass: float, tol: float = 0.01, max_candidates: int = 2, max_residues: int = 12, max_mods: int = 3
+) -> List[str]:
     """``CMP_<name>_<n>`` tokens of the best ``max_candidates`` compositions, ``CMP_OR`` between."""
     cands = index(max_residues, max_mods).candidates(neutral_mass, tol, limit=max_candidates)
     if not cands:

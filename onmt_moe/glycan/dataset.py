@@ -12,6 +12,7 @@ Pipeline per df_glycan row (see docs/glycan.md):
 Duplicated WURCS keep the first row.  Split by structure: a seeded hash of the WURCS string puts
 each structure in exactly one of train/val/test (80/10/10 by default), independent of --limit.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,7 +33,7 @@ SCHEMA_DOC = {
     "mass": "double: neutral monoisotopic mass (glypy)",
     "peaks": "list<list<double>>: [[mz, relative intensity (base=100)], ...] sorted by m/z (SYNTHETIC)",
     "text": "string: metadata description ('' if nothing known)",
-    "composition": "string: JSON of glycowork Composition, e.g. {\"Hex\": 5, \"HexNAc\": 4}",
+    "composition": 'string: JSON of glycowork Composition, e.g. {"Hex": 5, "HexNAc": 4}',
     "n_residues": "int16: monosaccharide count (glypy)",
     "glycan_type": "string or null: N, O, free, lipid, repeat",
     "conversion": "string: glycoct | iupac_simple",
@@ -44,7 +45,7 @@ _TOK_RE = re.compile(r"\([^)]*\)|[^()\[\]]+")
 
 
 def split_of(wurcs: str, seed: int = 0, frac=(0.8, 0.1)) -> str:
-    u = int.from_bytes(hashlib.sha1(f"split{seed}|{wurcs}".encode()).digest()[:8], "little") / 2 ** 64
+    u = int.from_bytes(hashlib.sha1(f"split{seed}|{wurcs}".encode()).digest()[:8], "little") / 2**64
     if u < frac[0]:
         return "train"
     if u < frac[0] + frac[1]:
@@ -144,10 +145,11 @@ def process_row(item) -> Dict:
         return {**out, "reject": "simulation_error", "detail": _one_line(e)}
     comp = rec.get("Composition")
     out.update(
-        precursor_mz=spec["precursor_mz"], charge=spec["charge"], mass=spec["mass"],
+        precursor_mz=spec["precursor_mz"],
+        charge=spec["charge"],
+        mass=spec["mass"],
         peaks=spec["peaks"],
-        text=describe(rec.get("glycan_type"), rec.get("Kingdom"), rec.get("Species"),
-                      rec.get("tissue_sample")),
+        text=describe(rec.get("glycan_type"), rec.get("Kingdom"), rec.get("Species"), rec.get("tissue_sample")),
         composition=json.dumps(dict(comp), sort_keys=True) if isinstance(comp, dict) else "",
         glycan_type=rec.get("glycan_type") if isinstance(rec.get("glycan_type"), str) else None,
     )
@@ -171,18 +173,30 @@ def require_glycowork() -> None:
     try:
         import glycowork  # noqa: F401
     except ImportError:
-        raise MissingDependency("the glycan dataset build needs glycowork, which is not installed: "
-                                "run `make install-extras` (or pip install -r requirements-glycan.txt)") from None
+        raise MissingDependency(
+            "the glycan dataset build needs glycowork, which is not installed: "
+            "run `make install-extras` (or pip install -r requirements-glycan.txt)"
+        ) from None
 
 
 def load_df_glycan():
     require_glycowork()
     from glycowork.glycan_data.loader import df_glycan
+
     return df_glycan
 
 
-def build(out_dir: str, limit: int = 0, workers: int = 1, max_residues: int = 12, seed: int = 13,
-          split_seed: int = 0, convert_only: bool = False, df=None, log=print) -> Dict:
+def build(
+    out_dir: str,
+    limit: int = 0,
+    workers: int = 1,
+    max_residues: int = 12,
+    seed: int = 13,
+    split_seed: int = 0,
+    convert_only: bool = False,
+    df=None,
+    log=print,
+) -> Dict:
     import numpy as np
 
     t0 = time.time()
@@ -191,8 +205,11 @@ def build(out_dir: str, limit: int = 0, workers: int = 1, max_residues: int = 12
     t_load = time.time() - t0
     os.makedirs(out_dir, exist_ok=True)
     n_total = len(df)
-    cols = [c for c in ("glycan", "glytoucan_id", "glycan_type", "Kingdom", "Species",
-                        "tissue_sample", "Composition") if c in df.columns]
+    cols = [
+        c
+        for c in ("glycan", "glytoucan_id", "glycan_type", "Kingdom", "Species", "tissue_sample", "Composition")
+        if c in df.columns
+    ]
     rejects: List[Tuple] = []
     order = list(range(n_total))
     if limit:
@@ -206,19 +223,26 @@ def build(out_dir: str, limit: int = 0, workers: int = 1, max_residues: int = 12
             continue
         size = _composition_size(rec.get("Composition"))
         if max_residues and not convert_only and size is not None and size > max_residues:
-            rejects.append((i, rec.get("glytoucan_id") or "", rec["glycan"], "too_large",
-                            f"composition has {size} residues > {max_residues}"))
+            rejects.append(
+                (
+                    i,
+                    rec.get("glytoucan_id") or "",
+                    rec["glycan"],
+                    "too_large",
+                    f"composition has {size} residues > {max_residues}",
+                )
+            )
             continue
         sim_kw = {"seed": seed, "max_residues": max_residues}
         items.append((int(i), rec, sim_kw, convert_only))
-    log(f"[glycan] {n_total} df_glycan rows, {len(items)} candidates after pre-filter "
-        f"({time.time() - t0:.1f}s)")
+    log(f"[glycan] {n_total} df_glycan rows, {len(items)} candidates after pre-filter ({time.time() - t0:.1f}s)")
 
     t1 = time.time()
     records, seen = [], set()
     n_attempted = n_tok_checked = 0
     if workers > 1:
         import multiprocessing as mp
+
         pool = mp.get_context("fork").Pool(workers)
         it = pool.imap(process_row, items, chunksize=8)
     else:
@@ -228,18 +252,31 @@ def build(out_dir: str, limit: int = 0, workers: int = 1, max_residues: int = 12
             n_attempted += 1
             n_tok_checked += int("wurcs" in res)
             if "reject" in res:
-                rejects.append((res["source_row"], res.get("glytoucan_id") or "", res["iupac"],
-                                res["reject"], res.get("detail", "")))
+                rejects.append(
+                    (
+                        res["source_row"],
+                        res.get("glytoucan_id") or "",
+                        res["iupac"],
+                        res["reject"],
+                        res.get("detail", ""),
+                    )
+                )
             elif res["wurcs"] in seen:
-                rejects.append((res["source_row"], res.get("glytoucan_id") or "", res["iupac"],
-                                "duplicate_wurcs", res["wurcs"][:120]))
+                rejects.append(
+                    (
+                        res["source_row"],
+                        res.get("glytoucan_id") or "",
+                        res["iupac"],
+                        "duplicate_wurcs",
+                        res["wurcs"][:120],
+                    )
+                )
             else:
                 seen.add(res["wurcs"])
                 res["split"] = split_of(res["wurcs"], split_seed)
                 records.append(res)
             if n_attempted % 500 == 0:
-                log(f"[glycan] {n_attempted}/{len(items)} attempted, {len(records)} kept "
-                    f"({time.time() - t1:.0f}s)")
+                log(f"[glycan] {n_attempted}/{len(items)} attempted, {len(records)} kept ({time.time() - t1:.0f}s)")
             if limit and len(records) >= limit:
                 break
     finally:
@@ -256,20 +293,30 @@ def build(out_dir: str, limit: int = 0, workers: int = 1, max_residues: int = 12
         "rejected": len(rejects),
         "reject_reasons": dict(reasons.most_common()),
         "conversion_via": dict(Counter(r["conversion"] for r in records)),
-        "limit": limit, "max_residues": max_residues, "seed": seed, "split_seed": split_seed,
-        "workers": workers, "convert_only": convert_only,
-        "tokenizer_roundtrip": {"checked": n_tok_checked,
-                                "failed": reasons.get("tokenize_error", 0) + reasons.get("tokenize_roundtrip", 0)},
+        "limit": limit,
+        "max_residues": max_residues,
+        "seed": seed,
+        "split_seed": split_seed,
+        "workers": workers,
+        "convert_only": convert_only,
+        "tokenizer_roundtrip": {
+            "checked": n_tok_checked,
+            "failed": reasons.get("tokenize_error", 0) + reasons.get("tokenize_roundtrip", 0),
+        },
         "timings_s": {"load_df_glycan": round(t_load, 2), "convert_and_simulate": round(t_conv, 2)},
     }
     if records:
         import numpy as np  # noqa: F811
+
         summary["splits"] = dict(Counter(r["split"] for r in records))
         n_res = np.array([r.get("n_residues", 0) for r in records])
         wl = np.array([len(r["wurcs"]) for r in records])
         summary["n_residues"] = {"median": float(np.median(n_res)), "max": int(n_res.max())}
-        summary["wurcs_chars"] = {"median": float(np.median(wl)), "p95": float(np.percentile(wl, 95)),
-                                  "max": int(wl.max())}
+        summary["wurcs_chars"] = {
+            "median": float(np.median(wl)),
+            "p95": float(np.percentile(wl, 95)),
+            "max": int(wl.max()),
+        }
         if not convert_only:
             npk = np.array([len(r["peaks"]) for r in records])
             summary["peaks_per_spectrum"] = {"median": float(np.median(npk)), "max": int(npk.max())}
@@ -285,8 +332,10 @@ def build(out_dir: str, limit: int = 0, workers: int = 1, max_residues: int = 12
         with open(os.path.join(out_dir, "wurcs.tsv"), "w") as fh:
             fh.write("source_row\tglytoucan_id\tiupac\twurcs\tconversion\tn_residues\tsplit\n")
             for r in records:
-                fh.write(f"{r['source_row']}\t{r.get('glytoucan_id') or ''}\t{r['iupac']}\t"
-                         f"{r['wurcs']}\t{r['conversion']}\t{r['n_residues']}\t{r['split']}\n")
+                fh.write(
+                    f"{r['source_row']}\t{r.get('glytoucan_id') or ''}\t{r['iupac']}\t"
+                    f"{r['wurcs']}\t{r['conversion']}\t{r['n_residues']}\t{r['split']}\n"
+                )
     summary["timings_s"]["total"] = round(time.time() - t0, 2)
     summary["schema"] = SCHEMA_DOC
     with open(os.path.join(out_dir, "summary.json"), "w") as fh:
@@ -294,8 +343,9 @@ def build(out_dir: str, limit: int = 0, workers: int = 1, max_residues: int = 12
     return summary
 
 
-def resimulate(in_path: str, out_dir: str, from_split: str = "train", limit: int = 1000, seed: int = 99,
-               log=print) -> Dict:
+def resimulate(
+    in_path: str, out_dir: str, from_split: str = "train", limit: int = 1000, seed: int = 99, log=print
+) -> Dict:
     """New spectra (another noise seed) of structures already in the dataset, as a test set of
     *seen structures, new spectra* — the setting of classifiers such as CandyCrunch, where test
     spectra come from glycans seen in training.  Rows keep everything but ``peaks`` (and the
@@ -328,17 +378,29 @@ def resimulate(in_path: str, out_dir: str, from_split: str = "train", limit: int
             except Exception as e:  # noqa: BLE001
                 rejects.append((rec["source_row"], f"simulation_error: {_one_line(e)}"))
                 continue
-        rec.update(precursor_mz=spec["precursor_mz"], charge=spec["charge"], mass=spec["mass"],
-                   peaks=spec["peaks"], split="test")
+        rec.update(
+            precursor_mz=spec["precursor_mz"],
+            charge=spec["charge"],
+            mass=spec["mass"],
+            peaks=spec["peaks"],
+            split="test",
+        )
         rec["peaks"] = [list(map(float, p)) for p in rec["peaks"]]
         records.append(rec)
     write_parquet(records, os.path.join(out_dir, "glycan.parquet"))
     with open(os.path.join(out_dir, "rejects.tsv"), "w") as fh:
         fh.write("source_row\treason\n" + "".join(f"{r}\t{why}\n" for r, why in rejects))
-    summary = {"input": in_path, "from_split": from_split, "seed": seed, "requested": int(len(rows)),
-               "written": len(records), "rejected": len(rejects), "seconds": round(time.time() - t0, 1),
-               "note": "seen structures, new spectra: every row's structure is in split "
-                       f"{from_split!r} of the input; spectra re-simulated with noise seed {seed}"}
+    summary = {
+        "input": in_path,
+        "from_split": from_split,
+        "seed": seed,
+        "requested": int(len(rows)),
+        "written": len(records),
+        "rejected": len(rejects),
+        "seconds": round(time.time() - t0, 1),
+        "note": "seen structures, new spectra: every row's structure is in split "
+        f"{from_split!r} of the input; spectra re-simulated with noise seed {seed}",
+    }
     with open(os.path.join(out_dir, "summary.json"), "w") as fh:
         json.dump(summary, fh, indent=2)
     log(f"resimulated {len(records)} / {len(rows)} structures in {summary['seconds']} s -> {out_dir}")
@@ -350,11 +412,20 @@ def parquet_fields():
     import pyarrow as pa
 
     return [
-        ("wurcs", pa.string()), ("iupac", pa.string()), ("glytoucan_id", pa.string()),
-        ("precursor_mz", pa.float64()), ("charge", pa.int8()), ("mass", pa.float64()),
-        ("peaks", pa.list_(pa.list_(pa.float64()))), ("text", pa.string()),
-        ("composition", pa.string()), ("n_residues", pa.int16()), ("glycan_type", pa.string()),
-        ("conversion", pa.string()), ("source_row", pa.int32()), ("split", pa.string()),
+        ("wurcs", pa.string()),
+        ("iupac", pa.string()),
+        ("glytoucan_id", pa.string()),
+        ("precursor_mz", pa.float64()),
+        ("charge", pa.int8()),
+        ("mass", pa.float64()),
+        ("peaks", pa.list_(pa.list_(pa.float64()))),
+        ("text", pa.string()),
+        ("composition", pa.string()),
+        ("n_residues", pa.int16()),
+        ("glycan_type", pa.string()),
+        ("conversion", pa.string()),
+        ("source_row", pa.int32()),
+        ("split", pa.string()),
     ]
 
 

@@ -31,6 +31,7 @@ Returned dict (also written to ``out_json``)::
 Ranks CSV: line (1-based), rank (0-based first match, -1 none), rank_topology, rank_composition,
 rank_mass, valid_target, top1_valid, top1_score, target, top1.
 """
+
 from __future__ import annotations
 
 import json
@@ -153,9 +154,17 @@ def corpus_mz_bin(src_path, default: float = 1.0) -> float:
     return default
 
 
-def score_wurcs_files(pred_path, tgt_path, n_best: int, out_json=None, ranks_csv=None,
-                      mass_tol: float = 0.01, verbose: bool = True, src_path=None,
-                      mz_bin: Optional[float] = None) -> dict:
+def score_wurcs_files(
+    pred_path,
+    tgt_path,
+    n_best: int,
+    out_json=None,
+    ranks_csv=None,
+    mass_tol: float = 0.01,
+    verbose: bool = True,
+    src_path=None,
+    mz_bin: Optional[float] = None,
+) -> dict:
     """Score n-best WURCS; with ``src_path`` also after precursor-mass re-ranking (see module doc).
     ``mz_bin`` defaults to the corpus summary.json's value (else 1.0)."""
     tgts, nbest = read_targets_and_nbest(pred_path, tgt_path, n_best)
@@ -186,10 +195,20 @@ def score_wurcs_files(pred_path, tgt_path, n_best: int, out_json=None, ranks_csv
         n_cand += len(gs)
         n_invalid += sum(g is None for g in gs)
         n_invalid_top1 += int(gs[0] is None)
-        row = {"line": i + 1, "valid_target": tg is not None, "top1_valid": gs[0] is not None,
-               "top1_score": "" if cands[0][1] is None else cands[0][1], "target": t_str,
-               "top1": cands[0][0], "rank": -1, "rank_topology": -1, "rank_composition": -1,
-               "rank_mass": -1, "rank_mass_reranked": -1, "target_read_by": "glypy"}
+        row = {
+            "line": i + 1,
+            "valid_target": tg is not None,
+            "top1_valid": gs[0] is not None,
+            "top1_score": "" if cands[0][1] is None else cands[0][1],
+            "target": t_str,
+            "top1": cands[0][0],
+            "rank": -1,
+            "rank_topology": -1,
+            "rank_composition": -1,
+            "rank_mass": -1,
+            "rank_mass_reranked": -1,
+            "target_read_by": "glypy",
+        }
         wt = parse_wg(t_str)
         if tg is None and wt is None:
             invalid_targets.append(i + 1)
@@ -203,9 +222,12 @@ def score_wurcs_files(pred_path, tgt_path, n_best: int, out_json=None, ranks_csv
             match = [same_structure(g, tg) or _wg_same(parse_wg(s), wt) for g, (s, _) in zip(gs, cands)]
             # topological_equality is False for some identical graphs (glypy quirk), so an
             # exact match always counts as a topology match too
-            topo = [m or (g is not None and _safe(tg.topological_equality, g)) or
-                    _wg_same(parse_wg(s), wt, wurcs_graph.same_topology)
-                    for g, m, (s, _) in zip(gs, match, cands)]
+            topo = [
+                m
+                or (g is not None and _safe(tg.topological_equality, g))
+                or _wg_same(parse_wg(s), wt, wurcs_graph.same_topology)
+                for g, m, (s, _) in zip(gs, match, cands)
+            ]
             comp = [g is not None and _composition(g) == t_comp for g in gs]
             mass = [g is not None and _safe(lambda x: abs(x.mass() - t_mass) < mass_tol, g) for g in gs]
         else:  # glypy cannot read the target: WURCS-graph identity (wurcs_graph.py); no mass
@@ -230,25 +252,47 @@ def score_wurcs_files(pred_path, tgt_path, n_best: int, out_json=None, ranks_csv
         rows.append(row)
     topk, n_correct = _topk(ranks, n_best)
     res = {
-        "kind": "wurcs", "match": "graph identity: glypy Glycan.__eq__ or WURCS-graph isomorphism "
-                                  "(wurcs_graph.py; alone where glypy cannot read the target)",
-        "pred": str(pred_path), "tgt": str(tgt_path), "n_best": n_best,
-        "n": len(tgts), "n_scored": len(ranks), "n_invalid_targets": len(invalid_targets),
-        "invalid_target_lines": invalid_targets[:100], "n_wurcs_graph_targets": n_fallback,
-        "topk": topk, "n_correct": n_correct,
+        "kind": "wurcs",
+        "match": "graph identity: glypy Glycan.__eq__ or WURCS-graph isomorphism "
+        "(wurcs_graph.py; alone where glypy cannot read the target)",
+        "pred": str(pred_path),
+        "tgt": str(tgt_path),
+        "n_best": n_best,
+        "n": len(tgts),
+        "n_scored": len(ranks),
+        "n_invalid_targets": len(invalid_targets),
+        "invalid_target_lines": invalid_targets[:100],
+        "n_wurcs_graph_targets": n_fallback,
+        "topk": topk,
+        "n_correct": n_correct,
         "topology_topk": _topk(r_topo, n_best)[0],
         "composition_topk": _topk(r_comp, n_best)[0],
-        "mass_topk": _topk(r_mass, n_best)[0], "mass_tol": mass_tol,
+        "mass_topk": _topk(r_mass, n_best)[0],
+        "mass_tol": mass_tol,
         "invalid_rate": n_invalid / n_cand if n_cand else None,
         "invalid_rate_top1": n_invalid_top1 / len(tgts) if tgts else None,
     }
     if precs is not None:
         res["mass_reranked_topk"] = _topk(r_rerank, n_best)[0]
-        res["mass_rerank"] = {"src": str(src_path), "mz_bin": mz_bin,
-                              "rule": "candidates whose [M-zH]z- falls in the source PMZ bin first, "
-                                      "beam order kept within each group"}
-    cols = ["line", "rank", "rank_topology", "rank_composition", "rank_mass", "rank_mass_reranked",
-            "target_read_by", "valid_target", "top1_valid", "top1_score", "target", "top1"]
+        res["mass_rerank"] = {
+            "src": str(src_path),
+            "mz_bin": mz_bin,
+            "rule": "candidates whose [M-zH]z- falls in the source PMZ bin first, beam order kept within each group",
+        }
+    cols = [
+        "line",
+        "rank",
+        "rank_topology",
+        "rank_composition",
+        "rank_mass",
+        "rank_mass_reranked",
+        "target_read_by",
+        "valid_target",
+        "top1_valid",
+        "top1_score",
+        "target",
+        "top1",
+    ]
     write_result(res, out_json, rows, ranks_csv, cols)
     if verbose:
         print(format_report(res))
@@ -265,8 +309,9 @@ def format_report(res: dict) -> str:
     lines.append(f"composition top-1: {_f(res['composition_topk'].get('1'))}")
     lines.append(f"mass-consistent top-1: {_f(res['mass_topk'].get('1'))}")
     if "mass_reranked_topk" in res:
-        lines += [f"mass-reranked top-{k}: {_f(v)}" for k, v in res["mass_reranked_topk"].items()
-                  if k in ("1", "5", "10")]
+        lines += [
+            f"mass-reranked top-{k}: {_f(v)}" for k, v in res["mass_reranked_topk"].items() if k in ("1", "5", "10")
+        ]
     lines.append(f"invalid: {_f(res['invalid_rate'])}")
     lines.append(f"invalid top-1: {_f(res['invalid_rate_top1'])}")
     lines.append(f"scored: {res['n_scored']}/{res['n']}")
@@ -284,12 +329,15 @@ def main(argv=None):
     ap.add_argument("--ranks_csv")
     ap.add_argument("--mass_tol", type=float, default=0.01)
     ap.add_argument("--src", help="source file (PMZ_/CHARGE_ tokens): also score after precursor-mass re-ranking")
-    ap.add_argument("--mz_bin", type=float, default=None,
-                    help="PMZ bin width the source was written with (default: the corpus summary.json, else 1.0)")
+    ap.add_argument(
+        "--mz_bin",
+        type=float,
+        default=None,
+        help="PMZ bin width the source was written with (default: the corpus summary.json, else 1.0)",
+    )
     a = ap.parse_args(argv)
     try:
-        score_wurcs_files(a.pred, a.tgt, a.n_best, a.out_json, a.ranks_csv, a.mass_tol,
-                          src_path=a.src, mz_bin=a.mz_bin)
+        score_wurcs_files(a.pred, a.tgt, a.n_best, a.out_json, a.ranks_csv, a.mass_tol, src_path=a.src, mz_bin=a.mz_bin)
     except ScoringError as e:
         raise SystemExit(f"error: {e}") from None
 

@@ -18,6 +18,7 @@ are produced by documented rules (see ``intensity_rules`` and docs/glycan.md):
     intensity <= 3 % of the base peak; intensities scaled to base peak = 100.
 The random stream is seeded from (seed, WURCS) so each spectrum is reproducible on its own.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -46,9 +47,9 @@ class SimParams:
     max_peaks: int = 150
     precursor_rel: float = 0.2
     # real-spectrum knobs (issue 17; defaults keep the original simulator bit for bit):
-    reducing_end: str = "free"   # mass tag on the precursor and every fragment keeping the reducing end
-    mz_sigma: float = 0.0        # Gaussian m/z error (Da), e.g. an ion trap's ~0.1-0.2
-    sharpen: float = 1.0         # intensity exponent: > 1 lets a few ions dominate, as in real spectra
+    reducing_end: str = "free"  # mass tag on the precursor and every fragment keeping the reducing end
+    mz_sigma: float = 0.0  # Gaussian m/z error (Da), e.g. an ion trap's ~0.1-0.2
+    sharpen: float = 1.0  # intensity exponent: > 1 lets a few ions dominate, as in real spectra
 
     def to_dict(self):
         return asdict(self)
@@ -118,8 +119,9 @@ def enumerate_fragments(glycan, params: SimParams) -> List[Tuple[float, float, s
     if n_res <= params.max_res_double:
         frags += [f for f in glycan.fragments(kind="BY", max_cleavages=2) if f.break_count >= 2]
     tag, root = _tag(params), glycan.root.id
-    return [(float(f.mass) + (tag if root in f.included_nodes else 0.0), fragment_weight(glycan, f), f.name)
-            for f in frags]
+    return [
+        (float(f.mass) + (tag if root in f.included_nodes else 0.0), fragment_weight(glycan, f), f.name) for f in frags
+    ]
 
 
 def _tag(params: SimParams) -> float:
@@ -173,12 +175,11 @@ def simulate_spectrum(glycan, wurcs: str, params: SimParams | None = None) -> Di
         top = np.argsort(-ints, kind="stable")[: p.max_peaks]
         mzs, ints = mzs[top], ints[top]
     if p.sharpen != 1.0:
-        ints = ints ** p.sharpen
+        ints = ints**p.sharpen
     if p.mz_sigma > 0:
         mzs = mzs + rng.normal(0.0, p.mz_sigma, size=len(mzs))
     order = np.argsort(mzs, kind="stable")
     mzs, ints = mzs[order], ints[order]
     ints = 100.0 * ints / ints.max()
     peaks = [[round(float(m), 4), round(float(i), 3)] for m, i in zip(mzs, ints)]
-    return {"precursor_mz": round(prec_mz, 5), "charge": -z, "mass": mass, "peaks": peaks,
-            "n_theoretical": len(theo)}
+    return {"precursor_mz": round(prec_mz, 5), "charge": -z, "mass": mass, "peaks": peaks, "n_theoretical": len(theo)}

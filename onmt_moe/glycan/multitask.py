@@ -19,6 +19,7 @@ structure never appears in any training source or target. A row without a descri
 ``struct`` (with ``<TEXT> <MISSING> </TEXT>`` when TEXT is on) but not ``text`` (reason
 ``missing_text``). The weights are OpenNMT corpus weights: one corpus per task in ``data:``.
 """
+
 from __future__ import annotations
 
 import json
@@ -70,9 +71,17 @@ def parse_weights(spec: str, tasks: Sequence[str]) -> Dict[str, int]:
     return weights
 
 
-def task_pair(task: str, wurcs_tokens: Sequence[str], precursor_mz: float, charge: int, peaks,
-              text: Sequence[str], cfg: SpecTokConfig, with_text: bool,
-              composition: str = "") -> Tuple[List[str], List[str]] | str:
+def task_pair(
+    task: str,
+    wurcs_tokens: Sequence[str],
+    precursor_mz: float,
+    charge: int,
+    peaks,
+    text: Sequence[str],
+    cfg: SpecTokConfig,
+    with_text: bool,
+    composition: str = "",
+) -> Tuple[List[str], List[str]] | str:
     """(source, target) tokens of one row for one task, or the reason the row cannot serve it."""
     head = [TASKS[task].token]
     if task == "struct":
@@ -102,16 +111,28 @@ def composition_words(composition) -> List[str]:
     if not isinstance(composition, dict):
         return []
     try:
-        return [w for name in sorted(composition) if int(composition[name]) > 0
-                for w in (str(name), str(int(composition[name])))]
+        return [
+            w
+            for name in sorted(composition)
+            if int(composition[name]) > 0
+            for w in (str(name), str(int(composition[name])))
+        ]
     except (TypeError, ValueError):
         return []
 
 
 def data_section(data_dir: str, tasks: Sequence[str], weights: Dict[str, int]) -> dict:
     """The OpenNMT ``data:`` section: one weighted corpus per task, the mixed validation set."""
-    data = {task: {"path_src": os.path.join(data_dir, task, "src-train.txt"),
-                   "path_tgt": os.path.join(data_dir, task, "tgt-train.txt"), "weight": weights[task]}
-            for task in tasks}
-    data["valid"] = {"path_src": os.path.join(data_dir, "src-val.txt"), "path_tgt": os.path.join(data_dir, "tgt-val.txt")}
+    data = {
+        task: {
+            "path_src": os.path.join(data_dir, task, "src-train.txt"),
+            "path_tgt": os.path.join(data_dir, task, "tgt-train.txt"),
+            "weight": weights[task],
+        }
+        for task in tasks
+    }
+    data["valid"] = {
+        "path_src": os.path.join(data_dir, "src-val.txt"),
+        "path_tgt": os.path.join(data_dir, "tgt-val.txt"),
+    }
     return data

@@ -20,6 +20,7 @@ scored against a candidate list of known structures by the seq2seq model's own l
 val and test targets) with the same residue composition — the hard case, since the precursor mass
 cannot tell them apart.
 """
+
 from __future__ import annotations
 
 import random
@@ -34,8 +35,11 @@ from onmt_moe.modality.tags import MISSING, split_segments, task_token, wrap
 from . import wurcs_graph
 from .wurcs_tokenizer import detokenize
 
-DIRECTIONS = {"spectrum->structure": ("MS", "WURCS"), "structure->spectrum": ("WURCS", "MS"),
-              "text->structure": ("TEXT", "WURCS")}
+DIRECTIONS = {
+    "spectrum->structure": ("MS", "WURCS"),
+    "structure->spectrum": ("WURCS", "MS"),
+    "text->structure": ("TEXT", "WURCS"),
+}
 KS = (1, 5, 10)
 
 
@@ -124,5 +128,14 @@ def candidate_sets(rows: List[TestRow], known: List[List[str]], max_candidates: 
     return out
 
 
-__all__ = ["DIRECTIONS", "TestRow", "read_rows", "single_segment_source", "ranks_from_scores", "rank_metrics",
-           "cosine_scores", "composition_key", "candidate_sets"]
+__all__ = [
+    "DIRECTIONS",
+    "TestRow",
+    "read_rows",
+    "single_segment_source",
+    "ranks_from_scores",
+    "rank_metrics",
+    "cosine_scores",
+    "composition_key",
+    "candidate_sets",
+]

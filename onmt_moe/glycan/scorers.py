@@ -1,6 +1,7 @@
 """The glycan track's scorers, registered with :mod:`onmt_moe.evaluation.registry` (which imports this
 module by name): ``wurcs`` (graph identity), ``text`` (BLEU/chrF/fields) and ``spectrum`` on PMZ_/MZ_/INT_
 token spectra. The scoring modules (glypy, sacrebleu) are imported only when a file is scored."""
+
 from __future__ import annotations
 
 from onmt_moe.evaluation import registry
@@ -12,11 +13,13 @@ def _wurcs(pred_path, tgt_path, n_best, src_path=None, out_json=None, ranks_csv=
     try:
         from onmt_moe.glycan.evaluate import score_wurcs_files
     except ImportError as exc:  # e.g. glypy missing
-        raise ScoringError(f"kind=wurcs needs onmt_moe.glycan.evaluate.score_wurcs_files, "
-                           f"which cannot be imported ({exc})") from None
+        raise ScoringError(
+            f"kind=wurcs needs onmt_moe.glycan.evaluate.score_wurcs_files, which cannot be imported ({exc})"
+        ) from None
 
-    return score_wurcs_files(pred_path, tgt_path, n_best, out_json=out_json, ranks_csv=ranks_csv,
-                             src_path=src_path, verbose=False)
+    return score_wurcs_files(
+        pred_path, tgt_path, n_best, out_json=out_json, ranks_csv=ranks_csv, src_path=src_path, verbose=False
+    )
 
 
 def _wurcs_report(result):

@@ -15,6 +15,7 @@ Tokens inside <MS> (in order):
   ``DIAG_<ion>``     (optional) m/z matches a diagnostic negative-mode ion (table DIAGNOSTIC)
 Losses X: H2O, dHex, Hex, HexNAc, NeuAc, NeuGc (monoisotopic, see LOSSES).
 """
+
 from __future__ import annotations
 
 import math
@@ -71,7 +72,7 @@ class SpecTokConfig:
     comp_tol: float = 0.005
     comp_max: int = 2
     comp_max_residues: int = 12
-    reducing_end: str = "free"   # mass tag of the precursor's reducing end (glycan/real/masses.py)
+    reducing_end: str = "free"  # mass tag of the precursor's reducing end (glycan/real/masses.py)
 
     def to_dict(self):
         return asdict(self)
@@ -89,8 +90,9 @@ def _match(diff: float, table: Dict[str, float], tol: float) -> List[str]:
     return [name for name, m in table.items() if abs(diff - m) <= tol]
 
 
-def spectrum_tokens(precursor_mz: float, charge: int, peaks: Sequence[Sequence[float]],
-                    cfg: SpecTokConfig | None = None) -> List[str]:
+def spectrum_tokens(
+    precursor_mz: float, charge: int, peaks: Sequence[Sequence[float]], cfg: SpecTokConfig | None = None
+) -> List[str]:
     """Tokens of one spectrum (without the <MS> tags). ``peaks``: [[mz, intensity], ...]."""
     c = cfg or SpecTokConfig()
     z = abs(int(charge)) or 1
@@ -129,8 +131,14 @@ def spectrum_tokens(precursor_mz: float, charge: int, peaks: Sequence[Sequence[f
     return toks
 
 
-def source_tokens(precursor_mz: float, charge: int, peaks, text_tokens: Sequence[str] | None,
-                  cfg: SpecTokConfig | None = None, with_text: bool = True) -> List[str]:
+def source_tokens(
+    precursor_mz: float,
+    charge: int,
+    peaks,
+    text_tokens: Sequence[str] | None,
+    cfg: SpecTokConfig | None = None,
+    with_text: bool = True,
+) -> List[str]:
     """``<MS> … </MS>`` and, if with_text, ``<TEXT> … </TEXT>`` (``<MISSING>`` when no text)."""
     out = wrap("MS", spectrum_tokens(precursor_mz, charge, peaks, cfg))
     if with_text:

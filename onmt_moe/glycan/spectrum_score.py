@@ -12,6 +12,7 @@ Per example, for the top-1 candidate and for the best of the n-best (by cosine):
 Means over examples are reported; a candidate without any peak scores 0 (and counts as
 ``empty``).  ``score_spectrum_files(pred, tgt, n_best, out_json=None, ranks_csv=None)``.
 """
+
 from __future__ import annotations
 
 import math
@@ -53,8 +54,9 @@ def compare(pred: Dict[int, int], tgt: Dict[int, int]) -> Dict[str, float]:
     return {"precision": p, "recall": r, "f1": f1, "cosine": cos}
 
 
-def score_spectrum_files(pred_path, tgt_path, n_best: int, out_json=None, ranks_csv=None,
-                         verbose: bool = False) -> dict:
+def score_spectrum_files(
+    pred_path, tgt_path, n_best: int, out_json=None, ranks_csv=None, verbose: bool = False
+) -> dict:
     tgts, nbest = read_targets_and_nbest(pred_path, tgt_path, n_best)
     keys = ("precision", "recall", "f1", "cosine", "precursor")
     top1 = {k: 0.0 for k in keys}
@@ -73,11 +75,21 @@ def score_spectrum_files(pred_path, tgt_path, n_best: int, out_json=None, ranks_
         for k in keys:
             top1[k] += scored[0][k]
             best[k] += scored[b][k]
-        rows.append({"line": i + 1, "best_rank": b, **{f"top1_{k}": round(scored[0][k], 4) for k in keys},
-                     "best_cosine": round(scored[b]["cosine"], 4)})
+        rows.append(
+            {
+                "line": i + 1,
+                "best_rank": b,
+                **{f"top1_{k}": round(scored[0][k], 4) for k in keys},
+                "best_cosine": round(scored[b]["cosine"], 4),
+            }
+        )
     n = len(tgts)
     res = {
-        "kind": "spectrum", "pred": str(pred_path), "tgt": str(tgt_path), "n_best": n_best, "n": n,
+        "kind": "spectrum",
+        "pred": str(pred_path),
+        "tgt": str(tgt_path),
+        "n_best": n_best,
+        "n": n,
         "top1": {k: (v / n if n else None) for k, v in top1.items()},
         "best_of_n": {k: (v / n if n else None) for k, v in best.items()},
         "empty_rate": n_empty / (n * n_best) if n else None,
@@ -91,6 +103,9 @@ def score_spectrum_files(pred_path, tgt_path, n_best: int, out_json=None, ranks_
 def format_report(res: dict) -> str:
     f = lambda x: "n/a" if x is None else f"{x:.4f}"  # noqa: E731
     lines = [f"top-1 {k}: {f(v)}" for k, v in res["top1"].items()]
-    lines += [f"best-of-{res['n_best']} cosine: {f(res['best_of_n']['cosine'])}",
-              f"empty: {f(res['empty_rate'])}", f"n: {res['n']}"]
+    lines += [
+        f"best-of-{res['n_best']} cosine: {f(res['best_of_n']['cosine'])}",
+        f"empty: {f(res['empty_rate'])}",
+        f"n: {res['n']}",
+    ]
     return "\n".join(lines)

@@ -6,14 +6,20 @@ then alphabetical) and up to two tissues.  Example::
 
     n-linked glycan ; kingdom animalia ; species homo sapiens , mus musculus ; tissue serum
 """
+
 from __future__ import annotations
 
 import re
 from collections import Counter
 from typing import List, Sequence
 
-TYPE_WORDS = {"N": "n-linked glycan", "O": "o-linked glycan", "free": "free glycan",
-              "lipid": "glycolipid glycan", "repeat": "repeating unit glycan"}
+TYPE_WORDS = {
+    "N": "n-linked glycan",
+    "O": "o-linked glycan",
+    "free": "free glycan",
+    "lipid": "glycolipid glycan",
+    "repeat": "repeating unit glycan",
+}
 _TOKEN_RE = re.compile(r"[a-z0-9][a-z0-9\-]*|[;,]")
 
 

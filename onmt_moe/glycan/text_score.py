@@ -5,6 +5,7 @@ metadata field of :func:`onmt_moe.glycan.text.fields` present in a target, the s
 top-1 candidate names the same value. Exact match top-k: the target is among the first k candidates.
 No torch, no OpenNMT.
 """
+
 from __future__ import annotations
 
 from onmt_moe.evaluation.files import read_targets_and_nbest, write_result
@@ -32,13 +33,16 @@ def score_text_files(pred_path: str, tgt_path: str, n_best: int, out_json: str |
             field_hits[f][1] += 1
             field_hits[f][0] += int(got.get(f) == value)
     res = {
-        "kind": "text", "n": n,
+        "kind": "text",
+        "n": n,
         "bleu": round(sacrebleu.corpus_bleu(top1, [targets]).score, 2) if n else None,
         "chrf": round(sacrebleu.corpus_chrf(top1, [targets]).score, 2) if n else None,
         "field_accuracy": {f: (round(h / m, 4) if m else None) for f, (h, m) in field_hits.items()},
         "field_rows": {f: m for f, (_, m) in field_hits.items()},
-        "topk": {str(k): round(sum(t in c[:k] for t, c in zip(targets, cands)) / n, 4) if n else None
-                 for k in range(1, n_best + 1)},
+        "topk": {
+            str(k): round(sum(t in c[:k] for t, c in zip(targets, cands)) / n, 4) if n else None
+            for k in range(1, n_best + 1)
+        },
     }
     write_result(res, out_json)
     return res

@@ -8,6 +8,7 @@ Classes:
                       (context-free classification).
   ``other``           everything else (header, counts, ``/``, RES indices, specials).
 """
+
 from __future__ import annotations
 
 import re

@@ -17,6 +17,7 @@ ignores the order of the RES list, of the uniqueRES list and of the LIN list, an
 letters.  It assumes both strings spell each residue with the same ResidueCode (true within one
 writer, e.g. glypy's, and for GlyTouCan-canonical strings); it does not reason about chemistry.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,7 +37,7 @@ class WurcsParseError(ValueError):
 
 @dataclass
 class WurcsGraph:
-    codes: List[str]                      # ResidueCode per RES (without brackets)
+    codes: List[str]  # ResidueCode per RES (without brackets)
     links: List[dict] = field(default_factory=list)  # {"label": str, "ends": [(res, label)]}
 
     def composition(self) -> Counter:
@@ -78,7 +79,7 @@ def parse(s: str) -> WurcsGraph:
     s = "".join(str(s).split())
     if not s.startswith(HEADER + "/"):
         raise WurcsParseError("not a WURCS 2.0 string")
-    body = s[len(HEADER) + 1:]
+    body = s[len(HEADER) + 1 :]
     m = re.match(r"^([^/]*)/((?:\[[^\]]*\])*)/([^/]*)(?:/(.*))?$", body)
     if not m:
         raise WurcsParseError("sections are not <counts>/<[codes]>/<RES>/<LIN>")

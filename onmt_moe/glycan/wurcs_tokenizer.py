@@ -12,6 +12,7 @@ Token inventory (see docs/glycan.md):
 Anything else falls back to one token per character, so ``detokenize(tokenize(s)) == s``
 holds for every string that the tokenizer accepts (``tokenize`` checks this itself).
 """
+
 from __future__ import annotations
 
 import re
@@ -34,26 +35,26 @@ def _split_sections(s: str):
     """Split a WURCS string into (counts, [residue codes], res_list, lin_list, has_lin_section)."""
     if not s.startswith(HEADER + "/"):
         raise WurcsTokenizeError(f"not a WURCS 2.0 string: {s[:40]!r}")
-    rest = s[len(HEADER) + 1:]
+    rest = s[len(HEADER) + 1 :]
     slash = rest.find("/")
     if slash < 0:
         raise WurcsTokenizeError("missing uniqueRES section")
     counts = rest[:slash]
-    rest = rest[slash + 1:]
+    rest = rest[slash + 1 :]
     codes = []
     while rest.startswith("["):
         end = rest.find("]")
         if end < 0:
             raise WurcsTokenizeError("unterminated ResidueCode '['")
         codes.append(rest[: end + 1])
-        rest = rest[end + 1:]
+        rest = rest[end + 1 :]
     if not rest.startswith("/"):
         raise WurcsTokenizeError(f"expected '/' after ResidueCodes, got {rest[:10]!r}")
     rest = rest[1:]
     slash = rest.find("/")
     if slash < 0:  # no LIN section (allowed for monosaccharides in some writers)
         return counts, codes, rest, "", False
-    return counts, codes, rest[:slash], rest[slash + 1:], True
+    return counts, codes, rest[:slash], rest[slash + 1 :], True
 
 
 def tokenize(s: str) -> List[str]:

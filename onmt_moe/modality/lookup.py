@@ -3,6 +3,7 @@
 Plain PyTorch, no OpenNMT. The ids are those of :class:`onmt_moe.modality.vocab.ModalityVocab`
 (0 = OTHER: tokens outside any segment). Tag tokens belong to their segment.
 """
+
 from __future__ import annotations
 
 from typing import Sequence

@@ -5,6 +5,7 @@ modality id (:class:`onmt_moe.modality.lookup.ModalityLookup`; the tags belong t
 outside any tag pair form runs of modality 0 = OTHER). Masks follow OpenNMT's convention:
 shape ``(B, 1, S, S)``, ``True`` = the query (row) may **not** attend to the key (column).
 """
+
 from __future__ import annotations
 
 import torch

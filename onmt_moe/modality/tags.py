@@ -10,6 +10,7 @@ A segment whose modality is absent holds the single token ``<MISSING>``.
 Everything here is plain Python so that the data scripts, the transforms and the
 encoder agree without importing torch or OpenNMT.
 """
+
 from __future__ import annotations
 
 import re

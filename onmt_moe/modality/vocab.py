@@ -10,6 +10,7 @@ pickles a class of ours. Checkpoints saved before that option existed carry two 
 attributes instead (``moe_modality_names``, ``moe_modality_tag_ids``); :meth:`ModalityVocab.from_opt`
 still reads them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,11 +1,12 @@
 """Mixture-of-Experts FFN in plain PyTorch for the modality-aware encoder.
 
-    from onmt_moe.moe import MoEArgs, MoE, add_moe_options
-    args = MoEArgs.from_opt(opt, d_model=512, d_ff=2048, activation="relu",
-                            add_ffnbias=True, dropout=0.1, num_modalities=M)
-    moe = MoE(args)
-    y, aux = moe(x, modality)   # x (T, d) non-pad tokens, modality (T,) long
+from onmt_moe.moe import MoEArgs, MoE, add_moe_options
+args = MoEArgs.from_opt(opt, d_model=512, d_ff=2048, activation="relu",
+                        add_ffnbias=True, dropout=0.1, num_modalities=M)
+moe = MoE(args)
+y, aux = moe(x, modality)   # x (T, d) non-pad tokens, modality (T,) long
 """
+
 from .arguments import MoEArgs, add_moe_options
 from .aux_losses import AUX_NAMES
 from .layer import MoE

@@ -14,14 +14,14 @@ Names (keys of the dict the MoE returns) and their value at uniform routing:
 
 CV^2 uses the population variance. The coefficients are ``MoEArgs.aux_coefficients``.
 """
+
 from __future__ import annotations
 
 from typing import Dict, List
 
 import torch
 
-AUX_NAMES = ("load_balance", "z_loss", "importance", "load", "entropy",
-             "limoe_local", "limoe_global", "compute_cost")
+AUX_NAMES = ("load_balance", "z_loss", "importance", "load", "entropy", "limoe_local", "limoe_global", "compute_cost")
 
 
 def cv_squared(v: torch.Tensor) -> torch.Tensor:
@@ -40,7 +40,7 @@ def smooth_load(clean_logits, noisy_logits, k: int, sigma: float) -> torch.Tenso
     if k >= E:
         return clean_logits.new_full((E,), float(clean_logits.shape[0]))
     top = noisy_logits.topk(k + 1, dim=-1).values
-    thr_in, thr_out = top[:, k:k + 1], top[:, k - 1:k]
+    thr_in, thr_out = top[:, k : k + 1], top[:, k - 1 : k]
     is_in = noisy_logits > thr_in
     normal = torch.distributions.Normal(0.0, 1.0)
     p_in = normal.cdf((clean_logits - thr_in) / sigma)
@@ -61,8 +61,9 @@ def expert_costs(widths: List[int], device) -> torch.Tensor:
     return _COSTS[key]
 
 
-def compute_aux_losses(*, logits, clean_logits, probs, assign_counts, modality_onehot,
-                       entropy, args, widths: List[int], noise: float) -> Dict[str, torch.Tensor]:
+def compute_aux_losses(
+    *, logits, clean_logits, probs, assign_counts, modality_onehot, entropy, args, widths: List[int], noise: float
+) -> Dict[str, torch.Tensor]:
     """All terms of ``AUX_NAMES``.
 
     assign_counts: (E,) float assignments per expert before capacity (no gradient);
@@ -85,12 +86,12 @@ def compute_aux_losses(*, logits, clean_logits, probs, assign_counts, modality_o
     aux["entropy"] = entropy.mean()
 
     # per modality: sums via the one-hot matrix (no boolean indexing, no host sync)
-    n_m = modality_onehot.sum(dim=0)                       # (M,)
+    n_m = modality_onehot.sum(dim=0)  # (M,)
     present = (n_m > 0).float()
     n_present = present.sum().clamp_min(1.0)
     local = (modality_onehot.t() @ entropy) / n_m.clamp_min(1.0)
     aux["limoe_local"] = (local * present).sum() / n_present
-    pbar = (modality_onehot.t() @ probs) / n_m.clamp_min(1.0)[:, None]   # (M, E)
+    pbar = (modality_onehot.t() @ probs) / n_m.clamp_min(1.0)[:, None]  # (M, E)
     h_glob = -(pbar * pbar.clamp_min(1e-30).log()).sum(dim=-1)
     aux["limoe_global"] = ((args.tau - h_glob).clamp_min(0.0) * present).sum() / n_present
 

@@ -7,6 +7,7 @@ biases follow ``add_ffnbias``. Experts live in an ``nn.ModuleList`` of plain
 ``nn.Linear``s, so OpenNMT's glorot init gives each its own fan-in/fan-out and
 heterogeneous widths need no padding.
 """
+
 from __future__ import annotations
 
 from typing import List
@@ -45,9 +46,7 @@ class ExpertGroup(nn.Module):
 
     def __init__(self, widths: List[int], d_model: int, activation: str, bias: bool, dropout: float):
         super().__init__()
-        self.experts = nn.ModuleList(
-            ExpertFFN(d_model, w, activation, bias, dropout) for w in widths
-        )
+        self.experts = nn.ModuleList(ExpertFFN(d_model, w, activation, bias, dropout) for w in widths)
         # relu experts without autocast: one custom autograd function (below) instead of E graphs
         self.fused = True
 
@@ -56,8 +55,12 @@ class ExpertGroup(nn.Module):
 
     def forward(self, x_sorted: torch.Tensor, counts: List[int]) -> torch.Tensor:
         first = self.experts[0]
-        if (self.fused and first.act is F.relu and first.w_3 is None
-                and not torch.is_autocast_enabled(x_sorted.device.type)):
+        if (
+            self.fused
+            and first.act is F.relu
+            and first.w_3 is None
+            and not torch.is_autocast_enabled(x_sorted.device.type)
+        ):
             p = first.dropout.p if self.training else 0.0
             params = []
             for e in self.experts:
@@ -84,7 +87,7 @@ class ExpertGroup(nn.Module):
 
         first = self.experts[0]
         w1, b1 = stack_rows(lambda e: e.w_1.weight), stack_rows(lambda e: e.w_1.bias)
-        h = torch.bmm(x_buf, w1.transpose(1, 2))                               # (E, C, F)
+        h = torch.bmm(x_buf, w1.transpose(1, 2))  # (E, C, F)
         h = first.act(h if b1 is None else h + b1.unsqueeze(1))
         if first.w_3 is not None:
             w3, b3 = stack_rows(lambda e: e.w_3.weight), stack_rows(lambda e: e.w_3.bias)
@@ -93,7 +96,7 @@ class ExpertGroup(nn.Module):
         if first.dropout.p > 0:
             h = first.dropout(h)
         w2 = torch.stack([F.pad(e.w_2.weight, (0, width - e.d_ff)) for e in self.experts])  # (E, d, F)
-        out = torch.bmm(h, w2.transpose(1, 2))                                 # (E, C, d)
+        out = torch.bmm(h, w2.transpose(1, 2))  # (E, C, d)
         if first.w_2.bias is not None:
             out = out + torch.stack([e.w_2.bias for e in self.experts]).unsqueeze(1)
         return out
@@ -116,19 +119,19 @@ class _GroupedReluFFN(torch.autograd.Function):
         scale = 1.0 / (1.0 - p) if p > 0 else 1.0
         hidden, start = [], 0
         for e, cnt in enumerate(counts):
-            w1, b1, w2, b2 = params[4 * e: 4 * e + 4]
+            w1, b1, w2, b2 = params[4 * e : 4 * e + 4]
             if cnt == 0:
                 hidden.append(x.new_empty(0))
                 continue
-            xe = x[start:start + cnt]
+            xe = x[start : start + cnt]
             h = torch.addmm(b1, xe, w1.t()) if b1 is not None else xe.mm(w1.t())
             h.relu_()
             if p > 0:
                 h.mul_(torch.empty_like(h).bernoulli_(1.0 - p)).mul_(scale)
             if b2 is not None:
-                torch.addmm(b2, h, w2.t(), out=out[start:start + cnt])
+                torch.addmm(b2, h, w2.t(), out=out[start : start + cnt])
             else:
-                torch.mm(h, w2.t(), out=out[start:start + cnt])
+                torch.mm(h, w2.t(), out=out[start : start + cnt])
             hidden.append(h)
             start += cnt
         ctx.counts, ctx.scale = counts, scale
@@ -140,7 +143,7 @@ class _GroupedReluFFN(torch.autograd.Function):
         counts, scale = ctx.counts, ctx.scale
         E = len(counts)
         saved = ctx.saved_tensors
-        x, hidden, params = saved[0], saved[1:1 + E], saved[1 + E:]
+        x, hidden, params = saved[0], saved[1 : 1 + E], saved[1 + E :]
         grad_out = grad_out.contiguous()
         grad_x = torch.empty_like(x)
         grads = [None] * len(params)
@@ -148,8 +151,8 @@ class _GroupedReluFFN(torch.autograd.Function):
         for e, cnt in enumerate(counts):
             if cnt == 0:
                 continue
-            w1, b1, w2, b2 = params[4 * e: 4 * e + 4]
-            ge, xe, h = grad_out[start:start + cnt], x[start:start + cnt], hidden[e]
+            w1, b1, w2, b2 = params[4 * e : 4 * e + 4]
+            ge, xe, h = grad_out[start : start + cnt], x[start : start + cnt], hidden[e]
             gh = ge.mm(w2)
             grads[4 * e + 2] = ge.t().mm(h)
             if b2 is not None:
@@ -160,7 +163,7 @@ class _GroupedReluFFN(torch.autograd.Function):
             grads[4 * e] = gh.t().mm(xe)
             if b1 is not None:
                 grads[4 * e + 1] = gh.sum(0)
-            torch.mm(gh, w1, out=grad_x[start:start + cnt])
+            torch.mm(gh, w1, out=grad_x[start : start + cnt])
             start += cnt
         return (grad_x, None, None, *grads)
 
@@ -170,9 +173,7 @@ class SharedExperts(nn.Module):
 
     def __init__(self, num: int, width: int, d_model: int, activation: str, bias: bool, dropout: float):
         super().__init__()
-        self.experts = nn.ModuleList(
-            ExpertFFN(d_model, width, activation, bias, dropout) for _ in range(num)
-        )
+        self.experts = nn.ModuleList(ExpertFFN(d_model, width, activation, bias, dropout) for _ in range(num))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.experts[0](x)

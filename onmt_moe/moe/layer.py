@@ -26,6 +26,7 @@ see ``router.next_best_fill``; ``none``: dropless.
 Expert choice: every expert takes its top-C tokens of the given group; a token
 can get 0..E experts; outputs are combined with index_add.
 """
+
 from __future__ import annotations
 
 from typing import Dict, Optional, Tuple
@@ -88,11 +89,16 @@ class MoE(nn.Module):
         bias = args.add_ffnbias
         self.router = Router(args)
         self.routed = ExpertGroup(args.expert_widths, args.d_model, args.activation, bias, args.dropout)
-        self.shared = (SharedExperts(args.num_shared, args.shared_width, args.d_model,
-                                     args.activation, bias, args.dropout)
-                       if args.num_shared > 0 else None)
-        self.backup_expert = (ExpertFFN(args.d_model, args.shared_width, args.activation, bias, args.dropout)
-                              if args.has_backup_expert else None)
+        self.shared = (
+            SharedExperts(args.num_shared, args.shared_width, args.d_model, args.activation, bias, args.dropout)
+            if args.num_shared > 0
+            else None
+        )
+        self.backup_expert = (
+            ExpertFFN(args.d_model, args.shared_width, args.activation, bias, args.dropout)
+            if args.has_backup_expert
+            else None
+        )
         self.routing_stats = RoutingStats(args.num_experts, args.num_modalities, AUX_NAMES, args.top_k)
         self._widths = args.expert_widths
 
@@ -109,8 +115,9 @@ class MoE(nn.Module):
         self.router.reset_parameters()
 
     # ----------------------------------------------------------------- forward
-    def forward(self, x: torch.Tensor, modality: Optional[torch.Tensor] = None
-                ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    def forward(
+        self, x: torch.Tensor, modality: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
         a = self.args
         T, d = x.shape
         if modality is None:
@@ -126,17 +133,33 @@ class MoE(nn.Module):
         mod_onehot = torch.zeros(T, a.num_modalities, device=x.device, dtype=torch.float32)
         mod_onehot.scatter_(1, modality[:, None], 1.0)
         entropy = token_entropy(r.logits, r.probs)
-        aux = compute_aux_losses(logits=r.logits, clean_logits=r.clean_logits, probs=r.probs,
-                                 assign_counts=info["assign_counts"], modality_onehot=mod_onehot,
-                                 entropy=entropy, args=a, widths=self._widths, noise=r.noise)
+        aux = compute_aux_losses(
+            logits=r.logits,
+            clean_logits=r.clean_logits,
+            probs=r.probs,
+            assign_counts=info["assign_counts"],
+            modality_onehot=mod_onehot,
+            entropy=entropy,
+            args=a,
+            widths=self._widths,
+            noise=r.noise,
+        )
         if self.routing_stats.enabled:
             self.routing_stats.update(
-                probs=r.probs.detach(), assign_counts=info["assign_counts"],
-                processed_counts=info["processed_counts"], modality_onehot=mod_onehot,
-                modality_assign=info["modality_assign"], entropy=entropy.detach(),
-                dropped=info["dropped"], rerouted=info["rerouted"], to_shared=info["to_shared"],
-                tokens_no_expert=info["tokens_no_expert"], aux=aux,
-                temperature=r.temperature, noise=r.noise)
+                probs=r.probs.detach(),
+                assign_counts=info["assign_counts"],
+                processed_counts=info["processed_counts"],
+                modality_onehot=mod_onehot,
+                modality_assign=info["modality_assign"],
+                entropy=entropy.detach(),
+                dropped=info["dropped"],
+                rerouted=info["rerouted"],
+                to_shared=info["to_shared"],
+                tokens_no_expert=info["tokens_no_expert"],
+                aux=aux,
+                temperature=r.temperature,
+                noise=r.noise,
+            )
         return y, aux
 
     def _token_choice(self, x, r, modality):
@@ -151,11 +174,10 @@ class MoE(nn.Module):
             keep = limit_capacity(expert_idx, r.probs, cap, a.capacity_priority)
             bucket = torch.where(keep, expert_idx, E)
             if a.overflow == "next_best":
-                bucket, gates, moved = next_best_fill(bucket, gates, r.probs, r.ranking, cap,
-                                                      a.capacity_priority)
+                bucket, gates, moved = next_best_fill(bucket, gates, r.probs, r.ranking, cap, a.capacity_priority)
                 rerouted = moved.float()
         overflow = bucket == E
-        flat = bucket.reshape(-1)                          # assignment i = t*k + j
+        flat = bucket.reshape(-1)  # assignment i = t*k + j
         counts = torch.zeros(E + 1, dtype=torch.long, device=x.device)
         counts.index_add_(0, flat, torch.ones_like(flat))
         if self.uses_padded_dispatch(x, cap):
@@ -204,10 +226,10 @@ class MoE(nn.Module):
     def _dispatch_sorted(self, x, flat, counts):
         """(T*k, d) expert outputs in assignment order, via expert-sorted rows (one host sync)."""
         k, E = self.args.top_k, self.args.num_experts
-        perm = flat.argsort(stable=True)                   # expert-sorted order
+        perm = flat.argsort(stable=True)  # expert-sorted order
         inv_perm = torch.empty_like(perm)
         inv_perm[perm] = torch.arange(perm.numel(), device=perm.device)
-        counts_host = counts.tolist()                      # the one host sync
+        counts_host = counts.tolist()  # the one host sync
         n_routed = sum(counts_host[:E])
         n_backup = counts_host[E] if self.backup_expert is not None else 0
         n_compute = n_routed + n_backup
@@ -216,7 +238,7 @@ class MoE(nn.Module):
         out = self.routed(x_sorted[:n_routed] if n_backup else x_sorted, counts_host[:E])
         if n_backup:
             out = torch.cat([out, self.backup_expert(x_sorted[n_routed:])])
-        return _UnsortRows.apply(out, inv_perm, perm)     # (T*k, d)
+        return _UnsortRows.apply(out, inv_perm, perm)  # (T*k, d)
 
     def _dispatch_padded(self, x, flat, capacity: int):
         """(T*k, d) expert outputs in assignment order via (E, C, d) buffers; no host read.
@@ -231,10 +253,10 @@ class MoE(nn.Module):
         onehot.scatter_(1, flat[:, None], 1)
         rank = onehot.cumsum(0).gather(1, flat[:, None]).squeeze(1) - 1
         kept = flat < E
-        slot = torch.where(kept, flat * C + rank.clamp_max(C - 1), E * C)   # E*C: a zero row
+        slot = torch.where(kept, flat * C + rank.clamp_max(C - 1), E * C)  # E*C: a zero row
         token = torch.arange(flat.shape[0], device=x.device) // k
         slot_token = torch.full((E * C + 1,), T, dtype=torch.long, device=x.device)
-        slot_token[slot] = torch.where(kept, token, T)     # T: a zero row of x
+        slot_token[slot] = torch.where(kept, token, T)  # T: a zero row of x
         slot_token = slot_token[: E * C]
         x_pad = torch.cat([x, x.new_zeros(1, d)])
         x_buf = x_pad.index_select(0, slot_token).view(E, C, d)
@@ -250,7 +272,7 @@ class MoE(nn.Module):
         a = self.args
         T, d = x.shape
         E = a.num_experts
-        tok = r.expert_idx.reshape(-1)                     # (E*C,) already expert-major
+        tok = r.expert_idx.reshape(-1)  # (E*C,) already expert-major
         C = r.expert_idx.shape[1]
         out = self.routed(x.index_select(0, tok), [C] * E)
         g = r.gates.reshape(-1, 1).to(out.dtype)
@@ -268,12 +290,16 @@ class MoE(nn.Module):
                 "assign_counts": assign.sum(0),
                 "processed_counts": assign.sum(0),
                 "modality_assign": mod_assign,
-                "dropped": zero, "rerouted": zero, "to_shared": zero,
+                "dropped": zero,
+                "rerouted": zero,
+                "to_shared": zero,
                 "tokens_no_expert": (assign.sum(1) == 0).sum().float(),
             }
         return y, info
 
     def extra_repr(self) -> str:
         a = self.args
-        return (f"experts={a.num_experts}, k={a.top_k}, router={a.router_type}, "
-                f"overflow={a.overflow}, shared={a.num_shared}")
+        return (
+            f"experts={a.num_experts}, k={a.top_k}, router={a.router_type}, "
+            f"overflow={a.overflow}, shared={a.num_shared}"
+        )

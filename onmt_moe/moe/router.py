@@ -9,6 +9,7 @@ and ``b_m`` (modality_bias) are zero-initialised ``nn.Embedding``s, switched by
 ``-moe_modality_routing``. Noise is applied only in training mode, so eval
 routing is deterministic and, for token choice, per token.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,11 +26,11 @@ from .schedule import Schedule
 
 @dataclass
 class RouterOutput:
-    logits: torch.Tensor        # (T, E) fp32, tempered (and noisy in training); probs = softmax(logits)
+    logits: torch.Tensor  # (T, E) fp32, tempered (and noisy in training); probs = softmax(logits)
     clean_logits: torch.Tensor  # (T, E) fp32, tempered, before gaussian noise
-    probs: torch.Tensor         # (T, E) fp32
-    expert_idx: torch.Tensor    # (T, k) token choice; (E, C) token ids for expert choice
-    gates: torch.Tensor         # same shape as expert_idx, fp32
+    probs: torch.Tensor  # (T, E) fp32
+    expert_idx: torch.Tensor  # (T, k) token choice; (E, C) token ids for expert choice
+    gates: torch.Tensor  # same shape as expert_idx, fp32
     ranking: Optional[torch.Tensor] = None  # (T, E) experts best-first (next_best only)
     temperature: float = 1.0
     noise: float = 0.0
@@ -119,8 +120,7 @@ def expert_capacity(num_tokens: int, args: MoEArgs, training: bool) -> Optional[
 
 def _queue_position(expert_in_order: torch.Tensor, num_experts: int, active=None) -> torch.Tensor:
     """For a sequence of expert ids (priority order), how many earlier entries chose the same expert."""
-    onehot = torch.zeros(expert_in_order.shape[0], num_experts, dtype=torch.int32,
-                         device=expert_in_order.device)
+    onehot = torch.zeros(expert_in_order.shape[0], num_experts, dtype=torch.int32, device=expert_in_order.device)
     src = torch.ones_like(expert_in_order, dtype=torch.int32)[:, None]
     if active is not None:
         src = src * active[:, None].to(torch.int32)

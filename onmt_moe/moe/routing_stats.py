@@ -6,6 +6,7 @@ into one float64 vector on the input's device, so it never synchronises.
 ``snapshot()`` copies that vector to the host once and derives the ratios.
 Every count covers only the tokens the MoE was given (the caller drops pads).
 """
+
 from __future__ import annotations
 
 import math
@@ -20,10 +21,20 @@ class RoutingStats:
         self.E, self.M, self.k = E, M, top_k
         self.aux_names = tuple(aux_names)
         self._fields = {  # name -> shape, all packed into one buffer
-            "load": (E,), "processed": (E,), "importance": (E,),
-            "modality_load": (M, E), "modality_importance": (M, E), "modality_tokens": (M,),
-            "tokens": (1,), "assignments": (1,), "dropped": (1,), "rerouted": (1,),
-            "to_shared": (1,), "tokens_no_expert": (1,), "entropy": (1,), "confidence": (1,),
+            "load": (E,),
+            "processed": (E,),
+            "importance": (E,),
+            "modality_load": (M, E),
+            "modality_importance": (M, E),
+            "modality_tokens": (M,),
+            "tokens": (1,),
+            "assignments": (1,),
+            "dropped": (1,),
+            "rerouted": (1,),
+            "to_shared": (1,),
+            "tokens_no_expert": (1,),
+            "entropy": (1,),
+            "confidence": (1,),
             "aux": (len(self.aux_names),),
         }
         self.enabled = True  # set False to skip the bookkeeping (e.g. at translate time)
@@ -45,13 +56,27 @@ class RoutingStats:
         self.view, offset = {}, 0
         for name, shape in self._fields.items():
             n = math.prod(shape)
-            self.view[name] = self._buf[offset:offset + n].view(shape)
+            self.view[name] = self._buf[offset : offset + n].view(shape)
             offset += n
 
     @torch.no_grad()
-    def update(self, *, probs, assign_counts, processed_counts, modality_onehot,
-               modality_assign, entropy, dropped, rerouted, to_shared, tokens_no_expert,
-               aux: Dict[str, torch.Tensor], temperature: float, noise: float) -> None:
+    def update(
+        self,
+        *,
+        probs,
+        assign_counts,
+        processed_counts,
+        modality_onehot,
+        modality_assign,
+        entropy,
+        dropped,
+        rerouted,
+        to_shared,
+        tokens_no_expert,
+        aux: Dict[str, torch.Tensor],
+        temperature: float,
+        noise: float,
+    ) -> None:
         """All arguments are device tensors (or python floats for temperature/noise)."""
         self._ensure(probs.device)
         v = self.view
@@ -102,7 +127,7 @@ class RoutingStats:
             host, offset = {}, 0
             for name, shape in self._fields.items():
                 n = math.prod(shape)
-                host[name] = flat[offset:offset + n].view(shape)
+                host[name] = flat[offset : offset + n].view(shape)
                 offset += n
         calls = self.calls
         if reset:
@@ -124,22 +149,23 @@ class RoutingStats:
             "tokens": tokens,
             "assignments": assignments,
             "k": self.k,
-            "load": load.tolist(),                              # (E,) assignments before capacity
-            "load_fraction": f.tolist(),                         # (E,) f_e, sums to 1
-            "processed": host["processed"].tolist(),             # (E,) assignments computed by routed experts
+            "load": load.tolist(),  # (E,) assignments before capacity
+            "load_fraction": f.tolist(),  # (E,) f_e, sums to 1
+            "processed": host["processed"].tolist(),  # (E,) assignments computed by routed experts
             "importance": (host["importance"] / max(tokens, 1.0)).tolist(),  # (E,) P_e = mean_t p_te
-            "modality_load": mod_load.tolist(),                  # (M, E) assignments before capacity
-            "modality_load_fraction": mod_f.tolist(),            # (M, E) rows sum to 1 (0 if absent)
-            "modality_importance": (host["modality_importance"]
-                                    / mod_tokens.clamp_min(1.0)[:, None]).tolist(),  # (M, E)
-            "modality_tokens": mod_tokens.tolist(),              # (M,)
-            "dropped": float(host["dropped"][0]),                # assignments no routed expert computed
+            "modality_load": mod_load.tolist(),  # (M, E) assignments before capacity
+            "modality_load_fraction": mod_f.tolist(),  # (M, E) rows sum to 1 (0 if absent)
+            "modality_importance": (
+                host["modality_importance"] / mod_tokens.clamp_min(1.0)[:, None]
+            ).tolist(),  # (M, E)
+            "modality_tokens": mod_tokens.tolist(),  # (M,)
+            "dropped": float(host["dropped"][0]),  # assignments no routed expert computed
             "dropped_fraction": float(host["dropped"][0]) / max(assignments, 1.0),
-            "rerouted": float(host["rerouted"][0]),              # next_best moves
+            "rerouted": float(host["rerouted"][0]),  # next_best moves
             "overflow_fraction": float(host["dropped"][0] + host["rerouted"][0]) / max(assignments, 1.0),
-            "to_shared": float(host["to_shared"][0]),            # overflow handed to shared/backup
+            "to_shared": float(host["to_shared"][0]),  # overflow handed to shared/backup
             "tokens_no_expert_fraction": float(host["tokens_no_expert"][0]) / max(tokens, 1.0),
-            "entropy": entropy,                                  # mean_t H(p_t)
+            "entropy": entropy,  # mean_t H(p_t)
             "entropy_norm": entropy / math.log(E) if E > 1 else 0.0,
             "marginal_entropy_norm": marg_entropy / math.log(E) if E > 1 else 0.0,
             "neff": math.exp(marg_entropy),

@@ -12,6 +12,7 @@ OpenNMT checkpoint and given on the command line:
 Example: ``linear:2.0:1.0:10000`` anneals a router temperature from 2 to 1 over
 the first 10k steps.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,8 +33,7 @@ class Schedule:
         self.kind = parts[0].lower()
         if self.kind not in _KINDS:
             raise ValueError(
-                f"unknown schedule kind {parts[0]!r} in {self.spec!r}; "
-                f"use a number or one of {sorted(_KINDS)}"
+                f"unknown schedule kind {parts[0]!r} in {self.spec!r}; use a number or one of {sorted(_KINDS)}"
             )
         lo, hi = _KINDS[self.kind]
         if not lo <= len(parts) - 1 <= hi:

@@ -13,6 +13,7 @@ DataLoader worker processes (spawned with ``argv == ['-c', '--multiprocessing-fo
 any notebook or script that uses OpenNMT. Turn it off with ``ONMT_MOE_AUTOLOAD=0`` or remove it
 with ``onmt_moe_autoload uninstall``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,6 +26,7 @@ from onmt_moe._hook import SITE_MODULE
 PTH_NAME = "onmt_moe_autoload.pth"
 HOOK_NAME = SITE_MODULE + ".py"
 
+
 def hook_source() -> str:
     """The site-packages copy: :mod:`onmt_moe._hook` verbatim, armed at start-up unless disabled."""
     package_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # onmt_moe/
@@ -32,8 +34,8 @@ def hook_source() -> str:
         src = f.read()
     return src + (
         "\n\n# written by `onmt_moe_autoload install`; ONMT_MOE_AUTOLOAD=0 disables it\n"
-        "if _os.environ.get(\"ONMT_MOE_AUTOLOAD\", \"1\") != \"0\":\n"
-        "    _os.environ[\"ONMT_MOE_AUTOLOAD\"] = \"1\"  # inherited by spawned DataLoader workers\n"
+        'if _os.environ.get("ONMT_MOE_AUTOLOAD", "1") != "0":\n'
+        '    _os.environ["ONMT_MOE_AUTOLOAD"] = "1"  # inherited by spawned DataLoader workers\n'
         "    arm()\n"
         "else:  # plugin off: still say what a plugin checkpoint's failure means\n"
         "    explain_plugin_errors()\n"

@@ -2,6 +2,7 @@
 
 Equivalent to the stock ``onmt_*`` commands when the autoload hook is installed; useful when it is not.
 """
+
 import sys
 
 
@@ -31,5 +32,8 @@ def average_models() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit({"build_vocab": build_vocab, "train": train, "translate": translate,
-              "average_models": average_models}[sys.argv.pop(1)]())
+    sys.exit(
+        {"build_vocab": build_vocab, "train": train, "translate": translate, "average_models": average_models}[
+            sys.argv.pop(1)
+        ]()
+    )

@@ -9,6 +9,7 @@ corpus ``MS``, whose first token is the precursor m/z bin, i.e. the mass, which 
 structures share) the hardest negative is taken among the examples with the same key when the batch
 has one, so same-composition structures are the negatives to beat. The loss is the mean over pairs.
 """
+
 from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple
@@ -59,9 +60,15 @@ def triplet(za: torch.Tensor, zb: torch.Tensor, margin: float, key: Optional[tor
     return 0.5 * (losses[0] + losses[1])
 
 
-def alignment_loss(enc_out: torch.Tensor, modality: torch.Tensor, src_ids: torch.Tensor,
-                   pairs: Sequence[Tuple[int, int]], temperature: float, margin: float = 0.0,
-                   key_modality: int = -1) -> torch.Tensor:
+def alignment_loss(
+    enc_out: torch.Tensor,
+    modality: torch.Tensor,
+    src_ids: torch.Tensor,
+    pairs: Sequence[Tuple[int, int]],
+    temperature: float,
+    margin: float = 0.0,
+    key_modality: int = -1,
+) -> torch.Tensor:
     """Mean over ``pairs`` (modality ids) of InfoNCE (+ the triplet term when ``margin > 0``) over the
     examples with both segments; pairs with fewer than 2 such examples are left out (0 if none is left).
     ``modality`` must hold -1 at pad positions."""

@@ -12,6 +12,7 @@ Optional, all off by default (then the forward is exactly the plain one): within
 a modality type embedding added to the token embeddings, and positions restarting per segment
 (:mod:`onmt_moe.modality.segments`).
 """
+
 from __future__ import annotations
 
 import math
@@ -108,7 +109,8 @@ class MoETransformerEncoder(TransformerEncoder):
         if "ffn" in (getattr(opt, "use_ckpting", []) or []):
             unsupported.append("use_ckpting: [ffn] (checkpoint only 'mha' or 'lora', or none)")
         if getattr(opt, "segment_positions", False) and (
-                not getattr(opt, "position_encoding", False) or getattr(opt, "max_relative_positions", 0) != 0):
+            not getattr(opt, "position_encoding", False) or getattr(opt, "max_relative_positions", 0) != 0
+        ):
             unsupported.append("segment_positions without sinusoidal position_encoding (max_relative_positions 0)")
         n_fusion = int(getattr(opt, "fusion_layers", 0) or 0)
         heads = int(getattr(opt, "fusion_heads", 0) or 0) or int(opt.heads)
@@ -142,18 +144,29 @@ class MoETransformerEncoder(TransformerEncoder):
     @staticmethod
     def _fusion_layer(opt) -> TransformerEncoderLayer:
         """A stock pre-norm OpenNMT encoder layer (dense FFN); the cross-segment mask makes it cross-modal."""
+
         def first(x):
             return x[0] if isinstance(x, list) else x
 
         return TransformerEncoderLayer(
-            opt.enc_hid_size, int(getattr(opt, "fusion_heads", 0) or 0) or opt.heads, opt.transformer_ff,
-            first(opt.dropout), first(opt.attention_dropout),
+            opt.enc_hid_size,
+            int(getattr(opt, "fusion_heads", 0) or 0) or opt.heads,
+            opt.transformer_ff,
+            first(opt.dropout),
+            first(opt.attention_dropout),
             max_relative_positions=opt.max_relative_positions,
             relative_positions_buckets=opt.relative_positions_buckets,
-            pos_ffn_activation_fn=opt.pos_ffn_activation_fn, add_qkvbias=opt.add_qkvbias, num_kv=opt.num_kv,
-            add_ffnbias=opt.add_ffnbias, layer_norm=opt.layer_norm, norm_eps=opt.norm_eps,
-            use_ckpting=opt.use_ckpting, rotary_interleave=opt.rotary_interleave, rotary_theta=opt.rotary_theta,
-            rotary_dim=opt.rotary_dim)
+            pos_ffn_activation_fn=opt.pos_ffn_activation_fn,
+            add_qkvbias=opt.add_qkvbias,
+            num_kv=opt.num_kv,
+            add_ffnbias=opt.add_ffnbias,
+            layer_norm=opt.layer_norm,
+            norm_eps=opt.norm_eps,
+            use_ckpting=opt.use_ckpting,
+            rotary_interleave=opt.rotary_interleave,
+            rotary_theta=opt.rotary_theta,
+            rotary_dim=opt.rotary_dim,
+        )
 
     def update_dropout(self, dropout, attention_dropout):
         super().update_dropout(dropout, attention_dropout)
@@ -202,16 +215,21 @@ class MoETransformerEncoder(TransformerEncoder):
         wanted = [n for p in pairs for n in p] + ([hard_key] if hard_key else [])
         missing = [n for n in wanted if self.modality_vocab.id_of(n) < 1]
         if not self.contrastive_coef.is_zero() and missing:
-            raise ValueError(f"moe_contrastive_pair(s)/hard_key {missing}: must be modality tags of the source "
-                             f"vocabulary (found: {self.modality_names[1:]})")
+            raise ValueError(
+                f"moe_contrastive_pair(s)/hard_key {missing}: must be modality tags of the source "
+                f"vocabulary (found: {self.modality_names[1:]})"
+            )
         self.contrastive_ids = [(self.modality_vocab.id_of(a), self.modality_vocab.id_of(b)) for a, b in pairs]
         self.contrastive_key = self.modality_vocab.id_of(hard_key) if hard_key else -1
         self.last_contrastive = None
         self.keep_align_states = False  # onmt_moe.runs.retrieval sets it to read last_align_states
         self.last_align_states = None
         for i in range(n_layers):
-            moe_ff = MoEFeedForward(MoE(args), opt.enc_hid_size, dropout, _layer_norm(opt, opt.enc_hid_size)) \
-                if i in self.moe_layer_ids else None
+            moe_ff = (
+                MoEFeedForward(MoE(args), opt.enc_hid_size, dropout, _layer_norm(opt, opt.enc_hid_size))
+                if i in self.moe_layer_ids
+                else None
+            )
             self.transformer[i] = MoEEncoderLayer.from_layer(self.transformer[i], moe_ff)
         if trained_step >= 0:  # a loaded checkpoint routes with the schedules' values at its step
             self.set_step(trained_step)
@@ -292,6 +310,12 @@ class MoETransformerEncoder(TransformerEncoder):
         self.last_contrastive = None
         if align_on:
             self.last_contrastive = contrastive.alignment_loss(
-                self.last_align_states, modality_bs.masked_fill(~keep, -1), src[:, :, 0], self.contrastive_ids,
-                self.contrastive_temperature, self.contrastive_margin, self.contrastive_key)
+                self.last_align_states,
+                modality_bs.masked_fill(~keep, -1),
+                src[:, :, 0],
+                self.contrastive_ids,
+                self.contrastive_temperature,
+                self.contrastive_margin,
+                self.contrastive_key,
+            )
         return enc_out, None, src_len

@@ -15,6 +15,7 @@ Optional structure-aware loss (glycan track): ``struct_loss_weights`` gives per-
 target tokens; the summed CE becomes ``Σ_t w(y_t) · CE_t`` (on top of label smoothing); the reported
 statistics still use the unweighted CE.
 """
+
 from __future__ import annotations
 
 from typing import Dict, Optional
@@ -95,8 +96,10 @@ def _setup_tasks(compute, opt, vocab, train: bool) -> None:
     weights = parse_weights(getattr(opt, "moe_task_loss_weights", None), "moe_task_loss_weights", "task")
     if not names or not getattr(opt, "share_vocab", False):
         if weights:
-            raise ValueError("moe_task_loss_weights needs task tokens (<TASK_…>) in a shared vocabulary "
-                             "(share_vocab: true; benchmark/generate_glycan_input.py --multitask)")
+            raise ValueError(
+                "moe_task_loss_weights needs task tokens (<TASK_…>) in a shared vocabulary "
+                "(share_vocab: true; benchmark/generate_glycan_input.py --multitask)"
+            )
         return
     if opt.copy_attn or opt.lambda_align or opt.lm_prior_model or opt.generator_function == "sparsemax":
         if weights:
@@ -149,8 +152,13 @@ class MoELossCompute(LossCompute):
         target = batch["tgt"][:, lo:hi, 0].contiguous().view(-1)
         output = output[:, trunc_start:hi, :].contiguous()
         scores = self.generator(self._bottle(output)).float()
-        ce = F.cross_entropy(scores, target, ignore_index=self.padding_idx, reduction="none",
-                             label_smoothing=self.criterion.label_smoothing)
+        ce = F.cross_entropy(
+            scores,
+            target,
+            ignore_index=self.padding_idx,
+            reduction="none",
+            label_smoothing=self.criterion.label_smoothing,
+        )
         w = torch.ones_like(ce) if self.token_weights is None else self.token_weights.to(scores.device)[target]
         if self.task_lookup is not None:  # per-task weights and statistics (onmt_moe.plugin.task_metrics)
             row_task = example_tasks(batch["src"], self.task_lookup).repeat_interleave(output.size(1))

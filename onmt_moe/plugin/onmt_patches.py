@@ -54,6 +54,7 @@ Each patch names the upstream function it wraps and why:
     with no checkpoint. It records the processes ``train`` starts (``SpawnProcess.start``, only
     during that call) and raises one line naming the rank and its exit code.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -244,8 +245,7 @@ def _patch_report_manager() -> None:
             return base
         if gpu_rank > 0:  # data parallel: takes part in rank 0's reductions, writes nothing
             return reporting.RankReportMgr(base.report_every, start_time=-1)
-        return reporting.CsvReportMgr(opt, base.report_every, start_time=-1,
-                                      tensorboard_writer=base.tensorboard_writer)
+        return reporting.CsvReportMgr(opt, base.report_every, start_time=-1, tensorboard_writer=base.tensorboard_writer)
 
     onmt.utils.build_report_manager = build_report_manager
 
@@ -408,8 +408,9 @@ def _install_cpu_distributed() -> None:
         for rank, proc in zip(opt.gpu_ranks, procs):
             if proc.exitcode:
                 how = f"signal {-proc.exitcode}" if proc.exitcode < 0 else f"exit code {proc.exitcode}"
-                raise SystemExit(f"onmt_train: rank {rank} (pid {proc.pid}) ended with {how}; "
-                                 "its error is in the output above")
+                raise SystemExit(
+                    f"onmt_train: rank {rank} (pid {proc.pid}) ended with {how}; its error is in the output above"
+                )
         return out
 
     onmt.bin.train.train = train

@@ -3,6 +3,7 @@
 All are added to OpenNMT's ``model_opts`` by :mod:`onmt_moe.plugin.onmt_patches`, so they show in
 ``onmt_train -h``, are saved in every checkpoint, and get defaults when an older checkpoint is loaded.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,72 +14,162 @@ def add_plugin_options(parser) -> None:
 
     add_moe_options(parser)
     group = parser.add_argument_group("MoE encoder: modalities and logging (onmt_moe)")
-    group.add("--moe_layers", "-moe_layers", type=int, nargs="+", default=[],
-              help="Encoder layers (0-based) whose feed-forward block is an MoE; empty = all layers.")
-    group.add("--moe_modalities", "-moe_modalities", type=str, nargs="+", default=[],
-              help="Modality tag names in the order that fixes their ids (e.g. FORMULA NMR IR MS); "
-                   "empty = every <X>/</X> pair found in the source vocabulary, sorted. Tokens outside "
-                   "any segment get modality OTHER.")
+    group.add(
+        "--moe_layers",
+        "-moe_layers",
+        type=int,
+        nargs="+",
+        default=[],
+        help="Encoder layers (0-based) whose feed-forward block is an MoE; empty = all layers.",
+    )
+    group.add(
+        "--moe_modalities",
+        "-moe_modalities",
+        type=str,
+        nargs="+",
+        default=[],
+        help="Modality tag names in the order that fixes their ids (e.g. FORMULA NMR IR MS); "
+        "empty = every <X>/</X> pair found in the source vocabulary, sorted. Tokens outside "
+        "any segment get modality OTHER.",
+    )
     # hidden: written by the plugin when the model is built (ModalityVocab.to_option), read back from checkpoints
     group.add("--moe_modality_vocab", "-moe_modality_vocab", type=str, nargs="*", default=[], help=argparse.SUPPRESS)
-    group.add("--moe_log_dir", "-moe_log_dir", type=str, default="",
-              help="Write train_steps.csv, valid_summary.csv, moe_steps.csv, moe_aux.csv, grad_norms.csv "
-                   "into this directory (start_training sets it to the run folder); empty = no CSV logs. "
-                   "Rows newer than the step training starts from are dropped first, so runs never mix.")
-    group.add("--moe_trained_step", "-moe_trained_step", type=int, default=-1,
-              help="Set by the plugin in every saved checkpoint (do not set it): the training step whose "
-                   "schedule values (router temperature, noise) the loaded model uses; -1 = not recorded "
-                   "(older checkpoints: step 0).")
-    group.add("--moe_cpu_distributed", "-moe_cpu_distributed", action="store_true",
-              help="Run OpenNMT's multi-process data-parallel training (world_size > 1, one process per "
-                   "gpu_ranks entry) on CPU over gpu_backend: gloo, e.g. to test it without GPUs. "
-                   "Off = upstream behaviour (one CUDA device per process).")
-    group.add("--moe_grad_norm_every", "-moe_grad_norm_every", type=int, default=0,
-              help="Log per-module gradient norms to grad_norms.csv every N steps (0 = off).")
-    group.add("--moe_contrastive_coef", "-moe_contrastive_coef", type=str, default="0",
-              help="Cross-modal contrastive alignment (off at 0): InfoNCE between the mean-pooled encoder states "
-                   "of two modality segments of the same example, against the other examples of the batch. "
-                   "A number or a schedule like the other aux coefficients, e.g. 'linear:0:0.1:2000:1000' "
-                   "(off for 1000 steps, then ramps to 0.1 over 2000) or 'step:0.1:0:3000' (only early).")
-    group.add("--moe_contrastive_pair", "-moe_contrastive_pair", type=str, nargs=2, default=["MS", "TEXT"],
-              help="The two modality (tag) names whose pooled states are aligned.")
-    group.add("--moe_contrastive_pairs", "-moe_contrastive_pairs", type=str, default="",
-              help="Several aligned pairs instead of -moe_contrastive_pair, e.g. 'MS:WURCS,TEXT:WURCS,MS:TEXT' "
-                   "(the loss is the mean over the pairs; onmt_moe/contrastive.py).")
-    group.add("--moe_contrastive_margin", "-moe_contrastive_margin", type=float, default=0.0,
-              help="Triplet margin on cosine similarity against the hardest negative (0 = off; ~0.2).")
-    group.add("--moe_contrastive_hard_key", "-moe_contrastive_hard_key", type=str, default="",
-              help="Modality whose first token inside the segment is the hard-negative key: the triplet's "
-                   "negative is taken among same-key examples of the batch (glycan: MS, whose first token is "
-                   "the precursor m/z bin, so same-mass/same-composition structures). Empty = any example.")
-    group.add("--moe_contrastive_temperature", "-moe_contrastive_temperature", type=float, default=0.1,
-              help="InfoNCE temperature.")
-    group.add("--struct_loss_weights", "-struct_loss_weights", type=str, default="",
-              help="Structure-aware loss: per-class weights of target tokens, e.g. "
-                   "'monosaccharide=2,linkage=1.5,modification=2' (WURCS targets; see docs/glycan.md).")
-    group.add("--moe_task_loss_weights", "-moe_task_loss_weights", type=str, default="",
-              help="Multi-task runs: a loss weight per task token, e.g. 'TASK_STRUCT=1.0,TASK_SPEC=0.5' (tasks not "
-                   "named keep 1.0; 0 = the task's target is not trained, e.g. an alignment-only task). Needs "
-                   "share_vocab and task tokens in the vocabulary (onmt_moe/task_metrics.py).")
+    group.add(
+        "--moe_log_dir",
+        "-moe_log_dir",
+        type=str,
+        default="",
+        help="Write train_steps.csv, valid_summary.csv, moe_steps.csv, moe_aux.csv, grad_norms.csv "
+        "into this directory (start_training sets it to the run folder); empty = no CSV logs. "
+        "Rows newer than the step training starts from are dropped first, so runs never mix.",
+    )
+    group.add(
+        "--moe_trained_step",
+        "-moe_trained_step",
+        type=int,
+        default=-1,
+        help="Set by the plugin in every saved checkpoint (do not set it): the training step whose "
+        "schedule values (router temperature, noise) the loaded model uses; -1 = not recorded "
+        "(older checkpoints: step 0).",
+    )
+    group.add(
+        "--moe_cpu_distributed",
+        "-moe_cpu_distributed",
+        action="store_true",
+        help="Run OpenNMT's multi-process data-parallel training (world_size > 1, one process per "
+        "gpu_ranks entry) on CPU over gpu_backend: gloo, e.g. to test it without GPUs. "
+        "Off = upstream behaviour (one CUDA device per process).",
+    )
+    group.add(
+        "--moe_grad_norm_every",
+        "-moe_grad_norm_every",
+        type=int,
+        default=0,
+        help="Log per-module gradient norms to grad_norms.csv every N steps (0 = off).",
+    )
+    group.add(
+        "--moe_contrastive_coef",
+        "-moe_contrastive_coef",
+        type=str,
+        default="0",
+        help="Cross-modal contrastive alignment (off at 0): InfoNCE between the mean-pooled encoder states "
+        "of two modality segments of the same example, against the other examples of the batch. "
+        "A number or a schedule like the other aux coefficients, e.g. 'linear:0:0.1:2000:1000' "
+        "(off for 1000 steps, then ramps to 0.1 over 2000) or 'step:0.1:0:3000' (only early).",
+    )
+    group.add(
+        "--moe_contrastive_pair",
+        "-moe_contrastive_pair",
+        type=str,
+        nargs=2,
+        default=["MS", "TEXT"],
+        help="The two modality (tag) names whose pooled states are aligned.",
+    )
+    group.add(
+        "--moe_contrastive_pairs",
+        "-moe_contrastive_pairs",
+        type=str,
+        default="",
+        help="Several aligned pairs instead of -moe_contrastive_pair, e.g. 'MS:WURCS,TEXT:WURCS,MS:TEXT' "
+        "(the loss is the mean over the pairs; onmt_moe/contrastive.py).",
+    )
+    group.add(
+        "--moe_contrastive_margin",
+        "-moe_contrastive_margin",
+        type=float,
+        default=0.0,
+        help="Triplet margin on cosine similarity against the hardest negative (0 = off; ~0.2).",
+    )
+    group.add(
+        "--moe_contrastive_hard_key",
+        "-moe_contrastive_hard_key",
+        type=str,
+        default="",
+        help="Modality whose first token inside the segment is the hard-negative key: the triplet's "
+        "negative is taken among same-key examples of the batch (glycan: MS, whose first token is "
+        "the precursor m/z bin, so same-mass/same-composition structures). Empty = any example.",
+    )
+    group.add(
+        "--moe_contrastive_temperature",
+        "-moe_contrastive_temperature",
+        type=float,
+        default=0.1,
+        help="InfoNCE temperature.",
+    )
+    group.add(
+        "--struct_loss_weights",
+        "-struct_loss_weights",
+        type=str,
+        default="",
+        help="Structure-aware loss: per-class weights of target tokens, e.g. "
+        "'monosaccharide=2,linkage=1.5,modification=2' (WURCS targets; see docs/glycan.md).",
+    )
+    group.add(
+        "--moe_task_loss_weights",
+        "-moe_task_loss_weights",
+        type=str,
+        default="",
+        help="Multi-task runs: a loss weight per task token, e.g. 'TASK_STRUCT=1.0,TASK_SPEC=0.5' (tasks not "
+        "named keep 1.0; 0 = the task's target is not trained, e.g. an alignment-only task). Needs "
+        "share_vocab and task tokens in the vocabulary (onmt_moe/task_metrics.py).",
+    )
     add_segment_options(parser)
 
 
 def add_segment_options(parser) -> None:
     """Cross-modal attention and embeddings of ``moe_transformer`` (all off = the plain encoder)."""
     group = parser.add_argument_group("MoE encoder: modality segments, cross-modal attention (onmt_moe)")
-    group.add("--within_modality_attention", "-within_modality_attention", action="store_true",
-              help="The encoder layers attend only within each modality segment (block mask per segment: a "
-                   "maximal run of tokens of one modality, tags included); tokens outside any segment (a multi-task "
-                   "source's task token) stay visible to every token. Mix the modalities with -fusion_layers.")
-    group.add("--fusion_layers", "-fusion_layers", type=int, default=0,
-              help="Cross-modal attention layers after the encoder layers: each token attends to the tokens "
-                   "of the other segments of its example (all tokens if it has no other segment), then a "
-                   "dense feed-forward block. 0 = none.")
-    group.add("--fusion_heads", "-fusion_heads", type=int, default=0,
-              help="Attention heads of the fusion layers; 0 = -heads.")
-    group.add("--modality_type_embedding", "-modality_type_embedding", action="store_true",
-              help="Add a learned modality type embedding (one vector per modality id, OTHER included) to the "
-                   "token embeddings; without it the modality reaches only the router.")
-    group.add("--segment_positions", "-segment_positions", action="store_true",
-              help="Sinusoidal positions restart at 0 at the start of every segment (needs "
-                   "-position_encoding; not with relative or rotary positions).")
+    group.add(
+        "--within_modality_attention",
+        "-within_modality_attention",
+        action="store_true",
+        help="The encoder layers attend only within each modality segment (block mask per segment: a "
+        "maximal run of tokens of one modality, tags included); tokens outside any segment (a multi-task "
+        "source's task token) stay visible to every token. Mix the modalities with -fusion_layers.",
+    )
+    group.add(
+        "--fusion_layers",
+        "-fusion_layers",
+        type=int,
+        default=0,
+        help="Cross-modal attention layers after the encoder layers: each token attends to the tokens "
+        "of the other segments of its example (all tokens if it has no other segment), then a "
+        "dense feed-forward block. 0 = none.",
+    )
+    group.add(
+        "--fusion_heads", "-fusion_heads", type=int, default=0, help="Attention heads of the fusion layers; 0 = -heads."
+    )
+    group.add(
+        "--modality_type_embedding",
+        "-modality_type_embedding",
+        action="store_true",
+        help="Add a learned modality type embedding (one vector per modality id, OTHER included) to the "
+        "token embeddings; without it the modality reaches only the router.",
+    )
+    group.add(
+        "--segment_positions",
+        "-segment_positions",
+        action="store_true",
+        help="Sinusoidal positions restart at 0 at the start of every segment (needs "
+        "-position_encoding; not with relative or rotary positions).",
+    )

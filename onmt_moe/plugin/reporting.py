@@ -16,6 +16,7 @@ called by every rank: the other ranks get a :class:`RankReportMgr` that takes pa
 nothing), and the fractions are recomputed from the sums, so the rows are those of one process
 that saw every rank's batches. OpenNMT already gathers the train statistics and validates on rank 0.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,12 +31,34 @@ from onmt_moe.runs.csvlog import CsvLog, truncate_file_after_step
 
 TRAIN_COLUMNS = ["step", "xent", "ppl", "accuracy", "lr", "src_tok_per_s", "tgt_tok_per_s", "elapsed_s", "aux_total"]
 VALID_COLUMNS = ["step", "xent", "ppl", "accuracy"]
-MOE_COLUMNS = ["step", "layer", "expert", "modality", "load", "load_frac", "importance", "importance_frac",
-               "overflow_frac", "entropy_norm", "cv", "max_over_mean", "router_confidence", "temperature", "k"]
+MOE_COLUMNS = [
+    "step",
+    "layer",
+    "expert",
+    "modality",
+    "load",
+    "load_frac",
+    "importance",
+    "importance_frac",
+    "overflow_frac",
+    "entropy_norm",
+    "cv",
+    "max_over_mean",
+    "router_confidence",
+    "temperature",
+    "k",
+]
 AUX_COLUMNS = ["step", "component", "raw", "coef", "weighted"]
 TASK_COLUMNS = ["step", "task", "xent", "ppl", "accuracy", "tokens"]  # multi-task runs (onmt_moe.plugin.task_metrics)
-CSV_FILES = ("train_steps.csv", "valid_summary.csv", "moe_steps.csv", "moe_aux.csv", "grad_norms.csv",
-             "train_tasks.csv", "valid_tasks.csv")
+CSV_FILES = (
+    "train_steps.csv",
+    "valid_summary.csv",
+    "moe_steps.csv",
+    "moe_aux.csv",
+    "grad_norms.csv",
+    "train_tasks.csv",
+    "valid_tasks.csv",
+)
 
 _STATE: Dict[str, object] = {"model": None, "opt": None, "grad_logger": None, "started": False, "csv_dir": None}
 
@@ -124,13 +147,25 @@ def routing_rows(step: int, layer: int, snap: dict, modality_names: List[str]) -
     imp = [float(v) for v in snap["importance"]]
     E = len(load)
     tot_load, tot_imp = sum(load) or 1.0, sum(imp) or 1.0
-    layer_vals = {k: _f(snap.get(k)) for k in ("entropy_norm", "cv", "max_over_mean", "router_confidence",
-                                               "temperature", "k")}
+    layer_vals = {
+        k: _f(snap.get(k)) for k in ("entropy_norm", "cv", "max_over_mean", "router_confidence", "temperature", "k")
+    }
     layer_vals["overflow_frac"] = _f(snap.get("overflow_fraction"))
     rows = []
     for e in range(E):
-        rows.append(dict(step=step, layer=layer, expert=e, modality="all", load=load[e], load_frac=load[e] / tot_load,
-                         importance=imp[e], importance_frac=imp[e] / tot_imp, **layer_vals))
+        rows.append(
+            dict(
+                step=step,
+                layer=layer,
+                expert=e,
+                modality="all",
+                load=load[e],
+                load_frac=load[e] / tot_load,
+                importance=imp[e],
+                importance_frac=imp[e] / tot_imp,
+                **layer_vals,
+            )
+        )
     per_mod = snap.get("modality_load")
     imp_mod = snap.get("modality_importance")
     if per_mod is not None:
@@ -143,9 +178,19 @@ def routing_rows(step: int, layer: int, snap: dict, modality_names: List[str]) -
             si = sum(irow) if imp_mod is not None else float("nan")
             name = modality_names[m] if m < len(modality_names) else f"M{m}"
             for e in range(E):
-                rows.append(dict(step=step, layer=layer, expert=e, modality=name, load=row[e], load_frac=row[e] / s,
-                                 importance=irow[e], importance_frac=(irow[e] / si) if si and si == si else float("nan"),
-                                 **layer_vals))
+                rows.append(
+                    dict(
+                        step=step,
+                        layer=layer,
+                        expert=e,
+                        modality=name,
+                        load=row[e],
+                        load_frac=row[e] / s,
+                        importance=irow[e],
+                        importance_frac=(irow[e] / si) if si and si == si else float("nan"),
+                        **layer_vals,
+                    )
+                )
     return rows
 
 
@@ -170,7 +215,8 @@ class CsvReportMgr(ReportMgr):
         rows = meter.snapshot(reset=True) if meter is not None else []
         if rows:
             CsvLog(os.path.join(self._d, f"{which}_tasks.csv"), TASK_COLUMNS).append(
-                [dict(step=step, **r) for r in rows])
+                [dict(step=step, **r) for r in rows]
+            )
 
     def _moe_logs(self):
         if self.moe_csv is None:
@@ -196,19 +242,28 @@ class CsvReportMgr(ReportMgr):
                     rows.extend(routing_rows(step, layer_id, snap, enc.modality_names))
             moe_csv.append(rows)
         xent = report_stats.xent() if report_stats.n_words else float("nan")
-        self.train_csv.append_row(dict(
-            step=step, xent=xent, ppl=math.exp(min(xent, 100)) if xent == xent else float("nan"),
-            accuracy=report_stats.accuracy() if report_stats.n_words else float("nan"), lr=learning_rate,
-            src_tok_per_s=report_stats.n_src_words / t, tgt_tok_per_s=report_stats.n_words / t,
-            elapsed_s=time.time() - self._t0, aux_total=aux_total))
+        self.train_csv.append_row(
+            dict(
+                step=step,
+                xent=xent,
+                ppl=math.exp(min(xent, 100)) if xent == xent else float("nan"),
+                accuracy=report_stats.accuracy() if report_stats.n_words else float("nan"),
+                lr=learning_rate,
+                src_tok_per_s=report_stats.n_src_words / t,
+                tgt_tok_per_s=report_stats.n_words / t,
+                elapsed_s=time.time() - self._t0,
+                aux_total=aux_total,
+            )
+        )
         self._task_rows("train", step)
         return out
 
     def _report_step(self, lr, patience, step, valid_stats=None, train_stats=None):
         super()._report_step(lr, patience, step, valid_stats=valid_stats, train_stats=train_stats)
         if valid_stats is not None and valid_stats.n_words:
-            self.valid_csv.append_row(dict(step=step, xent=valid_stats.xent(), ppl=valid_stats.ppl(),
-                                           accuracy=valid_stats.accuracy()))
+            self.valid_csv.append_row(
+                dict(step=step, xent=valid_stats.xent(), ppl=valid_stats.ppl(), accuracy=valid_stats.accuracy())
+            )
             self._task_rows("valid", step)
 
 
@@ -227,4 +282,13 @@ class RankReportMgr(ReportMgr):
         return out
 
 
-__all__ = ["CsvReportMgr", "RankReportMgr", "reduce_over_ranks", "attach_model", "begin_training", "before_optimizer_step", "routing_rows", "log_dir"]
+__all__ = [
+    "CsvReportMgr",
+    "RankReportMgr",
+    "reduce_over_ranks",
+    "attach_model",
+    "begin_training",
+    "before_optimizer_step",
+    "routing_rows",
+    "log_dir",
+]

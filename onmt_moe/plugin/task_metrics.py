@@ -14,6 +14,7 @@ example names its task. From it:
 Plain PyTorch, no OpenNMT. The meters of the running process are kept in :data:`METERS`
 (``"train"``, ``"valid"``), set by :class:`onmt_moe.plugin.loss.MoELossCompute` when it is built.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,7 +29,7 @@ METERS: Dict[str, "TaskMeter"] = {}
 
 def task_names(itos: Sequence[str]) -> List[str]:
     """The task names (``STRUCT``, …) of the task tokens in a vocabulary, in vocabulary order."""
-    return [t[len(TASK_PREFIX):-1] for t in itos if t.startswith(TASK_PREFIX) and t.endswith(">")]
+    return [t[len(TASK_PREFIX) : -1] for t in itos if t.startswith(TASK_PREFIX) and t.endswith(">")]
 
 
 def task_lookup(itos: Sequence[str]) -> torch.Tensor:
@@ -49,10 +50,12 @@ def task_weight_vector(names: Sequence[str], weights: Dict[str, float]) -> torch
     known = {n: i for i, n in enumerate(names)}
     for key, value in weights.items():
         name = key.strip().strip("<>")
-        name = name[len("TASK_"):] if name.startswith("TASK_") else name
+        name = name[len("TASK_") :] if name.startswith("TASK_") else name
         if name not in known:
-            raise ValueError(f"moe_task_loss_weights: {key!r} is not a task token of the vocabulary "
-                             f"(tasks: {', '.join('TASK_' + n for n in names) or 'none'})")
+            raise ValueError(
+                f"moe_task_loss_weights: {key!r} is not a task token of the vocabulary "
+                f"(tasks: {', '.join('TASK_' + n for n in names) or 'none'})"
+            )
         if value < 0 or not math.isfinite(value):
             raise ValueError(f"moe_task_loss_weights: {key}={value}: the weight must be a finite number >= 0")
         out[known[name]] = float(value)
@@ -87,8 +90,15 @@ class TaskMeter:
             for name, (loss, n, ok) in zip(self.names, self.sums.cpu().tolist()):
                 if n > 0:
                     xent = loss / n
-                    rows.append({"task": name, "xent": xent, "ppl": math.exp(min(xent, 100)),
-                                 "accuracy": 100.0 * ok / n, "tokens": int(n)})
+                    rows.append(
+                        {
+                            "task": name,
+                            "xent": xent,
+                            "ppl": math.exp(min(xent, 100)),
+                            "accuracy": 100.0 * ok / n,
+                            "tokens": int(n),
+                        }
+                    )
         if reset:
             self.sums = None
         return rows

@@ -25,6 +25,7 @@ reported through OpenNMT's transform statistics when ``stats`` is given.
 The class is top level so that data-loader workers can unpickle it; importing
 this module twice does not register the name twice.
 """
+
 from __future__ import annotations
 
 import random
@@ -58,7 +59,8 @@ def parse_probs(spec: Optional[str]) -> Dict[str, float]:
         if p is None or not 0.0 <= p <= 1.0:
             raise ValueError(
                 f"--modality_dropout_probs: bad item {name + '=' + val!r} (want NAME=P with 0 <= P <= 1, "
-                f"e.g. 'IR=0.3,MS=0.2')")
+                f"e.g. 'IR=0.3,MS=0.2')"
+            )
         out[name] = p
     return out
 
@@ -100,15 +102,35 @@ class ModalityDropoutTransform(Transform):
     @classmethod
     def add_options(cls, parser):
         group = parser.add_argument_group("Transform/ModalityDropout")
-        group.add("--modality_dropout_prob", "-modality_dropout_prob", type=float, default=DEFAULT_PROB,
-                  help="Probability of hiding each modality segment of a training example.")
-        group.add("--modality_dropout_probs", "-modality_dropout_probs", type=str, default="",
-                  help="Per-modality overrides, e.g. 'IR=0.3,MS=0.2' (tag names).")
-        group.add("--modality_dropout_mode", "-modality_dropout_mode", type=str, default=DEFAULT_MODE,
-                  choices=list(MODES),
-                  help="token: keep the tags around a single <MISSING>; drop: remove the segment.")
-        group.add("--modality_dropout_min_keep", "-modality_dropout_min_keep", type=int, default=DEFAULT_MIN_KEEP,
-                  help="Data segments that always survive (never all are hidden).")
+        group.add(
+            "--modality_dropout_prob",
+            "-modality_dropout_prob",
+            type=float,
+            default=DEFAULT_PROB,
+            help="Probability of hiding each modality segment of a training example.",
+        )
+        group.add(
+            "--modality_dropout_probs",
+            "-modality_dropout_probs",
+            type=str,
+            default="",
+            help="Per-modality overrides, e.g. 'IR=0.3,MS=0.2' (tag names).",
+        )
+        group.add(
+            "--modality_dropout_mode",
+            "-modality_dropout_mode",
+            type=str,
+            default=DEFAULT_MODE,
+            choices=list(MODES),
+            help="token: keep the tags around a single <MISSING>; drop: remove the segment.",
+        )
+        group.add(
+            "--modality_dropout_min_keep",
+            "-modality_dropout_min_keep",
+            type=int,
+            default=DEFAULT_MIN_KEEP,
+            help="Data segments that always survive (never all are hidden).",
+        )
 
     @classmethod
     def _validate_options(cls, opts):
@@ -182,7 +204,7 @@ class ModalityDropoutTransform(Transform):
         for i, (name, toks) in enumerate(segs):
             width = len(toks) + (0 if name is None else 2)
             if i not in hide:
-                new_src.extend(src[pos:pos + width])
+                new_src.extend(src[pos : pos + width])
                 origin.extend(range(pos, pos + width))
             elif self.mode == "token":
                 new_src.extend([src[pos], MISSING, src[pos + width - 1]])
@@ -191,8 +213,7 @@ class ModalityDropoutTransform(Transform):
         example["src"] = new_src
         feats = example.get("src_feats")
         if feats:
-            example["src_feats"] = [
-                [f[j] for j in origin] if len(f) == len(src) else f for f in feats]
+            example["src_feats"] = [[f[j] for j in origin] if len(f) == len(src) else f for f in feats]
         if stats is not None:
             try:
                 stats.update(ModalityDropoutStats(dict(dropped)))
@@ -204,8 +225,7 @@ class ModalityDropoutTransform(Transform):
         return ", ".join(f"{k}: {self.drop_counts[k]}/{self.seen_counts[k]}" for k in sorted(self.seen_counts))
 
     def _repr_args(self):
-        return (f"prob={self.prob}, probs={self.probs}, mode={self.mode}, "
-                f"min_keep={self.min_keep}")
+        return f"prob={self.prob}, probs={self.probs}, mode={self.mode}, min_keep={self.min_keep}"
 
 
 if NAME not in AVAILABLE_TRANSFORMS:

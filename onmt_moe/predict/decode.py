@@ -1,5 +1,6 @@
 """Beam search with OpenNMT's own inference engine (``onmt.inference_engine.InferenceEnginePY``,
 what ``onmt_translate`` runs), the plugin loaded, the model kept in memory between samples."""
+
 from __future__ import annotations
 
 import logging
@@ -54,8 +55,16 @@ class Decoder:
     mean log-probability per token (``length_penalty avg``, what ``onmt_translate -with_score``
     writes)."""
 
-    def __init__(self, checkpoint: str, n_best: int, beam_size: int, max_length: int = 250,
-                 min_length: int = 0, gpu: int = -1, batch_size: int = 16):
+    def __init__(
+        self,
+        checkpoint: str,
+        n_best: int,
+        beam_size: int,
+        max_length: int = 250,
+        min_length: int = 0,
+        gpu: int = -1,
+        batch_size: int = 16,
+    ):
         from onmt.inference_engine import InferenceEnginePY
         from onmt.opts import translate_opts
         from onmt.utils.parse import ArgumentParser
@@ -67,9 +76,26 @@ class Decoder:
             log.addFilter(_quiet_onmt)
         parser = ArgumentParser(description="onmt_moe_predict")
         translate_opts(parser)
-        args = ["-model", checkpoint, "-src", "-", "-output", os.devnull, "-n_best", str(n_best),
-                "-beam_size", str(max(beam_size, n_best)), "-max_length", str(max_length),
-                "-min_length", str(min_length), "-batch_size", str(batch_size), "-gpu", str(gpu)]
+        args = [
+            "-model",
+            checkpoint,
+            "-src",
+            "-",
+            "-output",
+            os.devnull,
+            "-n_best",
+            str(n_best),
+            "-beam_size",
+            str(max(beam_size, n_best)),
+            "-max_length",
+            str(max_length),
+            "-min_length",
+            str(min_length),
+            "-batch_size",
+            str(batch_size),
+            "-gpu",
+            str(gpu),
+        ]
         opt = parser.parse_args(args)
         ArgumentParser.validate_translate_opts(opt)
         ArgumentParser._get_all_transform_translate(opt)

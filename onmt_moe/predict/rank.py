@@ -13,6 +13,7 @@ precursor-mass consistency as in ``evaluate``'s re-ranking: [M-zH]z- falls in th
 bin as the measured precursor (bin width = the corpus' ``mz_bin``) — valid and mass-consistent
 first, then valid, then invalid.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,16 +21,26 @@ from typing import List, Optional, Sequence, Tuple
 
 from onmt_moe.evaluation.scoring import Canonicaliser, parse_formula
 
-COLUMNS_SMILES = ["sample", "rank", "beam_rank", "smiles", "log_prob", "valid", "formula", "formula_match",
-                  "precursor_match", "duplicate_of"]
+COLUMNS_SMILES = [
+    "sample",
+    "rank",
+    "beam_rank",
+    "smiles",
+    "log_prob",
+    "valid",
+    "formula",
+    "formula_match",
+    "precursor_match",
+    "duplicate_of",
+]
 PROTON = 1.007276  # Da; [M+H]+ = M + PROTON, [M-H]- = M - PROTON (electron mass neglected)
-COLUMNS_WURCS = ["sample", "rank", "beam_rank", "wurcs", "log_prob", "valid", "mass", "mass_match",
-                 "duplicate_of"]
+COLUMNS_WURCS = ["sample", "rank", "beam_rank", "wurcs", "log_prob", "valid", "mass", "mass_match", "duplicate_of"]
 
 
 def _rerank(rows: List[dict], consistent_key: str, has_reference: bool) -> None:
     """Fill ``rank`` (1-based) in place: valid+consistent, valid, invalid; duplicates unranked.
     Without a reference (no formula / no precursor) every valid candidate is in the first group."""
+
     def group(r):
         if not r["valid"]:
             return 2
@@ -60,9 +71,14 @@ def precursor_consistent(formula: Optional[str], precursor: Optional[Tuple[float
     return abs(ion - mz) <= tol
 
 
-def rank_smiles(sample: str, nbest: Sequence[Tuple[str, float]], formula: Optional[str],
-                canon: Optional[Canonicaliser] = None, precursor: Optional[Tuple[float, str]] = None,
-                tol: float = 0.02) -> List[dict]:
+def rank_smiles(
+    sample: str,
+    nbest: Sequence[Tuple[str, float]],
+    formula: Optional[str],
+    canon: Optional[Canonicaliser] = None,
+    precursor: Optional[Tuple[float, str]] = None,
+    tol: float = 0.02,
+) -> List[dict]:
     """``precursor``: (m/z, 'positive'|'negative') of the MS/MS precursor, if known."""
     canon = canon or Canonicaliser()
     want = parse_formula(formula) if formula else None
@@ -74,9 +90,19 @@ def rank_smiles(sample: str, nbest: Sequence[Tuple[str, float]], formula: Option
         if can is not None and can not in first:
             first[can] = k
         match = None if want is None or can is None else parse_formula(f or "") == want
-        rows.append({"sample": sample, "beam_rank": k, "smiles": can or raw, "log_prob": round(logp, 4),
-                     "valid": can is not None, "formula": f or "", "formula_match": match,
-                     "precursor_match": precursor_consistent(f, precursor, tol), "duplicate_of": dup})
+        rows.append(
+            {
+                "sample": sample,
+                "beam_rank": k,
+                "smiles": can or raw,
+                "log_prob": round(logp, 4),
+                "valid": can is not None,
+                "formula": f or "",
+                "formula_match": match,
+                "precursor_match": precursor_consistent(f, precursor, tol),
+                "duplicate_of": dup,
+            }
+        )
     if want is not None or precursor is None:
         _rerank(rows, "formula_match", want is not None)
     else:
@@ -88,8 +114,9 @@ def _order(r: dict):
     return (r["rank"] == "", r["rank"] if r["rank"] != "" else r["beam_rank"])
 
 
-def precursor_bin_match(mass: Optional[float], precursor_mz: Optional[float], charge: int,
-                        mz_bin: float) -> Optional[bool]:
+def precursor_bin_match(
+    mass: Optional[float], precursor_mz: Optional[float], charge: int, mz_bin: float
+) -> Optional[bool]:
     """Does a glycan of neutral ``mass``, deprotonated z times, fall in the precursor's m/z bin?"""
     if mass is None or not precursor_mz:
         return None
@@ -98,8 +125,9 @@ def precursor_bin_match(mass: Optional[float], precursor_mz: Optional[float], ch
     return math.floor((mass - charge * PROTON) / charge / mz_bin) == math.floor(precursor_mz / mz_bin)
 
 
-def rank_wurcs(sample: str, nbest: Sequence[Tuple[str, float]], precursor_mz: Optional[float],
-               charge: int, mz_bin: float) -> List[dict]:
+def rank_wurcs(
+    sample: str, nbest: Sequence[Tuple[str, float]], precursor_mz: Optional[float], charge: int, mz_bin: float
+) -> List[dict]:
     from onmt_moe.glycan import wurcs_graph
     from onmt_moe.glycan.evaluate import parse_wurcs, same_structure
     from onmt_moe.glycan.wurcs_tokenizer import detokenize
@@ -121,8 +149,17 @@ def rank_wurcs(sample: str, nbest: Sequence[Tuple[str, float]], precursor_mz: Op
             mass = g.mass() if g is not None else None
         except Exception:  # noqa: BLE001 - glypy cannot weigh some residues
             mass = None
-        rows.append({"sample": sample, "beam_rank": k, "wurcs": w, "log_prob": round(logp, 4),
-                     "valid": g is not None or wg is not None, "mass": "" if mass is None else round(mass, 4),
-                     "mass_match": precursor_bin_match(mass, precursor_mz, charge, mz_bin), "duplicate_of": dup})
+        rows.append(
+            {
+                "sample": sample,
+                "beam_rank": k,
+                "wurcs": w,
+                "log_prob": round(logp, 4),
+                "valid": g is not None or wg is not None,
+                "mass": "" if mass is None else round(mass, 4),
+                "mass_match": precursor_bin_match(mass, precursor_mz, charge, mz_bin),
+                "duplicate_of": dup,
+            }
+        )
     _rerank(rows, "mass_match", bool(precursor_mz))
     return sorted(rows, key=_order)

@@ -11,6 +11,7 @@ Every problem is an :class:`~onmt_moe.predict.InputError` naming the file and wh
 Each reader also returns ``notes``: what it did to the data (unit conversions, resampling,
 estimates), which the command prints.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,8 +29,8 @@ import numpy as np
 from onmt_moe.predict import InputError
 
 IR_AXIS = (400.0, 4000.0)  # cm-1; the benchmark's IR axis (docs/benchmark-format.md §2)
-IR_POINTS_IN = 1800        # points per benchmark IR spectrum (linspace(400, 4000, 1800))
-MIN_IR_COVERAGE = 0.5      # a spectrum must cover at least half of 400-4000 cm-1
+IR_POINTS_IN = 1800  # points per benchmark IR spectrum (linspace(400, 4000, 1800))
+MIN_IR_COVERAGE = 0.5  # a spectrum must cover at least half of 400-4000 cm-1
 MSMS_SLOTS = (10.0, 20.0, 40.0)  # eV of the E0/E1/E2 blocks (CFM-ID energies of the benchmark)
 DEFAULT_ENERGY = 20.0
 # 1H peak given as a centroid only: the range the benchmark data would hold is estimated as
@@ -60,7 +61,7 @@ def _need(module: str, pip_name: str):
 # --------------------------------------------------------------------------- formula
 @dataclass
 class Formula:
-    text: str            # Hill order, e.g. C8H8O (what the benchmark's RDKit formulas look like)
+    text: str  # Hill order, e.g. C8H8O (what the benchmark's RDKit formulas look like)
     counts: Counter
     notes: List[str] = field(default_factory=list)
 
@@ -135,7 +136,7 @@ def _units(d: dict, key: str) -> str:
 
 @dataclass
 class IRSpectrum:
-    absorbance: np.ndarray   # IR_POINTS_IN values on linspace(400, 4000, 1800)
+    absorbance: np.ndarray  # IR_POINTS_IN values on linspace(400, 4000, 1800)
     source: str
     notes: List[str] = field(default_factory=list)
 
@@ -149,8 +150,9 @@ def _wavenumbers(d: dict, path: str):
         return 1e4 / x, "wavelength in µm converted to wavenumbers (10^4 / λ)"
     if u in ("NANOMETERS", "NM", "WAVELENGTH (NM)"):
         return 1e7 / x, "wavelength in nm converted to wavenumbers (10^7 / λ)"
-    raise InputError(f"{path}: XUNITS {d.get('xunits', '(none)')!r} is not an IR axis "
-                     "(expected 1/CM, MICROMETERS or NANOMETERS)")
+    raise InputError(
+        f"{path}: XUNITS {d.get('xunits', '(none)')!r} is not an IR axis (expected 1/CM, MICROMETERS or NANOMETERS)"
+    )
 
 
 def _absorbance(d: dict, path: str):
@@ -164,8 +166,9 @@ def _absorbance(d: dict, path: str):
         t = y / 100.0 if (u.startswith("%") or np.nanmax(y) > 1.5) else y
         t = np.clip(t, 1e-4, 1.0)  # T <= 0 or > 1 is noise: clip before the log
         return -np.log10(t), "transmittance converted to absorbance (A = -log10 T)"
-    raise InputError(f"{path}: YUNITS {d.get('yunits', '(none)')!r} is not an IR ordinate "
-                     "(expected ABSORBANCE or TRANSMITTANCE)")
+    raise InputError(
+        f"{path}: YUNITS {d.get('yunits', '(none)')!r} is not an IR ordinate (expected ABSORBANCE or TRANSMITTANCE)"
+    )
 
 
 def read_ir(path: str) -> IRSpectrum:
@@ -179,14 +182,17 @@ def read_ir(path: str) -> IRSpectrum:
     lo, hi = IR_AXIS
     covered = (min(wn[-1], hi) - max(wn[0], lo)) / (hi - lo)
     if covered < MIN_IR_COVERAGE:
-        raise InputError(f"{path}: the spectrum covers {wn[0]:.0f}-{wn[-1]:.0f} cm-1, less than "
-                         f"{MIN_IR_COVERAGE:.0%} of the model's {lo:.0f}-{hi:.0f} cm-1 axis")
+        raise InputError(
+            f"{path}: the spectrum covers {wn[0]:.0f}-{wn[-1]:.0f} cm-1, less than "
+            f"{MIN_IR_COVERAGE:.0%} of the model's {lo:.0f}-{hi:.0f} cm-1 axis"
+        )
     grid = np.linspace(lo, hi, IR_POINTS_IN)
     baseline = float(np.min(a))
     # outside the measured range: the spectrum's own minimum (no band), said in the notes
     out = np.interp(grid, wn, a, left=baseline, right=baseline)
-    notes.append(f"{wn.size} points {wn[0]:.0f}-{wn[-1]:.0f} cm-1 resampled to {IR_POINTS_IN} "
-                 f"points {lo:.0f}-{hi:.0f} cm-1")
+    notes.append(
+        f"{wn.size} points {wn[0]:.0f}-{wn[-1]:.0f} cm-1 resampled to {IR_POINTS_IN} points {lo:.0f}-{hi:.0f} cm-1"
+    )
     step = (hi - lo) / (IR_POINTS_IN - 1)
     if wn[0] > lo + step or wn[-1] < hi - step:
         notes.append(f"outside {max(wn[0], lo):.0f}-{min(wn[-1], hi):.0f} cm-1 filled with the baseline")
@@ -198,7 +204,7 @@ def read_ir(path: str) -> IRSpectrum:
 # --------------------------------------------------------------------------- NMR
 @dataclass
 class HPeaks:
-    peaks: List[dict]   # benchmark h_nmr_peaks fields: rangeMax, rangeMin, category, nH, j_values
+    peaks: List[dict]  # benchmark h_nmr_peaks fields: rangeMax, rangeMin, category, nH, j_values
     source: str
     notes: List[str] = field(default_factory=list)
 
@@ -266,8 +272,15 @@ def read_c_nmr(value: str) -> CPeaks:
         if not len(idx):
             raise InputError(f"{value}: no peaks found in the 13C spectrum")
         shifts = sorted((float(ppm[i]) for i in idx), reverse=True)
-        return CPeaks(shifts, value, [f"{len(shifts)} peaks picked from the spectrum (height > 2 % of the "
-                                      "largest); solvent peaks are not removed"] + _jcamp_notes(d))
+        return CPeaks(
+            shifts,
+            value,
+            [
+                f"{len(shifts)} peaks picked from the spectrum (height > 2 % of the "
+                "largest); solvent peaks are not removed"
+            ]
+            + _jcamp_notes(d),
+        )
     rows = _table(value)
     shifts = []
     for k, row in enumerate(rows):
@@ -288,8 +301,9 @@ def _numbers(text: str, where: str) -> List[float]:
     try:
         vals = [float(p) for p in parts]
     except ValueError:
-        raise InputError(f"{where} {text[:60]!r}: expected numbers (ppm) separated by commas or spaces; "
-                         "a file name must exist") from None
+        raise InputError(
+            f"{where} {text[:60]!r}: expected numbers (ppm) separated by commas or spaces; a file name must exist"
+        ) from None
     if not vals:
         raise InputError(f"{where}: no shifts given")
     _check_range(vals, where, -20.0, 240.0, "13C")
@@ -350,8 +364,7 @@ def estimated_range(shift: float, category: str, js: Sequence[float], mhz: float
     return shift + width / 2, shift - width / 2
 
 
-def _h_peak(where: str, category: str, nh, js: List[float], shift=None, rmax=None, rmin=None,
-            mhz: float = 400.0):
+def _h_peak(where: str, category: str, nh, js: List[float], shift=None, rmax=None, rmin=None, mhz: float = 400.0):
     # "br s" / "brs": the benchmark's codes have no broadening mark, the multiplicity stays
     category = re.sub(r"^br\.?\s*", "", (category or "m").strip().lower()) or "m"
     if not re.fullmatch(r"[a-z]+", category):
@@ -368,8 +381,13 @@ def _h_peak(where: str, category: str, nh, js: List[float], shift=None, rmax=Non
     rmax, rmin = max(rmax, rmin), min(rmax, rmin)
     _check_range([rmax, rmin], where, -2.0, 16.0, "1H")
     jv = "".join(f"{j}_" for j in js) if js else None  # the benchmark's own j_values spelling
-    return {"rangeMax": float(rmax), "rangeMin": float(rmin), "category": category, "nH": nh_i,
-            "j_values": jv}, estimated
+    return {
+        "rangeMax": float(rmax),
+        "rangeMin": float(rmin),
+        "category": category,
+        "nH": nh_i,
+        "j_values": jv,
+    }, estimated
 
 
 def _floats(text: str, where: str) -> List[float]:
@@ -384,8 +402,9 @@ def _h_from_table(path: str, mhz: float):
     header, body = rows[0], rows[1:]
     cols = {k: _col(header, k) for k in _H_ALIASES}
     if cols["shift"] is None and (cols["range_max"] is None or cols["range_min"] is None):
-        raise InputError(f"{path}: 1H peak table needs a 'shift' column or 'range_max' and 'range_min' "
-                         f"(header: {', '.join(header)})")
+        raise InputError(
+            f"{path}: 1H peak table needs a 'shift' column or 'range_max' and 'range_min' (header: {', '.join(header)})"
+        )
     if cols["nh"] is None:
         raise InputError(f"{path}: 1H peak table needs an 'nH' column (protons per peak)")
     out = []
@@ -474,30 +493,44 @@ def h_peaks_from_spectrum(path: str, formula_h: Optional[int] = None) -> HPeaks:
     regions.append((start, prev))
     mhz = float(d.get(".observe frequency", 400.0) or 400.0)
     trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2 has only trapz
-    integ = [float(trapezoid(y[a:b + 1], ppm[a:b + 1])) if b > a else float(y[a]) for a, b in regions]
+    integ = [float(trapezoid(y[a : b + 1], ppm[a : b + 1])) if b > a else float(y[a]) for a, b in regions]
     unit = (sum(integ) / formula_h) if formula_h else min(i for i in integ if i > 0)
     peaks = []
     for (a, b), area in zip(regions, integ):
-        lines = _pick(ppm[a:b + 1], y[a:b + 1], 0.05) if b - a > 2 else np.array([0])
+        lines = _pick(ppm[a : b + 1], y[a : b + 1], 0.05) if b - a > 2 else np.array([0])
         cat = {1: "s", 2: "d"}.get(len(lines), "m")
         js = [round(abs(float(ppm[a + lines[1]] - ppm[a + lines[0]])) * mhz, 2)] if cat == "d" else []
         nh = max(1, int(round(area / unit))) if unit > 0 else 1
-        peaks.append({"rangeMax": float(ppm[b]), "rangeMin": float(ppm[a]), "category": cat, "nH": nh,
-                      "j_values": "".join(f"{j}_" for j in js) or None})
+        peaks.append(
+            {
+                "rangeMax": float(ppm[b]),
+                "rangeMin": float(ppm[a]),
+                "category": cat,
+                "nH": nh,
+                "j_values": "".join(f"{j}_" for j in js) or None,
+            }
+        )
     peaks = [p for p in peaks if p["nH"] > 0]
     peaks.sort(key=lambda p: -p["rangeMax"])
-    return HPeaks(peaks, path, [f"{len(peaks)} multiplets picked from the spectrum (approximate: "
-                                "s/d/m only, nH from integrals); a peak list is more faithful"] + _jcamp_notes(d))
+    return HPeaks(
+        peaks,
+        path,
+        [
+            f"{len(peaks)} multiplets picked from the spectrum (approximate: "
+            "s/d/m only, nH from integrals); a peak list is more faithful"
+        ]
+        + _jcamp_notes(d),
+    )
 
 
 # --------------------------------------------------------------------------- MS/MS
 @dataclass
 class MSMSSpectrum:
     mz: np.ndarray
-    intensity: np.ndarray        # relative, base peak 100 (as the benchmark's CFM-ID spectra)
+    intensity: np.ndarray  # relative, base peak 100 (as the benchmark's CFM-ID spectra)
     precursor_mz: Optional[float]
-    ionmode: str                 # 'positive' | 'negative'
-    energy_ev: float             # the slot used: 10, 20 or 40
+    ionmode: str  # 'positive' | 'negative'
+    energy_ev: float  # the slot used: 10, 20 or 40
     source: str
     notes: List[str] = field(default_factory=list)
     charge: Optional[int] = None  # as recorded (matchms 'charge'), None if not
@@ -548,16 +581,19 @@ def _ionmode(spec, path: str, override: Optional[str]) -> str:
     mode = str(spec.get("ionmode") or "").lower()
     if mode in ("positive", "negative"):
         return mode
-    raise InputError(f"{path}: the spectrum's ion mode is not recorded ({mode or 'none'}); "
-                     "give --msms_mode positive|negative")
+    raise InputError(
+        f"{path}: the spectrum's ion mode is not recorded ({mode or 'none'}); give --msms_mode positive|negative"
+    )
 
 
 def select_spectra(path: str, select: Optional[str]) -> List[int]:
     spectra = load_spectra(path)
     if select is None:
         if len(spectra) > 1:
-            raise InputError(f"{path}: {len(spectra)} spectra in the file; choose with --msms_index "
-                             f"(0..{len(spectra) - 1}, several as 0,2)")
+            raise InputError(
+                f"{path}: {len(spectra)} spectra in the file; choose with --msms_index "
+                f"(0..{len(spectra) - 1}, several as 0,2)"
+            )
         return [0]
     try:
         picks = [int(s) for s in str(select).split(",") if s.strip()]
@@ -569,8 +605,9 @@ def select_spectra(path: str, select: Optional[str]) -> List[int]:
     return picks
 
 
-def read_msms(path: str, select: Optional[str] = None, mode: Optional[str] = None,
-              energy: Optional[float] = None) -> List[MSMSSpectrum]:
+def read_msms(
+    path: str, select: Optional[str] = None, mode: Optional[str] = None, energy: Optional[float] = None
+) -> List[MSMSSpectrum]:
     """The selected spectra of an MGF/MSP/mzML file, each assigned to a benchmark energy slot."""
     spectra = load_spectra(path)
     picks = select_spectra(path, select) if (select is not None or len(spectra) > 1) else [0]
@@ -581,8 +618,11 @@ def read_msms(path: str, select: Optional[str] = None, mode: Optional[str] = Non
         where = f"{path}: spectrum {k}"
         if mz.size == 0 or not np.isfinite(mz).all() or not np.isfinite(it).all() or it.max() <= 0:
             raise InputError(f"{where}: no usable peaks")
-        notes = [f"spectrum {k}" + (f" ({s.get('compound_name')})" if s.get("compound_name") else "")
-                 + f": {mz.size} peaks, intensities scaled to base peak 100"]
+        notes = [
+            f"spectrum {k}"
+            + (f" ({s.get('compound_name')})" if s.get("compound_name") else "")
+            + f": {mz.size} peaks, intensities scaled to base peak 100"
+        ]
         raw_ce = s.get("collision_energy")
         ev = energy if energy is not None else parse_energy(raw_ce)
         if ev is None:
@@ -594,9 +634,18 @@ def read_msms(path: str, select: Optional[str] = None, mode: Optional[str] = Non
         notes.append(f"collision energy {ev:g} eV -> the model's {slot:g} eV block")
         pmz = s.get("precursor_mz")
         charge = s.get("charge")
-        out.append(MSMSSpectrum(mz, 100.0 * it / it.max(), float(pmz) if pmz else None,
-                                _ionmode(s, path, mode), slot, f"{path}#{k}", notes,
-                                int(charge) if charge not in (None, "") else None))
+        out.append(
+            MSMSSpectrum(
+                mz,
+                100.0 * it / it.max(),
+                float(pmz) if pmz else None,
+                _ionmode(s, path, mode),
+                slot,
+                f"{path}#{k}",
+                notes,
+                int(charge) if charge not in (None, "") else None,
+            )
+        )
     return out
 
 
@@ -607,6 +656,20 @@ def text_input(value: str) -> str:
     return value.strip()
 
 
-__all__ = ["Formula", "IRSpectrum", "HPeaks", "CPeaks", "MSMSSpectrum", "read_formula", "read_ir",
-           "read_h_nmr", "read_c_nmr", "read_msms", "load_spectra", "text_input", "hill_formula",
-           "energy_slot", "parse_energy"]
+__all__ = [
+    "Formula",
+    "IRSpectrum",
+    "HPeaks",
+    "CPeaks",
+    "MSMSSpectrum",
+    "read_formula",
+    "read_ir",
+    "read_h_nmr",
+    "read_c_nmr",
+    "read_msms",
+    "load_spectra",
+    "text_input",
+    "hill_formula",
+    "energy_slot",
+    "parse_energy",
+]

@@ -12,6 +12,7 @@ Where the settings come from (first found wins):
 Corpora written before the ``formatting`` record existed are read from the ``command`` line
 their summary.json keeps (parsed by generate_input's own parser).
 """
+
 from __future__ import annotations
 
 import json
@@ -27,17 +28,17 @@ KINDS = ("smiles", "wurcs")
 
 @dataclass
 class CorpusSettings:
-    kind: str                                   # smiles | wurcs
-    fmt: str = "tagged"                         # tagged | benchmark (smiles only)
+    kind: str  # smiles | wurcs
+    fmt: str = "tagged"  # tagged | benchmark (smiles only)
     sections: List[str] = field(default_factory=list)
-    groups: Optional[Dict[str, str]] = None     # section -> segment name (tagged)
-    missing: str = "drop"                       # drop | token
+    groups: Optional[Dict[str, str]] = None  # section -> segment name (tagged)
+    missing: str = "drop"  # drop | token
     ir_points: int = 400
     msms_top_k: Optional[int] = None
-    glycan_tokens: dict = field(default_factory=dict)   # SpecTokConfig fields (wurcs)
+    glycan_tokens: dict = field(default_factory=dict)  # SpecTokConfig fields (wurcs)
     glycan_text: bool = False
-    source: str = ""                            # where these settings were read
-    src_token_max: Optional[int] = None         # longest training source (tokens)
+    source: str = ""  # where these settings were read
+    src_token_max: Optional[int] = None  # longest training source (tokens)
 
 
 def _load(path: str) -> dict:
@@ -52,8 +53,11 @@ def summary_path(corpus: str) -> Optional[str]:
     """The summary.json of a corpus folder (either generator's layout), a data folder or a file."""
     if os.path.isfile(corpus):
         return corpus
-    for cand in (os.path.join(corpus, "summary.json"), os.path.join(corpus, "data", "summary.json"),
-                 os.path.join(os.path.dirname(os.path.abspath(corpus)), "summary.json")):
+    for cand in (
+        os.path.join(corpus, "summary.json"),
+        os.path.join(corpus, "data", "summary.json"),
+        os.path.join(os.path.dirname(os.path.abspath(corpus)), "summary.json"),
+    ):
         if os.path.isfile(cand):
             return cand
     return None
@@ -96,17 +100,29 @@ def from_summary(path: str) -> CorpusSettings:
     if "spectrum_tokens" in s:  # benchmark/generate_glycan_input.py
         if s.get("direction") != "spectrum->wurcs":
             raise InputError(f"{path}: the corpus predicts spectra from structures, not structures")
-        return CorpusSettings(kind="wurcs", fmt="tagged", missing=s.get("missing", "token"),
-                              glycan_tokens=dict(s["spectrum_tokens"]), glycan_text=bool(s.get("text")),
-                              source=path, src_token_max=(s.get("src_len") or {}).get("max"))
+        return CorpusSettings(
+            kind="wurcs",
+            fmt="tagged",
+            missing=s.get("missing", "token"),
+            glycan_tokens=dict(s["spectrum_tokens"]),
+            glycan_text=bool(s.get("text")),
+            source=path,
+            src_token_max=(s.get("src_len") or {}).get("max"),
+        )
     if s.get("pred_spectra"):
         raise InputError(f"{path}: the corpus was built with --pred_spectra (structure -> spectra)")
     fmt = s.get("formatting") or _legacy_formatting(s)
-    return CorpusSettings(kind="smiles", fmt=s.get("format", "tagged"), sections=list(s.get("sections", [])),
-                          groups=s.get("groups"), missing=s.get("missing_mode", "drop"),
-                          ir_points=int(fmt.get("ir_points") or 400), msms_top_k=fmt.get("msms_top_k"),
-                          source=path,
-                          src_token_max=((s.get("token_lengths") or {}).get("source") or {}).get("max"))
+    return CorpusSettings(
+        kind="smiles",
+        fmt=s.get("format", "tagged"),
+        sections=list(s.get("sections", [])),
+        groups=s.get("groups"),
+        missing=s.get("missing_mode", "drop"),
+        ir_points=int(fmt.get("ir_points") or 400),
+        msms_top_k=fmt.get("msms_top_k"),
+        source=path,
+        src_token_max=((s.get("token_lengths") or {}).get("source") or {}).get("max"),
+    )
 
 
 def resolve(checkpoint: str, corpus: Optional[str] = None, train_src: Optional[str] = None) -> CorpusSettings:
@@ -119,7 +135,9 @@ def resolve(checkpoint: str, corpus: Optional[str] = None, train_src: Optional[s
     run_dir = os.path.dirname(os.path.abspath(checkpoint))
     path = _from_run_folder(run_dir) or _from_checkpoint_opts(train_src)
     if path is None:
-        raise InputError(f"{checkpoint}: cannot find how its training corpus was tokenised (no run.json with "
-                         "a data_dir holding summary.json, and the checkpoint's corpus folder has none); "
-                         "give --corpus <corpus folder>")
+        raise InputError(
+            f"{checkpoint}: cannot find how its training corpus was tokenised (no run.json with "
+            "a data_dir holding summary.json, and the checkpoint's corpus folder has none); "
+            "give --corpus <corpus folder>"
+        )
     return from_summary(path)

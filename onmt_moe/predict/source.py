@@ -5,6 +5,7 @@ fed one-row Arrow arrays in the benchmark's column layout) and the line is assem
 ``tagged.tagged_line`` with the corpus' segment plan, so every formatting rule has one
 definition. Glycan sources use ``glycan.spectra_tokens.source_tokens`` with the corpus' settings.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -19,8 +20,15 @@ from onmt_moe.predict import InputError
 from onmt_moe.predict.readers import MSMS_SLOTS, CPeaks, Formula, HPeaks, IRSpectrum, MSMSSpectrum
 from onmt_moe.predict.settings import CorpusSettings
 
-LABELS = {"formula": "formula", "h_nmr": "1H NMR", "c_nmr": "13C NMR", "ir": "IR",
-          "pos_msms": "MS/MS (+)", "neg_msms": "MS/MS (-)", "text": "text"}
+LABELS = {
+    "formula": "formula",
+    "h_nmr": "1H NMR",
+    "c_nmr": "13C NMR",
+    "ir": "IR",
+    "pos_msms": "MS/MS (+)",
+    "neg_msms": "MS/MS (-)",
+    "text": "text",
+}
 
 
 @dataclass
@@ -37,12 +45,21 @@ class Sample:
 @dataclass
 class Built:
     line: str
-    report: List[str]           # one line per input: used how / not used / missing
+    report: List[str]  # one line per input: used how / not used / missing
     precursor: Optional[MSMSSpectrum] = None
 
 
-_H_TYPE = pa.list_(pa.struct([("rangeMax", pa.float64()), ("rangeMin", pa.float64()),
-                              ("category", pa.string()), ("nH", pa.int64()), ("j_values", pa.string())]))
+_H_TYPE = pa.list_(
+    pa.struct(
+        [
+            ("rangeMax", pa.float64()),
+            ("rangeMin", pa.float64()),
+            ("category", pa.string()),
+            ("nH", pa.int64()),
+            ("j_values", pa.string()),
+        ]
+    )
+)
 _MSMS_TYPE = pa.list_(pa.list_(pa.float64()))
 
 
@@ -62,11 +79,18 @@ def msms_texts(spectra: List[MSMSSpectrum], top_k: Optional[int]) -> Dict[str, s
         slots: Dict[float, MSMSSpectrum] = {}
         for s in mine:
             if s.energy_ev in slots:
-                raise InputError(f"{s.source}: a second {mode} spectrum for the {s.energy_ev:g} eV block "
-                                 f"(first: {slots[s.energy_ev].source})")
+                raise InputError(
+                    f"{s.source}: a second {mode} spectrum for the {s.energy_ev:g} eV block "
+                    f"(first: {slots[s.energy_ev].source})"
+                )
             slots[s.energy_ev] = s
-        cols = [pa.array([[[float(m), float(i)] for m, i in zip(slots[e].mz, slots[e].intensity)]
-                          if e in slots else []], _MSMS_TYPE) for e in MSMS_SLOTS]
+        cols = [
+            pa.array(
+                [[[float(m), float(i)] for m, i in zip(slots[e].mz, slots[e].intensity)] if e in slots else []],
+                _MSMS_TYPE,
+            )
+            for e in MSMS_SLOTS
+        ]
         st = bf.format_msms(cols, MSMS_HEADERS[sec], [f"{sec} {e:g} eV" for e in MSMS_SLOTS], top_k)
         out[sec] = _one(sec, st, mine[0].source)
     return out
@@ -76,13 +100,13 @@ def section_texts(sample: Sample, cfg: CorpusSettings) -> Dict[str, str]:
     """Benchmark-format text of every section the sample has."""
     out: Dict[str, str] = {}
     if sample.formula:
-        out["formula"] = _one("formula", bf.format_formula(pa.array([sample.formula.text]), strict=True),
-                              "--formula")
+        out["formula"] = _one("formula", bf.format_formula(pa.array([sample.formula.text]), strict=True), "--formula")
     if sample.h_nmr:
         out["h_nmr"] = _one("h_nmr", bf.format_hnmr(pa.array([sample.h_nmr.peaks], _H_TYPE)), sample.h_nmr.source)
     if sample.c_nmr:
-        out["c_nmr"] = _one("c_nmr", bf.format_cnmr(pa.array([sample.c_nmr.shifts], pa.list_(pa.float64()))),
-                            sample.c_nmr.source)
+        out["c_nmr"] = _one(
+            "c_nmr", bf.format_cnmr(pa.array([sample.c_nmr.shifts], pa.list_(pa.float64()))), sample.c_nmr.source
+        )
     if sample.ir:
         arr = pa.array([sample.ir.absorbance], pa.list_(pa.float32()))
         out["ir"] = _one("ir", bf.format_ir(arr, cfg.ir_points, n_in=len(sample.ir.absorbance)), sample.ir.source)
@@ -91,9 +115,14 @@ def section_texts(sample: Sample, cfg: CorpusSettings) -> Dict[str, str]:
 
 
 def _given(sample: Sample) -> Dict[str, object]:
-    g = {"formula": sample.formula, "h_nmr": sample.h_nmr, "c_nmr": sample.c_nmr, "ir": sample.ir,
-         "pos_msms": [s for s in sample.msms if s.ionmode == "positive"] or None,
-         "neg_msms": [s for s in sample.msms if s.ionmode == "negative"] or None}
+    g = {
+        "formula": sample.formula,
+        "h_nmr": sample.h_nmr,
+        "c_nmr": sample.c_nmr,
+        "ir": sample.ir,
+        "pos_msms": [s for s in sample.msms if s.ionmode == "positive"] or None,
+        "neg_msms": [s for s in sample.msms if s.ionmode == "negative"] or None,
+    }
     return {k: v for k, v in g.items() if v}
 
 
@@ -120,16 +149,20 @@ def build_smiles_source(sample: Sample, cfg: CorpusSettings) -> Built:
             report.append(f"{LABELS[sec]:<10} given but NOT USED: the model was not trained on it")
     if sample.text:
         report.append(f"{'text':<10} given but NOT USED: SMILES models take no text")
-    usable = Sample(name=sample.name, formula=sample.formula if "formula" in cfg.sections else None,
-                    ir=sample.ir if "ir" in cfg.sections else None,
-                    h_nmr=sample.h_nmr if "h_nmr" in cfg.sections else None,
-                    c_nmr=sample.c_nmr if "c_nmr" in cfg.sections else None,
-                    msms=[s for s in sample.msms if ("pos_msms" if s.ionmode == "positive" else "neg_msms")
-                          in cfg.sections])
+    usable = Sample(
+        name=sample.name,
+        formula=sample.formula if "formula" in cfg.sections else None,
+        ir=sample.ir if "ir" in cfg.sections else None,
+        h_nmr=sample.h_nmr if "h_nmr" in cfg.sections else None,
+        c_nmr=sample.c_nmr if "c_nmr" in cfg.sections else None,
+        msms=[s for s in sample.msms if ("pos_msms" if s.ionmode == "positive" else "neg_msms") in cfg.sections],
+    )
     texts = section_texts(usable, cfg)
     if not texts:
-        raise InputError(f"{sample.name}: none of the given inputs is one the model was trained on "
-                         f"({', '.join(LABELS[s] for s in cfg.sections)})")
+        raise InputError(
+            f"{sample.name}: none of the given inputs is one the model was trained on "
+            f"({', '.join(LABELS[s] for s in cfg.sections)})"
+        )
     if cfg.fmt == "benchmark":
         line = " ".join(texts[s] for s in SECTIONS if s in texts)
         plan = [(None, [s]) for s in cfg.sections]
@@ -156,8 +189,7 @@ def build_glycan_source(sample: Sample, cfg: CorpusSettings) -> Built:
         if sec not in ("neg_msms", "pos_msms"):
             report.append(f"{LABELS[sec]:<10} given but NOT USED: the glycan model reads MS/MS and text only")
     if len(sample.msms) != 1:
-        raise InputError(f"{sample.name}: the glycan model takes exactly one MS/MS spectrum "
-                         f"({len(sample.msms)} given)")
+        raise InputError(f"{sample.name}: the glycan model takes exactly one MS/MS spectrum ({len(sample.msms)} given)")
     spec = sample.msms[0]
     if spec.ionmode != "negative":
         report.append("MS/MS      WARNING: the glycan model was trained on negative-mode spectra")
@@ -167,13 +199,22 @@ def build_glycan_source(sample: Sample, cfg: CorpusSettings) -> Built:
     known = set(SpecTokConfig.__dataclass_fields__)
     tok_cfg = SpecTokConfig(**{k: v for k, v in cfg.glycan_tokens.items() if k in known})
     tt = text_tokens(sample.text) if sample.text else []
-    toks = source_tokens(spec.precursor_mz, charge, [[m, i] for m, i in zip(spec.mz, spec.intensity)], tt,
-                         tok_cfg, with_text=cfg.glycan_text)
+    toks = source_tokens(
+        spec.precursor_mz,
+        charge,
+        [[m, i] for m, i in zip(spec.mz, spec.intensity)],
+        tt,
+        tok_cfg,
+        with_text=cfg.glycan_text,
+    )
     if cfg.glycan_text and not tt and cfg.missing == "drop":
         report.append("text       not given: the corpus dropped rows without text (<MISSING> used)")
     n_ms = toks.index("</MS>") - 1
-    report.append(f"MS/MS      used: {n_ms} tokens (precursor m/z {spec.precursor_mz:.4f}, charge -{charge}; "
-                  + "; ".join(spec.notes) + ")")
+    report.append(
+        f"MS/MS      used: {n_ms} tokens (precursor m/z {spec.precursor_mz:.4f}, charge -{charge}; "
+        + "; ".join(spec.notes)
+        + ")"
+    )
     if cfg.glycan_text:
         report.append(f"text       {'used: ' + str(len(tt)) + ' tokens' if tt else 'not given: <MISSING>'}")
     elif sample.text:

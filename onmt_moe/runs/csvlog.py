@@ -19,6 +19,7 @@ Durability model
 helpers rewrite the whole file into a temporary sibling and ``os.replace`` it,
 so the file is either the old or the new version, never a mix.
 """
+
 from __future__ import annotations
 
 import csv
@@ -238,9 +239,7 @@ class CsvLog:
         if set(header) < self._colset:
             self._migrate(header)
             return
-        raise CsvLogError(
-            f"{self.path}: header {header} does not match expected columns {self.columns}"
-        )
+        raise CsvLogError(f"{self.path}: header {header} does not match expected columns {self.columns}")
 
     def _migrate(self, old_columns: List[str]) -> None:
         """Rewrite an existing log whose columns are a subset of ours (e.g. optional

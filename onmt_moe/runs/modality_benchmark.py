@@ -19,6 +19,7 @@ Trainer contract (``--train_each``): ``train_fn(run_name, data_dir) -> run_dir``
 trains a model on ``data_dir/{src,tgt}-{train,val,test}.txt`` and returns a run
 folder holding ``run.json`` (and usually ``scores.json`` on ``src-test.txt``).
 """
+
 from __future__ import annotations
 
 import csv
@@ -100,7 +101,8 @@ def parse_subsets(spec: str, available: Sequence[str]) -> List[Subset]:
         if unknown:
             raise BenchmarkError(
                 f"--subsets: {item!r} names {', '.join(unknown)}, not among the modalities "
-                f"of the test source ({', '.join(available) or 'none'})")
+                f"of the test source ({', '.join(available) or 'none'})"
+            )
         sub = tuple(sorted(set(names), key=order.get))
         if sub not in out:
             out.append(sub)
@@ -109,8 +111,9 @@ def parse_subsets(spec: str, available: Sequence[str]) -> List[Subset]:
     return out
 
 
-def restrict_line(tokens: Sequence[str], subset: Sequence[str], mode: str = "drop",
-                  keep: Sequence[str] = (), where: str = "<line>") -> Optional[List[str]]:
+def restrict_line(
+    tokens: Sequence[str], subset: Sequence[str], mode: str = "drop", keep: Sequence[str] = (), where: str = "<line>"
+) -> Optional[List[str]]:
     """The source line as the model sees it when only ``subset`` (+ ``keep``) is given.
 
     Segments outside the subset are removed (``drop``) or emptied to ``<MISSING>``
@@ -143,8 +146,14 @@ class SubsetData:
     n_skipped: int = 0
 
 
-def build_subset(src_lines: Sequence[str], tgt_lines: Optional[Sequence[str]], subset: Sequence[str],
-                 mode: str = "drop", keep: Sequence[str] = (), path: str = "<source>") -> SubsetData:
+def build_subset(
+    src_lines: Sequence[str],
+    tgt_lines: Optional[Sequence[str]],
+    subset: Sequence[str],
+    mode: str = "drop",
+    keep: Sequence[str] = (),
+    path: str = "<source>",
+) -> SubsetData:
     """Restrict every line; lines without any of the subset's modalities are skipped."""
     if tgt_lines is not None and len(tgt_lines) != len(src_lines):
         raise BenchmarkError(f"{path}: {len(src_lines)} source lines but {len(tgt_lines)} target lines")
@@ -213,11 +222,20 @@ def _scores_to_row(prefix: str, scores: Optional[dict], ks: Sequence[int]) -> Di
     return row
 
 
-def evaluate_subsets(src_lines: Sequence[str], tgt_lines: Sequence[str], subsets: Sequence[Subset],
-                     out_dir, n_best: int, translate_fn: Callable[[str, str, dict], None],
-                     run_info: Optional[dict] = None, mode: str = "drop", keep: Sequence[str] = (),
-                     score_fn: Optional[Callable[..., dict]] = None, src_path: str = "<source>",
-                     log: Callable[[str], None] = print) -> List[dict]:
+def evaluate_subsets(
+    src_lines: Sequence[str],
+    tgt_lines: Sequence[str],
+    subsets: Sequence[Subset],
+    out_dir,
+    n_best: int,
+    translate_fn: Callable[[str, str, dict], None],
+    run_info: Optional[dict] = None,
+    mode: str = "drop",
+    keep: Sequence[str] = (),
+    score_fn: Optional[Callable[..., dict]] = None,
+    src_path: str = "<source>",
+    log: Callable[[str], None] = print,
+) -> List[dict]:
     """Build, translate and score every subset; return one table row per subset.
 
     Files per subset go to ``out_dir/subsets/<NMR-IR>/`` (src.txt, tgt.txt,
@@ -230,8 +248,12 @@ def evaluate_subsets(src_lines: Sequence[str], tgt_lines: Sequence[str], subsets
     rows = []
     for sub in subsets:
         d = build_subset(src_lines, tgt_lines, sub, mode, keep, path=src_path)
-        row: Dict[str, object] = {"subset": subset_name(sub), "n_modalities": len(sub),
-                                  "n": len(d.src), "n_skipped": d.n_skipped}
+        row: Dict[str, object] = {
+            "subset": subset_name(sub),
+            "n_modalities": len(sub),
+            "n": len(d.src),
+            "n_skipped": d.n_skipped,
+        }
         if not d.src:
             log(f"[modality] {row['subset']}: no test line holds these modalities; skipped")
             row.update(_scores_to_row("", None, ks))
@@ -245,19 +267,34 @@ def evaluate_subsets(src_lines: Sequence[str], tgt_lines: Sequence[str], subsets
         t0 = time.time()
         translate_fn(str(sd / "src.txt"), str(sd / "pred.txt"), dict(run_info or {}))
         decode_s = round(time.time() - t0, 3)
-        scores = score_fn(str(sd / "pred.txt"), str(sd / "tgt.txt"), n_best, src_path=str(sd / "src.txt"),
-                          out_json=str(sd / "scores.json"), ranks_csv=str(sd / "ranks.csv"))
+        scores = score_fn(
+            str(sd / "pred.txt"),
+            str(sd / "tgt.txt"),
+            n_best,
+            src_path=str(sd / "src.txt"),
+            out_json=str(sd / "scores.json"),
+            ranks_csv=str(sd / "ranks.csv"),
+        )
         row.update(_scores_to_row("", scores, ks))
         row["decode_s"] = decode_s
         rows.append(row)
     return rows
 
 
-def add_own_model_columns(rows: List[dict], subsets: Sequence[Subset], data_root, n_best: int,
-                          train_fn: Callable[[str, str], str], run_name: str, data_dir,
-                          translate_fn: Callable[[str, str, dict], None], mode: str = "drop",
-                          keep: Sequence[str] = (), score_fn=None,
-                          log: Callable[[str], None] = print) -> List[dict]:
+def add_own_model_columns(
+    rows: List[dict],
+    subsets: Sequence[Subset],
+    data_root,
+    n_best: int,
+    train_fn: Callable[[str, str], str],
+    run_name: str,
+    data_dir,
+    translate_fn: Callable[[str, str, dict], None],
+    mode: str = "drop",
+    keep: Sequence[str] = (),
+    score_fn=None,
+    log: Callable[[str], None] = print,
+) -> List[dict]:
     """``--train_each``: train one model per subset and add its ``own_model:*`` columns."""
     if score_fn is None:
         from onmt_moe.evaluation.scoring import score_files as score_fn
@@ -321,8 +358,13 @@ def write_table(rows: Sequence[dict], out_dir, title: str) -> Tuple[Path, Path]:
         w.writerow(cols)
         for r in rows:
             w.writerow([_csv_cell(c, r.get(c)) for c in cols])
-    md = [f"# {title}", "", "Top-k accuracy and invalid rate in %; n = scored test lines, "
-          "skipped = lines holding none of the subset's modalities.", ""]
+    md = [
+        f"# {title}",
+        "",
+        "Top-k accuracy and invalid rate in %; n = scored test lines, "
+        "skipped = lines holding none of the subset's modalities.",
+        "",
+    ]
     md.append("| " + " | ".join(cols) + " |")
     md.append("|" + "|".join("---" if c in ("subset", f"{OWN}:run") else "---:" for c in cols) + "|")
     for r in rows:
@@ -341,6 +383,7 @@ def write_table(rows: Sequence[dict], out_dir, title: str) -> Tuple[Path, Path]:
 def plot_heatmap(rows: Sequence[dict], path, title: str) -> Optional[Path]:
     """Subsets (rows) x top-k columns (and own-model columns), annotated, in %."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
@@ -356,8 +399,15 @@ def plot_heatmap(rows: Sequence[dict], path, title: str) -> Optional[Path]:
     for i in range(vals.shape[0]):
         for j in range(vals.shape[1]):
             txt = "-" if np.isnan(vals[i, j]) else f"{vals[i, j]:.1f}"
-            ax.text(j, i, txt, ha="center", va="center",
-                    color="white" if np.isnan(vals[i, j]) or vals[i, j] < 60 else "black", fontsize=8)
+            ax.text(
+                j,
+                i,
+                txt,
+                ha="center",
+                va="center",
+                color="white" if np.isnan(vals[i, j]) or vals[i, j] < 60 else "black",
+                fontsize=8,
+            )
     ax.set_xlabel("metric")
     ax.set_ylabel("modalities given")
     ax.set_title(title)
@@ -420,8 +470,18 @@ def start_training(config: str, runs_dir: str, extra_sets: Sequence[str] = ()) -
     script = Path(__file__).resolve().parents[2] / "benchmark" / "start_training.py"
 
     def train(run_name: str, data_dir: str) -> str:
-        cmd = [sys.executable, str(script), "--config", config, "--run_name", run_name,
-               "--runs_dir", runs_dir, "--set", f"run.data_dir={data_dir}"]
+        cmd = [
+            sys.executable,
+            str(script),
+            "--config",
+            config,
+            "--run_name",
+            run_name,
+            "--runs_dir",
+            runs_dir,
+            "--set",
+            f"run.data_dir={data_dir}",
+        ]
         for s in extra_sets:
             cmd += ["--set", s]
         rc = subprocess.call(cmd)
@@ -432,9 +492,16 @@ def start_training(config: str, runs_dir: str, extra_sets: Sequence[str] = ()) -
     return train
 
 
-def run_benchmark(run_dir, subsets: Optional[str] = None, mode: Optional[str] = None,
-                  keep: Sequence[str] = (), translate_fn=None, score_fn=None,
-                  train_fn=None, log: Callable[[str], None] = print) -> dict:
+def run_benchmark(
+    run_dir,
+    subsets: Optional[str] = None,
+    mode: Optional[str] = None,
+    keep: Sequence[str] = (),
+    translate_fn=None,
+    score_fn=None,
+    train_fn=None,
+    log: Callable[[str], None] = print,
+) -> dict:
     """The whole ``benchmark/modality_benchmark.py`` job for one run folder.
 
     ``train_fn`` (not None) switches on the per-subset models. Returns
@@ -456,8 +523,10 @@ def run_benchmark(run_dir, subsets: Optional[str] = None, mode: Optional[str] = 
         raise BenchmarkError(f"{src_path}: {len(src_lines)} lines but {tgt_path} has {len(tgt_lines)}")
     mods = modalities_in(src_lines, str(src_path))
     if not mods:
-        raise BenchmarkError(f"{src_path}: no tagged modality segment (<NMR> … </NMR>); "
-                             "the modality benchmark needs the tagged source format")
+        raise BenchmarkError(
+            f"{src_path}: no tagged modality segment (<NMR> … </NMR>); "
+            "the modality benchmark needs the tagged source format"
+        )
     unknown_keep = [k for k in keep if k not in mods]
     if unknown_keep:
         log(f"[modality] note: --keep {', '.join(unknown_keep)} not in the test source")
@@ -469,17 +538,43 @@ def run_benchmark(run_dir, subsets: Optional[str] = None, mode: Optional[str] = 
 
         score_fn = functools.partial(score_files, kind=info.get("kind", "smiles"))
     out_dir = run_dir / "modality"
-    rows = evaluate_subsets(src_lines, tgt_lines, subs, out_dir, n_best, translate_fn or onmt_translate,
-                            run_info=info, mode=mode, keep=keep, score_fn=score_fn, src_path=str(src_path), log=log)
+    rows = evaluate_subsets(
+        src_lines,
+        tgt_lines,
+        subs,
+        out_dir,
+        n_best,
+        translate_fn or onmt_translate,
+        run_info=info,
+        mode=mode,
+        keep=keep,
+        score_fn=score_fn,
+        src_path=str(src_path),
+        log=log,
+    )
     if train_fn is not None:
         data_dir = info.get("data_dir") or str(src_path.parent)
-        add_own_model_columns(rows, subs, out_dir / "data", n_best, train_fn, info.get("run_name", run_dir.name),
-                              _resolve(data_dir, run_dir), translate_fn or onmt_translate, mode=mode,
-                              keep=keep, score_fn=score_fn, log=log)
+        add_own_model_columns(
+            rows,
+            subs,
+            out_dir / "data",
+            n_best,
+            train_fn,
+            info.get("run_name", run_dir.name),
+            _resolve(data_dir, run_dir),
+            translate_fn or onmt_translate,
+            mode=mode,
+            keep=keep,
+            score_fn=score_fn,
+            log=log,
+        )
     title = f"{info.get('run_name', run_dir.name)}: top-k by modality subset (missing = {mode})"
     csv_path, md_path = write_table(rows, out_dir, title)
     png = plot_heatmap(rows, out_dir / "modality_heatmap.png", title)
     with open(out_dir / "modality.json", "w", encoding="utf-8") as fh:
-        json.dump({"run": str(run_dir), "mode": mode, "keep": list(keep), "n_best": n_best,
-                   "modalities": mods, "rows": rows}, fh, indent=2)
+        json.dump(
+            {"run": str(run_dir), "mode": mode, "keep": list(keep), "n_best": n_best, "modalities": mods, "rows": rows},
+            fh,
+            indent=2,
+        )
     return {"rows": rows, "csv": csv_path, "md": md_path, "png": png}

@@ -12,6 +12,7 @@ one resumes from its newest checkpoint, and ``max_hours`` stops before a cell th
 
 This module imports no torch: training runs in ``start_training`` subprocesses.
 """
+
 from __future__ import annotations
 
 import csv
@@ -48,8 +49,22 @@ MODELS: Dict[str, tuple] = {
 # NMR+IR+MS source ~300 (13 a step), so at equal steps the all-modality cells would see a fifth of the
 # data -- the main reason every all-modality cell of the old bench-quality sat near zero.
 BATCH_SETS = ["batch_type=sents", "batch_size=64", "valid_batch_size=64"]
-COLUMNS = ["input", "model", "seed", "steps", "top1", "top5", "top10", "invalid", "formula_top1",
-           "train_tok_per_s", "params_total", "params_active", "train_seconds", "run_dir"]
+COLUMNS = [
+    "input",
+    "model",
+    "seed",
+    "steps",
+    "top1",
+    "top5",
+    "top10",
+    "invalid",
+    "formula_top1",
+    "train_tok_per_s",
+    "params_total",
+    "params_active",
+    "train_seconds",
+    "run_dir",
+]
 
 
 @dataclass
@@ -82,15 +97,26 @@ def build_corpus(data: str, out: str, sections: Sequence[str], copt: CorpusOptio
     if os.path.exists(os.path.join(data_dir, "src-test.txt")):
         built = json.load(open(record)) if os.path.exists(record) else None
         if built != wanted:  # a resumed table must not mix representations across its cells
-            raise ValueError(f"{out}: built with {built}, asked for {wanted}; use another --out "
-                             "or delete the folder (and the cells trained on it)")
+            raise ValueError(
+                f"{out}: built with {built}, asked for {wanted}; use another --out "
+                "or delete the folder (and the cells trained on it)"
+            )
         return data_dir
     from onmt_moe.data.pipeline import generate
 
     flags = {s: True for s in ["formula", *sections]}
-    generate(data, out, format="tagged", missing="token", ir_points=copt.ir_points,
-             msms_top_k=copt.msms_top_k, nmr_decimals=copt.nmr_decimals,
-             max_src_tokens=copt.max_src_tokens, progress=False, **flags)
+    generate(
+        data,
+        out,
+        format="tagged",
+        missing="token",
+        ir_points=copt.ir_points,
+        msms_top_k=copt.msms_top_k,
+        nmr_decimals=copt.nmr_decimals,
+        max_src_tokens=copt.max_src_tokens,
+        progress=False,
+        **flags,
+    )
     with open(record, "w") as fh:
         json.dump(wanted, fh, indent=1)
     return data_dir
@@ -108,24 +134,51 @@ def cell_result(run_dir: str, inp: str, model: str, seed: int, steps: int) -> di
     info = json.load(open(os.path.join(run_dir, "run.json")))
     scores = json.load(open(os.path.join(run_dir, "scores.json")))  # the scorer's full report
     topk = scores["topk"]
-    return {"input": inp, "model": model, "seed": seed, "steps": steps,
-            "top1": topk.get("1"), "top5": topk.get("5"), "top10": topk.get("10"),
-            "invalid": scores.get("invalid_rate_top1"),
-            "formula_top1": scores.get("formula_consistent_topk", {}).get("1"),
-            "train_tok_per_s": _mean_tok_per_s(os.path.join(run_dir, "train_steps.csv")),
-            "params_total": info.get("params_total"), "params_active": info.get("params_active"),
-            "train_seconds": info.get("stages", {}).get("train", {}).get("seconds"), "run_dir": run_dir}
+    return {
+        "input": inp,
+        "model": model,
+        "seed": seed,
+        "steps": steps,
+        "top1": topk.get("1"),
+        "top5": topk.get("5"),
+        "top10": topk.get("10"),
+        "invalid": scores.get("invalid_rate_top1"),
+        "formula_top1": scores.get("formula_consistent_topk", {}).get("1"),
+        "train_tok_per_s": _mean_tok_per_s(os.path.join(run_dir, "train_steps.csv")),
+        "params_total": info.get("params_total"),
+        "params_active": info.get("params_active"),
+        "train_seconds": info.get("stages", {}).get("train", {}).get("seconds"),
+        "run_dir": run_dir,
+    }
 
 
-def cell_command(data_dir: str, run_dir: str, model: str, seed: int, steps: int,
-                 extra_sets: Sequence[str]) -> List[str]:
+def cell_command(
+    data_dir: str, run_dir: str, model: str, seed: int, steps: int, extra_sets: Sequence[str]
+) -> List[str]:
     """The ``start_training`` command line of one cell."""
     template, sets = MODELS[model]
-    cmd = [sys.executable, os.path.join(ROOT, "benchmark", "start_training.py"),
-           "--config", os.path.join(ROOT, template), "--runs_dir", os.path.dirname(run_dir),
-           "--run_name", os.path.basename(run_dir), "--quiet", "--stages", "vocab,train,translate,score"]
-    for s in [f"run.data_dir={data_dir}", f"train_steps={steps}", f"save_checkpoint_steps={steps}",
-              f"seed={seed}", *BATCH_SETS, *sets, *extra_sets]:
+    cmd = [
+        sys.executable,
+        os.path.join(ROOT, "benchmark", "start_training.py"),
+        "--config",
+        os.path.join(ROOT, template),
+        "--runs_dir",
+        os.path.dirname(run_dir),
+        "--run_name",
+        os.path.basename(run_dir),
+        "--quiet",
+        "--stages",
+        "vocab,train,translate,score",
+    ]
+    for s in [
+        f"run.data_dir={data_dir}",
+        f"train_steps={steps}",
+        f"save_checkpoint_steps={steps}",
+        f"seed={seed}",
+        *BATCH_SETS,
+        *sets,
+        *extra_sets,
+    ]:
         cmd += ["--set", s]
     return cmd
 
@@ -139,9 +192,18 @@ def run_cell(data_dir: str, run_dir: str, model: str, seed: int, steps: int, ext
         raise RuntimeError(f"cell {os.path.basename(run_dir)} failed; see {run_dir}/train.log")
 
 
-def run_table(data: str, out: str, inputs: Sequence[str], models: Sequence[str], seeds: Sequence[int],
-              steps: int, copt: CorpusOptions = CorpusOptions(), extra_sets: Sequence[str] = (),
-              max_hours: Optional[float] = None, log=print) -> List[dict]:
+def run_table(
+    data: str,
+    out: str,
+    inputs: Sequence[str],
+    models: Sequence[str],
+    seeds: Sequence[int],
+    steps: int,
+    copt: CorpusOptions = CorpusOptions(),
+    extra_sets: Sequence[str] = (),
+    max_hours: Optional[float] = None,
+    log=print,
+) -> List[dict]:
     """Run (or read back) every cell; returns the rows of the cells that are finished."""
     t0 = time.time()
     rows, cell_secs = [], []
@@ -153,8 +215,10 @@ def run_table(data: str, out: str, inputs: Sequence[str], models: Sequence[str],
                 if not os.path.exists(os.path.join(run_dir, "scores.json")):
                     est = max(cell_secs) if cell_secs else 0.0
                     if max_hours is not None and time.time() - t0 + est > max_hours * 3600:
-                        log(f"==> stopping before {os.path.basename(run_dir)}: the time budget "
-                            f"({max_hours} h) is spent; run the same command again to continue")
+                        log(
+                            f"==> stopping before {os.path.basename(run_dir)}: the time budget "
+                            f"({max_hours} h) is spent; run the same command again to continue"
+                        )
                         return rows
                     log(f"==> {os.path.basename(run_dir)}")
                     t_cell = time.time()
@@ -191,8 +255,19 @@ def summary_rows(rows: Sequence[dict]) -> List[dict]:
 
 
 def markdown(rows: Sequence[dict]) -> str:
-    cols = ["input", "model", "seeds", "top1", "top1_spread", "top5", "top10", "invalid",
-            "train_tok_per_s", "params_total", "params_active"]
+    cols = [
+        "input",
+        "model",
+        "seeds",
+        "top1",
+        "top1_spread",
+        "top5",
+        "top10",
+        "invalid",
+        "train_tok_per_s",
+        "params_total",
+        "params_active",
+    ]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in summary_rows(rows)]
     return "\n".join(lines)

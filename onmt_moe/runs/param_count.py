@@ -8,6 +8,7 @@ the weights are allocated on the ``meta`` device, so even a 1 B-parameter config
 
 Command line: ``python scripts/count_params.py configs/presets/*.yaml --src_vocab 3500 --tgt_vocab 60``.
 """
+
 from __future__ import annotations
 
 from typing import Dict
@@ -68,8 +69,9 @@ def main(argv=None) -> int:
 
     p = argparse.ArgumentParser(description="Total / active parameters of training configs (model built, not trained).")
     p.add_argument("configs", nargs="+", help="YAML training configs")
-    p.add_argument("--src_vocab", type=int, nargs="+", default=[3500],
-                   help="source vocabulary sizes to count with (default 3500)")
+    p.add_argument(
+        "--src_vocab", type=int, nargs="+", default=[3500], help="source vocabulary sizes to count with (default 3500)"
+    )
     p.add_argument("--tgt_vocab", type=int, default=60, help="target vocabulary size (default 60, SMILES)")
     args = p.parse_args(argv)
     print("config\tsrc_vocab\ttotal\tactive_per_token\tencoder\tdecoder")
@@ -82,6 +84,9 @@ def main(argv=None) -> int:
             return 2
         for sv in args.src_vocab:
             c = config_parameter_counts(cfg, sv, args.tgt_vocab)
-            print("\t".join([path, str(sv)] + [_millions(c[k]) for k in ("total", "active_per_token",
-                                                                         "encoder", "decoder")]))
+            print(
+                "\t".join(
+                    [path, str(sv)] + [_millions(c[k]) for k in ("total", "active_per_token", "encoder", "decoder")]
+                )
+            )
     return 0

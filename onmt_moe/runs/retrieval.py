@@ -9,6 +9,7 @@
 
 The data side (queries, libraries, metrics) is :mod:`onmt_moe.glycan.retrieve`.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,12 +38,14 @@ def load_model(checkpoint: str):
 
 
 def _ids(vocab, lines: Sequence[Sequence[str]], bos_eos: bool = False):
-    seqs = [([vocab["<s>"]] if bos_eos else []) + [vocab[t] for t in toks] + ([vocab["</s>"]] if bos_eos else [])
-            for toks in lines]
+    seqs = [
+        ([vocab["<s>"]] if bos_eos else []) + [vocab[t] for t in toks] + ([vocab["</s>"]] if bos_eos else [])
+        for toks in lines
+    ]
     pad = vocab["<blank>"]
     out = torch.full((len(seqs), max(len(s) for s in seqs), 1), pad, dtype=torch.long)
     for i, s in enumerate(seqs):
-        out[i, :len(s), 0] = torch.tensor(s)
+        out[i, : len(s), 0] = torch.tensor(s)
     return out, torch.tensor([len(s) for s in seqs])
 
 
@@ -53,12 +56,14 @@ def embed(model, vocabs, sources: List[List[str]], modality: str, batch_size: in
     enc = model.encoder
     m = enc.modality_names.index(modality) if modality in getattr(enc, "modality_names", []) else -1
     if m < 0:
-        raise ValueError(f"the model's encoder has no modality {modality!r} (it has "
-                         f"{getattr(enc, 'modality_names', ['OTHER'])[1:]}); use a moe_transformer multi-task model")
+        raise ValueError(
+            f"the model's encoder has no modality {modality!r} (it has "
+            f"{getattr(enc, 'modality_names', ['OTHER'])[1:]}); use a moe_transformer multi-task model"
+        )
     out = []
     enc.keep_align_states = True
     for i in range(0, len(sources), batch_size):
-        src, src_len = _ids(vocabs["src"], sources[i:i + batch_size])
+        src, src_len = _ids(vocabs["src"], sources[i : i + batch_size])
         enc(src, src_len)
         states = enc.last_align_states
         mod = enc.modality_lookup(src[:, :, 0])
@@ -95,8 +100,9 @@ def embedding_retrieval(model, vocabs, rows: List[R.TestRow]) -> dict:
     return res
 
 
-def likelihood_identification(model, vocabs, rows: List[R.TestRow], known: List[List[str]],
-                              max_candidates: int, seed: int = 0) -> dict:
+def likelihood_identification(
+    model, vocabs, rows: List[R.TestRow], known: List[List[str]], max_candidates: int, seed: int = 0
+) -> dict:
     res = {}
     for setting, items in R.candidate_sets(rows, known, max_candidates, seed).items():
         ranks, sizes = [], []
@@ -108,15 +114,22 @@ def likelihood_identification(model, vocabs, rows: List[R.TestRow], known: List[
     return res
 
 
-def run(checkpoint: str, data_dir: str, out_json: str = "", max_candidates: int = 50, seed: int = 0,
-        likelihood: bool = True) -> dict:
+def run(
+    checkpoint: str, data_dir: str, out_json: str = "", max_candidates: int = 50, seed: int = 0, likelihood: bool = True
+) -> dict:
     """Both settings on the ``struct`` test split of a multi-task corpus folder (``…/data``)."""
     t0 = time.time()
-    rows = R.read_rows(os.path.join(data_dir, "struct", "src-test.txt"), os.path.join(data_dir, "struct", "tgt-test.txt"))
+    rows = R.read_rows(
+        os.path.join(data_dir, "struct", "src-test.txt"), os.path.join(data_dir, "struct", "tgt-test.txt")
+    )
     torch.manual_seed(seed)
     model, vocabs = load_model(checkpoint)
-    res = {"checkpoint": os.path.abspath(checkpoint), "data_dir": os.path.abspath(data_dir), "n_test": len(rows),
-           "embedding": embedding_retrieval(model, vocabs, rows)}
+    res = {
+        "checkpoint": os.path.abspath(checkpoint),
+        "data_dir": os.path.abspath(data_dir),
+        "n_test": len(rows),
+        "embedding": embedding_retrieval(model, vocabs, rows),
+    }
     if likelihood:
         known = []
         for split in ("train", "val"):

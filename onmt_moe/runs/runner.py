@@ -24,6 +24,7 @@ per task (mixed validation set, ``share_vocab``); each task's test set is decode
 ``pred/<task>/test.txt`` and scored with its own scorer (``pred/<task>/scores.json``, gathered in
 ``scores.json`` as ``{"tasks": …}``).
 """
+
 from __future__ import annotations
 
 import copy
@@ -48,15 +49,25 @@ from onmt_moe.runs.csvlog import atomic_write_text
 STAGES = ("vocab", "train", "translate", "score", "report")
 DEFAULT_TRANSLATE = {"beam_size": 10, "n_best": 10, "min_length": 5, "max_length": 250, "batch_size": 64}
 # keys start_training fills in itself (a template may not set them)
-MANAGED_KEYS = {"data", "src_vocab", "tgt_vocab", "save_model", "save_data", "train_from", "overwrite", "n_sample",
-                "moe_log_dir", "moe_trained_step"}
+MANAGED_KEYS = {
+    "data",
+    "src_vocab",
+    "tgt_vocab",
+    "save_model",
+    "save_data",
+    "train_from",
+    "overwrite",
+    "n_sample",
+    "moe_log_dir",
+    "moe_trained_step",
+}
 VOCAB_RECORD = "vocab.sources.json"  # what the vocabulary was built from (corpus paths, sizes, hashes)
 # OpenNMT 3.5.1 declares these but never reads them, or reads them only inside a transform.
 IGNORED_OPTIONS = {
     "src_seq_length_trunc": "declared by OpenNMT 3.5.1 but never used; cap source lengths with "
-                            "generate_input --max_src_tokens, or src_seq_length + the filtertoolong transform",
+    "generate_input --max_src_tokens, or src_seq_length + the filtertoolong transform",
     "tgt_seq_length_trunc": "declared by OpenNMT 3.5.1 but never used; drop long targets with tgt_seq_length "
-                            "+ the filtertoolong transform",
+    "+ the filtertoolong transform",
 }
 TRANSFORM_OPTIONS = {"src_seq_length": "filtertoolong", "tgt_seq_length": "filtertoolong"}
 
@@ -157,8 +168,10 @@ def _length_option_problems(cfg: dict) -> List[str]:
     transforms = [transforms] if isinstance(transforms, str) else list(transforms)
     for key, transform in TRANSFORM_OPTIONS.items():
         if key in cfg and transform not in transforms:
-            problems.append(f"{key}: has no effect without the {transform} transform; add {transform} to "
-                            f"transforms (or cap lengths with generate_input --max_src_tokens)")
+            problems.append(
+                f"{key}: has no effect without the {transform} transform; add {transform} to "
+                f"transforms (or cap lengths with generate_input --max_src_tokens)"
+            )
     return problems
 
 
@@ -182,11 +195,13 @@ def _model_problems(cfg: dict, opts: Dict[str, object]) -> List[str]:
     for key, value in cfg.items():
         if key in opts and value is not None:
             setattr(opt, key, value)
-    problems += [f"encoder_type moe_transformer does not support {u}"
-                 for u in MoETransformerEncoder.unsupported_options(opt)]
+    problems += [
+        f"encoder_type moe_transformer does not support {u}" for u in MoETransformerEncoder.unsupported_options(opt)
+    ]
     try:
-        MoEArgs.from_opt(opt, d_model=int(opt.hidden_size), d_ff=int(opt.transformer_ff),
-                         activation=opt.pos_ffn_activation_fn).validate()
+        MoEArgs.from_opt(
+            opt, d_model=int(opt.hidden_size), d_ff=int(opt.transformer_ff), activation=opt.pos_ffn_activation_fn
+        ).validate()
     except (TypeError, ValueError) as exc:
         problems.append(str(exc))
     return problems
@@ -226,8 +241,9 @@ def validate_run_section(run: dict, where: str) -> None:
     elif tr:
         managed = [k for k in tr if k in MANAGED_TRANSLATE_KEYS]
         problems += [f"run.translate.{k}: filled in by start_training; remove it" for k in managed]
-        problems += _check_keys({k: v for k, v in tr.items() if k not in managed}, known_translate_options(),
-                                prefix="run.translate.")
+        problems += _check_keys(
+            {k: v for k, v in tr.items() if k not in managed}, known_translate_options(), prefix="run.translate."
+        )
     if problems:
         raise ConfigError(f"{where}: run section has errors:\n  - " + "\n  - ".join(problems))
 
@@ -295,8 +311,11 @@ def template_data_dir(data_dir: str, template_path: str) -> str:
             break
         folder = parent
     if os.path.isdir(data_dir):
-        print(f"note: run.data_dir {data_dir} is not under {base} or a folder above it; using "
-              f"{os.path.abspath(data_dir)} (relative to the current directory)", file=sys.stderr)
+        print(
+            f"note: run.data_dir {data_dir} is not under {base} or a folder above it; using "
+            f"{os.path.abspath(data_dir)} (relative to the current directory)",
+            file=sys.stderr,
+        )
         return os.path.abspath(data_dir)
     return os.path.join(base, data_dir)
 
@@ -311,8 +330,9 @@ def _git_commit() -> str:
     try:
         here = os.path.dirname(os.path.abspath(__file__))
         out = subprocess.run(["git", "-C", here, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-        dirty = subprocess.run(["git", "-C", here, "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", here, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+        ).stdout.strip()
         return out.stdout.strip() + ("-dirty" if dirty else "") if out.returncode == 0 else "unknown"
     except OSError:
         return "unknown"
@@ -339,22 +359,28 @@ def resolve(template_path: str, run_dir: str, overrides=(), resume: bool = False
     run = dict(cfg.pop("run", {}) or {})
     clash = sorted(MANAGED_KEYS & set(cfg))
     if clash:
-        raise ConfigError(f"{template_path}: keys {clash} are filled in by start_training; remove them "
-                          "(set the corpus folder with run.data_dir)")
+        raise ConfigError(
+            f"{template_path}: keys {clash} are filled in by start_training; remove them "
+            "(set the corpus folder with run.data_dir)"
+        )
     validate_config(cfg)
     validate_run_section(run, template_path)
     data_dir = run.get("data_dir")
     if not data_dir:
         raise ConfigError(f"{template_path}: run.data_dir is required (the folder with src-train.txt …)")
     data_dir = os.path.abspath(data_dir)
-    files = {f"{s}_{p}": os.path.join(data_dir, f"{s}-{p}.txt") for s in ("src", "tgt") for p in ("train", "val", "test")}
+    files = {
+        f"{s}_{p}": os.path.join(data_dir, f"{s}-{p}.txt") for s in ("src", "tgt") for p in ("train", "val", "test")
+    }
     missing = [p for p in files.values() if not os.path.exists(p)]
     if missing:
         raise ConfigError(f"run.data_dir {data_dir}: missing {', '.join(os.path.basename(m) for m in missing)}")
     empty = [os.path.basename(p) for p in files.values() if _is_empty(p)]
     if empty:
-        raise ConfigError(f"run.data_dir {data_dir}: empty split file(s) {', '.join(empty)} (a 0-row or "
-                          "all-rejected corpus: see the rejects.tsv and summary.json next to it)")
+        raise ConfigError(
+            f"run.data_dir {data_dir}: empty split file(s) {', '.join(empty)} (a 0-row or "
+            "all-rejected corpus: see the rejects.tsv and summary.json next to it)"
+        )
     run_dir = os.path.abspath(run_dir)
     tcfg = dict(cfg)
     tcfg["data"] = {
@@ -366,8 +392,9 @@ def resolve(template_path: str, run_dir: str, overrides=(), resume: bool = False
     tcfg["tgt_vocab"] = os.path.join(run_dir, "vocab.tgt")
     tasks = task_files(data_dir) if run.get("multitask") else {}
     if tasks:  # one weighted corpus per task, the mixed validation set, one shared vocabulary
-        tcfg["data"] = {t: {"path_src": f["src_train"], "path_tgt": f["tgt_train"], "weight": f["weight"]}
-                        for t, f in tasks.items()}
+        tcfg["data"] = {
+            t: {"path_src": f["src_train"], "path_tgt": f["tgt_train"], "weight": f["weight"]} for t, f in tasks.items()
+        }
         tcfg["data"]["valid"] = {"path_src": files["src_val"], "path_tgt": files["tgt_val"]}
         tcfg["share_vocab"] = True
         tcfg["tgt_vocab"] = tcfg["src_vocab"]
@@ -404,14 +431,17 @@ def task_files(data_dir: str) -> Dict[str, dict]:
         with open(manifest, encoding="utf-8") as f:
             tasks = json.load(f)
     except OSError:
-        raise ConfigError(f"run.multitask: {manifest} not found (write the corpus with "
-                          "benchmark/generate_glycan_input.py --multitask)") from None
+        raise ConfigError(
+            f"run.multitask: {manifest} not found (write the corpus with "
+            "benchmark/generate_glycan_input.py --multitask)"
+        ) from None
     except ValueError as exc:
         raise ConfigError(f"{manifest}: not valid JSON ({exc})") from None
     out = {}
     for name, task in tasks.items():
-        files = {f"{s}_{p}": os.path.join(data_dir, name, f"{s}-{p}.txt") for s in ("src", "tgt")
-                 for p in ("train", "test")}
+        files = {
+            f"{s}_{p}": os.path.join(data_dir, name, f"{s}-{p}.txt") for s in ("src", "tgt") for p in ("train", "test")
+        }
         bad = [os.path.basename(p) for p in files.values() if not os.path.exists(p) or _is_empty(p)]
         if bad:
             raise ConfigError(f"run.multitask: task {name}: missing or empty {', '.join(bad)} in {data_dir}/{name}")
@@ -463,8 +493,11 @@ def latest_good_checkpoint(run_dir: str) -> Optional[str]:
         if why is None:
             return path
         os.replace(path, path + ".unreadable")
-        print(f"[checkpoint] {path} is unreadable ({why}); moved to {os.path.basename(path)}.unreadable, "
-              "using the previous checkpoint", flush=True)
+        print(
+            f"[checkpoint] {path} is unreadable ({why}); moved to {os.path.basename(path)}.unreadable, "
+            "using the previous checkpoint",
+            flush=True,
+        )
     return None
 
 
@@ -501,8 +534,11 @@ def vocab_mismatch(plan: dict) -> Optional[str]:
         return "unrecorded"
     with open(path, encoding="utf-8") as f:
         built = json.load(f).get("corpus", {})
-    changed = [f"{k} was {built.get(k, {}).get('path')}" for k in ("src_train", "tgt_train")
-               if not _same_file(built.get(k, {}), plan[k])]
+    changed = [
+        f"{k} was {built.get(k, {}).get('path')}"
+        for k in ("src_train", "tgt_train")
+        if not _same_file(built.get(k, {}), plan[k])
+    ]
     return "; ".join(changed) or None
 
 
@@ -578,10 +614,15 @@ def stage_vocab(plan: dict, log: str, echo: bool) -> None:
             if why == "unrecorded":
                 print(f"[vocab] kept (built before {VOCAB_RECORD} existed; its corpus is not recorded)")
                 return
-            raise ConfigError(f"run folder {plan['run_dir']} holds checkpoints trained on a vocabulary built from "
-                              f"another corpus ({why}; now {plan['data_dir']}): use another --run_name")
-        print(f"[vocab] rebuilding: the vocabulary in {plan['run_dir']} was built from another corpus "
-              f"({why})" if why != "unrecorded" else "[vocab] rebuilding: its corpus was not recorded")
+            raise ConfigError(
+                f"run folder {plan['run_dir']} holds checkpoints trained on a vocabulary built from "
+                f"another corpus ({why}; now {plan['data_dir']}): use another --run_name"
+            )
+        print(
+            f"[vocab] rebuilding: the vocabulary in {plan['run_dir']} was built from another corpus ({why})"
+            if why != "unrecorded"
+            else "[vocab] rebuilding: its corpus was not recorded"
+        )
     cfg = os.path.join(plan["run_dir"], "config.yaml")
     record = {"corpus": corpus_record(plan)}
     run_logged(onmt_command("onmt_build_vocab") + ["-config", cfg, "-n_sample", "-1", "-overwrite"], log, echo)
@@ -593,8 +634,10 @@ def stage_train(plan: dict, log: str, echo: bool) -> None:
     update starts (onmt_moe.plugin.reporting.begin_training), i.e. only once the checkpoint has loaded."""
     why = vocab_mismatch(plan)
     if why not in (None, "unrecorded"):
-        raise ConfigError(f"the vocabulary in {plan['run_dir']} was built from another corpus ({why}); "
-                          "run the vocab stage (or use another --run_name)")
+        raise ConfigError(
+            f"the vocabulary in {plan['run_dir']} was built from another corpus ({why}); "
+            "run the vocab stage (or use another --run_name)"
+        )
     cfg = os.path.join(plan["run_dir"], "config.yaml")
     extra = []
     if plan["resume"]:
@@ -612,8 +655,10 @@ def _test_sets(plan: dict) -> Dict[Optional[str], tuple]:
     pred = os.path.join(plan["run_dir"], "pred")
     if not plan.get("tasks"):
         return {None: (plan["src_test"], plan["tgt_test"], os.path.join(pred, "test.txt"), plan["kind"])}
-    return {t: (f["src_test"], f["tgt_test"], os.path.join(pred, t, "test.txt"), f["kind"])
-            for t, f in plan["tasks"].items()}
+    return {
+        t: (f["src_test"], f["tgt_test"], os.path.join(pred, t, "test.txt"), f["kind"])
+        for t, f in plan["tasks"].items()
+    }
 
 
 def stage_translate(plan: dict, log: str, echo: bool) -> dict:
@@ -637,8 +682,12 @@ def stage_translate(plan: dict, log: str, echo: bool) -> dict:
         n += sum(1 for _ in open(src, encoding="utf-8"))
         outs[task] = out
     secs = time.time() - t0
-    return {"checkpoint": ckpt, "pred_test": outs.get(None, outs), "decode_seconds": secs,
-            "decode_sents_per_s": n / max(secs, 1e-9)}
+    return {
+        "checkpoint": ckpt,
+        "pred_test": outs.get(None, outs),
+        "decode_seconds": secs,
+        "decode_sents_per_s": n / max(secs, 1e-9),
+    }
 
 
 def stage_score(plan: dict) -> dict:
@@ -649,8 +698,15 @@ def stage_score(plan: dict) -> dict:
     res = {}
     for task, (src, tgt, pred, kind) in _test_sets(plan).items():
         where = plan["run_dir"] if task is None else os.path.dirname(pred)
-        res[task] = score_files(pred, tgt, plan["n_best"], src_path=src, out_json=os.path.join(where, "scores.json"),
-                                ranks_csv=os.path.join(where, "ranks.csv"), kind=kind)
+        res[task] = score_files(
+            pred,
+            tgt,
+            plan["n_best"],
+            src_path=src,
+            out_json=os.path.join(where, "scores.json"),
+            ranks_csv=os.path.join(where, "ranks.csv"),
+            kind=kind,
+        )
     if None in res:
         return res[None]
     write_json(os.path.join(plan["run_dir"], "scores.json"), {"tasks": res})
@@ -690,8 +746,10 @@ def stage_report(plan: dict) -> dict:
 
         report = analyze_run(plan["run_dir"])
         write_report(report, plan["run_dir"])
-        out["anomalies"] = {s: sum(1 for f in report.get("findings", []) if f.get("severity") == s)
-                            for s in ("error", "warning", "info")}
+        out["anomalies"] = {
+            s: sum(1 for f in report.get("findings", []) if f.get("severity") == s)
+            for s in ("error", "warning", "info")
+        }
     except ImportError as exc:  # pragma: no cover
         out["anomalies"] = f"not available: {exc}"
     try:
@@ -721,7 +779,12 @@ def execute(plan: dict, stages: Sequence[str] = STAGES, echo: bool = True) -> di
     d = plan["run_dir"]
     info_path = os.path.join(d, "run.json")
     info = json.load(open(info_path)) if (plan["resume"] and os.path.exists(info_path)) else {}
-    info.update({k: plan[k] for k in ("run_name", "data_dir", "src_test", "tgt_test", "n_best", "kind", "missing_mode", "template")})
+    info.update(
+        {
+            k: plan[k]
+            for k in ("run_name", "data_dir", "src_test", "tgt_test", "n_best", "kind", "missing_mode", "template")
+        }
+    )
     info.setdefault("stages", {})
     info["versions"] = _versions()
     info["git_commit"] = _git_commit()
@@ -749,7 +812,9 @@ def execute(plan: dict, stages: Sequence[str] = STAGES, echo: bool = True) -> di
                 res = stage_score(plan)
                 keys = ("topk", "invalid_rate", "n", "bleu", "chrf")
                 if "tasks" in res:
-                    info["scores"] = {"tasks": {t: {k: r.get(k) for k in keys if k in r} for t, r in res["tasks"].items()}}
+                    info["scores"] = {
+                        "tasks": {t: {k: r.get(k) for k in keys if k in r} for t, r in res["tasks"].items()}
+                    }
                 else:
                     info["scores"] = {k: res.get(k) for k in keys if k in res}
             elif st == "report":
@@ -766,10 +831,19 @@ def execute(plan: dict, stages: Sequence[str] = STAGES, echo: bool = True) -> di
 def prepare_run_dir(plan: dict, fresh: bool) -> None:
     d = plan["run_dir"]
     if fresh and os.path.exists(d) and checkpoints(d) and not plan["resume"]:
-        raise ConfigError(f"run folder {d} already holds checkpoints: use --resume to continue it, "
-                          "or another --run_name")
+        raise ConfigError(
+            f"run folder {d} already holds checkpoints: use --resume to continue it, or another --run_name"
+        )
     os.makedirs(d, exist_ok=True)
 
 
-__all__ = ["ConfigError", "StageError", "resolve", "execute", "validate_config", "parse_set", "prepare_run_dir",
-           "checkpoints"]
+__all__ = [
+    "ConfigError",
+    "StageError",
+    "resolve",
+    "execute",
+    "validate_config",
+    "parse_set",
+    "prepare_run_dir",
+    "checkpoints",
+]

@@ -22,6 +22,7 @@ Definitions (one place for each):
   molecule (13C: one entry per peak; 1H: weighted by nH), i.e. the mean absolute shift error
   under the best monotone assignment, which needs no atom mapping.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -45,6 +46,7 @@ _OH = Chem.MolFromSmarts("[OX2H]")
 
 
 # ------------------------------------------------------------------ IR ------
+
 
 def ir_lines(y) -> tuple[np.ndarray, np.ndarray]:
     """(positions cm-1, FWHM cm-1) of the lines of one spectrum."""
@@ -71,12 +73,17 @@ def ir_stats(spectra, has_oh) -> dict:
         base.append(float(np.median(y)))
         if oh_flag:
             oh.append(float(y[(IR_GRID >= 3100) & (IR_GRID <= 3800)].max()))
-    return {"ir_lines_median": float(np.median(counts)), "ir_fwhm_median_cm1": float(np.median(widths or [0])),
-            "ir_lines_below_1500_median": float(np.median(low)), "ir_baseline_median": float(np.median(base)),
-            "ir_oh_max_median": float(np.median(oh)) if oh else float("nan")}
+    return {
+        "ir_lines_median": float(np.median(counts)),
+        "ir_fwhm_median_cm1": float(np.median(widths or [0])),
+        "ir_lines_below_1500_median": float(np.median(low)),
+        "ir_baseline_median": float(np.median(base)),
+        "ir_oh_max_median": float(np.median(oh)) if oh else float("nan"),
+    }
 
 
 # ------------------------------------------------------------------ 1H ------
+
 
 def _j_list(peaks):
     out = []
@@ -88,6 +95,7 @@ def _j_list(peaks):
 
 def formula_h_count(formula: str) -> int:
     import re
+
     m = re.search(r"H(\d*)(?![a-z])", formula)
     return 0 if m is None else int(m.group(1) or 1)
 
@@ -102,10 +110,15 @@ def h_stats(rows) -> dict:
     js = np.asarray(js) if js else np.zeros(1)
     q10, q50, q90 = np.percentile(js, [10, 50, 90])
     # share of J values within 0.3 Hz of a table value (reveals ring / chain / aromatic)
-    return {"j_p10": float(q10), "j_p50": float(q50), "j_p90": float(q90),
-            "j_distinct_0.1Hz_per_100": float(len(np.unique(np.round(js, 1))) / len(js) * 100),
-            "h_multiplet_codes": len(codes), "h_share_m": codes["m"] / max(1, sum(codes.values())),
-            "h_nH_matches_formula": float(np.mean(match)) if match else float("nan")}
+    return {
+        "j_p10": float(q10),
+        "j_p50": float(q50),
+        "j_p90": float(q90),
+        "j_distinct_0.1Hz_per_100": float(len(np.unique(np.round(js, 1))) / len(js) * 100),
+        "h_multiplet_codes": len(codes),
+        "h_share_m": codes["m"] / max(1, sum(codes.values())),
+        "h_nH_matches_formula": float(np.mean(match)) if match else float("nan"),
+    }
 
 
 def shift_mae(real_peaks, sim_peaks, key: str, weight: str | None = None) -> float:
@@ -165,8 +178,11 @@ def matched_cosine(a, b, tol: float = MZ_TOL) -> float:
     a, b = peak_array(a), peak_array(b)
     if not len(a) or not len(b):
         return 0.0
-    pairs = [(a[i, 1] * b[j, 1], i, j) for i, j in itertools.product(range(len(a)), range(len(b)))
-             if abs(a[i, 0] - b[j, 0]) <= tol]
+    pairs = [
+        (a[i, 1] * b[j, 1], i, j)
+        for i, j in itertools.product(range(len(a)), range(len(b)))
+        if abs(a[i, 0] - b[j, 0]) <= tol
+    ]
     used_a, used_b, score = set(), set(), 0.0
     for s, i, j in sorted(pairs, reverse=True):
         if i not in used_a and j not in used_b:
@@ -218,6 +234,7 @@ def msms_stats(rows, mols) -> dict:
 
 # ------------------------------------------------------------ overall -------
 
+
 def statistics(rows) -> dict:
     mols = [Chem.MolFromSmiles(r["smiles"]) for r in rows]
     stats = ir_stats([r["ir_spectra"] for r in rows], [m.HasSubstructMatch(_OH) for m in mols])
@@ -231,6 +248,7 @@ def statistics(rows) -> dict:
 def _ir_fit_set() -> frozenset:
     """SMILES the benchmark-style IR weights were fitted on (empty if the file is missing)."""
     from . import ir_templates
+
     try:
         return ir_templates.load()[2]
     except FileNotFoundError:
@@ -274,14 +292,23 @@ def compare_rows(real_rows, sim_rows) -> dict:
     real_ok, sim_ok = [p[0] for p in pairs], [p[1] for p in pairs]
     fitted = _ir_fit_set()
     n_fit = sum(r["smiles"] in fitted for r in real_ok)
-    return {"n": len(pairs), "n_failed": len(real_rows) - len(pairs),
-            "n_ir_fit_rows": n_fit, "n_ir_held_out": len(real_ok) - n_fit,
-            "real": statistics(real_ok), "sim": statistics(sim_ok), "similarity": similarity(real_ok, sim_ok)}
+    return {
+        "n": len(pairs),
+        "n_failed": len(real_rows) - len(pairs),
+        "n_ir_fit_rows": n_fit,
+        "n_ir_held_out": len(real_ok) - n_fit,
+        "real": statistics(real_ok),
+        "sim": statistics(sim_ok),
+        "similarity": similarity(real_ok, sim_ok),
+    }
 
 
 def format_report(res: dict) -> str:
-    lines = [f"molecules compared: {res['n']} (simulation failed: {res['n_failed']})", "",
-             f"{'statistic':40s} {'real':>10s} {'simulated':>10s}"]
+    lines = [
+        f"molecules compared: {res['n']} (simulation failed: {res['n_failed']})",
+        "",
+        f"{'statistic':40s} {'real':>10s} {'simulated':>10s}",
+    ]
     for k, v in res["real"].items():
         lines.append(f"{k:40s} {v:10.3f} {res['sim'][k]:10.3f}")
     lines += ["", f"{'per-molecule similarity (median)':40s} {'value':>10s}"]
@@ -293,8 +320,10 @@ def format_report(res: dict) -> str:
 
 def load_real_rows(paths) -> list[dict]:
     import pandas as pd
+
     cols = ["smiles", "molecular_formula", "h_nmr_peaks", "c_nmr_peaks", "ir_spectra"] + [
-        f"msms_cfmid_{m}_{e}ev" for m in MODES for e in ENERGIES]
+        f"msms_cfmid_{m}_{e}ev" for m in MODES for e in ENERGIES
+    ]
     frames = []
     for p in paths:
         try:

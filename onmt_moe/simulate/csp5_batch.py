@@ -7,6 +7,7 @@
 
 mols.smi holds one canonical SMILES per line (``simulate_dataset.py --dump-smiles``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,10 @@ def main(argv=None):
         t0 = time.time()
         df = nmr.csp5_raw(smiles, a.nucleus, a.batch_size, a.workers, a.seed, a.device)
         df.to_parquet(a.out)
-        print(f"{a.nucleus}: {df.molecule_id.nunique()}/{len(smiles)} molecules, {time.time() - t0:.0f} s",
-              file=sys.stderr)
+        print(
+            f"{a.nucleus}: {df.molecule_id.nunique()}/{len(smiles)} molecules, {time.time() - t0:.0f} s",
+            file=sys.stderr,
+        )
         return 0
     res = nmr.collect_csp5(smiles, pd.read_parquet(a.c13), pd.read_parquet(a.h1))
     cache = {}

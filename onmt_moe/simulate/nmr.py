@@ -19,6 +19,7 @@ peak builders below turn those into benchmark-style peak lists:
   amine/amide N-H couple to neighbouring C-H;
 * spectrometer frequency 400 MHz (1H) / 100 MHz (13C).
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -29,22 +30,23 @@ from rdkit import Chem
 
 H_FREQ_MHZ = 400.0
 C_FREQ_MHZ = 100.6
-LINE_WIDTH_HZ = 12.0          # full range added to the coupling span (like the real peak lists)
-BROAD_WIDTH_HZ = 40.0         # exchangeable protons
+LINE_WIDTH_HZ = 12.0  # full range added to the coupling span (like the real peak lists)
+BROAD_WIDTH_HZ = 40.0  # exchangeable protons
 MULTIPLET_NAMES = {1: "d", 2: "t", 3: "q", 4: "p", 5: "h", 6: "hept"}
 J_MERGE_TOL_HZ = 1.0
-MAX_PARTNER_PROTONS = 7       # more coupled protons than this -> "m"
-MAX_LETTERS = 4               # dddd is allowed, more distinct couplings -> 'm'
+MAX_PARTNER_PROTONS = 7  # more coupled protons than this -> "m"
+MAX_LETTERS = 4  # dddd is allowed, more distinct couplings -> 'm'
 
 
 # ----------------------------------------------------------------- helpers ---
+
 
 def equivalence_classes(mol: Chem.Mol) -> list[int]:
     """Symmetry class per atom (topological, ties not broken)."""
     return list(Chem.CanonicalRankAtoms(mol, breakTies=False))
 
 
-H_GROUP_TOL_PPM = 0.03   # graph-equivalent atoms predicted further apart than this stay apart
+H_GROUP_TOL_PPM = 0.03  # graph-equivalent atoms predicted further apart than this stay apart
 #                          (csp5 uses one 3D conformer, so truly equivalent atoms differ by ~0.01)
 C_GROUP_TOL_PPM = 0.3
 
@@ -83,9 +85,14 @@ def _bond_j(mol: Chem.Mol, a: Chem.Atom, b: Chem.Atom) -> float | None:
             if n.GetIsAromatic():
                 return None
             # amide / sulfonamide N-H couples (slow exchange); amine N-H exchanges fast -> no coupling
-            acyl = any(x.GetIdx() != c.GetIdx() and any(
-                bd.GetBondType() == Chem.BondType.DOUBLE and bd.GetOtherAtom(x).GetSymbol() in ("O", "S")
-                for bd in x.GetBonds()) for x in n.GetNeighbors())
+            acyl = any(
+                x.GetIdx() != c.GetIdx()
+                and any(
+                    bd.GetBondType() == Chem.BondType.DOUBLE and bd.GetOtherAtom(x).GetSymbol() in ("O", "S")
+                    for bd in x.GetBonds()
+                )
+                for x in n.GetNeighbors()
+            )
             return 5.0 if acyl else None
         return None
     if bond.GetIsAromatic():
@@ -174,7 +181,7 @@ def _coupling_partners(mol: Chem.Mol, nh: list[int], rng: np.random.Generator | 
         i, j = a.GetIdx(), b.GetIdx()
         if not nh[i] or not nh[j]:
             continue
-        if (a.GetSymbol() == "O" or b.GetSymbol() == "O" or a.GetSymbol() == "S" or b.GetSymbol() == "S"):
+        if a.GetSymbol() == "O" or b.GetSymbol() == "O" or a.GetSymbol() == "S" or b.GetSymbol() == "S":
             continue
         J = _bond_j(mol, a, b)
         if J is None:
@@ -264,8 +271,13 @@ def integrate(peaks: list[dict], rng: np.random.Generator | None) -> list[dict]:
     return peaks
 
 
-def build_h_peaks(mol: Chem.Mol, h_shift: dict[int, float], rng: np.random.Generator | None = None,
-                  merge_overlaps: bool = True, integration_error: bool = True):
+def build_h_peaks(
+    mol: Chem.Mol,
+    h_shift: dict[int, float],
+    rng: np.random.Generator | None = None,
+    merge_overlaps: bool = True,
+    integration_error: bool = True,
+):
     """Benchmark-style 1H peak list (dicts), descending rangeMax.
 
     mol: heavy-atom molecule (implicit H). h_shift: heavy atom idx -> ppm.
@@ -306,15 +318,22 @@ def build_h_peaks(mol: Chem.Mol, h_shift: dict[int, float], rng: np.random.Gener
     return integrate(peaks, rng) if integration_error else peaks
 
 
-J_GEMINAL_RANGE_HZ = (11.5, 14.5)     # 2J(H,H) of an sp3 CH2 (magnitude)
+J_GEMINAL_RANGE_HZ = (11.5, 14.5)  # 2J(H,H) of an sp3 CH2 (magnitude)
 DIASTEREOTOPIC_SPLIT_PPM = (0.15, 0.1)  # mean, sd of |delta(Ha) - delta(Hb)|
 
 
 def _peak(cat, js, span, width, delta, n_h, rng):
     half = (span + width) / 2.0 / H_FREQ_MHZ
     jitter = 0.0 if rng is None else float(rng.normal(0.0, 0.0008))
-    return {"category": cat, "centroid": delta + jitter, "delta": delta, "j_values": js,
-            "nH": n_h, "rangeMax": delta + half, "rangeMin": delta - half}
+    return {
+        "category": cat,
+        "centroid": delta + jitter,
+        "delta": delta,
+        "j_values": js,
+        "nH": n_h,
+        "rangeMax": delta + half,
+        "rangeMin": delta - half,
+    }
 
 
 def _diastereotopic_ch2(mol: Chem.Mol) -> set[int]:
@@ -324,9 +343,14 @@ def _diastereotopic_ch2(mol: Chem.Mol) -> set[int]:
     if not centres:
         return set()
     dm = Chem.GetDistanceMatrix(mol)
-    return {a.GetIdx() for a in mol.GetAtoms()
-            if a.GetSymbol() == "C" and a.GetTotalNumHs() == 2 and a.GetHybridization() == Chem.HybridizationType.SP3
-            and min(dm[a.GetIdx(), c] for c in centres) <= 3}
+    return {
+        a.GetIdx()
+        for a in mol.GetAtoms()
+        if a.GetSymbol() == "C"
+        and a.GetTotalNumHs() == 2
+        and a.GetHybridization() == Chem.HybridizationType.SP3
+        and min(dm[a.GetIdx(), c] for c in centres) <= 3
+    }
 
 
 def _diastereotopic_pair(delta, n_each, by_j, rng):
@@ -364,11 +388,11 @@ def _merge_overlaps(peaks):
 
 
 # nJ(C,F) in Hz (textbook ranges: 1J 245-285, 2J 20-35, 3J 5-10, 4J 1-3)
-J_CF_ONE_BOND = {1: 245.0, 2: 250.0, 3: 272.0}   # by the number of F on the carbon (Ar-F / CF2 / CF3)
-J_CF_ONE_BOND_ALIPHATIC_CHF = 165.0              # sp3 CH2F / CHF: smaller (~160-170 Hz)
+J_CF_ONE_BOND = {1: 245.0, 2: 250.0, 3: 272.0}  # by the number of F on the carbon (Ar-F / CF2 / CF3)
+J_CF_ONE_BOND_ALIPHATIC_CHF = 165.0  # sp3 CH2F / CHF: smaller (~160-170 Hz)
 J_CF_LONG = {2: 25.0, 3: 7.0, 4: 2.0}
-MAX_C_LINES_PER_CARBON = 12   # the smallest couplings are left unresolved beyond this
-C_LINE_MERGE_PPM = 0.005      # lines closer than this (0.5 Hz) are one line
+MAX_C_LINES_PER_CARBON = 12  # the smallest couplings are left unresolved beyond this
+C_LINE_MERGE_PPM = 0.005  # lines closer than this (0.5 Hz) are one line
 
 
 def _cf_couplings(mol: Chem.Mol, dm) -> dict[int, list[tuple[float, int]]]:
@@ -415,7 +439,7 @@ def cf_multiplet(delta: float, couplings: list[tuple[float, int]]) -> list[tuple
         for off, w in lines.items():
             for k in range(n + 1):
                 pos = off + (k - n / 2.0) * step
-                nxt[round(pos / C_LINE_MERGE_PPM) * C_LINE_MERGE_PPM] += w * comb(n, k) / 2.0 ** n
+                nxt[round(pos / C_LINE_MERGE_PPM) * C_LINE_MERGE_PPM] += w * comb(n, k) / 2.0**n
         lines = nxt
     return [(delta + off, w) for off, w in sorted(lines.items())]
 
@@ -442,16 +466,19 @@ def build_c_peaks(mol: Chem.Mol, c_shift: dict[int, float], rng: np.random.Gener
         for s, frac in cf_multiplet(delta, cf.get(rep, [])):
             w = inten * frac
             width = 0.0119 if rng is None else float(0.0119 * np.exp(rng.normal(0.0, 0.03)))
-            lines.append({"delta (ppm)": float(s), "integral": float(w * 0.0188), "intensity": float(w),
-                          "width (ppm)": width})
+            lines.append(
+                {"delta (ppm)": float(s), "integral": float(w * 0.0188), "intensity": float(w), "width (ppm)": width}
+            )
     lines.sort(key=lambda p: -p["delta (ppm)"])
     return lines
 
 
 # ------------------------------------------------------------------- csp5 ----
 
-def csp5_raw(smiles: list[str], nucleus: str, batch_size: int = 64, num_workers: int = 1, seed: int = 0,
-             device: str = "auto"):
+
+def csp5_raw(
+    smiles: list[str], nucleus: str, batch_size: int = 64, num_workers: int = 1, seed: int = 0, device: str = "auto"
+):
     """Run csp5 for one nucleus; returns a DataFrame (molecule_id, atom_index, shift_ppm, parent_index).
 
     ``parent_index`` is the heavy atom an H is bonded to (1H), or the atom itself
@@ -461,8 +488,9 @@ def csp5_raw(smiles: list[str], nucleus: str, batch_size: int = 64, num_workers:
     import csp5
     import pandas as pd
 
-    res = csp5.predict_smiles(list(smiles), nucleus=nucleus, batch_size=batch_size,
-                              num_workers=num_workers, random_seed=seed, device=device)
+    res = csp5.predict_smiles(
+        list(smiles), nucleus=nucleus, batch_size=batch_size, num_workers=num_workers, random_seed=seed, device=device
+    )
     # csp5 numbers only the molecules it processed, so map back to the input through the SMILES
     recs = {r.molecule_id: r for r in res.molecule_records}
     index_of = {s: k for k, s in enumerate(smiles)}
@@ -479,8 +507,9 @@ def csp5_raw(smiles: list[str], nucleus: str, batch_size: int = 64, num_workers:
         ok = rec is not None and ref is not None and rec.mol is not None
         if ok:
             rm, n = rec.mol, ref.GetNumAtoms()
-            ok = rm.GetNumAtoms() >= n and all(rm.GetAtomWithIdx(i).GetSymbol() == ref.GetAtomWithIdx(i).GetSymbol()
-                                              for i in range(n))
+            ok = rm.GetNumAtoms() >= n and all(
+                rm.GetAtomWithIdx(i).GetSymbol() == ref.GetAtomWithIdx(i).GetSymbol() for i in range(n)
+            )
         for i, sh in zip(sub.atom_index, sub.shift_ppm):
             parent = -1
             if ok:

@@ -21,6 +21,7 @@ Typical error against experiment is several ppm for 13C and 0.2-0.5 ppm for
 1H; it gets the chemically obvious ordering right (CH3 < CH2-N < CH2-O < vinyl
 < aromatic < CHO; alkyl < C-O < aromatic < C=O), not the fine detail.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -80,7 +81,9 @@ def sub_type(mol, x, y) -> str:
         if y.GetIsAromatic():
             return "N_ar"
         for n in y.GetNeighbors():
-            if n.GetIdx() != x.GetIdx() and (_is_carbonyl_c(n) or (n.GetSymbol() == "S" and _double_partner(n, ("O",)))):
+            if n.GetIdx() != x.GetIdx() and (
+                _is_carbonyl_c(n) or (n.GetSymbol() == "S" and _double_partner(n, ("O",)))
+            ):
                 return "Namide"
         return "N"
     if s == "S":
@@ -91,49 +94,154 @@ def sub_type(mol, x, y) -> str:
 
 
 # ------------------------------------------------------------------ 13C -------
-C_SP3_ALPHA = {"alkyl": 9.1, "aryl": 5.0, "vinyl": 12.0, "alkynyl": -3.0, "nitrile": -5.0, "acyl": 14.0,
-               "carboxyl": 6.5, "imine": 8.0, "OH": 49.0, "OR": 49.0, "OC=O": 49.0, "N": 26.0, "Namide": 22.0,
-               "N_ar": 30.0, "NO2": 45.0, "F": 70.0, "Cl": 31.0, "S": 11.0, "SO2": 18.0, "other": 10.0}
+C_SP3_ALPHA = {
+    "alkyl": 9.1,
+    "aryl": 5.0,
+    "vinyl": 12.0,
+    "alkynyl": -3.0,
+    "nitrile": -5.0,
+    "acyl": 14.0,
+    "carboxyl": 6.5,
+    "imine": 8.0,
+    "OH": 49.0,
+    "OR": 49.0,
+    "OC=O": 49.0,
+    "N": 26.0,
+    "Namide": 22.0,
+    "N_ar": 30.0,
+    "NO2": 45.0,
+    "F": 70.0,
+    "Cl": 31.0,
+    "S": 11.0,
+    "SO2": 18.0,
+    "other": 10.0,
+}
 C_AR = {  # ipso, ortho, meta, para
-    "alkyl": (9.3, 0.7, -0.1, -2.9), "aryl": (13.1, -1.1, 0.5, -1.1), "vinyl": (9.1, -2.4, 0.2, -0.5),
-    "alkynyl": (-6.2, 3.6, -0.4, -0.3), "nitrile": (-16.0, 3.6, 0.6, 4.3), "acyl": (8.6, 0.0, 0.0, 4.4),
-    "carboxyl": (2.0, 1.2, -0.1, 4.3), "imine": (7.0, -0.5, 0.0, 2.0), "OH": (26.9, -12.7, 1.4, -7.3),
-    "OR": (31.4, -14.4, 1.0, -7.7), "OC=O": (22.4, -7.1, -0.4, -3.2), "N": (18.2, -13.4, 0.8, -10.0),
-    "Namide": (9.7, -8.1, 0.2, -4.4), "N_ar": (12.0, -8.0, 1.0, -4.0), "NO2": (19.9, -4.9, 0.9, 6.1),
-    "F": (34.8, -13.0, 1.6, -4.4), "Cl": (6.4, 0.2, 1.0, -2.0), "S": (10.0, -1.9, 0.2, -3.6),
-    "SO2": (15.0, -1.5, 0.8, 5.0), "other": (0.0, 0.0, 0.0, 0.0),
+    "alkyl": (9.3, 0.7, -0.1, -2.9),
+    "aryl": (13.1, -1.1, 0.5, -1.1),
+    "vinyl": (9.1, -2.4, 0.2, -0.5),
+    "alkynyl": (-6.2, 3.6, -0.4, -0.3),
+    "nitrile": (-16.0, 3.6, 0.6, 4.3),
+    "acyl": (8.6, 0.0, 0.0, 4.4),
+    "carboxyl": (2.0, 1.2, -0.1, 4.3),
+    "imine": (7.0, -0.5, 0.0, 2.0),
+    "OH": (26.9, -12.7, 1.4, -7.3),
+    "OR": (31.4, -14.4, 1.0, -7.7),
+    "OC=O": (22.4, -7.1, -0.4, -3.2),
+    "N": (18.2, -13.4, 0.8, -10.0),
+    "Namide": (9.7, -8.1, 0.2, -4.4),
+    "N_ar": (12.0, -8.0, 1.0, -4.0),
+    "NO2": (19.9, -4.9, 0.9, 6.1),
+    "F": (34.8, -13.0, 1.6, -4.4),
+    "Cl": (6.4, 0.2, 1.0, -2.0),
+    "S": (10.0, -1.9, 0.2, -3.6),
+    "SO2": (15.0, -1.5, 0.8, 5.0),
+    "other": (0.0, 0.0, 0.0, 0.0),
 }
 C_ENE = {  # alpha (on this carbon), beta (on the partner carbon)
-    "alkyl": (10.6, -7.9), "aryl": (12.5, -11.0), "vinyl": (13.6, -7.0), "alkynyl": (-6.0, 4.0),
-    "nitrile": (-15.1, 14.2), "acyl": (13.8, 4.7), "carboxyl": (5.0, 9.8), "imine": (10.0, 3.0),
-    "OH": (29.0, -39.0), "OR": (29.0, -39.0), "OC=O": (18.4, -26.7), "N": (28.0, -32.0),
-    "Namide": (6.5, -29.2), "N_ar": (10.0, -20.0), "NO2": (22.3, -0.9), "F": (24.9, -34.3),
-    "Cl": (2.8, -6.1), "S": (9.0, -13.0), "SO2": (14.0, 6.0), "other": (0.0, 0.0),
+    "alkyl": (10.6, -7.9),
+    "aryl": (12.5, -11.0),
+    "vinyl": (13.6, -7.0),
+    "alkynyl": (-6.0, 4.0),
+    "nitrile": (-15.1, 14.2),
+    "acyl": (13.8, 4.7),
+    "carboxyl": (5.0, 9.8),
+    "imine": (10.0, 3.0),
+    "OH": (29.0, -39.0),
+    "OR": (29.0, -39.0),
+    "OC=O": (18.4, -26.7),
+    "N": (28.0, -32.0),
+    "Namide": (6.5, -29.2),
+    "N_ar": (10.0, -20.0),
+    "NO2": (22.3, -0.9),
+    "F": (24.9, -34.3),
+    "Cl": (2.8, -6.1),
+    "S": (9.0, -13.0),
+    "SO2": (14.0, 6.0),
+    "other": (0.0, 0.0),
 }
-C_CARBONYL = {"ketone": 207.0, "aldehyde": 201.0, "acid": 178.0, "ester": 171.0, "lactone": 175.0,
-              "amide": 171.0, "urea": 157.0, "carbamate": 156.0, "carbonate": 155.0, "anhydride": 168.0,
-              "acyl_chloride": 170.0, "thioester": 196.0}
+C_CARBONYL = {
+    "ketone": 207.0,
+    "aldehyde": 201.0,
+    "acid": 178.0,
+    "ester": 171.0,
+    "lactone": 175.0,
+    "amide": 171.0,
+    "urea": 157.0,
+    "carbamate": 156.0,
+    "carbonate": 155.0,
+    "anhydride": 168.0,
+    "acyl_chloride": 170.0,
+    "thioester": 196.0,
+}
 C_CONJ = {"ketone": -10.0, "aldehyde": -9.0, "acid": -7.0, "ester": -5.0, "lactone": -5.0, "amide": -3.0}
 
 # ------------------------------------------------------------------- 1H -------
-H_SP3_ALPHA = {"alkyl": 0.0, "aryl": 1.45, "vinyl": 0.8, "alkynyl": 0.9, "nitrile": 1.1, "acyl": 1.2,
-               "carboxyl": 1.05, "imine": 1.0, "OH": 2.45, "OR": 2.4, "OC=O": 2.8, "N": 1.4, "Namide": 1.9,
-               "N_ar": 2.7, "NO2": 3.4, "F": 3.3, "Cl": 2.2, "S": 1.2, "SO2": 1.9, "other": 1.0}
+H_SP3_ALPHA = {
+    "alkyl": 0.0,
+    "aryl": 1.45,
+    "vinyl": 0.8,
+    "alkynyl": 0.9,
+    "nitrile": 1.1,
+    "acyl": 1.2,
+    "carboxyl": 1.05,
+    "imine": 1.0,
+    "OH": 2.45,
+    "OR": 2.4,
+    "OC=O": 2.8,
+    "N": 1.4,
+    "Namide": 1.9,
+    "N_ar": 2.7,
+    "NO2": 3.4,
+    "F": 3.3,
+    "Cl": 2.2,
+    "S": 1.2,
+    "SO2": 1.9,
+    "other": 1.0,
+}
 H_AR = {  # ortho, meta, para
-    "alkyl": (-0.14, -0.06, -0.17), "aryl": (0.37, 0.20, 0.10), "vinyl": (0.06, -0.03, -0.10),
-    "alkynyl": (0.15, -0.02, -0.01), "nitrile": (0.36, 0.18, 0.28), "acyl": (0.62, 0.14, 0.21),
-    "carboxyl": (0.71, 0.11, 0.21), "imine": (0.5, 0.1, 0.1), "OH": (-0.56, -0.12, -0.45),
-    "OR": (-0.48, -0.09, -0.44), "OC=O": (-0.25, 0.03, -0.13), "N": (-0.75, -0.25, -0.65),
-    "Namide": (0.12, -0.07, -0.28), "N_ar": (0.1, 0.0, 0.0), "NO2": (0.95, 0.26, 0.38),
-    "F": (-0.26, 0.00, -0.20), "Cl": (0.03, -0.02, -0.09), "S": (-0.08, -0.10, -0.24),
-    "SO2": (0.60, 0.20, 0.30), "other": (0.0, 0.0, 0.0),
+    "alkyl": (-0.14, -0.06, -0.17),
+    "aryl": (0.37, 0.20, 0.10),
+    "vinyl": (0.06, -0.03, -0.10),
+    "alkynyl": (0.15, -0.02, -0.01),
+    "nitrile": (0.36, 0.18, 0.28),
+    "acyl": (0.62, 0.14, 0.21),
+    "carboxyl": (0.71, 0.11, 0.21),
+    "imine": (0.5, 0.1, 0.1),
+    "OH": (-0.56, -0.12, -0.45),
+    "OR": (-0.48, -0.09, -0.44),
+    "OC=O": (-0.25, 0.03, -0.13),
+    "N": (-0.75, -0.25, -0.65),
+    "Namide": (0.12, -0.07, -0.28),
+    "N_ar": (0.1, 0.0, 0.0),
+    "NO2": (0.95, 0.26, 0.38),
+    "F": (-0.26, 0.00, -0.20),
+    "Cl": (0.03, -0.02, -0.09),
+    "S": (-0.08, -0.10, -0.24),
+    "SO2": (0.60, 0.20, 0.30),
+    "other": (0.0, 0.0, 0.0),
 }
 H_ENE = {  # geminal, cis/trans averaged
-    "alkyl": (0.45, -0.25), "aryl": (1.38, 0.15), "vinyl": (1.0, 0.0), "alkynyl": (0.47, 0.3),
-    "nitrile": (0.27, 0.65), "acyl": (1.1, 0.95), "carboxyl": (0.8, 0.85), "imine": (0.9, 0.5),
-    "OH": (1.2, -1.1), "OR": (1.22, -1.1), "OC=O": (2.11, -0.5), "N": (0.8, -1.2), "Namide": (2.08, -0.6),
-    "N_ar": (1.6, -0.5), "NO2": (1.87, 1.0), "F": (1.54, -0.6), "Cl": (1.08, 0.15), "S": (1.11, -0.2),
-    "SO2": (1.3, 0.9), "other": (0.5, 0.0),
+    "alkyl": (0.45, -0.25),
+    "aryl": (1.38, 0.15),
+    "vinyl": (1.0, 0.0),
+    "alkynyl": (0.47, 0.3),
+    "nitrile": (0.27, 0.65),
+    "acyl": (1.1, 0.95),
+    "carboxyl": (0.8, 0.85),
+    "imine": (0.9, 0.5),
+    "OH": (1.2, -1.1),
+    "OR": (1.22, -1.1),
+    "OC=O": (2.11, -0.5),
+    "N": (0.8, -1.2),
+    "Namide": (2.08, -0.6),
+    "N_ar": (1.6, -0.5),
+    "NO2": (1.87, 1.0),
+    "F": (1.54, -0.6),
+    "Cl": (1.08, 0.15),
+    "S": (1.11, -0.2),
+    "SO2": (1.3, 0.9),
+    "other": (0.5, 0.0),
 }
 
 
@@ -242,8 +350,10 @@ def carbon_shift(mol, atom, dm) -> float:
     if hyb == SP2 and partner is not None and partner.GetSymbol() == "O":
         cls = carbonyl_class(mol, atom)
         shift = C_CARBONYL[cls]
-        conj = any(n.GetIsAromatic() or (n.GetSymbol() == "C" and n.GetHybridization() == SP2
-                                         and not _is_carbonyl_c(n)) for n in atom.GetNeighbors())
+        conj = any(
+            n.GetIsAromatic() or (n.GetSymbol() == "C" and n.GetHybridization() == SP2 and not _is_carbonyl_c(n))
+            for n in atom.GetNeighbors()
+        )
         if conj:
             shift += C_CONJ.get(cls, 0.0)
         return shift
@@ -302,8 +412,12 @@ def hydrogen_shift(mol, atom, dm) -> float:
             ring_co = any(_double_partner(n, ("O", "S")) is not None for n in nbs)
             if ring_co:
                 return 11.5
-            n_ring_n = sum(1 for n in nbs for m in n.GetNeighbors() if m.GetSymbol() == "N" and m.GetIdx() != atom.GetIdx()
-                           and m.GetIsAromatic())
+            n_ring_n = sum(
+                1
+                for n in nbs
+                for m in n.GetNeighbors()
+                if m.GetSymbol() == "N" and m.GetIdx() != atom.GetIdx() and m.GetIsAromatic()
+            )
             return 11.0 if n_ring_n else 8.1
         types = [sub_type(mol, atom, n) for n in nbs]
         if any(_is_carbonyl_c(n) for n in nbs):

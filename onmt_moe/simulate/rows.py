@@ -1,5 +1,6 @@
 """One simulated benchmark-v2 row from a SMILES and its NMR shifts (used by the dataset
 builder and by the benchmark comparison)."""
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,9 @@ from . import ir, msms, nmr, schema
 MODALITIES = ("all", "nmr")
 
 
-def simulate_row(idx: int, smiles: str, shifts, seed: int, ir_style: str = ir.DEFAULT_STYLE,
-                 modalities: str = "all") -> dict:
+def simulate_row(
+    idx: int, smiles: str, shifts, seed: int, ir_style: str = ir.DEFAULT_STYLE, modalities: str = "all"
+) -> dict:
     """Row dict in the v2 schema; raises ValueError when the row cannot be simulated.
 
     All random draws come from ``default_rng([seed, idx])``, never from the SMILES; the NMR draws
@@ -60,8 +62,9 @@ def _fast_job(job):
         return idx, None, f"simulation: {type(exc).__name__}: {exc}"
 
 
-def simulate_fast_many(smiles: list[str], seed: int, workers: int = 1, ir_style: str = ir.DEFAULT_STYLE,
-                       modalities: str = "all"):
+def simulate_fast_many(
+    smiles: list[str], seed: int, workers: int = 1, ir_style: str = ir.DEFAULT_STYLE, modalities: str = "all"
+):
     """Yield (idx, row or None, reason) in input order, using the --fast NMR estimate.
 
     With workers > 1 the rows are computed in a process pool; the output is identical to

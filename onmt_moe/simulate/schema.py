@@ -4,6 +4,7 @@ The continuous spectra (h_nmr_spectra, c_nmr_spectra, hsqc_*) and the
 fragment-annotation columns are not produced (size); readers must treat them
 as absent.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,21 +12,36 @@ import os
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-H_PEAK = pa.struct([
-    ("category", pa.string()), ("centroid", pa.float64()), ("delta", pa.float64()),
-    ("j_values", pa.string()), ("nH", pa.int64()), ("rangeMax", pa.float64()), ("rangeMin", pa.float64()),
-])
-C_PEAK = pa.struct([
-    ("delta (ppm)", pa.float64()), ("integral", pa.float64()), ("intensity", pa.float64()),
-    ("width (ppm)", pa.float64()),
-])
+H_PEAK = pa.struct(
+    [
+        ("category", pa.string()),
+        ("centroid", pa.float64()),
+        ("delta", pa.float64()),
+        ("j_values", pa.string()),
+        ("nH", pa.int64()),
+        ("rangeMax", pa.float64()),
+        ("rangeMin", pa.float64()),
+    ]
+)
+C_PEAK = pa.struct(
+    [
+        ("delta (ppm)", pa.float64()),
+        ("integral", pa.float64()),
+        ("intensity", pa.float64()),
+        ("width (ppm)", pa.float64()),
+    ]
+)
 MSMS_COLUMNS = [f"msms_cfmid_{m}_{e}ev" for m in ("positive", "negative") for e in (10, 20, 40)]
 MSMS_TYPE = pa.list_(pa.list_(pa.float64()))
 
 SCHEMA = pa.schema(
-    [("smiles", pa.string()), ("molecular_formula", pa.string()),
-     ("h_nmr_peaks", pa.list_(H_PEAK)), ("c_nmr_peaks", pa.list_(C_PEAK)),
-     ("ir_spectra", pa.list_(pa.float32()))]
+    [
+        ("smiles", pa.string()),
+        ("molecular_formula", pa.string()),
+        ("h_nmr_peaks", pa.list_(H_PEAK)),
+        ("c_nmr_peaks", pa.list_(C_PEAK)),
+        ("ir_spectra", pa.list_(pa.float32())),
+    ]
     + [(c, MSMS_TYPE) for c in MSMS_COLUMNS]
     + [("__index_level_0__", pa.int64())]
 )

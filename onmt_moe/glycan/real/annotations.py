@@ -11,6 +11,7 @@ file order, the spectra not yet taken whose precursor m/z — or its 1- equivale
 m/z·z + (z − 1) — is within ``mz_tol`` of the annotated mass; of those, the one nearest in RT,
 taken only if within ``rt_tol`` minutes.  One spectrum serves at most one annotation.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,10 +28,10 @@ class AnnotationError(ValueError):
 
 @dataclass
 class Annotation:
-    row: int                 # data row of the csv (0-based)
+    row: int  # data row of the csv (0-based)
     mass: float
     rt: float
-    glycan: Optional[str]    # None: unassigned peak
+    glycan: Optional[str]  # None: unassigned peak
 
 
 def read_annotations(path: str, spectra_file: Optional[str] = None) -> List[Annotation]:
@@ -61,8 +62,12 @@ def read_annotations(path: str, spectra_file: Optional[str] = None) -> List[Anno
     return out
 
 
-def match(annotations: Sequence[Annotation], spectra: Sequence[Tuple[float, float, int]],
-          mz_tol: float = MATCH_MZ_TOL, rt_tol: float = MATCH_RT_TOL) -> List[Tuple[int, int]]:
+def match(
+    annotations: Sequence[Annotation],
+    spectra: Sequence[Tuple[float, float, int]],
+    mz_tol: float = MATCH_MZ_TOL,
+    rt_tol: float = MATCH_RT_TOL,
+) -> List[Tuple[int, int]]:
     """[(annotation index, spectrum index)]; ``spectra``: (precursor m/z, RT, |charge|) each."""
     mz = [round(s[0], 2) for s in spectra]
     mz1 = [round(s[0] * s[2] + (s[2] - 1), 2) for s in spectra]  # 1- equivalent, as CandyCrunch converts
@@ -70,8 +75,11 @@ def match(annotations: Sequence[Annotation], spectra: Sequence[Tuple[float, floa
     used, pairs = set(), []
     for i, a in enumerate(annotations):
         am, art = round(a.mass, 2), round(a.rt, 2)
-        cand = [j for j in range(len(spectra))
-                if j not in used and (abs(mz[j] - am) <= mz_tol or abs(mz1[j] - am) <= mz_tol)]
+        cand = [
+            j
+            for j in range(len(spectra))
+            if j not in used and (abs(mz[j] - am) <= mz_tol or abs(mz1[j] - am) <= mz_tol)
+        ]
         if not cand:
             continue
         j = min(cand, key=lambda k: (abs(rt[k] - art), k))

@@ -10,6 +10,7 @@ members score 1).  Two pools: the annotation's own composition (chance given the
 composition) and the composition inferred from the precursor m/z (composition-only: all that
 the precursor tells a tool).  An empty pool scores 0.
 """
+
 from __future__ import annotations
 
 import random
@@ -19,8 +20,9 @@ from typing import Dict, Sequence
 from .identity import admits, similarity
 
 
-def chance(annotation: str, pool: Sequence[str], ks: Sequence[int] = (1, 5), sim_samples: int = 10,
-           seed: int = 0) -> Dict[str, float]:
+def chance(
+    annotation: str, pool: Sequence[str], ks: Sequence[int] = (1, 5), sim_samples: int = 10, seed: int = 0
+) -> Dict[str, float]:
     n = len(pool)
     out: Dict[str, float] = {"pool": float(n)}
     if not n:

@@ -13,6 +13,7 @@ then ranked by evidence a real tool has:
   3. the lower charge (a wider neutral window at high z finds a chance composition more often),
   4. fewer residues, smaller mass error.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,9 +28,9 @@ from .masses import tag_mass
 class Candidate:
     z: int
     composition: Dict[str, int]
-    mz_error: float          # (theoretical - observed) m/z
-    glycan_mass: float       # neutral mass of the free glycan implied by the observed m/z and z
-    cost: int                # uncommon residues + modifications (composition.py's ranking)
+    mz_error: float  # (theoretical - observed) m/z
+    glycan_mass: float  # neutral mass of the free glycan implied by the observed m/z and z
+    cost: int  # uncommon residues + modifications (composition.py's ranking)
 
     @property
     def n_residues(self) -> int:
@@ -50,10 +51,18 @@ def _cost(comp: Dict[str, int]) -> int:
     return sum(v for k, v in comp.items() if k not in COMMON)
 
 
-def infer(precursor_mz: float, peaks: Sequence[Sequence[float]], reducing_end: str, tol_mz: float,
-          max_residues: int = 16, charges: Sequence[int] = (1, 2, 3), max_mods: int = 2,
-          above_rel: float = 10.0, limit: int = 200,
-          known: Optional[FrozenSet[Tuple[Tuple[str, int], ...]]] = None) -> List[Candidate]:
+def infer(
+    precursor_mz: float,
+    peaks: Sequence[Sequence[float]],
+    reducing_end: str,
+    tol_mz: float,
+    max_residues: int = 16,
+    charges: Sequence[int] = (1, 2, 3),
+    max_mods: int = 2,
+    above_rel: float = 10.0,
+    limit: int = 200,
+    known: Optional[FrozenSet[Tuple[Tuple[str, int], ...]]] = None,
+) -> List[Candidate]:
     """All candidate (charge, composition) pairs, best first (module doc).  ``peaks``: base = 100."""
     idx = index(max_residues, max_mods)
     above = any(mz > precursor_mz + tol_mz and it >= above_rel for mz, it in peaks)
@@ -65,6 +74,5 @@ def infer(precursor_mz: float, peaks: Sequence[Sequence[float]], reducing_end: s
         for comp, err in idx.candidates(m, tol_mz * z, limit=limit):
             out.append(Candidate(z=z, composition=comp, mz_error=err / z, glycan_mass=m, cost=_cost(comp)))
     known = known or frozenset()
-    out.sort(key=lambda c: (composition_key(c.composition) not in known, c.cost, c.z, c.n_residues,
-                            abs(c.mz_error)))
+    out.sort(key=lambda c: (composition_key(c.composition) not in known, c.cost, c.z, c.n_residues, abs(c.mz_error)))
     return out

@@ -1,6 +1,7 @@
 """glycowork's glycans of one class (``df_glycan.glycan_type`` N / O / free / lipid): the class
 list a real tool searches.  Used for the composition prior (compositions seen in the class) and
 for the random-isomer baselines (structures of one composition)."""
+
 from __future__ import annotations
 
 from collections import defaultdict

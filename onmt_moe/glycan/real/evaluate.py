@@ -20,6 +20,7 @@ made only for matched spectra, so there are no false positives and precision is 
 — this F1 is therefore not the number CandyCrunch reports on whole files (which counts its
 predictions for unannotated peaks as false positives).
 """
+
 from __future__ import annotations
 
 import csv
@@ -77,10 +78,18 @@ def source_lines(run: str, rows: List[dict], glycan_class: str, opts: Options) -
     lines = []
     for r in rows:
         z = abs(int(r["charge"]))
-        tok = SpecTokConfig(**{**base, "loss_tol": opts.fragment_tol, "diag_tol": opts.fragment_tol,
-                               "comp_tol": opts.precursor_tol * z, "reducing_end": opts.reducing_end})
-        lines.append(" ".join(source_tokens(r["precursor_mz"], r["charge"], r["peaks"], text, tok,
-                                            with_text=cfg.glycan_text)))
+        tok = SpecTokConfig(
+            **{
+                **base,
+                "loss_tol": opts.fragment_tol,
+                "diag_tol": opts.fragment_tol,
+                "comp_tol": opts.precursor_tol * z,
+                "reducing_end": opts.reducing_end,
+            }
+        )
+        lines.append(
+            " ".join(source_tokens(r["precursor_mz"], r["charge"], r["peaks"], text, tok, with_text=cfg.glycan_text))
+        )
     return lines
 
 
@@ -102,8 +111,10 @@ def read_candycrunch(path: str) -> List[tuple]:
     try:
         with open(path, newline="") as fh:
             rows = list(csv.DictReader(fh))
-        return [(float(r["mz"]), float(r["RT"]), abs(int(float(r["charge"]))) or 1, json.loads(r["predictions"]))
-                for r in rows]
+        return [
+            (float(r["mz"]), float(r["RT"]), abs(int(float(r["charge"]))) or 1, json.loads(r["predictions"]))
+            for r in rows
+        ]
     except (OSError, KeyError, ValueError) as e:
         raise AnnotationError(f"{path}: not a run_candycrunch.py predictions csv ({type(e).__name__}: {e})") from None
 
@@ -115,9 +126,16 @@ def _rank(annotation: str, cands: List[Optional[str]]) -> int:
     return -1
 
 
-def evaluate(spectra: str, annotations: str, glycan_class: str, run: Optional[str] = None,
-             opts: Optional[Options] = None, out_dir: Optional[str] = None, log=print,
-             candycrunch: Optional[str] = None) -> dict:
+def evaluate(
+    spectra: str,
+    annotations: str,
+    glycan_class: str,
+    run: Optional[str] = None,
+    opts: Optional[Options] = None,
+    out_dir: Optional[str] = None,
+    log=print,
+    candycrunch: Optional[str] = None,
+) -> dict:
     """``candycrunch``: predictions of CandyCrunch on the same file (scripts/run_candycrunch.py),
     matched to the annotations by the same rule and scored the same way; its F1 counts its
     predictions for unannotated peaks as false positives, as CandyCrunch's tests do."""
@@ -128,8 +146,10 @@ def evaluate(spectra: str, annotations: str, glycan_class: str, run: Optional[st
     cl = classlist.load(glycan_class)
     read = read_spectra(spectra, opts.reducing_end, opts.precursor_tol, opts.max_residues, glycan_class, cl.known)
     pairs = dict(match(anns, [(r["precursor_mz"], r["rt"], -r["charge"]) for r in read.rows], opts.mz_tol, opts.rt_tol))
-    log(f"{spectra}: {len(read.rows)} spectra ({len(read.rejects)} rejected); {annotations}: {len(anns)} "
-        f"annotations, {len(pairs)} matched")
+    log(
+        f"{spectra}: {len(read.rows)} spectra ({len(read.rejects)} rejected); {annotations}: {len(anns)} "
+        f"annotations, {len(pairs)} matched"
+    )
     matched = sorted(pairs)
     preds: Dict[int, List[Optional[str]]] = {}
     if run:
@@ -139,9 +159,17 @@ def evaluate(spectra: str, annotations: str, glycan_class: str, run: Optional[st
     for i, a in enumerate(anns):
         j = pairs.get(i)
         row = read.rows[j] if j is not None else None
-        rec = {"row": a.row, "mass": a.mass, "rt": a.rt, "glycan": a.glycan or "", "matched": row is not None,
-               "spectrum_row": row["source_row"] if row else "", "spectrum_mz": row["precursor_mz"] if row else "",
-               "spectrum_rt": row["rt"] if row else "", "charge": row["charge"] if row else ""}
+        rec = {
+            "row": a.row,
+            "mass": a.mass,
+            "rt": a.rt,
+            "glycan": a.glycan or "",
+            "matched": row is not None,
+            "spectrum_row": row["source_row"] if row else "",
+            "spectrum_mz": row["precursor_mz"] if row else "",
+            "spectrum_rt": row["rt"] if row else "",
+            "charge": row["charge"] if row else "",
+        }
         true_comp = _composition(a.glycan) if a.glycan else None
         inferred = json.loads(row["composition"]) if row else None
         rec["composition_true"] = json.dumps(true_comp, sort_keys=True) if true_comp else ""
@@ -150,8 +178,14 @@ def evaluate(spectra: str, annotations: str, glycan_class: str, run: Optional[st
         if a.glycan and row:
             for name, comp in (("chance", true_comp), ("composition_only", inferred)):
                 c = chance(a.glycan, cl.isomers(comp) if comp else [], (1, opts.n_best), opts.sim_samples, opts.seed)
-                rec.update({f"{name}_top1": c["top1"], f"{name}_top{opts.n_best}": c[f"top{opts.n_best}"],
-                            f"{name}_similarity": c["similarity"], f"{name}_pool": int(c["pool"])})
+                rec.update(
+                    {
+                        f"{name}_top1": c["top1"],
+                        f"{name}_top{opts.n_best}": c[f"top{opts.n_best}"],
+                        f"{name}_similarity": c["similarity"],
+                        f"{name}_pool": int(c["pool"]),
+                    }
+                )
         if run and row:
             cands = preds[i]
             rec["model_top1"] = cands[0] or "" if cands else ""
@@ -165,10 +199,18 @@ def evaluate(spectra: str, annotations: str, glycan_class: str, run: Optional[st
             rec["candycrunch_rank"] = _rank(a.glycan, cands) if a.glycan else ""
             rec["candycrunch_similarity"] = similarity(a.glycan, cands[0]) if a.glycan and cands else 0.0
         per.append(rec)
-    res = summarise(per, opts, run is not None,
-                    candycrunch_fp=len(cc) - len(cc_pairs) if cc is not None else None)
-    res.update({"spectra": spectra, "annotations": annotations, "glycan_class": glycan_class, "run": run,
-                "n_spectra": len(read.rows), "n_spectra_rejected": len(read.rejects), "options": asdict(opts)})
+    res = summarise(per, opts, run is not None, candycrunch_fp=len(cc) - len(cc_pairs) if cc is not None else None)
+    res.update(
+        {
+            "spectra": spectra,
+            "annotations": annotations,
+            "glycan_class": glycan_class,
+            "run": run,
+            "n_spectra": len(read.rows),
+            "n_spectra_rejected": len(read.rejects),
+            "options": asdict(opts),
+        }
+    )
     if out_dir:
         write(out_dir, res, per)
     return res
@@ -183,11 +225,18 @@ def summarise(per: List[dict], opts: Options, with_model: bool, candycrunch_fp: 
     k = opts.n_best
     gold = [r for r in per if r["glycan"]]
     m = [r for r in gold if r["matched"]]
-    res = {"n_annotations": len(per), "n_with_structure": len(gold), "n_matched": sum(r["matched"] for r in per),
-           "n_matched_with_structure": len(m),
-           "composition_inferred_right": _mean(r["composition_right"] for r in m)}
-    methods = ["chance", "composition_only"] + (["model"] if with_model else []) + \
-        (["candycrunch"] if candycrunch_fp is not None else [])
+    res = {
+        "n_annotations": len(per),
+        "n_with_structure": len(gold),
+        "n_matched": sum(r["matched"] for r in per),
+        "n_matched_with_structure": len(m),
+        "composition_inferred_right": _mean(r["composition_right"] for r in m),
+    }
+    methods = (
+        ["chance", "composition_only"]
+        + (["model"] if with_model else [])
+        + (["candycrunch"] if candycrunch_fp is not None else [])
+    )
     for name in methods:
         predicted = (lambda r: r["matched"]) if name != "candycrunch" else (lambda r: r["candycrunch_matched"])
         if name in ("model", "candycrunch"):
@@ -200,13 +249,21 @@ def summarise(per: List[dict], opts: Options, with_model: bool, candycrunch_fp: 
             tk = [r[f"{name}_top{k}"] for r in m]
             sims = {id(r): r[f"{name}_similarity"] for r in m}
         n = len(gold) or 1
-        f1 = candycrunch_f1([r["glycan"] or None for r in per],
-                            ["x" if predicted(r) else None for r in per],
-                            n_unmatched_predictions=candycrunch_fp if name == "candycrunch" else 0,
-                            sims=[sims.get(id(r), 0.0) for r in per])
-        res[name] = {"top1": sum(t1) / n, f"top{k}": sum(tk) / n, "top1_matched": _mean(t1),
-                     f"top{k}_matched": _mean(tk), "f1": f1["f1"], "recall": f1["recall"],
-                     "precision": f1["precision"]}
+        f1 = candycrunch_f1(
+            [r["glycan"] or None for r in per],
+            ["x" if predicted(r) else None for r in per],
+            n_unmatched_predictions=candycrunch_fp if name == "candycrunch" else 0,
+            sims=[sims.get(id(r), 0.0) for r in per],
+        )
+        res[name] = {
+            "top1": sum(t1) / n,
+            f"top{k}": sum(tk) / n,
+            "top1_matched": _mean(t1),
+            f"top{k}_matched": _mean(tk),
+            "f1": f1["f1"],
+            "recall": f1["recall"],
+            "precision": f1["precision"],
+        }
     return res
 
 
@@ -223,17 +280,25 @@ def write(out_dir: str, res: dict, per: List[dict]) -> None:
 
 def format_table(res: dict) -> str:
     k = res["options"]["n_best"]
-    head = (f"{res['n_with_structure']} annotated structures, {res['n_matched_with_structure']} matched to a spectrum "
-            f"({res['n_annotations']} annotation rows); composition from the precursor right for "
-            f"{_pct(res['composition_inferred_right'])} of the matched")
+    head = (
+        f"{res['n_with_structure']} annotated structures, {res['n_matched_with_structure']} matched to a spectrum "
+        f"({res['n_annotations']} annotation rows); composition from the precursor right for "
+        f"{_pct(res['composition_inferred_right'])} of the matched"
+    )
     lines = [head, f"{'method':<28}{'top-1':>8}{'top-' + str(k):>8}{'F1':>8}{'top-1 (matched)':>17}"]
-    names = {"model": "ours (run)", "chance": "random isomer (true comp.)", "composition_only": "composition-only",
-             "candycrunch": "CandyCrunch 0.6.3"}
+    names = {
+        "model": "ours (run)",
+        "chance": "random isomer (true comp.)",
+        "composition_only": "composition-only",
+        "candycrunch": "CandyCrunch 0.6.3",
+    }
     for key in ("model", "candycrunch", "chance", "composition_only"):
         if key in res:
             r = res[key]
-            lines.append(f"{names[key]:<28}{_pct(r['top1']):>8}{_pct(r[f'top{k}']):>8}{r['f1']:>8.3f}"
-                         f"{_pct(r['top1_matched']):>17}")
+            lines.append(
+                f"{names[key]:<28}{_pct(r['top1']):>8}{_pct(r[f'top{k}']):>8}{r['f1']:>8.3f}"
+                f"{_pct(r['top1_matched']):>17}"
+            )
     return "\n".join(lines)
 
 

@@ -14,6 +14,7 @@ right iff it is one of the structures the annotation allows; nothing is skipped.
 ``compare_glycans``, else glycowork ``get_glycan_similarity``; the best over the topologies of a
 floating-residue annotation.  ``candycrunch_f1``: their TP / FP / FN bookkeeping.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -46,17 +47,25 @@ def expansions(iupac: str, cap: int = 512) -> Optional[List[str]]:
     options = []
     for k in range(1, len(parts), 4):
         an, dp, ap = parts[k], parts[k + 1], parts[k + 2]
-        options.append([f"({a}{d}-{p})" for a in (ANOMERS if an == "?" else (an,))
-                        for d in (DONOR_POS if dp == "?" else (dp,))
-                        for p in (ACCEPTOR_POS if ap == "?" else tuple(ap.split("/")))])
+        options.append(
+            [
+                f"({a}{d}-{p})"
+                for a in (ANOMERS if an == "?" else (an,))
+                for d in (DONOR_POS if dp == "?" else (dp,))
+                for p in (ACCEPTOR_POS if ap == "?" else tuple(ap.split("/")))
+            ]
+        )
     n = 1
     for o in options:
         n *= len(o)
         if n > cap:
             return None
     texts = parts[0::4]
-    return ["".join(t + (c[i] if i < len(c) else "") for i, t in enumerate(texts))
-            for c in itertools.product(*options)] if options else [iupac]
+    return (
+        ["".join(t + (c[i] if i < len(c) else "") for i, t in enumerate(texts)) for c in itertools.product(*options)]
+        if options
+        else [iupac]
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -118,8 +127,12 @@ def similarity(annotation: str, prediction: str) -> float:
     return best
 
 
-def candycrunch_f1(gold: Sequence[Optional[str]], pred: Sequence[Optional[str]], n_unmatched_predictions: int = 0,
-                   sims: Optional[Sequence[float]] = None) -> dict:
+def candycrunch_f1(
+    gold: Sequence[Optional[str]],
+    pred: Sequence[Optional[str]],
+    n_unmatched_predictions: int = 0,
+    sims: Optional[Sequence[float]] = None,
+) -> dict:
     """F1 over annotations, CandyCrunch's bookkeeping.  ``gold[i]`` None: an unassigned peak;
     ``pred[i]`` None: no prediction for annotation i; ``n_unmatched_predictions``: predictions
     matching no annotation (false positives); ``sims``: precomputed similarity per annotation."""
@@ -139,5 +152,12 @@ def candycrunch_f1(gold: Sequence[Optional[str]], pred: Sequence[Optional[str]],
     fp = float(n_unmatched_predictions)
     precision = tp / (tp + fp + 1e-8)
     recall = tp / (tp + fn + 1e-8)
-    return {"f1": 2 * precision * recall / (precision + recall + 1e-8), "precision": precision, "recall": recall,
-            "tp": tp, "fp": fp, "fn": fn, "unevaluable": unevaluable}
+    return {
+        "f1": 2 * precision * recall / (precision + recall + 1e-8),
+        "precision": precision,
+        "recall": recall,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "unevaluable": unevaluable,
+    }

@@ -5,6 +5,7 @@ reducing end adds a tag: reduction to the alditol (NaBH4) adds H2; reductive ami
 label L (2-AB, 2-AA, procainamide) adds L - H2O + H2.  ``tag_mass(name)`` is the one definition
 used by the reader, the charge/composition search and the spectrum tokens.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -13,10 +14,10 @@ from typing import Dict
 # net formula added to the free (reducing-end H2O included) glycan
 REDUCING_END_FORMULA: Dict[str, str] = {
     "free": "",
-    "reduced": "H2",         # alditol
-    "2AB": "C7H8N2",         # 2-aminobenzamide C7H8N2O, - H2O + H2
-    "2AA": "C7H7NO",         # 2-aminobenzoic acid C7H7NO2, - H2O + H2
-    "ProA": "C13H21N3",      # procainamide C13H21N3O, - H2O + H2
+    "reduced": "H2",  # alditol
+    "2AB": "C7H8N2",  # 2-aminobenzamide C7H8N2O, - H2O + H2
+    "2AA": "C7H7NO",  # 2-aminobenzoic acid C7H7NO2, - H2O + H2
+    "ProA": "C13H21N3",  # procainamide C13H21N3O, - H2O + H2
 }
 
 # Ion-trap defaults, chosen from the three shared sets (docs/glycan.md, "Real spectra"):
@@ -27,8 +28,8 @@ REDUCING_END_FORMULA: Dict[str, str] = {
 #    shifted 2.5 Da); at 0.5 DIAG_ is at chance level; at the simulator's 0.02 NLP_ fires on 4-11 %.
 ION_TRAP_PRECURSOR_TOL = 0.5
 ION_TRAP_FRAGMENT_TOL = 0.3
-MATCH_MZ_TOL = 0.5      # annotation <-> spectrum matching (CandyCrunch's tests)
-MATCH_RT_TOL = 1.0      # minutes
+MATCH_MZ_TOL = 0.5  # annotation <-> spectrum matching (CandyCrunch's tests)
+MATCH_RT_TOL = 1.0  # minutes
 
 
 @lru_cache(maxsize=None)

@@ -18,6 +18,7 @@ z·(m/z + H+) minus the reducing-end tag), peaks sorted by m/z scaled to base pe
 retention time, reducing-end state.  A spectrum that cannot be used goes to the rejects list
 as (file, row, reason, detail), never silently dropped.
 """
+
 from __future__ import annotations
 
 import ast
@@ -46,10 +47,10 @@ class SpectraFileError(ValueError):
 
 @dataclass
 class RawSpectrum:
-    row: int                      # row (xlsx, 0-based data row) or spectrum index (mzML/mzXML)
+    row: int  # row (xlsx, 0-based data row) or spectrum index (mzML/mzXML)
     precursor_mz: float
-    rt: float                     # minutes
-    peaks: List[List[float]]      # [[mz, intensity], …] as in the file
+    rt: float  # minutes
+    peaks: List[List[float]]  # [[mz, intensity], …] as in the file
     precursor_intensity: Optional[float] = None
     charge: Optional[int] = None  # |z| when the file records it
     scan_id: str = ""
@@ -59,14 +60,20 @@ class RawSpectrum:
 class ReadResult:
     rows: List[dict] = field(default_factory=list)
     rejects: List[Tuple[str, int, str, str]] = field(default_factory=list)  # file, row, reason, detail
-    skipped: Dict[str, int] = field(default_factory=dict)                  # not MS/MS (MS1 scans …)
+    skipped: Dict[str, int] = field(default_factory=dict)  # not MS/MS (MS1 scans …)
 
 
 def real_fields():
     import pyarrow as pa
 
-    return [("rt", pa.float64()), ("precursor_intensity", pa.float64()), ("reducing_end", pa.string()),
-            ("source_file", pa.string()), ("charge_source", pa.string()), ("charge_candidates", pa.string())]
+    return [
+        ("rt", pa.float64()),
+        ("precursor_intensity", pa.float64()),
+        ("reducing_end", pa.string()),
+        ("source_file", pa.string()),
+        ("charge_source", pa.string()),
+        ("charge_candidates", pa.string()),
+    ]
 
 
 def _finite(x) -> Optional[float]:
@@ -112,8 +119,9 @@ def read_xlsx(path: str) -> Tuple[List[RawSpectrum], List[Tuple[int, str, str]]]
         raise SpectraFileError(f"{path}: cannot read the spreadsheet ({type(e).__name__}: {str(e)[:100]})") from None
     missing = [c for c in ("reducing_mass", "peak_d", "RT") if c not in df.columns]
     if missing:
-        raise SpectraFileError(f"{path}: missing column(s) {', '.join(missing)} "
-                               "(expected reducing_mass, peak_d, RT[, intensity])")
+        raise SpectraFileError(
+            f"{path}: missing column(s) {', '.join(missing)} (expected reducing_mass, peak_d, RT[, intensity])"
+        )
     spectra, bad = [], []
     has_int = "intensity" in df.columns
     for i, rec in enumerate(df.to_dict("records")):
@@ -122,9 +130,15 @@ def read_xlsx(path: str) -> Tuple[List[RawSpectrum], List[Tuple[int, str, str]]]
         except ValueError as e:
             bad.append((i, "bad_peaks", str(e)))
             continue
-        spectra.append(RawSpectrum(row=i, precursor_mz=_finite(rec["reducing_mass"]) or float("nan"),
-                                   rt=_finite(rec["RT"]) if _finite(rec["RT"]) is not None else float("nan"),
-                                   peaks=peaks, precursor_intensity=_finite(rec["intensity"]) if has_int else None))
+        spectra.append(
+            RawSpectrum(
+                row=i,
+                precursor_mz=_finite(rec["reducing_mass"]) or float("nan"),
+                rt=_finite(rec["RT"]) if _finite(rec["RT"]) is not None else float("nan"),
+                peaks=peaks,
+                precursor_intensity=_finite(rec["intensity"]) if has_int else None,
+            )
+        )
     return spectra, bad
 
 
@@ -148,11 +162,15 @@ def _mzml_spectrum(i: int, s: dict) -> Tuple[Optional[RawSpectrum], str]:
         return RawSpectrum(row=i, precursor_mz=float("nan"), rt=float("nan"), peaks=[], scan_id=s.get("id", "")), ""
     scan = ((s.get("scanList") or {}).get("scan") or [{}])[0]
     z = ion.get("charge state")
-    return RawSpectrum(row=i, precursor_mz=_finite(ion.get("selected ion m/z")) or float("nan"),
-                       rt=_rt_minutes(scan.get("scan start time")),
-                       peaks=list(zip(s.get("m/z array", []), s.get("intensity array", []))),
-                       precursor_intensity=_finite(ion.get("peak intensity")),
-                       charge=abs(int(z)) if _finite(z) else None, scan_id=str(s.get("id", ""))), ""
+    return RawSpectrum(
+        row=i,
+        precursor_mz=_finite(ion.get("selected ion m/z")) or float("nan"),
+        rt=_rt_minutes(scan.get("scan start time")),
+        peaks=list(zip(s.get("m/z array", []), s.get("intensity array", []))),
+        precursor_intensity=_finite(ion.get("peak intensity")),
+        charge=abs(int(z)) if _finite(z) else None,
+        scan_id=str(s.get("id", "")),
+    ), ""
 
 
 def _mzxml_spectrum(i: int, s: dict) -> Tuple[Optional[RawSpectrum], str]:
@@ -163,12 +181,15 @@ def _mzxml_spectrum(i: int, s: dict) -> Tuple[Optional[RawSpectrum], str]:
     prec = (s.get("precursorMz") or [{}])[0]
     z = prec.get("precursorCharge")
     # pyteomics.mzxml converts retentionTime (xs:duration) to minutes
-    return RawSpectrum(row=i, precursor_mz=_finite(prec.get("precursorMz")) or float("nan"),
-                       rt=_finite(s.get("retentionTime")) if _finite(s.get("retentionTime")) is not None
-                       else float("nan"),
-                       peaks=list(zip(s.get("m/z array", []), s.get("intensity array", []))),
-                       precursor_intensity=_finite(prec.get("precursorIntensity")),
-                       charge=abs(int(z)) if _finite(z) else None, scan_id=str(s.get("num", ""))), ""
+    return RawSpectrum(
+        row=i,
+        precursor_mz=_finite(prec.get("precursorMz")) or float("nan"),
+        rt=_finite(s.get("retentionTime")) if _finite(s.get("retentionTime")) is not None else float("nan"),
+        peaks=list(zip(s.get("m/z array", []), s.get("intensity array", []))),
+        precursor_intensity=_finite(prec.get("precursorIntensity")),
+        charge=abs(int(z)) if _finite(z) else None,
+        scan_id=str(s.get("num", "")),
+    ), ""
 
 
 def read_raw(path: str) -> Tuple[List[RawSpectrum], List[Tuple[int, str, str]], Dict[str, int]]:
@@ -176,9 +197,11 @@ def read_raw(path: str) -> Tuple[List[RawSpectrum], List[Tuple[int, str, str]], 
     ext = os.path.splitext(path)[1].lower()
     if ext == ".mzml":
         from pyteomics import mzml as reader
+
         convert = _mzml_spectrum
     else:
         from pyteomics import mzxml as reader
+
         convert = _mzxml_spectrum
     spectra, bad, skipped = [], [], {}
     try:
@@ -194,8 +217,15 @@ def read_raw(path: str) -> Tuple[List[RawSpectrum], List[Tuple[int, str, str]], 
     return spectra, bad, skipped
 
 
-def to_row(spec: RawSpectrum, source_file: str, reducing_end: str, tol_mz: float, max_residues: int,
-           glycan_class: Optional[str] = None, known=None) -> Tuple[Optional[dict], str, str]:
+def to_row(
+    spec: RawSpectrum,
+    source_file: str,
+    reducing_end: str,
+    tol_mz: float,
+    max_residues: int,
+    glycan_class: Optional[str] = None,
+    known=None,
+) -> Tuple[Optional[dict], str, str]:
     """(row, "", "") or (None, reason, detail)."""
     if spec.precursor_mz != spec.precursor_mz or spec.precursor_mz <= 0:
         return None, "bad_precursor", "precursor m/z missing or not a positive number"
@@ -205,27 +235,59 @@ def to_row(spec: RawSpectrum, source_file: str, reducing_end: str, tol_mz: float
         peaks = _clean_peaks(spec.peaks)
     except ValueError as e:
         return None, "bad_peaks", str(e)
-    cands = infer(spec.precursor_mz, peaks, reducing_end, tol_mz, max_residues,
-                  charges=(spec.charge,) if spec.charge else (1, 2, 3), known=known)
+    cands = infer(
+        spec.precursor_mz,
+        peaks,
+        reducing_end,
+        tol_mz,
+        max_residues,
+        charges=(spec.charge,) if spec.charge else (1, 2, 3),
+        known=known,
+    )
     if not cands:
         zs = f"z = {spec.charge}" if spec.charge else "z = 1-3"
-        return None, "no_composition", (f"no composition within {tol_mz} m/z of {spec.precursor_mz:.3f} "
-                                        f"({zs}, reducing end {reducing_end})")
+        return (
+            None,
+            "no_composition",
+            (f"no composition within {tol_mz} m/z of {spec.precursor_mz:.3f} ({zs}, reducing end {reducing_end})"),
+        )
     best = cands[0]
-    return {
-        "wurcs": "", "iupac": "", "glytoucan_id": None,
-        "precursor_mz": float(spec.precursor_mz), "charge": -best.z, "mass": best.glycan_mass,
-        "peaks": peaks, "text": "", "composition": json.dumps(best.composition, sort_keys=True),
-        "n_residues": best.n_residues, "glycan_type": glycan_class, "conversion": "real",
-        "source_row": spec.row, "split": "test", "rt": float(spec.rt),
-        "precursor_intensity": spec.precursor_intensity, "reducing_end": reducing_end,
-        "source_file": source_file, "charge_source": "file" if spec.charge else "inferred",
-        "charge_candidates": json.dumps([[c.z, c.composition, round(c.mz_error, 4)] for c in cands[:5]]),
-    }, "", ""
+    return (
+        {
+            "wurcs": "",
+            "iupac": "",
+            "glytoucan_id": None,
+            "precursor_mz": float(spec.precursor_mz),
+            "charge": -best.z,
+            "mass": best.glycan_mass,
+            "peaks": peaks,
+            "text": "",
+            "composition": json.dumps(best.composition, sort_keys=True),
+            "n_residues": best.n_residues,
+            "glycan_type": glycan_class,
+            "conversion": "real",
+            "source_row": spec.row,
+            "split": "test",
+            "rt": float(spec.rt),
+            "precursor_intensity": spec.precursor_intensity,
+            "reducing_end": reducing_end,
+            "source_file": source_file,
+            "charge_source": "file" if spec.charge else "inferred",
+            "charge_candidates": json.dumps([[c.z, c.composition, round(c.mz_error, 4)] for c in cands[:5]]),
+        },
+        "",
+        "",
+    )
 
 
-def read_spectra(path: str, reducing_end: str = "reduced", tol_mz: float = ION_TRAP_PRECURSOR_TOL,
-                 max_residues: int = 14, glycan_class: Optional[str] = None, known=None) -> ReadResult:
+def read_spectra(
+    path: str,
+    reducing_end: str = "reduced",
+    tol_mz: float = ION_TRAP_PRECURSOR_TOL,
+    max_residues: int = 14,
+    glycan_class: Optional[str] = None,
+    known=None,
+) -> ReadResult:
     """All spectra of ``path`` (.xlsx, .mzML, .mzXML) as parquet rows + rejects (see module doc).
     ``known``: compositions of the class (classlist.py) to rank first; None = de novo only."""
     tag_mass(reducing_end)  # an unknown reducing end is an error before any file is read
@@ -263,11 +325,16 @@ def write(res: ReadResult, out_dir: str, meta: dict) -> dict:
         fh.write("file\trow\treason\tdetail\n")
         for r in res.rejects:
             fh.write("\t".join(str(x).replace("\t", " ").replace("\n", " ") for x in r) + "\n")
-    summary = {**meta, "rows": len(res.rows), "rejected": len(res.rejects),
-               "reject_reasons": dict(Counter(r[2] for r in res.rejects)), "skipped": res.skipped,
-               "charge": {str(k): v for k, v in sorted(Counter(r["charge"] for r in res.rows).items())},
-               "charge_source": dict(Counter(r["charge_source"] for r in res.rows)),
-               "schema": {**SCHEMA_DOC, **REAL_FIELD_DOC}}
+    summary = {
+        **meta,
+        "rows": len(res.rows),
+        "rejected": len(res.rejects),
+        "reject_reasons": dict(Counter(r[2] for r in res.rejects)),
+        "skipped": res.skipped,
+        "charge": {str(k): v for k, v in sorted(Counter(r["charge"] for r in res.rows).items())},
+        "charge_source": dict(Counter(r["charge_source"] for r in res.rows)),
+        "schema": {**SCHEMA_DOC, **REAL_FIELD_DOC},
+    }
     with open(os.path.join(out_dir, "summary.json"), "w") as fh:
         json.dump(summary, fh, indent=2)
     return summary

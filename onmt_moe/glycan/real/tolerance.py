@@ -8,6 +8,7 @@ tolerance is useful where the real rate clearly exceeds the decoy rate.
 ``diagnostic_errors``: observed − theoretical m/z of the nearest peak (≥ ``min_rel`` % of base,
 within ``window`` Da) to each diagnostic ion, over a set of spectra.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
