@@ -49,6 +49,7 @@ MODELS: Dict[str, tuple] = {
 # NMR+IR+MS source ~300 (13 a step), so at equal steps the all-modality cells would see a fifth of the
 # data -- the main reason every all-modality cell of the old bench-quality sat near zero.
 BATCH_SETS = ["batch_type=sents", "batch_size=64", "valid_batch_size=64"]
+CHECKPOINT_EVERY = 500
 COLUMNS = [
     "input",
     "model",
@@ -173,7 +174,8 @@ def cell_command(
     for s in [
         f"run.data_dir={data_dir}",
         f"train_steps={steps}",
-        f"save_checkpoint_steps={steps}",
+        # a killed cell (a 2-core session ends every process) resumes from at most 500 steps back
+        f"save_checkpoint_steps={min(steps, CHECKPOINT_EVERY)}",
         f"seed={seed}",
         *BATCH_SETS,
         *sets,
