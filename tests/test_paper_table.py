@@ -112,3 +112,21 @@ def test_every_model_row_is_a_valid_config(tmp_path):
         cmd = pt.cell_command(data, str(tmp_path / f"NMR_{model}_s1"), model, 1, 10, []) + ["--dry_run"]
         res = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
         assert res.returncode == 0, f"{model}: {res.stdout[-400:]} {res.stderr[-400:]}"
+
+
+def test_moe_rows_keep_the_dense_rows_active_ffn_width():
+    """Equal active size is what makes MoE vs dense a fair row of the table."""
+    import yaml
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def load(model):
+        return yaml.safe_load(open(os.path.join(root, pt.MODELS[model][0])))
+
+    dense, moe = load("dense"), load("moe")
+    widths = moe["moe_expert_d_ff"]
+    assert len(widths) == moe["moe_num_experts"]
+    assert moe["moe_top_k"] * max(widths) == dense["transformer_ff"]
+    assert {k: moe[k] for k in ("layers", "hidden_size", "heads")} == {
+        k: dense[k] for k in ("layers", "hidden_size", "heads")
+    }

@@ -36,16 +36,15 @@ INPUTS: Dict[str, List[str]] = {
     "IR+MS": ["ir", "pos_msms", "neg_msms"],
     "NMR+IR+MS": ["h_nmr", "c_nmr", "ir", "pos_msms", "neg_msms"],
 }
-# one width per expert (demo_moe.yaml has 4 experts, top-2): 2 x 128 = the dense FFN's 256
-MOE_EXPERTS = "moe_expert_d_ff=[128, 128, 128, 128]"
-# model name -> (config template, extra --set overrides); the MoE rows keep the dense model's active size
+# model name -> (config template, extra --set overrides). demo_moe.yaml has 4 experts of 128, top-2:
+# the MoE rows keep the dense model's active FFN width (2 x 128 = demo_dense.yaml's transformer_ff 256)
 MODELS: Dict[str, tuple] = {
     "dense": ("configs/demo_dense.yaml", []),
-    "moe": ("configs/demo_moe.yaml", [MOE_EXPERTS]),
-    "moe_notag": ("configs/demo_moe.yaml", [MOE_EXPERTS, "moe_modality_routing=none"]),
+    "moe": ("configs/demo_moe.yaml", []),
+    "moe_notag": ("configs/demo_moe.yaml", ["moe_modality_routing=none"]),
 }
-# Every cell sees the same molecules per step. The demo configs batch by source tokens (4,096), which
-# suits one input but not a table across inputs: an NMR source is ~60 tokens (65 molecules a step), a
+# Every cell sees the same molecules per step, whatever its template says. Token batches (4,096) suit
+# one input but not a table across inputs: an NMR source is ~60 tokens (65 molecules a step), a
 # NMR+IR+MS source ~300 (13 a step), so at equal steps the all-modality cells would see a fifth of the
 # data -- the main reason every all-modality cell of the old bench-quality sat near zero.
 BATCH_SETS = ["batch_type=sents", "batch_size=64", "valid_batch_size=64"]
