@@ -24,6 +24,9 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from onmt_moe.runs import runner  # noqa: E402
+
 DEMO_MOLECULES = 30000
 
 
@@ -142,24 +145,9 @@ def main(argv=None) -> int:
         import shutil
 
         shutil.rmtree(run_dir)
-    cmd = [
-        py,
-        os.path.join(ROOT, "benchmark", "start_training.py"),
-        "--config",
-        a.config,
-        "--runs_dir",
-        a.runs_dir,
-        "--run_name",
-        a.run_name,
-        "--set",
-        f"run.data_dir={os.path.join(a.corpus, 'data')}",
-        "--quiet",
-    ]
-    if os.path.isdir(run_dir) and any(f.startswith("model_step_") for f in os.listdir(run_dir)):
-        cmd.append("--resume")
+    cmd = runner.start_training_command(a.config, run_dir, os.path.join(a.corpus, "data"), a.set)
+    if "--resume" in cmd:
         print(f"==> {run_dir} exists: resuming (use --fresh to start over)")
-    for s in a.set:
-        cmd += ["--set", s]
     print("==> training, decoding and scoring (logs: %s)" % os.path.join(run_dir, "train.log"), flush=True)
     if subprocess.run(cmd, env=env).returncode != 0:
         return 1

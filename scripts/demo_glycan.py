@@ -31,6 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from onmt_moe.glycan.demo_summary import summary_lines  # noqa: E402
+from onmt_moe.runs import runner  # noqa: E402
 
 # the GlycoLLM-style settings on top of configs/glycan_multitask.yaml (one definition: here)
 MODEL_SET = [
@@ -110,33 +111,18 @@ def main(argv=None) -> int:
     if a.fresh and os.path.isdir(run_dir):
         shutil.rmtree(run_dir)
     half = max(1, a.steps // 2)
-    cmd = [
-        py,
-        os.path.join(ROOT, "benchmark", "start_training.py"),
-        "--config",
-        a.config,
-        "--runs_dir",
-        a.runs_dir,
-        "--run_name",
-        a.run_name,
-        "--quiet",
-        "--stages",
-        "vocab,train,translate,score",
-        "--set",
-        f"run.data_dir={os.path.join(corpus, 'data')}",
-        "--set",
+    sets = [
         f"train_steps={a.steps}",
-        "--set",
         f"valid_steps={half}",
-        "--set",
         f"save_checkpoint_steps={half}",
-        "--set",
         f"run.translate={{beam_size: {a.beam}, n_best: {a.beam}, min_length: 1, max_length: 200, batch_size: 64}}",
+        *MODEL_SET,
+        *BUDGET_SET,
+        *a.set,
     ]
-    for s in MODEL_SET + BUDGET_SET + a.set:
-        cmd += ["--set", s]
-    if os.path.isdir(run_dir) and any(f.startswith("model_step_") for f in os.listdir(run_dir)):
-        cmd.append("--resume")
+    cmd = runner.start_training_command(
+        a.config, run_dir, os.path.join(corpus, "data"), sets, stages="vocab,train,translate,score"
+    )
     t_train = time.time()
     if not _run(cmd, env):
         return 1

@@ -130,3 +130,18 @@ def test_moe_rows_keep_the_dense_rows_active_ffn_width():
     assert {k: moe[k] for k in ("layers", "hidden_size", "heads")} == {
         k: dense[k] for k in ("layers", "hidden_size", "heads")
     }
+
+
+def test_a_cell_row_carries_its_last_validation_accuracy(tmp_path):
+    import json
+
+    run = tmp_path / "NMR_moe_s1"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"params_total": 9, "params_active": 5}))
+    (run / "scores.json").write_text(json.dumps({"topk": {"1": 0.2, "5": 0.4, "10": 0.5}}))
+    (run / "train_steps.csv").write_text("step,src_tok_per_s,tgt_tok_per_s\n50,1,1\n100,2,2\n")
+    (run / "valid_summary.csv").write_text("step,xent,ppl,accuracy\n1000,1.0,2.7,84.0\n2000,0.9,2.4,89.5\n")
+    row = pt.cell_result(str(run), "NMR", "moe", 1, 2000)
+    assert abs(row["val_acc"] - 0.895) < 1e-12 and row["top1"] == 0.2
+    (run / "valid_summary.csv").unlink()
+    assert pt.cell_result(str(run), "NMR", "moe", 1, 2000)["val_acc"] is None

@@ -28,13 +28,13 @@ import itertools
 import json
 import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from onmt_moe.modality.tags import MISSING, has_data, split_segments
+from onmt_moe.runs import runner
 
 MODES = ("drop", "token")
 SPLITS = ("train", "val", "test")
@@ -467,23 +467,9 @@ def onmt_translate(src_path: str, out_path: str, run_info: dict) -> None:
 
 def start_training(config: str, runs_dir: str, extra_sets: Sequence[str] = ()) -> Callable[[str, str], str]:
     """Trainer via ``benchmark/start_training.py`` (one subprocess per subset)."""
-    script = Path(__file__).resolve().parents[2] / "benchmark" / "start_training.py"
 
     def train(run_name: str, data_dir: str) -> str:
-        cmd = [
-            sys.executable,
-            str(script),
-            "--config",
-            config,
-            "--run_name",
-            run_name,
-            "--runs_dir",
-            runs_dir,
-            "--set",
-            f"run.data_dir={data_dir}",
-        ]
-        for s in extra_sets:
-            cmd += ["--set", s]
+        cmd = runner.start_training_command(config, os.path.join(runs_dir, run_name), data_dir, extra_sets, quiet=False)
         rc = subprocess.call(cmd)
         if rc != 0:
             raise BenchmarkError(f"start_training.py exited with {rc} for {run_name}")

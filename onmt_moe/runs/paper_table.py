@@ -19,10 +19,11 @@ import csv
 import json
 import os
 import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Sequence
+
+from onmt_moe.runs import runner
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -59,6 +60,7 @@ COLUMNS = [
     "top10",
     "invalid",
     "formula_top1",
+    "val_acc",
     "train_tok_per_s",
     "params_total",
     "params_active",
@@ -129,6 +131,17 @@ def _mean_tok_per_s(path: str) -> Optional[float]:
     return sum(vals) / len(vals) if vals else None
 
 
+def last_validation_accuracy(run_dir: str) -> Optional[float]:
+    """Teacher-forced token accuracy of the last validation pass (valid_summary.csv's percent, as a fraction
+    like the top-k columns), or None. It tells the input rows apart before beam search does."""
+    path = os.path.join(run_dir, "valid_summary.csv")
+    if not os.path.exists(path):
+        return None
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return float(rows[-1]["accuracy"]) / 100 if rows else None
+
+
 def cell_result(run_dir: str, inp: str, model: str, seed: int, steps: int) -> dict:
     """One row of the table from a finished run folder."""
     info = json.load(open(os.path.join(run_dir, "run.json")))
@@ -144,6 +157,7 @@ def cell_result(run_dir: str, inp: str, model: str, seed: int, steps: int) -> di
         "top10": topk.get("10"),
         "invalid": scores.get("invalid_rate_top1"),
         "formula_top1": scores.get("formula_consistent_topk", {}).get("1"),
+        "val_acc": last_validation_accuracy(run_dir),
         "train_tok_per_s": _mean_tok_per_s(os.path.join(run_dir, "train_steps.csv")),
         "params_total": info.get("params_total"),
         "params_active": info.get("params_active"),
@@ -157,21 +171,7 @@ def cell_command(
 ) -> List[str]:
     """The ``start_training`` command line of one cell."""
     template, sets = MODELS[model]
-    cmd = [
-        sys.executable,
-        os.path.join(ROOT, "benchmark", "start_training.py"),
-        "--config",
-        os.path.join(ROOT, template),
-        "--runs_dir",
-        os.path.dirname(run_dir),
-        "--run_name",
-        os.path.basename(run_dir),
-        "--quiet",
-        "--stages",
-        "vocab,train,translate,score",
-    ]
-    for s in [
-        f"run.data_dir={data_dir}",
+    cell_sets = [
         f"train_steps={steps}",
         # a killed cell (a 2-core session ends every process) resumes from at most 500 steps back
         f"save_checkpoint_steps={min(steps, CHECKPOINT_EVERY)}",
@@ -179,16 +179,15 @@ def cell_command(
         *BATCH_SETS,
         *sets,
         *extra_sets,
-    ]:
-        cmd += ["--set", s]
-    return cmd
+    ]
+    return runner.start_training_command(
+        os.path.join(ROOT, template), run_dir, data_dir, cell_sets, stages="vocab,train,translate,score"
+    )
 
 
 def run_cell(data_dir: str, run_dir: str, model: str, seed: int, steps: int, extra_sets: Sequence[str]) -> None:
     """Train, decode and score one cell with ``start_training`` (resumes a half-finished folder)."""
     cmd = cell_command(data_dir, run_dir, model, seed, steps, extra_sets)
-    if os.path.isdir(run_dir):
-        cmd.append("--resume")
     if subprocess.run(cmd).returncode != 0:
         raise RuntimeError(f"cell {os.path.basename(run_dir)} failed; see {run_dir}/train.log")
 
@@ -245,8 +244,8 @@ def summary_rows(rows: Sequence[dict]) -> List[dict]:
     out = []
     for (inp, model), rs in groups.items():
         row = {"input": inp, "model": model, "seeds": len(rs)}
-        for k in ("top1", "top5", "top10", "invalid"):
-            vals = [r[k] for r in rs if r[k] is not None]
+        for k in ("top1", "top5", "top10", "invalid", "formula_top1", "val_acc"):
+            vals = [r.get(k) for r in rs if r.get(k) is not None]
             row[k] = sum(vals) / len(vals) if vals else None
             row[f"{k}_spread"] = (max(vals) - min(vals)) if len(vals) > 1 else None
         row["params_total"], row["params_active"] = rs[0]["params_total"], rs[0]["params_active"]
@@ -264,7 +263,9 @@ def markdown(rows: Sequence[dict]) -> str:
         "top1_spread",
         "top5",
         "top10",
+        "formula_top1",
         "invalid",
+        "val_acc",
         "train_tok_per_s",
         "params_total",
         "params_active",

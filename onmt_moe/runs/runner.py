@@ -501,6 +501,38 @@ def latest_good_checkpoint(run_dir: str) -> Optional[str]:
     return None
 
 
+START_TRAINING = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "benchmark", "start_training.py"
+)
+
+
+def start_training_command(
+    config: str,
+    run_dir: str,
+    data_dir: str,
+    sets: Sequence[str] = (),
+    stages: Optional[str] = None,
+    quiet: bool = True,
+) -> List[str]:
+    """The ``benchmark/start_training.py`` command line that the demos and benchmarks run.
+
+    One definition, so a new option (or a fix such as resuming) reaches every caller. A run folder that
+    already holds a checkpoint is resumed: a killed run (a session ends every process) restarts from its
+    last save instead of refusing the non-empty folder.
+    """
+    cmd = [sys.executable, START_TRAINING, "--config", config]
+    cmd += ["--runs_dir", os.path.dirname(os.path.abspath(run_dir)), "--run_name", os.path.basename(run_dir)]
+    if quiet:
+        cmd.append("--quiet")
+    if stages:
+        cmd += ["--stages", stages]
+    for s in [f"run.data_dir={data_dir}", *sets]:
+        cmd += ["--set", s]
+    if os.path.isdir(run_dir) and checkpoints(run_dir):
+        cmd.append("--resume")
+    return cmd
+
+
 # ----------------------------------------------------------------------------- vocabulary provenance
 def _file_record(path: str, with_hash: bool = True) -> dict:
     st = os.stat(path)
