@@ -23,6 +23,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Sequence
 
+from onmt_moe.diagnostics.routing import run_routing_mi
 from onmt_moe.runs import runner
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -61,6 +62,7 @@ COLUMNS = [
     "invalid",
     "formula_top1",
     "val_acc",
+    "routing_mi",
     "train_tok_per_s",
     "params_total",
     "params_active",
@@ -158,6 +160,8 @@ def cell_result(run_dir: str, inp: str, model: str, seed: int, steps: int) -> di
         "invalid": scores.get("invalid_rate_top1"),
         "formula_top1": scores.get("formula_consistent_topk", {}).get("1"),
         "val_acc": last_validation_accuracy(run_dir),
+        # MoE cells: how much a token's expert says about its modality (0 none .. 1 one expert set each)
+        "routing_mi": run_routing_mi(run_dir),
         "train_tok_per_s": _mean_tok_per_s(os.path.join(run_dir, "train_steps.csv")),
         "params_total": info.get("params_total"),
         "params_active": info.get("params_active"),
@@ -244,7 +248,7 @@ def summary_rows(rows: Sequence[dict]) -> List[dict]:
     out = []
     for (inp, model), rs in groups.items():
         row = {"input": inp, "model": model, "seeds": len(rs)}
-        for k in ("top1", "top5", "top10", "invalid", "formula_top1", "val_acc"):
+        for k in ("top1", "top5", "top10", "invalid", "formula_top1", "val_acc", "routing_mi"):
             vals = [r.get(k) for r in rs if r.get(k) is not None]
             row[k] = sum(vals) / len(vals) if vals else None
             row[f"{k}_spread"] = (max(vals) - min(vals)) if len(vals) > 1 else None
@@ -266,6 +270,7 @@ def markdown(rows: Sequence[dict]) -> str:
         "formula_top1",
         "invalid",
         "val_acc",
+        "routing_mi",
         "train_tok_per_s",
         "params_total",
         "params_active",
