@@ -90,11 +90,27 @@ def test_evaluate_scores_a_decoder(monkeypatch, tmp_path):
     )
     assert res["n_with_structure"] == 4 and res["n_matched"] == 4
     assert res["model"]["top1"] == pytest.approx(0.25) and res["model"]["top2"] == pytest.approx(0.5)
+    # re-ranked: the Man5 spectrum's rank-2 candidate fits its precursor and the None before it cannot
+    assert res["model_reranked"]["top1"] == pytest.approx(0.5) and res["model_reranked"]["top2"] == pytest.approx(0.5)
     assert 0 < res["model"]["f1"] < 1 and res["model"]["precision"] == pytest.approx(1.0)
     assert res["composition_inferred_right"] == 1.0
     assert 0 <= res["chance"]["top1"] <= res["chance"]["top2"] <= 1
     per = (tmp_path / "real_annotations.csv").read_text().splitlines()
     assert len(per) == 5 and json.loads((tmp_path / "real_scores.json").read_text())["glycan_class"] == "N"
+
+
+def test_mass_reranking_uses_the_reduced_precursor():
+    from onmt_moe.glycan.real.charge import mass_reranked, precursor_consistent
+
+    sialyl_t = "Neu5Ac(a2-3)Gal(b1-3)GalNAc"  # 674.238 free, alditol +2.016: [M-H]- 675.24, [M-2H]2- 337.12
+    assert precursor_consistent(sialyl_t, 675.25, "reduced", 0.5)
+    assert precursor_consistent(sialyl_t, 337.12, "reduced", 0.5)  # z = 2
+    assert not precursor_consistent(sialyl_t, 675.25, "free", 0.5)  # 2 Da off without the alditol
+    assert not precursor_consistent("not a glycan", 675.25, "reduced", 0.5) and not precursor_consistent(
+        None, 1, "reduced", 1
+    )
+    core1 = "Gal(b1-3)GalNAc"
+    assert mass_reranked([core1, None, sialyl_t], 675.25, "reduced", 0.5) == [sialyl_t, core1, None]
 
 
 def test_cli_bad_annotations_one_line(tmp_path):

@@ -76,3 +76,26 @@ def infer(
     known = known or frozenset()
     out.sort(key=lambda c: (composition_key(c.composition) not in known, c.cost, c.z, c.n_residues, abs(c.mz_error)))
     return out
+
+
+def precursor_consistent(
+    glycan: Optional[str], precursor_mz: float, reducing_end: str, tol_mz: float, charges: Sequence[int] = (1, 2, 3)
+) -> bool:
+    """Could ``glycan`` (IUPAC) be this precursor? Its [M-zH]z- with the reducing-end tag within
+    ``tol_mz`` of the observed m/z at one of ``charges`` -- the check a user makes before trusting a
+    candidate. The mass comes from glycowork's composition (the field's residue masses)."""
+    if not glycan:
+        return False
+    from glycowork.motif.tokenization import composition_to_mass, glycan_to_composition
+
+    try:
+        free = float(composition_to_mass(glycan_to_composition(glycan)))
+    except Exception:  # noqa: BLE001 -- glycowork raises many types on a string it cannot read
+        return False
+    return any(abs(neutral_glycan_mass(precursor_mz, z, reducing_end) - free) <= tol_mz * z for z in charges)
+
+
+def mass_reranked(cands: Sequence[Optional[str]], precursor_mz: float, reducing_end: str, tol_mz: float) -> List:
+    """The n-best with precursor-consistent candidates first, beam order kept within each group."""
+    ok = [precursor_consistent(c, precursor_mz, reducing_end, tol_mz) for c in cands]
+    return [c for c, k in zip(cands, ok) if k] + [c for c, k in zip(cands, ok) if not k]
