@@ -49,7 +49,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pyarrow as pa
@@ -144,12 +144,8 @@ def _ntok(s: Optional[str]) -> int:
     return s.count(" ") + 1 if s else 0
 
 
-def process_chunk(job) -> dict:
-    """Format, check and de-duplicate one parquet file; spool its kept lines."""
-    chunk_id, path, row_limit, opt, spool_dir = job
-    path = str(path)
-    t_start = time.perf_counter()
-    c_start = time.process_time()
+def _read_chunk(path: str, row_limit, opt):
+    """The columns one chunk needs: ``(n_rows, arrays, index_array, cols, msms_version)``."""
     try:
         pf = pq.ParquetFile(path)
     except Exception as e:  # noqa: BLE001 - report any unreadable file in one line
@@ -168,33 +164,43 @@ def process_chunk(job) -> dict:
         del pf
         if row_limit is not None and row_limit < table.num_rows:
             table = table.slice(0, row_limit)
-        n = table.num_rows
         arrays = {c: table.column(c).combine_chunks() for c in flat_cols}
         index_arr = table.column(index_col).combine_chunks() if index_col else None
     except (OSError, pa.ArrowException) as e:
         msg = " ".join(str(e).split())
         raise DataError(f"{path}: corrupt parquet data, cannot read it ({type(e).__name__}: {msg})") from None
-    del table
+    return table.num_rows, arrays, index_arr, cols, msms_version
 
-    smiles_raw = arrays["smiles"].to_pylist()
-    tgt = bf.format_smiles(arrays["smiles"], rdkit_check=opt.rdkit_check)
-    secs = _format_sections(arrays, cols, opt, path)
-    del arrays
 
-    missing_counts = {s: {"null": 0, "empty": 0, "partial": 0} for s in opt.sections}
-    reject_kinds: Dict[str, int] = {}
-    row_reasons: Dict[int, List[str]] = {}
+class _RowRejects:
+    """Every reason a row is rejected (all are reported), and the first one's kind (counted once)."""
 
-    first_kind: Dict[int, str] = {}
+    def __init__(self):
+        self.reasons: Dict[int, List[str]] = {}
+        self.first_kind: Dict[int, str] = {}
 
-    def reject(i: int, kind: str, text: str) -> None:
-        row_reasons.setdefault(i, []).append(text)
-        first_kind.setdefault(i, kind)
+    def __call__(self, i: int, kind: str, text: str) -> None:
+        self.reasons.setdefault(i, []).append(text)
+        self.first_kind.setdefault(i, kind)
 
-    for i in np.flatnonzero(tgt.status != bf.OK).tolist():
-        reject(i, "smiles", tgt.reasons.get(i, "bad smiles"))
+    def __contains__(self, i: int) -> bool:
+        return i in self.reasons
 
+    def rows(self, path: str, index_arr, smiles_raw) -> Tuple[list, Dict[str, int]]:
+        """rejects.tsv rows ``(file, row, index label, smiles, reasons)`` and the count per kind."""
+        out, kinds = [], {}
+        for i in sorted(self.reasons):
+            label = index_arr[i].as_py() if index_arr is not None else i
+            smi = smiles_raw[i] if smiles_raw[i] is not None else ""
+            out.append((path, i, label, smi, "; ".join(self.reasons[i])))
+            kinds[self.first_kind[i]] = kinds.get(self.first_kind[i], 0) + 1
+        return out, kinds
+
+
+def _check_sections(secs, cols, opt, reject) -> Dict[str, Dict[str, int]]:
+    """Reject rows whose sections cannot be written; return the null/empty/partial counts per section."""
     benchmark = opt.fmt == "benchmark"
+    missing_counts = {s: {"null": 0, "empty": 0, "partial": 0} for s in opt.sections}
     for sec in opt.sections:
         st = secs[sec]
         col = "/".join(cols[sec]) if len(cols[sec]) == 1 else f"{sec} MS/MS"
@@ -211,77 +217,62 @@ def process_chunk(job) -> dict:
             elif benchmark and code == bf.EMPTY and st.texts[i] is None:
                 # no defined benchmark text (empty IR spectrum: the official script crashes)
                 reject(i, f"{sec}:empty", f"{col} is empty")
+    return missing_counts
 
+
+def _source_line(i: int, order, secs, texts, opt, seg_missing) -> Tuple[str, bool]:
+    """Row i's source line, and whether any selected modality is present (tagged format only)."""
+    if opt.fmt == "benchmark":
+        return " ".join([t[i] for t in texts if t[i]]).strip(), True
+    parts = {s: secs[s].texts[i] if secs[s].status[i] in (bf.OK, bf.PARTIAL) else None for s in order}
+    return tagged_line(opt.plan, parts, opt.missing, seg_missing), any(parts.values())
+
+
+def _assemble(n: int, secs, tgt, opt, reject) -> dict:
+    """Source/target lines of the rows not rejected: length cap, line-break check, de-duplication."""
+    benchmark = opt.fmt == "benchmark"
     order = [s for s in SECTIONS if s in secs]
-    src_lines: List[str] = []
-    tgt_lines: List[str] = []
-    kept_rows: List[int] = []
-    src_ntok: List[int] = []
-    n_dedup = 0
-    n_long = 0
+    out = {"src": [], "tgt": [], "rows": [], "src_ntok": [], "dedup": 0, "long": 0, "missing_segments": {}}
     seen = set()
-    missing_segments: Dict[str, int] = {}
     ok_codes = (bf.OK, bf.EMPTY) if benchmark else (bf.OK, bf.PARTIAL)
     sec_eff = {s: np.where(np.isin(secs[s].status, ok_codes), secs[s].ntok, 0) for s in order}
     line_ntok = np.sum([sec_eff[s] for s in order], axis=0).astype(np.int64).tolist()
     texts = [secs[s].texts for s in order]
     for i in range(n):
-        if i in row_reasons:
+        if i in reject:
             continue
-        if benchmark:
-            line = " ".join([t[i] for t in texts if t[i]]).strip()
-        else:
-            parts = {}
-            for s in order:
-                code = secs[s].status[i]
-                parts[s] = secs[s].texts[i] if code in (bf.OK, bf.PARTIAL) else None
-            seg_missing: Dict[str, int] = {}
-            line = tagged_line(opt.plan, parts, opt.missing, seg_missing)
-            if not any(parts.values()):
-                reject(i, "no_modality", "no selected modality present in this row")
-                continue
-        t = tgt.texts[i]
+        seg_missing: Dict[str, int] = {}
+        line, present = _source_line(i, order, secs, texts, opt, seg_missing)
+        if not present:
+            reject(i, "no_modality", "no selected modality present in this row")
+            continue
         if "\n" in line or "\r" in line:
             reject(i, "newline", "a field contains a line break")
             continue
-        if benchmark:
-            ntok = line_ntok[i]
-        else:
-            ntok = _ntok(line)
+        ntok = line_ntok[i] if benchmark else _ntok(line)
         if opt.max_src_tokens is not None and ntok > opt.max_src_tokens:
-            n_long += 1
+            out["long"] += 1
             if opt.long_rows == "reject":
                 reject(i, "max_src_tokens", f"source has {ntok} tokens > max_src_tokens {opt.max_src_tokens}")
                 continue
         if line in seen:
-            n_dedup += 1
+            out["dedup"] += 1
             continue
         seen.add(line)
-        if not benchmark:
-            for k, v in seg_missing.items():
-                missing_segments[k] = missing_segments.get(k, 0) + v
-        src_lines.append(line)
-        tgt_lines.append(t)
-        kept_rows.append(i)
-        src_ntok.append(ntok)
-    del seen
-    kept = np.asarray(kept_rows, dtype=np.int64)
-    sec_len = {s: sec_eff[s][kept] for s in order}
-    tgt_ntok = tgt.ntok[kept]
+        for k, v in seg_missing.items():
+            out["missing_segments"][k] = out["missing_segments"].get(k, 0) + v
+        out["src"].append(line)
+        out["tgt"].append(tgt.texts[i])
+        out["rows"].append(i)
+        out["src_ntok"].append(ntok)
+    kept = np.asarray(out["rows"], dtype=np.int64)
+    out["sec_len"] = {s: sec_eff[s][kept] for s in order}
+    out["tgt_ntok"] = tgt.ntok[kept]
+    return out
 
-    rejects = []
-    for i in sorted(row_reasons):
-        label = index_arr[i].as_py() if index_arr is not None else i
-        rejects.append((path, i, label, smiles_raw[i] if smiles_raw[i] is not None else "", "; ".join(row_reasons[i])))
-        k = first_kind[i]
-        reject_kinds[k] = reject_kinds.get(k, 0) + 1
-    if opt.strict and rejects:
-        p, i, _, smi, reason = rejects[0]
-        raise DataError(f"{p}: row {i} (smiles {smi!r}): {reason}")
 
-    # spool (src/tgt roles swapped for --pred_spectra)
-    a_lines, b_lines = (tgt_lines, src_lines) if opt.pred_spectra else (src_lines, tgt_lines)
-    spool = Path(spool_dir)
+def _spool(spool_dir, chunk_id: int, a_lines: List[str], b_lines: List[str]) -> Dict[str, np.ndarray]:
+    """Write the chunk's src/tgt lines to the spool; return each line's byte length (newline included)."""
     lens = {}
     for side, lines in (("src", a_lines), ("tgt", b_lines)):
         text = "".join([ln + "\n" for ln in lines])
@@ -290,13 +281,41 @@ def process_chunk(job) -> dict:
             lens[side] = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines)) + 1
         else:
             lens[side] = np.fromiter((len(ln.encode("utf-8")) + 1 for ln in lines), dtype=np.int64, count=len(lines))
-        with open(spool / f"{chunk_id:06d}.{side}", "wb") as fh:
+        with open(Path(spool_dir) / f"{chunk_id:06d}.{side}", "wb") as fh:
             fh.write(blob)
+    return lens
+
+
+def process_chunk(job) -> dict:
+    """Format, check and de-duplicate one parquet file; spool its kept lines."""
+    chunk_id, path, row_limit, opt, spool_dir = job
+    path = str(path)
+    t_start = time.perf_counter()
+    c_start = time.process_time()
+    n, arrays, index_arr, cols, msms_version = _read_chunk(path, row_limit, opt)
+    smiles_raw = arrays["smiles"].to_pylist()
+    tgt = bf.format_smiles(arrays["smiles"], rdkit_check=opt.rdkit_check)
+    secs = _format_sections(arrays, cols, opt, path)
+    del arrays
+
+    reject = _RowRejects()
+    for i in np.flatnonzero(tgt.status != bf.OK).tolist():
+        reject(i, "smiles", tgt.reasons.get(i, "bad smiles"))
+    missing_counts = _check_sections(secs, cols, opt, reject)
+    lines = _assemble(n, secs, tgt, opt, reject)
+    rejects, reject_kinds = reject.rows(path, index_arr, smiles_raw)
+    if opt.strict and rejects:
+        p, i, _, smi, reason = rejects[0]
+        raise DataError(f"{p}: row {i} (smiles {smi!r}): {reason}")
+
+    # spool (src/tgt roles swapped for --pred_spectra)
+    a_lines, b_lines = (lines["tgt"], lines["src"]) if opt.pred_spectra else (lines["src"], lines["tgt"])
+    lens = _spool(spool_dir, chunk_id, a_lines, b_lines)
     # vocabulary estimate: distinct tokens of the well-formed section values of this chunk
     vocab = {"source": set(), "target": set(tgt.vocab)}
-    for s in order:
+    for s in secs:
         vocab["source"] |= secs[s].vocab
-    if not benchmark:
+    if opt.fmt != "benchmark":
         for name, _ in opt.plan:
             vocab["source"].update(tags.wrap(name, []))
     return {
@@ -305,17 +324,17 @@ def process_chunk(job) -> dict:
         "msms_names": msms_version,
         "rows_read": n,
         "rows_rejected": len(rejects),
-        "rows_deduplicated": n_dedup,
-        "rows_kept": len(src_lines),
-        "rows_over_max_src_tokens": n_long,
+        "rows_deduplicated": lines["dedup"],
+        "rows_kept": len(lines["src"]),
+        "rows_over_max_src_tokens": lines["long"],
         "rejects": rejects,
         "reject_kinds": reject_kinds,
         "missing": missing_counts,
-        "missing_segments": missing_segments,
+        "missing_segments": lines["missing_segments"],
         "lens": lens,
-        "src_ntok": np.asarray(src_ntok, dtype=np.int32),
-        "tgt_ntok": np.asarray(tgt_ntok, dtype=np.int32),
-        "sec_ntok": {s: np.asarray(v, dtype=np.int32) for s, v in sec_len.items()},
+        "src_ntok": np.asarray(lines["src_ntok"], dtype=np.int32),
+        "tgt_ntok": np.asarray(lines["tgt_ntok"], dtype=np.int32),
+        "sec_ntok": {s: np.asarray(v, dtype=np.int32) for s, v in lines["sec_len"].items()},
         "vocab": vocab,
         "seconds": round(time.perf_counter() - t_start, 3),
         "cpu_seconds": round(time.process_time() - c_start, 3),
