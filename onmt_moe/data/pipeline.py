@@ -605,8 +605,8 @@ def _refuse_empty_splits(summary: dict, out: Path) -> None:
     )
 
 
-def _finish(results, out: Path, data_dir: Path, spool: Path, opt: Options, seed: int, kw: dict, mapping, files) -> dict:
-    # rejects
+def _write_rejects(results, out: Path) -> Tuple[int, Dict[str, int]]:
+    """rejects.tsv (one line per rejected row, every reason) and the count per first reason."""
     n_rej = 0
     reject_kinds: Dict[str, int] = {}
     with open(out / "rejects.tsv", "w", encoding="utf-8") as fh:
@@ -617,7 +617,12 @@ def _finish(results, out: Path, data_dir: Path, spool: Path, opt: Options, seed:
                 n_rej += 1
             for k, v in r["reject_kinds"].items():
                 reject_kinds[k] = reject_kinds.get(k, 0) + v
+    return n_rej, reject_kinds
 
+
+def _write_splits(results, data_dir: Path, spool: Path, seed: int):
+    """Copy the spooled lines into {src,tgt}-{train,val,test}.txt by the benchmark's split rule;
+    returns the three index arrays and the row count."""
     # global row -> (chunk, byte range)
     chunk_of = []
     for c, r in enumerate(results):
@@ -674,6 +679,12 @@ def _finish(results, out: Path, data_dir: Path, spool: Path, opt: Options, seed:
                     m.close()
         for fh in handles:
             fh.close()
+    return train, val, test, n
+
+
+def _finish(results, out: Path, data_dir: Path, spool: Path, opt: Options, seed: int, kw: dict, mapping, files) -> dict:
+    n_rej, reject_kinds = _write_rejects(results, out)
+    train, val, test, n = _write_splits(results, data_dir, spool, seed)
 
     def cat(key):
         arrs = [r[key] for r in results]
