@@ -154,6 +154,47 @@ def corpus_mz_bin(src_path, default: float = 1.0) -> float:
     return default
 
 
+def _cached(parse):
+    """``parse`` memoised per string (an n-best repeats candidates across lines)."""
+    cache: Dict[str, object] = {}
+
+    def get(s):
+        if s not in cache:
+            cache[s] = parse(s)
+        return cache[s]
+
+    return get
+
+
+def _match_levels(tg, wt, gs, strs, parse_wg, mass_tol: float):
+    """Per candidate: same structure, same topology, same composition, same mass as the target.
+
+    ``tg``/``gs``: glypy glycans (None where glypy cannot read one); ``wt``: the target's WURCS graph.
+    Where glypy reads the target, identity is glypy's or the WURCS graph's (glypy reads a
+    non-canonical RES order -- root not first, child before parent -- as a different tree); else
+    WURCS-graph identity alone and no mass.
+    """
+    if tg is None:
+        ws = [parse_wg(s) for s in strs]
+        match = [w is not None and wurcs_graph.same_structure(w, wt) for w in ws]
+        topo = [w is not None and wurcs_graph.same_topology(w, wt) for w in ws]
+        comp = [w is not None and w.composition() == wt.composition() for w in ws]
+        return match, topo, comp, [False] * len(ws)
+    t_comp, t_mass = _composition(tg), tg.mass()
+    match = [same_structure(g, tg) or _wg_same(parse_wg(s), wt) for g, s in zip(gs, strs)]
+    # topological_equality is False for some identical graphs (glypy quirk), so an exact match
+    # always counts as a topology match too
+    topo = [
+        m
+        or (g is not None and _safe(tg.topological_equality, g))
+        or _wg_same(parse_wg(s), wt, wurcs_graph.same_topology)
+        for g, m, s in zip(gs, match, strs)
+    ]
+    comp = [g is not None and _composition(g) == t_comp for g in gs]
+    mass = [g is not None and _safe(lambda x: abs(x.mass() - t_mass) < mass_tol, g) for g in gs]
+    return match, topo, comp, mass
+
+
 def score_wurcs_files(
     pred_path,
     tgt_path,
@@ -171,19 +212,7 @@ def score_wurcs_files(
     precs = _precursors(src_path, len(tgts)) if src_path else None
     if src_path and mz_bin is None:
         mz_bin = corpus_mz_bin(src_path)
-    cache: Dict[str, object] = {}
-    wg_cache: Dict[str, object] = {}
-
-    def parse(s):
-        if s not in cache:
-            cache[s] = parse_wurcs(s)
-        return cache[s]
-
-    def parse_wg(s):
-        if s not in wg_cache:
-            wg_cache[s] = wurcs_graph.try_parse(s)
-        return wg_cache[s]
-
+    parse, parse_wg = _cached(parse_wurcs), _cached(wurcs_graph.try_parse)
     rows, ranks, r_topo, r_comp, r_mass, r_rerank = [], [], [], [], [], []
     n_cand = n_invalid = n_invalid_top1 = n_fallback = 0
     invalid_targets = []
@@ -215,29 +244,10 @@ def score_wurcs_files(
             row["target_read_by"] = ""
             rows.append(row)
             continue
-        if tg is not None:
-            t_comp, t_mass = _composition(tg), tg.mass()
-            # glypy identity, or WURCS-graph identity: glypy reads a non-canonical RES order
-            # (root not first, child before parent) as a different tree
-            match = [same_structure(g, tg) or _wg_same(parse_wg(s), wt) for g, (s, _) in zip(gs, cands)]
-            # topological_equality is False for some identical graphs (glypy quirk), so an
-            # exact match always counts as a topology match too
-            topo = [
-                m
-                or (g is not None and _safe(tg.topological_equality, g))
-                or _wg_same(parse_wg(s), wt, wurcs_graph.same_topology)
-                for g, m, (s, _) in zip(gs, match, cands)
-            ]
-            comp = [g is not None and _composition(g) == t_comp for g in gs]
-            mass = [g is not None and _safe(lambda x: abs(x.mass() - t_mass) < mass_tol, g) for g in gs]
-        else:  # glypy cannot read the target: WURCS-graph identity (wurcs_graph.py); no mass
+        if tg is None:  # glypy cannot read the target: WURCS-graph identity (wurcs_graph.py); no mass
             n_fallback += 1
             row["valid_target"], row["target_read_by"] = True, "wurcs_graph"
-            ws = [parse_wg(s) for s, _ in cands]
-            match = [w is not None and wurcs_graph.same_structure(w, wt) for w in ws]
-            topo = [w is not None and wurcs_graph.same_topology(w, wt) for w in ws]
-            comp = [w is not None and w.composition() == wt.composition() for w in ws]
-            mass = [False] * len(ws)
+        match, topo, comp, mass = _match_levels(tg, wt, gs, [s for s, _ in cands], parse_wg, mass_tol)
         row["rank"], row["rank_topology"] = _first(match), _first(topo)
         row["rank_composition"], row["rank_mass"] = _first(comp), _first(mass)
         ranks.append(row["rank"])
