@@ -186,36 +186,17 @@ def load_df_glycan():
     return df_glycan
 
 
-def build(
-    out_dir: str,
-    limit: int = 0,
-    workers: int = 1,
-    max_residues: int = 12,
-    seed: int = 13,
-    split_seed: int = 0,
-    convert_only: bool = False,
-    df=None,
-    log=print,
-) -> Dict:
+_META_COLUMNS = ("glycan", "glytoucan_id", "glycan_type", "Kingdom", "Species", "tissue_sample", "Composition")
+
+
+def _candidates(df, limit: int, seed: int, max_residues: int, convert_only: bool, rejects: List[Tuple]) -> list:
+    """process_row jobs for the df_glycan rows worth converting (a seeded order when ``limit``)."""
     import numpy as np
 
-    t0 = time.time()
-    require_glycowork()  # the IUPAC conversion uses it even when df is given
-    df = load_df_glycan() if df is None else df
-    t_load = time.time() - t0
-    os.makedirs(out_dir, exist_ok=True)
-    n_total = len(df)
-    cols = [
-        c
-        for c in ("glycan", "glytoucan_id", "glycan_type", "Kingdom", "Species", "tissue_sample", "Composition")
-        if c in df.columns
-    ]
-    rejects: List[Tuple] = []
-    order = list(range(n_total))
-    if limit:
-        order = list(np.random.default_rng(seed).permutation(n_total))
-    items = []
+    cols = [c for c in _META_COLUMNS if c in df.columns]
+    order = list(np.random.default_rng(seed).permutation(len(df))) if limit else list(range(len(df)))
     all_recs = df[cols].to_dict("records")
+    items = []
     for i in order:
         rec = all_recs[i]
         if not isinstance(rec.get("glycan"), str) or not rec["glycan"].strip():
@@ -223,20 +204,16 @@ def build(
             continue
         size = _composition_size(rec.get("Composition"))
         if max_residues and not convert_only and size is not None and size > max_residues:
-            rejects.append(
-                (
-                    i,
-                    rec.get("glytoucan_id") or "",
-                    rec["glycan"],
-                    "too_large",
-                    f"composition has {size} residues > {max_residues}",
-                )
-            )
+            detail = f"composition has {size} residues > {max_residues}"
+            rejects.append((i, rec.get("glytoucan_id") or "", rec["glycan"], "too_large", detail))
             continue
-        sim_kw = {"seed": seed, "max_residues": max_residues}
-        items.append((int(i), rec, sim_kw, convert_only))
-    log(f"[glycan] {n_total} df_glycan rows, {len(items)} candidates after pre-filter ({time.time() - t0:.1f}s)")
+        items.append((int(i), rec, {"seed": seed, "max_residues": max_residues}, convert_only))
+    return items
 
+
+def _convert(items, workers: int, limit: int, split_seed: int, rejects: List[Tuple], log) -> Tuple[list, int, int]:
+    """Run process_row over ``items`` (a fork pool when ``workers`` > 1); keep the first of each WURCS.
+    Returns ``(records, attempted, tokenizer-checked)``."""
     t1 = time.time()
     records, seen = [], set()
     n_attempted = n_tok_checked = 0
@@ -251,26 +228,11 @@ def build(
         for res in it:
             n_attempted += 1
             n_tok_checked += int("wurcs" in res)
+            head = (res["source_row"], res.get("glytoucan_id") or "", res["iupac"])
             if "reject" in res:
-                rejects.append(
-                    (
-                        res["source_row"],
-                        res.get("glytoucan_id") or "",
-                        res["iupac"],
-                        res["reject"],
-                        res.get("detail", ""),
-                    )
-                )
+                rejects.append((*head, res["reject"], res.get("detail", "")))
             elif res["wurcs"] in seen:
-                rejects.append(
-                    (
-                        res["source_row"],
-                        res.get("glytoucan_id") or "",
-                        res["iupac"],
-                        "duplicate_wurcs",
-                        res["wurcs"][:120],
-                    )
-                )
+                rejects.append((*head, "duplicate_wurcs", res["wurcs"][:120]))
             else:
                 seen.add(res["wurcs"])
                 res["split"] = split_of(res["wurcs"], split_seed)
@@ -282,11 +244,73 @@ def build(
     finally:
         if pool is not None:
             pool.terminate()
-    t_conv = time.time() - t1
+    return records, n_attempted, n_tok_checked
 
+
+def _record_stats(records: list, convert_only: bool) -> Dict:
+    """Split sizes, residue / WURCS-length / peak-count spread of the kept records."""
+    import numpy as np
+
+    if not records:
+        return {}
+    n_res = np.array([r.get("n_residues", 0) for r in records])
+    wl = np.array([len(r["wurcs"]) for r in records])
+    out = {
+        "splits": dict(Counter(r["split"] for r in records)),
+        "n_residues": {"median": float(np.median(n_res)), "max": int(n_res.max())},
+        "wurcs_chars": {"median": float(np.median(wl)), "p95": float(np.percentile(wl, 95)), "max": int(wl.max())},
+    }
+    if not convert_only:
+        npk = np.array([len(r["peaks"]) for r in records])
+        out["peaks_per_spectrum"] = {"median": float(np.median(npk)), "max": int(npk.max())}
+        out["charge"] = {str(k): v for k, v in Counter(r["charge"] for r in records).items()}
+        out["with_text"] = int(sum(1 for r in records if r["text"]))
+    return out
+
+
+def _write_outputs(out_dir: str, records: list, rejects: List[Tuple], convert_only: bool) -> None:
+    """rejects.tsv, and glycan.parquet (or wurcs.tsv with ``convert_only``)."""
+    with open(os.path.join(out_dir, "rejects.tsv"), "w") as fh:
+        fh.write("source_row\tglytoucan_id\tiupac\treason\tdetail\n")
+        for r in sorted(rejects, key=lambda x: x[0]):
+            fh.write("\t".join(str(x).replace("\t", " ").replace("\n", " ") for x in r) + "\n")
+    if not convert_only:
+        write_parquet(records, os.path.join(out_dir, "glycan.parquet"))
+        return
+    with open(os.path.join(out_dir, "wurcs.tsv"), "w") as fh:
+        fh.write("source_row\tglytoucan_id\tiupac\twurcs\tconversion\tn_residues\tsplit\n")
+        for r in records:
+            fh.write(
+                f"{r['source_row']}\t{r.get('glytoucan_id') or ''}\t{r['iupac']}\t"
+                f"{r['wurcs']}\t{r['conversion']}\t{r['n_residues']}\t{r['split']}\n"
+            )
+
+
+def build(
+    out_dir: str,
+    limit: int = 0,
+    workers: int = 1,
+    max_residues: int = 12,
+    seed: int = 13,
+    split_seed: int = 0,
+    convert_only: bool = False,
+    df=None,
+    log=print,
+) -> Dict:
+    t0 = time.time()
+    require_glycowork()  # the IUPAC conversion uses it even when df is given
+    df = load_df_glycan() if df is None else df
+    t_load = time.time() - t0
+    os.makedirs(out_dir, exist_ok=True)
+    rejects: List[Tuple] = []
+    items = _candidates(df, limit, seed, max_residues, convert_only, rejects)
+    log(f"[glycan] {len(df)} df_glycan rows, {len(items)} candidates after pre-filter ({time.time() - t0:.1f}s)")
+    t1 = time.time()
+    records, n_attempted, n_tok_checked = _convert(items, workers, limit, split_seed, rejects, log)
+    t_conv = time.time() - t1
     reasons = Counter(r[3] for r in rejects)
     summary = {
-        "df_glycan_rows": n_total,
+        "df_glycan_rows": len(df),
         "candidates": len(items),
         "attempted": n_attempted,
         "kept": len(records),
@@ -304,38 +328,9 @@ def build(
             "failed": reasons.get("tokenize_error", 0) + reasons.get("tokenize_roundtrip", 0),
         },
         "timings_s": {"load_df_glycan": round(t_load, 2), "convert_and_simulate": round(t_conv, 2)},
+        **_record_stats(records, convert_only),
     }
-    if records:
-        import numpy as np  # noqa: F811
-
-        summary["splits"] = dict(Counter(r["split"] for r in records))
-        n_res = np.array([r.get("n_residues", 0) for r in records])
-        wl = np.array([len(r["wurcs"]) for r in records])
-        summary["n_residues"] = {"median": float(np.median(n_res)), "max": int(n_res.max())}
-        summary["wurcs_chars"] = {
-            "median": float(np.median(wl)),
-            "p95": float(np.percentile(wl, 95)),
-            "max": int(wl.max()),
-        }
-        if not convert_only:
-            npk = np.array([len(r["peaks"]) for r in records])
-            summary["peaks_per_spectrum"] = {"median": float(np.median(npk)), "max": int(npk.max())}
-            summary["charge"] = {str(k): v for k, v in Counter(r["charge"] for r in records).items()}
-            summary["with_text"] = int(sum(1 for r in records if r["text"]))
-    with open(os.path.join(out_dir, "rejects.tsv"), "w") as fh:
-        fh.write("source_row\tglytoucan_id\tiupac\treason\tdetail\n")
-        for r in sorted(rejects, key=lambda x: x[0]):
-            fh.write("\t".join(str(x).replace("\t", " ").replace("\n", " ") for x in r) + "\n")
-    if not convert_only:
-        write_parquet(records, os.path.join(out_dir, "glycan.parquet"))
-    else:
-        with open(os.path.join(out_dir, "wurcs.tsv"), "w") as fh:
-            fh.write("source_row\tglytoucan_id\tiupac\twurcs\tconversion\tn_residues\tsplit\n")
-            for r in records:
-                fh.write(
-                    f"{r['source_row']}\t{r.get('glytoucan_id') or ''}\t{r['iupac']}\t"
-                    f"{r['wurcs']}\t{r['conversion']}\t{r['n_residues']}\t{r['split']}\n"
-                )
+    _write_outputs(out_dir, records, rejects, convert_only)
     summary["timings_s"]["total"] = round(time.time() - t0, 2)
     summary["schema"] = SCHEMA_DOC
     with open(os.path.join(out_dir, "summary.json"), "w") as fh:
