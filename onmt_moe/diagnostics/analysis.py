@@ -335,6 +335,128 @@ def _default_loss(output) -> torch.Tensor:
     raise ValueError("profile_modules: model output has no differentiable tensor; pass loss_fn")
 
 
+def _median(v: List[float]) -> float:
+    v = sorted(x for x in v if not math.isnan(x))
+    if not v:
+        return float("nan")
+    mid = len(v) // 2
+    return v[mid] if len(v) % 2 else 0.5 * (v[mid - 1] + v[mid])
+
+
+class _ModuleTimer:
+    """Forward pre/post hooks on every module and gradient hooks on their inputs, outputs and
+    parameters: a module's forward time is post - pre; its backward time runs from the first
+    gradient reaching its outputs to the last one leaving its inputs or reaching its parameters."""
+
+    def __init__(self, model: nn.Module, backward: bool):
+        self.backward = backward
+        self.cuda = any(p.is_cuda for p in model.parameters())
+        self.modules = [(n or "model", m) for n, m in model.named_modules()]
+        self.names = {id(m): n for n, m in self.modules}
+        self.own_params = {n: [id(p) for p in m.parameters()] for n, m in self.modules}
+        self.rec: Dict[str, Dict[str, Any]] = {}
+        self.starts: Dict[str, List[float]] = defaultdict(list)
+        self.param_time: Dict[int, float] = {}
+        self.handles = []
+
+    def now(self) -> float:
+        if self.cuda:
+            torch.cuda.synchronize()  # CUDA kernels are asynchronous: time what has run
+        return time.perf_counter()
+
+    def reset(self) -> None:
+        self.starts.clear()
+        self.param_time.clear()
+        self.rec = {n: {"fwd": 0.0, "calls": 0, "bwd_start": math.inf, "bwd_end": -math.inf} for n, _ in self.modules}
+
+    def _stamp(self, x, cb):
+        return _Stamp.apply(x, cb) if isinstance(x, torch.Tensor) and x.requires_grad else x
+
+    def pre_hook(self, mod, a, kw):
+        n = self.names[id(mod)]
+        if self.backward and torch.is_grad_enabled():
+            r = self.rec[n]
+
+            def cb(r=r):  # a gradient leaves this module through one of its inputs
+                r["bwd_end"] = max(r["bwd_end"], self.now())
+
+            a = tuple(self._stamp(x, cb) for x in a)
+            kw = {k: self._stamp(v, cb) for k, v in kw.items()}
+        self.starts[n].append(self.now())  # a stack: a module may be re-entered (shared layers)
+        return a, kw
+
+    def post_hook(self, mod, a, kw, out):
+        n = self.names[id(mod)]
+        r = self.rec[n]
+        r["fwd"] += self.now() - self.starts[n].pop()
+        r["calls"] += 1
+        if self.backward and torch.is_grad_enabled():
+
+            def on_grad(g, r=r):  # a gradient reaches this module's output
+                r["bwd_start"] = min(r["bwd_start"], self.now())
+                return None
+
+            for x in _tensors(out):
+                if x.requires_grad:
+                    x.register_hook(on_grad)
+        return None
+
+    def install(self, params) -> None:
+        for _, m in self.modules:
+            self.handles.append(m.register_forward_pre_hook(self.pre_hook, with_kwargs=True))
+            self.handles.append(m.register_forward_hook(self.post_hook, with_kwargs=True))
+        if self.backward:
+            for p in params:
+                if p.requires_grad:
+                    hook = lambda g, pid=id(p): (self.param_time.__setitem__(pid, self.now()), None)[1]  # noqa: E731
+                    self.handles.append(p.register_hook(hook))
+
+    def remove(self) -> None:
+        for h in self.handles:
+            h.remove()
+
+    def collect(self, results) -> None:
+        """Append this pass's per-module times (ms) to ``results``."""
+        for n, _ in self.modules:
+            r = self.rec[n]
+            end = max([r["bwd_end"]] + [self.param_time[i] for i in self.own_params[n] if i in self.param_time])
+            ok = math.isfinite(end) and math.isfinite(r["bwd_start"]) and end >= r["bwd_start"]
+            results[n]["fwd"].append(r["fwd"] * 1e3)
+            results[n]["bwd"].append((end - r["bwd_start"]) * 1e3 if ok else float("nan"))
+            results[n]["calls"].append(r["calls"])
+
+
+def _profile_table(modules, results, backward: bool, max_depth: Optional[int]):
+    import pandas as pd
+
+    rows = []
+    for n, m in modules:
+        depth = 0 if n == "model" else n.count(".") + 1
+        if max_depth is not None and depth > max_depth:
+            continue
+        res = results[n]
+        calls = int(max(res["calls"])) if res["calls"] else 0
+        if calls == 0 and n != "model":
+            continue  # module not used by this forward
+        rows.append(
+            {
+                "module": n,
+                "type": type(m).__name__,
+                "depth": depth,
+                "calls": calls,
+                "params": sum(p.numel() for p in m.parameters()),
+                "forward_ms": _median(res["fwd"]),
+                "backward_ms": _median(res["bwd"]) if backward else float("nan"),
+            }
+        )
+    df = pd.DataFrame(rows)
+    root_f = float(df.loc[df["module"] == "model", "forward_ms"].iloc[0]) if len(df) else float("nan")
+    root_b = float(df.loc[df["module"] == "model", "backward_ms"].iloc[0]) if len(df) else float("nan")
+    df["forward_pct"] = 100.0 * df["forward_ms"] / root_f if root_f else float("nan")
+    df["backward_pct"] = 100.0 * df["backward_ms"] / root_b if root_b and not math.isnan(root_b) else float("nan")
+    return df
+
+
 def profile_modules(
     model: nn.Module,
     sample_inputs,
@@ -362,8 +484,6 @@ def profile_modules(
     ``*_pct`` relative to the root module ``model``).  Existing ``.grad`` values
     are restored afterwards.
     """
-    import pandas as pd
-
     if isinstance(sample_inputs, dict):
         args, kwargs = (), dict(sample_inputs)
     elif isinstance(sample_inputs, (list, tuple)):
@@ -371,137 +491,28 @@ def profile_modules(
     else:
         args, kwargs = (sample_inputs,), {}
     loss_fn = loss_fn or _default_loss
-    cuda = any(p.is_cuda for p in model.parameters())
-
-    def now() -> float:
-        if cuda:
-            torch.cuda.synchronize()
-        return time.perf_counter()
-
-    modules = [(n or "model", m) for n, m in model.named_modules()]
-    names = {id(m): n for n, m in modules}
-    rec: Dict[str, Dict[str, Any]] = {}
-    starts: Dict[str, List[float]] = defaultdict(list)
-    param_time: Dict[int, float] = {}
-
-    def reset():
-        rec.clear()
-        starts.clear()
-        param_time.clear()
-        for n, _ in modules:
-            rec[n] = {"fwd": 0.0, "calls": 0, "bwd_start": math.inf, "bwd_end": -math.inf}
-
-    def pre_hook(mod, a, kw):
-        n = names[id(mod)]
-        if backward and torch.is_grad_enabled():
-            r = rec[n]
-
-            def cb(r=r):
-                r["bwd_end"] = max(r["bwd_end"], now())
-
-            a = tuple(_Stamp.apply(x, cb) if isinstance(x, torch.Tensor) and x.requires_grad else x for x in a)
-            kw = {
-                k: (_Stamp.apply(v, cb) if isinstance(v, torch.Tensor) and v.requires_grad else v)
-                for k, v in kw.items()
-            }
-        starts[n].append(now())
-        return a, kw
-
-    def post_hook(mod, a, kw, out):
-        n = names[id(mod)]
-        t = now()
-        r = rec[n]
-        r["fwd"] += t - starts[n].pop()
-        r["calls"] += 1
-        if backward and torch.is_grad_enabled():
-
-            def on_grad(g, r=r):
-                r["bwd_start"] = min(r["bwd_start"], now())
-                return None
-
-            for x in _tensors(out):
-                if x.requires_grad:
-                    x.register_hook(on_grad)
-        return None
-
-    handles = []
-    for _, m in modules:
-        handles.append(m.register_forward_pre_hook(pre_hook, with_kwargs=True))
-        handles.append(m.register_forward_hook(post_hook, with_kwargs=True))
+    timer = _ModuleTimer(model, backward)
     params = list(model.parameters())
     saved_grads = [p.grad for p in params]
-    if backward:
-        for p in params:
-            if p.requires_grad:
-                handles.append(p.register_hook(lambda g, pid=id(p): (param_time.__setitem__(pid, now()), None)[1]))
-    own_params = {n: [id(p) for p in m.parameters()] for n, m in modules}
-
+    timer.install(params)
     results: Dict[str, Dict[str, List[float]]] = defaultdict(lambda: {"fwd": [], "bwd": [], "calls": []})
     try:
         for it in range(warmup + max(1, repeats)):
-            reset()
+            timer.reset()
             if backward:
-                out = model(*args, **kwargs)
-                loss = loss_fn(out)
-                loss.backward()
+                loss_fn(model(*args, **kwargs)).backward()
             else:
                 with torch.no_grad():
-                    out = model(*args, **kwargs)
+                    model(*args, **kwargs)
             for p in params:
                 p.grad = None
-            if it < warmup:
-                continue
-            for n, _ in modules:
-                r = rec[n]
-                end = max([r["bwd_end"]] + [param_time[i] for i in own_params[n] if i in param_time])
-                bwd = (
-                    (end - r["bwd_start"]) * 1e3
-                    if math.isfinite(end) and math.isfinite(r["bwd_start"]) and end >= r["bwd_start"]
-                    else float("nan")
-                )
-                results[n]["fwd"].append(r["fwd"] * 1e3)
-                results[n]["bwd"].append(bwd)
-                results[n]["calls"].append(r["calls"])
+            if it >= warmup:
+                timer.collect(results)
     finally:
-        for h in handles:
-            h.remove()
+        timer.remove()
         for p, g in zip(params, saved_grads):
             p.grad = g
-
-    def med(v):
-        v = [x for x in v if not math.isnan(x)]
-        if not v:
-            return float("nan")
-        v = sorted(v)
-        mid = len(v) // 2
-        return v[mid] if len(v) % 2 else 0.5 * (v[mid - 1] + v[mid])
-
-    rows = []
-    for n, m in modules:
-        depth = 0 if n == "model" else n.count(".") + 1
-        if max_depth is not None and depth > max_depth:
-            continue
-        res = results[n]
-        calls = int(max(res["calls"])) if res["calls"] else 0
-        if calls == 0 and n != "model":
-            continue  # module not used by this forward
-        rows.append(
-            {
-                "module": n,
-                "type": type(m).__name__,
-                "depth": depth,
-                "calls": calls,
-                "params": sum(p.numel() for p in m.parameters()),
-                "forward_ms": med(res["fwd"]),
-                "backward_ms": med(res["bwd"]) if backward else float("nan"),
-            }
-        )
-    df = pd.DataFrame(rows)
-    root_f = float(df.loc[df["module"] == "model", "forward_ms"].iloc[0]) if len(df) else float("nan")
-    root_b = float(df.loc[df["module"] == "model", "backward_ms"].iloc[0]) if len(df) else float("nan")
-    df["forward_pct"] = 100.0 * df["forward_ms"] / root_f if root_f else float("nan")
-    df["backward_pct"] = 100.0 * df["backward_ms"] / root_b if root_b and not math.isnan(root_b) else float("nan")
-    return df
+    return _profile_table(timer.modules, results, backward, max_depth)
 
 
 # --------------------------------------------------------------------------- #
