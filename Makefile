@@ -6,7 +6,7 @@ TORCH_SPEC  ?= torch==2.13.0
 BIN         := $(VENV)/bin
 PY          := $(BIN)/python
 
-.PHONY: install test lint demo demo-glycan install-glycan bench bench-quality bench-paper clean-venv install-extras install-predict data-large data-small data-paper compare-benchmark
+.PHONY: install test lint demo demo-glycan install-glycan bench bench-quality bench-paper bench-levers clean-venv install-extras install-predict data-large data-small data-paper compare-benchmark
 
 install: $(VENV)/.installed
 
@@ -71,6 +71,11 @@ data-paper: install
 		--workers 2 --chunk-size 5000 --max-heavy 14 --smiles-file data/demo/small_tier_molecules.smi.gz --quiet; fi
 bench-paper: install data-paper
 	OMP_NUM_THREADS=2 $(PY) scripts/bench_paper.py --data $(PAPER_DATA) --steps $(PAPER_STEPS) --seeds $(PAPER_SEEDS) --max_hours 2.5
+
+# The demo's recipe levers (runs/levers.py), one at a time, scored on the validation split and on 400
+# training molecules; needs the demo corpus (`make demo`). Resumable in <= 2.5 h pieces.
+bench-levers: install
+	OMP_NUM_THREADS=2 $(PY) scripts/bench_levers.py --max_hours 2.5
 
 # Optional: the glycan dataset build (glycowork) and the full NMR simulator (csp5); torch stays pinned.
 install-extras: install install-predict

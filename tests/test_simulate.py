@@ -598,7 +598,9 @@ def test_ir_template_cross_validation_sees_structure():
     from onmt_moe.simulate import ir_templates
     from onmt_moe.simulate.compare import load_real_rows
 
-    rows = load_real_rows([os.path.join(ROOT, "tests", "fixtures", "benchmark_examples", "example_data_1_slim.parquet")])[:60]
+    rows = load_real_rows(
+        [os.path.join(ROOT, "tests", "fixtures", "benchmark_examples", "example_data_1_slim.parquet")]
+    )[:60]
     smiles = [r["smiles"] for r in rows]
     y = np.array([np.asarray(r["ir_spectra"], float) for r in rows])
     paired = ir_templates.cross_validate(smiles, y, k=3)

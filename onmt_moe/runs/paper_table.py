@@ -232,7 +232,8 @@ def run_table(
     return rows
 
 
-def _fmt(v) -> str:
+def format_cell(v) -> str:
+    """A markdown table cell: fractions to 4 places, large numbers as integers, None as a dash."""
     if v is None:
         return "-"
     if isinstance(v, float):
@@ -276,7 +277,7 @@ def markdown(rows: Sequence[dict]) -> str:
         "params_active",
     ]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in summary_rows(rows)]
+    lines += ["| " + " | ".join(format_cell(r.get(c)) for c in cols) + " |" for r in summary_rows(rows)]
     return "\n".join(lines)
 
 

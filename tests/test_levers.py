@@ -1,0 +1,77 @@
+"""onmt_moe.runs.levers: the lever loop (resumable, selection on the validation split) and that every
+lever is a valid config. Training itself is an ordinary start_training run (test_end_to_end)."""
+
+import json
+import os
+
+import pytest
+
+from onmt_moe.runs import levers
+
+TINY = os.path.join(os.path.dirname(__file__), "fixtures", "tiny_corpus", "data")
+
+
+def _fake_training(cmd):
+    """What start_training leaves in a lever folder: a checkpoint, run.json, valid_summary.csv."""
+    run_dir = os.path.join(cmd[cmd.index("--runs_dir") + 1], cmd[cmd.index("--run_name") + 1])
+    steps = next(int(s.split("=")[1]) for s in cmd if s.startswith("train_steps="))
+    os.makedirs(run_dir, exist_ok=True)
+    with open(os.path.join(run_dir, f"model_step_{steps}.pt"), "wb") as fh:
+        import zipfile
+
+        with zipfile.ZipFile(fh, "w") as z:  # a readable checkpoint is a whole zip archive
+            z.writestr("data.pkl", b"x")
+    json.dump({"stages": {"train": {"seconds": 12.5}}}, open(os.path.join(run_dir, "run.json"), "w"))
+    open(os.path.join(run_dir, "valid_summary.csv"), "w").write("step,xent,ppl,accuracy\n10,1.0,2.7,81.0\n")
+
+    class Done:
+        returncode = 0
+
+    return Done()
+
+
+def test_levers_train_then_score_validation_and_train_probe_and_resume(tmp_path, monkeypatch):
+    trained, decoded = [], []
+    monkeypatch.setattr(levers.subprocess, "run", lambda cmd: trained.append(cmd) or _fake_training(cmd))
+
+    def fake_decode(ckpt, src, tgt, out_dir, topts):
+        decoded.append((os.path.basename(out_dir), os.path.basename(src), topts["beam_size"]))
+        os.makedirs(out_dir, exist_ok=True)
+        top1 = 0.5 if "train400" in src else 0.25
+        res = {
+            "topk": {"1": top1, "5": 0.6, "10": 0.7},
+            "formula_consistent_topk": {"1": 0.4},
+            "invalid_rate_top1": 0.1,
+        }
+        json.dump(res, open(os.path.join(out_dir, "scores.json"), "w"))
+        return res
+
+    monkeypatch.setattr(levers, "decode_and_score", fake_decode)
+    out = str(tmp_path / "levers")
+    rows = levers.run_levers(TINY, out, ["baseline", "dropout_0"], steps=10, log=lambda *_: None)
+    assert [r["lever"] for r in rows] == ["baseline", "dropout_0"]
+    r = rows[1]
+    assert r["val_top1"] == 0.25 and r["train400_top1"] == 0.5 and r["val_reranked_top1"] == 0.4
+    assert abs(r["val_acc"] - 0.81) < 1e-12 and r["train_seconds"] == 12.5 and "dropout=[0.0]" in r["sets"]
+    # the validation split, never the test split; the training probe is the first 400 lines
+    assert {d[1] for d in decoded} == {"src-val.txt", "src-train400.txt"} and decoded[0][2] == 10
+    probe = os.path.join(out, "baseline", "src-train400.txt")
+    assert open(probe).read().splitlines() == open(os.path.join(TINY, "src-train.txt")).read().splitlines()[:400]
+    sets = [c[i + 1] for c in trained for i, x in enumerate(c) if x == "--set"]
+    assert "dropout=[0.0]" in sets and "--stages" in trained[0] and "vocab,train" in trained[0]
+    trained.clear()
+    assert len(levers.run_levers(TINY, out, ["baseline", "dropout_0"], steps=10, log=lambda *_: None)) == 2
+    assert trained == []  # finished levers are read back
+    md = levers.write_outputs(rows, str(tmp_path / "res" / "demo_levers.csv"))
+    assert md.count("\n") == 3 and (tmp_path / "res" / "demo_levers.csv").exists()
+    with pytest.raises(ValueError, match="unknown lever"):
+        levers.run_levers(TINY, out, ["no_such_lever"])
+
+
+def test_every_lever_is_a_valid_config(tmp_path):
+    """What start_training --dry_run checks (runner.resolve validates every key and value), in process."""
+    for name, (template, sets) in levers.LEVERS.items():
+        overrides = levers.runner.parse_set([f"run.data_dir={TINY}", "train_steps=10", *sets])
+        plan = levers.runner.resolve(os.path.join(levers.ROOT, template), str(tmp_path / name), overrides)
+        for key, value in levers.runner.parse_set(sets):
+            assert plan["train_config"][key] == value, (name, key)
