@@ -317,7 +317,7 @@ def plot_top1(summary: Sequence[dict], path: str) -> None:
     ax.set_xticks(range(len(inputs)))
     ax.set_xticklabels(inputs)
     ax.set_ylabel("top-1 (%)")
-    ax.set_title("dense vs modality-aware MoE, equal steps and active parameters")
+    ax.set_title("dense vs modality-aware MoE\n(equal steps, equal active parameters)", fontsize=10)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
