@@ -11,7 +11,8 @@ import json
 import os
 import sys
 
-from onmt_moe.runs import runner
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this checkout's package
+from onmt_moe.runs import runner  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -14,7 +14,8 @@ import argparse
 import os
 import sys
 
-from onmt_moe.runs.paper_table import INPUTS, MODELS, ROOT, CorpusOptions, markdown, run_table, write_outputs
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this checkout's package
+from onmt_moe.runs.paper_table import INPUTS, MODELS, ROOT, CorpusOptions, markdown, run_table, write_outputs  # noqa: E402
 
 
 def main(argv=None) -> int:
