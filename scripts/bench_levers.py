@@ -5,7 +5,7 @@ Every lever is the demo model with a few overrides, trained for the same steps o
 scored on the VALIDATION split (the selection split; the test split is left to `make demo`) and on
 400 training molecules. Resumable: run it again to continue after --max_hours.
 
-    python scripts/bench_levers.py [--data data/demo_small_tagged/data] [--levers baseline,dropout_0,...]
+    python scripts/bench_levers.py [--data data/demo_small_tagged/data] [--levers baseline,dropout_0.1,...]
         [--steps 2000] [--out runs/levers] [--results benchmark/results/demo_levers.csv] [--max_hours 2.5]
 """
 

@@ -48,19 +48,19 @@ def test_levers_train_then_score_validation_and_train_probe_and_resume(tmp_path,
 
     monkeypatch.setattr(levers, "decode_and_score", fake_decode)
     out = str(tmp_path / "levers")
-    rows = levers.run_levers(TINY, out, ["baseline", "dropout_0"], steps=10, log=lambda *_: None)
-    assert [r["lever"] for r in rows] == ["baseline", "dropout_0"]
+    rows = levers.run_levers(TINY, out, ["baseline", "dropout_0.1"], steps=10, log=lambda *_: None)
+    assert [r["lever"] for r in rows] == ["baseline", "dropout_0.1"]
     r = rows[1]
     assert r["val_top1"] == 0.25 and r["train400_top1"] == 0.5 and r["val_reranked_top1"] == 0.4
-    assert abs(r["val_acc"] - 0.81) < 1e-12 and r["train_seconds"] == 12.5 and "dropout=[0.0]" in r["sets"]
+    assert abs(r["val_acc"] - 0.81) < 1e-12 and r["train_seconds"] == 12.5 and "dropout=[0.1]" in r["sets"]
     # the validation split, never the test split; the training probe is the first 400 lines
     assert {d[1] for d in decoded} == {"src-val.txt", "src-train400.txt"} and decoded[0][2] == 10
     probe = os.path.join(out, "baseline", "src-train400.txt")
     assert open(probe).read().splitlines() == open(os.path.join(TINY, "src-train.txt")).read().splitlines()[:400]
     sets = [c[i + 1] for c in trained for i, x in enumerate(c) if x == "--set"]
-    assert "dropout=[0.0]" in sets and "--stages" in trained[0] and "vocab,train" in trained[0]
+    assert "dropout=[0.1]" in sets and "--stages" in trained[0] and "vocab,train" in trained[0]
     trained.clear()
-    assert len(levers.run_levers(TINY, out, ["baseline", "dropout_0"], steps=10, log=lambda *_: None)) == 2
+    assert len(levers.run_levers(TINY, out, ["baseline", "dropout_0.1"], steps=10, log=lambda *_: None)) == 2
     assert trained == []  # finished levers are read back
     md = levers.write_outputs(rows, str(tmp_path / "res" / "demo_levers.csv"))
     assert md.count("\n") == 3 and (tmp_path / "res" / "demo_levers.csv").exists()

@@ -78,6 +78,7 @@ def test_every_cell_sees_the_same_molecules_per_step(tmp_path, monkeypatch):
     for cmd in cmds:
         sets = [cmd[i + 1] for i, c in enumerate(cmd) if c == "--set"]
         assert "batch_type=sents" in sets and "batch_size=64" in sets
+        assert "dropout=[0.1]" in sets  # the recipe of the finished cells, whatever the demo templates say
 
 
 def test_a_corpus_built_with_other_options_is_refused(tmp_path, monkeypatch):

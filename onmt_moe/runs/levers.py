@@ -8,7 +8,7 @@ under-fitted, train ≫ val over-fitted). One row per lever in ``demo_levers.csv
 Resumable: a lever whose scores exist is read back; a half-trained one resumes from its checkpoint.
 
     from onmt_moe.runs.levers import run_levers
-    run_levers("data/demo_small_tagged/data", "runs/levers", ["baseline", "dropout_0"])
+    run_levers("data/demo_small_tagged/data", "runs/levers", ["baseline", "dropout_0.1"])
 
 This module imports no torch: training and decoding run in OpenNMT subprocesses.
 """
@@ -34,7 +34,7 @@ TRAIN_PROBE = 400  # training molecules re-decoded per lever
 # (binning, tier, data volume) need another corpus and are rows of docs/demo_recipe.md instead.
 LEVERS: Dict[str, Tuple[str, List[str]]] = {
     "baseline": (DEMO_CONFIG, []),
-    "dropout_0": (DEMO_CONFIG, ["dropout=[0.0]", "attention_dropout=[0.0]"]),
+    "dropout_0.1": (DEMO_CONFIG, ["dropout=[0.1]", "attention_dropout=[0.1]"]),  # the recipe before session 5
     "label_smoothing_0": (DEMO_CONFIG, ["label_smoothing=0.0"]),
     "warmup_1000": (DEMO_CONFIG, ["warmup_steps=1000"]),
     "learning_rate_1": (DEMO_CONFIG, ["learning_rate=1.0"]),

@@ -50,6 +50,9 @@ MODELS: Dict[str, tuple] = {
 # NMR+IR+MS source ~300 (13 a step), so at equal steps the all-modality cells would see a fifth of the
 # data -- the main reason every all-modality cell of the old bench-quality sat near zero.
 BATCH_SETS = ["batch_type=sents", "batch_size=64", "valid_batch_size=64"]
+# The table's cells were trained with dropout 0.1, the demo recipe before its dropout lever (session 5);
+# pinned so a resumed or new cell matches the finished ones whatever the demo templates say now.
+TABLE_RECIPE_SETS = ["dropout=[0.1]", "attention_dropout=[0.1]"]
 CHECKPOINT_EVERY = 500
 COLUMNS = [
     "input",
@@ -181,6 +184,7 @@ def cell_command(
         f"save_checkpoint_steps={min(steps, CHECKPOINT_EVERY)}",
         f"seed={seed}",
         *BATCH_SETS,
+        *TABLE_RECIPE_SETS,
         *sets,
         *extra_sets,
     ]
