@@ -15,7 +15,6 @@ This module imports no torch: training and decoding run in OpenNMT subprocesses.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import subprocess
@@ -25,7 +24,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import yaml
 
 from onmt_moe.runs import runner
-from onmt_moe.runs.paper_table import format_cell, last_validation_accuracy
+from onmt_moe.runs.paper_table import last_validation_accuracy, markdown_table, write_csv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEMO_CONFIG = "configs/demo_moe.yaml"
@@ -169,16 +168,8 @@ def run_levers(
 
 def write_outputs(rows: Sequence[dict], csv_path: str) -> str:
     """``demo_levers.csv`` (one row per lever) and the markdown table beside it; returns the markdown."""
-    os.makedirs(os.path.dirname(os.path.abspath(csv_path)), exist_ok=True)
-    with open(csv_path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=COLUMNS)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: ("" if r.get(k) is None else r[k]) for k in COLUMNS})
-    cols = [c for c in COLUMNS if c != "run_dir"]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(format_cell(r.get(c)) for c in cols) + " |" for r in rows]
-    md = "\n".join(lines)
+    write_csv(rows, csv_path, COLUMNS)
+    md = markdown_table(rows, [c for c in COLUMNS if c != "run_dir"])
     with open(os.path.splitext(csv_path)[0] + ".md", "w") as fh:
         fh.write(md + "\n")
     return md

@@ -280,19 +280,29 @@ def markdown(rows: Sequence[dict]) -> str:
         "params_total",
         "params_active",
     ]
+    return markdown_table(summary_rows(rows), cols)
+
+
+def markdown_table(rows: Sequence[dict], cols: Sequence[str]) -> str:
+    """A markdown table of ``cols`` (one line per row; cells by :func:`format_cell`)."""
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(format_cell(r.get(c)) for c in cols) + " |" for r in summary_rows(rows)]
+    lines += ["| " + " | ".join(format_cell(r.get(c)) for c in cols) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def write_csv(rows: Sequence[dict], csv_path: str, columns: Sequence[str]) -> None:
+    """One CSV line per row (None as an empty field); creates the folder."""
+    os.makedirs(os.path.dirname(os.path.abspath(csv_path)), exist_ok=True)
+    with open(csv_path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(columns))
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if r.get(k) is None else r[k]) for k in columns})
 
 
 def write_outputs(rows: Sequence[dict], csv_path: str, plot_path: Optional[str] = None) -> None:
     """One CSV row per cell (and seed), a markdown table beside it, a grouped bar plot of top-1."""
-    os.makedirs(os.path.dirname(os.path.abspath(csv_path)), exist_ok=True)
-    with open(csv_path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=COLUMNS)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: ("" if r.get(k) is None else r[k]) for k in COLUMNS})
+    write_csv(rows, csv_path, COLUMNS)
     with open(os.path.splitext(csv_path)[0] + ".md", "w") as fh:
         fh.write(markdown(rows) + "\n")
     if plot_path and rows:
