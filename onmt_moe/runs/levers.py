@@ -21,8 +21,6 @@ import subprocess
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import yaml
-
 from onmt_moe.runs import runner
 from onmt_moe.runs.paper_table import last_validation_accuracy, markdown_table, write_csv
 
@@ -59,8 +57,9 @@ COLUMNS = [
 
 
 def _translate_options(template: str) -> dict:
-    with open(os.path.join(ROOT, template)) as fh:
-        return dict(runner.DEFAULT_TRANSLATE, **((yaml.safe_load(fh) or {}).get("run", {}).get("translate") or {}))
+    """The template's run.translate over start_training's defaults (what its translate stage would use)."""
+    run = runner.load_template(os.path.join(ROOT, template)).get("run") or {}
+    return dict(runner.DEFAULT_TRANSLATE, **(run.get("translate") or {}))
 
 
 def _first_lines(src: str, dst: str, n: int) -> str:
