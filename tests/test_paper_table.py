@@ -5,6 +5,7 @@ import csv
 import os
 
 from onmt_moe.runs import paper_table as pt
+from onmt_moe.runs import runner
 
 
 def _row(inp, model, seed, top1):
@@ -131,6 +132,11 @@ def test_moe_rows_keep_the_dense_rows_active_ffn_width():
     assert {k: moe[k] for k in ("layers", "hidden_size", "heads")} == {
         k: dense[k] for k in ("layers", "hidden_size", "heads")
     }
+    paper = dict(runner.parse_set(pt.MODELS["moe_paper"][1]))  # shared + top-2 of the mean routed width
+    assert (
+        paper["moe_shared_d_ff"] + moe["moe_top_k"] * sum(paper["moe_expert_d_ff"]) / len(paper["moe_expert_d_ff"])
+        == dense["transformer_ff"]
+    )
 
 
 def test_a_cell_row_carries_its_last_validation_accuracy(tmp_path):

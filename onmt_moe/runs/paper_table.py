@@ -38,12 +38,30 @@ INPUTS: Dict[str, List[str]] = {
     "IR+MS": ["ir", "pos_msms", "neg_msms"],
     "NMR+IR+MS": ["h_nmr", "c_nmr", "ir", "pos_msms", "neg_msms"],
 }
+# What MM-Spectrum says matters (docs/moe-reference.md s. 6), at the table's active width: one shared
+# expert of 64 that every token uses + top-2 of heterogeneous routed experts (two heavy of 160, two
+# light of 32: 64 + 2 x mean 96 = 256 when balanced), the modality tag as router embedding *and* bias,
+# capacity 1.25 with overflow to the shared expert, compute-cost and LIMoE entropy terms, and a router
+# temperature annealed 2 -> 1 over the first 1,000 steps.
+PAPER_MOE_SETS = [
+    "moe_num_shared=1",
+    "moe_shared_d_ff=64",
+    "moe_expert_d_ff=[160, 160, 32, 32]",
+    "moe_modality_routing=both",
+    "moe_capacity_factor=1.25",
+    "moe_overflow=shared",
+    "moe_cost_coef=0.01",
+    "moe_limoe_local_coef=0.001",
+    "moe_limoe_global_coef=0.001",
+    "moe_router_temperature=linear:2.0:1.0:1000",
+]
 # model name -> (config template, extra --set overrides). demo_moe.yaml has 4 experts of 128, top-2:
 # the MoE rows keep the dense model's active FFN width (2 x 128 = demo_dense.yaml's transformer_ff 256)
 MODELS: Dict[str, tuple] = {
     "dense": ("configs/demo_dense.yaml", []),
     "moe": ("configs/demo_moe.yaml", []),
     "moe_notag": ("configs/demo_moe.yaml", ["moe_modality_routing=none"]),
+    "moe_paper": ("configs/demo_moe.yaml", PAPER_MOE_SETS),
 }
 # Every cell sees the same molecules per step, whatever its template says. Token batches (4,096) suit
 # one input but not a table across inputs: an NMR source is ~60 tokens (65 molecules a step), a
