@@ -15,7 +15,8 @@ Writes ``<out_dir>/data/{src,tgt}-{train,val,test}.txt``, ``<out_dir>/summary.js
 precursor (a GlycoMod-style search, onmt_moe/glycan/composition.py).
 ``--pred_spectra`` swaps direction: source = tokenised WURCS, target = MS tokens (no tags).
 ``--multitask struct,spec,text`` writes one multi-task corpus instead (a task token starts each
-source; per-task folders, the mixed files, ``onmt_data.yaml`` with ``--task_weights``, ``tasks.json``).
+source; per-task folders, the mixed files, ``onmt_data.yaml`` with ``--task_weights``, ``tasks.json``);
+``--target_task_token`` starts its train/val targets with the task token as well.
 """
 
 import argparse
@@ -109,7 +110,7 @@ def _multitask(a, df, path, cfg):
                 rejects.append((i, split, task, pair))
                 continue
             out[task][split][0].append(" ".join(pair[0]))
-            out[task][split][1].append(" ".join(pair[1]))
+            out[task][split][1].append(" ".join(multitask.target_tokens(task, pair[1], split, a.target_task_token)))
     for task in tasks:
         os.makedirs(os.path.join(data_dir, task), exist_ok=True)
     for s in SPLITS:
@@ -133,6 +134,8 @@ def _multitask(a, df, path, cfg):
             "token": multitask.TASKS[t].token,
             "score": multitask.TASKS[t].score,
             "weight": weights[t],
+            # forced as the first decoded token and stripped before scoring (runs/runner.py)
+            "target_prefix": multitask.TASKS[t].token if a.target_task_token else "",
             "data_dir": os.path.join(data_dir, t),
             "written": {s: len(out[t][s][0]) for s in SPLITS},
         }
@@ -176,6 +179,11 @@ def main(argv=None):
         "--multitask",
         default="",
         help="comma list of tasks for one multi-task corpus (struct,spec,text,align; onmt_moe/glycan/multitask.py)",
+    )
+    ap.add_argument(
+        "--target_task_token",
+        action="store_true",
+        help="--multitask: train/val targets start with the task token too (a per-task decoder start)",
     )
     ap.add_argument("--task_weights", default="", help="OpenNMT corpus weight per task, e.g. struct=2,spec=1,text=1")
     d = SpecTokConfig()

@@ -5,7 +5,8 @@
    SYNTHETIC negative-mode MS/MS, metadata text; skipped when the folder exists);
 1. one multi-task corpus, one vocabulary (benchmark/generate_glycan_input.py --multitask
    struct,spec,text,align --text): spectra(+text) -> WURCS, WURCS -> spectrum, WURCS + spectrum -> text,
-   spectrum + WURCS (+text) -> composition (the alignment task);
+   spectrum + WURCS (+text) -> composition (the alignment task); every training target starts with
+   its task token, which decoding forces (without it the decoder ignored the task at 600 steps);
 2. train it with the stock OpenNMT commands (benchmark/start_training.py, configs/glycan_multitask.yaml):
    within-modality attention then one cross-modal fusion layer, modality type embeddings, per-segment
    positions, contrastive alignment MS<->WURCS, TEXT<->WURCS, MS<->TEXT (temperature 0.07, triplet
@@ -103,6 +104,7 @@ def main(argv=None) -> int:
                 "--text",
                 "--multitask",
                 "struct,spec,text,align",
+                "--target_task_token",
             ],
             env,
         ):

@@ -96,7 +96,7 @@ def test_demo_chains_build_corpus_train_retrieve(tmp_path, monkeypatch, capsys):
     scripts = [os.path.basename(c[1]) for c in calls]
     assert scripts == ["build_glycan_dataset.py", "generate_glycan_input.py", "start_training.py", "retrieve.py"]
     corpus = calls[1]
-    assert corpus[corpus.index("--multitask") + 1] == "struct,spec,text,align"
+    assert corpus[corpus.index("--multitask") + 1] == "struct,spec,text,align" and "--target_task_token" in corpus
     train = calls[2]
     sets = [train[i + 1] for i, t in enumerate(train) if t == "--set"]
     assert "train_steps=8" in sets and "moe_contrastive_margin=0.2" in sets and sets[-1] == "layers=1"

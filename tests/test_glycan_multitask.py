@@ -46,6 +46,7 @@ def corpus(tmp_path_factory):
             "struct,spec,text,align",
             "--task_weights",
             "struct=3,text=2",
+            "--target_task_token",
         ]
     )
     return out
@@ -72,9 +73,13 @@ def test_every_source_starts_with_its_task_token_and_segments_parse(corpus):
 
 
 def test_no_test_structure_reaches_any_training_file(corpus):
-    def structures(path):  # WURCS strings found anywhere in a file (source or target)
+    def structures(path):  # WURCS strings found anywhere in a file (source or target, task token dropped)
         return {
-            ln.split("<WURCS> ")[1].split(" </WURCS>")[0] if "<WURCS>" in ln else ln
+            ln.split("<WURCS> ")[1].split(" </WURCS>")[0]
+            if "<WURCS>" in ln
+            else ln.split(" ", 1)[-1]
+            if ln.startswith("<TASK_")
+            else ln
             for ln in _lines(path)
             if "WURCS=2.0" in ln
         }
@@ -100,9 +105,31 @@ def test_structure_never_in_the_source_of_a_structure_target_task(corpus):
             assert residues and not residues & set(toks), s_line
     align = _lines(corpus / "data" / "align" / "src-train.txt")
     assert align and all("<WURCS>" in ln and "<MS>" in ln for ln in align)  # structure is an input here
-    tgt = _lines(corpus / "data" / "align" / "tgt-train.txt")
+    tgt = _lines(corpus / "data" / "align" / "tgt-test.txt")
     assert all(not any(t.startswith("[") for t in ln.split()) for ln in tgt)  # target = composition words
     assert tgt[0].split()[0] == "Hex" and tgt[0].split()[1].isdigit()
+
+
+def test_target_task_token_starts_train_and_val_targets_only(corpus):
+    """--target_task_token: the decoder start of each task; test targets stay the plain references."""
+    tasks = json.loads((corpus / "tasks.json").read_text())
+    for task, info in TASKS.items():
+        assert tasks[task]["target_prefix"] == info.token
+        for split in ("train", "val"):
+            assert all(ln.split()[0] == info.token for ln in _lines(corpus / "data" / task / f"tgt-{split}.txt"))
+        assert not any(ln.startswith("<TASK_") for ln in _lines(corpus / "data" / task / "tgt-test.txt"))
+    mixed = _lines(corpus / "data" / "tgt-val.txt")  # OpenNMT's validation set is the training format
+    assert mixed and all(ln.startswith("<TASK_") for ln in mixed)
+
+
+def test_strip_target_prefix_keeps_the_score_column_and_other_lines():
+    from onmt_moe.runs.runner import strip_target_prefix
+
+    assert strip_target_prefix("<TASK_STRUCT> a b\t-1.5", "<TASK_STRUCT>") == "a b\t-1.5"
+    assert strip_target_prefix("<TASK_STRUCT>\t-0.2", "<TASK_STRUCT>") == "\t-0.2"  # empty hypothesis
+    assert strip_target_prefix("<TASK_STRUCT>", "<TASK_STRUCT>") == ""
+    assert strip_target_prefix("<TASK_STRUCTX> a", "<TASK_STRUCT>") == "<TASK_STRUCTX> a"
+    assert strip_target_prefix("a b", "") == "a b"
 
 
 def test_weights_mixed_files_manifest_and_rejects(corpus):
@@ -265,6 +292,11 @@ def test_start_training_multitask_run_scores_every_task(corpus, tmp_path):
     for t, s in scores.items():
         assert s["n"] == tasks[t]["written"]["test"], t
         assert (run / "pred" / t / "scores.json").exists()
+        # the task token was forced as every hypothesis' first token, and stripped before scoring
+        raw, pred = _lines(run / "pred" / t / "test.prefixed.txt"), _lines(run / "pred" / t / "test.txt")
+        assert len(raw) == len(pred) == 2 * s["n"]  # n_best 2
+        assert all(ln.split()[0] == TASKS[t].token for ln in raw if ln.split())
+        assert not any(ln.startswith("<TASK_") for ln in pred)
     vocab = {ln.split("\t")[0] for ln in (run / "vocab.src").read_text().splitlines()}
     assert {t.token for t in TASKS.values()} <= vocab and "<WURCS>" in vocab  # one vocabulary for all tasks
     info = json.loads((run / "run.json").read_text())

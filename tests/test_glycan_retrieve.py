@@ -61,6 +61,9 @@ def test_log_likelihood_is_the_teacher_forced_sum_and_ignores_padding():
     gold = b["tgt"][0, 1:, 0]
     assert alone[0] == pytest.approx(float(logp[torch.arange(len(gold)), gold].sum()), abs=1e-5)
     assert alone[0] < 0
+    # a forced prefix (the task's target token) is fed but not counted: ll(C O) = log p(C) + ll(O | C)
+    first = float(logp[0, gold[0]])
+    assert log_likelihood(model, v, src, [["O"]], prefix="C")[0] == pytest.approx(alone[0] - first, abs=1e-5)
     # embeddings: the mean over the tokens of the named modality only
     e = embed(model, v, [H.SRC[0].split()], "IR")
     b = H.batch(v, [H.SRC[0]], ["C"])

@@ -14,6 +14,13 @@ needs (``score``: the ``run.kind`` of :mod:`onmt_moe.runs.runner`, ``text`` = sa
 Structure (WURCS) is an input segment only in tasks whose target is not the structure (spec, text,
 align); the ``struct`` source never holds it (tests/test_glycan_multitask.py checks every line).
 
+With ``--target_task_token`` the training and validation *targets* start with the task token too, a
+per-task decoder start like the target-language token of multilingual NMT: the decoder then knows the
+task from its first step instead of having to read it from the source through cross-attention (at
+600 CPU steps it had not learned that: every task's decode began with the alignment target's first
+word, docs/glycan.md). Test targets stay the plain references; ``tasks.json`` records the token as
+the task's ``target_prefix``, which the runner forces at decoding and strips before scoring.
+
 A row serves every task with the split it already has (splits are by structure), so a test
 structure never appears in any training source or target. A row without a description serves
 ``struct`` (with ``<TEXT> <MISSING> </TEXT>`` when TEXT is on) but not ``text`` (reason
@@ -98,6 +105,14 @@ def task_pair(
     if not text:
         return "missing_text"
     return head + structure + wrap("MS", spectrum_tokens(precursor_mz, charge, peaks, cfg)), list(text)
+
+
+def target_tokens(task: str, target: Sequence[str], split: str, task_token_first: bool) -> List[str]:
+    """The target line of one task pair: with ``task_token_first``, train / val targets start with the
+    task token (the decoder start of that task); a test target is always the plain reference."""
+    if task_token_first and split != "test":
+        return [TASKS[task].token, *target]
+    return list(target)
 
 
 def composition_words(composition) -> List[str]:

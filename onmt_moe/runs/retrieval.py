@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from onmt_moe.glycan import retrieve as R
+from onmt_moe.runs.runner import strip_target_prefix, task_files
 
 
 def load_model(checkpoint: str):
@@ -74,15 +75,19 @@ def embed(model, vocabs, sources: List[List[str]], modality: str, batch_size: in
 
 
 @torch.no_grad()
-def log_likelihood(model, vocabs, source: List[str], candidates: List[List[str]]) -> np.ndarray:
-    """log P(candidate | source) for each candidate (one encoder pass, the decoder over all candidates)."""
+def log_likelihood(model, vocabs, source: List[str], candidates: List[List[str]], prefix: str = "") -> np.ndarray:
+    """log P(candidate | source) for each candidate (one encoder pass, the decoder over all candidates).
+    A ``prefix`` (the task's target token) is fed before every candidate and, being forced, not counted."""
+    head = [prefix] if prefix else []
     src, src_len = _ids(vocabs["src"], [source] * len(candidates))
-    tgt, _ = _ids(vocabs["tgt"], candidates, bos_eos=True)
+    tgt, _ = _ids(vocabs["tgt"], [head + list(c) for c in candidates], bos_eos=True)
     dec_out, _ = model(src, tgt, src_len)
     logp = torch.log_softmax(model.generator(dec_out).float(), dim=-1)
     gold = tgt[:, 1:, 0]
     lp = logp.gather(2, gold.unsqueeze(-1)).squeeze(-1)
-    return (lp * gold.ne(vocabs["tgt"]["<blank>"]).float()).sum(1).numpy()
+    counted = gold.ne(vocabs["tgt"]["<blank>"]).float()
+    counted[:, : len(head)] = 0.0
+    return (lp * counted).sum(1).numpy()
 
 
 def embedding_retrieval(model, vocabs, rows: List[R.TestRow]) -> dict:
@@ -101,13 +106,19 @@ def embedding_retrieval(model, vocabs, rows: List[R.TestRow]) -> dict:
 
 
 def likelihood_identification(
-    model, vocabs, rows: List[R.TestRow], known: List[List[str]], max_candidates: int, seed: int = 0
+    model,
+    vocabs,
+    rows: List[R.TestRow],
+    known: List[List[str]],
+    max_candidates: int,
+    seed: int = 0,
+    prefix: str = "",
 ) -> dict:
     res = {}
     for setting, items in R.candidate_sets(rows, known, max_candidates, seed).items():
         ranks, sizes = [], []
         for i, cands in items:
-            ll = log_likelihood(model, vocabs, rows[i].source, cands)
+            ll = log_likelihood(model, vocabs, rows[i].source, cands, prefix)
             ranks.append(int(R.ranks_from_scores(ll[None, :], [0])[0]))
             sizes.append(len(cands))
         res[setting] = {**R.rank_metrics(ranks), "mean_candidates": float(np.mean(sizes)) if sizes else 0.0}
@@ -131,13 +142,14 @@ def run(
         "embedding": embedding_retrieval(model, vocabs, rows),
     }
     if likelihood:
+        prefix = task_files(data_dir)["struct"]["target_prefix"]  # train targets may start with it
         known = []
         for split in ("train", "val"):
             path = os.path.join(data_dir, "struct", f"tgt-{split}.txt")
             if os.path.exists(path):
                 with open(path, encoding="utf-8") as f:
-                    known += [ln.split() for ln in f.read().splitlines() if ln.strip()]
-        res["likelihood"] = likelihood_identification(model, vocabs, rows, known, max_candidates, seed)
+                    known += [strip_target_prefix(ln, prefix).split() for ln in f.read().splitlines() if ln.strip()]
+        res["likelihood"] = likelihood_identification(model, vocabs, rows, known, max_candidates, seed, prefix)
         res["likelihood"]["max_candidates"] = max_candidates
     res["seconds"] = round(time.time() - t0, 1)
     if out_json:

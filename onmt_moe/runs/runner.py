@@ -22,7 +22,10 @@ vocabulary was built from: a changed corpus rebuilds it, or is refused once chec
 With ``run.multitask: true`` the ``tasks.json`` next to ``data_dir`` gives one weighted OpenNMT corpus
 per task (mixed validation set, ``share_vocab``); each task's test set is decoded into
 ``pred/<task>/test.txt`` and scored with its own scorer (``pred/<task>/scores.json``, gathered in
-``scores.json`` as ``{"tasks": …}``).
+``scores.json`` as ``{"tasks": …}``). A task with a ``target_prefix`` (its train targets start with
+that token) is decoded with the prefix forced (``onmt_translate -tgt <prefix file> -tgt_file_prefix``)
+and the prefix is stripped from every hypothesis before scoring (the raw output stays in
+``pred/<task>/test.prefixed.txt``).
 """
 
 from __future__ import annotations
@@ -447,7 +450,12 @@ def task_files(data_dir: str) -> Dict[str, dict]:
             raise ConfigError(f"run.multitask: task {name}: missing or empty {', '.join(bad)} in {data_dir}/{name}")
         if task.get("score") not in KINDS:
             raise ConfigError(f"{manifest}: task {name}: score {task.get('score')!r} is not one of {', '.join(KINDS)}")
-        out[name] = {**files, "kind": task["score"], "weight": int(task.get("weight", 1))}
+        out[name] = {
+            **files,
+            "kind": task["score"],
+            "weight": int(task.get("weight", 1)),
+            "target_prefix": str(task.get("target_prefix") or ""),
+        }
     return out
 
 
@@ -682,6 +690,28 @@ def stage_train(plan: dict, log: str, echo: bool) -> None:
     run_logged(onmt_command("onmt_train") + ["-config", cfg] + extra, log, echo)
 
 
+def strip_target_prefix(line: str, prefix: str) -> str:
+    """One decoded line (``tokens[\tscore]``) without the forced first token ``prefix``."""
+    if not prefix:
+        return line
+    if line == prefix or line.startswith(prefix + "\t"):
+        return line[len(prefix) :]  # an empty hypothesis (the score column, if any, stays)
+    return line[len(prefix) + 1 :] if line.startswith(prefix + " ") else line
+
+
+def _translate_with_prefix(cmd: List[str], src: str, out: str, prefix: str, log: str, echo: bool) -> None:
+    """``onmt_translate`` with ``prefix`` forced as every hypothesis' first token, then stripped."""
+    with open(src, encoding="utf-8") as f:
+        n = sum(1 for _ in f)
+    prefix_file = os.path.join(os.path.dirname(out), "prefix.txt")
+    atomic_write_text(prefix_file, (prefix + "\n") * n)
+    raw = os.path.splitext(out)[0] + ".prefixed.txt"
+    run_logged(cmd + ["-output", raw, "-tgt", prefix_file, "-tgt_file_prefix"], log, echo)
+    with open(raw, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    atomic_write_text(out, "".join(strip_target_prefix(ln, prefix) + "\n" for ln in lines))
+
+
 def _test_sets(plan: dict) -> Dict[Optional[str], tuple]:
     """task (None for a single-task run) -> (src test file, tgt test file, prediction file, scorer kind)."""
     pred = os.path.join(plan["run_dir"], "pred")
@@ -705,8 +735,13 @@ def stage_translate(plan: dict, log: str, echo: bool) -> dict:
     outs = {}
     for task, (src, _, out, _) in _test_sets(plan).items():
         os.makedirs(os.path.dirname(out), exist_ok=True)
+        cmd = onmt_command("onmt_translate") + ["-config", path, "-src", src]
+        prefix = plan["tasks"][task].get("target_prefix", "") if task is not None else ""
         try:
-            run_logged(onmt_command("onmt_translate") + ["-config", path, "-src", src, "-output", out], log, echo)
+            if prefix:
+                _translate_with_prefix(cmd, src, out, prefix, log, echo)
+            else:
+                run_logged(cmd + ["-output", out], log, echo)
         except StageError:
             if os.path.exists(out) and os.path.getsize(out) == 0:
                 os.remove(out)  # onmt_translate opens its output before it loads the model
