@@ -5,6 +5,9 @@ python scripts/build_glycan_dataset.py --out data/glycan --limit 3000 --max_resi
 python scripts/build_glycan_dataset.py --out data/glycan_yield --convert_only --workers 2  # yield only
 # seen structures, new spectra (another noise seed) of 1,000 training structures, as a test set:
 python scripts/build_glycan_dataset.py --resimulate data/glycan --out data/glycan_seen --limit 1000 --seed 99
+# spectra nearer to real ion-trap LC-MS/MS of reduced N- and O-glycans (docs/glycan.md, issue 17):
+python scripts/build_glycan_dataset.py --out data/glycan_reduced --limit 3000 --glycan_types N,O \
+       --reducing_end reduced --mz_sigma 0.15 --sharpen 2
 """
 
 import argparse
@@ -15,6 +18,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from onmt_moe.glycan.dataset import MissingDependency, build, resimulate  # noqa: E402
+from onmt_moe.glycan.real.masses import REDUCING_END_FORMULA  # noqa: E402
 
 
 def main(argv=None):
@@ -32,7 +36,23 @@ def main(argv=None):
         help="instead of building: new spectra (noise --seed) of --from_split structures of DATASET",
     )
     ap.add_argument("--from_split", default="train", help="with --resimulate (default train)")
+    ap.add_argument(
+        "--glycan_types", default="", help="only df_glycan rows of these glycan_type values, e.g. N,O (default all)"
+    )
+    real = ap.add_argument_group("real-spectrum simulator knobs (issue 17; defaults = the original simulator)")
+    real.add_argument("--reducing_end", default="free", choices=sorted(REDUCING_END_FORMULA))
+    real.add_argument("--mz_sigma", type=float, default=0.0, help="Gaussian m/z error, Da (ion trap ~0.15)")
+    real.add_argument("--sharpen", type=float, default=1.0, help="intensity exponent (> 1: a few ions dominate)")
     a = ap.parse_args(argv)
+    sim = {
+        k: v
+        for k, v, default in (
+            ("reducing_end", a.reducing_end, "free"),
+            ("mz_sigma", a.mz_sigma, 0.0),
+            ("sharpen", a.sharpen, 1.0),
+        )
+        if v != default
+    }
     try:
         if a.resimulate:
             resimulate(a.resimulate, a.out, from_split=a.from_split, limit=a.limit, seed=a.seed)
@@ -46,6 +66,8 @@ def main(argv=None):
             split_seed=a.split_seed,
             convert_only=a.convert_only,
             log=lambda m: print(m, flush=True),
+            sim=sim,
+            glycan_types=[t.strip() for t in a.glycan_types.split(",") if t.strip()],
         )
     except MissingDependency as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -72,3 +72,26 @@ def test_build_small(tmp_path):
     s2 = build(str(tmp_path / "g2"), workers=1, max_residues=12, df=_df(), log=lambda m: None)
     df2 = pd.read_parquet(tmp_path / "g2" / "glycan.parquet")
     assert s2["kept"] == s["kept"] and df2.equals(df)
+
+
+def test_build_with_glycan_types_and_real_spectrum_knobs(tmp_path):
+    """--glycan_types keeps only those df_glycan rows (source_row stays the df_glycan position); the
+    simulator knobs reach every spectrum: a reduced end moves the precursor by +2.016 / |z|."""
+    build(str(tmp_path / "f"), workers=1, max_residues=12, df=_df(), log=lambda m: None)
+    s = build(
+        str(tmp_path / "r"),
+        workers=1,
+        max_residues=12,
+        df=_df(),
+        log=lambda m: None,
+        sim={"reducing_end": "reduced"},
+        glycan_types=("N", "O"),
+    )
+    assert s["simulator"] == {"reducing_end": "reduced"} and s["glycan_types"] == ["N", "O"]
+    free = pd.read_parquet(tmp_path / "f" / "glycan.parquet").set_index("source_row")
+    red = pd.read_parquet(tmp_path / "r" / "glycan.parquet").set_index("source_row")
+    assert sorted(red.index) == [0, 2, 5]  # the N and O rows (4 is a duplicate of 0), positions in df_glycan
+    assert set(red["glycan_type"]) == {"N", "O"}
+    for i, r in red.iterrows():
+        assert r.charge == free.loc[i, "charge"]
+        assert r.precursor_mz - free.loc[i, "precursor_mz"] == pytest.approx(2.01565 / -r.charge, abs=1e-3)

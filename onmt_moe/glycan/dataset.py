@@ -22,7 +22,7 @@ import re
 import sys
 import time
 from collections import Counter
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 SCHEMA_DOC = {
     "wurcs": "string: glypy WURCS 2.0 of the glycowork-canonical IUPAC (the target)",
@@ -189,12 +189,18 @@ def load_df_glycan():
 _META_COLUMNS = ("glycan", "glytoucan_id", "glycan_type", "Kingdom", "Species", "tissue_sample", "Composition")
 
 
-def _candidates(df, limit: int, seed: int, max_residues: int, convert_only: bool, rejects: List[Tuple]) -> list:
-    """process_row jobs for the df_glycan rows worth converting (a seeded order when ``limit``)."""
+def _candidates(
+    df, limit: int, seed: int, max_residues: int, convert_only: bool, rejects: List[Tuple], sim=None, glycan_types=()
+) -> list:
+    """process_row jobs for the df_glycan rows worth converting (a seeded order when ``limit``);
+    ``sim``: extra SimParams fields, ``glycan_types``: keep only these df_glycan ``glycan_type`` values."""
     import numpy as np
 
+    df = df.reset_index(drop=True)  # source_row = the row's position in df_glycan
+    rows = df.index[df["glycan_type"].isin(list(glycan_types))] if glycan_types else df.index
+    sim_kw = {"seed": seed, "max_residues": max_residues, **(sim or {})}
     cols = [c for c in _META_COLUMNS if c in df.columns]
-    order = list(np.random.default_rng(seed).permutation(len(df))) if limit else list(range(len(df)))
+    order = list(np.random.default_rng(seed).permutation(np.asarray(rows))) if limit else list(rows)
     all_recs = df[cols].to_dict("records")
     items = []
     for i in order:
@@ -207,7 +213,7 @@ def _candidates(df, limit: int, seed: int, max_residues: int, convert_only: bool
             detail = f"composition has {size} residues > {max_residues}"
             rejects.append((i, rec.get("glytoucan_id") or "", rec["glycan"], "too_large", detail))
             continue
-        items.append((int(i), rec, {"seed": seed, "max_residues": max_residues}, convert_only))
+        items.append((int(i), rec, sim_kw, convert_only))
     return items
 
 
@@ -296,14 +302,18 @@ def build(
     convert_only: bool = False,
     df=None,
     log=print,
+    sim: Optional[Dict] = None,
+    glycan_types: Sequence[str] = (),
 ) -> Dict:
+    """``sim``: SimParams fields beyond the seed (the real-spectrum knobs ``reducing_end``, ``mz_sigma``,
+    ``sharpen``); ``glycan_types``: only df_glycan rows of these types (e.g. ``("N", "O")``)."""
     t0 = time.time()
     require_glycowork()  # the IUPAC conversion uses it even when df is given
     df = load_df_glycan() if df is None else df
     t_load = time.time() - t0
     os.makedirs(out_dir, exist_ok=True)
     rejects: List[Tuple] = []
-    items = _candidates(df, limit, seed, max_residues, convert_only, rejects)
+    items = _candidates(df, limit, seed, max_residues, convert_only, rejects, sim, glycan_types)
     log(f"[glycan] {len(df)} df_glycan rows, {len(items)} candidates after pre-filter ({time.time() - t0:.1f}s)")
     t1 = time.time()
     records, n_attempted, n_tok_checked = _convert(items, workers, limit, split_seed, rejects, log)
@@ -323,6 +333,8 @@ def build(
         "split_seed": split_seed,
         "workers": workers,
         "convert_only": convert_only,
+        "simulator": dict(sim or {}),
+        "glycan_types": list(glycan_types),
         "tokenizer_roundtrip": {
             "checked": n_tok_checked,
             "failed": reasons.get("tokenize_error", 0) + reasons.get("tokenize_roundtrip", 0),
