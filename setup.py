@@ -16,7 +16,8 @@ setup(
     license="MIT",
     python_requires=">=3.10,<3.14",
     packages=find_packages(include=["onmt_moe", "onmt_moe.*"]),
-    package_data={"onmt_moe.simulate": ["data/*.npz", "data/*.md"]},  # benchmark-like IR weights
+    # benchmark-like IR weights; the glycan simulator's intensity rules fitted on real spectra
+    package_data={"onmt_moe.simulate": ["data/*.npz", "data/*.md"], "onmt_moe.glycan": ["data/*.json"]},
     install_requires=["numpy", "pandas", "pyarrow", "pyyaml", "rdkit", "matplotlib"],
     entry_points={
         "console_scripts": [

@@ -43,6 +43,9 @@ def main(argv=None):
     real.add_argument("--reducing_end", default="free", choices=sorted(REDUCING_END_FORMULA))
     real.add_argument("--mz_sigma", type=float, default=0.0, help="Gaussian m/z error, Da (ion trap ~0.15)")
     real.add_argument("--sharpen", type=float, default=1.0, help="intensity exponent (> 1: a few ions dominate)")
+    real.add_argument(
+        "--intensity_rules", default="textbook", help="textbook | fitted (rules measured on real spectra) | a table"
+    )
     a = ap.parse_args(argv)
     sim = {
         k: v
@@ -50,6 +53,7 @@ def main(argv=None):
             ("reducing_end", a.reducing_end, "free"),
             ("mz_sigma", a.mz_sigma, 0.0),
             ("sharpen", a.sharpen, 1.0),
+            ("intensity_rules", a.intensity_rules, "textbook"),
         )
         if v != default
     }

@@ -17,12 +17,8 @@ import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from onmt_moe.glycan.dataset import ConversionError, iupac_to_wurcs  # noqa: E402
 from onmt_moe.glycan.fragments import SimParams, simulate_spectrum  # noqa: E402
-from onmt_moe.glycan.real import classlist  # noqa: E402
-from onmt_moe.glycan.real.annotations import match, read_annotations  # noqa: E402
-from onmt_moe.glycan.real.realism import paired  # noqa: E402
-from onmt_moe.glycan.real.spectra_io import read_spectra  # noqa: E402
+from onmt_moe.glycan.real.realism import annotated_pairs, paired  # noqa: E402
 
 
 def main(argv=None):
@@ -36,27 +32,19 @@ def main(argv=None):
     )
     ap.add_argument("--mz_sigma", type=float, default=0.0, help="simulator: Gaussian m/z error, Da")
     ap.add_argument("--sharpen", default="1", help="simulator: intensity exponent(s), comma list (one result each)")
+    ap.add_argument(
+        "--intensity_rules", default="textbook", help="simulator: textbook | fitted | a fitted table's path"
+    )
     a = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
-    anns = read_annotations(a.annotations, a.spectra)
-    read = read_spectra(a.spectra, glycan_class=a.glycan_class, known=classlist.load(a.glycan_class).known)
-    pairs = match(anns, [(r["precursor_mz"], r["rt"], -r["charge"]) for r in read.rows])
-    real, structures, skipped = [], [], {}
-    for i, j in pairs:
-        g = anns[i].glycan
-        if not g:
-            continue
-        try:
-            w, _, glycan = iupac_to_wurcs(g)
-        except ConversionError as e:
-            skipped[e.reason] = skipped.get(e.reason, 0) + 1
-            continue
-        real.append(read.rows[j]["peaks"])
-        structures.append((glycan, w))
+    pairs, skipped = annotated_pairs(a.spectra, a.annotations, a.glycan_class)
+    real = [pr.peaks for pr in pairs]
     res = {"spectra": a.spectra, "structures_not_simulated": skipped, "by_sharpen": {}}
     for sharpen in (float(x) for x in a.sharpen.split(",")):
-        p = SimParams(reducing_end=a.reducing_end, mz_sigma=a.mz_sigma, sharpen=sharpen)
-        sim = [simulate_spectrum(g, w, p)["peaks"] for g, w in structures]
+        p = SimParams(
+            reducing_end=a.reducing_end, mz_sigma=a.mz_sigma, sharpen=sharpen, intensity_rules=a.intensity_rules
+        )
+        sim = [simulate_spectrum(pr.glycan, pr.wurcs, p)["peaks"] for pr in pairs]
         res["by_sharpen"][str(sharpen)] = {"sim_params": p.to_dict(), **paired(real, sim)}
     print(json.dumps(res, indent=2))
     if a.out:

@@ -134,3 +134,57 @@ def test_reduced_end_ion_trap_and_sharpen_knobs():
     assert n5(simulate_spectrum(g, w, SimParams(sharpen=3.0))) < n5(simulate_spectrum(g, w, SimParams()))
     jit = simulate_spectrum(g, w, SimParams(mz_sigma=0.15, **clean))
     assert [p[0] for p in jit["peaks"]] != [p[0] for p in free["peaks"]]
+
+
+def _sialyl_t():
+    pytest.importorskip("glycowork")
+    from onmt_moe.glycan.dataset import iupac_to_wurcs
+
+    w, _, g = iupac_to_wurcs("Neu5Ac(a2-3)Gal(b1-3)GalNAc")
+    return w, g
+
+
+def test_fragment_classes_name_the_cut_the_labile_residue_and_the_end():
+    from onmt_moe.glycan.fragments import SimParams, enumerate_fragments
+
+    w, g = _sialyl_t()
+    by_class = {}
+    for mass, _, _, cls in enumerate_fragments(g, SimParams()):
+        by_class.setdefault(cls, []).append(mass)
+    b1 = DIAGNOSTIC["NeuAc_B1"] + PROTON  # the neutral sialic acid B ion
+    assert any(abs(m - b1) < 1e-3 for m in by_class["B:NeuAc:nonred"])
+    assert "Y:NeuAc:red" in by_class and "0,4X:-:red" in by_class and "2,4A:-:nonred" in by_class
+    assert all(c.split(":")[2] in ("red", "nonred") for c in by_class)
+
+
+def test_intensity_fit_reads_the_real_intensity_at_each_class_ion():
+    """A 'real' spectrum with only the sialic acid B ion: that class gets 100 %, the others 0 %."""
+    from onmt_moe.glycan.fragments import SimParams, reducing_end_tag
+    from onmt_moe.glycan.real.intensity_fit import fit
+    from onmt_moe.glycan.real.realism import AnnotatedPair
+
+    w, g = _sialyl_t()
+    prec = float(g.mass()) + reducing_end_tag(SimParams(reducing_end="reduced")) - PROTON
+    pair = AnnotatedPair([[DIAGNOSTIC["NeuAc_B1"] + 0.1, 50.0], [900.0, 5.0]], prec, -1, g, w)
+    table = fit([pair] * 5, "reduced", tol=0.3, min_count=5)
+    assert table["classes"]["B:NeuAc:nonred:z1"] == {"mean": 100.0, "n": 5}
+    assert table["classes"]["Y:NeuAc:red:z1"]["mean"] == 0.0 and table["precursor"] == {"z1": 0.0}
+    assert "z2" not in {k.rsplit(":", 1)[1] for k in table["classes"]}  # a 1- precursor has no 2- fragments
+
+
+def test_fitted_rules_make_the_sialic_acid_b_ion_the_strongest_expected_peak():
+    """The packaged table (fitted on GPST000017): in sialyl-T the m/z 290 ion has the largest weight,
+    as in the real spectrum (100 %, the rest <= 7 %); the textbook rules favour the NeuAc loss (Y)."""
+    from onmt_moe.glycan.fragments import SimParams, enumerate_fragments, load_rules, rule_weight
+
+    w, g = _sialyl_t()
+    p = SimParams(reducing_end="reduced")
+    frags = enumerate_fragments(g, p)
+    rules = load_rules("fitted")
+    assert rules["fitted_on"] == "JC_141128PGMa.xlsx" and rules["spectra"] == 63
+    strongest = max(frags, key=lambda f: rule_weight(rules, f[3], 1))
+    assert strongest[3] == "B:NeuAc:nonred" and abs(strongest[0] - PROTON - DIAGNOSTIC["NeuAc_B1"]) < 1e-3
+    assert max(frags, key=lambda f: f[1])[3] == "Y:NeuAc:red"
+    assert rule_weight(rules, "B:NeuGc:nonred", 1) == rules["classes"]["B:-:nonred:z1"]["mean"]  # too rare: cut only
+    with pytest.raises(ValueError, match="intensity_rules 'nope.json'"):
+        load_rules("nope.json")

@@ -17,12 +17,22 @@ are produced by documented rules (see ``intensity_rules`` and docs/glycan.md):
     the base peak is never dropped), and a Poisson(``n_noise``) number of random noise peaks with
     intensity <= 3 % of the base peak; intensities scaled to base peak = 100.
 The random stream is seeded from (seed, WURCS) so each spectrum is reproducible on its own.
+
+``SimParams(intensity_rules="fitted")`` replaces the textbook weights above by a table measured on
+real annotated spectra (``data/intensity_rules.json``, written by ``scripts/fit_glycan_intensities.py``
+from GPST000017 only; onmt_moe/glycan/real/intensity_fit.py): the mean relative intensity a real
+spectrum shows at the m/z of each fragment *class* (``fragment_class``: cleavage, released labile
+residue, reducing end kept or not) per charge state, and the precursor's own mean intensity. Every
+fragment then appears at each charge up to the precursor's with its class's weight.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Dict, List, Tuple
 
 import numpy as np
@@ -50,6 +60,7 @@ class SimParams:
     reducing_end: str = "free"  # mass tag on the precursor and every fragment keeping the reducing end
     mz_sigma: float = 0.0  # Gaussian m/z error (Da), e.g. an ion trap's ~0.1-0.2
     sharpen: float = 1.0  # intensity exponent: > 1 lets a few ions dominate, as in real spectra
+    intensity_rules: str = "textbook"  # or "fitted" (the packaged table) or the path of such a JSON table
 
     def to_dict(self):
         return asdict(self)
@@ -112,19 +123,72 @@ def fragment_weight(glycan, frag) -> float:
     return w
 
 
-def enumerate_fragments(glycan, params: SimParams) -> List[Tuple[float, float, str]]:
-    """[(neutral mass, rule weight, name)] of the theoretical fragments."""
+def fragment_class(glycan, frag) -> str:
+    """The intensity-rule class of a fragment, ``cut:labile:end``: the cleavage (``Y``, ``Z``, ``0,4X``, …;
+    ``double`` for two cleavages), the labile residue a glycosidic cut releases (``NeuAc``, ``dHex``, …
+    or ``-``) and whether the fragment keeps the reducing end (``red``) or not (``nonred``)."""
+    cuts = _cleavage_letters(frag)
+    cut = "double" if len(cuts) > 1 else (cuts[0][1] or cuts[0][0])
+    labile = "-"
+    for link_id in frag.link_ids:
+        try:
+            child = residue_class(glycan.get_link(link_id).child)
+        except Exception:  # noqa: BLE001  (glypy raises several types for a missing link)
+            continue
+        labile = child if child in LABILE else labile
+    return f"{cut}:{labile}:{'red' if glycan.root.id in frag.included_nodes else 'nonred'}"
+
+
+def theoretical_fragments(glycan, params: SimParams) -> list:
+    """glypy fragments of the simulator: single cleavages of every kind, double B/Y for small glycans."""
     frags = list(glycan.fragments(kind="ABCXYZ", max_cleavages=1))
     n_res = sum(1 for _ in glycan.iternodes())
     if n_res <= params.max_res_double:
         frags += [f for f in glycan.fragments(kind="BY", max_cleavages=2) if f.break_count >= 2]
-    tag, root = _tag(params), glycan.root.id
+    return frags
+
+
+def enumerate_fragments(glycan, params: SimParams) -> List[Tuple[float, float, str, str]]:
+    """[(neutral mass incl. the reducing-end tag, textbook weight, name, class)] of the fragments."""
+    tag, root = reducing_end_tag(params), glycan.root.id
     return [
-        (float(f.mass) + (tag if root in f.included_nodes else 0.0), fragment_weight(glycan, f), f.name) for f in frags
+        (
+            float(f.mass) + (tag if root in f.included_nodes else 0.0),
+            fragment_weight(glycan, f),
+            f.name,
+            fragment_class(glycan, f),
+        )
+        for f in theoretical_fragments(glycan, params)
     ]
 
 
-def _tag(params: SimParams) -> float:
+RULES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "intensity_rules.json")
+
+
+@lru_cache(maxsize=4)
+def load_rules(name: str) -> Dict:
+    """The fitted table of ``intensity_rules`` (``"fitted"`` = the packaged one, else a path)."""
+    path = RULES_FILE if name == "fitted" else name
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"intensity_rules {name!r}: cannot read {path} ({type(e).__name__})") from None
+
+
+def rule_weight(rules: Dict, cls: str, charge: int) -> float:
+    """Fitted weight of a fragment class at charge ``charge`` (1, 2, …); a class too rare to fit takes
+    the weight of the same cut without the labile residue, else the table's pooled ``other`` value."""
+    table = rules["classes"]
+    cut, _, end = cls.split(":")
+    for key in (f"{cls}:z{charge}", f"{cut}:-:{end}:z{charge}"):
+        if key in table:
+            return table[key]["mean"]
+    return rules["other"].get(f"z{charge}", 0.0)
+
+
+def reducing_end_tag(params: SimParams) -> float:
+    """Mass the reducing-end tag adds to the precursor and to every fragment that keeps the reducing end."""
     if params.reducing_end == "free":
         return 0.0
     from .real.masses import tag_mass
@@ -142,20 +206,26 @@ def simulate_spectrum(glycan, wurcs: str, params: SimParams | None = None) -> Di
     rng = _rng_for(wurcs, p.seed)
     mass = float(glycan.mass())
     z = 2 if mass > p.z2_mass else 1
-    prec_mz = (mass + _tag(p) - z * PROTON) / z
+    prec_mz = (mass + reducing_end_tag(p) - z * PROTON) / z
     ions: Dict[float, float] = {}
 
     def add(mz, inten):
-        if mz < p.min_mz:
+        if mz < p.min_mz or inten <= 0.0:  # a fitted class never seen in real spectra adds no peak
             return
         key = round(mz, 4)
         ions[key] = ions.get(key, 0.0) + inten
 
     theo = enumerate_fragments(glycan, p)
-    for fmass, w, _ in theo:
+    rules = load_rules(p.intensity_rules) if p.intensity_rules != "textbook" else None
+    for fmass, w, _, cls in theo:
+        if rules:  # every charge up to the precursor's, each with its measured class weight
+            for k in range(1, z + 1):
+                add((fmass - k * PROTON) / k, rule_weight(rules, cls, k))
+            continue
         add(fmass - PROTON, w)
         if z == 2 and fmass > p.z2_frag_mass:
             add((fmass - 2 * PROTON) / 2, 0.5 * w)
+    precursor_rel = rules["precursor"].get(f"z{z}", 0.0) / 100.0 if rules else p.precursor_rel
     if not ions:
         ions[round(prec_mz, 4)] = 1.0
     mzs = np.array(sorted(ions))
@@ -169,8 +239,9 @@ def simulate_spectrum(glycan, wurcs: str, params: SimParams | None = None) -> Di
     n_noise = rng.poisson(p.n_noise)
     noise_mz = rng.uniform(p.min_mz, max(prec_mz, p.min_mz + 1.0), size=n_noise)
     noise_int = rng.uniform(0.0, 0.03, size=n_noise) * base
-    mzs = np.concatenate([mzs, [prec_mz], noise_mz])
-    ints = np.concatenate([ints, [p.precursor_rel * base], noise_int])
+    prec = [prec_mz] if precursor_rel > 0 else []  # real ion-trap MS2 often shows no precursor at all
+    mzs = np.concatenate([mzs, prec, noise_mz])
+    ints = np.concatenate([ints, [precursor_rel * base] if prec else [], noise_int])
     if len(ints) > p.max_peaks:
         top = np.argsort(-ints, kind="stable")[: p.max_peaks]
         mzs, ints = mzs[top], ints[top]
