@@ -18,7 +18,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from onmt_moe.glycan.dataset import MissingDependency, build, resimulate  # noqa: E402
-from onmt_moe.glycan.real.masses import REDUCING_END_FORMULA  # noqa: E402
+from onmt_moe.glycan.fragments import add_real_spectrum_options, real_spectrum_knobs  # noqa: E402
 
 
 def main(argv=None):
@@ -39,24 +39,9 @@ def main(argv=None):
     ap.add_argument(
         "--glycan_types", default="", help="only df_glycan rows of these glycan_type values, e.g. N,O (default all)"
     )
-    real = ap.add_argument_group("real-spectrum simulator knobs (issue 17; defaults = the original simulator)")
-    real.add_argument("--reducing_end", default="free", choices=sorted(REDUCING_END_FORMULA))
-    real.add_argument("--mz_sigma", type=float, default=0.0, help="Gaussian m/z error, Da (ion trap ~0.15)")
-    real.add_argument("--sharpen", type=float, default=1.0, help="intensity exponent (> 1: a few ions dominate)")
-    real.add_argument(
-        "--intensity_rules", default="textbook", help="textbook | fitted (rules measured on real spectra) | a table"
-    )
+    add_real_spectrum_options(ap)
     a = ap.parse_args(argv)
-    sim = {
-        k: v
-        for k, v, default in (
-            ("reducing_end", a.reducing_end, "free"),
-            ("mz_sigma", a.mz_sigma, 0.0),
-            ("sharpen", a.sharpen, 1.0),
-            ("intensity_rules", a.intensity_rules, "textbook"),
-        )
-        if v != default
-    }
+    sim = real_spectrum_knobs(a)
     try:
         if a.resimulate:
             resimulate(a.resimulate, a.out, from_split=a.from_split, limit=a.limit, seed=a.seed)

@@ -17,7 +17,12 @@ import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from onmt_moe.glycan.fragments import SimParams, simulate_spectrum  # noqa: E402
+from onmt_moe.glycan.fragments import (  # noqa: E402
+    SimParams,
+    add_real_spectrum_options,
+    real_spectrum_knobs,
+    simulate_spectrum,
+)
 from onmt_moe.glycan.real.realism import annotated_pairs, paired  # noqa: E402
 
 
@@ -27,23 +32,15 @@ def main(argv=None):
     ap.add_argument("--annotations", required=True)
     ap.add_argument("--glycan_class", required=True, choices=("N", "O", "free", "lipid"))
     ap.add_argument("--out")
-    ap.add_argument(
-        "--reducing_end", default="free", help="simulator: reducing-end tag (default free = the old simulator)"
-    )
-    ap.add_argument("--mz_sigma", type=float, default=0.0, help="simulator: Gaussian m/z error, Da")
+    add_real_spectrum_options(ap, sharpen=False)
     ap.add_argument("--sharpen", default="1", help="simulator: intensity exponent(s), comma list (one result each)")
-    ap.add_argument(
-        "--intensity_rules", default="textbook", help="simulator: textbook | fitted | a fitted table's path"
-    )
     a = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
     pairs, skipped = annotated_pairs(a.spectra, a.annotations, a.glycan_class)
     real = [pr.peaks for pr in pairs]
     res = {"spectra": a.spectra, "structures_not_simulated": skipped, "by_sharpen": {}}
     for sharpen in (float(x) for x in a.sharpen.split(",")):
-        p = SimParams(
-            reducing_end=a.reducing_end, mz_sigma=a.mz_sigma, sharpen=sharpen, intensity_rules=a.intensity_rules
-        )
+        p = SimParams(**real_spectrum_knobs(a), sharpen=sharpen)
         sim = [simulate_spectrum(pr.glycan, pr.wurcs, p)["peaks"] for pr in pairs]
         res["by_sharpen"][str(sharpen)] = {"sim_params": p.to_dict(), **paired(real, sim)}
     print(json.dumps(res, indent=2))

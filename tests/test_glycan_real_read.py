@@ -120,3 +120,22 @@ def test_realism_statistics():
     assert s["hist"] == [0.25, 0.25, 0.0, 0.0, 0.5]
     p = paired([[[290.1, 100.0], [308.1, 7.0]]] * 2, [[[290.3, 100.0]], [[675.2, 100.0], [290.1, 80.0]]])
     assert p["base_peak_same"] == 0.5 and p["peaks_ge5pct_median"] == {"real": 2.0, "sim": 1.5}
+
+
+def test_simulated_twin_reads_back_as_a_real_set(tmp_path):
+    """scripts/simulate_real_twin.py: the twin of a real set is read and matched by the same code, one
+    spectrum per simulable annotation, with the simulated precursor and the same structures."""
+    pytest.importorskip("glycowork")
+    from onmt_moe.glycan.fragments import SimParams
+    from onmt_moe.glycan.real.realism import annotated_pairs, write_simulated_twin
+
+    pairs, _ = annotated_pairs(os.path.join(FIX, "spectra.xlsx"), os.path.join(FIX, "df_mz.csv"), "N")
+    assert pairs and all(p.iupac and p.rt > 0 for p in pairs)
+    xlsx, csv = str(tmp_path / "twin.xlsx"), str(tmp_path / "df_mz_twin.csv")
+    params = SimParams(reducing_end="reduced", intensity_rules="fitted")
+    assert write_simulated_twin(pairs, params, xlsx, csv) == len(pairs)
+    again, skipped = annotated_pairs(xlsx, csv, "N")
+    assert not skipped and sorted(p.iupac for p in again) == sorted(p.iupac for p in pairs)
+    assert all(
+        abs(p.rt - q.rt) < 0.01 for p, q in zip(sorted(pairs, key=lambda p: p.rt), sorted(again, key=lambda p: p.rt))
+    )

@@ -66,6 +66,30 @@ class SimParams:
         return asdict(self)
 
 
+# the real-spectrum knobs of SimParams, as command-line options (one definition for every script)
+def add_real_spectrum_options(ap, sharpen: bool = True) -> None:
+    from .real.masses import REDUCING_END_FORMULA
+
+    d = SimParams()
+    g = ap.add_argument_group("real-spectrum simulator knobs (issue 17; defaults = the original simulator)")
+    g.add_argument("--reducing_end", default=d.reducing_end, choices=sorted(REDUCING_END_FORMULA))
+    g.add_argument("--mz_sigma", type=float, default=d.mz_sigma, help="Gaussian m/z error, Da (ion trap ~0.15)")
+    if sharpen:
+        g.add_argument("--sharpen", type=float, default=d.sharpen, help="intensity exponent (> 1: few ions dominate)")
+    g.add_argument(
+        "--intensity_rules",
+        default=d.intensity_rules,
+        help="textbook | fitted (measured on real spectra, data/intensity_rules.json) | a fitted table's path",
+    )
+
+
+def real_spectrum_knobs(args) -> Dict:
+    """The knobs of ``add_real_spectrum_options`` that differ from the default simulator."""
+    d = SimParams()
+    names = ("reducing_end", "mz_sigma", "sharpen", "intensity_rules")
+    return {k: getattr(args, k) for k in names if hasattr(args, k) and getattr(args, k) != getattr(d, k)}
+
+
 def residue_class(res) -> str:
     """Generic class of a glypy monosaccharide: Hex, HexNAc, HexN, HexA, dHex, Pen, NeuAc, NeuGc, Kdn, other."""
     subs = [s.name for _, s in res.substituents()]

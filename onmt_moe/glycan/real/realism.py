@@ -23,6 +23,9 @@ class AnnotatedPair:
     charge: int  # negative, as read
     glycan: object  # glypy structure of the annotation
     wurcs: str
+    iupac: str = ""  # the annotation as written
+    rt: float = 0.0  # minutes
+    precursor_intensity: float = 0.0
 
 
 def annotated_pairs(spectra: str, annotations: str, glycan_class: str) -> Tuple[List[AnnotatedPair], Dict[str, int]]:
@@ -50,8 +53,49 @@ def annotated_pairs(spectra: str, annotations: str, glycan_class: str) -> Tuple[
             skipped[e.reason] = skipped.get(e.reason, 0) + 1
             continue
         row = read.rows[j]
-        out.append(AnnotatedPair(row["peaks"], float(row["precursor_mz"]), int(row["charge"]), glycan, w))
+        out.append(
+            AnnotatedPair(
+                row["peaks"],
+                float(row["precursor_mz"]),
+                int(row["charge"]),
+                glycan,
+                w,
+                anns[i].glycan,
+                float(row["rt"]),
+                float(row.get("precursor_intensity") or 0.0),
+            )
+        )
     return out, skipped
+
+
+def write_simulated_twin(pairs: Sequence[AnnotatedPair], params, xlsx: str, annotations_csv: str) -> int:
+    """The annotated structures of a real set, simulated (``params``: SimParams), written as a
+    CandyCrunch-layout spectra file (``reducing_mass``, ``peak_d``, ``RT``, ``intensity``; the real
+    spectrum's RT) and its ``df_mz`` annotation csv (simulated precursor m/z, RT, IUPAC): any tool that
+    reads the real set (CandyCrunch, evaluate_real_glycan.py) can then be run on its simulated twin."""
+    import os
+
+    import pandas as pd
+
+    from onmt_moe.glycan.fragments import simulate_spectrum
+
+    stem = os.path.splitext(os.path.basename(xlsx))[0]
+    spectra, anns = [], []
+    for pair in pairs:
+        sim = simulate_spectrum(pair.glycan, pair.wurcs, params)
+        peak_d = "{" + ", ".join(f"{mz!r}: {it!r}" for mz, it in sim["peaks"]) + "}"
+        spectra.append(
+            {
+                "reducing_mass": sim["precursor_mz"],
+                "peak_d": peak_d,
+                "RT": pair.rt,
+                "intensity": pair.precursor_intensity,
+            }
+        )
+        anns.append({"Mass": round(sim["precursor_mz"], 2), "RT": round(pair.rt, 2), "glycan": pair.iupac, stem: 1})
+    pd.DataFrame(spectra).to_excel(xlsx, index=False)
+    pd.DataFrame(anns).to_csv(annotations_csv, index=False)
+    return len(spectra)
 
 
 def peak_stats(peaks: Sequence[Sequence[float]]) -> Dict:
