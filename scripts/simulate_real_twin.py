@@ -5,7 +5,8 @@
         --annotations ../shared/data/real_glycan/GPST000350/df_mz_GPST000350.csv --glycan_class N \\
         --reducing_end reduced --mz_sigma 0.15 --intensity_rules fitted --out_dir data/twin_GPST000350
 
-Writes <out_dir>/<stem>_sim.xlsx (CandyCrunch layout: reducing_mass, peak_d, RT, intensity; the real
+With --real the matched real spectra themselves are written the same way (<stem>_real.*), the control
+on the same annotations. Writes <out_dir>/<stem>_sim.xlsx (CandyCrunch layout: reducing_mass, peak_d, RT, intensity; the real
 spectrum's RT) and <out_dir>/df_mz_<stem>_sim.csv (simulated precursor m/z, RT, the annotation), for
 each annotation that matches a spectrum and converts strictly to WURCS (onmt_moe/glycan/real/realism.py).
 Run CandyCrunch (scripts/run_candycrunch.py) or benchmark/evaluate_real_glycan.py on the twin to see
@@ -22,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from onmt_moe.glycan.fragments import SimParams, add_real_spectrum_options, real_spectrum_knobs  # noqa: E402
 from onmt_moe.glycan.real.annotations import AnnotationError  # noqa: E402
-from onmt_moe.glycan.real.realism import annotated_pairs, write_simulated_twin  # noqa: E402
+from onmt_moe.glycan.real.realism import annotated_pairs, write_twin  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -32,6 +33,7 @@ def main(argv=None) -> int:
     ap.add_argument("--glycan_class", required=True, choices=("N", "O", "free", "lipid"))
     ap.add_argument("--out_dir", required=True)
     ap.add_argument("--seed", type=int, default=SimParams.seed, help="simulator noise seed")
+    ap.add_argument("--real", action="store_true", help="write the matched real spectra instead (the control)")
     add_real_spectrum_options(ap)
     a = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -41,15 +43,22 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     os.makedirs(a.out_dir, exist_ok=True)
-    stem = os.path.splitext(os.path.basename(a.spectra))[0] + "_sim"
+    stem = os.path.splitext(os.path.basename(a.spectra))[0] + ("_real" if a.real else "_sim")
     xlsx = os.path.join(a.out_dir, f"{stem}.xlsx")
     csv = os.path.join(a.out_dir, f"df_mz_{stem}.csv")
     params = SimParams(seed=a.seed, **real_spectrum_knobs(a))
-    n = write_simulated_twin(pairs, params, xlsx, csv)
-    info = {"spectra": a.spectra, "written": n, "not_simulated": skipped, "sim_params": params.to_dict()}
+    n = write_twin(pairs, None if a.real else params, xlsx, csv)
+    info = {
+        "spectra": a.spectra,
+        "written": n,
+        "not_simulated": skipped,
+        "sim_params": None if a.real else params.to_dict(),
+    }
     with open(os.path.join(a.out_dir, "twin.json"), "w", encoding="utf-8") as f:
         json.dump(info, f, indent=2)
-    print(f"{n} simulated spectra ({sum(skipped.values())} annotations not simulated) -> {xlsx}, {csv}")
+    print(
+        f"{n} {'real' if a.real else 'simulated'} spectra ({sum(skipped.values())} annotations skipped) -> {xlsx}, {csv}"
+    )
     return 0
 
 

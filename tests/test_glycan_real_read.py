@@ -127,13 +127,13 @@ def test_simulated_twin_reads_back_as_a_real_set(tmp_path):
     spectrum per simulable annotation, with the simulated precursor and the same structures."""
     pytest.importorskip("glycowork")
     from onmt_moe.glycan.fragments import SimParams
-    from onmt_moe.glycan.real.realism import annotated_pairs, write_simulated_twin
+    from onmt_moe.glycan.real.realism import annotated_pairs, write_twin
 
     pairs, _ = annotated_pairs(os.path.join(FIX, "spectra.xlsx"), os.path.join(FIX, "df_mz.csv"), "N")
     assert pairs and all(p.iupac and p.rt > 0 for p in pairs)
     xlsx, csv = str(tmp_path / "twin.xlsx"), str(tmp_path / "df_mz_twin.csv")
     params = SimParams(reducing_end="reduced", intensity_rules="fitted")
-    assert write_simulated_twin(pairs, params, xlsx, csv) == len(pairs)
+    assert write_twin(pairs, params, xlsx, csv) == len(pairs)
     again, skipped = annotated_pairs(xlsx, csv, "N")
     assert not skipped and sorted(p.iupac for p in again) == sorted(p.iupac for p in pairs)
     assert all(

@@ -68,11 +68,13 @@ def annotated_pairs(spectra: str, annotations: str, glycan_class: str) -> Tuple[
     return out, skipped
 
 
-def write_simulated_twin(pairs: Sequence[AnnotatedPair], params, xlsx: str, annotations_csv: str) -> int:
+def write_twin(pairs: Sequence[AnnotatedPair], params, xlsx: str, annotations_csv: str) -> int:
     """The annotated structures of a real set, simulated (``params``: SimParams), written as a
     CandyCrunch-layout spectra file (``reducing_mass``, ``peak_d``, ``RT``, ``intensity``; the real
-    spectrum's RT) and its ``df_mz`` annotation csv (simulated precursor m/z, RT, IUPAC): any tool that
-    reads the real set (CandyCrunch, evaluate_real_glycan.py) can then be run on its simulated twin."""
+    spectrum's RT) and its ``df_mz`` annotation csv (precursor m/z, RT, IUPAC): any tool that reads the
+    real set (CandyCrunch, evaluate_real_glycan.py) can then be run on its simulated twin. With
+    ``params=None`` the matched *real* spectra are written the same way: the control on the same
+    annotations."""
     import os
 
     import pandas as pd
@@ -82,17 +84,15 @@ def write_simulated_twin(pairs: Sequence[AnnotatedPair], params, xlsx: str, anno
     stem = os.path.splitext(os.path.basename(xlsx))[0]
     spectra, anns = [], []
     for pair in pairs:
-        sim = simulate_spectrum(pair.glycan, pair.wurcs, params)
-        peak_d = "{" + ", ".join(f"{mz!r}: {it!r}" for mz, it in sim["peaks"]) + "}"
-        spectra.append(
-            {
-                "reducing_mass": sim["precursor_mz"],
-                "peak_d": peak_d,
-                "RT": pair.rt,
-                "intensity": pair.precursor_intensity,
-            }
-        )
-        anns.append({"Mass": round(sim["precursor_mz"], 2), "RT": round(pair.rt, 2), "glycan": pair.iupac, stem: 1})
+        if params is None:
+            prec, peaks = pair.precursor_mz, pair.peaks
+        else:
+            sim = simulate_spectrum(pair.glycan, pair.wurcs, params)
+            prec, peaks = sim["precursor_mz"], sim["peaks"]
+        # a peak that rounds to intensity 0 is no peak (and CandyCrunch's weighted means fail on all-zero groups)
+        peak_d = "{" + ", ".join(f"{float(mz)!r}: {float(it)!r}" for mz, it in peaks if it > 0) + "}"
+        spectra.append({"reducing_mass": prec, "peak_d": peak_d, "RT": pair.rt, "intensity": pair.precursor_intensity})
+        anns.append({"Mass": round(prec, 2), "RT": round(pair.rt, 2), "glycan": pair.iupac, stem: 1})
     pd.DataFrame(spectra).to_excel(xlsx, index=False)
     pd.DataFrame(anns).to_csv(annotations_csv, index=False)
     return len(spectra)
