@@ -20,14 +20,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from onmt_moe.glycan.real.intensity_fit import fit  # noqa: E402
 from onmt_moe.glycan.real.masses import ION_TRAP_FRAGMENT_TOL, REDUCING_END_FORMULA  # noqa: E402
-from onmt_moe.glycan.real.realism import annotated_pairs  # noqa: E402
+from onmt_moe.glycan.real.realism import add_annotated_set_options, annotated_pairs  # noqa: E402
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--spectra", required=True)
-    ap.add_argument("--annotations", required=True)
-    ap.add_argument("--glycan_class", required=True, choices=("N", "O", "free", "lipid"))
+    add_annotated_set_options(ap)
     ap.add_argument("--reducing_end", default="reduced", choices=sorted(REDUCING_END_FORMULA))
     ap.add_argument("--tol", type=float, default=ION_TRAP_FRAGMENT_TOL, help="fragment m/z tolerance")
     ap.add_argument("--min_count", type=int, default=5, help="rarer classes are pooled into 'other'")

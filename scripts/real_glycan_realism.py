@@ -23,14 +23,12 @@ from onmt_moe.glycan.fragments import (  # noqa: E402
     real_spectrum_knobs,
     simulate_spectrum,
 )
-from onmt_moe.glycan.real.realism import annotated_pairs, paired  # noqa: E402
+from onmt_moe.glycan.real.realism import add_annotated_set_options, annotated_pairs, paired  # noqa: E402
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--spectra", required=True)
-    ap.add_argument("--annotations", required=True)
-    ap.add_argument("--glycan_class", required=True, choices=("N", "O", "free", "lipid"))
+    add_annotated_set_options(ap)
     ap.add_argument("--out")
     add_real_spectrum_options(ap, sharpen=False)
     ap.add_argument("--sharpen", default="1", help="simulator: intensity exponent(s), comma list (one result each)")

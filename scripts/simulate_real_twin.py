@@ -23,14 +23,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from onmt_moe.glycan.fragments import SimParams, add_real_spectrum_options, real_spectrum_knobs  # noqa: E402
 from onmt_moe.glycan.real.annotations import AnnotationError  # noqa: E402
-from onmt_moe.glycan.real.realism import annotated_pairs, write_twin  # noqa: E402
+from onmt_moe.glycan.real.realism import add_annotated_set_options, annotated_pairs, write_twin  # noqa: E402
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--spectra", required=True)
-    ap.add_argument("--annotations", required=True)
-    ap.add_argument("--glycan_class", required=True, choices=("N", "O", "free", "lipid"))
+    add_annotated_set_options(ap)
     ap.add_argument("--out_dir", required=True)
     ap.add_argument("--seed", type=int, default=SimParams.seed, help="simulator noise seed")
     ap.add_argument("--real", action="store_true", help="write the matched real spectra instead (the control)")

@@ -28,6 +28,15 @@ class AnnotatedPair:
     precursor_intensity: float = 0.0
 
 
+def add_annotated_set_options(ap) -> None:
+    """``--spectra``, ``--annotations``, ``--glycan_class``: one annotated real set, as every script names it."""
+    from .classlist import CLASSES
+
+    ap.add_argument("--spectra", required=True, help=".xlsx (CandyCrunch layout), .mzML or .mzXML")
+    ap.add_argument("--annotations", required=True, help="df_mz csv: Mass, RT, glycan")
+    ap.add_argument("--glycan_class", required=True, choices=CLASSES)
+
+
 def annotated_pairs(spectra: str, annotations: str, glycan_class: str) -> Tuple[List[AnnotatedPair], Dict[str, int]]:
     """Real spectra whose annotation converts strictly to WURCS, with that structure; and the count of
     annotations that cannot be simulated, by reason (ambiguous linkages and the like)."""
