@@ -38,7 +38,8 @@ def main(argv=None):
     real = [pr.peaks for pr in pairs]
     res = {"spectra": a.spectra, "structures_not_simulated": skipped, "by_sharpen": {}}
     for sharpen in (float(x) for x in a.sharpen.split(",")):
-        p = SimParams(**real_spectrum_knobs(a), sharpen=sharpen)
+        knobs = {k: v for k, v in real_spectrum_knobs(a).items() if k != "sharpen"}  # --sharpen is a list here
+        p = SimParams(**knobs, sharpen=sharpen)
         sim = [simulate_spectrum(pr.glycan, pr.wurcs, p)["peaks"] for pr in pairs]
         res["by_sharpen"][str(sharpen)] = {"sim_params": p.to_dict(), **paired(real, sim)}
     print(json.dumps(res, indent=2))

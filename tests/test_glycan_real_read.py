@@ -139,3 +139,24 @@ def test_simulated_twin_reads_back_as_a_real_set(tmp_path):
     assert all(
         abs(p.rt - q.rt) < 0.01 for p, q in zip(sorted(pairs, key=lambda p: p.rt), sorted(again, key=lambda p: p.rt))
     )
+
+
+def test_realism_script_compares_each_simulator_setting(tmp_path):
+    """scripts/real_glycan_realism.py on the fixture: one result per --sharpen value, the knobs reach the
+    simulator, and the real-vs-simulated cosine is a fraction."""
+    pytest.importorskip("glycowork")
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("rgr", os.path.join(ROOT, "scripts", "real_glycan_realism.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "r.json"
+    argv = ["--spectra", os.path.join(FIX, "spectra.xlsx"), "--annotations", os.path.join(FIX, "df_mz.csv")]
+    argv += ["--glycan_class", "N", "--reducing_end", "reduced", "--intensity_rules", "fitted", "--sharpen", "1,2"]
+    assert mod.main(argv + ["--out", str(out)]) == 0
+    res = json.loads(out.read_text())["by_sharpen"]
+    assert set(res) == {"1.0", "2.0"}
+    for sharpen, r in res.items():
+        assert r["sim_params"]["sharpen"] == float(sharpen) and r["sim_params"]["intensity_rules"] == "fitted"
+        assert r["pairs"] > 0 and 0.0 <= r["cosine"]["median"] <= 1.0

@@ -5,7 +5,7 @@ the simulator (fragments.simulate_spectrum) makes a spectrum of the same structu
 described by ``peak_stats``: peaks at >= 5 % of the base peak, the base peak's m/z, and the
 histogram of relative intensities (bins HIST_EDGES, % of base).  ``paired`` reports medians,
 how often the base peaks coincide (within ``tol`` m/z), the mean histograms and the per-structure
-matched-peak cosine of real vs simulated (``simulate.compare.matched_cosine``, 0.3 m/z).
+matched-peak cosine of real vs simulated (``matched_cosine``, 0.3 m/z).
 """
 
 from __future__ import annotations
@@ -119,10 +119,20 @@ def peak_stats(peaks: Sequence[Sequence[float]]) -> Dict:
     }
 
 
+def matched_cosine(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]], tol: float) -> float:
+    """Cosine of two peak lists over one-to-one peak matches within ``tol`` m/z (the matching of
+    ``evaluation.spectrum_scoring.match_peaks``, matchms' CosineHungarian rule; intensities as given)."""
+    import math
+
+    from onmt_moe.evaluation.spectrum_scoring import match_peaks
+
+    norm = math.sqrt(sum(float(i) ** 2 for _, i in a) * sum(float(i) ** 2 for _, i in b))
+    pa, pb = [(float(m), float(i)) for m, i in a], [(float(m), float(i)) for m, i in b]
+    return sum(match_peaks(pa, pb, tol)) / norm if norm else 0.0
+
+
 def paired(real: List[Sequence], sim: List[Sequence], tol: float = 0.5) -> Dict:
     import numpy as np
-
-    from onmt_moe.simulate.compare import matched_cosine
 
     from .masses import ION_TRAP_FRAGMENT_TOL
 
