@@ -136,12 +136,13 @@ def test_reduced_end_ion_trap_and_sharpen_knobs():
     assert [p[0] for p in jit["peaks"]] != [p[0] for p in free["peaks"]]
 
 
-def _sialyl_t():
-    pytest.importorskip("glycowork")
-    from onmt_moe.glycan.dataset import iupac_to_wurcs
+# Neu5Ac(a2-3)Gal(b1-3)GalNAc, as dataset.iupac_to_wurcs writes it (read with glypy alone: no glycowork needed)
+SIALYL_T = "WURCS=2.0/3,3,2/[a2112h-1x_1-5_2*NCC/3=O][a2112h-1b_1-5][Aad21122h-2a_2-6_5*NCC/3=O]/1-2-3/a3-b1_b3-c2"
 
-    w, _, g = iupac_to_wurcs("Neu5Ac(a2-3)Gal(b1-3)GalNAc")
-    return w, g
+
+def _sialyl_t():
+    wurcs = pytest.importorskip("glypy.io.wurcs")
+    return SIALYL_T, wurcs.loads(SIALYL_T)
 
 
 def test_fragment_classes_name_the_cut_the_labile_residue_and_the_end():
