@@ -46,6 +46,13 @@ def main(argv=None):
         default=d.sim_samples,
         help="baselines: non-admitted pool members sampled for the expected similarity",
     )
+    ap.add_argument(
+        "--library_max",
+        type=int,
+        default=d.library_max,
+        help="closed set: class-list isomers of the inferred composition ranked by the model's likelihood, "
+        "at most this many per spectrum (0 = off)",
+    )
     a = ap.parse_args(argv)
     opts = Options(
         reducing_end=a.reducing_end,
@@ -57,6 +64,7 @@ def main(argv=None):
         beam_size=max(a.beam_size, a.n_best),
         max_residues=a.max_residues,
         sim_samples=a.sim_samples,
+        library_max=a.library_max,
     )
     out = a.out
     if out is None and a.run:

@@ -8,6 +8,9 @@ python scripts/build_glycan_dataset.py --resimulate data/glycan --out data/glyca
 # spectra nearer to real ion-trap LC-MS/MS of reduced N- and O-glycans (docs/glycan.md, issue 17):
 python scripts/build_glycan_dataset.py --out data/glycan_reduced --limit 3000 --glycan_types N,O \
        --reducing_end reduced --mz_sigma 0.15 --sharpen 2
+# a closed-set library: every N/O structure in train with 3 spectra, val/test new spectra of seen ones
+python scripts/build_glycan_dataset.py --out data/glycan_library --glycan_types N,O --reducing_end reduced \
+       --mz_sigma 0.15 --intensity_rules fitted --spectra_per_structure 3 --split_mode library
 """
 
 import argparse
@@ -17,7 +20,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from onmt_moe.glycan.dataset import MissingDependency, build, resimulate  # noqa: E402
+from onmt_moe.glycan.dataset import SPLIT_MODES, MissingDependency, build, resimulate  # noqa: E402
 from onmt_moe.glycan.fragments import add_real_spectrum_options, real_spectrum_knobs  # noqa: E402
 
 
@@ -37,6 +40,19 @@ def main(argv=None):
     )
     ap.add_argument("--from_split", default="train", help="with --resimulate (default train)")
     ap.add_argument(
+        "--spectra_per_structure",
+        type=int,
+        default=1,
+        help="training spectra per structure, one noise seed each (--seed, --seed+1, ...)",
+    )
+    ap.add_argument(
+        "--split_mode",
+        choices=SPLIT_MODES,
+        default="structure",
+        help="structure: val/test structures never in train (de novo); library: every structure in train, "
+        "val/test = new spectra of a hashed 10%%/10%% of them (closed set, as CandyCrunch)",
+    )
+    ap.add_argument(
         "--glycan_types", default="", help="only df_glycan rows of these glycan_type values, e.g. N,O (default all)"
     )
     add_real_spectrum_options(ap)
@@ -44,7 +60,8 @@ def main(argv=None):
     sim = real_spectrum_knobs(a)
     try:
         if a.resimulate:
-            resimulate(a.resimulate, a.out, from_split=a.from_split, limit=a.limit, seed=a.seed)
+            # the input dataset's simulator knobs, those given here overriding them
+            resimulate(a.resimulate, a.out, from_split=a.from_split, limit=a.limit, seed=a.seed, sim=sim)
             return 0
         s = build(
             a.out,
@@ -57,8 +74,10 @@ def main(argv=None):
             log=lambda m: print(m, flush=True),
             sim=sim,
             glycan_types=[t.strip() for t in a.glycan_types.split(",") if t.strip()],
+            spectra_per_structure=a.spectra_per_structure,
+            split_mode=a.split_mode,
         )
-    except MissingDependency as exc:
+    except (MissingDependency, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     s.pop("schema", None)

@@ -95,3 +95,28 @@ def test_build_with_glycan_types_and_real_spectrum_knobs(tmp_path):
     for i, r in red.iterrows():
         assert r.charge == free.loc[i, "charge"]
         assert r.precursor_mz - free.loc[i, "precursor_mz"] == pytest.approx(2.01565 / -r.charge, abs=1e-3)
+
+
+def test_build_library_mode_gives_every_structure_several_training_spectra(tmp_path):
+    out = tmp_path / "lib"
+    s = build(str(out), df=_df(), log=lambda m: None, spectra_per_structure=2, split_mode="library")
+    assert s["kept"] == 4 and s["spectra"] == 4 * 2 + sum(split_of(w) != "train" for w in set(s_w(out)))
+    assert s["spectra_per_structure"] == 2 and s["split_mode"] == "library"
+    df = pd.read_parquet(out / "glycan.parquet")
+    for w, rows in df.groupby("wurcs"):
+        train = rows[rows.split == "train"]
+        assert len(train) == 2 and sorted(train.noise_seed) == [13, 14]
+        assert [list(p) for p in train.peaks.iloc[0]] != [list(p) for p in train.peaks.iloc[1]]  # new noise
+        held = rows[rows.split != "train"]
+        assert list(held.split) == ([split_of(w)] if split_of(w) != "train" else [])
+        assert list(held.noise_seed) == ([15] if len(held) else [])
+    assert s["splits"] == dict(df.split.value_counts())
+
+
+def s_w(out):
+    return pd.read_parquet(out / "glycan.parquet").wurcs
+
+
+def test_default_build_has_no_noise_seed_column(tmp_path):
+    build(str(tmp_path / "d"), df=_df(), log=lambda m: None)
+    assert "noise_seed" not in pd.read_parquet(tmp_path / "d" / "glycan.parquet").columns

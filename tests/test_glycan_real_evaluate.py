@@ -84,11 +84,11 @@ def test_evaluate_scores_a_decoder(monkeypatch, tmp_path):
         ANN,
         "N",
         run="scripted",
-        opts=ev.Options(n_best=2, max_residues=8, sim_samples=2),
+        opts=ev.Options(n_best=2, max_residues=8, sim_samples=2, library_max=0),
         out_dir=str(tmp_path),
         log=lambda *_: None,
     )
-    assert res["n_with_structure"] == 4 and res["n_matched"] == 4
+    assert res["n_with_structure"] == 4 and res["n_matched"] == 4 and "model_library" not in res
     assert res["model"]["top1"] == pytest.approx(0.25) and res["model"]["top2"] == pytest.approx(0.5)
     # re-ranked: the Man5 spectrum's rank-2 candidate fits its precursor and the None before it cannot
     assert res["model_reranked"]["top1"] == pytest.approx(0.5) and res["model_reranked"]["top2"] == pytest.approx(0.5)
@@ -97,6 +97,29 @@ def test_evaluate_scores_a_decoder(monkeypatch, tmp_path):
     assert 0 <= res["chance"]["top1"] <= res["chance"]["top2"] <= 1
     per = (tmp_path / "real_annotations.csv").read_text().splitlines()
     assert len(per) == 5 and json.loads((tmp_path / "real_scores.json").read_text())["glycan_class"] == "N"
+
+
+def test_library_ranking_orders_the_convertible_isomers_by_the_model_likelihood(monkeypatch):
+    """Closed-set identification: only isomers with a verified WURCS are scored, best score first."""
+    from onmt_moe.glycan.real import evaluate as ev
+    from onmt_moe.predict import decode, likelihood
+
+    seen = {}
+
+    def fake_ll(model, vocabs, source, candidates, prefix=""):
+        seen["source"] = source
+        return [-float(len(c)) for c in candidates]  # the shortest WURCS is the most likely
+
+    monkeypatch.setattr(likelihood, "load_model", lambda ckpt: ("model", "vocabs"))
+    monkeypatch.setattr(likelihood, "log_likelihood", fake_ll)
+    monkeypatch.setattr(decode, "checkpoint_path", lambda run: run)
+    pool = ["Gal(b1-4)GlcNAc(b1-2)Man", "Gal(b1-3/4)GlcNAc", "Gal(b1-3)GlcNAc"]
+    (res,) = ev.library_ranked("ckpt", ["PMZ_1 CHARGE_-1"], [pool], ev.Options())
+    assert seen["source"] == ["PMZ_1", "CHARGE_-1"]
+    assert res["pool"] == 3 and res["scored"] == 2  # the alternative linkage has no verified WURCS
+    assert res["ranked"] == ["Gal(b1-3)GlcNAc", "Gal(b1-4)GlcNAc(b1-2)Man"]
+    (capped,) = ev.library_ranked("ckpt", ["PMZ_1"], [pool], ev.Options(library_max=1))
+    assert capped["ranked"] == ["Gal(b1-4)GlcNAc(b1-2)Man"] and capped["scored"] == 1
 
 
 def test_mass_reranking_uses_the_reduced_precursor():
@@ -195,7 +218,9 @@ def test_end_to_end_with_a_tiny_run(tmp_path):
         opts=ev.Options(n_best=2, max_residues=8, sim_samples=1),
     )
     assert res["n_matched_with_structure"] == 4 and set(res["model"]) >= {"top1", "top2", "f1"}
-    assert "ours (run)" in ev.format_table(res)
+    assert "ours (run)" in ev.format_table(res) and "ours, library-ranked" in ev.format_table(res)
+    # closed set: the ranked pool is the composition-only baseline's pool, so top-k can only grow with k
+    assert 0 <= res["model_library"]["top1"] <= res["model_library"]["top2"] <= 1
     assert "model_rank" in (tmp_path / "real" / "real_annotations.csv").read_text()
 
 

@@ -55,6 +55,8 @@ RULES = {
     ),
     # decoding a checkpoint: OpenNMT's inference engine, the checkpoint list of a run folder
     "onmt_moe.predict.decode": ({"onmt_moe.predict", "onmt_moe", "onmt_moe.runs.runner"}, set()),
+    # teacher-forced scoring of given targets with a checkpoint, loaded as onmt_translate loads it
+    "onmt_moe.predict.likelihood": ({"onmt_moe"}, set()),
     # scoring real glycan spectra decodes them with a run's model, through the predict engine above
     "onmt_moe.glycan.real.evaluate": (
         {
@@ -62,6 +64,7 @@ RULES = {
             "onmt_moe.modality.tags",
             "onmt_moe.evaluation",
             "onmt_moe.predict.decode",
+            "onmt_moe.predict.likelihood",
             "onmt_moe.predict.settings",
         },
         {"onmt"},

@@ -11,6 +11,8 @@ Pipeline per df_glycan row (see docs/glycan.md):
   5. negative-mode MS/MS simulated from the re-parsed glypy structure (fragments.py).
 Duplicated WURCS keep the first row.  Split by structure: a seeded hash of the WURCS string puts
 each structure in exactly one of train/val/test (80/10/10 by default), independent of --limit.
+A :class:`SpectraPlan` may simulate several spectra per structure (noise seeds ``seed``, ``seed+1``, …)
+and, in ``library`` mode, put every structure in train (see :func:`spectrum_splits`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import re
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 SCHEMA_DOC = {
@@ -51,6 +54,43 @@ def split_of(wurcs: str, seed: int = 0, frac=(0.8, 0.1)) -> str:
     if u < frac[0] + frac[1]:
         return "val"
     return "test"
+
+
+SPLIT_MODES = ("structure", "library")
+
+
+@dataclass(frozen=True)
+class SpectraPlan:
+    """How many spectra each structure gets, and which split each one goes to.
+
+    ``per_structure``: training spectra per structure, one noise seed each (``seed + j``).
+    ``split_mode``: ``structure`` (default) — all of a structure's spectra in its hashed split, so
+    val/test structures are never seen in training (de novo prediction); ``library`` — every
+    structure's spectra in train, and the structures hashed to val/test get one more spectrum (the
+    next noise seed) there: seen structures, new spectra, the closed-set protocol of classifiers such
+    as CandyCrunch, whose test glycans are in their training library."""
+
+    per_structure: int = 1
+    split_mode: str = "structure"
+    split_seed: int = 0
+
+    def __post_init__(self):
+        if self.per_structure < 1:
+            raise ValueError(f"spectra per structure must be >= 1, got {self.per_structure}")
+        if self.split_mode not in SPLIT_MODES:
+            raise ValueError(f"unknown split mode {self.split_mode!r} (known: {', '.join(SPLIT_MODES)})")
+
+    @property
+    def is_default(self) -> bool:
+        return self.per_structure == 1 and self.split_mode == "structure"
+
+
+def spectrum_splits(wurcs: str, plan: SpectraPlan) -> List[str]:
+    """The split of each spectrum simulated for one structure, in noise-seed order."""
+    split = split_of(wurcs, plan.split_seed)
+    if plan.split_mode == "structure":
+        return [split] * plan.per_structure
+    return ["train"] * plan.per_structure + ([split] if split != "train" else [])
 
 
 def _one_line(e: BaseException) -> str:
@@ -107,15 +147,15 @@ class ConversionError(Exception):
 
 
 def process_row(item) -> Dict:
-    """Worker: one df_glycan row -> record dict or {'reject': reason, 'detail': ...}."""
+    """Worker: one df_glycan row -> record dict (its spectra under ``"spectra"``: one
+    ``(split, noise_seed, fields)`` per :func:`spectrum_splits` entry) or {'reject': reason, 'detail': ...}."""
     import warnings
 
-    from .fragments import SimParams, simulate_spectrum
     from .text import describe
     from .wurcs_tokenizer import detokenize, tokenize
 
     warnings.filterwarnings("ignore", category=UserWarning)  # glypy stereocode chatter
-    idx, rec, sim_kw, convert_only = item
+    idx, rec, sim_kw, convert_only, plan = item
     iupac = rec["glycan"]
     out = {"source_row": idx, "iupac": iupac, "glytoucan_id": rec.get("glytoucan_id")}
     try:
@@ -140,20 +180,36 @@ def process_row(item) -> Dict:
     if max_res and n_res > max_res:
         return {**out, "reject": "too_large_glypy", "detail": f"{n_res} residues > {max_res}"}
     try:
-        spec = simulate_spectrum(g, w, SimParams(**sim_kw))
+        out["spectra"] = _simulate_plan(g, w, sim_kw, plan)
     except Exception as e:  # noqa: BLE001
         return {**out, "reject": "simulation_error", "detail": _one_line(e)}
     comp = rec.get("Composition")
     out.update(
-        precursor_mz=spec["precursor_mz"],
-        charge=spec["charge"],
-        mass=spec["mass"],
-        peaks=spec["peaks"],
         text=describe(rec.get("glycan_type"), rec.get("Kingdom"), rec.get("Species"), rec.get("tissue_sample")),
         composition=json.dumps(dict(comp), sort_keys=True) if isinstance(comp, dict) else "",
         glycan_type=rec.get("glycan_type") if isinstance(rec.get("glycan_type"), str) else None,
     )
     return out
+
+
+def _simulate_plan(g, wurcs: str, sim_kw: Dict, plan: SpectraPlan) -> List[Tuple[str, int, Dict]]:
+    from .fragments import SimParams, simulate_spectrum
+
+    out = []
+    for j, split in enumerate(spectrum_splits(wurcs, plan)):
+        seed = sim_kw["seed"] + j  # the noise generator is seeded by (seed, WURCS): a new seed, new noise
+        spec = simulate_spectrum(g, wurcs, SimParams(**{**sim_kw, "seed": seed}))
+        fields = {k: spec[k] for k in ("precursor_mz", "charge", "mass", "peaks")}
+        out.append((split, seed, fields))
+    return out
+
+
+def _expand(res: Dict) -> List[Dict]:
+    """One dataset row per simulated spectrum of a process_row record (convert-only: the record)."""
+    spectra = res.pop("spectra", None)
+    if spectra is None:
+        return [res]
+    return [{**res, **fields, "split": split, "noise_seed": seed} for split, seed, fields in spectra]
 
 
 def _composition_size(comp) -> Optional[int]:
@@ -190,7 +246,15 @@ _META_COLUMNS = ("glycan", "glytoucan_id", "glycan_type", "Kingdom", "Species", 
 
 
 def _candidates(
-    df, limit: int, seed: int, max_residues: int, convert_only: bool, rejects: List[Tuple], sim=None, glycan_types=()
+    df,
+    limit: int,
+    seed: int,
+    max_residues: int,
+    convert_only: bool,
+    rejects: List[Tuple],
+    sim=None,
+    glycan_types=(),
+    plan: SpectraPlan = SpectraPlan(),
 ) -> list:
     """process_row jobs for the df_glycan rows worth converting (a seeded order when ``limit``);
     ``sim``: extra SimParams fields, ``glycan_types``: keep only these df_glycan ``glycan_type`` values."""
@@ -213,13 +277,13 @@ def _candidates(
             detail = f"composition has {size} residues > {max_residues}"
             rejects.append((i, rec.get("glytoucan_id") or "", rec["glycan"], "too_large", detail))
             continue
-        items.append((int(i), rec, sim_kw, convert_only))
+        items.append((int(i), rec, sim_kw, convert_only, plan))
     return items
 
 
 def _convert(items, workers: int, limit: int, split_seed: int, rejects: List[Tuple], log) -> Tuple[list, int, int]:
-    """Run process_row over ``items`` (a fork pool when ``workers`` > 1); keep the first of each WURCS.
-    Returns ``(records, attempted, tokenizer-checked)``."""
+    """Run process_row over ``items`` (a fork pool when ``workers`` > 1); keep the first of each WURCS
+    (``limit`` counts structures, not spectra). Returns ``(records, attempted, tokenizer-checked)``."""
     t1 = time.time()
     records, seen = [], set()
     n_attempted = n_tok_checked = 0
@@ -242,10 +306,10 @@ def _convert(items, workers: int, limit: int, split_seed: int, rejects: List[Tup
             else:
                 seen.add(res["wurcs"])
                 res["split"] = split_of(res["wurcs"], split_seed)
-                records.append(res)
+                records.extend(_expand(res))
             if n_attempted % 500 == 0:
-                log(f"[glycan] {n_attempted}/{len(items)} attempted, {len(records)} kept ({time.time() - t1:.0f}s)")
-            if limit and len(records) >= limit:
+                log(f"[glycan] {n_attempted}/{len(items)} attempted, {len(seen)} kept ({time.time() - t1:.0f}s)")
+            if limit and len(seen) >= limit:
                 break
     finally:
         if pool is not None:
@@ -274,14 +338,14 @@ def _record_stats(records: list, convert_only: bool) -> Dict:
     return out
 
 
-def _write_outputs(out_dir: str, records: list, rejects: List[Tuple], convert_only: bool) -> None:
+def _write_outputs(out_dir: str, records: list, rejects: List[Tuple], convert_only: bool, extra_fields=()) -> None:
     """rejects.tsv, and glycan.parquet (or wurcs.tsv with ``convert_only``)."""
     with open(os.path.join(out_dir, "rejects.tsv"), "w") as fh:
         fh.write("source_row\tglytoucan_id\tiupac\treason\tdetail\n")
         for r in sorted(rejects, key=lambda x: x[0]):
             fh.write("\t".join(str(x).replace("\t", " ").replace("\n", " ") for x in r) + "\n")
     if not convert_only:
-        write_parquet(records, os.path.join(out_dir, "glycan.parquet"))
+        write_parquet(records, os.path.join(out_dir, "glycan.parquet"), extra_fields)
         return
     with open(os.path.join(out_dir, "wurcs.tsv"), "w") as fh:
         fh.write("source_row\tglytoucan_id\tiupac\twurcs\tconversion\tn_residues\tsplit\n")
@@ -304,16 +368,21 @@ def build(
     log=print,
     sim: Optional[Dict] = None,
     glycan_types: Sequence[str] = (),
+    spectra_per_structure: int = 1,
+    split_mode: str = "structure",
 ) -> Dict:
     """``sim``: SimParams fields beyond the seed (the real-spectrum knobs ``reducing_end``, ``mz_sigma``,
-    ``sharpen``); ``glycan_types``: only df_glycan rows of these types (e.g. ``("N", "O")``)."""
+    ``sharpen``); ``glycan_types``: only df_glycan rows of these types (e.g. ``("N", "O")``);
+    ``spectra_per_structure`` / ``split_mode``: the :class:`SpectraPlan` (defaults: one spectrum,
+    structure-disjoint splits, the original dataset bit for bit)."""
+    plan = SpectraPlan(spectra_per_structure, split_mode, split_seed)  # bad values fail before the slow part
     t0 = time.time()
     require_glycowork()  # the IUPAC conversion uses it even when df is given
     df = load_df_glycan() if df is None else df
     t_load = time.time() - t0
     os.makedirs(out_dir, exist_ok=True)
     rejects: List[Tuple] = []
-    items = _candidates(df, limit, seed, max_residues, convert_only, rejects, sim, glycan_types)
+    items = _candidates(df, limit, seed, max_residues, convert_only, rejects, sim, glycan_types, plan)
     log(f"[glycan] {len(df)} df_glycan rows, {len(items)} candidates after pre-filter ({time.time() - t0:.1f}s)")
     t1 = time.time()
     records, n_attempted, n_tok_checked = _convert(items, workers, limit, split_seed, rejects, log)
@@ -323,7 +392,8 @@ def build(
         "df_glycan_rows": len(df),
         "candidates": len(items),
         "attempted": n_attempted,
-        "kept": len(records),
+        "kept": len({r["wurcs"] for r in records}),  # structures; "spectra" counts the rows
+        "spectra": len(records),
         "rejected": len(rejects),
         "reject_reasons": dict(reasons.most_common()),
         "conversion_via": dict(Counter(r["conversion"] for r in records)),
@@ -335,6 +405,8 @@ def build(
         "convert_only": convert_only,
         "simulator": dict(sim or {}),
         "glycan_types": list(glycan_types),
+        "spectra_per_structure": plan.per_structure,
+        "split_mode": plan.split_mode,
         "tokenizer_roundtrip": {
             "checked": n_tok_checked,
             "failed": reasons.get("tokenize_error", 0) + reasons.get("tokenize_roundtrip", 0),
@@ -342,7 +414,7 @@ def build(
         "timings_s": {"load_df_glycan": round(t_load, 2), "convert_and_simulate": round(t_conv, 2)},
         **_record_stats(records, convert_only),
     }
-    _write_outputs(out_dir, records, rejects, convert_only)
+    _write_outputs(out_dir, records, rejects, convert_only, () if plan.is_default else _noise_seed_field())
     summary["timings_s"]["total"] = round(time.time() - t0, 2)
     summary["schema"] = SCHEMA_DOC
     with open(os.path.join(out_dir, "summary.json"), "w") as fh:
@@ -351,19 +423,27 @@ def build(
 
 
 def resimulate(
-    in_path: str, out_dir: str, from_split: str = "train", limit: int = 1000, seed: int = 99, log=print
+    in_path: str,
+    out_dir: str,
+    from_split: str = "train",
+    limit: int = 1000,
+    seed: int = 99,
+    log=print,
+    sim: Optional[Dict] = None,
 ) -> Dict:
     """New spectra (another noise seed) of structures already in the dataset, as a test set of
     *seen structures, new spectra* — the setting of classifiers such as CandyCrunch, where test
     spectra come from glycans seen in training.  Rows keep everything but ``peaks`` (and the
-    precursor fields, recomputed); ``split`` becomes ``test``.  Writes ``glycan.parquet`` and
-    ``summary.json`` in ``out_dir``; a row that fails to re-parse or simulate goes to
-    ``rejects.tsv``."""
+    precursor fields, recomputed); ``split`` becomes ``test``.  The simulator settings are the input
+    dataset's (its ``summary.json`` ``simulator`` entry: reducing end, m/z error, intensity rules),
+    ``sim`` overriding any of them.  Writes ``glycan.parquet`` and ``summary.json`` in ``out_dir``; a
+    row that fails to re-parse or simulate goes to ``rejects.tsv``."""
     import warnings
 
     from .evaluate import parse_wurcs
     from .fragments import SimParams, simulate_spectrum
 
+    sim = {**dataset_simulator(in_path), **(sim or {})}
     df = read_dataset(in_path)
     if from_split not in set(df["split"]):
         sys.exit(f"error: {in_path}: no row with split {from_split!r}")
@@ -381,7 +461,7 @@ def resimulate(
                 rejects.append((rec["source_row"], "wurcs_reparse_error"))
                 continue
             try:
-                spec = simulate_spectrum(g, rec["wurcs"], SimParams(seed=seed))
+                spec = simulate_spectrum(g, rec["wurcs"], SimParams(**{**sim, "seed": seed}))
             except Exception as e:  # noqa: BLE001
                 rejects.append((rec["source_row"], f"simulation_error: {_one_line(e)}"))
                 continue
@@ -391,16 +471,18 @@ def resimulate(
             mass=spec["mass"],
             peaks=spec["peaks"],
             split="test",
+            noise_seed=seed,
         )
         rec["peaks"] = [list(map(float, p)) for p in rec["peaks"]]
         records.append(rec)
-    write_parquet(records, os.path.join(out_dir, "glycan.parquet"))
+    write_parquet(records, os.path.join(out_dir, "glycan.parquet"), _noise_seed_field())
     with open(os.path.join(out_dir, "rejects.tsv"), "w") as fh:
         fh.write("source_row\treason\n" + "".join(f"{r}\t{why}\n" for r, why in rejects))
     summary = {
         "input": in_path,
         "from_split": from_split,
         "seed": seed,
+        "simulator": sim,
         "requested": int(len(rows)),
         "written": len(records),
         "rejected": len(rejects),
@@ -412,6 +494,25 @@ def resimulate(
         json.dump(summary, fh, indent=2)
     log(f"resimulated {len(records)} / {len(rows)} structures in {summary['seconds']} s -> {out_dir}")
     return summary
+
+
+def dataset_simulator(path: str) -> Dict:
+    """The real-spectrum simulator knobs a dataset was built with (``summary.json`` next to its
+    parquet; ``{}`` = the default simulator, also for a dataset without a summary)."""
+    folder = path if os.path.isdir(path) else os.path.dirname(path)
+    try:
+        with open(os.path.join(folder, "summary.json")) as fh:
+            return dict(json.load(fh).get("simulator") or {})
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, AttributeError) as e:
+        sys.exit(f"error: {os.path.join(folder, 'summary.json')}: unreadable dataset summary ({_one_line(e)})")
+
+
+def _noise_seed_field():
+    import pyarrow as pa
+
+    return [("noise_seed", pa.int32())]
 
 
 def parquet_fields():

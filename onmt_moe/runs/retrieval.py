@@ -14,40 +14,14 @@ from __future__ import annotations
 
 import os
 import time
-from typing import List, Sequence
+from typing import List
 
 import numpy as np
 import torch
 
 from onmt_moe.glycan import retrieve as R
+from onmt_moe.predict.likelihood import load_model, log_likelihood, token_ids
 from onmt_moe.runs.runner import strip_target_prefix, task_files
-
-
-def load_model(checkpoint: str):
-    """(model in eval mode on CPU, vocabs) of an OpenNMT checkpoint, loaded as onmt_translate does."""
-    from onmt.model_builder import load_test_model
-    from onmt.opts import translate_opts
-    from onmt.utils.parse import ArgumentParser
-
-    import onmt_moe  # noqa: F401  (registers the encoder and the checkpoint-loading fix)
-
-    parser = ArgumentParser()
-    translate_opts(parser)
-    opt = parser.parse_args(["-model", checkpoint, "-src", os.devnull])
-    vocabs, model, _ = load_test_model(opt)
-    return model.eval(), vocabs
-
-
-def _ids(vocab, lines: Sequence[Sequence[str]], bos_eos: bool = False):
-    seqs = [
-        ([vocab["<s>"]] if bos_eos else []) + [vocab[t] for t in toks] + ([vocab["</s>"]] if bos_eos else [])
-        for toks in lines
-    ]
-    pad = vocab["<blank>"]
-    out = torch.full((len(seqs), max(len(s) for s in seqs), 1), pad, dtype=torch.long)
-    for i, s in enumerate(seqs):
-        out[i, : len(s), 0] = torch.tensor(s)
-    return out, torch.tensor([len(s) for s in seqs])
 
 
 @torch.no_grad()
@@ -64,7 +38,7 @@ def embed(model, vocabs, sources: List[List[str]], modality: str, batch_size: in
     out = []
     enc.keep_align_states = True
     for i in range(0, len(sources), batch_size):
-        src, src_len = _ids(vocabs["src"], sources[i : i + batch_size])
+        src, src_len = token_ids(vocabs["src"], sources[i : i + batch_size])
         enc(src, src_len)
         states = enc.last_align_states
         mod = enc.modality_lookup(src[:, :, 0])
@@ -72,22 +46,6 @@ def embed(model, vocabs, sources: List[List[str]], modality: str, batch_size: in
         w = ((mod == m) & real).float().unsqueeze(-1)
         out.append(((states * w).sum(1) / w.sum(1).clamp(min=1)).numpy())
     return np.concatenate(out)
-
-
-@torch.no_grad()
-def log_likelihood(model, vocabs, source: List[str], candidates: List[List[str]], prefix: str = "") -> np.ndarray:
-    """log P(candidate | source) for each candidate (one encoder pass, the decoder over all candidates).
-    A ``prefix`` (the task's target token) is fed before every candidate and, being forced, not counted."""
-    head = [prefix] if prefix else []
-    src, src_len = _ids(vocabs["src"], [source] * len(candidates))
-    tgt, _ = _ids(vocabs["tgt"], [head + list(c) for c in candidates], bos_eos=True)
-    dec_out, _ = model(src, tgt, src_len)
-    logp = torch.log_softmax(model.generator(dec_out).float(), dim=-1)
-    gold = tgt[:, 1:, 0]
-    lp = logp.gather(2, gold.unsqueeze(-1)).squeeze(-1)
-    counted = gold.ne(vocabs["tgt"]["<blank>"]).float()
-    counted[:, : len(head)] = 0.0
-    return (lp * counted).sum(1).numpy()
 
 
 def embedding_retrieval(model, vocabs, rows: List[R.TestRow]) -> dict:

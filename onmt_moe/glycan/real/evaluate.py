@@ -14,7 +14,11 @@ Steps (benchmark/evaluate_real_glycan.py is the command):
    (baselines.chance) on the same spectra: a random isomer of the true composition, and of the
    composition inferred from the precursor alone; the model's n-best is also scored after
    precursor-mass re-ranking (charge.mass_reranked: candidates whose reduced [M-zH]z- fits the
-   observed m/z at some z = 1-3 first, beam order kept), which uses nothing but the spectrum.
+   observed m/z at some z = 1-3 first, beam order kept), which uses nothing but the spectrum;
+4. with a run, closed-set identification as well (``library_ranked``): the class list's isomers of
+   the composition inferred from the precursor — the pool the composition-only baseline draws from
+   at random — ranked by the model's own log-likelihood of each (teacher-forced, as
+   ``onmt_translate -tgt -with_score``), which is the setting of classifiers such as CandyCrunch.
 Denominators: every annotation with a structure (unmatched ones are wrong for every method,
 since no method gets a spectrum for them); ``*_matched`` rates use the matched ones only.
 F1: CandyCrunch's bookkeeping over all annotations (unassigned peaks included); predictions are
@@ -29,6 +33,7 @@ import csv
 import json
 import os
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Dict, List, Optional
 
 from . import classlist
@@ -55,6 +60,7 @@ class Options:
     max_residues: int = 14
     sim_samples: int = 10
     seed: int = 0
+    library_max: int = 200  # candidates scored per spectrum in the closed-set ranking (0 = no ranking)
 
 
 def _composition(glycan: str) -> Optional[Dict[str, int]]:
@@ -109,6 +115,39 @@ def decode(run: str, lines: List[str], opts: Options) -> List[List[Optional[str]
     return [[wurcs_to_iupac(detokenize(toks)) for toks, _ in cands] for cands in nbest]
 
 
+@lru_cache(maxsize=None)
+def _library_tokens(iupac: str) -> Optional[tuple]:
+    """A class-list glycan as the model's target tokens (the dataset's strict conversion), or None
+    where there is no verified WURCS (alternative linkages, floating residues, …)."""
+    from onmt_moe.glycan.dataset import iupac_to_wurcs
+    from onmt_moe.glycan.wurcs_tokenizer import tokenize
+
+    try:
+        return tuple(tokenize(iupac_to_wurcs(iupac)[0]))
+    except Exception:  # noqa: BLE001 - ConversionError, and glycowork / glypy raise many kinds
+        return None
+
+
+def library_ranked(run: str, lines: List[str], pools: List[List[str]], opts: Options) -> List[dict]:
+    """Per spectrum ``{"ranked": [IUPAC, …] best first, "pool": n isomers, "scored": n with a WURCS}``:
+    the pool's convertible candidates (at most ``opts.library_max``, class-list order) ranked by
+    log P(candidate | source line) under the run's model."""
+    from onmt_moe.predict.decode import checkpoint_path
+    from onmt_moe.predict.likelihood import load_model, log_likelihood
+
+    model, vocabs = load_model(checkpoint_path(run))
+    out = []
+    for line, pool in zip(lines, pools):
+        cands = [(g, t) for g in pool[: opts.library_max] if (t := _library_tokens(g)) is not None]
+        if not cands:
+            out.append({"ranked": [], "pool": len(pool), "scored": 0})
+            continue
+        ll = log_likelihood(model, vocabs, line.split(), [list(t) for _, t in cands])
+        order = sorted(range(len(cands)), key=lambda i: -ll[i])
+        out.append({"ranked": [cands[i][0] for i in order], "pool": len(pool), "scored": len(cands)})
+    return out
+
+
 def read_candycrunch(path: str) -> List[tuple]:
     """scripts/run_candycrunch.py output -> [(m/z, RT, |charge|, [IUPAC, …])]."""
     try:
@@ -155,9 +194,14 @@ def evaluate(
     )
     matched = sorted(pairs)
     preds: Dict[int, List[Optional[str]]] = {}
+    library: Dict[int, dict] = {}
     if run:
         rows = [read.rows[pairs[i]] for i in matched]
-        preds = dict(zip(matched, decode(run, source_lines(run, rows, glycan_class, opts), opts)))
+        lines = source_lines(run, rows, glycan_class, opts)
+        preds = dict(zip(matched, decode(run, lines, opts)))
+        if opts.library_max:
+            pools = [cl.isomers(json.loads(r["composition"]) or {}) for r in rows]
+            library = dict(zip(matched, library_ranked(run, lines, pools, opts)))
     per = []
     for i, a in enumerate(anns):
         j = pairs.get(i)
@@ -199,6 +243,13 @@ def evaluate(
             rec["model_reranked_top1"] = rr[0] or "" if rr else ""
             rec["model_reranked_rank"] = _rank(a.glycan, rr) if a.glycan else ""
             rec["model_reranked_similarity"] = similarity(a.glycan, rr[0]) if a.glycan and rr and rr[0] else 0.0
+        if library and row:
+            lib = library[i]
+            ranked = lib["ranked"]
+            rec.update(model_library_pool=lib["pool"], model_library_scored=lib["scored"])
+            rec["model_library_top1"] = ranked[0] if ranked else ""
+            rec["model_library_rank"] = _rank(a.glycan, ranked) if a.glycan else ""
+            rec["model_library_similarity"] = similarity(a.glycan, ranked[0]) if a.glycan and ranked else 0.0
         if cc is not None:
             k = cc_pairs.get(i)
             cands = cc[k][3] if k is not None else []
@@ -207,7 +258,13 @@ def evaluate(
             rec["candycrunch_rank"] = _rank(a.glycan, cands) if a.glycan else ""
             rec["candycrunch_similarity"] = similarity(a.glycan, cands[0]) if a.glycan and cands else 0.0
         per.append(rec)
-    res = summarise(per, opts, run is not None, candycrunch_fp=len(cc) - len(cc_pairs) if cc is not None else None)
+    res = summarise(
+        per,
+        opts,
+        run is not None,
+        candycrunch_fp=len(cc) - len(cc_pairs) if cc is not None else None,
+        library=bool(library),
+    )
     res.update(
         {
             "spectra": spectra,
@@ -229,7 +286,9 @@ def _mean(xs) -> Optional[float]:
     return sum(xs) / len(xs) if xs else None
 
 
-def summarise(per: List[dict], opts: Options, with_model: bool, candycrunch_fp: Optional[int] = None) -> dict:
+def summarise(
+    per: List[dict], opts: Options, with_model: bool, candycrunch_fp: Optional[int] = None, library: bool = False
+) -> dict:
     k = opts.n_best
     gold = [r for r in per if r["glycan"]]
     m = [r for r in gold if r["matched"]]
@@ -243,11 +302,12 @@ def summarise(per: List[dict], opts: Options, with_model: bool, candycrunch_fp: 
     methods = (
         ["chance", "composition_only"]
         + (["model", "model_reranked"] if with_model else [])
+        + (["model_library"] if library else [])
         + (["candycrunch"] if candycrunch_fp is not None else [])
     )
     for name in methods:
         predicted = (lambda r: r["matched"]) if name != "candycrunch" else (lambda r: r["candycrunch_matched"])
-        if name in ("model", "model_reranked", "candycrunch"):
+        if name in ("model", "model_reranked", "model_library", "candycrunch"):
             mm = [r for r in gold if predicted(r)]
             t1 = [float(r[f"{name}_rank"] == 0) for r in mm]
             tk = [float(0 <= r[f"{name}_rank"] < k) for r in mm]
@@ -297,11 +357,12 @@ def format_table(res: dict) -> str:
     names = {
         "model": "ours (run)",
         "model_reranked": "ours, mass re-ranked",
+        "model_library": "ours, library-ranked",
         "chance": "random isomer (true comp.)",
         "composition_only": "composition-only",
         "candycrunch": "CandyCrunch 0.6.3",
     }
-    for key in ("model", "model_reranked", "candycrunch", "chance", "composition_only"):
+    for key in ("model", "model_reranked", "model_library", "candycrunch", "chance", "composition_only"):
         if key in res:
             r = res[key]
             lines.append(
