@@ -6,7 +6,7 @@ TORCH_SPEC  ?= torch==2.13.0
 BIN         := $(VENV)/bin
 PY          := $(BIN)/python
 
-.PHONY: install test lint demo demo-glycan install-glycan bench bench-quality bench-paper bench-levers clean-venv install-extras install-predict data-large data-small data-paper compare-benchmark
+.PHONY: install test lint demo demo-glycan install-glycan bench bench-quality bench-paper bench-levers bench-glycan-real clean-venv install-extras install-predict data-large data-small data-paper compare-benchmark
 
 install: $(VENV)/.installed
 
@@ -76,6 +76,13 @@ bench-paper: install data-paper
 # training molecules; needs the demo corpus (`make demo`). Resumable in <= 2.5 h pieces.
 bench-levers: install
 	OMP_NUM_THREADS=2 $(PY) scripts/bench_levers.py --max_hours 2.5
+
+# Glycan structures from simulated spectra, scored on the three shared real LC-MS/MS sets (closed-set
+# library of N/O glycans, reduced-end ion-trap simulator; onmt_moe/runs/glycan_real.py). Resumable.
+# REAL_GLYCAN: the shared real sets (see docs/glycan.md). About 1.5 h on 2 cores.
+REAL_GLYCAN ?= ../shared/data/real_glycan
+bench-glycan-real: install install-extras
+	OMP_NUM_THREADS=2 $(PY) scripts/bench_glycan_real.py --real $(REAL_GLYCAN) --workers 2
 
 # Optional: the glycan dataset build (glycowork) and the full NMR simulator (csp5); torch stays pinned.
 install-extras: install install-predict

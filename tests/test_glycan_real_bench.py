@@ -1,0 +1,51 @@
+"""`make bench-glycan-real` plumbing (onmt_moe.runs.glycan_real): stage order and resumption, the
+commands' settings, and the table read back from the run's real_scores.json files."""
+
+import json
+
+from onmt_moe.runs import glycan_real as G
+
+
+def _plan(tmp_path, **kw):
+    return G.Plan(
+        data=str(tmp_path / "lib"),
+        run=str(tmp_path / "run"),
+        real=str(tmp_path / "real"),
+        results=str(tmp_path / "out" / "glycan_real"),
+        **kw,
+    )
+
+
+def test_stages_build_a_library_corpus_train_and_score_every_real_set(tmp_path):
+    p = _plan(tmp_path, steps=100, spectra_per_structure=2)
+    names = [n for n, _, _ in G.stages(p)]
+    assert names == ["build", "corpus", "train"] + [f"real {f}" for f, *_ in G.REAL_SETS]
+    build = " ".join(G.stages(p)[0][2])
+    assert "--split_mode library" in build and "--spectra_per_structure 2" in build
+    assert "--reducing_end reduced" in build and "--intensity_rules fitted" in build
+    corpus = G.stages(p)[1][2]
+    assert "--text" not in corpus and "--composition" in corpus  # no metadata a real spectrum lacks
+    train = " ".join(G.stages(p)[2][2])
+    assert "train_steps=100" in train and f"run.data_dir={p.corpus}/data" in train
+
+
+def _scores(n_best=5, **methods):
+    res = {"options": {"n_best": n_best}, "n_with_structure": 10, "n_matched_with_structure": 8}
+    for k, t1 in methods.items():
+        res[k] = {"top1": t1, f"top{n_best}": min(1.0, 2 * t1), "f1": 0.5}
+    return res
+
+
+def test_table_rows_read_back_every_set_and_method(tmp_path):
+    p = _plan(tmp_path)
+    for folder, *_ in G.REAL_SETS:
+        d = tmp_path / "run" / f"real_{folder}"
+        d.mkdir(parents=True)
+        (d / "real_scores.json").write_text(json.dumps(_scores(model=0.1, model_library=0.3, chance=0.05)))
+    rows = G.table_rows(p)
+    assert len(rows) == 3 * 3
+    lib = [r for r in rows if r["method"] == "ours, library-ranked"]
+    assert [r["top1"] for r in lib] == [30.0] * 3 and lib[0]["top5"] == 60.0
+    G.write_results(p, rows, log=lambda m: None)
+    md = (tmp_path / "out" / "glycan_real.md").read_text()
+    assert "ours, library-ranked" in md and md.count("\n") == 2 + len(rows)
