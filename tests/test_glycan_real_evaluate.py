@@ -221,6 +221,9 @@ def test_end_to_end_with_a_tiny_run(tmp_path):
     assert "ours (run)" in ev.format_table(res) and "ours, library-ranked" in ev.format_table(res)
     # closed set: the ranked pool is the composition-only baseline's pool, so top-k can only grow with k
     assert 0 <= res["model_library"]["top1"] <= res["model_library"]["top2"] <= 1
+    # its fair baseline: a uniform pick among the same scored candidates
+    assert 0 <= res["library_chance"]["top1"] <= res["library_chance"]["top2"] <= 1
+    assert "random scored isomer" in ev.format_table(res)
     assert "model_rank" in (tmp_path / "real" / "real_annotations.csv").read_text()
 
 

@@ -43,6 +43,7 @@ METHODS = (
     ("model", "ours, beam top-1"),
     ("model_reranked", "ours, mass re-ranked"),
     ("model_library", "ours, library-ranked"),
+    ("library_chance", "random scored isomer"),
     ("chance", "random isomer (true comp.)"),
     ("composition_only", "composition-only"),
 )

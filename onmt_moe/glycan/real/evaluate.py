@@ -250,6 +250,17 @@ def evaluate(
             rec["model_library_top1"] = ranked[0] if ranked else ""
             rec["model_library_rank"] = _rank(a.glycan, ranked) if a.glycan else ""
             rec["model_library_similarity"] = similarity(a.glycan, ranked[0]) if a.glycan and ranked else 0.0
+            if a.glycan:
+                # the fair baseline of the ranking: a random pick among the same scored candidates
+                # (the composition-only pool also holds isomers with no verified WURCS, never scored)
+                c = chance(a.glycan, ranked, (1, opts.n_best), opts.sim_samples, opts.seed)
+                rec.update(
+                    {
+                        "library_chance_top1": c["top1"],
+                        f"library_chance_top{opts.n_best}": c[f"top{opts.n_best}"],
+                        "library_chance_similarity": c["similarity"],
+                    }
+                )
         if cc is not None:
             k = cc_pairs.get(i)
             cands = cc[k][3] if k is not None else []
@@ -302,7 +313,7 @@ def summarise(
     methods = (
         ["chance", "composition_only"]
         + (["model", "model_reranked"] if with_model else [])
-        + (["model_library"] if library else [])
+        + (["model_library", "library_chance"] if library else [])
         + (["candycrunch"] if candycrunch_fp is not None else [])
     )
     for name in methods:
@@ -358,11 +369,13 @@ def format_table(res: dict) -> str:
         "model": "ours (run)",
         "model_reranked": "ours, mass re-ranked",
         "model_library": "ours, library-ranked",
+        "library_chance": "random scored isomer",
         "chance": "random isomer (true comp.)",
         "composition_only": "composition-only",
         "candycrunch": "CandyCrunch 0.6.3",
     }
-    for key in ("model", "model_reranked", "model_library", "candycrunch", "chance", "composition_only"):
+    keys = ("model", "model_reranked", "model_library", "candycrunch", "library_chance", "chance", "composition_only")
+    for key in keys:
         if key in res:
             r = res[key]
             lines.append(
