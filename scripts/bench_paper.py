@@ -32,6 +32,7 @@ def main(argv=None) -> int:
     ap.add_argument("--msms_top_k", type=int, default=CorpusOptions.msms_top_k)
     ap.add_argument("--nmr_decimals", default=CorpusOptions.nmr_decimals)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra override for every cell")
+    ap.add_argument("--read_only", action="store_true", help="only read finished cells back (the table), train nothing")
     a = ap.parse_args(argv)
     inputs = [x.strip() for x in a.inputs.split(",") if x.strip()]
     models = [x.strip() for x in a.models.split(",") if x.strip()]
@@ -42,7 +43,7 @@ def main(argv=None) -> int:
             return 2
     seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
     copt = CorpusOptions(ir_points=a.ir_points, msms_top_k=a.msms_top_k, nmr_decimals=a.nmr_decimals)
-    rows = run_table(a.data, a.out, inputs, models, seeds, a.steps, copt, a.set, a.max_hours)
+    rows = run_table(a.data, a.out, inputs, models, seeds, a.steps, copt, a.set, a.max_hours, read_only=a.read_only)
     write_outputs(rows, a.results, os.path.splitext(a.results)[0] + ".png")
     print("\n" + markdown(rows))
     print(f"\n{len(rows)} cell(s) -> {a.results}")

@@ -64,6 +64,12 @@ def test_run_table_reads_finished_cells_and_stops_at_the_budget(tmp_path, monkey
     msgs = []
     rows = pt.run_table("d", str(tmp_path), ["NMR", "IR", "MS"], ["dense"], [1], 10, max_hours=0.0, log=msgs.append)
     assert ran == [] and len(rows) == 2 and "time budget" in msgs[-1]  # MS would not fit
+    msgs.clear()
+    rows = pt.run_table(
+        "d", str(tmp_path), ["NMR", "MS"], ["dense", "moe"], [1, 2], 10, log=msgs.append, read_only=True
+    )
+    assert ran == [] and len(rows) == 2  # NMR dense and moe, seed 1: the finished cells only
+    assert sum("not finished" in m for m in msgs) == 6
 
 
 def test_every_cell_sees_the_same_molecules_per_step(tmp_path, monkeypatch):

@@ -229,8 +229,10 @@ def run_table(
     extra_sets: Sequence[str] = (),
     max_hours: Optional[float] = None,
     log=print,
+    read_only: bool = False,
 ) -> List[dict]:
-    """Run (or read back) every cell; returns the rows of the cells that are finished."""
+    """Run (or read back) every cell; returns the rows of the cells that are finished.
+    ``read_only``: only read back, never train (an unfinished cell is named and left out)."""
     t0 = time.time()
     rows, cell_secs = [], []
     for inp in inputs:
@@ -239,6 +241,9 @@ def run_table(
             for seed in seeds:
                 run_dir = os.path.join(out, f"{inp}_{model}_s{seed}")
                 if not os.path.exists(os.path.join(run_dir, "scores.json")):
+                    if read_only:
+                        log(f"==> {os.path.basename(run_dir)}: not finished, left out (--read_only)")
+                        continue
                     est = max(cell_secs) if cell_secs else 0.0
                     if max_hours is not None and time.time() - t0 + est > max_hours * 3600:
                         log(
