@@ -45,7 +45,7 @@ def test_table_rows_read_back_every_set_and_method(tmp_path):
     rows = G.table_rows(p)
     assert len(rows) == 3 * 3
     lib = [r for r in rows if r["method"] == "ours, library-ranked"]
-    assert [r["top1"] for r in lib] == [30.0] * 3 and lib[0]["top5"] == 60.0
+    assert [r["top1"] for r in lib] == [0.3] * 3 and lib[0]["top5"] == 0.6
     G.write_results(p, rows, log=lambda m: None)
     md = (tmp_path / "out" / "glycan_real.md").read_text()
     assert "ours, library-ranked" in md and md.count("\n") == 2 + len(rows)

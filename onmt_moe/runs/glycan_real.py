@@ -154,8 +154,8 @@ def table_rows(p: Plan) -> List[dict]:
                     "annotated": res["n_with_structure"],
                     "matched": res["n_matched_with_structure"],
                     "method": name,
-                    "top1": round(100 * r["top1"], 1),
-                    f"top{k}": round(100 * r[f"top{k}"], 1),
+                    "top1": round(r["top1"], 4),  # fractions, as in the paper table
+                    f"top{k}": round(r[f"top{k}"], 4),
                     "f1": round(r["f1"], 3),
                 }
             )
