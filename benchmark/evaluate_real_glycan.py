@@ -17,18 +17,17 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from onmt_moe.glycan.real import classlist, masses  # noqa: E402
+from onmt_moe.glycan.real import masses  # noqa: E402
 from onmt_moe.glycan.real.annotations import AnnotationError  # noqa: E402
 from onmt_moe.glycan.real.evaluate import Options, evaluate, format_table  # noqa: E402
+from onmt_moe.glycan.real.realism import add_annotated_set_options  # noqa: E402
 from onmt_moe.glycan.real.spectra_io import SpectraFileError  # noqa: E402
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", help="run folder (newest checkpoint) or a checkpoint; omit for baselines only")
-    ap.add_argument("--spectra", required=True, help=".xlsx (CandyCrunch layout), .mzML or .mzXML")
-    ap.add_argument("--annotations", required=True, help="df_mz csv: Mass, RT, glycan")
-    ap.add_argument("--glycan_class", required=True, choices=classlist.CLASSES)
+    add_annotated_set_options(ap)  # --spectra, --annotations, --glycan_class
     ap.add_argument("--out", help="output folder (default: <run>/real_<spectra stem>, else no files)")
     ap.add_argument("--candycrunch", help="CandyCrunch's predictions on the same file (scripts/run_candycrunch.py csv)")
     d = Options()

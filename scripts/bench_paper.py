@@ -7,7 +7,7 @@ Resumable: run it again to continue after --max_hours; finished cells are read b
 
     python scripts/bench_paper.py --data data/large [--steps 2000] [--seeds 1,2] [--inputs NMR,NMR+IR+MS]
         [--models dense,moe,moe_notag] [--out runs/bench_paper] [--results benchmark/results/paper_table.csv]
-        [--max_hours 2.5] [--set key=value ...]
+        [--max_hours 2.5] [--set key=value ...] [--read_only] [--merge]
 """
 
 import argparse
@@ -15,7 +15,17 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this checkout's package
-from onmt_moe.runs.paper_table import INPUTS, MODELS, ROOT, CorpusOptions, markdown, run_table, write_outputs  # noqa: E402
+from onmt_moe.runs.paper_table import (  # noqa: E402
+    INPUTS,
+    MODELS,
+    ROOT,
+    CorpusOptions,
+    markdown,
+    merge_rows,
+    read_rows,
+    run_table,
+    write_outputs,
+)
 
 
 def main(argv=None) -> int:
@@ -33,6 +43,11 @@ def main(argv=None) -> int:
     ap.add_argument("--nmr_decimals", default=CorpusOptions.nmr_decimals)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra override for every cell")
     ap.add_argument("--read_only", action="store_true", help="only read finished cells back (the table), train nothing")
+    ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the cells already in --results that this run does not read back (same input/model/seed: replaced)",
+    )
     a = ap.parse_args(argv)
     inputs = [x.strip() for x in a.inputs.split(",") if x.strip()]
     models = [x.strip() for x in a.models.split(",") if x.strip()]
@@ -44,6 +59,12 @@ def main(argv=None) -> int:
     seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
     copt = CorpusOptions(ir_points=a.ir_points, msms_top_k=a.msms_top_k, nmr_decimals=a.nmr_decimals)
     rows = run_table(a.data, a.out, inputs, models, seeds, a.steps, copt, a.set, a.max_hours, read_only=a.read_only)
+    if a.merge:
+        try:
+            rows = merge_rows(read_rows(a.results), rows)
+        except (ValueError, KeyError) as e:
+            print(f"error: --merge: {e}", file=sys.stderr)
+            return 2
     write_outputs(rows, a.results, os.path.splitext(a.results)[0] + ".png")
     print("\n" + markdown(rows))
     print(f"\n{len(rows)} cell(s) -> {a.results}")

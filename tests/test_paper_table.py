@@ -158,3 +158,33 @@ def test_a_cell_row_carries_its_last_validation_accuracy(tmp_path):
     assert abs(row["val_acc"] - 0.895) < 1e-12 and row["top1"] == 0.2
     (run / "valid_summary.csv").unlink()
     assert pt.cell_result(str(run), "NMR", "moe", 1, 2000)["val_acc"] is None
+
+
+def test_merge_keeps_committed_cells_and_replaces_the_rerun_ones(tmp_path):
+    path = str(tmp_path / "paper_table.csv")
+    committed = [_row("NMR", "dense", 1, 0.2), _row("NMR+IR+MS", "moe", 1, 0.3), _row("NMR", "moe", 1, 0.25)]
+    committed[0]["val_acc"] = None  # an empty field must come back as None, numbers as numbers
+    pt.write_csv(committed, path, pt.COLUMNS)
+    kept = pt.read_rows(path)
+    assert kept[0]["val_acc"] is None and kept[0]["seed"] == 1 and abs(kept[1]["top1"] - 0.3) < 1e-12
+    rerun = [_row("NMR", "moe", 1, 0.5), _row("NMR", "moe", 2, 0.6)]
+    merged = pt.merge_rows(kept, rerun)
+    # table order (input, model, seed); the rerun cell replaced the committed one, the others stay
+    assert [(r["input"], r["model"], r["seed"], r["top1"]) for r in merged] == [
+        ("NMR", "dense", 1, 0.2),
+        ("NMR", "moe", 1, 0.5),
+        ("NMR", "moe", 2, 0.6),
+        ("NMR+IR+MS", "moe", 1, 0.3),
+    ]
+    assert pt.read_rows(str(tmp_path / "absent.csv")) == []
+
+
+def test_merge_refuses_a_file_that_is_not_a_paper_table(tmp_path):
+    path = tmp_path / "other.csv"
+    path.write_text("a,b\n1,2\n")
+    try:
+        pt.read_rows(str(path))
+    except ValueError as e:
+        assert "other.csv" in str(e) and "'input'" in str(e)
+    else:
+        raise AssertionError("a CSV without the table's columns was accepted")

@@ -236,7 +236,9 @@ def run_table(
     t0 = time.time()
     rows, cell_secs = [], []
     for inp in inputs:
-        data_dir = build_corpus(data, os.path.join(out, f"corpus_{inp}"), INPUTS[inp], copt)
+        corpus = os.path.join(out, f"corpus_{inp}")
+        # reading back needs no corpus (and must not build one from a data folder that may be absent)
+        data_dir = corpus if read_only else build_corpus(data, corpus, INPUTS[inp], copt)
         for model in models:
             for seed in seeds:
                 run_dir = os.path.join(out, f"{inp}_{model}_s{seed}")
@@ -321,6 +323,43 @@ def write_csv(rows: Sequence[dict], csv_path: str, columns: Sequence[str]) -> No
         w.writeheader()
         for r in rows:
             w.writerow({k: ("" if r.get(k) is None else r[k]) for k in columns})
+
+
+def read_rows(csv_path: str) -> List[dict]:
+    """The cells of a table written by :func:`write_csv` (numbers back as int/float, empty as None)."""
+    if not os.path.exists(csv_path):
+        return []
+    with open(csv_path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    missing = [c for c in ("input", "model", "seed") if rows and c not in rows[0]]
+    if missing:
+        raise ValueError(f"{csv_path}: not a paper table (no {missing[0]!r} column)")
+    ints = {"seed", "steps", "params_total", "params_active"}
+    text = {"input", "model", "run_dir"}
+    out = []
+    for r in rows:
+        cell = {}
+        for k, v in r.items():
+            if k in text or v == "":
+                cell[k] = v if v != "" else None
+            else:
+                cell[k] = int(float(v)) if k in ints else float(v)
+        out.append(cell)
+    return out
+
+
+def cell_key(row: dict) -> tuple:
+    """Where a cell sits in the table: input row order, model order, then seed."""
+    inputs, models = list(INPUTS), list(MODELS)
+    return (inputs.index(row["input"]), models.index(row["model"]), int(row["seed"]))
+
+
+def merge_rows(kept: Sequence[dict], new: Sequence[dict]) -> List[dict]:
+    """``new`` cells replace ``kept`` ones with the same (input, model, seed); the others stay, in table order.
+    Lets a session add cells to a committed table without the run folders of the cells already in it."""
+    by_key = {cell_key(r): r for r in kept}
+    by_key.update({cell_key(r): r for r in new})
+    return [by_key[k] for k in sorted(by_key)]
 
 
 def write_outputs(rows: Sequence[dict], csv_path: str, plot_path: Optional[str] = None) -> None:
