@@ -55,6 +55,19 @@ PAPER_MOE_SETS = [
     "moe_limoe_global_coef=0.001",
     "moe_router_temperature=linear:2.0:1.0:1000",
 ]
+# MM-Spectrum's "cross-attention fusion" baseline (42.2 % there vs its MoE's 76.0 %), at the MoE row's
+# depth and active width: one MoE encoder layer that attends only within each modality, then one stock
+# cross-modal fusion layer (dense FFN 256) where each modality attends to the others; modality type
+# embedding and per-segment positions on. `layers` would override enc_layers, hence layers=-1.
+FUSION_SETS = [
+    "layers=-1",
+    "enc_layers=1",
+    "dec_layers=2",
+    "within_modality_attention=true",
+    "fusion_layers=1",
+    "modality_type_embedding=true",
+    "segment_positions=true",
+]
 # model name -> (config template, extra --set overrides). demo_moe.yaml has 4 experts of 128, top-2:
 # the MoE rows keep the dense model's active FFN width (2 x 128 = demo_dense.yaml's transformer_ff 256)
 MODELS: Dict[str, tuple] = {
@@ -62,6 +75,7 @@ MODELS: Dict[str, tuple] = {
     "moe": ("configs/demo_moe.yaml", []),
     "moe_notag": ("configs/demo_moe.yaml", ["moe_modality_routing=none"]),
     "moe_paper": ("configs/demo_moe.yaml", PAPER_MOE_SETS),
+    "moe_fusion": ("configs/demo_moe.yaml", FUSION_SETS),
 }
 # Every cell sees the same molecules per step, whatever its template says. Token batches (4,096) suit
 # one input but not a table across inputs: an NMR source is ~60 tokens (65 molecules a step), a
