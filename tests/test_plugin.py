@@ -56,6 +56,19 @@ def test_importing_the_library_alone_stays_light():
     assert r.stdout.split() == ["False", "False"]
 
 
+def test_importing_onmt_defers_spacy_until_the_terminology_transform_uses_it():
+    """OpenNMT imports spacy for one transform; the plugin's hook makes that cost ~1 s only where it is used."""
+    r = _run(
+        "import sys, onmt.bin.train; "
+        "loaded = lambda: any(k.startswith('spacy.') for k in sys.modules); "
+        "print(loaded()); "
+        "import onmt.transforms.terminology as t; "
+        "print(callable(t.spacy.load), loaded(), sys.modules['spacy'].__version__ == t.spacy.__version__)"
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["False", "True", "True", "True"]
+
+
 def test_autoload_install_and_uninstall_in_a_folder(tmp_path):
     import importlib.util
 
