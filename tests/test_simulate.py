@@ -306,6 +306,15 @@ def test_bundled_demo_dataset():
     assert n >= 5000
     smiles = pq.read_table(files[0], columns=["smiles"]).column("smiles").to_pylist()
     assert len(set(smiles)) == len(smiles)
+    # built with the fixed simulator (issue 14): no C-F line explosion anywhere (the old files had rows of
+    # up to 18,944 13C lines), and on a sample no odd-electron MS/MS ions, no CH2 losses, narrow IR lines
+    c_lines = [len(c or []) for f in files for c in pq.read_table(f, columns=["c_nmr_peaks"]).column(0).to_pylist()]
+    assert max(c_lines) <= 100
+    from onmt_moe.simulate import compare
+
+    stats = compare.statistics(pq.read_table(files[0]).slice(0, 100).to_pylist())
+    assert stats["ms_odd_electron_rate"] == 0 and stats["ms_ch2_loss_rate_20eV"] == 0
+    assert stats["ir_fwhm_median_cm1"] < 10 and stats["h_nH_matches_formula"] < 0.9
 
 
 # ------------------------------------------------- regression tests, issue 14 ---
