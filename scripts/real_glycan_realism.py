@@ -23,7 +23,13 @@ from onmt_moe.glycan.fragments import (  # noqa: E402
     real_spectrum_knobs,
     simulate_spectrum,
 )
-from onmt_moe.glycan.real.realism import add_annotated_set_options, annotated_pairs, paired  # noqa: E402
+from onmt_moe.glycan.real.realism import (  # noqa: E402
+    add_annotated_set_options,
+    annotated_charge,
+    annotated_pairs,
+    charge_agreement,
+    paired,
+)
 
 
 def main(argv=None):
@@ -36,12 +42,23 @@ def main(argv=None):
     warnings.filterwarnings("ignore")
     pairs, skipped = annotated_pairs(a.spectra, a.annotations, a.glycan_class)
     real = [pr.peaks for pr in pairs]
-    res = {"spectra": a.spectra, "structures_not_simulated": skipped, "by_sharpen": {}}
+    charges = [annotated_charge(pr, a.reducing_end) for pr in pairs]
+    res = {
+        "spectra": a.spectra,
+        "structures_not_simulated": skipped,
+        # the reader infers z from the precursor alone; the annotation says which z it was
+        "charge_inferred_by_reader": charge_agreement(charges, [pr.charge for pr in pairs], "reader"),
+        "by_sharpen": {},
+    }
     for sharpen in (float(x) for x in a.sharpen.split(",")):
         knobs = {k: v for k, v in real_spectrum_knobs(a).items() if k != "sharpen"}  # --sharpen is a list here
         p = SimParams(**knobs, sharpen=sharpen)
-        sim = [simulate_spectrum(pr.glycan, pr.wurcs, p)["peaks"] for pr in pairs]
-        res["by_sharpen"][str(sharpen)] = {"sim_params": p.to_dict(), **paired(real, sim)}
+        sim = [simulate_spectrum(pr.glycan, pr.wurcs, p) for pr in pairs]
+        res["by_sharpen"][str(sharpen)] = {
+            "sim_params": p.to_dict(),
+            **paired(real, [x["peaks"] for x in sim]),
+            "charge": charge_agreement(charges, [x["charge"] for x in sim]),
+        }
     print(json.dumps(res, indent=2))
     if a.out:
         with open(a.out, "w") as fh:

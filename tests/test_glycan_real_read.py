@@ -74,6 +74,11 @@ def test_fragment_above_precursor_rules_out_charge_1():
     prec = (162.0528 + 203.0794 + 2 * 291.0954 + 18.0106 + 2.0157 - 2 * 1.00728) / 2
     peaks = [[290.1, 100.0], [675.2, 40.0]]
     assert infer(prec, peaks, "reduced", 0.5, 8)[0].z == 2
+    # a 1- precursor's own isotope peaks (+1.003, +2.007 m/z) do not count as fragments above it
+    sialyl_t = 162.0528 + 203.0794 + 291.0954 + 18.0106 + 2.0157 - 1.00728  # Neu5Ac1 Hex1 HexNAc1-ol, 1-
+    isotopes = [[290.1, 100.0], [sialyl_t + 1.003, 60.0], [sialyl_t + 2.1, 20.0]]
+    assert infer(sialyl_t, isotopes, "reduced", 0.5, 8)[0].z == 1
+    assert infer(sialyl_t, isotopes + [[sialyl_t + 40.0, 20.0]], "reduced", 0.5, 8)[0].z != 1
     assert infer(prec, [[290.1, 100.0]], "reduced", 0.5, 8, charges=(2,))[0].composition == {
         "Hex": 1,
         "HexNAc": 1,
@@ -122,6 +127,29 @@ def test_realism_statistics():
     assert p["base_peak_same"] == 0.5 and p["peaks_ge5pct_median"] == {"real": 2.0, "sim": 1.5}
 
 
+def test_charge_agreement_counts_the_disagreements_by_kind():
+    from onmt_moe.glycan.real.realism import charge_agreement
+
+    c = charge_agreement([-1, -2, -3, -2, -1], [-1, -1, -2, -2, -1])
+    assert (c["agree"], c["of"], c["fraction"]) == (3, 5, 0.6)
+    assert c["disagree"] == {"annotated z2, simulated z1": 1, "annotated z3, simulated z2": 1}
+    assert charge_agreement([], [])["fraction"] is None
+
+
+def test_annotated_charge_is_the_z_that_puts_the_structure_at_the_precursor():
+    from onmt_moe.glycan.fragments import PROTON
+    from onmt_moe.glycan.real.realism import AnnotatedPair, annotated_charge
+
+    class Glycan:  # only its mass is read
+        def mass(self):
+            return 1400.0
+
+    reduced = 1400.0 + 2.01565
+    for z in (1, 2, 3):
+        pair = AnnotatedPair([], (reduced - z * PROTON) / z + 0.2, -1, Glycan(), "W", "I", 1.0, 0.0)
+        assert annotated_charge(pair, "reduced") == z  # whatever charge the reader inferred (-1 here)
+
+
 def test_simulated_twin_reads_back_as_a_real_set(tmp_path):
     """scripts/simulate_real_twin.py: the twin of a real set is read and matched by the same code, one
     spectrum per simulable annotation, with the simulated precursor and the same structures."""
@@ -160,3 +188,6 @@ def test_realism_script_compares_each_simulator_setting(tmp_path):
     for sharpen, r in res.items():
         assert r["sim_params"]["sharpen"] == float(sharpen) and r["sim_params"]["intensity_rules"] == "fitted"
         assert r["pairs"] > 0 and 0.0 <= r["cosine"]["median"] <= 1.0
+        assert r["charge"]["of"] == r["pairs"] and 0 <= r["charge"]["agree"] <= r["pairs"]
+    reader = json.loads(out.read_text())["charge_inferred_by_reader"]
+    assert reader["of"] == r["pairs"] and 0 <= reader["agree"] <= reader["of"]

@@ -7,7 +7,8 @@ then ranked by evidence a real tool has:
   0. with ``known`` (the compositions of glycowork's glycans of the class, ``classlist.py``),
      a composition seen in that class before one that is not (a database search first, de novo
      compositions only after it);
-  1. a fragment above the precursor m/z (≥ ``above_rel`` % of base, beyond the tolerance)
+  1. a fragment above the precursor m/z (≥ ``above_rel`` % of base, beyond the tolerance and the
+     1- precursor's own isotope peaks at +1 and +2 m/z, which the isolation window lets through)
      is impossible for a 1- precursor, so it rules z = 1 out;
   2. the best composition's cost (composition.py: modifications and uncommon residues first),
   3. the lower charge (a wider neutral window at high z finds a chance composition more often),
@@ -21,7 +22,7 @@ from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from ..composition import COMMON, index
 from ..spectra_tokens import PROTON
-from .masses import tag_mass
+from .masses import C13_SPACING, ISOTOPE_PEAKS_ABOVE, tag_mass
 
 
 @dataclass
@@ -65,7 +66,9 @@ def infer(
 ) -> List[Candidate]:
     """All candidate (charge, composition) pairs, best first (module doc).  ``peaks``: base = 100."""
     idx = index(max_residues, max_mods)
-    above = any(mz > precursor_mz + tol_mz and it >= above_rel for mz, it in peaks)
+    # a 1- precursor's M+1 / M+2 isotope peaks are not fragments above it (6 of 39 CHO spectra had one)
+    isotopes_end = precursor_mz + ISOTOPE_PEAKS_ABOVE * C13_SPACING + tol_mz
+    above = any(mz > isotopes_end and it >= above_rel for mz, it in peaks)
     out: List[Candidate] = []
     for z in charges:
         if z == 1 and above and len(charges) > 1:

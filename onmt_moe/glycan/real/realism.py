@@ -131,6 +131,29 @@ def matched_cosine(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]], t
     return sum(match_peaks(pa, pb, tol)) / norm if norm else 0.0
 
 
+def annotated_charge(pair: AnnotatedPair, reducing_end: str, charges: Sequence[int] = (1, 2, 3)) -> int:
+    """The charge state the annotation implies: the z whose [M - zH]^z- of the annotated structure (with its
+    reducing-end tag) lies nearest the measured precursor m/z. The reader's own charge is an inference
+    from the precursor alone (``charge.py``) and can pick another z."""
+    from onmt_moe.glycan.fragments import PROTON, SimParams, reducing_end_tag
+
+    mass = float(pair.glycan.mass()) + reducing_end_tag(SimParams(reducing_end=reducing_end))
+    return min(charges, key=lambda z: abs((mass - z * PROTON) / z - pair.precursor_mz))
+
+
+def charge_agreement(true_charges: Sequence[int], other_charges: Sequence[int], name: str = "simulated") -> Dict:
+    """How often ``other_charges`` (the simulator's, or the reader's inference) match the annotation's
+    charge states, and the disagreements as ``"annotated zA, <name> zB": count``."""
+    pairs = [(abs(int(r)), abs(int(s))) for r, s in zip(true_charges, other_charges)]
+    wrong: Dict[str, int] = {}
+    for r, s in pairs:
+        if r != s:
+            key = f"annotated z{r}, {name} z{s}"
+            wrong[key] = wrong.get(key, 0) + 1
+    agree = sum(r == s for r, s in pairs)
+    return {"agree": agree, "of": len(pairs), "fraction": agree / len(pairs) if pairs else None, "disagree": wrong}
+
+
 def paired(real: List[Sequence], sim: List[Sequence], tol: float = 0.5) -> Dict:
     import numpy as np
 
