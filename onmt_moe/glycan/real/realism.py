@@ -135,10 +135,11 @@ def annotated_charge(pair: AnnotatedPair, reducing_end: str, charges: Sequence[i
     """The charge state the annotation implies: the z whose [M - zH]^z- of the annotated structure (with its
     reducing-end tag) lies nearest the measured precursor m/z. The reader's own charge is an inference
     from the precursor alone (``charge.py``) and can pick another z."""
-    from onmt_moe.glycan.fragments import PROTON, SimParams, reducing_end_tag
+    from .charge import neutral_glycan_mass
 
-    mass = float(pair.glycan.mass()) + reducing_end_tag(SimParams(reducing_end=reducing_end))
-    return min(charges, key=lambda z: abs((mass - z * PROTON) / z - pair.precursor_mz))
+    mass = float(pair.glycan.mass())
+    # the m/z error at charge z is the neutral-mass error divided by z
+    return min(charges, key=lambda z: abs(neutral_glycan_mass(pair.precursor_mz, z, reducing_end) - mass) / z)
 
 
 def charge_agreement(true_charges: Sequence[int], other_charges: Sequence[int], name: str = "simulated") -> Dict:
