@@ -5,7 +5,6 @@ import pytest  # noqa: E402
 from onmt_moe.glycan.spectra_tokens import (  # noqa: E402
     DIAGNOSTIC,
     LOSSES,
-    PROTON,
     SpecTokConfig,
     int_token,
     mz_token,
@@ -13,6 +12,7 @@ from onmt_moe.glycan.spectra_tokens import (  # noqa: E402
     spectrum_tokens,
 )
 from onmt_moe.glycan.text import describe, text_tokens  # noqa: E402
+from onmt_moe.masses import PROTON  # noqa: E402
 from onmt_moe.modality.tags import MISSING, split_segments  # noqa: E402
 
 NGLYCAN = (

@@ -43,8 +43,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from onmt_moe.evaluation.files import ScoringError, read_lines, read_targets_and_nbest, write_result
 
+from ..masses import PROTON
 from . import wurcs_graph
-from .spectra_tokens import PROTON
 from .wurcs_tokenizer import detokenize
 
 

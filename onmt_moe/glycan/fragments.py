@@ -37,7 +37,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-PROTON = 1.007276
+from onmt_moe.masses import PROTON
 
 BASE_WEIGHT = {"Y": 1.0, "C": 0.7, "B": 0.45, "Z": 0.35, "A": 0.30, "X": 0.15}
 CROSSRING_BOOST = {"0,2A": 1.5, "2,4A": 1.5}

@@ -22,9 +22,9 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Sequence
 
+from onmt_moe.masses import PROTON
 from onmt_moe.modality.tags import wrap
 
-PROTON = 1.007276
 H2O = 18.010565
 LOSSES: Dict[str, float] = {
     "H2O": H2O,

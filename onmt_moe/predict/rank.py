@@ -20,6 +20,7 @@ import math
 from typing import List, Optional, Sequence, Tuple
 
 from onmt_moe.evaluation.scoring import Canonicaliser, parse_formula
+from onmt_moe.masses import PROTON
 
 COLUMNS_SMILES = [
     "sample",
@@ -33,7 +34,6 @@ COLUMNS_SMILES = [
     "precursor_match",
     "duplicate_of",
 ]
-PROTON = 1.007276  # Da; [M+H]+ = M + PROTON, [M-H]- = M - PROTON (electron mass neglected)
 COLUMNS_WURCS = ["sample", "rank", "beam_rank", "wurcs", "log_prob", "valid", "mass", "mass_match", "duplicate_of"]
 
 
@@ -120,8 +120,6 @@ def precursor_bin_match(
     """Does a glycan of neutral ``mass``, deprotonated z times, fall in the precursor's m/z bin?"""
     if mass is None or not precursor_mz:
         return None
-    from onmt_moe.glycan.spectra_tokens import PROTON
-
     return math.floor((mass - charge * PROTON) / charge / mz_bin) == math.floor(precursor_mz / mz_bin)
 
 

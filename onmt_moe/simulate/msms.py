@@ -28,9 +28,10 @@ from collections import defaultdict
 import numpy as np
 from rdkit import Chem
 
-M_H = 1.00782503223
-M_E = 0.00054857990946
-M_P = M_H - M_E  # 1.00727646...
+from onmt_moe.masses import ELECTRON as M_E
+from onmt_moe.masses import H_ATOM as M_H
+from onmt_moe.masses import PROTON as M_P
+
 ENERGIES = (10, 20, 40)
 
 # energy -> (centre of size window, width, precursor weight, min relative intensity %, max peaks).

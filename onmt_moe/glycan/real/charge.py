@@ -20,9 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
+from ...masses import C13_SPACING, PROTON
 from ..composition import COMMON, index
-from ..spectra_tokens import PROTON
-from .masses import C13_SPACING, ISOTOPE_PEAKS_ABOVE, tag_mass
+from .masses import ISOTOPE_PEAKS_ABOVE, tag_mass
 
 
 @dataclass

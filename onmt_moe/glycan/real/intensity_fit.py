@@ -23,7 +23,8 @@ from typing import Dict, Sequence
 
 import numpy as np
 
-from onmt_moe.glycan.fragments import PROTON, SimParams, fragment_class, reducing_end_tag, theoretical_fragments
+from onmt_moe.glycan.fragments import SimParams, fragment_class, reducing_end_tag, theoretical_fragments
+from onmt_moe.masses import PROTON
 
 from .realism import AnnotatedPair
 
