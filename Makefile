@@ -6,7 +6,7 @@ TORCH_SPEC  ?= torch==2.13.0
 BIN         := $(VENV)/bin
 PY          := $(BIN)/python
 
-.PHONY: install test lint demo demo-glycan install-glycan bench bench-quality bench-paper bench-levers bench-glycan-real clean-venv install-extras install-predict data-large data-small data-paper compare-benchmark
+.PHONY: install test lint demo demo-glycan install-glycan bench bench-quality bench-paper bench-levers bench-glycan-real bench-glycan-twin clean-venv install-extras install-predict data-large data-small data-paper compare-benchmark
 
 install: $(VENV)/.installed
 
@@ -83,6 +83,10 @@ bench-levers: install
 REAL_GLYCAN ?= ../shared/data/real_glycan
 bench-glycan-real: install install-extras
 	OMP_NUM_THREADS=2 $(PY) scripts/bench_glycan_real.py --real $(REAL_GLYCAN) --workers 2
+
+# bench-glycan-real plus each real set's matched subset beside its simulated twin, scored by the same model
+bench-glycan-twin: install install-extras
+	OMP_NUM_THREADS=2 $(PY) scripts/bench_glycan_real.py --real $(REAL_GLYCAN) --workers 2 --twin
 
 # Optional: the glycan dataset build (glycowork) and the full NMR simulator (csp5); torch stays pinned.
 install-extras: install install-predict

@@ -26,6 +26,9 @@ def main(argv=None) -> int:
     ap.add_argument("--spectra_per_structure", type=int, default=d.spectra_per_structure)
     ap.add_argument("--max_residues", type=int, default=d.max_residues)
     ap.add_argument("--workers", type=int, default=d.workers)
+    ap.add_argument("--twin", action="store_true", help="also the real-subset vs simulated-twin table")
+    ap.add_argument("--twin_dir", default=d.twin, help="where the real subsets and twins are written")
+    ap.add_argument("--twin_results", default=d.twin_results, help="twin table path without extension")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="more start_training --set")
     a = ap.parse_args(argv)
     if not os.path.isdir(a.real):
@@ -42,8 +45,10 @@ def main(argv=None) -> int:
         max_residues=a.max_residues,
         workers=a.workers,
         sets=a.set,
+        twin=a.twin_dir,
+        twin_results=a.twin_results,
     )
-    return run(plan, log=lambda m: print(m, flush=True))
+    return run(plan, log=lambda m: print(m, flush=True), twin=a.twin)
 
 
 if __name__ == "__main__":

@@ -49,3 +49,35 @@ def test_table_rows_read_back_every_set_and_method(tmp_path):
     G.write_results(p, rows, log=lambda m: None)
     md = (tmp_path / "out" / "glycan_real.md").read_text()
     assert "ours, library-ranked" in md and md.count("\n") == 2 + len(rows)
+
+
+def test_twin_stages_write_the_real_subset_and_an_unseen_seed_twin_then_score_both(tmp_path):
+    p = _plan(tmp_path, twin=str(tmp_path / "twin"))
+    st = G.twin_stages(p)
+    assert len(st) == 4 * len(G.REAL_SETS)
+    folder, spectra, _, cls = G.REAL_SETS[1]
+    names = [n for n, _, _ in st[4:8]]
+    assert names == [f"twin real {folder}", f"score real {folder}", f"twin sim {folder}", f"score sim {folder}"]
+    real_cmd, sim_cmd = " ".join(st[4][2]), " ".join(st[6][2])
+    assert "--real" in real_cmd and "--seed" not in real_cmd
+    assert "--real" not in sim_cmd and f"--seed {G.TWIN_SEED}" in sim_cmd and "--reducing_end reduced" in sim_cmd
+    # the scorer reads exactly the files the twin writer makes, with the set's class
+    xlsx, csv = G.twin_files(p, folder, spectra, "sim")
+    assert st[6][1] == xlsx and xlsx.startswith(str(tmp_path / "twin" / folder / "sim"))
+    score = st[7][2]
+    assert score[score.index("--spectra") + 1] == xlsx and score[score.index("--annotations") + 1] == csv
+    assert score[score.index("--glycan_class") + 1] == cls
+
+
+def test_twin_rows_put_real_and_twin_side_by_side(tmp_path):
+    p = _plan(tmp_path)
+    for folder, *_ in G.REAL_SETS:
+        for kind, t1 in (("real", 0.3), ("sim", 0.5)):
+            d = tmp_path / "run" / f"twin_{folder}_{kind}"
+            d.mkdir(parents=True)
+            (d / "real_scores.json").write_text(json.dumps(_scores(model_library=t1, chance=0.1)))
+    rows = G.twin_rows(p)
+    assert len(rows) == 2 * len(G.REAL_SETS)
+    lib = rows[0]
+    assert lib["method"] == "ours, library-ranked" and (lib["top1_real"], lib["top1_twin"]) == (0.3, 0.5)
+    assert lib["top5_twin"] == 1.0 and lib["spectra"] == 8

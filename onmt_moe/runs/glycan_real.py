@@ -10,8 +10,16 @@ free decoding, mass re-ranking, and the class-list isomers of the inferred compo
 the model's likelihood, beside the random-isomer and composition-only baselines. Never trained on a
 real spectrum. Every stage is skipped when its output exists, so the command resumes.
 
+``--twin`` (`make bench-glycan-twin`) adds the side-by-side table of real spectra and their simulated
+twins: for each set, the matched annotated spectra whose structure converts to WURCS are written out
+(the real subset) and re-simulated from their annotation with the same knobs and a noise seed no
+training spectrum used (the twin); the same model scores both (``benchmark/results/glycan_twin``).
+Ours on the twin vs on the real subset says how far the simulator is from what real spectra give a
+simulated-data model; CandyCrunch on the same files (``scripts/run_candycrunch.py``) is the judge
+trained on real spectra.
+
     python scripts/bench_glycan_real.py [--data data/glycan_library] [--run runs/glycan_library]
-        [--steps 2500] [--real ../shared/data/real_glycan] [--results benchmark/results/glycan_real]
+        [--steps 2500] [--real ../shared/data/real_glycan] [--results benchmark/results/glycan_real] [--twin]
 """
 
 from __future__ import annotations
@@ -39,6 +47,9 @@ SIMULATOR = ["--reducing_end", "reduced", "--mz_sigma", "0.15", "--intensity_rul
 # source tokens at ion-trap tolerances with candidate compositions (no TEXT: a real spectrum has no metadata)
 CORPUS = ["--reducing_end", "reduced", "--loss_tol", "0.3", "--diag_tol", "0.3", "--no_peak_pairs"]
 CORPUS += ["--composition", "--comp_tol", "0.5", "--comp_max", "3"]
+# the twins' simulator noise seed: the library's three spectra per structure used seeds 13-15
+# (SimParams.seed + spectrum index), so seed 99 gives spectra no training row saw
+TWIN_SEED = 99
 METHODS = (
     ("model", "ours, beam top-1"),
     ("model_reranked", "ours, mass re-ranked"),
@@ -61,6 +72,8 @@ class Plan:
     max_residues: int = 12
     workers: int = 1
     sets: List[str] = field(default_factory=list)  # more start_training --set KEY=VALUE
+    twin: str = os.path.join(ROOT, "data", "glycan_twin")  # real subsets and simulated twins (--twin)
+    twin_results: str = os.path.join(ROOT, "benchmark", "results", "glycan_twin")
 
     @property
     def corpus(self) -> str:
@@ -104,22 +117,39 @@ def train_command(p: Plan) -> List[str]:
     return runner.start_training_command(p.config, p.run, os.path.join(p.corpus, "data"), sets)
 
 
-def evaluate_command(p: Plan, folder: str, spectra: str, annotations: str, glycan_class: str) -> List[str]:
+def evaluate_command(p: Plan, spectra: str, annotations: str, glycan_class: str, out: str) -> List[str]:
+    ev = os.path.join(ROOT, "benchmark", "evaluate_real_glycan.py")
+    cmd = [ev, "--run", p.run, "--spectra", spectra, "--annotations", annotations, "--glycan_class", glycan_class]
+    return [sys.executable, *cmd, "--out", out]
+
+
+def twin_files(p: Plan, folder: str, spectra: str, kind: str) -> tuple:
+    """(spectra xlsx, df_mz csv) that scripts/simulate_real_twin.py writes for ``kind`` 'real' or 'sim'."""
+    stem = os.path.splitext(spectra)[0] + f"_{kind}"
+    d = os.path.join(p.twin, folder, kind)
+    return os.path.join(d, f"{stem}.xlsx"), os.path.join(d, f"df_mz_{stem}.csv")
+
+
+def twin_command(p: Plan, folder: str, spectra: str, annotations: str, glycan_class: str, kind: str) -> List[str]:
     d = os.path.join(p.real, folder)
-    return [
-        sys.executable,
-        os.path.join(ROOT, "benchmark", "evaluate_real_glycan.py"),
-        "--run",
-        p.run,
-        "--spectra",
-        os.path.join(d, spectra),
-        "--annotations",
-        os.path.join(d, annotations),
-        "--glycan_class",
-        glycan_class,
-        "--out",
-        os.path.join(p.run, f"real_{folder}"),
-    ]
+    cmd = [os.path.join(ROOT, "scripts", "simulate_real_twin.py"), "--spectra", os.path.join(d, spectra)]
+    cmd += ["--annotations", os.path.join(d, annotations), "--glycan_class", glycan_class]
+    cmd += ["--out_dir", os.path.join(p.twin, folder, kind)]
+    cmd += ["--real"] if kind == "real" else ["--seed", str(TWIN_SEED), *SIMULATOR]
+    return [sys.executable, *cmd]
+
+
+def twin_stages(p: Plan) -> List[tuple]:
+    """Per set: write the real subset and the simulated twin, then score both with the run's model."""
+    out = []
+    for folder, spectra, ann, cls in REAL_SETS:
+        for kind in ("real", "sim"):
+            xlsx, csv = twin_files(p, folder, spectra, kind)
+            out.append((f"twin {kind} {folder}", xlsx, twin_command(p, folder, spectra, ann, cls, kind)))
+            scored = os.path.join(p.run, f"twin_{folder}_{kind}")
+            done = os.path.join(scored, "real_scores.json")
+            out.append((f"score {kind} {folder}", done, evaluate_command(p, xlsx, csv, cls, scored)))
+    return out
 
 
 def stages(p: Plan) -> List[tuple]:
@@ -130,8 +160,9 @@ def stages(p: Plan) -> List[tuple]:
         ("train", os.path.join(p.run, "scores.json"), train_command(p)),
     ]
     for folder, spectra, ann, cls in REAL_SETS:
-        done = os.path.join(p.run, f"real_{folder}", "real_scores.json")
-        out.append((f"real {folder}", done, evaluate_command(p, folder, spectra, ann, cls)))
+        d, scored = os.path.join(p.real, folder), os.path.join(p.run, f"real_{folder}")
+        cmd = evaluate_command(p, os.path.join(d, spectra), os.path.join(d, ann), cls, scored)
+        out.append((f"real {folder}", os.path.join(scored, "real_scores.json"), cmd))
     return out
 
 
@@ -162,6 +193,26 @@ def table_rows(p: Plan) -> List[dict]:
     return rows
 
 
+def twin_rows(p: Plan) -> List[dict]:
+    """One row per set and method: top-1 / top-k on the real subset beside the same on its twin."""
+    rows = []
+    for folder, _, _, cls in REAL_SETS:
+        res = {}
+        for kind in ("real", "sim"):
+            with open(os.path.join(p.run, f"twin_{folder}_{kind}", "real_scores.json"), encoding="utf-8") as fh:
+                res[kind] = json.load(fh)
+        k = res["real"]["options"]["n_best"]
+        for key, name in METHODS:
+            if key not in res["real"] or key not in res["sim"]:
+                continue
+            row = {"set": folder, "class": cls, "spectra": res["real"]["n_matched_with_structure"], "method": name}
+            for kind, label in (("real", "real"), ("sim", "twin")):
+                row[f"top1_{label}"] = round(res[kind][key]["top1"], 4)
+                row[f"top{k}_{label}"] = round(res[kind][key][f"top{k}"], 4)
+            rows.append(row)
+    return rows
+
+
 def simulated_test_row(p: Plan) -> dict:
     """The run's own scores on its simulated test split (new spectra of seen structures)."""
     with open(os.path.join(p.run, "scores.json"), encoding="utf-8") as fh:
@@ -169,18 +220,21 @@ def simulated_test_row(p: Plan) -> dict:
     return {"n": s.get("n"), "top1": s.get("topk", {}).get("1"), "top5": s.get("topk", {}).get("5")}
 
 
-def write_results(p: Plan, rows: Sequence[dict], log: Callable[[str], None] = print) -> None:
+def write_results(p: Plan, rows: Sequence[dict], log: Callable[[str], None] = print, path: str = "") -> None:
+    """``rows`` as ``path``.csv and .md (default: the real-set table, ``p.results``)."""
+    path = path or p.results
     cols = list(dict.fromkeys(k for r in rows for k in r))
-    write_csv(rows, p.results + ".csv", cols)
-    with open(p.results + ".md", "w", encoding="utf-8") as fh:
+    write_csv(rows, path + ".csv", cols)
+    with open(path + ".md", "w", encoding="utf-8") as fh:
         fh.write(markdown_table(rows, cols) + "\n")
     log(markdown_table(rows, cols))
-    log(f"-> {p.results}.csv, {p.results}.md")
+    log(f"-> {path}.csv, {path}.md")
 
 
-def run(p: Plan, log: Callable[[str], None] = print) -> int:
+def run_stages(todo: Sequence[tuple], log: Callable[[str], None]) -> int:
+    """Run each (name, done marker, command) whose marker is missing; 1 at the first failure."""
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
-    for name, done, cmd in stages(p):
+    for name, done, cmd in todo:
         if os.path.exists(done):
             log(f"==> {name}: done ({done})")
             continue
@@ -188,10 +242,18 @@ def run(p: Plan, log: Callable[[str], None] = print) -> int:
         if subprocess.run(cmd, env=env).returncode != 0:
             log(f"error: stage {name} failed (command above); rerun to resume")
             return 1
-    sim = simulated_test_row(p)
-    log(f"simulated test (seen structures, new spectra): n {sim['n']}, top-1 {sim['top1']}, top-5 {sim['top5']}")
-    write_results(p, table_rows(p), log)
     return 0
 
 
-__all__ = ["Plan", "REAL_SETS", "stages", "table_rows", "write_results", "run"]
+def run(p: Plan, log: Callable[[str], None] = print, twin: bool = False) -> int:
+    if run_stages(stages(p) + (twin_stages(p) if twin else []), log):
+        return 1
+    sim = simulated_test_row(p)
+    log(f"simulated test (seen structures, new spectra): n {sim['n']}, top-1 {sim['top1']}, top-5 {sim['top5']}")
+    write_results(p, table_rows(p), log)
+    if twin:
+        write_results(p, twin_rows(p), log, path=p.twin_results)
+    return 0
+
+
+__all__ = ["Plan", "REAL_SETS", "TWIN_SEED", "stages", "twin_stages", "table_rows", "twin_rows", "write_results", "run"]
