@@ -277,3 +277,34 @@ def test_script_entry_point_missing_file(tmp_path, monkeypatch, capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "missing.pt" in err and "Traceback" not in err
+
+
+def test_cross_attention_share_is_the_token_share_under_uniform_attention_and_ignores_padding(tmp_path):
+    from onmt_moe.diagnostics.attention import cross_attention_share, segment_labels
+
+    ckpt = tmp_path / "model_step_10.pt"
+    _tiny_onmt_checkpoint(ckpt)
+    model, vocabs, _, _ = load_onmt_model(ckpt)
+    src = [["<NMR>", "s1", "s2", "s3", "</NMR>", "<IR>", "s4", "</IR>", "s5"], ["<IR>", "s6", "s7", "</IR>"]]
+    assert segment_labels(src[0]) == ["NMR"] * 5 + ["IR"] * 3 + ["OTHER"]
+    tgt = [["t1", "t2", "t3"], ["t4", "t5", "t6"]]  # same length: token-weighted mean = mean over molecules
+    for layer in model.decoder.transformer_layers:  # zero queries: every source position weighs the same
+        layer.context_attn.linear_query.weight.data.zero_()
+        if layer.context_attn.linear_query.bias is not None:
+            layer.context_attn.linear_query.bias.data.zero_()
+    res = cross_attention_share(model, vocabs, src, tgt, batch_size=1)
+    assert res["segments"] == ["IR", "NMR", "OTHER"] and res["molecules"] == 2
+    want = {"IR": (3 / 9 + 1) / 2, "NMR": 5 / 18, "OTHER": 1 / 18}
+    for seg, share in want.items():
+        assert res["tokens"][seg] == pytest.approx(share)
+        assert res["attention"][seg] == pytest.approx(share, abs=1e-5)  # pads of the batch get no weight
+    assert sum(res["attention_by_layer"][0].values()) == pytest.approx(1.0)
+    # with its own (non-uniform) weights: padding a batch changes nothing, and the shares are not the token shares
+    model, vocabs, _, _ = load_onmt_model(ckpt)
+    for layer in model.decoder.transformer_layers:  # sharpen the tiny random weights: peaked attention
+        layer.context_attn.linear_query.weight.data *= 40.0
+        layer.context_attn.linear_keys.weight.data *= 40.0
+    one, two = (cross_attention_share(model, vocabs, src, tgt, batch_size=b) for b in (1, 2))
+    for seg in want:
+        assert one["attention"][seg] == pytest.approx(two["attention"][seg], abs=1e-5)
+    assert max(abs(one["attention"][s] - want[s]) for s in want) > 1e-3
