@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from onmt_moe.glycan.composition import H2O, MODIFICATIONS, RESIDUES, CompositionIndex, composition_tokens
-from onmt_moe.glycan.spectra_tokens import PROTON, SpecTokConfig, spectrum_tokens
+from onmt_moe.glycan.spectra_tokens import SpecTokConfig, spectrum_tokens
+from onmt_moe.masses import PROTON
 from tests.test_glycan_corpus import SAMPLE, _gen
 
 MASS = {**RESIDUES, **MODIFICATIONS}

@@ -137,8 +137,8 @@ def test_charge_agreement_counts_the_disagreements_by_kind():
 
 
 def test_annotated_charge_is_the_z_that_puts_the_structure_at_the_precursor():
-    from onmt_moe.glycan.fragments import PROTON
     from onmt_moe.glycan.real.realism import AnnotatedPair, annotated_charge
+    from onmt_moe.masses import PROTON
 
     class Glycan:  # only its mass is read
         def mass(self):

@@ -43,8 +43,8 @@ GLC2 = "WURCS=2.0/1,2,1/[a2122h-1b_1-5]/1-1/a4-b1"
 def test_wurcs_graph_identity_dedup_and_precursor_mass_first():
     pytest.importorskip("glypy")
     from onmt_moe.glycan.evaluate import parse_wurcs
-    from onmt_moe.glycan.spectra_tokens import PROTON
     from onmt_moe.glycan.wurcs_tokenizer import tokenize
+    from onmt_moe.masses import PROTON
 
     m3 = parse_wurcs(GLC3).mass()
     prec = m3 - PROTON  # [M-H]- of the trisaccharide
