@@ -53,13 +53,13 @@ class _ContextAttention:
 
 
 @torch.no_grad()
-def _batch_shares(model, vocabs, sources, targets, names: List[str]) -> tuple:
+def _batch_shares(model, vocabs, sources, labels, targets, names: List[str]) -> tuple:
     """Per-layer attention mass per segment summed over real target tokens, and that token count."""
     src, tgt = _ids(vocabs["src"], sources), _ids(vocabs["tgt"], [["<s>", *t, "</s>"] for t in targets])
     src_len = torch.tensor([len(s) for s in sources])
     seg = torch.zeros(len(sources), src.size(1), len(names))  # one-hot segment of each source position
-    for i, toks in enumerate(sources):
-        for j, lab in enumerate(segment_labels(toks)):
+    for i, row in enumerate(labels):
+        for j, lab in enumerate(row):
             seg[i, j, names.index(lab)] = 1.0
     hooks = _ContextAttention(model.decoder)
     try:
@@ -81,16 +81,17 @@ def cross_attention_share(
 ) -> Dict:
     """``{"segments", "attention", "attention_by_layer", "tokens", "molecules"}``: the mean share of
     cross-attention per segment (all layers, and layer by layer) and the mean share of source tokens."""
-    names = sorted({lab for s in sources for lab in segment_labels(s)})
+    labels = [segment_labels(s) for s in sources]  # once per source: for the batches and the token shares
+    names = sorted({lab for row in labels for lab in row})
     mass, n_tgt = torch.zeros(len(model.decoder.transformer_layers), len(names)), 0.0
     for i in range(0, len(sources), batch_size):
-        m, n = _batch_shares(model, vocabs, sources[i : i + batch_size], targets[i : i + batch_size], names)
+        batch = slice(i, i + batch_size)
+        m, n = _batch_shares(model, vocabs, sources[batch], labels[batch], targets[batch], names)
         mass, n_tgt = mass + m, n_tgt + n
     by_layer = mass / n_tgt  # each row sums to 1: every target token's attention is a distribution
     tokens = torch.zeros(len(names))
-    for s in sources:
-        labels = segment_labels(s)
-        tokens += torch.tensor([labels.count(nm) / len(labels) for nm in names])
+    for row in labels:
+        tokens += torch.tensor([row.count(nm) / len(row) for nm in names])
     return {
         "segments": names,
         "attention": dict(zip(names, by_layer.mean(0).tolist())),
