@@ -29,7 +29,7 @@ REDUCING_END_FORMULA: Dict[str, str] = {
 ION_TRAP_PRECURSOR_TOL = 0.5
 ION_TRAP_FRAGMENT_TOL = 0.3
 MATCH_MZ_TOL = 0.5  # annotation <-> spectrum matching (CandyCrunch's tests)
-# a 1- precursor's isotope peaks sit at +1.003 and +2.007 m/z (masses.C13_SPACING), inside an ion trap's
+# a 1- precursor's isotope peaks sit at +1.003 and +2.007 m/z (onmt_moe.masses.C13_SPACING), inside an ion trap's
 # isolation window, so they show up in its MS/MS spectrum above the precursor m/z without being fragments
 ISOTOPE_PEAKS_ABOVE = 2
 MATCH_RT_TOL = 1.0  # minutes
