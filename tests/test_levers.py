@@ -34,7 +34,7 @@ def test_levers_train_then_score_validation_and_train_probe_and_resume(tmp_path,
     trained, decoded = [], []
     monkeypatch.setattr(levers.subprocess, "run", lambda cmd: trained.append(cmd) or _fake_training(cmd))
 
-    def fake_decode(ckpt, src, tgt, out_dir, topts):
+    def fake_decode(ckpt, src, tgt, out_dir, topts, score_src=None):
         decoded.append((os.path.basename(out_dir), os.path.basename(src), topts["beam_size"]))
         os.makedirs(out_dir, exist_ok=True)
         top1 = 0.5 if "train400" in src else 0.25
@@ -70,8 +70,35 @@ def test_levers_train_then_score_validation_and_train_probe_and_resume(tmp_path,
 
 def test_every_lever_is_a_valid_config(tmp_path):
     """What start_training --dry_run checks (runner.resolve validates every key and value), in process."""
-    for name, (template, sets) in levers.LEVERS.items():
+    for name, (template, sets, _corpus) in levers.LEVERS.items():
         overrides = levers.runner.parse_set([f"run.data_dir={TINY}", "train_steps=10", *sets])
         plan = levers.runner.resolve(os.path.join(levers.ROOT, template), str(tmp_path / name), overrides)
         for key, value in levers.runner.parse_set(sets):
             assert plan["train_config"][key] == value, (name, key)
+
+
+def test_corpus_levers_train_on_a_derived_corpus_and_rerank_with_the_formula(tmp_path, monkeypatch):
+    trained, decoded = [], []
+    monkeypatch.setattr(levers.subprocess, "run", lambda cmd: trained.append(cmd) or _fake_training(cmd))
+
+    def fake_decode(ckpt, src, tgt, out_dir, topts, score_src=None):
+        decoded.append((src, score_src))
+        os.makedirs(out_dir, exist_ok=True)
+        json.dump({"topk": {"1": 0.1}}, open(os.path.join(out_dir, "scores.json"), "w"))
+
+    monkeypatch.setattr(levers, "decode_and_score", fake_decode)
+    out = tmp_path / "levers"
+    rows = levers.run_levers(TINY, str(out), ["quarter_data", "no_formula"], steps=10, log=lambda *_: None)
+    assert [r["corpus"] for r in rows] == [levers.CORPUS_CHANGES[c][0] for c in ("quarter", "no_formula")]
+    data_dirs = [s.split("=", 1)[1] for c in trained for s in c if s.startswith("run.data_dir=")]
+    assert data_dirs == [str(out / "_corpus_quarter"), str(out / "_corpus_no_formula")]
+    full = open(os.path.join(TINY, "src-train.txt")).read().splitlines()
+    quarter = (out / "_corpus_quarter" / "src-train.txt").read_text().splitlines()
+    assert quarter == full[: len(full) // 4] and len(quarter) > 0
+    assert (out / "_corpus_quarter" / "src-val.txt").read_text() == open(os.path.join(TINY, "src-val.txt")).read()
+    no_formula = (out / "_corpus_no_formula" / "src-train.txt").read_text().splitlines()
+    assert len(no_formula) == len(full) and all("<FORMULA>" not in line for line in no_formula)
+    assert [line.split("</FORMULA> ", 1)[1] for line in full] == no_formula
+    # decoded from the lever's own sources, re-ranked with the demo sources' formula
+    src, score_src = decoded[-1]
+    assert src == str(out / "_corpus_no_formula" / "src-val.txt") and score_src == os.path.join(TINY, "src-val.txt")

@@ -29,14 +29,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from onmt_moe.data import textbuf as tx
+from onmt_moe.smiles import SMILES_RE, tokenize_smiles  # noqa: F401  (tokenize_smiles: re-exported)
 
 OK, EMPTY, NULL, BAD, PARTIAL = 0, 1, 2, 3, 4
 
 FORMULA_TOKEN_RE = re.compile(r"[A-Z][a-z]?|\d+|.")
 # A well-formed (Hill) formula, optionally charged: used by the tagged format only.
 FORMULA_VALID_RE = re.compile(r"(?:[A-Z][a-z]?\d*)+(?:[+-]\d*)?")
-SMILES_TOKENIZER_PATTERN = r"(\%\([0-9]{3}\)|\[[^\]]+]|Br?|Cl?|N|O|S|P|F|I|b|c|n|o|s|p|\||\(|\)|\.|=|#|-|\+|\\|\/|:|~|@|\?|>>?|\*|\$|\%[0-9]{2}|[0-9])"
-SMILES_RE = re.compile(SMILES_TOKENIZER_PATTERN)
 
 
 class SectionText:
@@ -570,15 +569,6 @@ def _vocab_round1(x: np.ndarray) -> set:
 
 
 # ---------------------------------------------------------------- SMILES
-def tokenize_smiles(smiles: str) -> str:
-    """Molecular Transformer tokenisation; ValueError if the tokens do not
-    reproduce the SMILES (same check as rxn-chemutils)."""
-    tokens = SMILES_RE.findall(smiles)
-    if "".join(tokens) != smiles:
-        raise ValueError(f"SMILES tokens do not reproduce {smiles!r}")
-    return " ".join(tokens)
-
-
 def format_smiles(arr: pa.Array, rdkit_check: bool = False) -> SectionText:
     vals = arr.to_pylist()
     out = SectionText(len(vals))

@@ -107,6 +107,7 @@ def install() -> None:
     _patch_model_saver_step()
     _patch_keep_checkpoint()
     _install_cpu_distributed()  # 13-15
+    import onmt_moe.plugin.random_smiles  # noqa: F401  registers the random_smiles transform
     import onmt_moe.plugin.transforms  # noqa: F401  registers the modality_dropout transform
 
 

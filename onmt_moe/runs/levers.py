@@ -19,29 +19,58 @@ import json
 import os
 import subprocess
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
+from onmt_moe.modality.tags import join_segments, split_segments
 from onmt_moe.runs import runner
 from onmt_moe.runs.paper_table import last_validation_accuracy, markdown_table, write_csv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEMO_CONFIG = "configs/demo_moe.yaml"
 TRAIN_PROBE = 400  # training molecules re-decoded per lever
-# lever name -> (config template, --set overrides). The recipe levers of issue 15; corpus levers
-# (binning, tier, data volume) need another corpus and are rows of docs/demo_recipe.md instead.
-LEVERS: Dict[str, Tuple[str, List[str]]] = {
-    "baseline": (DEMO_CONFIG, []),
-    "dropout_0.1": (DEMO_CONFIG, ["dropout=[0.1]", "attention_dropout=[0.1]"]),  # the recipe before session 5
-    "label_smoothing_0": (DEMO_CONFIG, ["label_smoothing=0.0"]),
-    "warmup_1000": (DEMO_CONFIG, ["warmup_steps=1000"]),
-    "learning_rate_1": (DEMO_CONFIG, ["learning_rate=1.0"]),
-    "batch_128": (DEMO_CONFIG, ["batch_size=128", "valid_batch_size=128"]),
-    "dense": ("configs/demo_dense.yaml", []),
-    "depth_3": (DEMO_CONFIG, ["layers=3"]),
+
+
+class Lever(NamedTuple):
+    """A demo model with ``--set`` overrides (or another template), optionally on a derived corpus."""
+
+    template: str
+    sets: List[str]
+    corpus: Optional[str] = None  # a key of CORPUS_CHANGES: the demo corpus rewritten before training
+
+
+def _drop_formula(line: str) -> str:
+    """A tagged source line without its ``<FORMULA> ... </FORMULA>`` segment."""
+    return " ".join(join_segments([seg for seg in split_segments(line.split()) if seg[0] != "FORMULA"]))
+
+
+# corpus change -> (what it does, the line rewrite of every src file or None, the training lines kept or None)
+CORPUS_CHANGES: Dict[str, Tuple[str, Optional[Callable[[str], str]], Optional[float]]] = {
+    "quarter": ("the first quarter of the training molecules; validation unchanged", None, 0.25),
+    "no_formula": ("every source without its formula segment (re-ranking still uses the formula)", _drop_formula, None),
+}
+
+# The recipe levers of issue 15, each against the same baseline; the tier and NMR binning need a
+# simulated corpus of their own and are rows of docs/demo_recipe.md instead.
+LEVERS: Dict[str, Lever] = {
+    "baseline": Lever(DEMO_CONFIG, []),
+    "dense": Lever("configs/demo_dense.yaml", []),
+    "label_smoothing_0": Lever(DEMO_CONFIG, ["label_smoothing=0.0"]),
+    "warmup_1000": Lever(DEMO_CONFIG, ["warmup_steps=1000"]),
+    "learning_rate_1": Lever(DEMO_CONFIG, ["learning_rate=1.0"]),
+    "batch_128": Lever(DEMO_CONFIG, ["batch_size=128", "valid_batch_size=128"]),
+    "depth_3": Lever(DEMO_CONFIG, ["layers=3"]),
+    "random_smiles": Lever(DEMO_CONFIG, ["transforms=[random_smiles]", "random_smiles_prob=0.5"]),
+    "quarter_data": Lever(DEMO_CONFIG, [], "quarter"),
+    "no_formula": Lever(DEMO_CONFIG, [], "no_formula"),
+    "width_256": Lever(
+        DEMO_CONFIG, ["hidden_size=256", "word_vec_size=256", "moe_expert_d_ff=[256,256,256,256]", "heads=8"]
+    ),
+    "dropout_0.1": Lever(DEMO_CONFIG, ["dropout=[0.1]", "attention_dropout=[0.1]"]),  # the recipe before session 5
 }
 COLUMNS = [
     "lever",
     "sets",
+    "corpus",
     "steps",
     "val_top1",
     "val_top5",
@@ -73,8 +102,29 @@ def _first_lines(src: str, dst: str, n: int) -> str:
     return dst
 
 
-def decode_and_score(ckpt: str, src: str, tgt: str, out_dir: str, topts: dict) -> dict:
-    """Beam-decode ``src`` with ``onmt_translate`` and score it (SMILES; re-ranked by the formula)."""
+def derive_corpus(data_dir: str, out_dir: str, change: str) -> str:
+    """The demo corpus with ``CORPUS_CHANGES[change]`` applied, written once under ``out_dir``."""
+    _, rewrite, keep = CORPUS_CHANGES[change]
+    if os.path.exists(os.path.join(out_dir, "done")):
+        return out_dir
+    os.makedirs(out_dir, exist_ok=True)
+    n_train = sum(1 for _ in open(os.path.join(data_dir, "tgt-train.txt"), encoding="utf-8"))
+    for split in ("train", "val"):
+        n = int(n_train * keep) if keep is not None and split == "train" else None
+        for side in ("src", "tgt"):
+            with open(os.path.join(data_dir, f"{side}-{split}.txt"), encoding="utf-8") as fh:
+                lines = fh.read().splitlines()[:n]
+            if side == "src" and rewrite is not None:
+                lines = [rewrite(line) for line in lines]
+            with open(os.path.join(out_dir, f"{side}-{split}.txt"), "w", encoding="utf-8") as out:
+                out.write("".join(line + "\n" for line in lines))
+    open(os.path.join(out_dir, "done"), "w").write(CORPUS_CHANGES[change][0] + "\n")
+    return out_dir
+
+
+def decode_and_score(ckpt: str, src: str, tgt: str, out_dir: str, topts: dict, score_src: Optional[str] = None) -> dict:
+    """Beam-decode ``src`` with ``onmt_translate`` and score it (SMILES; re-ranked by the formula that
+    ``score_src``, default ``src``, carries)."""
     from onmt_moe.evaluation.scoring import score_files
 
     os.makedirs(out_dir, exist_ok=True)
@@ -83,7 +133,8 @@ def decode_and_score(ckpt: str, src: str, tgt: str, out_dir: str, topts: dict) -
     for key in ("beam_size", "n_best", "min_length", "max_length", "batch_size"):
         cmd += [f"-{key}", str(topts[key])]
     runner.run_logged(cmd, os.path.join(out_dir, "translate.log"), echo=False)
-    return score_files(pred, tgt, topts["n_best"], src_path=src, out_json=os.path.join(out_dir, "scores.json"))
+    scores = os.path.join(out_dir, "scores.json")
+    return score_files(pred, tgt, topts["n_best"], src_path=score_src or src, out_json=scores)
 
 
 def lever_row(name: str, run_dir: str, steps: int) -> dict:
@@ -91,9 +142,11 @@ def lever_row(name: str, run_dir: str, steps: int) -> dict:
     val = json.load(open(os.path.join(run_dir, "val", "scores.json")))
     train = json.load(open(os.path.join(run_dir, "train400", "scores.json")))
     info = json.load(open(os.path.join(run_dir, "run.json")))
+    lever = LEVERS[name]
     return {
         "lever": name,
-        "sets": " ".join(LEVERS[name][1]),
+        "sets": " ".join(lever.sets),
+        "corpus": CORPUS_CHANGES[lever.corpus][0] if lever.corpus else "",
         "steps": steps,
         "val_top1": val["topk"].get("1"),
         "val_top5": val["topk"].get("5"),
@@ -110,30 +163,41 @@ def lever_row(name: str, run_dir: str, steps: int) -> dict:
 
 def run_lever(data_dir: str, run_dir: str, name: str, steps: int, seed: int) -> None:
     """Train one lever (resuming a half-trained folder), then decode the validation and train probes."""
-    template, sets = LEVERS[name]
+    lever = LEVERS[name]
+    corpus = data_dir
+    if lever.corpus:  # beside the lever folders, shared by every lever on the same change
+        corpus = derive_corpus(
+            data_dir, os.path.join(os.path.dirname(run_dir), f"_corpus_{lever.corpus}"), lever.corpus
+        )
     cmd = runner.start_training_command(
-        os.path.join(ROOT, template), run_dir, data_dir, [f"train_steps={steps}", f"seed={seed}", *sets], "vocab,train"
+        os.path.join(ROOT, lever.template),
+        run_dir,
+        corpus,
+        [f"train_steps={steps}", f"seed={seed}", *lever.sets],
+        "vocab,train",
     )
     if subprocess.run(cmd).returncode != 0:
         raise RuntimeError(f"lever {name} failed; see {run_dir}/train.log")
     ckpt = runner.latest_good_checkpoint(run_dir)
     if not ckpt or runner.checkpoint_step(ckpt) < steps:
         raise RuntimeError(f"lever {name}: no checkpoint at step {steps} in {run_dir}")
-    topts = _translate_options(template)
-    tgt_probe = _first_lines(
-        os.path.join(data_dir, "tgt-train.txt"), os.path.join(run_dir, "tgt-train400.txt"), TRAIN_PROBE
-    )
-    src_probe = _first_lines(
-        os.path.join(data_dir, "src-train.txt"), os.path.join(run_dir, "src-train400.txt"), TRAIN_PROBE
-    )
-    decode_and_score(ckpt, src_probe, tgt_probe, os.path.join(run_dir, "train400"), topts)
+    topts = _translate_options(lever.template)
+    train400 = os.path.join(run_dir, "{}-train400.txt").format
+    src_probe = _first_lines(os.path.join(corpus, "src-train.txt"), train400("src"), TRAIN_PROBE)
+    tgt_probe = _first_lines(os.path.join(corpus, "tgt-train.txt"), train400("tgt"), TRAIN_PROBE)
+    # re-ranking reads the formula from the demo corpus' sources, whatever the lever's sources hold
+    formula_src = src_probe
+    if corpus != data_dir:
+        formula_src = _first_lines(os.path.join(data_dir, "src-train.txt"), train400("demo-src"), TRAIN_PROBE)
+    decode_and_score(ckpt, src_probe, tgt_probe, os.path.join(run_dir, "train400"), topts, score_src=formula_src)
     # the validation split last: its scores.json marks the lever finished
     decode_and_score(
         ckpt,
-        os.path.join(data_dir, "src-val.txt"),
-        os.path.join(data_dir, "tgt-val.txt"),
+        os.path.join(corpus, "src-val.txt"),
+        os.path.join(corpus, "tgt-val.txt"),
         os.path.join(run_dir, "val"),
         topts,
+        score_src=os.path.join(data_dir, "src-val.txt"),
     )
 
 
