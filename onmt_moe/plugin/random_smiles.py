@@ -70,10 +70,8 @@ class RandomSmilesTransform(Transform):
         self.rng = random.Random()
         self.replaced = self.seen = self.kept_unparsed = 0
 
-    def warm_up(self, vocabs=None):
-        seed = getattr(self.opts, "seed", -1)
-        if seed is not None and seed > 0:
-            self.rng = random.Random(seed)
+    def _set_seed(self, seed):  # Transform.warm_up calls it when the training seed is > 0
+        self.rng = random.Random(seed)
 
     def apply(self, example, is_train=False, stats=None, **kwargs):
         if not is_train or example is None or not example.get("tgt"):

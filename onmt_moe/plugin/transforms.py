@@ -159,11 +159,6 @@ class ModalityDropoutTransform(Transform):
     def _set_seed(self, seed):
         self.rng = random.Random(seed)
 
-    def warm_up(self, vocabs=None):
-        seed = getattr(self.opts, "seed", -1)
-        if seed is not None and seed > 0:
-            self._set_seed(seed)
-
     def prob_of(self, name: str) -> float:
         return self.probs.get(name, self.prob)
 
