@@ -53,6 +53,7 @@ CORPUS_CHANGES: Dict[str, Tuple[str, Optional[Callable[[str], str]], Optional[fl
 # simulated corpus of their own and are rows of docs/demo_recipe.md instead.
 LEVERS: Dict[str, Lever] = {
     "baseline": Lever(DEMO_CONFIG, []),
+    "baseline_seed2": Lever(DEMO_CONFIG, ["seed=2"]),  # the seed spread every other row is read against
     "dense": Lever("configs/demo_dense.yaml", []),
     "label_smoothing_0": Lever(DEMO_CONFIG, ["label_smoothing=0.0"]),
     "warmup_1000": Lever(DEMO_CONFIG, ["warmup_steps=1000"]),
