@@ -110,7 +110,7 @@ def derive_corpus(data_dir: str, out_dir: str, change: str) -> str:
         return out_dir
     os.makedirs(out_dir, exist_ok=True)
     n_train = sum(1 for _ in open(os.path.join(data_dir, "tgt-train.txt"), encoding="utf-8"))
-    for split in ("train", "val"):
+    for split in ("train", "val", "test"):  # a corpus folder holds all three (levers never decode test)
         n = int(n_train * keep) if keep is not None and split == "train" else None
         for side in ("src", "tgt"):
             with open(os.path.join(data_dir, f"{side}-{split}.txt"), encoding="utf-8") as fh:
