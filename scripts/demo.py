@@ -97,6 +97,7 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--fresh", action="store_true", help="delete an existing run folder of the same name first")
+    ap.add_argument("--data_only", action="store_true", help="build the simulated data and tagged corpus, then stop")
     a = ap.parse_args(argv)
 
     t0 = time.time()
@@ -140,6 +141,9 @@ def main(argv=None) -> int:
         ]
         if subprocess.run(cmd, env=env).returncode != 0:
             return 1
+    if a.data_only:
+        print(f"==> corpus ready: {os.path.join(a.corpus, 'data')}")
+        return 0
     run_dir = os.path.join(a.runs_dir, a.run_name)
     if a.fresh and os.path.isdir(run_dir):
         import shutil

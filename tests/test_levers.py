@@ -105,3 +105,25 @@ def test_corpus_levers_train_on_a_derived_corpus_and_rerank_with_the_formula(tmp
     # decoded from the lever's own sources, re-ranked with the demo sources' formula
     src, score_src = decoded[-1]
     assert src == str(out / "_corpus_no_formula" / "src-val.txt") and score_src == os.path.join(TINY, "src-val.txt")
+
+
+def test_all_molecules_adds_only_molecules_the_demo_corpus_lacks(tmp_path, monkeypatch):
+    """Extra molecules join training after the demo ones; a demo val/test molecule never does."""
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    val_tgt = open(os.path.join(TINY, "tgt-val.txt")).read().splitlines()
+    for split, tgts in {"train": ["[Xe]", val_tgt[0]], "val": ["[Kr]"], "test": ["[Xe]"]}.items():
+        (extra / f"tgt-{split}.txt").write_text("".join(t + "\n" for t in tgts))
+        (extra / f"src-{split}.txt").write_text("".join(f"<FORMULA> X{i} </FORMULA>\n" for i in range(len(tgts))))
+    change = levers.CORPUS_CHANGES["all_molecules"]._replace(extra=str(extra))
+    monkeypatch.setitem(levers.CORPUS_CHANGES, "all_molecules", change)
+    out = levers.derive_corpus(TINY, str(tmp_path / "derived"), "all_molecules")
+    demo_tgt = open(os.path.join(TINY, "tgt-train.txt")).read().splitlines()
+    tgt = open(os.path.join(out, "tgt-train.txt")).read().splitlines()
+    assert tgt == demo_tgt + ["[Xe]", "[Kr]"]  # de-duplicated by target, demo molecules first
+    assert open(os.path.join(out, "src-train.txt")).read().splitlines()[-1] == "<FORMULA> X0 </FORMULA>"
+    assert open(os.path.join(out, "tgt-val.txt")).read().splitlines() == val_tgt
+    missing = change._replace(extra=str(tmp_path / "nowhere"))
+    monkeypatch.setitem(levers.CORPUS_CHANGES, "all_molecules", missing)
+    with pytest.raises(ValueError, match="nowhere.*--data_only"):
+        levers.derive_corpus(TINY, str(tmp_path / "derived2"), "all_molecules")

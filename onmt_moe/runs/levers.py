@@ -43,14 +43,30 @@ def _drop_formula(line: str) -> str:
     return " ".join(join_segments([seg for seg in split_segments(line.split()) if seg[0] != "FORMULA"]))
 
 
-# corpus change -> (what it does, the line rewrite of every src file or None, the training lines kept or None)
-CORPUS_CHANGES: Dict[str, Tuple[str, Optional[Callable[[str], str]], Optional[float]]] = {
-    "quarter": ("the first quarter of the training molecules; validation unchanged", None, 0.25),
-    "no_formula": ("every source without its formula segment (re-ranking still uses the formula)", _drop_formula, None),
+class CorpusChange(NamedTuple):
+    """How a lever's corpus differs from the demo corpus (validation and test splits are never changed)."""
+
+    description: str
+    rewrite: Optional[Callable[[str], str]] = None  # applied to every source line
+    keep: Optional[float] = None  # the first fraction of the training lines kept
+    extra: Optional[str] = None  # a tagged corpus folder (under ROOT) whose other molecules join training
+
+
+ALL_MOLECULES_CORPUS = "data/demo_small_all_tagged/data"
+CORPUS_CHANGES: Dict[str, CorpusChange] = {
+    "quarter": CorpusChange("the first quarter of the training molecules; validation unchanged", keep=0.25),
+    "no_formula": CorpusChange(
+        "every source without its formula segment (re-ranking still uses the formula)", rewrite=_drop_formula
+    ),
+    "all_molecules": CorpusChange(
+        "training adds every molecule of the whole bundled list that is not in the demo corpus",
+        extra=ALL_MOLECULES_CORPUS,
+    ),
 }
 
 # The recipe levers of issue 15, each against the same baseline; the tier and NMR binning need a
-# simulated corpus of their own and are rows of docs/demo_recipe.md instead.
+# simulated corpus of their own and are rows of docs/demo_recipe.md instead (all_molecules reads one
+# that only adds training molecules, so it stays a row here).
 LEVERS: Dict[str, Lever] = {
     "baseline": Lever(DEMO_CONFIG, []),
     "baseline_seed2": Lever(DEMO_CONFIG, ["seed=2"]),  # the seed spread every other row is read against
@@ -63,6 +79,7 @@ LEVERS: Dict[str, Lever] = {
     "random_smiles": Lever(DEMO_CONFIG, ["transforms=[random_smiles]", "random_smiles_prob=0.5"]),
     "quarter_data": Lever(DEMO_CONFIG, [], "quarter"),
     "no_formula": Lever(DEMO_CONFIG, [], "no_formula"),
+    "all_molecules": Lever(DEMO_CONFIG, [], "all_molecules"),
     "width_256": Lever(
         DEMO_CONFIG, ["hidden_size=256", "word_vec_size=256", "moe_expert_d_ff=[256,256,256,256]", "heads=8"]
     ),
@@ -103,23 +120,53 @@ def _first_lines(src: str, dst: str, n: int) -> str:
     return dst
 
 
+def _read_split(data_dir: str, split: str) -> Tuple[List[str], List[str]]:
+    """The (source, target) lines of one split of a corpus folder."""
+    return tuple(
+        open(os.path.join(data_dir, f"{side}-{split}.txt"), encoding="utf-8").read().splitlines()
+        for side in ("src", "tgt")
+    )
+
+
+def _extra_molecules(extra_dir: str, seen: set) -> Tuple[List[str], List[str]]:
+    """Every (source, target) pair of ``extra_dir`` (all splits) whose target is not in ``seen``."""
+    if not os.path.exists(os.path.join(extra_dir, "src-test.txt")):
+        raise ValueError(
+            f"lever corpus {extra_dir} is missing; build it with "
+            "`python scripts/demo.py --data data/demo_small_all --molecules 44432 --data_only`"
+        )
+    src, tgt = [], []
+    for split in ("train", "val", "test"):
+        for s, t in zip(*_read_split(extra_dir, split)):
+            if t not in seen:  # one row per molecule: a demo validation/test molecule never joins training
+                seen.add(t)
+                src.append(s)
+                tgt.append(t)
+    return src, tgt
+
+
 def derive_corpus(data_dir: str, out_dir: str, change: str) -> str:
     """The demo corpus with ``CORPUS_CHANGES[change]`` applied, written once under ``out_dir``."""
-    _, rewrite, keep = CORPUS_CHANGES[change]
+    rule = CORPUS_CHANGES[change]
     if os.path.exists(os.path.join(out_dir, "done")):
         return out_dir
+    splits = {split: _read_split(data_dir, split) for split in ("train", "val", "test")}
+    src, tgt = splits["train"]
+    if rule.keep is not None:
+        n = int(len(tgt) * rule.keep)
+        splits["train"] = (src[:n], tgt[:n])
+    if rule.extra is not None:
+        seen = {t for _, tgts in splits.values() for t in tgts}
+        more_src, more_tgt = _extra_molecules(os.path.join(ROOT, rule.extra), seen)
+        splits["train"] = (src + more_src, tgt + more_tgt)  # appended: the demo molecules stay first
     os.makedirs(out_dir, exist_ok=True)
-    n_train = sum(1 for _ in open(os.path.join(data_dir, "tgt-train.txt"), encoding="utf-8"))
-    for split in ("train", "val", "test"):  # a corpus folder holds all three (levers never decode test)
-        n = int(n_train * keep) if keep is not None and split == "train" else None
-        for side in ("src", "tgt"):
-            with open(os.path.join(data_dir, f"{side}-{split}.txt"), encoding="utf-8") as fh:
-                lines = fh.read().splitlines()[:n]
-            if side == "src" and rewrite is not None:
-                lines = [rewrite(line) for line in lines]
+    for split, (src, tgt) in splits.items():  # a corpus folder holds all three (levers never decode test)
+        if rule.rewrite is not None:
+            src = [rule.rewrite(line) for line in src]
+        for side, lines in (("src", src), ("tgt", tgt)):
             with open(os.path.join(out_dir, f"{side}-{split}.txt"), "w", encoding="utf-8") as out:
                 out.write("".join(line + "\n" for line in lines))
-    open(os.path.join(out_dir, "done"), "w").write(CORPUS_CHANGES[change][0] + "\n")
+    open(os.path.join(out_dir, "done"), "w").write(rule.description + "\n")
     return out_dir
 
 
@@ -147,7 +194,7 @@ def lever_row(name: str, run_dir: str, steps: int) -> dict:
     return {
         "lever": name,
         "sets": " ".join(lever.sets),
-        "corpus": CORPUS_CHANGES[lever.corpus][0] if lever.corpus else "",
+        "corpus": CORPUS_CHANGES[lever.corpus].description if lever.corpus else "",
         "steps": steps,
         "val_top1": val["topk"].get("1"),
         "val_top5": val["topk"].get("5"),
