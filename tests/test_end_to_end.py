@@ -80,6 +80,7 @@ def test_dense_baseline_run_folder(tmp_path):
     info = json.loads((d / "run.json").read_text())
     assert all(info["stages"][s]["status"] == "ok" for s in ("vocab", "train", "translate", "score"))
     assert info["params_total"] == info["params_active"] > 0
+    assert info["machine"]["cores"] >= 1 and info["machine"]["torch_cpu_capability"]  # cross-machine traces
     # partial-modality inference with the real checkpoint: every subset of {FORMULA, NMR} is decoded and scored
     r = subprocess.run(
         [sys.executable, os.path.join(ROOT, "benchmark", "modality_benchmark.py"), "--run", str(d), "--mode", "drop"],

@@ -205,7 +205,7 @@ def lever_row(name: str, run_dir: str, steps: int) -> dict:
         "train400_top10": train["topk"].get("10"),
         "val_acc": last_validation_accuracy(run_dir),
         "train_seconds": info.get("stages", {}).get("train", {}).get("seconds"),
-        "run_dir": run_dir,
+        "run_dir": os.path.relpath(run_dir),  # relative, so a committed table names no machine's paths
     }
 
 

@@ -353,6 +353,28 @@ def _versions() -> Dict[str, str]:
     return out
 
 
+def _machine() -> Dict[str, object]:
+    """What a run's numbers may depend on beyond code and seed: the same seeded run gave validation
+    top-1 0.7-6 points apart on two machines (docs/demo_recipe.md), so the CPU goes on record."""
+    import platform
+
+    import torch  # already imported by every stage that trains or decodes
+
+    cpu = platform.processor() or platform.machine()
+    try:  # Linux names the model here; platform.processor() is often empty there
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),  # the SIMD kernels torch picked
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
 def resolve(template_path: str, run_dir: str, overrides=(), resume: bool = False) -> dict:
     """Build the plan: the resolved onmt_train config and everything start_training needs."""
     template = load_template(template_path)
@@ -854,6 +876,7 @@ def execute(plan: dict, stages: Sequence[str] = STAGES, echo: bool = True) -> di
     )
     info.setdefault("stages", {})
     info["versions"] = _versions()
+    info["machine"] = _machine()
     info["git_commit"] = _git_commit()
     write_configs(plan)
     copy_corpus_summary(plan)
