@@ -74,8 +74,9 @@ bench-paper: install data-paper
 
 # The demo's recipe levers (runs/levers.py), one at a time, scored on the validation split and on 400
 # training molecules. Builds the demo corpus and, for the all_molecules lever, one of the whole bundled
-# list (both skipped when present). Resumable in <= 2.5 h pieces.
-bench-levers: install
+# list; the with_ir_* / with_msms_* levers build theirs from `make data-paper` (all skipped when present).
+# Resumable in <= 2.5 h pieces.
+bench-levers: install data-paper
 	$(PY) scripts/demo.py --data_only
 	$(PY) scripts/demo.py --data data/demo_small_all --molecules 44432 --data_only
 	OMP_NUM_THREADS=2 $(PY) scripts/bench_levers.py --max_hours 2.5

@@ -127,3 +127,29 @@ def test_all_molecules_adds_only_molecules_the_demo_corpus_lacks(tmp_path, monke
     monkeypatch.setitem(levers.CORPUS_CHANGES, "all_molecules", missing)
     with pytest.raises(ValueError, match="nowhere.*--data_only"):
         levers.derive_corpus(TINY, str(tmp_path / "derived2"), "all_molecules")
+
+
+def test_spectra_levers_swap_in_the_same_molecules_sources_and_refuse_a_changed_split(tmp_path, monkeypatch):
+    """with_ir_* / with_msms_*: every split keeps the demo's molecules, in order, with the other corpus'
+    sources; a demo molecule the other corpus lacks is an error naming the folder, never a dropped row."""
+    other = tmp_path / "other"
+    other.mkdir()
+    splits = {s: open(os.path.join(TINY, f"tgt-{s}.txt")).read().splitlines() for s in ("train", "val", "test")}
+    for split, tgts in splits.items():  # the other corpus holds the molecules in another order and split
+        (other / f"tgt-{split}.txt").write_text("".join(t + "\n" for t in reversed(tgts)))
+        (other / f"src-{split}.txt").write_text("".join(f"<IR> {t} </IR>\n" for t in reversed(tgts)))
+    monkeypatch.setattr(levers, "spectra_corpus", lambda name: str(other))
+    out = tmp_path / "derived"
+    levers.derive_corpus(TINY, str(out), "ir_25")
+    for split, tgts in splits.items():
+        assert (out / f"tgt-{split}.txt").read_text().splitlines() == tgts
+        assert (out / f"src-{split}.txt").read_text().splitlines() == [f"<IR> {t} </IR>" for t in tgts]
+    (other / "tgt-val.txt").write_text("C\n")
+    with pytest.raises(ValueError, match=r"other: \d+ val molecule\(s\) of the demo corpus missing"):
+        levers.derive_corpus(TINY, str(tmp_path / "derived2"), "msms_4")
+
+
+def test_spectra_corpus_needs_the_paper_data_and_says_how_to_build_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(levers, "ROOT", str(tmp_path))
+    with pytest.raises(ValueError, match="make data-paper"):
+        levers.spectra_corpus("ir_50")

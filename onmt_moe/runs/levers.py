@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -50,9 +51,45 @@ class CorpusChange(NamedTuple):
     rewrite: Optional[Callable[[str], str]] = None  # applied to every source line
     keep: Optional[float] = None  # the first fraction of the training lines kept
     extra: Optional[str] = None  # a tagged corpus folder (under ROOT) whose other molecules join training
+    sources: Optional[str] = None  # a key of SPECTRA_CORPORA: that corpus' sources of the same molecules replace ours
 
 
 ALL_MOLECULES_CORPUS = "data/demo_small_all_tagged/data"
+PAPER_DATA = "data/paper_small"  # `make data-paper`: every modality for the demo's molecules
+# The demo's molecules with IR or MS/MS added (`make data-paper` simulates every modality for them;
+# same NMR draws and binning): name -> (generate_input sections, IR points, MS/MS peaks per list).
+SPECTRA_CORPORA: Dict[str, Tuple[str, int, int]] = {
+    "ir_50": ("formula,h_nmr,c_nmr,ir", 50, 8),
+    "ir_25": ("formula,h_nmr,c_nmr,ir", 25, 8),
+    "msms_8": ("formula,h_nmr,c_nmr,pos_msms,neg_msms", 50, 8),
+    "msms_4": ("formula,h_nmr,c_nmr,pos_msms,neg_msms", 50, 4),
+}
+
+
+def spectra_corpus(name: str) -> str:
+    """The tagged corpus of ``SPECTRA_CORPORA[name]`` (absolute), built from ``PAPER_DATA`` when missing."""
+    data_dir = os.path.join(ROOT, f"data/paper_small_nmr_{name}_tagged/data")
+    if os.path.exists(os.path.join(data_dir, "src-test.txt")):
+        return data_dir
+    parquet = os.path.join(ROOT, PAPER_DATA)
+    # demo.py would simulate NMR-only data into an empty folder, so the spectra must be there first
+    if not os.path.isdir(parquet) or not any(f.endswith(".parquet") for f in os.listdir(parquet)):
+        raise ValueError(f"lever corpus {name} needs {PAPER_DATA} (every modality); build it with `make data-paper`")
+    sections, ir_points, top_k = SPECTRA_CORPORA[name]
+    cmd = [sys.executable, os.path.join(ROOT, "scripts", "demo.py"), "--data", parquet]
+    cmd += ["--corpus", os.path.dirname(data_dir), "--modalities", sections, "--data_only"]
+    cmd += ["--ir_points", str(ir_points), "--msms_top_k", str(top_k)]
+    if subprocess.run(cmd).returncode != 0:
+        raise RuntimeError(f"building lever corpus {name} failed: {' '.join(cmd)}")
+    return data_dir
+
+
+def _spectra_change(name: str) -> CorpusChange:
+    sections, ir_points, top_k = SPECTRA_CORPORA[name]
+    what = f"{ir_points} IR points" if "ir" in sections.split(",") else f"MS/MS, {top_k} peaks per list"
+    return CorpusChange(f"the same molecules with {what} added to formula + NMR", sources=name)
+
+
 CORPUS_CHANGES: Dict[str, CorpusChange] = {
     "quarter": CorpusChange("the first quarter of the training molecules; validation unchanged", keep=0.25),
     "no_formula": CorpusChange(
@@ -62,6 +99,7 @@ CORPUS_CHANGES: Dict[str, CorpusChange] = {
         "training adds every molecule of the whole bundled list that is not in the demo corpus",
         extra=ALL_MOLECULES_CORPUS,
     ),
+    **{name: _spectra_change(name) for name in SPECTRA_CORPORA},
 }
 
 # The recipe levers of issue 15, each against the same baseline; the tier and NMR binning need a
@@ -80,6 +118,7 @@ LEVERS: Dict[str, Lever] = {
     "quarter_data": Lever(DEMO_CONFIG, [], "quarter"),
     "no_formula": Lever(DEMO_CONFIG, [], "no_formula"),
     "all_molecules": Lever(DEMO_CONFIG, [], "all_molecules"),
+    **{f"with_{name}": Lever(DEMO_CONFIG, [], name) for name in SPECTRA_CORPORA},  # IR compression, MS/MS top-k
     "width_256": Lever(
         DEMO_CONFIG, ["hidden_size=256", "word_vec_size=256", "moe_expert_d_ff=[256,256,256,256]", "heads=8"]
     ),
@@ -145,6 +184,21 @@ def _extra_molecules(extra_dir: str, seen: set) -> Tuple[List[str], List[str]]:
     return src, tgt
 
 
+def _swap_sources(splits: Dict[str, Tuple[List[str], List[str]]], name: str) -> None:
+    """Replace every split's sources by those ``spectra_corpus(name)`` holds for the same target molecules."""
+    sources_dir = spectra_corpus(name)
+    by_target = {}
+    for split in ("train", "val", "test"):
+        by_target.update({t: s for s, t in zip(*_read_split(sources_dir, split))})
+    for split, (src, tgt) in splits.items():
+        missing = [t for t in tgt if t not in by_target]
+        if missing:  # a changed split would make the lever's validation score incomparable
+            raise ValueError(
+                f"{sources_dir}: {len(missing)} {split} molecule(s) of the demo corpus missing, e.g. {missing[0]!r}"
+            )
+        splits[split] = ([by_target[t] for t in tgt], tgt)
+
+
 def derive_corpus(data_dir: str, out_dir: str, change: str) -> str:
     """The demo corpus with ``CORPUS_CHANGES[change]`` applied, written once under ``out_dir``."""
     rule = CORPUS_CHANGES[change]
@@ -159,6 +213,8 @@ def derive_corpus(data_dir: str, out_dir: str, change: str) -> str:
         seen = {t for _, tgts in splits.values() for t in tgts}
         more_src, more_tgt = _extra_molecules(os.path.join(ROOT, rule.extra), seen)
         splits["train"] = (src + more_src, tgt + more_tgt)  # appended: the demo molecules stay first
+    if rule.sources is not None:
+        _swap_sources(splits, rule.sources)
     os.makedirs(out_dir, exist_ok=True)
     for split, (src, tgt) in splits.items():  # a corpus folder holds all three (levers never decode test)
         if rule.rewrite is not None:
