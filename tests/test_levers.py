@@ -59,6 +59,7 @@ def test_levers_train_then_score_validation_and_train_probe_and_resume(tmp_path,
     assert open(probe).read().splitlines() == open(os.path.join(TINY, "src-train.txt")).read().splitlines()[:400]
     sets = [c[i + 1] for c in trained for i, x in enumerate(c) if x == "--set"]
     assert "dropout=[0.1]" in sets and "--stages" in trained[0] and "vocab,train" in trained[0]
+    assert sets.count("batch_size=64") == 2  # the committed rows' batches, pinned whatever the template says
     trained.clear()
     assert len(levers.run_levers(TINY, out, ["baseline", "dropout_0.1"], steps=10, log=lambda *_: None)) == 2
     assert trained == []  # finished levers are read back
