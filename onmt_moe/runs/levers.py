@@ -74,10 +74,15 @@ def spectra_corpus(name: str) -> str:
     data_dir = os.path.join(ROOT, f"data/paper_small_nmr_{name}_tagged/data")
     if os.path.exists(os.path.join(data_dir, "src-test.txt")):
         return data_dir
+    from onmt_moe.data.pipeline import DataError, list_inputs
+
     parquet = os.path.join(ROOT, PAPER_DATA)
-    # demo.py would simulate NMR-only data into an empty folder, so the spectra must be there first
-    if not os.path.isdir(parquet) or not any(f.endswith(".parquet") for f in os.listdir(parquet)):
-        raise ValueError(f"lever corpus {name} needs {PAPER_DATA} (every modality); build it with `make data-paper`")
+    try:  # demo.py would simulate NMR-only data into an empty folder, so the spectra must be there first
+        list_inputs(parquet)
+    except DataError:
+        raise ValueError(
+            f"lever corpus {name} needs {PAPER_DATA} (every modality); build it with `make data-paper`"
+        ) from None
     sections, ir_points, top_k = SPECTRA_CORPORA[name]
     cmd = [sys.executable, os.path.join(ROOT, "scripts", "demo.py"), "--data", parquet]
     cmd += ["--corpus", os.path.dirname(data_dir), "--modalities", sections, "--data_only"]
