@@ -23,8 +23,11 @@ $(VENV)/.installed: requirements.txt setup.py
 # onmt_moe_predict's MS/MS readers (matchms); its tests run under `make test`.
 # torch/numpy/scipy/pandas/rdkit/networkx stay pinned; matchms and sparsestack go in with --no-deps
 # (their metadata would downgrade scipy and networkx, see requirements-predict.txt).
-$(VENV)/.predict-installed: $(VENV)/.installed requirements-predict.txt requirements-predict-nodeps.txt
-	$(PY) -m pip freeze | grep -iE '^(torch|numpy|scipy|pandas|rdkit|networkx)==' > $(VENV)/extras-pin.txt
+# The pins every extra installs against (written once, after the core install).
+$(VENV)/extras-pin.txt: $(VENV)/.installed
+	$(PY) -m pip freeze | grep -iE '^(torch|numpy|scipy|pandas|rdkit|networkx)==' > $@
+
+$(VENV)/.predict-installed: $(VENV)/extras-pin.txt requirements-predict.txt requirements-predict-nodeps.txt
 	$(PY) -m pip install -q -c $(VENV)/extras-pin.txt -r requirements-predict.txt
 	$(PY) -m pip install -q --no-deps -r requirements-predict-nodeps.txt
 	touch $@
@@ -44,10 +47,10 @@ demo: install
 
 # one multi-task glycan model (structure, spectrum, text, retrieval) on CPU; needs the glycan extras
 demo-glycan: install install-glycan
-	OMP_NUM_THREADS=2 $(PY) scripts/demo_glycan.py
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) scripts/demo_glycan.py
 
 # only the glycan extras (glypy, glycowork; no torch involvement), torch stays pinned
-install-glycan: install
+install-glycan: $(VENV)/extras-pin.txt
 	$(PY) -m pip install -q -c $(VENV)/extras-pin.txt -r requirements-glycan.txt
 
 bench: install
@@ -70,7 +73,7 @@ data-paper: install
 	OMP_NUM_THREADS=1 $(PY) scripts/simulate_dataset.py --out $(PAPER_DATA) --n $(PAPER_N) --seed 0 --fast \
 		--workers 2 --chunk-size 5000 --max-heavy 14 --smiles-file data/demo/small_tier_molecules.smi.gz --quiet; fi
 bench-paper: install data-paper
-	OMP_NUM_THREADS=2 $(PY) scripts/bench_paper.py --data $(PAPER_DATA) --steps $(PAPER_STEPS) --seeds $(PAPER_SEEDS) --max_hours 2.5
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) scripts/bench_paper.py --data $(PAPER_DATA) --steps $(PAPER_STEPS) --seeds $(PAPER_SEEDS) --max_hours 2.5
 
 # The demo's recipe levers (runs/levers.py), one at a time, scored on the validation split and on 400
 # training molecules. Builds the demo corpus and, for the all_molecules lever, one of the whole bundled
@@ -79,21 +82,21 @@ bench-paper: install data-paper
 bench-levers: install data-paper
 	$(PY) scripts/demo.py --data_only
 	$(PY) scripts/demo.py --data data/demo_small_all --molecules 44432 --data_only
-	OMP_NUM_THREADS=2 $(PY) scripts/bench_levers.py --max_hours 2.5
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) scripts/bench_levers.py --max_hours 2.5
 
 # Glycan structures from simulated spectra, scored on the three shared real LC-MS/MS sets (closed-set
 # library of N/O glycans, reduced-end ion-trap simulator; onmt_moe/runs/glycan_real.py). Resumable.
 # REAL_GLYCAN: the shared real sets (see docs/glycan.md). About 1.5 h on 2 cores.
 REAL_GLYCAN ?= ../shared/data/real_glycan
 bench-glycan-real: install install-extras
-	OMP_NUM_THREADS=2 $(PY) scripts/bench_glycan_real.py --real $(REAL_GLYCAN) --workers 2
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) scripts/bench_glycan_real.py --real $(REAL_GLYCAN) --workers 2
 
 # bench-glycan-real plus each real set's matched subset beside its simulated twin, scored by the same model
 bench-glycan-twin: install install-extras
-	OMP_NUM_THREADS=2 $(PY) scripts/bench_glycan_real.py --real $(REAL_GLYCAN) --workers 2 --twin
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) scripts/bench_glycan_real.py --real $(REAL_GLYCAN) --workers 2 --twin
 
 # Optional: the glycan dataset build (glycowork) and the full NMR simulator (csp5); torch stays pinned.
-install-extras: install install-predict
+install-extras: install-predict $(VENV)/extras-pin.txt
 	$(PY) -m pip install -q -c $(VENV)/extras-pin.txt -r requirements-glycan.txt -r requirements-simulate.txt
 
 # Benchmark-scale simulated set: 200,000 MOSES molecules (molsets wheel data, read without

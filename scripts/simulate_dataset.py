@@ -38,10 +38,24 @@ from onmt_moe.simulate import ir, molecules, nmr, schema  # noqa: E402
 from onmt_moe.simulate import rows as row_builder  # noqa: E402
 
 
+class SimulateError(Exception):
+    """A bad input or an empty result: one line on stderr, exit code 2."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if n < 1:  # numpy slicing would read -1 as "all but one"
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True)
-    p.add_argument("--n", type=int, default=6000, help="number of molecules to sample (after filtering)")
+    p.add_argument("--n", type=_positive_int, default=6000, help="number of molecules to sample (after filtering)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fast", action="store_true", help="additive-increment NMR estimate instead of csp5")
     p.add_argument(
@@ -123,29 +137,45 @@ def select_molecules(args):
         )
         return kept, rejected, len(kept)
     if args.smiles_file:
-        kept, rejected, seen = [], [], set()
-        opener = gzip.open if args.smiles_file.endswith(".gz") else open
-        with opener(args.smiles_file, "rt") as fh:
-            for line in fh:
-                smi = line.strip().split()[0] if line.strip() else ""
-                if not smi:
-                    continue
-                m = Chem.MolFromSmiles(smi)
-                reason = molecules.filter_reason(m, cfg)
-                can = Chem.MolToSmiles(m) if m is not None else None
-                if reason is None and can in seen:
-                    reason = "duplicate"
-                if reason is None:
-                    seen.add(can)
-                    kept.append({"smiles": can, "source": os.path.basename(args.smiles_file)})
-                else:
-                    rejected.append({"input": smi, "source": args.smiles_file, "reason": reason})
+        kept, rejected = _read_smiles_file(args.smiles_file, cfg)
     else:
         kept, rejected = molecules.load_molecules(sources, cfg)
     rng = np.random.default_rng(args.seed)
     order = rng.permutation(len(kept))
     chosen = [kept[i] for i in order[: args.n]]
     return chosen, rejected, len(kept)
+
+
+def _smiles_lines(path: str):
+    """(line number, first field) of every non-blank line; a missing or undecodable file is one line."""
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:
+            lines = fh.readlines()
+    except FileNotFoundError:
+        raise SimulateError(f"--smiles-file {path}: no such file") from None
+    except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
+        raise SimulateError(f"--smiles-file {path}: cannot read it ({e})") from None
+    except UnicodeDecodeError as e:
+        raise SimulateError(f"--smiles-file {path}: not UTF-8 text (byte {e.start}: {e.reason})") from None
+    return [(k, ln.split()[0]) for k, ln in enumerate(lines, 1) if ln.strip()]
+
+
+def _read_smiles_file(path: str, cfg):
+    """Kept molecules (canonical, de-duplicated) and rejected inputs, each with its reason."""
+    kept, rejected, seen = [], [], set()
+    for _, smi in _smiles_lines(path):
+        m = Chem.MolFromSmiles(smi)
+        reason = molecules.filter_reason(m, cfg)
+        can = Chem.MolToSmiles(m) if m is not None else None
+        if reason is None and can in seen:
+            reason = "duplicate"
+        if reason is None:
+            seen.add(can)
+            kept.append({"smiles": can, "source": os.path.basename(path)})
+        else:
+            rejected.append({"input": smi, "source": path, "reason": reason})
+    return kept, rejected
 
 
 def nmr_shifts(smiles, args, log):
@@ -195,11 +225,34 @@ def _csp5_row(idx, smiles, shifts, args):
         return None, f"simulation: {exc}"
 
 
+def _write_filtered_out(out: str, rejected) -> None:
+    with open(os.path.join(out, "filtered_out.csv"), "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=["input", "source", "reason"])
+        w.writeheader()
+        w.writerows(rejected)
+
+
 def main(argv=None):
     args = parse_args(argv)
+    try:
+        return simulate(args, argv)
+    except SimulateError as e:
+        print(f"simulate_dataset: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def simulate(args, argv=None):
     t_start = time.time()
     log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
     chosen, rejected, n_pass = select_molecules(args)
+    if not chosen:
+        # nothing to simulate is an error, but the reasons are kept: filtered_out.csv says why
+        os.makedirs(args.out, exist_ok=True)
+        _write_filtered_out(args.out, rejected)
+        raise SimulateError(
+            f"no molecule passes the filter ({len(rejected)} inputs refused; reasons in "
+            f"{os.path.join(args.out, 'filtered_out.csv')})"
+        )
     log(f"{n_pass} molecules pass the filter; simulating {len(chosen)} ({'fast' if args.fast else 'csp5'} NMR)")
     smiles = [c["smiles"] for c in chosen]
     if args.dump_smiles:
@@ -236,10 +289,7 @@ def main(argv=None):
             )
     if rows:
         sizes.append(schema.write_chunk(rows, os.path.join(args.out, f"aligned_chunk_{chunk}.parquet")))
-    with open(os.path.join(args.out, "filtered_out.csv"), "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=["input", "source", "reason"])
-        w.writeheader()
-        w.writerows(rejected)
+    _write_filtered_out(args.out, rejected)
     with open(os.path.join(args.out, "rejects.csv"), "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=["input", "source", "reason"])
         w.writeheader()
@@ -273,6 +323,8 @@ def main(argv=None):
     with open(os.path.join(args.out, "summary.json"), "w") as fh:
         json.dump(summary, fh, indent=1)
     log(json.dumps(summary, indent=1))
+    if n_ok == 0:  # every selected molecule failed: rejects.csv and summary.json say why
+        raise SimulateError(f"all {len(failed)} molecules failed simulation (reasons in {args.out}/rejects.csv)")
     return summary
 
 
