@@ -6,7 +6,7 @@ TORCH_SPEC  ?= torch==2.13.0
 BIN         := $(VENV)/bin
 PY          := $(BIN)/python
 
-.PHONY: install test lint demo demo-glycan install-glycan bench bench-quality bench-paper bench-levers bench-glycan-real bench-glycan-twin clean-venv install-extras install-predict data-large data-small data-paper compare-benchmark
+.PHONY: install test lint docs demo demo-glycan install-glycan bench bench-quality bench-paper bench-levers bench-glycan-real bench-glycan-twin clean-venv install-extras install-predict data-large data-small data-paper compare-benchmark
 
 install: $(VENV)/.installed
 
@@ -41,9 +41,14 @@ test: install install-predict
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(PY) scripts/check_links.py
 
 demo: install
 	$(PY) scripts/demo.py
+
+# docs/results.md from the tables in benchmark/results/ (tests/test_docs.py checks it is up to date)
+docs: install
+	$(PY) scripts/make_results_doc.py
 
 # one multi-task glycan model (structure, spectrum, text, retrieval) on CPU; needs the glycan extras
 demo-glycan: install install-glycan
@@ -86,8 +91,8 @@ bench-levers: install data-paper
 
 # Glycan structures from simulated spectra, scored on the three shared real LC-MS/MS sets (closed-set
 # library of N/O glycans, reduced-end ion-trap simulator; onmt_moe/runs/glycan_real.py). Resumable.
-# REAL_GLYCAN: the shared real sets (see docs/glycan.md). About 1.5 h on 2 cores.
-REAL_GLYCAN ?= ../shared/data/real_glycan
+# REAL_GLYCAN: the three real sets, committed under data/real_glycan (see its README). About 1.5 h on 2 cores.
+REAL_GLYCAN ?= data/real_glycan
 bench-glycan-real: install install-extras
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) scripts/bench_glycan_real.py --real $(REAL_GLYCAN) --workers 2
 
