@@ -176,7 +176,7 @@ def paper_table(rows: Rows) -> list[str]:
         ],
         body,
     )
-    out += ["", "The paper's three relations, checked on the means above:", ""]
+    out += ["", "The paper's relations, checked on the means above:", ""]
     allm = "NMR+IR+MS"
     rels = [
         _relation(
@@ -199,6 +199,13 @@ def paper_table(rows: Rows) -> list[str]:
             (allm, "moe"),
             ("NMR", "dense"),
             "MoE on all modalities 76 %, dense on NMR 70 %",
+        ),
+        _relation(
+            cells,
+            "adding IR and MS/MS to NMR helps the MoE (the goal of the signals work)",
+            (allm, "moe"),
+            ("NMR", "moe"),
+            "MoE on all modalities 76.0 %, MoE on NMR 69.8 %",
         ),
     ]
     out += [r for r in rels if r]
