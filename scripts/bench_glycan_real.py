@@ -19,7 +19,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=d.data, help="library dataset folder (built when missing)")
     ap.add_argument("--run", default=d.run, help="run folder (trained when it has no scores.json)")
-    ap.add_argument("--real", default=d.real, help="folder of the shared real sets")
+    ap.add_argument("--real", default=d.real, help="folder of the real sets (default: the committed data/real_glycan)")
     ap.add_argument("--results", default=d.results, help="table path without extension (.csv and .md)")
     ap.add_argument("--config", default=d.config)
     ap.add_argument("--steps", type=int, default=d.steps)

@@ -2,8 +2,8 @@
 """Fit the glycan simulator's intensity rules on one annotated real set (onmt_moe/glycan/real/intensity_fit.py).
 
     python scripts/fit_glycan_intensities.py \\
-        --spectra ../shared/data/real_glycan/GPST000017/JC_141128PGMa.xlsx \\
-        --annotations ../shared/data/real_glycan/GPST000017/df_mz_GPST000017.csv --glycan_class O \\
+        --spectra data/real_glycan/GPST000017/JC_141128PGMa.xlsx \\
+        --annotations data/real_glycan/GPST000017/df_mz_GPST000017.csv --glycan_class O \\
         --out onmt_moe/glycan/data/intensity_rules.json
 
 The packaged table was fitted on GPST000017 only; the other two shared sets judge it

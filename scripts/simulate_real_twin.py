@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """The simulated twin of a real annotated set: its annotated structures simulated, written as real sets are.
 
-    python scripts/simulate_real_twin.py --spectra ../shared/data/real_glycan/GPST000350/JC_200217P1N_200218002345.xlsx \\
-        --annotations ../shared/data/real_glycan/GPST000350/df_mz_GPST000350.csv --glycan_class N \\
+    python scripts/simulate_real_twin.py --spectra data/real_glycan/GPST000350/JC_200217P1N_200218002345.xlsx \\
+        --annotations data/real_glycan/GPST000350/df_mz_GPST000350.csv --glycan_class N \\
         --reducing_end reduced --mz_sigma 0.15 --intensity_rules fitted --out_dir data/twin_GPST000350
 
 With --real the matched real spectra themselves are written the same way (<stem>_real.*), the control

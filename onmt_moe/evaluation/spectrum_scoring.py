@@ -1,7 +1,7 @@
 """Score predicted spectra of the SMILES track (structure -> spectrum, ``generate_input --pred_spectra``).
 
 Targets and predictions are spectra lines of the benchmark format (``1HNMR … 13CNMR … IR … E0Pos …``,
-see docs/benchmark-format.md) or of the tagged format (the same sections inside ``<NAME> … </NAME>``
+see docs/usage.md, "The source format") or of the tagged format (the same sections inside ``<NAME> … </NAME>``
 segments; the tags are ignored). Each line is read back per section and compared with the
 target's section of the same name:
 

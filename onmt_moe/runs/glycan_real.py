@@ -19,7 +19,7 @@ simulated-data model; CandyCrunch on the same files (``scripts/run_candycrunch.p
 trained on real spectra.
 
     python scripts/bench_glycan_real.py [--data data/glycan_library] [--run runs/glycan_library]
-        [--steps 2500] [--real ../shared/data/real_glycan] [--results benchmark/results/glycan_real] [--twin]
+        [--steps 2500] [--real data/real_glycan] [--results benchmark/results/glycan_real] [--twin]
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ METHODS = (
 class Plan:
     data: str = os.path.join(ROOT, "data", "glycan_library")
     run: str = os.path.join(ROOT, "runs", "glycan_library")
-    real: str = os.path.join(os.path.dirname(ROOT), "shared", "data", "real_glycan")
+    real: str = os.path.join(ROOT, "data", "real_glycan")  # CandyCrunch test data, MIT (see its README)
     results: str = os.path.join(ROOT, "benchmark", "results", "glycan_real")
     config: str = os.path.join(ROOT, "configs", "glycan_moe.yaml")
     steps: int = 2500

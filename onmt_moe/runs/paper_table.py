@@ -38,7 +38,7 @@ INPUTS: Dict[str, List[str]] = {
     "IR+MS": ["ir", "pos_msms", "neg_msms"],
     "NMR+IR+MS": ["h_nmr", "c_nmr", "ir", "pos_msms", "neg_msms"],
 }
-# What MM-Spectrum says matters (docs/moe-reference.md s. 6), at the table's active width: one shared
+# What MM-Spectrum says matters (the paper's ablations), at the table's active width: one shared
 # expert of 64 that every token uses + top-2 of heterogeneous routed experts (two heavy of 160, two
 # light of 32: 64 + 2 x mean 96 = 256 when balanced), the modality tag as router embedding *and* bias,
 # capacity 1.25 with overflow to the shared expert, compute-cost and LIMoE entropy terms, and a router
