@@ -604,7 +604,7 @@ def test_nmr_only_rows_match_full_rows_and_read_as_missing_modalities(tmp_path):
 def test_ir_template_cross_validation_sees_structure():
     """k-fold CV on the fitting rows (how the ridge is chosen): molecules paired with their own
     spectra predict held-out folds better than the same spectra shuffled across molecules."""
-    from onmt_moe.simulate import ir_templates
+    from onmt_moe.simulate import ir_fit
     from onmt_moe.simulate.compare import load_real_rows
 
     rows = load_real_rows(
@@ -612,6 +612,21 @@ def test_ir_template_cross_validation_sees_structure():
     )[:60]
     smiles = [r["smiles"] for r in rows]
     y = np.array([np.asarray(r["ir_spectra"], float) for r in rows])
-    paired = ir_templates.cross_validate(smiles, y, k=3)
-    shuffled = ir_templates.cross_validate(smiles, y[np.random.default_rng(1).permutation(len(y))], k=3)
+    paired = ir_fit.cross_validate(smiles, y, k=3)
+    shuffled = ir_fit.cross_validate(smiles, y[np.random.default_rng(1).permutation(len(y))], k=3)
     assert 0.3 < paired < 0.9 and paired > shuffled + 0.03
+
+
+def test_ir_template_refit_is_a_separate_command_and_the_old_one_still_runs(tmp_path):
+    """Fitting lives in ir_fit; `python -m onmt_moe.simulate.ir_templates fit ...` hands over to it."""
+    data = os.path.join(ROOT, "tests", "fixtures", "benchmark_examples", "example_data_1_slim.parquet")
+    for module in ("ir_fit", "ir_templates"):
+        out = tmp_path / f"{module}.npz"
+        cmd = [sys.executable, "-m", f"onmt_moe.simulate.{module}", "fit", "--data", data, "--out", str(out)]
+        res = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300)
+        assert res.returncode == 0, res.stderr
+        assert "fitted" in res.stdout and out.exists()
+    a, b = (np.load(tmp_path / f"{m}.npz") for m in ("ir_fit", "ir_templates"))
+    shipped = np.load(os.path.join(ROOT, "onmt_moe", "simulate", "data", "ir_templates_benchmark.npz"))
+    assert list(a["keys"]) == list(b["keys"]) == list(shipped["keys"])
+    assert np.array_equal(a["weights"], b["weights"]) and np.allclose(a["weights"], shipped["weights"], atol=1e-4)

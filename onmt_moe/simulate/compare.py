@@ -34,8 +34,10 @@ from rdkit.Chem import Descriptors, rdMolDescriptors
 from scipy.signal import find_peaks, peak_widths
 from scipy.stats import wasserstein_distance
 
+from . import ir, ir_templates, nmr, nmr_fast
 from .ir import IR_GRID
 from .msms import ENERGIES, M_E, M_P
+from .rows import simulate_row
 
 IR_PROMINENCE = 0.05
 IR_STEP = float(IR_GRID[1] - IR_GRID[0])
@@ -247,8 +249,6 @@ def statistics(rows) -> dict:
 
 def _ir_fit_set() -> frozenset:
     """SMILES the benchmark-style IR weights were fitted on (empty if the file is missing)."""
-    from . import ir_templates
-
     try:
         return ir_templates.load()[2]
     except FileNotFoundError:
@@ -339,9 +339,6 @@ def formula_of(smiles: str) -> str:
 
 def simulate_like(real_rows, fast: bool = True, seed: int = 0, ir_style: str | None = None):
     """Our simulation of each real row's molecule (None where it fails), with the reasons."""
-    from . import ir, nmr, nmr_fast
-    from .rows import simulate_row
-
     smiles = [r["smiles"] for r in real_rows]
     if fast:
         shifts = [nmr_fast.predict_fast(Chem.MolFromSmiles(s)) for s in smiles]

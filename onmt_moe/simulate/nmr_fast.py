@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from rdkit import Chem
 
-from .ir import carbonyl_class
+from .groups import carbonyl_class
 
 SP3 = Chem.HybridizationType.SP3
 SP2 = Chem.HybridizationType.SP2
@@ -325,117 +325,105 @@ def _aromatic_substituent_sum(mol, atom, dm, table, for_h: bool) -> float:
 def carbon_shift(mol, atom, dm) -> float:
     hyb = atom.GetHybridization()
     if atom.GetIsAromatic():
-        exo = _double_partner(atom, ("O", "S", "N"))
-        if exo is not None:  # pyridone / pyrimidinone type C=O in an aromatic ring
-            return 162.0 if exo.GetSymbol() == "O" else 175.0
-        ring5 = atom.IsInRingSize(5) and not atom.IsInRingSize(6)
-        base = 108.0 if ring5 else 128.5
-        return base + _ring_het_effects(mol, atom, dm, False) + _aromatic_substituent_sum(mol, atom, dm, C_AR, False)
+        return _c_aromatic(mol, atom, dm)
     if hyb == SP3:
-        d = dm[atom.GetIdx()]
-        heavy = [a.GetIdx() for a in mol.GetAtoms()]
-        n_beta = sum(1 for j in heavy if d[j] == 2)
-        n_gamma = sum(1 for j in heavy if d[j] == 3)
-        shift = -2.3 + 9.4 * n_beta - 2.5 * n_gamma
-        for nb in atom.GetNeighbors():
-            shift += C_SP3_ALPHA[sub_type(mol, atom, nb)]
-        if atom.IsInRingSize(3):
-            shift -= 15.0
-        elif atom.IsInRingSize(5):
-            shift -= 7.5  # no gamma carbons in a five ring
-        # branching corrections (Grant-Paul style, lumped by degree)
-        shift += {2: -2.5, 3: -11.0, 4: -4.0}.get(atom.GetDegree(), 0.0)
-        return float(np.clip(shift, -5.0, 100.0))
+        return _c_sp3(mol, atom, dm)
     partner = _double_partner(atom)
-    if hyb == SP2 and partner is not None and partner.GetSymbol() == "O":
+    if hyb == SP2 and partner is not None:
+        return _c_sp2(mol, atom, partner)
+    if hyb == SP:
+        return _c_sp(mol, atom)
+    return 130.0
+
+
+def _c_aromatic(mol, atom, dm) -> float:
+    exo = _double_partner(atom, ("O", "S", "N"))
+    if exo is not None:  # pyridone / pyrimidinone type C=O in an aromatic ring
+        return 162.0 if exo.GetSymbol() == "O" else 175.0
+    ring5 = atom.IsInRingSize(5) and not atom.IsInRingSize(6)
+    base = 108.0 if ring5 else 128.5
+    return base + _ring_het_effects(mol, atom, dm, False) + _aromatic_substituent_sum(mol, atom, dm, C_AR, False)
+
+
+def _c_sp3(mol, atom, dm) -> float:
+    d = dm[atom.GetIdx()]
+    heavy = [a.GetIdx() for a in mol.GetAtoms()]
+    n_beta = sum(1 for j in heavy if d[j] == 2)
+    n_gamma = sum(1 for j in heavy if d[j] == 3)
+    shift = -2.3 + 9.4 * n_beta - 2.5 * n_gamma
+    for nb in atom.GetNeighbors():
+        shift += C_SP3_ALPHA[sub_type(mol, atom, nb)]
+    if atom.IsInRingSize(3):
+        shift -= 15.0
+    elif atom.IsInRingSize(5):
+        shift -= 7.5  # no gamma carbons in a five ring
+    # branching corrections (Grant-Paul style, lumped by degree)
+    shift += {2: -2.5, 3: -11.0, 4: -4.0}.get(atom.GetDegree(), 0.0)
+    return float(np.clip(shift, -5.0, 100.0))
+
+
+def _c_sp2(mol, atom, partner) -> float:
+    """sp2 carbon with an exocyclic (non-aromatic) double bond to ``partner`` (O, S, N or C)."""
+    sym = partner.GetSymbol()
+    if sym == "O":
         cls = carbonyl_class(mol, atom)
-        shift = C_CARBONYL[cls]
         conj = any(
             n.GetIsAromatic() or (n.GetSymbol() == "C" and n.GetHybridization() == SP2 and not _is_carbonyl_c(n))
             for n in atom.GetNeighbors()
         )
-        if conj:
-            shift += C_CONJ.get(cls, 0.0)
-        return shift
-    if hyb == SP2 and partner is not None and partner.GetSymbol() == "S":
+        return C_CARBONYL[cls] + C_CONJ.get(cls, 0.0) if conj else C_CARBONYL[cls]
+    if sym == "S":
         return 185.0
-    if hyb == SP2 and partner is not None and partner.GetSymbol() == "N":
+    if sym == "N":
         n_het = sum(1 for n in atom.GetNeighbors() if n.GetSymbol() in ("N", "O", "S"))
         if any(n.GetSymbol() == "O" for n in partner.GetNeighbors()):
             return 152.0  # oxime
         if any(n.GetSymbol() == "N" for n in partner.GetNeighbors()) and n_het == 1:
             return 142.0  # hydrazone
         return 157.0 if n_het >= 2 else 160.0
-    if hyb == SP2 and partner is not None and partner.GetSymbol() == "C":
-        shift = 123.3
-        for nb in atom.GetNeighbors():
-            if nb.GetIdx() != partner.GetIdx():
-                shift += C_ENE[sub_type(mol, atom, nb)][0]
-        for nb in partner.GetNeighbors():
-            if nb.GetIdx() != atom.GetIdx():
-                shift += C_ENE[sub_type(mol, partner, nb)][1]
-        return float(np.clip(shift, 80.0, 170.0))
-    if hyb == SP:
-        trip = [b.GetOtherAtom(atom) for b in atom.GetBonds() if b.GetBondType() == TRIPLE]
-        if trip and trip[0].GetSymbol() == "N":
-            return 118.5
-        if trip:
-            other = trip[0]
-            shift = 72.0
-            alpha = {"alkyl": 6.9, "aryl": 11.6, "vinyl": 10.0, "acyl": 2.0, "carboxyl": 2.0}
-            beta = {"alkyl": -5.7, "aryl": 5.2, "vinyl": 4.0, "acyl": 2.0, "carboxyl": 2.0}
-            for nb in atom.GetNeighbors():
-                if nb.GetIdx() != other.GetIdx():
-                    shift += alpha.get(sub_type(mol, atom, nb), 5.0)
-            for nb in other.GetNeighbors():
-                if nb.GetIdx() != atom.GetIdx():
-                    shift += beta.get(sub_type(mol, other, nb), -3.0)
-            return shift
+    return float(np.clip(_across_double_bond(mol, atom, partner, C_ENE, 123.3), 80.0, 170.0))
+
+
+def _across_double_bond(mol, atom, partner, table, shift: float) -> float:
+    """``shift`` plus table[type][0] over atom's other substituents and table[type][1] over partner's."""
+    for nb in atom.GetNeighbors():
+        if nb.GetIdx() != partner.GetIdx():
+            shift += table[sub_type(mol, atom, nb)][0]
+    for nb in partner.GetNeighbors():
+        if nb.GetIdx() != atom.GetIdx():
+            shift += table[sub_type(mol, partner, nb)][1]
+    return shift
+
+
+_C_ALKYNE_ALPHA = {"alkyl": 6.9, "aryl": 11.6, "vinyl": 10.0, "acyl": 2.0, "carboxyl": 2.0}
+_C_ALKYNE_BETA = {"alkyl": -5.7, "aryl": 5.2, "vinyl": 4.0, "acyl": 2.0, "carboxyl": 2.0}
+
+
+def _c_sp(mol, atom) -> float:
+    trip = [b.GetOtherAtom(atom) for b in atom.GetBonds() if b.GetBondType() == TRIPLE]
+    if not trip:
         return 125.0  # cumulated (isocyanate, ketene imine, ...)
-    return 130.0
+    other = trip[0]
+    if other.GetSymbol() == "N":
+        return 118.5
+    shift = 72.0
+    for nb in atom.GetNeighbors():
+        if nb.GetIdx() != other.GetIdx():
+            shift += _C_ALKYNE_ALPHA.get(sub_type(mol, atom, nb), 5.0)
+    for nb in other.GetNeighbors():
+        if nb.GetIdx() != atom.GetIdx():
+            shift += _C_ALKYNE_BETA.get(sub_type(mol, other, nb), -3.0)
+    return shift
 
 
 def hydrogen_shift(mol, atom, dm) -> float:
     s = atom.GetSymbol()
-    nbs = list(atom.GetNeighbors())
     if s == "O":
-        nb = nbs[0] if nbs else None
-        if nb is not None and _is_carbonyl_c(nb):
-            return 11.5
-        if nb is not None and (nb.GetIsAromatic() or nb.GetHybridization() == SP2):
-            return 5.6
-        return 2.0
+        return _h_hydroxyl(atom)
     if s == "S":
-        return 3.4 if any(n.GetIsAromatic() for n in nbs) else 1.6
+        return 3.4 if any(n.GetIsAromatic() for n in atom.GetNeighbors()) else 1.6
     if s == "N":
-        if atom.GetIsAromatic():
-            ring_co = any(_double_partner(n, ("O", "S")) is not None for n in nbs)
-            if ring_co:
-                return 11.5
-            n_ring_n = sum(
-                1
-                for n in nbs
-                for m in n.GetNeighbors()
-                if m.GetSymbol() == "N" and m.GetIdx() != atom.GetIdx() and m.GetIsAromatic()
-            )
-            return 11.0 if n_ring_n else 8.1
-        types = [sub_type(mol, atom, n) for n in nbs]
-        if any(_is_carbonyl_c(n) for n in nbs):
-            aryl = "aryl" in types
-            n_on_c = [n for n in nbs if _is_carbonyl_c(n)]
-            cls = carbonyl_class(mol, n_on_c[0])
-            if cls == "urea":
-                return 6.0 if aryl else 5.0
-            if cls == "carbamate":
-                return 6.6 if aryl else 4.8
-            return 7.6 if aryl else (5.8 if atom.GetTotalNumHs() == 2 else 6.0)
-        if "SO2" in types:
-            return 4.8
-        if "aryl" in types or "vinyl" in types:
-            return 3.7
-        if any(t in ("N", "Namide") for t in types):
-            return 3.6
-        return 1.3
+        return _h_aromatic_nh(atom) if atom.GetIsAromatic() else _h_nh(mol, atom)
     if s != "C":
         return 2.0
     if atom.GetIsAromatic():
@@ -444,60 +432,108 @@ def hydrogen_shift(mol, atom, dm) -> float:
         return base + _ring_het_effects(mol, atom, dm, True) + _aromatic_substituent_sum(mol, atom, dm, H_AR, True)
     hyb = atom.GetHybridization()
     if hyb == SP3:
-        base = {3: 0.9, 2: 1.3, 1: 1.5}.get(atom.GetTotalNumHs(), 1.3)
-        if atom.IsInRing():
-            base += 0.1
-        if atom.IsInRingSize(3):
-            base -= 1.0
-        incs = []
-        for nb in nbs:
-            t = sub_type(mol, atom, nb)
-            inc = H_SP3_ALPHA[t]
-            if t == "acyl" and any(x.GetIsAromatic() for x in nb.GetNeighbors()):
-                inc += 0.45  # aryl ketone
-            if t == "OR" and any(x.GetIsAromatic() for x in nb.GetNeighbors()):
-                inc += 0.45  # aryl ether
-            if t == "N" and any(x.GetIsAromatic() for x in nb.GetNeighbors() if x.GetIdx() != atom.GetIdx()):
-                inc += 0.5  # N-alkyl aniline
-            incs.append(inc)
-        incs.sort(reverse=True)
-        shift = base + sum(v * (1.0 if k == 0 else 0.7) for k, v in enumerate(incs))
-        d = dm[atom.GetIdx()]
-        # beta heteroatoms, except the O/S of an alpha C=O (already in the acyl increment)
-        skip = {p.GetIdx() for nb in nbs for p in [_double_partner(nb, ("O", "S"))] if p is not None}
-        for a in mol.GetAtoms():
-            if d[a.GetIdx()] == 2 and a.GetIdx() not in skip:
-                if a.GetSymbol() in ("O", "N", "F", "Cl", "S"):
-                    shift += 0.25
-                elif a.GetIsAromatic():
-                    shift += 0.05
-        return float(np.clip(shift, 0.0, 6.0))
+        return _h_sp3(mol, atom, dm)
     partner = _double_partner(atom)
-    if hyb == SP2 and partner is not None and partner.GetSymbol() == "O":
+    if hyb == SP2 and partner is not None:
+        return _h_sp2(mol, atom, partner)
+    if hyb == SP:
+        types = [sub_type(mol, atom, n) for n in atom.GetNeighbors()]
+        if "aryl" in types or "vinyl" in types:
+            return 3.05
+        return 2.9 if "acyl" in types or "carboxyl" in types else 2.0
+    return 5.0
+
+
+def _h_hydroxyl(atom) -> float:
+    nbs = list(atom.GetNeighbors())
+    nb = nbs[0] if nbs else None
+    if nb is not None and _is_carbonyl_c(nb):
+        return 11.5
+    if nb is not None and (nb.GetIsAromatic() or nb.GetHybridization() == SP2):
+        return 5.6
+    return 2.0
+
+
+def _h_aromatic_nh(atom) -> float:
+    nbs = list(atom.GetNeighbors())
+    if any(_double_partner(n, ("O", "S")) is not None for n in nbs):
+        return 11.5
+    n_ring_n = sum(
+        1
+        for n in nbs
+        for m in n.GetNeighbors()
+        if m.GetSymbol() == "N" and m.GetIdx() != atom.GetIdx() and m.GetIsAromatic()
+    )
+    return 11.0 if n_ring_n else 8.1
+
+
+def _h_nh(mol, atom) -> float:
+    nbs = list(atom.GetNeighbors())
+    types = [sub_type(mol, atom, n) for n in nbs]
+    n_on_c = [n for n in nbs if _is_carbonyl_c(n)]
+    if n_on_c:
+        aryl = "aryl" in types
+        cls = carbonyl_class(mol, n_on_c[0])
+        if cls == "urea":
+            return 6.0 if aryl else 5.0
+        if cls == "carbamate":
+            return 6.6 if aryl else 4.8
+        return 7.6 if aryl else (5.8 if atom.GetTotalNumHs() == 2 else 6.0)
+    if "SO2" in types:
+        return 4.8
+    if "aryl" in types or "vinyl" in types:
+        return 3.7
+    if any(t in ("N", "Namide") for t in types):
+        return 3.6
+    return 1.3
+
+
+def _h_sp3_alpha(mol, atom, nb) -> float:
+    """Shoolery-like increment of neighbour ``nb`` on the H of sp3 ``atom``."""
+    t = sub_type(mol, atom, nb)
+    inc = H_SP3_ALPHA[t]
+    if t == "acyl" and any(x.GetIsAromatic() for x in nb.GetNeighbors()):
+        inc += 0.45  # aryl ketone
+    if t == "OR" and any(x.GetIsAromatic() for x in nb.GetNeighbors()):
+        inc += 0.45  # aryl ether
+    if t == "N" and any(x.GetIsAromatic() for x in nb.GetNeighbors() if x.GetIdx() != atom.GetIdx()):
+        inc += 0.5  # N-alkyl aniline
+    return inc
+
+
+def _h_sp3(mol, atom, dm) -> float:
+    nbs = list(atom.GetNeighbors())
+    base = {3: 0.9, 2: 1.3, 1: 1.5}.get(atom.GetTotalNumHs(), 1.3)
+    if atom.IsInRing():
+        base += 0.1
+    if atom.IsInRingSize(3):
+        base -= 1.0
+    incs = sorted((_h_sp3_alpha(mol, atom, nb) for nb in nbs), reverse=True)
+    shift = base + sum(v * (1.0 if k == 0 else 0.7) for k, v in enumerate(incs))
+    d = dm[atom.GetIdx()]
+    # beta heteroatoms, except the O/S of an alpha C=O (already in the acyl increment)
+    skip = {p.GetIdx() for nb in nbs for p in [_double_partner(nb, ("O", "S"))] if p is not None}
+    for a in mol.GetAtoms():
+        if d[a.GetIdx()] == 2 and a.GetIdx() not in skip:
+            if a.GetSymbol() in ("O", "N", "F", "Cl", "S"):
+                shift += 0.25
+            elif a.GetIsAromatic():
+                shift += 0.05
+    return float(np.clip(shift, 0.0, 6.0))
+
+
+def _h_sp2(mol, atom, partner) -> float:
+    """H on an sp2 carbon double-bonded to ``partner``: formyl, imine / thione C-H, vinyl."""
+    nbs = list(atom.GetNeighbors())
+    if partner.GetSymbol() == "O":
         cls = carbonyl_class(mol, atom)
         if cls == "aldehyde":
             conj = any(n.GetIsAromatic() or n.GetHybridization() == SP2 for n in nbs)
             return 9.95 if conj else 9.7
         return {"amide": 8.1, "ester": 8.05, "acid": 8.1}.get(cls, 8.1)
-    if hyb == SP2 and partner is not None and partner.GetSymbol() in ("N", "S"):
+    if partner.GetSymbol() in ("N", "S"):
         return 8.3 if any(n.GetIsAromatic() for n in nbs) else 7.8
-    if hyb == SP2 and partner is not None:
-        shift = 5.25
-        for nb in nbs:
-            if nb.GetIdx() != partner.GetIdx():
-                shift += H_ENE[sub_type(mol, atom, nb)][0]
-        for nb in partner.GetNeighbors():
-            if nb.GetIdx() != atom.GetIdx():
-                shift += H_ENE[sub_type(mol, partner, nb)][1]
-        return float(np.clip(shift, 3.5, 8.5))
-    if hyb == SP:
-        types = [sub_type(mol, atom, n) for n in nbs]
-        if "aryl" in types or "vinyl" in types:
-            return 3.05
-        if "acyl" in types or "carboxyl" in types:
-            return 2.9
-        return 2.0
-    return 5.0
+    return float(np.clip(_across_double_bond(mol, atom, partner, H_ENE, 5.25), 3.5, 8.5))
 
 
 # Tertiary amides rotate slowly about C(O)-N: the N-alkyl carbon syn to O and the one anti

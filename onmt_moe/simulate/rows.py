@@ -9,7 +9,7 @@ import numpy as np
 from rdkit import Chem
 from rdkit.Chem import rdMolDescriptors
 
-from . import ir, msms, nmr, schema
+from . import ir, msms, nmr, nmr_fast, schema
 
 # what a row carries: every modality, or formula + 1H/13C peak lists only (IR and MS/MS null, i.e.
 # missing modalities to generate_input) — the NMR-only set is ~5x faster to build (the demo uses it)
@@ -51,8 +51,6 @@ def simulate_row(
 
 def _fast_job(job):
     """Worker: (idx, smiles, seed, ir_style, modalities) -> (idx, row or None, reason or None)."""
-    from . import nmr_fast
-
     idx, smiles, seed, ir_style, modalities = job
     try:
         mol = Chem.MolFromSmiles(smiles)
