@@ -22,11 +22,17 @@ from onmt_moe.glycan.real.annotations import AnnotationError  # noqa: E402
 from onmt_moe.glycan.real.evaluate import Options, evaluate, format_table  # noqa: E402
 from onmt_moe.glycan.real.realism import add_annotated_set_options  # noqa: E402
 from onmt_moe.glycan.real.spectra_io import SpectraFileError  # noqa: E402
+from onmt_moe.runfolder import trusting_checkpoints  # noqa: E402
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", help="run folder (newest checkpoint) or a checkpoint; omit for baselines only")
+    ap.add_argument(
+        "--trust_checkpoint",
+        action="store_true",
+        help="load --run's checkpoint as a full pickle (it can run code): only for a checkpoint you trust",
+    )
     add_annotated_set_options(ap)  # --spectra, --annotations, --glycan_class
     ap.add_argument("--out", help="output folder (default: <run>/real_<spectra stem>, else no files)")
     ap.add_argument("--candycrunch", help="CandyCrunch's predictions on the same file (scripts/run_candycrunch.py csv)")
@@ -70,7 +76,8 @@ def main(argv=None):
         base = a.run if os.path.isdir(a.run) else os.path.dirname(a.run)
         out = os.path.join(base, "real_" + os.path.splitext(os.path.basename(a.spectra))[0])
     try:
-        res = evaluate(a.spectra, a.annotations, a.glycan_class, a.run, opts, out, candycrunch=a.candycrunch)
+        with trusting_checkpoints(a.trust_checkpoint):  # every load of --run's checkpoint, OpenNMT's included
+            res = evaluate(a.spectra, a.annotations, a.glycan_class, a.run, opts, out, candycrunch=a.candycrunch)
     except (SpectraFileError, AnnotationError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

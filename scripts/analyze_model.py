@@ -3,10 +3,11 @@
 timing of an OpenNMT checkpoint.
 
     python scripts/analyze_model.py <checkpoint.pt> [--profile] [--csv params.csv]
-                                    [--profile_csv timing.csv] [--depth 3]
+                                    [--profile_csv timing.csv] [--depth 3] [--trust_checkpoint]
 
 ``import onmt_moe`` registers the plugin (encoder ``moe_transformer``, safe
-globals for torch.load) before the checkpoint is read.  See onmt_moe/diagnostics/analysis.py.
+globals) before the checkpoint is read (onmt_moe.runfolder.load_checkpoint: refused globals are an
+error unless --trust_checkpoint).  See onmt_moe/diagnostics/analysis.py.
 """
 
 import os

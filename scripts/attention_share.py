@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from onmt_moe.diagnostics.analysis import ModelLoadError, load_onmt_model  # noqa: E402
 from onmt_moe.diagnostics.attention import cross_attention_share  # noqa: E402
+from onmt_moe.runfolder import trusting_checkpoints  # noqa: E402
 from onmt_moe.runs.paper_table import markdown_table, write_csv  # noqa: E402
 from onmt_moe.runs.runner import latest_good_checkpoint  # noqa: E402
 
@@ -54,11 +55,17 @@ def main(argv=None) -> int:
     ap.add_argument("--split", default="val", choices=["train", "val", "test"])
     ap.add_argument("--n", type=int, default=300, help="molecules")
     ap.add_argument("--csv", default="", help="also write the rows here")
+    ap.add_argument(
+        "--trust_checkpoint",
+        action="store_true",
+        help="load the checkpoints as full pickles (they can run code): only for runs you trust",
+    )
     a = ap.parse_args(argv)
     rows = []
     for run_dir in a.runs:
         try:
-            rows += run_rows(run_dir, a.split, a.n)
+            with trusting_checkpoints(a.trust_checkpoint):
+                rows += run_rows(run_dir, a.split, a.n)
         except (OSError, KeyError, ValueError) as e:  # ModelLoadError is a ValueError
             print(f"error: {run_dir}: {e}", file=sys.stderr)
             return 2

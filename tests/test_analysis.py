@@ -16,7 +16,7 @@ from onmt_moe.diagnostics.analysis import (
     profile_modules,
     sample_batch,
 )
-from onmt_moe.diagnostics.gradients import GradientNormLogger
+from onmt_moe.plugin.gradients import GradientNormLogger
 from onmt_moe.runs.csvlog import read_csv
 
 

@@ -21,7 +21,7 @@ expert, attention, embeddings) counts fully.  Experts stored as one batched
 tensor (leading dimension ``num_experts``) under a non-ModuleList ``experts``
 module are handled the same way.
 
-Gradient norms: :class:`onmt_moe.diagnostics.gradients.GradientNormLogger`.
+Gradient norms: :class:`onmt_moe.plugin.gradients.GradientNormLogger`.
 
 Module profiling
 ----------------
@@ -534,26 +534,23 @@ _OPT_DEFAULTS = {  # options added to OpenNMT after older checkpoints were writt
 }
 
 
-def _torch_load(path: Path, warn: Callable[[str], None]):
-    import pickle
+def _load(path: Path, trust: bool = False):
+    """The one safe loader (``runfolder.load_checkpoint``); a refused global is an error, never a
+    silent full unpickle (``trust``: ``--trust_checkpoint``)."""
+    from onmt_moe.runfolder import CheckpointError, load_checkpoint
 
     try:
-        return torch.load(str(path), map_location="cpu")
-    except (pickle.UnpicklingError, RuntimeError, AttributeError) as exc:
-        if "Unsupported global" not in str(exc):
-            raise
-        warn(
-            f"{path}: not loadable with weights_only=True; loading it as a full pickle "
-            f"(only do this for checkpoints you trust)"
-        )
-        return torch.load(str(path), map_location="cpu", weights_only=False)
+        return load_checkpoint(path, trust=trust)
+    except CheckpointError as exc:
+        raise ModelLoadError(str(exc)) from None
 
 
-def load_onmt_model(path, warn: Optional[Callable[[str], None]] = None):
+def load_onmt_model(path, warn: Optional[Callable[[str], None]] = None, trust: bool = False):
     """Load an OpenNMT-py 3.5 checkpoint and rebuild its model on CPU (fp32, eval mode).
 
     Returns ``(model, vocabs, model_opt, checkpoint_without_weights)``.  Raises
-    :class:`ModelLoadError` with a one-line message on any problem.
+    :class:`ModelLoadError` with a one-line message on any problem (a global outside the plugin's
+    allowlist included, unless ``trust``).
     """
     warn = warn or (lambda msg: None)
     path = Path(path)
@@ -563,14 +560,7 @@ def load_onmt_model(path, warn: Optional[Callable[[str], None]] = None):
     # the safe-unpickling allowance for the checkpoint's argparse.Namespace
     import onmt.model_builder  # noqa: F401
 
-    try:
-        ckpt = _torch_load(path, warn)
-    except Exception as exc:  # noqa: BLE001 - any unpickling problem -> one line
-        msg = str(exc)
-        if "WeightsUnpickler error:" in msg:
-            msg = msg.split("WeightsUnpickler error:", 1)[1]
-        first = ([ln.strip() for ln in msg.splitlines() if ln.strip()] or [type(exc).__name__])[0]
-        raise ModelLoadError(f"{path}: not a readable PyTorch checkpoint ({first[:200]})") from None
+    ckpt = _load(path, trust)
     if not isinstance(ckpt, dict) or not {"opt", "vocab"} <= set(ckpt):
         keys = sorted(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__
         raise ModelLoadError(f"{path}: not an OpenNMT checkpoint (expected keys opt, vocab, model; got {keys})")
@@ -675,13 +665,18 @@ def main(argv=None) -> int:
     p.add_argument("--tgt_len", type=int, default=32)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--no_backward", action="store_true", help="profile the forward pass only")
+    p.add_argument(
+        "--trust_checkpoint",
+        action="store_true",
+        help="load the checkpoint as a full pickle (it can run code): only for a file you trust",
+    )
     args = p.parse_args(argv)
 
     def warn(msg):
         print(f"warning: {msg}", file=sys.stderr)
 
     try:
-        model, vocabs, model_opt, _ = load_onmt_model(args.checkpoint, warn)
+        model, vocabs, model_opt, _ = load_onmt_model(args.checkpoint, warn, trust=args.trust_checkpoint)
     except ModelLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

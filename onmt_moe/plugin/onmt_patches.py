@@ -2,9 +2,10 @@
 
 Each patch names the upstream function it wraps and why:
 
-1. ``torch.serialization.add_safe_globals([argparse.Namespace])`` — torch >= 2.6 loads with
-   ``weights_only=True``; OpenNMT checkpoints hold the training ``Namespace``. Allow exactly that
-   class instead of switching the safety off globally (translate, train_from, onmt_average_models).
+1. ``torch.serialization.add_safe_globals(runfolder.SAFE_GLOBALS)`` (``argparse.Namespace``) — torch
+   >= 2.6 loads with ``weights_only=True``; OpenNMT checkpoints hold the training ``Namespace``. Allow
+   exactly that class instead of switching the safety off globally (translate, train_from,
+   onmt_average_models); ``runfolder.load_checkpoint``, the package's one loader, uses the same tuple.
 2. ``onmt.opts.model_opts`` — wrapped to add the plugin's options (MoE knobs, modalities, logging),
    so they appear in ``onmt_train -h``, are saved in checkpoints, and get defaults through
    ``ArgumentParser.ckpt_model_opts`` for older checkpoints.
@@ -57,7 +58,6 @@ Each patch names the upstream function it wraps and why:
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import functools
 
@@ -112,11 +112,13 @@ def install() -> None:
 
 
 def _patch_safe_unpickling() -> None:
-    """1. torch.serialization.add_safe_globals([argparse.Namespace])."""
+    """1. torch.serialization.add_safe_globals(SAFE_GLOBALS) (argparse.Namespace)."""
     import torch
 
+    from onmt_moe.runfolder.checkpoints import SAFE_GLOBALS
+
     if hasattr(torch.serialization, "add_safe_globals"):
-        torch.serialization.add_safe_globals([argparse.Namespace])
+        torch.serialization.add_safe_globals(list(SAFE_GLOBALS))
 
 
 def _patch_options() -> None:

@@ -12,18 +12,28 @@ import numpy as np
 import torch
 
 
-def load_model(checkpoint: str):
-    """(model in eval mode on CPU, vocabs) of an OpenNMT checkpoint, loaded as onmt_translate does."""
+def load_model(checkpoint: str, trust: bool = False):
+    """(model in eval mode on CPU, vocabs) of an OpenNMT checkpoint, loaded as onmt_translate does:
+    OpenNMT's own load, torch's ``weights_only`` default with the plugin's allowlist; a refused global
+    is reported by the one safe loader (``runfolder.load_checkpoint``; ``trust``: ``--trust_checkpoint``)."""
+    import pickle
+
     from onmt.model_builder import load_test_model
     from onmt.opts import translate_opts
     from onmt.utils.parse import ArgumentParser
 
     import onmt_moe  # noqa: F401  (registers the encoder and the checkpoint-loading fix)
+    from onmt_moe.runfolder import load_checkpoint, trusting_checkpoints
 
     parser = ArgumentParser()
     translate_opts(parser)
     opt = parser.parse_args(["-model", checkpoint, "-src", os.devnull])
-    vocabs, model, _ = load_test_model(opt)
+    with trusting_checkpoints(trust):
+        try:
+            vocabs, model, _ = load_test_model(opt)
+        except pickle.UnpicklingError:
+            load_checkpoint(checkpoint, trust=trust)  # raises the one-line CheckpointError naming it
+            raise
     return model.eval(), vocabs
 
 
