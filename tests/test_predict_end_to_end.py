@@ -279,7 +279,12 @@ def test_run_folder_keeps_the_corpus_settings(smiles_model, tmp_path):
 
     run = smiles_model.parent
     kept = json.loads((run / "corpus_summary.json").read_text())
-    assert kept["formatting"] == {"ir_points": 50, "msms_top_k": 5} and kept["missing_mode"] == "token"
+    assert (kept["formatting"]["ir_points"], kept["formatting"]["msms_top_k"]) == (50, 5)
+    assert kept["formatting"]["nmr_decimals"] == [2, 2, 1] and kept["missing_mode"] == "token"
+    # the checkpoint carries the same record (-moe_corpus_formatting), so it formats inputs alone
+    from onmt_moe.predict.decode import checkpoint_info
+
+    assert json.loads(checkpoint_info(str(smiles_model))[2]) == kept["formatting"]
     moved = tmp_path / "shipped_run"  # only the checkpoint and the kept summary travel
     moved.mkdir()
     shutil.copy(smiles_model, moved / smiles_model.name)

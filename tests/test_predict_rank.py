@@ -69,11 +69,14 @@ def test_batch_folder_layout(tmp_path):
     a.mkdir()
     (a / "formula.txt").write_text("C8H8O\n")
     (a / "c_nmr.txt").write_text("198.1\n26.6\n")
-    (a / "notes.md").write_text("ignored")
     (tmp_path / "s2").mkdir()
     rows = dict(batch_rows(str(tmp_path)))
     assert rows["s1"] == {"formula": "C8H8O", "c_nmr": os.path.join(str(a), "c_nmr.txt")}
     assert rows["s2"] == {}
+    (a / "notes.md").write_text("not an input")  # never ignored silently (tests/test_predict_trust.py)
+    with pytest.raises(InputError, match="notes.md: unrecognised file name"):
+        batch_rows(str(tmp_path))
+    os.remove(a / "notes.md")
     with pytest.raises(InputError, match="no sample subfolders"):
         batch_rows(str(a))
     bad = tmp_path / "b.csv"

@@ -4,7 +4,7 @@ Every function takes pyarrow arrays (one chunk, one column) and returns a
 :class:`SectionText`: one string per row (the section's tokens joined by single
 spaces, header included), a status per row and a reason for each bad row.
 The rules are those of the official ``benchmark/generate_input.py`` of
-rxn4chemistry/multimodal-spectroscopic-dataset (see docs/benchmark-format.md),
+rxn4chemistry/multimodal-spectroscopic-dataset (see docs/usage.md, "The source format"),
 re-implemented over whole columns:
 
 * numbers are formatted with exactly the Python/numpy operations the official

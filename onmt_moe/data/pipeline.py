@@ -56,9 +56,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from onmt_moe.data import benchmark_format as bf
-from onmt_moe.data.columns import MSMS_HEADERS, SECTIONS, DataError, needed_columns
+from onmt_moe.data.columns import SECTIONS, DataError, needed_columns
+
+# the settings object and formatter shared with onmt_moe_predict (DEFAULT_NMR_DECIMALS and
+# parse_nmr_decimals are re-exported here for existing callers)
+from onmt_moe.data.formatting import (  # noqa: F401
+    DEFAULT_NMR_DECIMALS,
+    Formatting,
+    format_section,
+    parse_nmr_decimals,
+    source_line,
+)
 from onmt_moe.data.split import split_indices
-from onmt_moe.data.tagged import MISSING_MODES, parse_groups, segment_plan, tagged_line
+from onmt_moe.data.tagged import MISSING_MODES, parse_groups
 from onmt_moe.modality import tags
 
 log = logging.getLogger("onmt_moe.data")
@@ -68,20 +78,6 @@ LONG_ROWS = ("reject", "keep")
 SPLITS = ("train", "val", "test")
 INDEX_COLUMN = "__index_level_0__"  # the stored pandas index, reported in rejects.tsv
 _STATUS_NAME = {bf.NULL: "null", bf.EMPTY: "empty", bf.PARTIAL: "partial"}
-# (1H shift, J, 13C shift) decimals of the benchmark format; the tagged format may bin coarser
-DEFAULT_NMR_DECIMALS = (2, 2, 1)
-
-
-def parse_nmr_decimals(spec) -> tuple:
-    """``'1,0,0'`` / ``(1, 0, 0)`` -> (1H shift, J, 13C shift) decimals, each 0..4."""
-    vals = spec.split(",") if isinstance(spec, str) else list(spec)
-    try:
-        out = tuple(int(v) for v in vals)
-    except (TypeError, ValueError):
-        out = ()
-    if len(out) != 3 or not all(0 <= v <= 4 for v in out):
-        raise DataError(f"--nmr_decimals: expected three integers 0..4 (1H shift, J, 13C shift), got {spec!r}")
-    return out
 
 
 # ------------------------------------------------------------------ inputs
@@ -104,19 +100,29 @@ def list_inputs(path) -> List[Path]:
 
 @dataclass
 class Options:
-    sections: List[str]
-    fmt: str = "tagged"
-    plan: list = field(default_factory=list)
-    missing: str = "drop"
-    ir_points: int = 400
-    msms_top_k: Optional[int] = None
-    nmr_decimals: tuple = DEFAULT_NMR_DECIMALS
+    formatting: Formatting  # how each section becomes tokens (recorded in summary.json, read by the predictor)
     max_src_tokens: Optional[int] = None
     long_rows: str = "reject"
     strict: bool = False
     rdkit_check: bool = False
     pred_spectra: bool = False
     use_threads: bool = True
+    plan: list = field(default_factory=list)  # formatting.plan(), computed once
+
+    def __post_init__(self):
+        self.plan = self.formatting.plan() if self.formatting.fmt == "tagged" else []
+
+    @property
+    def sections(self) -> List[str]:
+        return self.formatting.sections
+
+    @property
+    def fmt(self) -> str:
+        return self.formatting.fmt
+
+    @property
+    def missing(self) -> str:
+        return self.formatting.missing
 
 
 # ------------------------------------------------------------------ one chunk
@@ -124,17 +130,7 @@ def _format_sections(arrays: Dict[str, pa.Array], cols: Dict[str, List[str]], op
     out = {}
     for sec in opt.sections:
         try:
-            if sec == "formula":
-                out[sec] = bf.format_formula(arrays[cols[sec][0]], strict=opt.fmt == "tagged")
-            elif sec == "h_nmr":
-                h_dec, j_dec, _ = opt.nmr_decimals
-                out[sec] = bf.format_hnmr(arrays[cols[sec][0]], shift_decimals=h_dec, j_decimals=j_dec)
-            elif sec == "c_nmr":
-                out[sec] = bf.format_cnmr(arrays[cols[sec][0]], decimals=opt.nmr_decimals[2])
-            elif sec == "ir":
-                out[sec] = bf.format_ir(arrays[cols[sec][0]], opt.ir_points)
-            else:
-                out[sec] = bf.format_msms([arrays[c] for c in cols[sec]], MSMS_HEADERS[sec], cols[sec], opt.msms_top_k)
+            out[sec] = format_section(sec, [arrays[c] for c in cols[sec]], opt.formatting, cols[sec])
         except TypeError as e:  # wrong column type: not a per-row problem
             raise DataError(f"{path}: column '{'/'.join(cols[sec])}' has an unexpected layout: {e}") from None
     return out
@@ -223,9 +219,9 @@ def _check_sections(secs, cols, opt, reject) -> Dict[str, Dict[str, int]]:
 def _source_line(i: int, order, secs, texts, opt, seg_missing) -> Tuple[str, bool]:
     """Row i's source line, and whether any selected modality is present (tagged format only)."""
     if opt.fmt == "benchmark":
-        return " ".join([t[i] for t in texts if t[i]]).strip(), True
+        return source_line(opt.formatting, {s: t[i] for s, t in zip(order, texts)}), True
     parts = {s: secs[s].texts[i] if secs[s].status[i] in (bf.OK, bf.PARTIAL) else None for s in order}
-    return tagged_line(opt.plan, parts, opt.missing, seg_missing), any(parts.values())
+    return source_line(opt.formatting, parts, opt.plan, seg_missing), any(parts.values())
 
 
 def _assemble(n: int, secs, tgt, opt, reject) -> dict:
@@ -512,11 +508,16 @@ def generate(
     if format == "benchmark" and nmr_decimals != DEFAULT_NMR_DECIMALS:
         raise DataError("--nmr_decimals applies to the tagged format only (the benchmark format is fixed at 2,2,1)")
     workers = max(1, int(workers))
-    plan = []
-    mapping = None
-    if format == "tagged":
-        mapping = parse_groups(groups)
-        plan = segment_plan(mapping, sections, missing)
+    mapping = parse_groups(groups) if format == "tagged" else None
+    formatting = Formatting(
+        fmt=format,
+        sections=sections,
+        groups=mapping,
+        missing=missing,
+        nmr_decimals=nmr_decimals,
+        ir_points=int(ir_points),
+        msms_top_k=None if msms_top_k is None else int(msms_top_k),
+    ).check("generate_input")
     if rdkit_check is None:
         rdkit_check = format == "tagged"
     files = list_inputs(input)
@@ -543,13 +544,7 @@ def generate(
             min_rows_per_worker,
         )
     opt = Options(
-        sections=sections,
-        fmt=format,
-        plan=plan,
-        missing=missing,
-        ir_points=ir_points,
-        msms_top_k=msms_top_k,
-        nmr_decimals=nmr_decimals,
+        formatting=formatting,
         max_src_tokens=max_src_tokens,
         long_rows=long_rows,
         strict=strict,
@@ -741,8 +736,9 @@ def _finish(results, out: Path, data_dir: Path, spool: Path, opt: Options, seed:
         ),
         "vocab_size_estimate": {"source": len(vs), "target": len(vt)},
         "outputs": {"data_dir": str(data_dir), "rejects": str(out / "rejects.tsv")},
-        # how each section was turned into tokens: onmt_moe_predict formats a new sample with these
-        "formatting": {"ir_points": opt.ir_points, "msms_top_k": opt.msms_top_k},
+        # how each section was turned into tokens, in full (data.formatting.Formatting): start_training
+        # stores it in every checkpoint and onmt_moe_predict formats a new sample with it
+        "formatting": opt.formatting.to_dict(),
     }
     if opt.fmt == "tagged":
         summary["groups"] = mapping

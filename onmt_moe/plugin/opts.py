@@ -34,6 +34,9 @@ def add_plugin_options(parser) -> None:
     )
     # hidden: written by the plugin when the model is built (ModalityVocab.to_option), read back from checkpoints
     group.add("--moe_modality_vocab", "-moe_modality_vocab", type=str, nargs="*", default=[], help=argparse.SUPPRESS)
+    # hidden: set by start_training from the corpus' summary.json (onmt_moe.data.formatting.Formatting as
+    # JSON), so every checkpoint says how its sources were formatted; onmt_moe_predict reads it back
+    group.add("--moe_corpus_formatting", "-moe_corpus_formatting", type=str, default="", help=argparse.SUPPRESS)
     group.add(
         "--moe_log_dir",
         "-moe_log_dir",

@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--corpus", help="the training corpus folder or its summary.json (default: found from the run folder)"
     )
+    p.add_argument(
+        "--trust_checkpoint",
+        action="store_true",
+        help="load --model as a full pickle (it can run code): only for a checkpoint you trust",
+    )
     g = p.add_argument_group("one sample")
     g.add_argument("--formula", help="molecular formula, e.g. C8H8O")
     g.add_argument("--ir", help="IR spectrum, JCAMP-DX (absorbance or transmittance; 1/cm, µm or nm axis)")
@@ -73,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch",
         help=f"a CSV with columns {', '.join(BATCH_COLUMNS)} (paths relative to it), "
         "or a folder with one subfolder per sample holding formula.txt, ir.jdx, "
-        "h_nmr.csv, c_nmr.txt, msms.mgf, text.txt",
+        "h_nmr.csv, c_nmr.txt, msms.mgf, text.txt (also 1h.*, 13c.*, ms2.*); any other file "
+        "is refused, naming it (hidden files such as .DS_Store are skipped); sample names must be unique",
     )
     d = p.add_argument_group("decoding")
     d.add_argument("--n_best", type=int, default=10)
@@ -119,18 +125,26 @@ def read_sample(
     f = rd.read_formula(formula) if formula else None
     s = Sample(name=name, formula=f)
     if ir:
-        s.ir = rd.read_ir(ir)
+        s.ir = _reading(ir, rd.read_ir, ir)
     if h_nmr:
-        s.h_nmr = rd.read_h_nmr(h_nmr, nmr_mhz, formula_h=f.counts.get("H") if f else None)
+        s.h_nmr = _reading(h_nmr, rd.read_h_nmr, h_nmr, nmr_mhz, formula_h=f.counts.get("H") if f else None)
     if c_nmr:
-        s.c_nmr = rd.read_c_nmr(c_nmr)
+        s.c_nmr = _reading(c_nmr, rd.read_c_nmr, c_nmr)
     if msms:
-        s.msms = rd.read_msms(msms, msms_index, msms_mode, msms_energy)
+        s.msms = _reading(msms, rd.read_msms, msms, msms_index, msms_mode, msms_energy)
     if text:
-        s.text = rd.text_input(text)
+        s.text = _reading(text, rd.text_input, text)
     if not (f or s.ir or s.h_nmr or s.c_nmr or s.msms or s.text):
         raise InputError(f"{name}: no input given (--formula, --ir, --h_nmr, --c_nmr, --msms, --text)")
     return s
+
+
+def _reading(what: str, reader, *a, **kw):
+    """``reader(*a, **kw)``; a file that is not UTF-8 text is one line naming it, not a traceback."""
+    try:
+        return reader(*a, **kw)
+    except UnicodeDecodeError as e:
+        raise _not_utf8(what, e) from None
 
 
 def _energy(value, where: str) -> Optional[float]:
@@ -142,41 +156,103 @@ def _energy(value, where: str) -> Optional[float]:
         raise InputError(f"{where}: msms_energy {value!r} is not a number (eV)") from None
 
 
+def _not_utf8(path: str, e: UnicodeDecodeError) -> InputError:
+    return InputError(f"{path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); save it as UTF-8")
+
+
+def _read_text_file(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            return fh.read()
+    except UnicodeDecodeError as e:
+        raise _not_utf8(path, e) from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
 def batch_rows(path: str) -> List[Tuple[str, dict]]:
-    """(sample name, read_sample keyword arguments) for every sample of a --batch CSV or folder."""
+    """(sample name, read_sample keyword arguments) for every sample of a --batch CSV or folder.
+    A sample whose own file cannot be read gets ``{'error': message}`` (rejected, the others run);
+    a batch that cannot be read as a whole (not UTF-8, unknown columns or file names, duplicate
+    sample names) raises InputError before any model is loaded."""
     if os.path.isdir(path):
         return _folder_rows(path)
     if not os.path.isfile(path):
         raise InputError(f"--batch {path}: no such file or folder")
     base = os.path.dirname(os.path.abspath(path))
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        unknown = [c for c in (reader.fieldnames or []) if c not in BATCH_COLUMNS]
-        if unknown or not reader.fieldnames:
-            raise InputError(
-                f"{path}: unknown column(s) {', '.join(unknown) or '(no header)'}; expected {', '.join(BATCH_COLUMNS)}"
-            )
-        rows = []
-        for k, row in enumerate(reader, start=2):
-            kw = {c: (v or "").strip() or None for c, v in row.items() if c != "sample"}
-            for c in ("ir", "h_nmr", "c_nmr", "msms", "text"):
-                v = kw.get(c)
-                if v and os.path.exists(os.path.join(base, v)):
-                    kw[c] = os.path.join(base, v)
-            rows.append(((row.get("sample") or "").strip() or f"line {k}", kw))
+    rows = []
+    first_line = {}
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            unknown = [c for c in (reader.fieldnames or []) if c not in BATCH_COLUMNS]
+            if unknown or not reader.fieldnames:
+                raise InputError(
+                    f"{path}: unknown column(s) {', '.join(unknown) or '(no header)'}; "
+                    f"expected {', '.join(BATCH_COLUMNS)}"
+                )
+            for row in reader:
+                k = reader.line_num
+                if None in row:
+                    raise InputError(f"{path}: line {k} has more fields than the header")
+                kw = {c: (v or "").strip() or None for c, v in row.items() if c != "sample"}
+                for c in ("ir", "h_nmr", "c_nmr", "msms", "text"):
+                    v = kw.get(c)
+                    if v and os.path.exists(os.path.join(base, v)):
+                        kw[c] = os.path.join(base, v)
+                name = (row.get("sample") or "").strip() or f"line {k}"
+                if name in first_line:
+                    raise InputError(
+                        f"{path}: sample name {name!r} on line {first_line[name]} and line {k}; "
+                        "sample names must be unique"
+                    )
+                first_line[name] = k
+                rows.append((name, kw))
+    except UnicodeDecodeError as e:
+        raise _not_utf8(path, e) from None
+    except csv.Error as e:
+        raise InputError(f"{path}: not a readable CSV ({e})") from None
     return rows
 
 
 def _folder_rows(path: str) -> List[Tuple[str, dict]]:
+    """One sample per subfolder; every file must be one of FOLDER_STEMS (any extension), once.
+    Hidden entries (names starting with '.', e.g. .DS_Store) are skipped."""
     rows = []
-    for sub in sorted(e for e in os.listdir(path) if os.path.isdir(os.path.join(path, e))):
-        kw = {}
-        for fn in sorted(os.listdir(os.path.join(path, sub))):
+    entries = sorted(e for e in os.listdir(path) if not e.startswith("."))
+    stray = [e for e in entries if not os.path.isdir(os.path.join(path, e))]
+    if len(stray) == len(entries):
+        raise InputError(
+            f"--batch {path}: no sample subfolders"
+            + (" (it holds files: give the folder above, one subfolder per sample)" if stray else "")
+        )
+    if stray:
+        raise InputError(
+            f"--batch {path}: {os.path.join(path, stray[0])} is a file; a batch folder holds one subfolder "
+            "per sample" + (f" ({len(stray)} such files)" if len(stray) > 1 else "")
+        )
+    known = ", ".join(sorted(set(FOLDER_STEMS)))
+    for sub in entries:
+        kw, seen, err = {}, {}, None
+        for fn in sorted(e for e in os.listdir(os.path.join(path, sub)) if not e.startswith(".")):
+            full = os.path.join(path, sub, fn)
             key = FOLDER_STEMS.get(os.path.splitext(fn)[0].lower())
-            if key:
-                full = os.path.join(path, sub, fn)
-                kw[key] = open(full, encoding="utf-8").read().strip() if key == "formula" else full
-        rows.append((sub, kw))
+            if key is None or os.path.isdir(full):
+                raise InputError(
+                    f"--batch {path}: {full}: unrecognised {'folder' if os.path.isdir(full) else 'file name'} "
+                    f"(sample files are named {known}, any extension)"
+                )
+            if key in seen:
+                raise InputError(f"--batch {path}: {seen[key]} and {full} are both the {key} input of sample {sub!r}")
+            seen[key] = full
+            if key == "formula":
+                try:
+                    kw[key] = _read_text_file(full).strip()
+                except InputError as e:
+                    err = str(e)
+            else:
+                kw[key] = full
+        rows.append((sub, {"error": err} if err else kw))
     if not rows:
         raise InputError(f"--batch {path}: no sample subfolders")
     return rows
@@ -288,8 +364,8 @@ def write_out(path: str, results, kind: str, meta: dict) -> None:
             w.writerows({c: ("" if r[c] is None else r[c]) for c in cols} for r in rows)
 
 
-def _collect(args, cfg) -> Tuple[List[Tuple[Sample, Built]], List[Tuple[str, str]]]:
-    """Read and format every sample; in --batch mode a bad sample is rejected, not fatal."""
+def _read_all(args) -> Tuple[List[Sample], List[Tuple[str, str]]]:
+    """Read every sample (before any model is loaded); in --batch mode a bad sample is rejected, not fatal."""
     if not args.batch:
         s = read_sample(
             "sample",
@@ -304,23 +380,49 @@ def _collect(args, cfg) -> Tuple[List[Tuple[Sample, Built]], List[Tuple[str, str
             args.text,
             args.nmr_mhz,
         )
-        return [(s, build_source(s, cfg))], []
+        return [s], []
     ok, rejected = [], []
     for name, kw in batch_rows(args.batch):
         try:
-            s = read_sample(name, nmr_mhz=args.nmr_mhz, **kw)
-            ok.append((s, build_source(s, cfg)))
+            if "error" in kw:
+                raise InputError(kw["error"])
+            ok.append(read_sample(name, nmr_mhz=args.nmr_mhz, **kw))
         except InputError as e:
             rejected.append((name, str(e)))
     return ok, rejected
 
 
+def _build_all(args, samples: List[Sample], cfg) -> Tuple[List[Tuple[Sample, Built]], List[Tuple[str, str]]]:
+    """Each sample's source line, formatted as the model's corpus was."""
+    if not args.batch:
+        return [(s, build_source(s, cfg)) for s in samples], []
+    ok, rejected = [], []
+    for s in samples:
+        try:
+            ok.append((s, build_source(s, cfg)))
+        except InputError as e:
+            rejected.append((s.name, str(e)))
+    return ok, rejected
+
+
+def _collect(args, cfg) -> Tuple[List[Tuple[Sample, Built]], List[Tuple[str, str]]]:
+    """Read and format every sample; in --batch mode a bad sample is rejected, not fatal."""
+    samples, rejected = _read_all(args)
+    ok, more = _build_all(args, samples, cfg)
+    return ok, rejected + more
+
+
+def _rejects_path(args) -> str:
+    return args.rejects or (
+        os.path.splitext(args.out)[0] + ".rejects.tsv" if args.out else "onmt_moe_predict_rejects.tsv"
+    )
+
+
 def _write_rejects(args, rejected) -> Optional[str]:
     if not rejected:
         return None
-    path = args.rejects or (
-        os.path.splitext(args.out)[0] + ".rejects.tsv" if args.out else "onmt_moe_predict_rejects.tsv"
-    )
+    path = _rejects_path(args)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)  # --out may name a new folder
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("sample\treason\n")
         for name, why in rejected:
@@ -328,16 +430,62 @@ def _write_rejects(args, rejected) -> Optional[str]:
     return path
 
 
+# beam search keeps beam_size hypotheses of up to max_length tokens per sample: bounded, so that a
+# typo (--n_best 100000) is one line, not a multi-GB allocation
+MAX_BEAM = 1000
+
+
+def check_output_path(path: str, option: str) -> None:
+    """Refuse an output file that cannot be written (a folder, below a file, no permission) before any work."""
+    if os.path.isdir(path):
+        raise InputError(f"{option} {path}: is a folder; give a file name")
+    parent = os.path.dirname(os.path.abspath(path))
+    p = parent
+    while not os.path.exists(p):
+        p = os.path.dirname(p)
+    if not os.path.isdir(p):
+        raise InputError(f"{option} {path}: {p} is a file, not a folder")
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {path}: cannot write in {p}")
+
+
+def check_args(args) -> None:
+    """Every check that needs no model: decoding bounds and output paths (run before any work)."""
+    if args.n_best < 1:
+        raise InputError("--n_best must be >= 1")
+    if args.n_best > MAX_BEAM:
+        raise InputError(f"--n_best {args.n_best}: at most {MAX_BEAM} (beam search keeps that many hypotheses)")
+    if args.beam_size is not None:
+        if not 1 <= args.beam_size <= MAX_BEAM:
+            raise InputError(f"--beam_size {args.beam_size}: expected 1..{MAX_BEAM}")
+        if args.n_best > args.beam_size:
+            raise InputError(
+                f"--n_best {args.n_best} is larger than --beam_size {args.beam_size} (a beam of "
+                f"{args.beam_size} yields at most {args.beam_size} candidates)"
+            )
+    if args.max_length is not None and args.max_length < 1:
+        raise InputError(f"--max_length {args.max_length}: expected >= 1")
+    if args.show is not None and args.show < 0:
+        raise InputError(f"--show {args.show}: expected >= 0")
+    if args.out:
+        check_output_path(args.out, "--out")
+    if args.batch:
+        check_output_path(_rejects_path(args), "--rejects" if args.rejects else "the rejects file")
+
+
 def run(args) -> int:
     from onmt_moe.predict import settings
     from onmt_moe.predict.decode import Decoder, checkpoint_info, checkpoint_path
 
-    if args.n_best < 1:
-        raise InputError("--n_best must be >= 1")
+    check_args(args)  # bounds and output paths: refused before any reading or decoding
     ckpt = checkpoint_path(args.model)
-    vocab, train_src = checkpoint_info(ckpt)
-    cfg = settings.resolve(ckpt, args.corpus, train_src)
-    samples, rejected = _collect(args, cfg)
+    read, rejected = _read_all(args)  # the inputs are checked before the model is loaded
+    samples = []
+    if read:
+        vocab, train_src, recorded = checkpoint_info(ckpt, trust=args.trust_checkpoint)
+        cfg = settings.resolve(ckpt, args.corpus, train_src, recorded)
+        samples, more = _build_all(args, read, cfg)
+        rejected += more
     for name, why in rejected:
         print(f"error: {why}", file=sys.stderr)
     rej_path = _write_rejects(args, rejected)
@@ -347,7 +495,7 @@ def run(args) -> int:
     for _, b in samples:
         _vocab_report(b, vset, cfg)
     tr = _translate_defaults(ckpt)
-    beam = args.beam_size or max(args.n_best, int(tr.get("beam_size", args.n_best)))
+    beam = args.beam_size or min(MAX_BEAM, max(args.n_best, int(tr.get("beam_size", args.n_best))))
     try:
         dec = Decoder(
             ckpt,
@@ -356,6 +504,7 @@ def run(args) -> int:
             args.max_length or int(tr.get("max_length", 250)),
             int(tr.get("min_length", 0)),
             args.gpu,
+            trust=args.trust_checkpoint,
         )
         nbests = dec.decode([b.line for _, b in samples])
         dec.close()

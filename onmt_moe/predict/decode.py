@@ -13,7 +13,7 @@ from onmt_moe.predict import InputError
 def checkpoint_path(model: str) -> str:
     """A checkpoint file, or a run folder (its newest ``model_step_N.pt``)."""
     if os.path.isdir(model):
-        from onmt_moe.runs.runner import checkpoints
+        from onmt_moe.runfolder import checkpoints
 
         found = checkpoints(model)
         if not found:
@@ -24,24 +24,23 @@ def checkpoint_path(model: str) -> str:
     return model
 
 
-def checkpoint_info(path: str) -> Tuple[List[str], Optional[str]]:
-    """(source vocabulary tokens, training source file) read from the checkpoint."""
-    import torch
-
-    import onmt_moe  # noqa: F401  (the plugin's classes must be importable to unpickle)
+def checkpoint_info(path: str, trust: bool = False) -> Tuple[List[str], Optional[str], str]:
+    """(source vocabulary tokens, training source file, the corpus formatting record
+    ``moe_corpus_formatting``: '' when the checkpoint has none) read from the checkpoint, through the one
+    safe loader (``trust``: ``--trust_checkpoint``, a full unpickle of a file the user vouched for)."""
+    from onmt_moe.runfolder import CheckpointError, load_checkpoint
 
     try:
-        # weights_only=False: an OpenNMT checkpoint pickles its options, as onmt_translate loads it
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # noqa: BLE001 - torch raises many kinds of errors on bad files
-        raise InputError(f"{path}: not a readable OpenNMT checkpoint ({type(e).__name__}: {str(e)[:80]})") from None
+        ckpt = load_checkpoint(path, trust=trust)
+    except CheckpointError as e:
+        raise InputError(str(e)) from None
     if not isinstance(ckpt, dict) or "vocab" not in ckpt or "opt" not in ckpt:
         raise InputError(f"{path}: not an OpenNMT checkpoint (no vocab/opt inside)")
     vocab = ckpt.get("vocab", {}).get("src", [])
     opt = ckpt.get("opt")
     data = getattr(opt, "data", None) or {}
     src = (data.get("corpus_1") or {}).get("path_src") if isinstance(data, dict) else None
-    return list(vocab), src
+    return list(vocab), src, str(getattr(opt, "moe_corpus_formatting", "") or "")
 
 
 def _quiet_onmt(record: logging.LogRecord) -> bool:
@@ -64,12 +63,16 @@ class Decoder:
         min_length: int = 0,
         gpu: int = -1,
         batch_size: int = 16,
+        trust: bool = False,
     ):
+        import pickle
+
         from onmt.inference_engine import InferenceEnginePY
         from onmt.opts import translate_opts
         from onmt.utils.parse import ArgumentParser
 
         import onmt_moe  # noqa: F401  (registers the plugin with OpenNMT)
+        from onmt_moe.runfolder import load_checkpoint, trusting_checkpoints
 
         log = logging.getLogger("onmt")
         if _quiet_onmt not in log.filters:
@@ -101,7 +104,13 @@ class Decoder:
         ArgumentParser._get_all_transform_translate(opt)
         ArgumentParser._validate_transforms_opts(opt)
         ArgumentParser.validate_translate_opts_dynamic(opt)
-        self.engine = InferenceEnginePY(opt)
+        # OpenNMT loads the checkpoint itself (torch's weights_only default with the plugin's allowlist)
+        with trusting_checkpoints(trust):
+            try:
+                self.engine = InferenceEnginePY(opt)
+            except pickle.UnpicklingError:
+                load_checkpoint(checkpoint, trust=trust)  # raises the one-line CheckpointError naming it
+                raise
         self.n_best = n_best
 
     def decode(self, lines: Sequence[str]) -> List[List[Tuple[str, float]]]:

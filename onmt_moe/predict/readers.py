@@ -32,7 +32,7 @@ import numpy as np
 
 from onmt_moe.predict import InputError
 
-IR_AXIS = (400.0, 4000.0)  # cm-1; the benchmark's IR axis (docs/benchmark-format.md §2)
+IR_AXIS = (400.0, 4000.0)  # cm-1; the benchmark's IR axis (400-4000 cm-1, see docs/usage.md)
 IR_POINTS_IN = 1800  # points per benchmark IR spectrum (linspace(400, 4000, 1800))
 MIN_IR_COVERAGE = 0.5  # a spectrum must cover at least half of 400-4000 cm-1
 MSMS_SLOTS = (10.0, 20.0, 40.0)  # eV of the E0/E1/E2 blocks (CFM-ID energies of the benchmark)

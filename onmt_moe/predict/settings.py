@@ -9,36 +9,69 @@ Where the settings come from (first found wins):
    ``<corpus>/summary.json`` from ``benchmark/generate_glycan_input.py``);
 3. the checkpoint's own options: the folder of its training corpus (``data.corpus_1.path_src``).
 
-Corpora written before the ``formatting`` record existed are read from the ``command`` line
-their summary.json keeps (parsed by generate_input's own parser).
+The formatting itself (NMR binning, IR points, MS/MS top-k, missing-segment style, sections and
+tag layout: :class:`onmt_moe.data.formatting.Formatting`) comes first from the checkpoint (the
+``-moe_corpus_formatting`` record start_training stores in it), else from the summary found above.
+An explicit ``--corpus`` that formats differently from the checkpoint's record is refused.
+Corpora written before the full ``formatting`` record existed are completed from the ``command``
+line their summary.json keeps (:func:`onmt_moe.data.formatting.from_summary`); a summary that cannot
+tell a setting its sections need is refused, not guessed.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shlex
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Optional
 
+from onmt_moe.data.columns import DataError
+from onmt_moe.data.formatting import Formatting
+from onmt_moe.data.formatting import from_summary as formatting_from_summary
 from onmt_moe.predict import InputError
 
 KINDS = ("smiles", "wurcs")
 
 
+def _delegate(name: str, doc: str):
+    def get(self):
+        return getattr(self.formatting, name)
+
+    def put(self, value):
+        setattr(self.formatting, name, value)
+
+    return property(get, put, doc=doc)
+
+
 @dataclass
 class CorpusSettings:
     kind: str  # smiles | wurcs
-    fmt: str = "tagged"  # tagged | benchmark (smiles only)
-    sections: List[str] = field(default_factory=list)
-    groups: Optional[Dict[str, str]] = None  # section -> segment name (tagged)
-    missing: str = "drop"  # drop | token
-    ir_points: int = 400
-    msms_top_k: Optional[int] = None
+    formatting: Formatting = field(default_factory=Formatting)  # smiles: how each section becomes tokens
     glycan_tokens: dict = field(default_factory=dict)  # SpecTokConfig fields (wurcs)
     glycan_text: bool = False
+    glycan_missing: str = "token"
     source: str = ""  # where these settings were read
     src_token_max: Optional[int] = None  # longest training source (tokens)
+
+    # the formatting's fields, read and set through the one settings object
+    fmt = _delegate("fmt", "tagged | benchmark (smiles only)")
+    sections = _delegate("sections", "selected sections")
+    groups = _delegate("groups", "section -> segment name (tagged)")
+    ir_points = _delegate("ir_points", "IR points")
+    msms_top_k = _delegate("msms_top_k", "MS/MS peaks kept per list")
+    nmr_decimals = _delegate("nmr_decimals", "(1H shift, J, 13C shift) decimals")
+
+    @property
+    def missing(self) -> str:
+        """drop | token (glycan corpora keep their own)."""
+        return self.glycan_missing if self.kind == "wurcs" else self.formatting.missing
+
+    @missing.setter
+    def missing(self, value: str) -> None:
+        if self.kind == "wurcs":
+            self.glycan_missing = value
+        else:
+            self.formatting.missing = value
 
 
 def _load(path: str) -> dict:
@@ -81,29 +114,16 @@ def _from_checkpoint_opts(train_src: Optional[str]) -> Optional[str]:
     return summary_path(d)
 
 
-def _legacy_formatting(summary: dict) -> dict:
-    """ir_points / msms_top_k from the recorded generate_input command line."""
-    cmd = summary.get("command")
-    if not cmd:
-        return {}
-    from onmt_moe.data.pipeline import build_parser
-
-    try:
-        args, _ = build_parser().parse_known_args(shlex.split(cmd)[1:])
-    except SystemExit:
-        return {}
-    return {"ir_points": args.ir_points, "msms_top_k": args.msms_top_k}
-
-
 def from_summary(path: str) -> CorpusSettings:
     s = _load(path)
+    if not isinstance(s, dict):
+        raise InputError(f"{path}: the corpus summary is not a JSON object")
     if "spectrum_tokens" in s:  # benchmark/generate_glycan_input.py
         if s.get("direction") != "spectrum->wurcs":
             raise InputError(f"{path}: the corpus predicts spectra from structures, not structures")
         return CorpusSettings(
             kind="wurcs",
-            fmt="tagged",
-            missing=s.get("missing", "token"),
+            glycan_missing=s.get("missing", "token"),
             glycan_tokens=dict(s["spectrum_tokens"]),
             glycan_text=bool(s.get("text")),
             source=path,
@@ -111,33 +131,64 @@ def from_summary(path: str) -> CorpusSettings:
         )
     if s.get("pred_spectra"):
         raise InputError(f"{path}: the corpus was built with --pred_spectra (structure -> spectra)")
-    fmt = s.get("formatting") or _legacy_formatting(s)
+    try:
+        fmt = formatting_from_summary(s, path)
+    except DataError as e:
+        raise InputError(str(e)) from None
     return CorpusSettings(
         kind="smiles",
-        fmt=s.get("format", "tagged"),
-        sections=list(s.get("sections", [])),
-        groups=s.get("groups"),
-        missing=s.get("missing_mode", "drop"),
-        ir_points=int(fmt.get("ir_points") or 400),
-        msms_top_k=fmt.get("msms_top_k"),
+        formatting=fmt,
         source=path,
         src_token_max=((s.get("token_lengths") or {}).get("source") or {}).get("max"),
     )
 
 
-def resolve(checkpoint: str, corpus: Optional[str] = None, train_src: Optional[str] = None) -> CorpusSettings:
-    """Settings for ``checkpoint`` (see the module doc for the search order)."""
+def from_checkpoint_record(checkpoint: str, record: str) -> CorpusSettings:
+    """Settings from the checkpoint's ``moe_corpus_formatting`` (a JSON Formatting record)."""
+    try:
+        fmt = Formatting.from_json(record, f"{checkpoint}: moe_corpus_formatting")
+    except DataError as e:
+        raise InputError(str(e)) from None
+    return CorpusSettings(kind="smiles", formatting=fmt, source=f"{checkpoint} (moe_corpus_formatting)")
+
+
+def resolve(
+    checkpoint: str, corpus: Optional[str] = None, train_src: Optional[str] = None, recorded: Optional[str] = None
+) -> CorpusSettings:
+    """Settings for ``checkpoint`` (see the module doc for the search order); ``recorded`` is the
+    checkpoint's own ``moe_corpus_formatting`` (empty for checkpoints trained before it existed)."""
+    path = None
     if corpus:
         path = summary_path(corpus)
         if path is None:
             raise InputError(f"--corpus {corpus}: no summary.json there")
-        return from_summary(path)
-    run_dir = os.path.dirname(os.path.abspath(checkpoint))
-    path = _from_run_folder(run_dir) or _from_checkpoint_opts(train_src)
+    else:
+        run_dir = os.path.dirname(os.path.abspath(checkpoint))
+        path = _from_run_folder(run_dir) or _from_checkpoint_opts(train_src)
+    if recorded:
+        cfg = from_checkpoint_record(checkpoint, recorded)
+        if path is None:
+            return cfg
+        try:
+            other = from_summary(path)
+        except InputError:
+            if corpus:
+                raise
+            return cfg  # the checkpoint's record is enough
+        diff = cfg.formatting.differences(other.formatting) if other.kind == "smiles" else ["kind"]
+        if diff and corpus:
+            raise InputError(
+                f"--corpus {corpus}: formats sources differently from how {checkpoint} was trained "
+                f"({'; '.join(diff[:3])}); leave --corpus out to use the checkpoint's own record"
+            )
+        if not diff:  # the same corpus: its summary adds the training source lengths
+            cfg.src_token_max = other.src_token_max
+            cfg.source = f"{cfg.source}, {path}"
+        return cfg
     if path is None:
         raise InputError(
-            f"{checkpoint}: cannot find how its training corpus was tokenised (no run.json with "
-            "a data_dir holding summary.json, and the checkpoint's corpus folder has none); "
-            "give --corpus <corpus folder>"
+            f"{checkpoint}: cannot find how its training corpus was tokenised (no moe_corpus_formatting "
+            "in the checkpoint, no run.json with a data_dir holding summary.json, and the checkpoint's "
+            "corpus folder has none); give --corpus <corpus folder>"
         )
     return from_summary(path)

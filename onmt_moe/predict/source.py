@@ -1,9 +1,10 @@
 """One sample's inputs -> the source line the model was trained on.
 
-The section texts come from the data pipeline's own formatters (``benchmark_format.format_*``,
-fed one-row Arrow arrays in the benchmark's column layout) and the line is assembled by
-``tagged.tagged_line`` with the corpus' segment plan, so every formatting rule has one
-definition. Glycan sources use ``glycan.spectra_tokens.source_tokens`` with the corpus' settings.
+The section texts come from the corpus builder's own formatting path
+(``onmt_moe.data.formatting.format_section``, fed one-row Arrow arrays in the benchmark's column
+layout, with the corpus' :class:`~onmt_moe.data.formatting.Formatting`: NMR binning, IR points, MS/MS
+top-k) and the line is assembled by ``formatting.source_line`` with the corpus' segment plan, so every
+formatting rule has one definition. Glycan sources use ``glycan.spectra_tokens.source_tokens`` with the corpus' settings.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from typing import Dict, List, Optional
 import pyarrow as pa
 
 from onmt_moe.data import benchmark_format as bf
-from onmt_moe.data.columns import MSMS_HEADERS, SECTIONS
-from onmt_moe.data.tagged import parse_groups, segment_plan, tagged_line
+from onmt_moe.data.formatting import Formatting, format_section, source_line
 from onmt_moe.predict import InputError
 from onmt_moe.predict.readers import MSMS_SLOTS, CPeaks, Formula, HPeaks, IRSpectrum, MSMSSpectrum
 from onmt_moe.predict.settings import CorpusSettings
@@ -69,8 +69,12 @@ def _one(section: str, st: bf.SectionText, where: str) -> str:
     return st.texts[0]
 
 
-def msms_texts(spectra: List[MSMSSpectrum], top_k: Optional[int]) -> Dict[str, str]:
-    """{'pos_msms': 'E0Pos … E1Pos … E2Pos …', …} of the given spectra (one per energy slot)."""
+def msms_texts(
+    spectra: List[MSMSSpectrum], top_k: Optional[int] = None, formatting: Optional[Formatting] = None
+) -> Dict[str, str]:
+    """{'pos_msms': 'E0Pos … E1Pos … E2Pos …', …} of the given spectra (one per energy slot), formatted
+    as ``formatting`` says (else: the defaults with ``top_k`` peaks per list)."""
+    f = formatting or Formatting(msms_top_k=top_k)
     out = {}
     for sec, mode in (("pos_msms", "positive"), ("neg_msms", "negative")):
         mine = [s for s in spectra if s.ionmode == mode]
@@ -91,26 +95,30 @@ def msms_texts(spectra: List[MSMSSpectrum], top_k: Optional[int]) -> Dict[str, s
             )
             for e in MSMS_SLOTS
         ]
-        st = bf.format_msms(cols, MSMS_HEADERS[sec], [f"{sec} {e:g} eV" for e in MSMS_SLOTS], top_k)
+        st = format_section(sec, cols, f, [f"{sec} {e:g} eV" for e in MSMS_SLOTS])
         out[sec] = _one(sec, st, mine[0].source)
     return out
 
 
 def section_texts(sample: Sample, cfg: CorpusSettings) -> Dict[str, str]:
-    """Benchmark-format text of every section the sample has."""
+    """The text of every section the sample has, formatted exactly as the corpus builder did
+    (``cfg.formatting``: the same ``format_section`` the builder calls)."""
+    f = cfg.formatting
     out: Dict[str, str] = {}
     if sample.formula:
-        out["formula"] = _one("formula", bf.format_formula(pa.array([sample.formula.text]), strict=True), "--formula")
+        # the predictor always checks the formula strictly (a typo must not become tokens)
+        st = format_section("formula", [pa.array([sample.formula.text])], Formatting(fmt="tagged"))
+        out["formula"] = _one("formula", st, "--formula")
     if sample.h_nmr:
-        out["h_nmr"] = _one("h_nmr", bf.format_hnmr(pa.array([sample.h_nmr.peaks], _H_TYPE)), sample.h_nmr.source)
+        st = format_section("h_nmr", [pa.array([sample.h_nmr.peaks], _H_TYPE)], f)
+        out["h_nmr"] = _one("h_nmr", st, sample.h_nmr.source)
     if sample.c_nmr:
-        out["c_nmr"] = _one(
-            "c_nmr", bf.format_cnmr(pa.array([sample.c_nmr.shifts], pa.list_(pa.float64()))), sample.c_nmr.source
-        )
+        st = format_section("c_nmr", [pa.array([sample.c_nmr.shifts], pa.list_(pa.float64()))], f)
+        out["c_nmr"] = _one("c_nmr", st, sample.c_nmr.source)
     if sample.ir:
         arr = pa.array([sample.ir.absorbance], pa.list_(pa.float32()))
-        out["ir"] = _one("ir", bf.format_ir(arr, cfg.ir_points, n_in=len(sample.ir.absorbance)), sample.ir.source)
-    out.update(msms_texts(sample.msms, cfg.msms_top_k))
+        out["ir"] = _one("ir", format_section("ir", [arr], f, ir_n_in=len(sample.ir.absorbance)), sample.ir.source)
+    out.update(msms_texts(sample.msms, formatting=f))
     return out
 
 
@@ -163,12 +171,8 @@ def build_smiles_source(sample: Sample, cfg: CorpusSettings) -> Built:
             f"{sample.name}: none of the given inputs is one the model was trained on "
             f"({', '.join(LABELS[s] for s in cfg.sections)})"
         )
-    if cfg.fmt == "benchmark":
-        line = " ".join(texts[s] for s in SECTIONS if s in texts)
-        plan = [(None, [s]) for s in cfg.sections]
-    else:
-        plan = segment_plan(parse_groups(cfg.groups or "default"), cfg.sections, cfg.missing)
-        line = tagged_line(plan, {s: texts.get(s) for s in cfg.sections}, cfg.missing)
+    plan = cfg.formatting.plan()
+    line = source_line(cfg.formatting, {s: texts.get(s) for s in cfg.sections}, plan)
     for sec in cfg.sections:
         if sec in texts:
             ntok = len(texts[sec].split())
