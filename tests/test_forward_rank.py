@@ -12,7 +12,11 @@ METHYL_BENZOATE = fr.Query(
     c=(166.9, 132.9, 130.2, 129.6, 128.4, 52.1), h=((8.03, 2.0), (7.55, 1.0), (7.43, 2.0), (3.91, 3.0))
 )
 # isomers of C8H8O2 with higher beam scores than the right answer
-NBEST = [("C C ( = O ) O c 1 c c c c c 1", -0.1), ("O C c 1 c c c c c 1 C = O", -0.2), ("C O C ( = O ) c 1 c c c c c 1", -0.5)]
+NBEST = [
+    ("C C ( = O ) O c 1 c c c c c 1", -0.1),
+    ("O C c 1 c c c c c 1 C = O", -0.2),
+    ("C O C ( = O ) c 1 c c c c c 1", -0.5),
+]
 
 
 def _rows(query=METHYL_BENZOATE, nbest=NBEST, formula="C8H8O2"):
@@ -65,10 +69,7 @@ def test_weights_file_round_trip_and_bad_file(tmp_path):
 
 
 def test_query_from_a_tagged_source_line():
-    line = (
-        "<FORMULA> C 8 H 8 O 2 </FORMULA> <NMR> 1HNMR 8.1 8.0 d 2H J 7.6 | 3.9 3.9 s 3H "
-        "13CNMR 167 133 52 </NMR>"
-    )
+    line = "<FORMULA> C 8 H 8 O 2 </FORMULA> <NMR> 1HNMR 8.1 8.0 d 2H J 7.6 | 3.9 3.9 s 3H 13CNMR 167 133 52 </NMR>"
     q = fr.query_from_line(line)
     assert q.c == (167.0, 133.0, 52.0)
     assert q.h == ((pytest.approx(8.05), 2.0), (3.9, 3.0))
@@ -78,3 +79,23 @@ def test_invalid_and_unsimulable_candidates_score_nothing():
     rows = _rows(nbest=[("C ( (", -0.1)] + NBEST)
     bad = next(r for r in rows if not r["valid"])
     assert bad["sim_c"] == "" and bad["sim_h"] == ""
+
+
+def test_predict_weights_option(tmp_path):
+    """--rerank: 'formula' needs nothing, 'simulate' refuses without validation-fitted weights, 'auto'
+    takes the run folder's forward_rank.json when there is one."""
+    import argparse
+
+    from onmt_moe.predict import InputError
+    from onmt_moe.predict.cli import simulate_weights
+
+    ckpt = str(tmp_path / "model_step_1.pt")
+    ns = argparse.Namespace(rerank="formula", simulate_weights=None)
+    assert simulate_weights(ns, ckpt) is None
+    ns.rerank = "simulate"
+    with pytest.raises(InputError, match="forward_rank.json"):
+        simulate_weights(ns, ckpt)
+    ns.rerank = "auto"
+    assert simulate_weights(ns, ckpt) is None
+    fr.Weights(1.0, 2.0, "val").save(str(tmp_path / fr.WEIGHTS_FILE))
+    assert simulate_weights(ns, ckpt) == fr.Weights(1.0, 2.0, "val")

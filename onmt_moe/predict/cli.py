@@ -93,6 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="Da: a SMILES candidate is precursor-consistent when its [M+H]+ / [M-H]- is this close "
         "to the MS/MS precursor m/z (default 0.02)",
     )
+    d.add_argument(
+        "--rerank",
+        choices=("auto", "formula", "simulate"),
+        default="auto",
+        help="SMILES models: 'formula' puts valid, formula-consistent candidates first; 'simulate' also "
+        "orders them by how well each candidate's simulated 1H/13C NMR matches yours, with weights "
+        "fitted on validation data (--simulate_weights, or forward_rank.json in the run folder); "
+        "'auto' (default): simulate when such weights exist, else formula",
+    )
+    d.add_argument("--simulate_weights", help="forward_rank.json with the validation-fitted weights")
     o = p.add_argument_group("output")
     o.add_argument("--out", help="write the ranked candidates to a .csv or .json file")
     o.add_argument(
@@ -284,7 +294,26 @@ def _vocab_report(built: Built, vocab: set, cfg) -> None:
         )
 
 
-def _rank(sample: Sample, built: Built, nbest, cfg, tol: float) -> List[dict]:
+def simulate_weights(args, checkpoint: str):
+    """The forward-simulation weights --rerank asks for (None: formula-first only)."""
+    from onmt_moe.predict import forward_rank as fr
+
+    if args.rerank == "formula":
+        return None
+    try:
+        w = fr.Weights.load(args.simulate_weights) if args.simulate_weights else fr.weights_for(checkpoint)
+    except ValueError as e:
+        raise InputError(str(e)) from None
+    if w is None and args.rerank == "simulate":
+        raise InputError(
+            f"--rerank simulate: no {fr.WEIGHTS_FILE} next to {checkpoint}; give --simulate_weights "
+            "(fitted on validation data) or use --rerank formula"
+        )
+    return w
+
+
+def _rank(sample: Sample, built: Built, nbest, cfg, tol: float, weights=None) -> List[dict]:
+    from onmt_moe.predict import forward_rank as fr
     from onmt_moe.predict import rank
 
     if cfg.kind == "wurcs":
@@ -299,13 +328,24 @@ def _rank(sample: Sample, built: Built, nbest, cfg, tol: float) -> List[dict]:
             float(cfg.glycan_tokens.get("mz_bin", 1.0)),
         )
     p = built.precursor
-    return rank.rank_smiles(
+    rows = rank.rank_smiles(
         sample.name,
         nbest,
         sample.formula.text if sample.formula else None,
         precursor=(p.precursor_mz, p.ionmode) if p else None,
         tol=tol,
     )
+    c_used, h_used = "c_nmr" in cfg.sections and sample.c_nmr, "h_nmr" in cfg.sections and sample.h_nmr
+    if c_used or h_used:  # how each candidate's simulated NMR matches the input: sim_c / sim_h columns
+        query = fr.query_from_peaks(sample.c_nmr.shifts if c_used else None, sample.h_nmr.peaks if h_used else None)
+        fr.annotate(rows, query)
+        if weights is not None:
+            rows = fr.rerank(rows, weights)
+    return rows
+
+
+def _fmt_sim(v) -> str:
+    return "-" if v == "" else f"{float(v):.2f}"
 
 
 def _fmt_bool(v) -> str:
@@ -316,12 +356,14 @@ def print_table(sample: Sample, built: Built, rows: List[dict], kind: str, show:
     out = out or sys.stdout
     key, what, check = ("wurcs", "mass", "mass_match") if kind == "wurcs" else ("smiles", "formula", "formula_match")
     prec = kind != "wurcs" and built.precursor is not None  # SMILES: a precursor column too
+    sim = any(r.get("sim_c", "") != "" or r.get("sim_h", "") != "" for r in rows)  # forward_rank cosines
     print(f"\n== {sample.name}", file=out)
     for line in built.report:
         print(f"  {line}", file=out)
     print(
         f"  {'rank':>4} {'beam':>4} {'logp/tok':>9} {'valid':>5} {what:>10} {'match':>5}"
         + (" prec." if prec else "")
+        + (" sim13C sim1H" if sim else "")
         + f"  {key}",
         file=out,
     )
@@ -331,6 +373,7 @@ def print_table(sample: Sample, built: Built, rows: List[dict], kind: str, show:
             f"  {rank!s:>4} {r['beam_rank']:>4} {r['log_prob']:>9.4f} {_fmt_bool(r['valid']):>5} "
             f"{r[what]!s:>10} {_fmt_bool(r[check]):>5}"
             + (f" {_fmt_bool(r['precursor_match']):>5}" if prec else "")
+            + (f" {_fmt_sim(r.get('sim_c', '')):>6} {_fmt_sim(r.get('sim_h', '')):>5}" if sim else "")
             + f"  {r[key]}",
             file=out,
         )
@@ -349,7 +392,7 @@ def write_out(path: str, results, kind: str, meta: dict) -> None:
                     "sample": s.name,
                     "inputs": b.report,
                     "source": b.line,
-                    "candidates": [{c: r[c] for c in cols} for r in rows],
+                    "candidates": [{c: r.get(c, "") for c in cols} for r in rows],
                 }
                 for s, b, rows in results
             ],
@@ -361,7 +404,7 @@ def write_out(path: str, results, kind: str, meta: dict) -> None:
         w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
         w.writeheader()
         for _, _, rows in results:
-            w.writerows({c: ("" if r[c] is None else r[c]) for c in cols} for r in rows)
+            w.writerows({c: ("" if r.get(c) is None else r[c]) for c in cols} for r in rows)
 
 
 def _read_all(args) -> Tuple[List[Sample], List[Tuple[str, str]]]:
@@ -479,6 +522,7 @@ def run(args) -> int:
 
     check_args(args)  # bounds and output paths: refused before any reading or decoding
     ckpt = checkpoint_path(args.model)
+    weights = simulate_weights(args, ckpt)
     read, rejected = _read_all(args)  # the inputs are checked before the model is loaded
     samples = []
     if read:
@@ -511,7 +555,7 @@ def run(args) -> int:
     except (RuntimeError, ValueError, KeyError) as e:  # the model or OpenNMT failed, not the input
         print(f"error: {ckpt}: decoding failed ({type(e).__name__}: {str(e).splitlines()[0][:200]})", file=sys.stderr)
         return 1
-    results = [(s, b, _rank(s, b, nb, cfg, args.precursor_tol)) for (s, b), nb in zip(samples, nbests)]
+    results = [(s, b, _rank(s, b, nb, cfg, args.precursor_tol, weights)) for (s, b), nb in zip(samples, nbests)]
     if not args.quiet:
         print(f"model  {ckpt}\ncorpus settings  {cfg.source} ({cfg.kind}, {cfg.fmt}, missing={cfg.missing})")
         for s, b, rows in results:

@@ -191,6 +191,12 @@ def weights_for(checkpoint: str) -> Optional[Weights]:
     return Weights.load(path) if os.path.isfile(path) else None
 
 
+def query_from_peaks(c_shifts: Optional[Sequence[float]], h_peaks: Optional[Sequence[dict]]) -> Query:
+    """The query from the predictor's readers: ¹³C shifts and ¹H peak dicts (rangeMax, rangeMin, nH)."""
+    h = tuple(((p["rangeMax"] + p["rangeMin"]) / 2, float(p.get("nH") or 1)) for p in (h_peaks or ()))
+    return Query(c=tuple(c_shifts or ()), h=h)
+
+
 # ------------------------------------------------------------------ queries from source lines
 def query_from_line(line: str) -> Query:
     """The ¹H / ¹³C sections of a benchmark-format or tagged source line (``1HNMR 7.31 7.25 m 5H |

@@ -33,6 +33,8 @@ COLUMNS_SMILES = [
     "formula_match",
     "precursor_match",
     "duplicate_of",
+    "sim_c",  # cosine of the candidate's simulated 13C / 1H NMR with the input (predict.forward_rank)
+    "sim_h",
 ]
 COLUMNS_WURCS = ["sample", "rank", "beam_rank", "wurcs", "log_prob", "valid", "mass", "mass_match", "duplicate_of"]
 

@@ -142,12 +142,8 @@ def query_of(row: Row, condition: str) -> fr.Query:
     """The measured spectra as the forward re-ranker compares them (read by the predictor's readers)."""
     from onmt_moe.predict import readers as rd
 
-    c = tuple(rd.read_c_nmr(row.c_text).shifts)
-    h: Tuple[Tuple[float, float], ...] = ()
-    if condition == "hc" and row.h_text:
-        peaks = rd.read_h_nmr(row.h_text).peaks
-        h = tuple(((p["rangeMax"] + p["rangeMin"]) / 2, float(p["nH"] or 1)) for p in peaks)
-    return fr.Query(c=c, h=h)
+    h_peaks = rd.read_h_nmr(row.h_text).peaks if condition == "hc" and row.h_text else None
+    return fr.query_from_peaks(rd.read_c_nmr(row.c_text).shifts, h_peaks)
 
 
 def order(cands: List[dict], decoding: str, weights: Optional[fr.Weights]) -> List[str]:
