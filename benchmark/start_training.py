@@ -40,15 +40,19 @@ def main(argv=None) -> int:
     if bad:
         print(f"error: unknown stage(s) {bad}; choose from {list(runner.STAGES)}", file=sys.stderr)
         return 2
-    name = a.run_name or f"{os.path.splitext(os.path.basename(a.config))[0]}_{datetime.datetime.now():%Y%m%d_%H%M%S}"
+    name = a.run_name
+    if name is None:
+        name = f"{os.path.splitext(os.path.basename(a.config))[0]}_{datetime.datetime.now():%Y%m%d_%H%M%S}"
     try:
-        plan = runner.resolve(a.config, os.path.join(a.runs_dir, name), runner.parse_set(a.set), resume=a.resume)
+        run_dir = runner.check_run_location(a.runs_dir, name)  # before anything is written
+        plan = runner.resolve(a.config, run_dir, runner.parse_set(a.set), resume=a.resume)
         if a.dry_run:
             print(json.dumps({k: v for k, v in plan.items()}, indent=2, default=str))
             print(f"dry run: config valid; stages {stages} would run in {plan['run_dir']}")
             return 0
-        runner.prepare_run_dir(plan, fresh=True)
-        info = runner.execute(plan, stages, echo=not a.quiet)
+        with runner.lock_run_dir(plan["run_dir"]):  # one writer per run folder
+            runner.prepare_run_dir(plan, fresh=True)
+            info = runner.execute(plan, stages, echo=not a.quiet)
     except runner.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,5 +1,8 @@
 """Token classes of WURCS target tokens, for a structure-aware (weighted) loss.
 
+A shared leaf (plain Python, imports nothing of ours): the glycan track and the plugin's loss
+(``struct_loss_weights``) read the one definition.
+
 Classes:
   ``modification``    ResidueCode tokens that carry a MOD (contain ``*``), and LIN bridge MAPs
   ``monosaccharide``  the other ResidueCode tokens ``[...]``

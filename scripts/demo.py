@@ -100,6 +100,11 @@ def main(argv=None) -> int:
     ap.add_argument("--data_only", action="store_true", help="build the simulated data and tagged corpus, then stop")
     a = ap.parse_args(argv)
 
+    try:  # a bad --run_name / --runs_dir is refused before any work (and before --fresh deletes anything)
+        run_dir = runner.check_run_location(a.runs_dir, a.run_name)
+    except runner.ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     t0 = time.time()
     py = sys.executable
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", str(os.cpu_count() or 1)))
@@ -144,15 +149,23 @@ def main(argv=None) -> int:
     if a.data_only:
         print(f"==> corpus ready: {os.path.join(a.corpus, 'data')}")
         return 0
-    run_dir = os.path.join(a.runs_dir, a.run_name)
     if a.fresh and os.path.isdir(run_dir):
         import shutil
 
-        shutil.rmtree(run_dir)
+        try:
+            with runner.lock_run_dir(run_dir):  # never delete a folder a running start_training writes
+                shutil.rmtree(run_dir)
+        except runner.ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     cmd = runner.start_training_command(a.config, run_dir, os.path.join(a.corpus, "data"), a.set)
     if "--resume" in cmd:
         print(f"==> {run_dir} exists: resuming (use --fresh to start over)")
-    print("==> training, decoding and scoring (logs: %s)" % os.path.join(run_dir, "train.log"), flush=True)
+    print(
+        "==> training, decoding and scoring (a [train] line every report_every steps; full logs: %s)"
+        % os.path.join(run_dir, "train.log"),
+        flush=True,
+    )
     if subprocess.run(cmd, env=env).returncode != 0:
         return 1
 

@@ -93,7 +93,7 @@ def test_no_test_structure_reaches_any_training_file(corpus):
 
 def test_structure_never_in_the_source_of_a_structure_target_task(corpus):
     """The alignment task puts WURCS into the encoder; the struct task (target = WURCS) must never see it."""
-    from onmt_moe.glycan.token_classes import classify_token
+    from onmt_moe.wurcs_classes import classify_token
 
     for split in ("train", "val", "test"):
         src = _lines(corpus / "data" / "struct" / f"src-{split}.txt")

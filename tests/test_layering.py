@@ -22,6 +22,7 @@ RULES = {
     "onmt_moe._hook": ({"onmt_moe"}, {"torch", "onmt"}),  # stdlib only; imports onmt_moe to register
     "onmt_moe.masses": (set(), {"torch", "onmt", "numpy"}),  # physical constants: imports nothing
     "onmt_moe.smiles": (set(), {"torch", "onmt", "numpy"}),  # the SMILES tokenizer: imports nothing
+    "onmt_moe.wurcs_classes": (set(), {"torch", "onmt", "numpy"}),  # WURCS token classes: imports nothing
     "onmt_moe.moe": ({"onmt_moe.moe"}, {"onmt"}),
     "onmt_moe.modality": ({"onmt_moe.modality"}, {"onmt"}),
     "onmt_moe.modality.tags": (set(), {"torch", "onmt"}),
@@ -30,52 +31,52 @@ RULES = {
     "onmt_moe.evaluation": ({"onmt_moe.evaluation", "onmt_moe.modality.tags"}, {"torch", "onmt"}),
     "onmt_moe.glycan": ({"onmt_moe.glycan", "onmt_moe.modality.tags", "onmt_moe.evaluation"}, {"torch", "onmt"}),
     "onmt_moe.runs.csvlog": (set(), {"torch", "onmt"}),
+    # the run-folder format at the bottom: checkpoint listing and the one safe loader (torch, never OpenNMT)
+    "onmt_moe.runfolder": ({"onmt_moe.runfolder"}, {"onmt"}),
     "onmt_moe.diagnostics": (
-        {"onmt_moe.diagnostics", "onmt_moe.moe", "onmt_moe.modality", "onmt_moe.runs.csvlog", "onmt_moe"},
+        {
+            "onmt_moe.diagnostics",
+            "onmt_moe.moe",
+            "onmt_moe.modality",
+            "onmt_moe.runs.csvlog",
+            "onmt_moe.runfolder",
+            "onmt_moe",
+        },
         set(),
     ),
-    "onmt_moe.diagnostics.gradients": ({"onmt_moe.runs.csvlog"}, {"onmt"}),
     "onmt_moe.plugin": (
         {
             "onmt_moe.plugin",
             "onmt_moe.moe",
             "onmt_moe.modality",
             "onmt_moe.runs.csvlog",
-            "onmt_moe.diagnostics.gradients",
-            "onmt_moe.glycan.token_classes",
+            "onmt_moe.runfolder.checkpoints",
             "onmt_moe._hook",
             "onmt_moe",
         },
         set(),
     ),
-    # leaves the plugin reaches into: plain Python / torch only, nothing else of ours
-    "onmt_moe.glycan.token_classes": (set(), {"torch", "onmt"}),
+    # driving a checkpoint, below the tracks: OpenNMT's inference engine (beam search), teacher-forced
+    # likelihoods, the run folder's checkpoint list and loader; bare onmt_moe registers the plugin
+    "onmt_moe.inference": ({"onmt_moe.inference", "onmt_moe.runfolder", "onmt_moe"}, set()),
     "onmt_moe.runs": ({"onmt_moe", "onmt_moe.*"}, set()),  # the top: drives everything
     "onmt_moe.predict": (
-        {"onmt_moe.predict", "onmt_moe.data", "onmt_moe.modality.tags", "onmt_moe.glycan", "onmt_moe.evaluation"},
-        {"torch", "onmt"},
-    ),
-    # decoding a checkpoint: OpenNMT's inference engine, the checkpoint list of a run folder
-    "onmt_moe.predict.decode": ({"onmt_moe.predict", "onmt_moe", "onmt_moe.runs.runner"}, set()),
-    # teacher-forced scoring of given targets with a checkpoint, loaded as onmt_translate loads it
-    "onmt_moe.predict.likelihood": ({"onmt_moe"}, set()),
-    # scoring real glycan spectra decodes them with a run's model, through the predict engine above
-    "onmt_moe.glycan.real.evaluate": (
         {
-            "onmt_moe.glycan",
+            "onmt_moe.predict",
+            "onmt_moe.inference",  # the model is driven there; predict itself never imports torch/onmt
+            "onmt_moe.data",
             "onmt_moe.modality.tags",
+            "onmt_moe.glycan",
             "onmt_moe.evaluation",
-            "onmt_moe.predict.decode",
-            "onmt_moe.predict.likelihood",
-            "onmt_moe.predict.settings",
+            "onmt_moe.simulate",  # forward_rank simulates each candidate's NMR
         },
-        {"onmt"},
+        {"torch", "onmt"},
     ),
 }
 
 
 # leaves every layer may import (they import nothing themselves)
-SHARED_LEAVES = {"onmt_moe.masses", "onmt_moe.smiles"}
+SHARED_LEAVES = {"onmt_moe.masses", "onmt_moe.smiles", "onmt_moe.wurcs_classes"}
 
 
 def module_name(path: pathlib.Path) -> str:
@@ -170,6 +171,17 @@ def test_every_package_has_a_rule():
         ("onmt_moe.plugin.loss", "from onmt_moe.runs.runner import x\n"),
         ("onmt_moe.runs.csvlog", "from onmt_moe.modality import tags\n"),
         ("onmt_moe.moe.layer", "from ..modality import tags\n"),  # relative imports are resolved
+        ("onmt_moe.runfolder.checkpoints", "def f():\n    import onmt\n"),  # the run-folder layer: no OpenNMT
+        ("onmt_moe.runfolder.checkpoints", "import onmt_moe\n"),  # ... nor the plugin registration
+        ("onmt_moe.runfolder.checkpoints", "from onmt_moe.runs.csvlog import x\n"),  # ... nor a layer above
+        ("onmt_moe.inference.decode", "from onmt_moe.runs.runner import checkpoints\n"),  # the old edge
+        ("onmt_moe.inference.decode", "from onmt_moe.predict import InputError\n"),  # inference is below predict
+        ("onmt_moe.inference.likelihood", "def f():\n    from onmt_moe.glycan import retrieve\n"),  # ... every track
+        ("onmt_moe.inference.decode", "from onmt_moe.simulate import nmr\n"),
+        ("onmt_moe.glycan.real.evaluate", "def f():\n    from onmt_moe.inference.decode import Decoder\n"),
+        ("onmt_moe.glycan.real.evaluate", "from onmt_moe.predict.settings import resolve\n"),  # the old edge
+        ("onmt_moe.glycan.real.evaluate", "def f():\n    import torch\n"),  # glycan drives no model
+        ("onmt_moe.predict.cli", "def f():\n    from onmt.inference_engine import InferenceEnginePY\n"),
     ],
 )
 def test_checker_catches_a_bad_import(module, source):
@@ -183,6 +195,17 @@ def test_checker_catches_a_bad_import(module, source):
         ("onmt_moe.plugin.encoder", "import torch\nfrom onmt_moe.moe import MoE\n"),
         ("onmt_moe.runs.runner", "from onmt_moe.plugin.encoder import X\nimport onmt_moe\n"),
         ("onmt_moe.moe.layer", "from .router import Router\nfrom . import experts\n"),
+        ("onmt_moe.runfolder.checkpoints", "def f():\n    import torch\nfrom onmt_moe import masses\n"),
+        ("onmt_moe.diagnostics.analysis", "from onmt_moe.runfolder import load_checkpoint\n"),
+        (
+            "onmt_moe.inference.decode",
+            "import onmt_moe\nimport torch\nfrom onmt.inference_engine import X\nfrom onmt_moe.runfolder import load_checkpoint\n",
+        ),
+        ("onmt_moe.predict.cli", "def f():\n    from onmt_moe.inference.decode import Decoder\n"),
+        (
+            "onmt_moe.runs.glycan_real_model",
+            "from onmt_moe.inference import likelihood\nfrom onmt_moe.predict import settings\n",
+        ),
     ],
 )
 def test_checker_accepts_an_allowed_import(module, source):

@@ -2,7 +2,7 @@
 
 Modules:
   wurcs_tokenizer  lossless WURCS tokenisation
-  token_classes    token classes / weights for a structure-aware loss
+  (token classes for a structure-aware loss: onmt_moe.wurcs_classes, a leaf the plugin shares)
   fragments        glypy fragment enumeration + rule-based (synthetic) intensities
   spectra_tokens   spectrum -> tokens (m/z bins, intensity bins, losses, diagnostics)
   text             metadata -> short text description

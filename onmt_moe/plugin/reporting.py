@@ -91,7 +91,7 @@ def attach_model(model, opt) -> None:
     every = int(getattr(opt, "moe_grad_norm_every", 0) or 0)
     d = log_dir(opt)
     if every > 0 and d is not None and (_distributed_rank() or 0) == 0:  # all-reduced gradients: rank 0 logs
-        from onmt_moe.diagnostics.gradients import GradientNormLogger
+        from onmt_moe.plugin.gradients import GradientNormLogger
 
         _STATE["grad_logger"] = GradientNormLogger(model, os.path.join(d, "grad_norms.csv"), every=every)
 

@@ -18,7 +18,9 @@ one given with ``--set run.data_dir=…`` is relative to the current directory. 
 ``run.json`` (plan, paths, stage timings, results), ``train.log``, checkpoints, the CSV logs
 (``moe_log_dir`` is set to the run folder) and ``vocab.sources.json`` (the corpus files the
 vocabulary was built from: a changed corpus rebuilds it, or is refused once checkpoints exist).
-``--resume`` uses the newest checkpoint that reads back whole; an unreadable newer one is moved aside.
+``--resume`` uses the newest checkpoint that reads back whole; an unreadable newer one is moved aside;
+one already at ``train_steps`` skips training. ``.run.lock`` keeps the folder to one start_training
+at a time (:func:`lock_run_dir`; a second is refused, naming the holder).
 With ``run.multitask: true`` the ``tasks.json`` next to ``data_dir`` gives one weighted OpenNMT corpus
 per task (mixed validation set, ``share_vocab``); each task's test set is decoded into
 ``pred/<task>/test.txt`` and scored with its own scorer (``pred/<task>/scores.json``, gathered in
@@ -33,7 +35,6 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import difflib
-import glob
 import hashlib
 import json
 import os
@@ -47,6 +48,12 @@ from typing import Dict, List, Optional, Sequence
 import yaml
 
 from onmt_moe import _hook
+from onmt_moe.runfolder.checkpoints import (  # noqa: F401  (checkpoints, checkpoint_step: re-exported)
+    CheckpointError,
+    checkpoint_step,
+    checkpoints,
+    load_checkpoint,
+)
 from onmt_moe.runs.csvlog import atomic_write_text
 
 STAGES = ("vocab", "train", "translate", "score", "report")
@@ -63,6 +70,7 @@ MANAGED_KEYS = {
     "n_sample",
     "moe_log_dir",
     "moe_trained_step",
+    "moe_corpus_formatting",
 }
 VOCAB_RECORD = "vocab.sources.json"  # what the vocabulary was built from (corpus paths, sizes, hashes)
 # OpenNMT 3.5.1 declares these but never reads them, or reads them only inside a transform.
@@ -191,20 +199,14 @@ def _model_problems(cfg: dict, opts: Dict[str, object]) -> List[str]:
         return problems
     import argparse
 
-    from onmt_moe.moe import MoEArgs
-    from onmt_moe.plugin.encoder import MoETransformerEncoder
+    from onmt_moe.plugin.encoder_config import EncoderConfig
 
     opt = argparse.Namespace(**{dest: a.default for dest, a in opts.items()})
     for key, value in cfg.items():
         if key in opts and value is not None:
             setattr(opt, key, value)
-    problems += [
-        f"encoder_type moe_transformer does not support {u}" for u in MoETransformerEncoder.unsupported_options(opt)
-    ]
-    try:
-        MoEArgs.from_opt(
-            opt, d_model=int(opt.hidden_size), d_ff=int(opt.transformer_ff), activation=opt.pos_ffn_activation_fn
-        ).validate()
+    try:  # the encoder's own config object: every option it reads, checked as when it is built
+        problems += EncoderConfig.from_opt(opt).problems()
     except (TypeError, ValueError) as exc:
         problems.append(str(exc))
     return problems
@@ -375,6 +377,13 @@ def _machine() -> Dict[str, object]:
     }
 
 
+def machine_line() -> str:
+    """The machine in one line, for result tables: CPU, cores, torch threads and kernels, GPU."""
+    m = _machine()
+    gpu = f", GPU {m['cuda']}" if m["cuda"] else ""
+    return f"{m['cpu']}, {m['cores']} cores, {m['torch_threads']} torch threads ({m['torch_cpu_capability']}){gpu}"
+
+
 def resolve(template_path: str, run_dir: str, overrides=(), resume: bool = False) -> dict:
     """Build the plan: the resolved onmt_train config and everything start_training needs."""
     template = load_template(template_path)
@@ -423,8 +432,16 @@ def resolve(template_path: str, run_dir: str, overrides=(), resume: bool = False
         tcfg["data"]["valid"] = {"path_src": files["src_val"], "path_tgt": files["tgt_val"]}
         tcfg["share_vocab"] = True
         tcfg["tgt_vocab"] = tcfg["src_vocab"]
+    from onmt_moe.runs import corpus_checks  # imports the plugin (torch, OpenNMT): only when resolving
+
+    names = corpus_checks.name_problems(tcfg, [c["path_src"] for k, c in tcfg["data"].items() if k != "valid"])
+    if names:
+        raise ConfigError(f"{template_path}: config has errors:\n  - " + "\n  - ".join(names))
     tcfg["save_model"] = os.path.join(run_dir, "model")
     tcfg["moe_log_dir"] = run_dir  # switches the plugin's CSV logs on (stock onmt_train runs write none)
+    from onmt_moe.data.formatting import option_value  # the corpus' formatting, kept in every checkpoint
+
+    tcfg["moe_corpus_formatting"] = option_value(data_dir)
     tcfg.setdefault("seed", int(run.get("seed", 3245)))
     tcfg.setdefault("num_workers", 0)
     tr = dict(DEFAULT_TRANSLATE)
@@ -486,15 +503,6 @@ def write_json(path: str, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def checkpoints(run_dir: str) -> List[str]:
-    found = glob.glob(os.path.join(run_dir, "model_step_*.pt"))
-    return sorted(found, key=lambda p: int(re.search(r"model_step_(\d+)\.pt$", p).group(1)))
-
-
-def checkpoint_step(path: str) -> int:
-    return int(re.search(r"model_step_(\d+)\.pt$", path).group(1))
-
-
 def unreadable_reason(path: str) -> Optional[str]:
     """Why a checkpoint cannot be loaded (a kill during OpenNMT's non-atomic save leaves a truncated
     file), or None. torch.save writes a zip archive: its CRCs check every byte without unpickling."""
@@ -504,15 +512,11 @@ def unreadable_reason(path: str) -> Optional[str]:
         return None if bad is None else f"corrupt entry {bad}"
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         zip_error = f"{type(exc).__name__}: {exc}"
-    try:  # not a zip: maybe torch's legacy format, which only torch can check
-        import torch
-
-        import onmt_moe  # noqa: F401  (safe unpickling of OpenNMT checkpoints)
-
-        torch.load(path, map_location="cpu")
+    try:  # not a zip: maybe torch's legacy format, which only torch can check (the one safe loader)
+        load_checkpoint(path)
         return None
-    except Exception:  # noqa: BLE001 - any failure means the file cannot be used
-        return zip_error
+    except CheckpointError as exc:  # a refused global is named; anything else: the zip's complaint
+        return str(exc) if "refused to load" in str(exc) else zip_error
 
 
 def latest_good_checkpoint(run_dir: str) -> Optional[str]:
@@ -641,20 +645,33 @@ class StageError(RuntimeError):
     pass
 
 
-def run_logged(cmd: List[str], log_path: str, echo: bool = True, env=None) -> None:
-    """Run a command, tee its output to ``log_path`` (appending) and the console; raise StageError."""
+def run_logged(cmd: List[str], log_path: str, echo: bool = True, env=None, on_line=None) -> None:
+    """Run a command, tee its output to ``log_path`` (appending, line by line: the log never lags
+    behind the command) and the console; ``on_line(line)`` sees every line; raise StageError."""
     env = dict(os.environ if env is None else env)
     env.setdefault("OMP_NUM_THREADS", "1")
     env.setdefault("ONMT_MOE_AUTOLOAD", "1")
+    env["PYTHONUNBUFFERED"] = "1"  # a Python child writing to a pipe would otherwise hold its prints back
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"\n$ {' '.join(cmd)}\n")
         log.flush()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            pass_fds=tuple(_HELD_LOCKS),  # the run-folder lock outlives this process while the command runs
+        )
         tail: List[str] = []
         for line in proc.stdout:
             log.write(line)
+            log.flush()
             if echo:
                 sys.stdout.write(line)
+                sys.stdout.flush()
+            if on_line is not None:
+                on_line(line)
             tail.append(line)
             del tail[:-40]
         rc = proc.wait()
@@ -701,15 +718,71 @@ def stage_train(plan: dict, log: str, echo: bool) -> None:
             "run the vocab stage (or use another --run_name)"
         )
     cfg = os.path.join(plan["run_dir"], "config.yaml")
-    extra = []
+    tc = plan["train_config"]
+    opts = known_options()
+    train_steps = int(tc["train_steps"] if tc.get("train_steps") is not None else opts["train_steps"].default)
+    extra, start = [], 0
     if plan["resume"]:
         ckpt = latest_good_checkpoint(plan["run_dir"])
         if ckpt:
+            start = checkpoint_step(ckpt)
+            if 0 < train_steps <= start:  # onmt_train -train_from would still take one more step
+                print(
+                    f"[train] {os.path.basename(ckpt)} is at step {start} of train_steps {train_steps}: "
+                    "training is complete, skipped (raise train_steps to train further)",
+                    flush=True,
+                )
+                return
             extra = ["-train_from", ckpt]
-            print(f"[train] resuming from {ckpt} (step {checkpoint_step(ckpt)})")
+            print(f"[train] resuming from {ckpt} (step {start})")
         else:
             print("[train] no readable checkpoint to resume from: training starts at step 0")
-    run_logged(onmt_command("onmt_train") + ["-config", cfg] + extra, log, echo)
+    every = tc.get("report_every") or opts["report_every"].default
+    print(f"[train] training to step {train_steps}: a progress line every {every} steps (full log: {log})", flush=True)
+    run_logged(onmt_command("onmt_train") + ["-config", cfg] + extra, log, echo, on_line=TrainProgress(start))
+
+
+# OpenNMT's report line (onmt.utils.statistics.Statistics.output), e.g.
+# "Step 400/ 2000; acc: 61.2; ppl:  3.4; xent: 1.2; lr: 0.00100; sents: 512; bsz: …; 9876/4321 tok/s;  321 sec;"
+_REPORT_LINE = re.compile(
+    r"Step\s+(\d+)\s*/\s*(\d+);.*?xent:\s*(\S+);.*?([\d.]+)\s*/\s*([\d.]+)\s+tok/s;\s*([\d.]+)\s+sec"
+)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+
+
+class TrainProgress:
+    """Turns each OpenNMT report line into one console line, ``[train] step 400/2000  loss 1.2
+    12,345 tok/s  ETA 6 min`` (loss: the train xent; tok/s: source + target tokens; ETA from the rate
+    since this training started at ``start_step``), so a quiet run still shows it is moving."""
+
+    def __init__(self, start_step: int = 0):
+        self.start_step = start_step
+        self.first: Optional[tuple] = None  # (time, step) of the first report line
+
+    def __call__(self, line: str) -> None:
+        m = _REPORT_LINE.search(line)
+        if not m:
+            return
+        now, step, total = time.time(), int(m.group(1)), int(m.group(2))
+        tok_s = float(m.group(4)) + float(m.group(5))
+        secs, done = float(m.group(6)), step - self.start_step  # OpenNMT's seconds since training began
+        self.first = self.first or (now, step)
+        if step >= total:
+            eta = "done"
+        elif secs >= 1 and done > 0:
+            eta = f"ETA {_duration(secs / done * (total - step))}"
+        elif step > self.first[1]:  # OpenNMT rounds short times to 0 s: this process's own clock
+            eta = f"ETA {_duration((now - self.first[0]) / (step - self.first[1]) * (total - step))}"
+        else:
+            eta = "ETA ?"
+        print(f"[train] step {step}/{total}  loss {m.group(3)}  {tok_s:,.0f} tok/s  {eta}", flush=True)
 
 
 def strip_target_prefix(line: str, prefix: str) -> str:
@@ -782,20 +855,23 @@ def stage_translate(plan: dict, log: str, echo: bool) -> dict:
 def stage_score(plan: dict) -> dict:
     """scores.json (+ ranks.csv); a multi-task run scores each task with its own scorer into
     pred/<task>/scores.json and gathers them in scores.json as ``{"tasks": {task: scores}}``."""
-    from onmt_moe.evaluation.scoring import score_files
+    from onmt_moe.evaluation.scoring import ScoringError, score_files
 
     res = {}
     for task, (src, tgt, pred, kind) in _test_sets(plan).items():
         where = plan["run_dir"] if task is None else os.path.dirname(pred)
-        res[task] = score_files(
-            pred,
-            tgt,
-            plan["n_best"],
-            src_path=src,
-            out_json=os.path.join(where, "scores.json"),
-            ranks_csv=os.path.join(where, "ranks.csv"),
-            kind=kind,
-        )
+        try:
+            res[task] = score_files(
+                pred,
+                tgt,
+                plan["n_best"],
+                src_path=src,
+                out_json=os.path.join(where, "scores.json"),
+                ranks_csv=os.path.join(where, "ranks.csv"),
+                kind=kind,
+            )
+        except ScoringError as exc:  # a short or foreign prediction file: one line, not a traceback
+            raise ConfigError(f"cannot score: {exc} (run the translate stage again)") from None
     if None in res:
         return res[None]
     write_json(os.path.join(plan["run_dir"], "scores.json"), {"tasks": res})
@@ -807,14 +883,13 @@ def model_params(checkpoint: str) -> dict:
 
     Active = everything but the routed experts, plus top_k × the mean routed expert (exact for
     homogeneous experts; the expectation under uniform routing for heterogeneous widths)."""
-    import torch
     from onmt.inputters.inputter import dict_to_vocabs
     from onmt.model_builder import build_base_model
     from onmt.utils.parse import ArgumentParser
 
     import onmt_moe  # noqa: F401
 
-    ckpt = torch.load(checkpoint, map_location="cpu")
+    ckpt = load_checkpoint(checkpoint)
     opt = ArgumentParser.ckpt_model_opts(ckpt["opt"])
     model = build_base_model(opt, dict_to_vocabs(ckpt["vocab"]))
     total = sum(p.numel() for p in model.parameters())
@@ -918,6 +993,117 @@ def execute(plan: dict, stages: Sequence[str] = STAGES, echo: bool = True) -> di
     return info
 
 
+def check_run_location(runs_dir: str, run_name: str) -> str:
+    """``runs_dir/run_name``, checked before anything is written: the name must be one plain folder
+    name (not empty, ``.``, ``..``, absolute or with a ``/``), so the run stays inside ``runs_dir``,
+    and ``runs_dir`` must be a folder or creatable as one."""
+    seps = [sep for sep in (os.sep, os.altsep) if sep]
+    if not run_name or run_name in (".", "..") or "\0" in run_name or any(sep in run_name for sep in seps):
+        raise ConfigError(
+            f"--run_name {run_name!r}: give a plain folder name (no '/', not empty, '.' or '..'); "
+            "the run folder goes inside --runs_dir"
+        )
+    if not runs_dir or "\0" in runs_dir:
+        raise ConfigError(f"--runs_dir {runs_dir!r}: not a usable folder name")
+    folder = os.path.abspath(runs_dir)
+    while not os.path.lexists(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        where = "is a file" if folder == os.path.abspath(runs_dir) else f"lies below the file {folder}"
+        raise ConfigError(f"--runs_dir {runs_dir} {where}, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"--runs_dir {runs_dir}: {folder} is not writable")
+    run_dir = os.path.join(runs_dir, run_name)
+    if os.path.lexists(run_dir) and not os.path.isdir(run_dir):
+        raise ConfigError(f"run folder {run_dir} is a file, not a folder: use another --run_name")
+    return run_dir
+
+
+LOCK_FILE = ".run.lock"
+_HELD_LOCKS: set = set()  # descriptors of the run-folder locks this process holds (run_logged passes them on)
+
+
+class RunLock:
+    """This process's hold on a run folder (see :func:`lock_run_dir`); ``release()`` or leave the ``with``."""
+
+    def __init__(self, fd: Optional[int], path: str):
+        self.fd, self.path = fd, path
+        if fd is not None:
+            _HELD_LOCKS.add(fd)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            _HELD_LOCKS.discard(self.fd)
+            os.close(self.fd)  # closing the descriptor drops the flock (once no child holds a copy)
+            self.fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _lock_holder(fd: int, path: str) -> str:
+    try:
+        rec = json.loads(os.pread(fd, 65536, 0).decode("utf-8"))
+        pid, host, started = int(rec["pid"]), rec["host"], rec["started"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"another process (its record in {path} is not written yet)"
+    import socket
+
+    gone = ""
+    if host == socket.gethostname():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:  # killed alone: the onmt_train it started still writes here
+            gone = " (that process has ended; a command it started still holds the folder)"
+        except OSError:
+            pass
+    return f"pid {pid} on host {host}, started {started}{gone}"
+
+
+def lock_run_dir(run_dir: str) -> RunLock:
+    """One writer per run folder: an exclusive ``flock`` on ``<run_dir>/.run.lock`` for as long as
+    the returned lock is held. The kernel drops it when the holder ends, however it ends (a killed
+    run leaves no stale lock). The file records the holder (pid, host, start time, command) so that
+    a second start_training on the folder is refused with one line naming it. The commands
+    :func:`run_logged` starts inherit the lock: an onmt_train left running by a killed runner still
+    holds the folder until it ends."""
+    os.makedirs(run_dir, exist_ok=True)
+    path = os.path.join(run_dir, LOCK_FILE)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no lock
+        return RunLock(None, path)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise ConfigError(f"cannot open the run folder's lock file {path}: {exc.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = _lock_holder(fd, path)
+        os.close(fd)
+        raise ConfigError(
+            f"run folder {run_dir} is in use by {holder}; wait for that run to end, or use another --run_name"
+        ) from None
+    except OSError as exc:  # a file system without flock (some network mounts): run unlocked, say so
+        print(f"warning: cannot lock {path} ({exc.strerror}): two runs on this folder would mix", file=sys.stderr)
+        return RunLock(fd, path)
+    import socket
+
+    rec = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": _dt.datetime.now().isoformat(timespec="seconds"),
+        "command": " ".join(sys.argv),
+    }
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, (json.dumps(rec) + "\n").encode("utf-8"), 0)
+    return RunLock(fd, path)
+
+
 def prepare_run_dir(plan: dict, fresh: bool) -> None:
     d = plan["run_dir"]
     if fresh and os.path.exists(d) and checkpoints(d) and not plan["resume"]:
@@ -935,5 +1121,7 @@ __all__ = [
     "validate_config",
     "parse_set",
     "prepare_run_dir",
+    "check_run_location",
+    "lock_run_dir",
     "checkpoints",
 ]
