@@ -7,7 +7,8 @@ import torch
 from onmt.encoders.transformer import TransformerEncoderLayer
 from onmt.utils.misc import sequence_mask
 
-from onmt_moe.plugin.encoder import MoEEncoderLayer, MoEFeedForward
+from onmt_moe.plugin import segment_positions
+from onmt_moe.plugin.encoder_layer import MoEEncoderLayer, MoEFeedForward
 from tests import helpers_onmt as H
 
 KEYS = os.path.join(os.path.dirname(__file__), "fixtures", "moe_encoder_state_keys.tsv")
@@ -30,7 +31,7 @@ def test_state_dict_keys_and_shapes_are_those_of_older_checkpoints(config):
 def _reference_forward(enc, src, src_len):
     """The encoder loop as it was written before MoEEncoderLayer (attention re-implemented for MoE layers)."""
     modality_bs = enc.modality_lookup(src[:, :, 0])
-    x = enc._embed(src, modality_bs)
+    x = segment_positions.embed(enc.embeddings, src, modality_bs, enc.config.embedding, enc.modality_embedding)
     pad = sequence_mask(src_len).unsqueeze(1)
     mask = pad.unsqueeze(1).expand(-1, -1, pad.size(2), -1)
     keep = ~pad.squeeze(1)
@@ -40,7 +41,7 @@ def _reference_forward(enc, src, src_len):
         if isinstance(layer.feed_forward, MoEFeedForward):
             h = layer.layer_norm(x)
             context, _ = layer.self_attn(h, h, h, mask=mask)
-            x = layer.feed_forward(layer.dropout(context) + x, token_index, modality)
+            x, _ = layer.feed_forward(layer.dropout(context) + x, token_index, modality)
         else:
             x = TransformerEncoderLayer.forward(layer, x, mask)  # upstream's own layer forward
     return enc.layer_norm(x)

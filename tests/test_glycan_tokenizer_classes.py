@@ -6,8 +6,8 @@ import re
 
 import pytest  # noqa: E402
 
-from onmt_moe.wurcs_classes import classify_token, token_weight_vector  # noqa: E402
 from onmt_moe.glycan.wurcs_tokenizer import WurcsTokenizeError, detokenize, tokenize  # noqa: E402
+from onmt_moe.wurcs_classes import classify_token, token_weight_vector  # noqa: E402
 
 FIX = os.path.join(os.path.dirname(__file__), "fixtures", "glycan")
 NGLYCAN = (

@@ -3,12 +3,12 @@
 import hashlib
 import os
 
-import onmt  # noqa: F401  (importing onmt registers the plugin, before onmt_moe.plugin.encoder is imported)
+import onmt  # noqa: F401  (importing onmt registers the plugin, before onmt_moe.plugin is imported)
 import pytest
 import torch
 
 from onmt_moe.modality import segments
-from onmt_moe.plugin.encoder import MoETransformerEncoder
+from onmt_moe.plugin.encoder_config import EncoderConfig
 from tests import helpers_onmt as H
 from tests.conftest import FIXTURES
 
@@ -139,9 +139,9 @@ def test_bad_segment_options_are_refused_with_a_clear_message():
     opt = H.opts(segment_positions=True)
     opt.position_encoding = False
     opt.max_relative_positions = -1  # rotary
-    assert any("segment_positions" in u for u in MoETransformerEncoder.unsupported_options(opt))
+    assert any(p.startswith("segment_positions: ") for p in EncoderConfig.from_opt(opt).problems())
     opt = H.opts(fusion_layers=1, fusion_heads=3)  # 3 does not divide 16
-    with pytest.raises(ValueError, match="fusion_heads 3"):
+    with pytest.raises(ValueError, match="fusion_heads: 3 does not divide the hidden size 16"):
         H.model(opt)
 
 

@@ -138,7 +138,7 @@ def test_pairs_option_and_errors():
     )
     model = H.model(opt).train()
     enc = model.encoder
-    assert enc.contrastive_ids == [
+    assert enc.alignment.ids == [
         (enc.modality_names.index("FORMULA"), enc.modality_names.index("IR")),
         (enc.modality_names.index("NMR"), enc.modality_names.index("IR")),
     ]

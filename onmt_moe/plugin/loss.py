@@ -116,8 +116,10 @@ class MoELossCompute(LossCompute):
     @classmethod
     def from_opts(cls, opt, model, vocab, train=True):
         compute = super().from_opts(opt, model, vocab, train=train)
-        # Plain attributes (object.__setattr__), not submodules: the model must not be registered twice.
-        object.__setattr__(compute, "_model_ref", model)
+        # The encoder's aux values reach the loss through the plain object (not a Module) that a moe_transformer
+        # encoder leaves them in (onmt_moe.plugin.encoder_aux.AuxLink): OpenNMT's model returns only
+        # (dec_out, attns) to the trainer. None for any other encoder.
+        compute.aux_link = getattr(getattr(model, "encoder", None), "aux_link", None)
         compute.is_train_loss = bool(train)
         compute.norm_method = getattr(opt, "normalization", "sents")
         compute.token_weights: Optional[torch.Tensor] = None
@@ -125,7 +127,7 @@ class MoELossCompute(LossCompute):
         if weights:
             if opt.copy_attn or opt.lambda_align or opt.lm_prior_model or opt.generator_function == "sparsemax":
                 raise ValueError("struct_loss_weights works with the plain softmax generator only")
-            from onmt_moe.glycan.token_classes import token_weight_vector
+            from onmt_moe.wurcs_classes import token_weight_vector
 
             itos = list(vocab.ids_to_tokens)
             compute.token_weights = torch.tensor(token_weight_vector(itos, weights), dtype=torch.float32)
@@ -133,11 +135,6 @@ class MoELossCompute(LossCompute):
         return compute
 
     # ------------------------------------------------------------------ helpers
-    def _encoder(self):
-        model = self.__dict__.get("_model_ref")
-        enc = getattr(model, "encoder", None) if model is not None else None
-        return enc if enc is not None and hasattr(enc, "aux_losses") else None
-
     def batch_units(self, batch) -> int:
         """This batch's share of the trainer's ``normalization`` (see module docstring)."""
         if self.norm_method == "tokens":
@@ -176,14 +173,14 @@ class MoELossCompute(LossCompute):
             loss, stats = self._weighted_ce(batch, output, trunc_start, trunc_size)
         else:
             loss, stats = super().forward(batch, output, attns, trunc_start=trunc_start, trunc_size=trunc_size)
-        enc = self._encoder()
-        if enc is None or not self.is_train_loss or trunc_start != 0 or not torch.is_grad_enabled():
+        link = self.aux_link
+        if link is None or not self.is_train_loss or trunc_start != 0 or not torch.is_grad_enabled():
             return loss, stats
-        raw = enc.aux_losses()
-        if not raw:
+        aux = link.last  # the EncoderAux of the forward whose output this is
+        if aux is None or not aux.losses:
             return loss, stats
-        coef = enc.aux_coefficients(getattr(enc, "step", 0))
-        enc.aux_meter.add(raw, coef)
+        raw, coef = aux.losses, aux.coefficients
+        link.meter.add(raw, coef)
         total = sum(float(coef.get(k, 0.0)) * v for k, v in raw.items() if coef.get(k, 0.0))
         if isinstance(total, torch.Tensor):
             loss = loss + total.to(loss.dtype) * self.batch_units(batch)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from onmt_moe.glycan import retrieve as R
-from onmt_moe.predict.likelihood import load_model, log_likelihood, token_ids
+from onmt_moe.inference.likelihood import load_model, log_likelihood, token_ids
 from onmt_moe.runs.runner import strip_target_prefix, task_files
 
 
@@ -36,11 +36,9 @@ def embed(model, vocabs, sources: List[List[str]], modality: str, batch_size: in
             f"{getattr(enc, 'modality_names', ['OTHER'])[1:]}); use a moe_transformer multi-task model"
         )
     out = []
-    enc.keep_align_states = True
     for i in range(0, len(sources), batch_size):
         src, src_len = token_ids(vocabs["src"], sources[i : i + batch_size])
-        enc(src, src_len)
-        states = enc.last_align_states
+        states = enc.align_states(src, src_len)
         mod = enc.modality_lookup(src[:, :, 0])
         real = torch.arange(src.size(1)).unsqueeze(0) < src_len.unsqueeze(1)
         w = ((mod == m) & real).float().unsqueeze(-1)
