@@ -19,10 +19,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from onmt_moe.glycan.real import masses  # noqa: E402
 from onmt_moe.glycan.real.annotations import AnnotationError  # noqa: E402
-from onmt_moe.glycan.real.evaluate import Options, evaluate, format_table  # noqa: E402
+from onmt_moe.glycan.real.evaluate import Options, format_table  # noqa: E402
 from onmt_moe.glycan.real.realism import add_annotated_set_options  # noqa: E402
 from onmt_moe.glycan.real.spectra_io import SpectraFileError  # noqa: E402
+from onmt_moe.inference import ModelError  # noqa: E402
+from onmt_moe.predict import InputError  # noqa: E402
 from onmt_moe.runfolder import trusting_checkpoints  # noqa: E402
+from onmt_moe.runs.glycan_real_model import evaluate_run  # noqa: E402
 
 
 def main(argv=None):
@@ -77,13 +80,9 @@ def main(argv=None):
         out = os.path.join(base, "real_" + os.path.splitext(os.path.basename(a.spectra))[0])
     try:
         with trusting_checkpoints(a.trust_checkpoint):  # every load of --run's checkpoint, OpenNMT's included
-            res = evaluate(a.spectra, a.annotations, a.glycan_class, a.run, opts, out, candycrunch=a.candycrunch)
-    except (SpectraFileError, AnnotationError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except Exception as e:  # noqa: BLE001 - the predict machinery's InputError and friends
-        if type(e).__name__ != "InputError":
-            raise
+            res = evaluate_run(a.spectra, a.annotations, a.glycan_class, a.run, opts, out, candycrunch=a.candycrunch)
+    except (SpectraFileError, AnnotationError, InputError, ModelError) as e:
+        # InputError: the corpus settings of --run (predict.settings); ModelError: no usable checkpoint
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(format_table(res))

@@ -194,18 +194,18 @@ def test_there_is_one_torch_load_in_the_project():
 # ----------------------------------------------------------------------------- every entry point
 @pytest.mark.parametrize("kind", ["os.system", "timeit", "touch"])
 def test_decode_checkpoint_info_refuses(tmp_path, kind):
-    from onmt_moe.predict import InputError
-    from onmt_moe.predict.decode import checkpoint_info
+    from onmt_moe.inference import ModelError
+    from onmt_moe.inference.decode import checkpoint_info
 
     path, marker, refused = _hostile(tmp_path, kind)
-    with pytest.raises(InputError) as info:
+    with pytest.raises(ModelError) as info:
         checkpoint_info(str(path))
     assert not marker.exists(), "the checkpoint's payload ran"
     _assert_refusal(str(info.value), path, refused)
 
 
 def test_decode_checkpoint_info_with_trust_and_on_a_genuine_checkpoint(tmp_path):
-    from onmt_moe.predict.decode import checkpoint_info
+    from onmt_moe.inference.decode import checkpoint_info
 
     path, marker, _ = _hostile(tmp_path, "touch")
     assert checkpoint_info(str(path), trust=True)[0] == ["<unk>", "a"]

@@ -65,9 +65,23 @@ def test_matching_follows_candycrunch():
     assert match(a, spectra) == [(0, 1), (1, 0), (2, 3)]
 
 
-def _scripted_decode(run, lines, opts):
-    right = MAN5.replace("a1-3/6", "a1-6")
-    return [[None, right] if "PMZ_1073" in ln else ["Gal(b1-3)GalNAc", None] for ln in lines]
+class _ScriptedModel:
+    """A StructureModel with no network: the corpus' token settings, n-best and scores are scripted."""
+
+    name = "scripted"
+
+    def corpus_tokens(self):
+        return {}, False
+
+    def decode(self, lines, n_best, beam_size, max_length):
+        right = MAN5.replace("a1-3/6", "a1-6")
+        return [
+            [("x", -1.0), (right, -2.0)] if "PMZ_1073" in ln else [("Gal(b1-3)GalNAc", -1.0), ("x", -2.0)]
+            for ln in lines
+        ]
+
+    def scorer(self):
+        raise AssertionError("library_max=0: no ranking")
 
 
 def test_evaluate_scores_a_decoder(monkeypatch, tmp_path):
@@ -75,15 +89,16 @@ def test_evaluate_scores_a_decoder(monkeypatch, tmp_path):
     Gal(b1-3)GalNAc right at rank 1 for the 384 spectrum and wrong elsewhere."""
     from onmt_moe.glycan.real import evaluate as ev
 
-    monkeypatch.setattr(ev, "decode", _scripted_decode)
+    # n-best "tokens" -> IUPAC: scripted candidates pass through, "x" is not a structure (None)
+    monkeypatch.setattr(ev, "wurcs_to_iupac", lambda w: None if w == "x" else w)
     monkeypatch.setattr(
-        ev, "source_lines", lambda run, rows, cls, opts: [f"PMZ_{int(r['precursor_mz'])}" for r in rows]
+        ev, "source_lines", lambda rows, cls, opts, tokens, with_text: [f"PMZ_{int(r['precursor_mz'])}" for r in rows]
     )
     res = ev.evaluate(
         SPECTRA,
         ANN,
         "N",
-        run="scripted",
+        model=_ScriptedModel(),
         opts=ev.Options(n_best=2, max_residues=8, sim_samples=2, library_max=0),
         out_dir=str(tmp_path),
         log=lambda *_: None,
@@ -96,29 +111,33 @@ def test_evaluate_scores_a_decoder(monkeypatch, tmp_path):
     assert res["composition_inferred_right"] == 1.0
     assert 0 <= res["chance"]["top1"] <= res["chance"]["top2"] <= 1
     per = (tmp_path / "real_annotations.csv").read_text().splitlines()
-    assert len(per) == 5 and json.loads((tmp_path / "real_scores.json").read_text())["glycan_class"] == "N"
+    scores = json.loads((tmp_path / "real_scores.json").read_text())
+    assert len(per) == 5 and scores["glycan_class"] == "N" and scores["run"] == "scripted"
 
 
 def test_library_ranking_orders_the_convertible_isomers_by_the_model_likelihood(monkeypatch):
-    """Closed-set identification: only isomers with a verified WURCS are scored, best score first."""
+    """Closed-set identification: only isomers with a verified WURCS are scored, best score first;
+    a run's scorer is the inference engine's teacher-forced likelihood of its checkpoint."""
     from onmt_moe.glycan.real import evaluate as ev
-    from onmt_moe.predict import decode, likelihood
+    from onmt_moe.inference import decode, likelihood
+    from onmt_moe.runs.glycan_real_model import RunModel
 
     seen = {}
 
     def fake_ll(model, vocabs, source, candidates, prefix=""):
-        seen["source"] = source
+        seen["source"], seen["model"] = source, (model, vocabs)
         return [-float(len(c)) for c in candidates]  # the shortest WURCS is the most likely
 
-    monkeypatch.setattr(likelihood, "load_model", lambda ckpt: ("model", "vocabs"))
+    monkeypatch.setattr(likelihood, "load_model", lambda ckpt: ("model of " + ckpt, "vocabs"))
     monkeypatch.setattr(likelihood, "log_likelihood", fake_ll)
-    monkeypatch.setattr(decode, "checkpoint_path", lambda run: run)
+    monkeypatch.setattr(decode, "checkpoint_path", lambda run: run + "/model_step_1.pt")
+    score = RunModel("run").scorer()
     pool = ["Gal(b1-4)GlcNAc(b1-2)Man", "Gal(b1-3/4)GlcNAc", "Gal(b1-3)GlcNAc"]
-    (res,) = ev.library_ranked("ckpt", ["PMZ_1 CHARGE_-1"], [pool], ev.Options())
-    assert seen["source"] == ["PMZ_1", "CHARGE_-1"]
+    (res,) = ev.library_ranked(score, ["PMZ_1 CHARGE_-1"], [pool], ev.Options())
+    assert seen["source"] == ["PMZ_1", "CHARGE_-1"] and seen["model"] == ("model of run/model_step_1.pt", "vocabs")
     assert res["pool"] == 3 and res["scored"] == 2  # the alternative linkage has no verified WURCS
     assert res["ranked"] == ["Gal(b1-3)GlcNAc", "Gal(b1-4)GlcNAc(b1-2)Man"]
-    (capped,) = ev.library_ranked("ckpt", ["PMZ_1"], [pool], ev.Options(library_max=1))
+    (capped,) = ev.library_ranked(score, ["PMZ_1"], [pool], ev.Options(library_max=1))
     assert capped["ranked"] == ["Gal(b1-4)GlcNAc(b1-2)Man"] and capped["scored"] == 1
 
 
@@ -207,8 +226,9 @@ def test_end_to_end_with_a_tiny_run(tmp_path):
     )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     from onmt_moe.glycan.real import evaluate as ev
+    from onmt_moe.runs.glycan_real_model import evaluate_run
 
-    res = ev.evaluate(
+    res = evaluate_run(
         SPECTRA,
         ANN,
         "N",

@@ -121,8 +121,12 @@ def test_one_sample_from_real_files_table_csv_and_json(smiles_model, tmp_path, c
         "formula_match",
         "precursor_match",
         "duplicate_of",
+        "sim_c",
+        "sim_h",
     }
     assert sorted(int(x["beam_rank"]) for x in rows) == [1, 2, 3]
+    # the sample has 1H and 13C: every valid candidate carries its simulated-NMR cosines
+    assert all(x["sim_c"] != "" and x["sim_h"] != "" for x in rows if x["valid"] == "True")
     assert all(float(x["log_prob"]) <= 0 for x in rows)
     assert cli.main([*args, "--out", str(out_json), "-q"]) == 0
     doc = json.loads(out_json.read_text())
@@ -140,7 +144,7 @@ def test_one_sample_from_real_files_table_csv_and_json(smiles_model, tmp_path, c
 
 
 def test_decoder_gives_what_stock_onmt_translate_gives(smiles_model, tmp_path):
-    from onmt_moe.predict.decode import Decoder
+    from onmt_moe.inference.decode import Decoder
 
     line = (
         "<FORMULA> C 8 H 8 O </FORMULA> <NMR> 13CNMR 198.1 137.1 26.6 </NMR> <IR> <MISSING> </IR> <MS> <MISSING> </MS>"
@@ -282,7 +286,7 @@ def test_run_folder_keeps_the_corpus_settings(smiles_model, tmp_path):
     assert (kept["formatting"]["ir_points"], kept["formatting"]["msms_top_k"]) == (50, 5)
     assert kept["formatting"]["nmr_decimals"] == [2, 2, 1] and kept["missing_mode"] == "token"
     # the checkpoint carries the same record (-moe_corpus_formatting), so it formats inputs alone
-    from onmt_moe.predict.decode import checkpoint_info
+    from onmt_moe.inference.decode import checkpoint_info
 
     assert json.loads(checkpoint_info(str(smiles_model))[2]) == kept["formatting"]
     moved = tmp_path / "shipped_run"  # only the checkpoint and the kept summary travel

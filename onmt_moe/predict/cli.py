@@ -20,6 +20,7 @@ import os
 import sys
 from typing import List, Optional, Sequence, Tuple
 
+from onmt_moe.inference import ModelError
 from onmt_moe.predict import InputError
 from onmt_moe.predict import readers as rd
 from onmt_moe.predict.source import Built, Sample, build_source
@@ -517,8 +518,8 @@ def check_args(args) -> None:
 
 
 def run(args) -> int:
+    from onmt_moe.inference.decode import Decoder, checkpoint_info, checkpoint_path
     from onmt_moe.predict import settings
-    from onmt_moe.predict.decode import Decoder, checkpoint_info, checkpoint_path
 
     check_args(args)  # bounds and output paths: refused before any reading or decoding
     ckpt = checkpoint_path(args.model)
@@ -575,7 +576,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return run(args)
-    except InputError as e:
+    except (InputError, ModelError) as e:  # ModelError: a checkpoint or run folder that cannot be used
         print(f"error: {e}", file=sys.stderr)
         return 2
 

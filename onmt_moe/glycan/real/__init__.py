@@ -8,6 +8,7 @@ Modules:
   annotations  expert annotations (df_mz csv) and their matching to spectra (0.5 m/z, 1 min)
   identity     structure identity under ambiguous annotations, CandyCrunch's F1 with partial credit
   baselines    random isomer of a composition from glycowork's class list (exact expectations)
-  evaluate     the end-to-end scoring used by benchmark/evaluate_real_glycan.py
-Data code here never imports torch; the decoder is imported only by ``evaluate`` when a run is given.
+  evaluate     the end-to-end scoring used by benchmark/evaluate_real_glycan.py, of any
+               ``StructureModel`` (a run's checkpoint: ``onmt_moe.runs.glycan_real_model``)
+Nothing here imports torch or OpenNMT: the model is driven from ``runs/``.
 """

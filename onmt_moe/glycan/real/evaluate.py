@@ -4,9 +4,10 @@ Steps (benchmark/evaluate_real_glycan.py is the command):
 1. read the spectra (spectra_io; charge/composition with the class list as prior) and the
    annotations (annotations.read_annotations), match them as CandyCrunch's tests do
    (annotations.match: 0.5 m/z, 1 min);
-2. with a run: decode every matched spectrum with the run's model (OpenNMT's inference engine,
-   onmt_moe.predict.decode — what onmt_translate runs), source tokens written with the corpus'
-   own settings except the mass tolerances and the reducing end, which are the instrument's
+2. with a model (``StructureModel``; a run's checkpoint is driven by onmt_moe.runs.glycan_real_model,
+   through OpenNMT's inference engine, what onmt_translate runs): decode every matched spectrum,
+   source tokens written with the corpus' own settings except the mass tolerances and the reducing
+   end, which are the instrument's
    (ion-trap defaults, masses.py); TEXT, when the corpus has it, is the glycan class
    ("n-linked glycan"), which CandyCrunch is given too;
 3. per annotation: exact top-1 / top-k (identity.admits: the prediction is one of the structures
@@ -15,7 +16,7 @@ Steps (benchmark/evaluate_real_glycan.py is the command):
    composition inferred from the precursor alone; the model's n-best is also scored after
    precursor-mass re-ranking (charge.mass_reranked: candidates whose reduced [M-zH]z- fits the
    observed m/z at some z = 1-3 first, beam order kept), which uses nothing but the spectrum;
-4. with a run, closed-set identification as well (``library_ranked``): the class list's isomers of
+4. with a model, closed-set identification as well (``library_ranked``): the class list's isomers of
    the composition inferred from the precursor — the pool the composition-only baseline draws from
    at random — ranked by the model's own log-likelihood of each (teacher-forced, as
    ``onmt_translate -tgt -with_score``), which is the setting of classifiers such as CandyCrunch.
@@ -25,6 +26,8 @@ F1: CandyCrunch's bookkeeping over all annotations (unassigned peaks included); 
 made only for matched spectra, so there are no false positives and precision is 1 by construction
 — this F1 is therefore not the number CandyCrunch reports on whole files (which counts its
 predictions for unannotated peaks as false positives).
+
+This module never imports torch or OpenNMT: the model comes in as a ``StructureModel``.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
 from . import classlist
 from .annotations import AnnotationError, match, read_annotations
@@ -63,6 +66,29 @@ class Options:
     library_max: int = 200  # candidates scored per spectrum in the closed-set ranking (0 = no ranking)
 
 
+# log P(candidate | source) of each candidate: (source tokens, [candidate tokens, …]) -> scores
+Scorer = Callable[[List[str], List[List[str]]], Sequence[float]]
+
+
+class StructureModel(Protocol):
+    """What the scoring needs of a trained spectrum -> WURCS model (``onmt_moe.runs.glycan_real_model``
+    drives a run's checkpoint). Each method is called once per :func:`evaluate`, in this order."""
+
+    name: str  # recorded as ``run`` in the results
+
+    def corpus_tokens(self) -> Tuple[dict, bool]:
+        """(the corpus' spectrum-token settings, ``SpecTokConfig`` fields; whether it has the TEXT segment)."""
+        ...
+
+    def decode(self, lines: List[str], n_best: int, beam_size: int, max_length: int) -> List[List[Tuple[str, float]]]:
+        """Beam search: per source line its n-best (target tokens, score)."""
+        ...
+
+    def scorer(self) -> Scorer:
+        """Teacher-forced scoring of given candidates (the model loaded once)."""
+        ...
+
+
 def _composition(glycan: str) -> Optional[Dict[str, int]]:
     from glycowork.motif.tokenization import glycan_to_composition
 
@@ -72,17 +98,14 @@ def _composition(glycan: str) -> Optional[Dict[str, int]]:
         return None
 
 
-def source_lines(run: str, rows: List[dict], glycan_class: str, opts: Options) -> List[str]:
-    """The model's source line for each spectrum row (module doc, step 2)."""
+def source_lines(rows: List[dict], glycan_class: str, opts: Options, corpus_tokens: dict, with_text: bool) -> List[str]:
+    """The model's source line for each spectrum row (module doc, step 2): ``corpus_tokens`` are the
+    corpus' spectrum-token settings, ``with_text`` whether its sources have the TEXT segment."""
     from onmt_moe.glycan.spectra_tokens import SpecTokConfig, source_tokens
     from onmt_moe.glycan.text import describe, text_tokens
-    from onmt_moe.predict.decode import checkpoint_info, checkpoint_path
-    from onmt_moe.predict.settings import resolve
 
-    ckpt = checkpoint_path(run)
-    cfg = resolve(ckpt, train_src=checkpoint_info(ckpt)[1])
     known = set(SpecTokConfig.__dataclass_fields__)
-    base = {k: v for k, v in cfg.glycan_tokens.items() if k in known}
+    base = {k: v for k, v in corpus_tokens.items() if k in known}
     text = text_tokens(describe(CLASS_TEXT.get(glycan_class)))
     lines = []
     for r in rows:
@@ -97,21 +120,16 @@ def source_lines(run: str, rows: List[dict], glycan_class: str, opts: Options) -
             }
         )
         lines.append(
-            " ".join(source_tokens(r["precursor_mz"], r["charge"], r["peaks"], text, tok, with_text=cfg.glycan_text))
+            " ".join(source_tokens(r["precursor_mz"], r["charge"], r["peaks"], text, tok, with_text=with_text))
         )
     return lines
 
 
-def decode(run: str, lines: List[str], opts: Options) -> List[List[Optional[str]]]:
+def decode(model: StructureModel, lines: List[str], opts: Options) -> List[List[Optional[str]]]:
     """n-best IUPAC per line (None where a candidate is not a structure glycowork reads)."""
     from onmt_moe.glycan.wurcs_tokenizer import detokenize
-    from onmt_moe.predict.decode import Decoder, checkpoint_path
 
-    dec = Decoder(checkpoint_path(run), opts.n_best, opts.beam_size, opts.max_length)
-    try:
-        nbest = dec.decode(lines) if lines else []
-    finally:
-        dec.close()
+    nbest = model.decode(lines, opts.n_best, opts.beam_size, opts.max_length)
     return [[wurcs_to_iupac(detokenize(toks)) for toks, _ in cands] for cands in nbest]
 
 
@@ -128,21 +146,17 @@ def _library_tokens(iupac: str) -> Optional[tuple]:
         return None
 
 
-def library_ranked(run: str, lines: List[str], pools: List[List[str]], opts: Options) -> List[dict]:
+def library_ranked(score: Scorer, lines: List[str], pools: List[List[str]], opts: Options) -> List[dict]:
     """Per spectrum ``{"ranked": [IUPAC, …] best first, "pool": n isomers, "scored": n with a WURCS}``:
     the pool's convertible candidates (at most ``opts.library_max``, class-list order) ranked by
-    log P(candidate | source line) under the run's model."""
-    from onmt_moe.predict.decode import checkpoint_path
-    from onmt_moe.predict.likelihood import load_model, log_likelihood
-
-    model, vocabs = load_model(checkpoint_path(run))
+    ``score``, the model's log P(candidate | source line)."""
     out = []
     for line, pool in zip(lines, pools):
         cands = [(g, t) for g in pool[: opts.library_max] if (t := _library_tokens(g)) is not None]
         if not cands:
             out.append({"ranked": [], "pool": len(pool), "scored": 0})
             continue
-        ll = log_likelihood(model, vocabs, line.split(), [list(t) for _, t in cands])
+        ll = score(line.split(), [list(t) for _, t in cands])
         order = sorted(range(len(cands)), key=lambda i: -ll[i])
         out.append({"ranked": [cands[i][0] for i in order], "pool": len(pool), "scored": len(cands)})
     return out
@@ -172,13 +186,14 @@ def evaluate(
     spectra: str,
     annotations: str,
     glycan_class: str,
-    run: Optional[str] = None,
+    model: Optional[StructureModel] = None,
     opts: Optional[Options] = None,
     out_dir: Optional[str] = None,
     log=print,
     candycrunch: Optional[str] = None,
 ) -> dict:
-    """``candycrunch``: predictions of CandyCrunch on the same file (scripts/run_candycrunch.py),
+    """``model``: the structure model to score (None: the baselines only; its ``name`` is recorded as
+    ``run``). ``candycrunch``: predictions of CandyCrunch on the same file (scripts/run_candycrunch.py),
     matched to the annotations by the same rule and scored the same way; its F1 counts its
     predictions for unannotated peaks as false positives, as CandyCrunch's tests do."""
     opts = opts or Options()
@@ -195,13 +210,13 @@ def evaluate(
     matched = sorted(pairs)
     preds: Dict[int, List[Optional[str]]] = {}
     library: Dict[int, dict] = {}
-    if run:
+    if model is not None:
         rows = [read.rows[pairs[i]] for i in matched]
-        lines = source_lines(run, rows, glycan_class, opts)
-        preds = dict(zip(matched, decode(run, lines, opts)))
+        lines = source_lines(rows, glycan_class, opts, *model.corpus_tokens())
+        preds = dict(zip(matched, decode(model, lines, opts)))
         if opts.library_max:
             pools = [cl.isomers(json.loads(r["composition"]) or {}) for r in rows]
-            library = dict(zip(matched, library_ranked(run, lines, pools, opts)))
+            library = dict(zip(matched, library_ranked(model.scorer(), lines, pools, opts)))
     per = []
     for i, a in enumerate(anns):
         j = pairs.get(i)
@@ -233,7 +248,7 @@ def evaluate(
                         f"{name}_pool": int(c["pool"]),
                     }
                 )
-        if run and row:
+        if model is not None and row:
             cands = preds[i]
             rec["model_top1"] = cands[0] or "" if cands else ""
             rec["model_rank"] = _rank(a.glycan, cands) if a.glycan else ""
@@ -272,7 +287,7 @@ def evaluate(
     res = summarise(
         per,
         opts,
-        run is not None,
+        model is not None,
         candycrunch_fp=len(cc) - len(cc_pairs) if cc is not None else None,
         library=bool(library),
     )
@@ -281,7 +296,7 @@ def evaluate(
             "spectra": spectra,
             "annotations": annotations,
             "glycan_class": glycan_class,
-            "run": run,
+            "run": model.name if model is not None else None,
             "n_spectra": len(read.rows),
             "n_spectra_rejected": len(read.rejects),
             "options": asdict(opts),

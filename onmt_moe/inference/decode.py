@@ -7,7 +7,7 @@ import logging
 import os
 from typing import List, Optional, Sequence, Tuple
 
-from onmt_moe.predict import InputError
+from onmt_moe.inference import ModelError
 
 
 def checkpoint_path(model: str) -> str:
@@ -17,10 +17,10 @@ def checkpoint_path(model: str) -> str:
 
         found = checkpoints(model)
         if not found:
-            raise InputError(f"{model}: no model_step_*.pt checkpoint in the run folder")
+            raise ModelError(f"{model}: no model_step_*.pt checkpoint in the run folder")
         return found[-1]
     if not os.path.isfile(model):
-        raise InputError(f"{model}: no such checkpoint")
+        raise ModelError(f"{model}: no such checkpoint")
     return model
 
 
@@ -33,9 +33,9 @@ def checkpoint_info(path: str, trust: bool = False) -> Tuple[List[str], Optional
     try:
         ckpt = load_checkpoint(path, trust=trust)
     except CheckpointError as e:
-        raise InputError(str(e)) from None
+        raise ModelError(str(e)) from None
     if not isinstance(ckpt, dict) or "vocab" not in ckpt or "opt" not in ckpt:
-        raise InputError(f"{path}: not an OpenNMT checkpoint (no vocab/opt inside)")
+        raise ModelError(f"{path}: not an OpenNMT checkpoint (no vocab/opt inside)")
     vocab = ckpt.get("vocab", {}).get("src", [])
     opt = ckpt.get("opt")
     data = getattr(opt, "data", None) or {}
