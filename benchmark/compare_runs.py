@@ -26,6 +26,16 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from onmt_moe.runfolder.layout import (  # noqa: E402
+    RUN_JSON,
+    SCORES_JSON,
+    TRAIN_STEPS,
+    RunFolderError,
+    read_run_json,
+)
+
 OWN = "own_model:"
 DASH = "-"
 
@@ -98,12 +108,15 @@ SECONDARY = {
 }
 
 
-def load_run(run_dir, ks: Sequence[int]) -> dict:
+def run_summary(run_dir, ks: Sequence[int]) -> dict:
     """``{"run", "subsets": {subset: {k: acc}}, params…, throughput…}`` for one folder."""
     d = Path(run_dir)
     if not d.is_dir():
         raise CompareError(f"{d}: no such run folder")
-    info = _read_json(d / "run.json") if (d / "run.json").is_file() else {}
+    try:
+        info = read_run_json(d, missing_ok=True)
+    except RunFolderError as exc:
+        raise CompareError(str(exc)) from None
     subsets: Dict[str, Dict[int, Optional[float]]] = {}
     table = d / "modality" / "modality_table.csv"
     if table.is_file():
@@ -116,8 +129,8 @@ def load_run(run_dir, ks: Sequence[int]) -> dict:
                 own = {k: _num(r.get(f"{OWN}top-{k}")) for k in ks}
                 if any(v is not None for v in own.values()):
                     subsets[f"{name} [own model]"] = own
-    if (d / "scores.json").is_file():
-        scores = _read_json(d / "scores.json")
+    if (d / SCORES_JSON).is_file():
+        scores = _read_json(d / SCORES_JSON)
         topk = scores.get("topk") or {}
         subsets["all"] = {k: _num(topk.get(str(k))) for k in ks}
         for key, name in SECONDARY.items():  # e.g. the glycan scorer's composition / re-ranked top-k
@@ -127,7 +140,7 @@ def load_run(run_dir, ks: Sequence[int]) -> dict:
         topk = info["scores"].get("topk") or {}
         subsets["all"] = {k: _num(topk.get(str(k))) for k in ks}
     if not info and not subsets:
-        raise CompareError(f"{d}: neither run.json, scores.json nor modality/modality_table.csv")
+        raise CompareError(f"{d}: neither {RUN_JSON}, {SCORES_JSON} nor modality/modality_table.csv")
     res = {
         "run": info.get("run_name") or d.name,
         "path": str(d),
@@ -136,7 +149,7 @@ def load_run(run_dir, ks: Sequence[int]) -> dict:
         "params_active": _num(info.get("params_active")),
         "decode_sents_per_s": _num(info.get("decode_sents_per_s")),
     }
-    res.update(mean_throughput(d / "train_steps.csv"))
+    res.update(mean_throughput(d / TRAIN_STEPS))
     return res
 
 
@@ -236,7 +249,7 @@ def main(argv=None) -> int:
             ks = [int(k) for k in a.k.split(",") if k.strip()]
         except ValueError:
             raise CompareError(f"--k {a.k!r}: want comma-separated integers") from None
-        runs = [load_run(r, ks) for r in a.runs]
+        runs = [run_summary(r, ks) for r in a.runs]
         rows = build_table(runs, ks, a.layout)
         prefix = Path(a.out) if a.out else Path(a.runs[0]).resolve().parent / "compare_runs"
         text = write_outputs(rows, prefix)

@@ -17,158 +17,20 @@ precursor (a GlycoMod-style search, onmt_moe/glycan/composition.py).
 ``--multitask struct,spec,text`` writes one multi-task corpus instead (a task token starts each
 source; per-task folders, the mixed files, ``onmt_data.yaml`` with ``--task_weights``, ``tasks.json``);
 ``--target_task_token`` starts its train/val targets with the task token as well.
+Thin CLI over onmt_moe.glycan.corpus.write_corpus.
 """
 
 import argparse
-import json
-import math
 import os
 import sys
-from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from onmt_moe.glycan import multitask  # noqa: E402
-from onmt_moe.glycan.spectra_tokens import SpecTokConfig, source_tokens, spectrum_tokens  # noqa: E402
-from onmt_moe.glycan.text import text_tokens  # noqa: E402
-from onmt_moe.glycan.wurcs_tokenizer import WurcsTokenizeError, tokenize  # noqa: E402
-
-SPLITS = ("train", "val", "test")
-REQUIRED = ("wurcs", "precursor_mz", "charge", "peaks", "split")
+from onmt_moe.glycan.corpus import CorpusError, CorpusOptions, write_corpus  # noqa: E402
+from onmt_moe.glycan.spectra_tokens import SpecTokConfig  # noqa: E402
 
 
-def _peaks_ok(peaks) -> str:
-    if peaks is None:
-        return "peaks missing"
-    try:
-        n = 0
-        for p in peaks:
-            if len(p) != 2:
-                return f"peak {n} has {len(p)} values, expected [mz, intensity]"
-            mz, it = float(p[0]), float(p[1])
-            if not (math.isfinite(mz) and math.isfinite(it)) or mz <= 0 or it < 0:
-                return f"peak {n} is not finite/positive: {p!r}"
-            n += 1
-    except (TypeError, ValueError) as e:
-        return f"peaks malformed: {e}"
-    return "" if n else "no peaks"
-
-
-def _parse_row(row):
-    """(wurcs tokens, precursor m/z, charge, peaks) of a parquet row, or the reason it is rejected."""
-    split = row.get("split")
-    if split not in SPLITS:
-        return f"bad split {split!r}"
-    try:
-        wurcs_toks = tokenize(str(row["wurcs"]))
-    except WurcsTokenizeError as e:
-        return f"bad wurcs: {e}"
-    why = _peaks_ok(row["peaks"])
-    try:
-        pmz, ch = float(row["precursor_mz"]), int(row["charge"])
-    except (TypeError, ValueError):
-        pmz, ch = float("nan"), 0
-    if not why and (not math.isfinite(pmz) or pmz <= 0 or ch not in (-1, -2)):
-        why = f"bad precursor_mz/charge {row['precursor_mz']!r}/{row['charge']!r}"
-    if why:
-        return why
-    return wurcs_toks, pmz, ch, [[float(p[0]), float(p[1])] for p in row["peaks"]]
-
-
-def _write_lines(path, lines):
-    with open(path, "w") as fh:
-        fh.write("".join(ln + "\n" for ln in lines))
-
-
-def _multitask(a, df, path, cfg):
-    """--multitask: <out_dir>/data/<task>/{src,tgt}-<split>.txt, the mixed data/{src,tgt}-<split>.txt,
-    onmt_data.yaml (OpenNMT data section with the task weights, share_vocab) and tasks.json."""
-    import yaml
-
-    try:
-        tasks = multitask.parse_tasks(a.multitask)
-        weights = multitask.parse_weights(a.task_weights, tasks)
-    except ValueError as e:
-        sys.exit(f"error: {e}")
-    data_dir = os.path.abspath(os.path.join(a.out_dir, "data"))
-    out = {t: {s: ([], []) for s in SPLITS} for t in tasks}
-    rejects = []
-    has_text = "text" in df.columns
-    for i, r in enumerate(df.itertuples(index=False)):
-        row = r._asdict()
-        split = row.get("split")
-        parsed = _parse_row(row)
-        if isinstance(parsed, str):
-            rejects.append((i, split, "all", parsed))
-            continue
-        text = text_tokens(row.get("text")) if has_text else []
-        for task in tasks:
-            pair = multitask.task_pair(
-                task, *parsed, text, cfg, with_text=a.text, composition=row.get("composition") or ""
-            )
-            if isinstance(pair, str):
-                rejects.append((i, split, task, pair))
-                continue
-            out[task][split][0].append(" ".join(pair[0]))
-            out[task][split][1].append(" ".join(multitask.target_tokens(task, pair[1], split, a.target_task_token)))
-    for task in tasks:
-        os.makedirs(os.path.join(data_dir, task), exist_ok=True)
-    for s in SPLITS:
-        for k, kind in enumerate(("src", "tgt")):
-            for task in tasks:
-                _write_lines(os.path.join(data_dir, task, f"{kind}-{s}.txt"), out[task][s][k])
-            _write_lines(os.path.join(data_dir, f"{kind}-{s}.txt"), [ln for t in tasks for ln in out[t][s][k]])
-    with open(os.path.join(a.out_dir, "rejects.tsv"), "w") as fh:
-        fh.write("row\tsplit\ttask\treason\n")
-        for row, split, task, why in rejects:
-            fh.write(f"{row}\t{split}\t{task}\t{str(why).replace(chr(9), ' ')}\n")
-    onmt = {"data": multitask.data_section(data_dir, tasks, weights), "share_vocab": True}
-    with open(os.path.join(a.out_dir, "onmt_data.yaml"), "w") as fh:
-        fh.write(
-            "# OpenNMT data section of a multi-task glycan corpus (benchmark/generate_glycan_input.py "
-            "--multitask); merge into a training config. One shared vocabulary.\n"
-        )
-        yaml.safe_dump(onmt, fh, sort_keys=False)
-    manifest = {
-        t: {
-            "token": multitask.TASKS[t].token,
-            "score": multitask.TASKS[t].score,
-            "weight": weights[t],
-            # forced as the first decoded token and stripped before scoring (runs/runner.py)
-            "target_prefix": multitask.TASKS[t].token if a.target_task_token else "",
-            "data_dir": os.path.join(data_dir, t),
-            "written": {s: len(out[t][s][0]) for s in SPLITS},
-        }
-        for t in tasks
-    }
-    with open(os.path.join(a.out_dir, "tasks.json"), "w") as fh:
-        json.dump(manifest, fh, indent=2)
-    summary = {
-        "input": path,
-        "rows": int(len(df)),
-        "tasks": manifest,
-        "rejected": len(rejects),
-        "reject_reasons": dict(
-            Counter(f"{t}:{w if w == 'missing_text' else w.split(':')[0].split(' ')[0]}" for _, _, t, w in rejects)
-        ),
-        "text": a.text,
-        "spectrum_tokens": cfg.to_dict(),
-    }
-    with open(os.path.join(a.out_dir, "summary.json"), "w") as fh:
-        json.dump(summary, fh, indent=2)
-    print(json.dumps(summary, indent=2))
-    if not any(n for t in manifest.values() for n in t["written"].values()):
-        sys.exit(f"error: {path}: no usable rows (see {a.out_dir}/rejects.tsv)")
-
-
-def _stats(lengths):
-    if not lengths:
-        return {}
-    s = sorted(lengths)
-    return {"mean": round(sum(s) / len(s), 1), "p95": s[int(0.95 * (len(s) - 1))], "max": s[-1]}
-
-
-def main(argv=None):
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--input", required=True, help="glycan.parquet or the directory holding it")
     ap.add_argument("--out_dir", required=True)
@@ -210,19 +72,11 @@ def main(argv=None):
         help="reducing-end state of the precursors (free, reduced, 2AB, 2AA, ProA; "
         "onmt_moe/glycan/real/masses.py): its mass tag is taken off before the composition search",
     )
-    a = ap.parse_args(argv)
-    if a.mz_bin <= 0 or a.int_bins < 1 or a.max_peaks < 1:
-        sys.exit("error: --mz_bin must be > 0, --int_bins and --max_peaks >= 1")
-    if a.composition and (a.comp_tol <= 0 or a.comp_max < 1 or a.comp_max_residues < 1):
-        sys.exit("error: --comp_tol must be > 0, --comp_max and --comp_max_residues >= 1")
-    from onmt_moe.glycan.real.masses import REDUCING_END_FORMULA
+    return ap
 
-    if a.reducing_end not in REDUCING_END_FORMULA:
-        sys.exit(f"error: --reducing_end {a.reducing_end!r}: known {', '.join(REDUCING_END_FORMULA)}")
-    if a.composition and a.pred_spectra:
-        sys.exit("error: --composition adds source tokens for spectrum -> structure; not with --pred_spectra")
-    if a.multitask and a.pred_spectra:
-        sys.exit("error: --multitask writes every direction it names; not with --pred_spectra")
+
+def main(argv=None):
+    a = parser().parse_args(argv)
     cfg = SpecTokConfig(
         mz_bin=a.mz_bin,
         int_bins=a.int_bins,
@@ -239,82 +93,11 @@ def main(argv=None):
         comp_max_residues=a.comp_max_residues,
         reducing_end=a.reducing_end,
     )
-
-    path = os.path.join(a.input, "glycan.parquet") if os.path.isdir(a.input) else a.input
-    if not os.path.exists(path):
-        sys.exit(f"error: {path}: no such file (build it with scripts/build_glycan_dataset.py)")
-    import pandas as pd
-
+    opt = CorpusOptions(a.text, a.missing, a.pred_spectra, a.multitask, a.task_weights, a.target_task_token)
     try:
-        df = pd.read_parquet(path)
-    except Exception as e:  # noqa: BLE001
-        sys.exit(f"error: {path}: cannot read parquet ({type(e).__name__}: {str(e)[:120]})")
-    missing_cols = [c for c in REQUIRED if c not in df.columns]
-    if missing_cols:
-        sys.exit(f"error: {path}: missing column(s) {', '.join(missing_cols)}")
-
-    data_dir = os.path.join(a.out_dir, "data")
-    os.makedirs(data_dir, exist_ok=True)
-    out = {s: ([], []) for s in SPLITS}
-    rejects = []
-    has_text = "text" in df.columns
-    if a.multitask:
-        return _multitask(a, df, path, cfg)
-    for i, r in enumerate(df.itertuples(index=False)):
-        row = r._asdict()
-        split = row.get("split")
-        parsed = _parse_row(row)
-        if isinstance(parsed, str):
-            rejects.append((i, split, parsed))
-            continue
-        tgt_toks, pmz, ch, peaks = parsed
-        if a.pred_spectra:
-            src, tgt = tgt_toks, spectrum_tokens(pmz, ch, peaks, cfg)
-        else:
-            tt = text_tokens(row.get("text")) if has_text else []
-            if a.text and not tt and a.missing == "drop":
-                rejects.append((i, split, "missing_text"))
-                continue
-            src, tgt = source_tokens(pmz, ch, peaks, tt, cfg, with_text=a.text), tgt_toks
-        out[split][0].append(" ".join(src))
-        out[split][1].append(" ".join(tgt))
-
-    for s in SPLITS:
-        for kind, lines in zip(("src", "tgt"), out[s]):
-            with open(os.path.join(data_dir, f"{kind}-{s}.txt"), "w") as fh:
-                fh.write("".join(ln + "\n" for ln in lines))
-    with open(os.path.join(a.out_dir, "rejects.tsv"), "w") as fh:
-        fh.write("row\tsplit\treason\n")
-        for row, split, why in rejects:
-            fh.write(f"{row}\t{split}\t{str(why).replace(chr(9), ' ')}\n")
-    src_vocab, tgt_vocab = Counter(), Counter()
-    for s in SPLITS:
-        for ln in out[s][0]:
-            src_vocab.update(ln.split())
-        for ln in out[s][1]:
-            tgt_vocab.update(ln.split())
-    summary = {
-        "input": path,
-        "rows": int(len(df)),
-        "written": {s: len(out[s][0]) for s in SPLITS},
-        "rejected": len(rejects),
-        "reject_reasons": dict(
-            Counter(w if w == "missing_text" else w.split(":")[0].split(" ")[0] + "..." for _, _, w in rejects)
-        ),
-        "direction": "wurcs->spectrum" if a.pred_spectra else "spectrum->wurcs",
-        "text": a.text,
-        "missing": a.missing,
-        "spectrum_tokens": cfg.to_dict(),
-        "src_len": _stats([len(ln.split()) for s in SPLITS for ln in out[s][0]]),
-        "tgt_len": _stats([len(ln.split()) for s in SPLITS for ln in out[s][1]]),
-        "src_vocab": len(src_vocab),
-        "tgt_vocab": len(tgt_vocab),
-    }
-    with open(os.path.join(a.out_dir, "summary.json"), "w") as fh:
-        json.dump(summary, fh, indent=2)
-    print(json.dumps(summary, indent=2))
-    if not any(summary["written"].values()):
-        sys.exit(f"error: {path}: no usable rows (see {a.out_dir}/rejects.tsv)")
+        write_corpus(a.input, a.out_dir, cfg, opt)
+    except CorpusError as e:
+        sys.exit(f"error: {e}")
 
 
 if __name__ == "__main__":

@@ -30,16 +30,17 @@ def main(argv=None) -> int:
     ap.add_argument("--no_likelihood", action="store_true", help="embedding retrieval only")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
+    from onmt_moe.runfolder.layout import RunFolderError, read_run_json
     from onmt_moe.runs import retrieval
     from onmt_moe.runs.runner import latest_good_checkpoint
 
     model, data, out = a.model, a.data, a.out
     if a.run:
-        info_path = os.path.join(a.run, "run.json")
-        if not os.path.exists(info_path):
-            sys.exit(f"error: {info_path} not found (not a start_training run folder)")
-        with open(info_path, encoding="utf-8") as f:
-            data = data or json.load(f).get("data_dir")
+        try:
+            info = read_run_json(a.run)  # a start_training run folder
+        except RunFolderError as e:
+            sys.exit(f"error: {e}")
+        data = data or info.get("data_dir")
         model = model or latest_good_checkpoint(a.run)
         out = out or os.path.join(a.run, "retrieval.json")
     if not model or not data:

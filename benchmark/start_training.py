@@ -6,8 +6,6 @@ python benchmark/start_training.py --config configs/demo_moe.yaml [--run_name NA
 """
 
 import argparse
-import datetime
-import json
 import os
 import sys
 
@@ -34,41 +32,15 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--quiet", action="store_true", help="do not echo the OpenNMT logs (they still go to train.log)")
     a = ap.parse_args(argv)
-
-    stages = [s.strip() for s in a.stages.split(",") if s.strip()]
-    bad = [s for s in stages if s not in runner.STAGES]
-    if bad:
-        print(f"error: unknown stage(s) {bad}; choose from {list(runner.STAGES)}", file=sys.stderr)
-        return 2
-    name = a.run_name
-    if name is None:
-        name = f"{os.path.splitext(os.path.basename(a.config))[0]}_{datetime.datetime.now():%Y%m%d_%H%M%S}"
     try:
-        run_dir = runner.check_run_location(a.runs_dir, name)  # before anything is written
-        plan = runner.resolve(a.config, run_dir, runner.parse_set(a.set), resume=a.resume)
-        if a.dry_run:
-            print(json.dumps({k: v for k, v in plan.items()}, indent=2, default=str))
-            print(f"dry run: config valid; stages {stages} would run in {plan['run_dir']}")
-            return 0
-        with runner.lock_run_dir(plan["run_dir"]):  # one writer per run folder
-            runner.prepare_run_dir(plan, fresh=True)
-            info = runner.execute(plan, stages, echo=not a.quiet)
+        stages = runner.parse_stages(a.stages)
+        runner.start(a.config, a.runs_dir, a.run_name, a.set, a.resume, stages, a.quiet, a.dry_run)
     except runner.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except runner.StageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"\nrun folder: {plan['run_dir']}")
-    for st, v in info.get("stages", {}).items():
-        print(f"  {st:<10} {v['seconds']:8.1f} s  {v['status']}")
-    scores = info.get("scores") or {}
-    for task, res in (scores.get("tasks") or {None: scores}).items():  # a multi-task run: one block per task
-        if task is not None:
-            extra = "".join(f"  {k} {res[k]:.2f}" for k in ("bleu", "chrf") if res.get(k) is not None)
-            print(f"  task {task}:{extra}")
-        for k, v in (res.get("topk") or {}).items():
-            print(f"  top-{k}: {v:.4f}")
     return 0
 
 

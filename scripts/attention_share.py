@@ -11,7 +11,6 @@ the attention share layer by layer. Thin CLI over onmt_moe.diagnostics.attention
 """
 
 import argparse
-import json
 import os
 import sys
 
@@ -19,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from onmt_moe.diagnostics.analysis import ModelLoadError, load_onmt_model  # noqa: E402
 from onmt_moe.diagnostics.attention import cross_attention_share  # noqa: E402
-from onmt_moe.runfolder import trusting_checkpoints  # noqa: E402
+from onmt_moe.runfolder import read_run_json, trusting_checkpoints  # noqa: E402
 from onmt_moe.runs.paper_table import markdown_table, write_csv  # noqa: E402
 from onmt_moe.runs.runner import latest_good_checkpoint  # noqa: E402
 
@@ -30,8 +29,7 @@ def _lines(path: str, n: int):
 
 
 def run_rows(run_dir: str, split: str, n: int) -> list:
-    with open(os.path.join(run_dir, "run.json"), encoding="utf-8") as f:
-        data_dir = json.load(f)["data_dir"]
+    data_dir = read_run_json(run_dir)["data_dir"]
     ckpt = latest_good_checkpoint(run_dir)
     if ckpt is None:
         raise ModelLoadError(f"{run_dir}: no readable checkpoint")

@@ -156,6 +156,66 @@ def _same(a: Path, b: Path) -> bool:
     return all((a / "data" / f).read_bytes() == (b / "data" / f).read_bytes() for f in FILES)
 
 
+def time_single(args, chunk: Path, tmp: Path, kw: dict) -> bool:
+    """Ours against the reference on one chunk, best of --repeat; whether the outputs are identical."""
+    generate(chunk, tmp / "warm", limit_rows=500, **kw)  # warm caches / imports
+    ours, ref, ours_cpu, ref_cpu = [], [], [], []
+    for _ in range(args.repeat):  # interleaved, best of --repeat (shared machine)
+        t0, c0 = time.perf_counter(), time.process_time()
+        s = generate(chunk, tmp / "ours", **kw)
+        ours.append(time.perf_counter() - t0)
+        ours_cpu.append(time.process_time() - c0)
+        t0, c0 = time.perf_counter(), time.process_time()
+        reference(chunk, tmp / "ref")
+        ref.append(time.perf_counter() - t0)
+        ref_cpu.append(time.process_time() - c0)
+    same = _same(tmp / "ours", tmp / "ref")
+    t_ours, t_ref = min(ours), min(ref)
+    print(f"rows written: {s['rows']['written']}")
+    print(
+        f"ours (1 core):      wall best {t_ours:6.2f} s ({args.rows / t_ours:6.0f} rows/s)  cpu best "
+        f"{min(ours_cpu):6.2f} s   wall all: " + " ".join(f"{t:.2f}" for t in ours)
+    )
+    print(
+        f"reference (1 core): wall best {t_ref:6.2f} s ({args.rows / t_ref:6.0f} rows/s)  cpu best "
+        f"{min(ref_cpu):6.2f} s   wall all: " + " ".join(f"{t:.2f}" for t in ref)
+    )
+    print(
+        f"speed ratio: wall {t_ref / t_ours:.1f}x, cpu {min(ref_cpu) / min(ours_cpu):.1f}x; wall per pair: "
+        + " ".join(f"{b / a:.1f}x" for a, b in zip(ours, ref))
+        + f"   outputs identical: {same}"
+    )
+    return same
+
+
+def time_workers(args, tmp: Path, kw: dict) -> None:
+    """1 vs 2 workers on several chunks (--full_scale: the real set's chunk layout)."""
+    n_chunks = FULL_SET_CHUNKS if args.full_scale else args.chunks
+    rows = -(-FULL_SET_ROWS // FULL_SET_CHUNKS) if args.full_scale else (args.chunk_rows or args.rows)
+    srcs = [p for p in DEFAULT_SOURCES if p.exists()] or FIXTURES
+    d = tmp / "chunks"
+    repeat_rows(srcs, d, n_chunks, rows, columns=COLUMNS, seed=1)
+    times = {}
+    for w in (1, 2, 1, 2):
+        t0 = time.perf_counter()
+        s = generate(d, tmp / f"w{w}", workers=w, min_rows_per_worker=0, **kw)
+        wall = time.perf_counter() - t0
+        times[w] = min(times.get(w, 1e9), wall)
+        info = s["workers"]
+        print(
+            f"workers={w}: {n_chunks} chunks x {rows} rows in {wall:.2f} s wall "
+            f"({n_chunks * rows / wall:.0f} rows/s); pool start-up {info['pool_start_s']} s; chunk work "
+            f"{info['chunk_seconds_total']:.2f} s in total, {info['chunk_seconds_total'] / n_chunks:.3f} s "
+            f"per chunk; projected for the real set ({FULL_SET_ROWS} rows): "
+            f"{FULL_SET_ROWS / (n_chunks * rows / wall) / 60:.1f} min"
+        )
+    print(
+        f"scaling workers 2 vs 1 (best wall): {times[1] / times[2]:.2f}x; load average "
+        f"{os.getloadavg()[0]:.1f}; identical output: {_same(tmp / 'w1', tmp / 'w2')}"
+        f" (cpus available: {len(os.sched_getaffinity(0))})"
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=5000)
@@ -183,33 +243,7 @@ def main() -> int:
             f"reference IR interpolation: {'scipy interp1d' if _interp1d() else 'np.interp'}"
         )
 
-        generate(chunk, tmp / "warm", limit_rows=500, **kw)  # warm caches / imports
-        ours, ref, ours_cpu, ref_cpu = [], [], [], []
-        for _ in range(args.repeat):  # interleaved, best of --repeat (shared machine)
-            t0, c0 = time.perf_counter(), time.process_time()
-            s = generate(chunk, tmp / "ours", **kw)
-            ours.append(time.perf_counter() - t0)
-            ours_cpu.append(time.process_time() - c0)
-            t0, c0 = time.perf_counter(), time.process_time()
-            reference(chunk, tmp / "ref")
-            ref.append(time.perf_counter() - t0)
-            ref_cpu.append(time.process_time() - c0)
-        same = _same(tmp / "ours", tmp / "ref")
-        t_ours, t_ref = min(ours), min(ref)
-        print(f"rows written: {s['rows']['written']}")
-        print(
-            f"ours (1 core):      wall best {t_ours:6.2f} s ({args.rows / t_ours:6.0f} rows/s)  cpu best "
-            f"{min(ours_cpu):6.2f} s   wall all: " + " ".join(f"{t:.2f}" for t in ours)
-        )
-        print(
-            f"reference (1 core): wall best {t_ref:6.2f} s ({args.rows / t_ref:6.0f} rows/s)  cpu best "
-            f"{min(ref_cpu):6.2f} s   wall all: " + " ".join(f"{t:.2f}" for t in ref)
-        )
-        print(
-            f"speed ratio: wall {t_ref / t_ours:.1f}x, cpu {min(ref_cpu) / min(ours_cpu):.1f}x; wall per pair: "
-            + " ".join(f"{b / a:.1f}x" for a, b in zip(ours, ref))
-            + f"   outputs identical: {same}"
-        )
+        same = time_single(args, chunk, tmp, kw)
 
         tracemalloc.start()
         generate(chunk, tmp / "mem", **kw)
@@ -221,30 +255,7 @@ def main() -> int:
             f"process max RSS so far (incl. reference): {rss:.0f} MiB"
         )
 
-        n_chunks = FULL_SET_CHUNKS if args.full_scale else args.chunks
-        rows = -(-FULL_SET_ROWS // FULL_SET_CHUNKS) if args.full_scale else (args.chunk_rows or args.rows)
-        srcs = [p for p in DEFAULT_SOURCES if p.exists()] or FIXTURES
-        d = tmp / "chunks"
-        repeat_rows(srcs, d, n_chunks, rows, columns=COLUMNS, seed=1)
-        times = {}
-        for w in (1, 2, 1, 2):
-            t0 = time.perf_counter()
-            s = generate(d, tmp / f"w{w}", workers=w, min_rows_per_worker=0, **kw)
-            wall = time.perf_counter() - t0
-            times[w] = min(times.get(w, 1e9), wall)
-            info = s["workers"]
-            print(
-                f"workers={w}: {n_chunks} chunks x {rows} rows in {wall:.2f} s wall "
-                f"({n_chunks * rows / wall:.0f} rows/s); pool start-up {info['pool_start_s']} s; chunk work "
-                f"{info['chunk_seconds_total']:.2f} s in total, {info['chunk_seconds_total'] / n_chunks:.3f} s "
-                f"per chunk; projected for the real set ({FULL_SET_ROWS} rows): "
-                f"{FULL_SET_ROWS / (n_chunks * rows / wall) / 60:.1f} min"
-            )
-        print(
-            f"scaling workers 2 vs 1 (best wall): {times[1] / times[2]:.2f}x; load average "
-            f"{os.getloadavg()[0]:.1f}; identical output: {_same(tmp / 'w1', tmp / 'w2')}"
-            f" (cpus available: {len(os.sched_getaffinity(0))})"
-        )
+        time_workers(args, tmp, kw)
         return 0 if same else 1
     finally:
         if args.keep:

@@ -310,7 +310,7 @@ def bench_training(device, rounds, reps, quick, dispatch="auto", overflow="none"
     return tps["top1"] / tps["dense"], tps["top2"] / tps["dense"]
 
 
-def main():
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
@@ -349,7 +349,11 @@ def main():
         choices=["none", "drop", "shared", "next_best"],
         help="-moe_overflow of our MoE (capacity 1.25 in training when not none)",
     )
-    a = p.parse_args()
+    return p
+
+
+def main():
+    a = parser().parse_args()
     global CLOCK, ONMT_MODULES_DIR
     ONMT_MODULES_DIR = a.onmt_modules_dir
     CLOCK = time.process_time if a.timer == "process" else time.perf_counter

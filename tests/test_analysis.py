@@ -17,7 +17,7 @@ from onmt_moe.diagnostics.analysis import (
     sample_batch,
 )
 from onmt_moe.plugin.gradients import GradientNormLogger
-from onmt_moe.runs.csvlog import read_csv
+from onmt_moe.runfolder.csvlog import read_csv
 
 
 # --------------------------------------------------------------------------- toy MoE

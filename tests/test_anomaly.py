@@ -10,29 +10,12 @@ import numpy as np
 import pytest
 
 from onmt_moe.diagnostics.anomaly import RunDataError, analyze_run, format_report, main, should_fail
-from onmt_moe.runs.csvlog import CsvLog
+from onmt_moe.runfolder import layout
+from onmt_moe.runfolder.csvlog import CsvLog
 
-TRAIN_COLS = ["step", "xent", "ppl", "accuracy", "lr", "src_tok_per_s", "tgt_tok_per_s", "elapsed_s", "aux_total"]
-VALID_COLS = ["step", "xent", "ppl", "accuracy"]
-MOE_COLS = [
-    "step",
-    "layer",
-    "expert",
-    "modality",
-    "load",
-    "load_frac",
-    "importance",
-    "importance_frac",
-    "overflow_frac",
-    "entropy_norm",
-    "cv",
-    "max_over_mean",
-    "router_confidence",
-    "temperature",
-    "k",
-]
-AUX_COLS = ["step", "component", "raw", "coef", "weighted"]
-GRAD_COLS = ["step", "module", "grad_norm"]
+# the columns the plugin writes (one definition, in the run-folder layer)
+TRAIN_COLS, VALID_COLS, MOE_COLS = layout.TRAIN_COLUMNS, layout.VALID_COLUMNS, layout.MOE_COLUMNS
+AUX_COLS, GRAD_COLS = layout.AUX_COLUMNS, layout.GRAD_COLUMNS
 MODALITIES = ["NMR", "IR", "MS", "FORMULA"]
 GRAD_MODULES = [
     "encoder.transformer.0.feed_forward",

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from onmt_moe.runs.csvlog import (
+from onmt_moe.runfolder.csvlog import (
     CsvLog,
     CsvLogError,
     atomic_write_json,

@@ -63,21 +63,30 @@ def test_summary_names_every_task_and_retrieval_setting():
 
 def test_demo_chains_build_corpus_train_retrieve(tmp_path, monkeypatch, capsys):
     demo = _demo()
+    from onmt_moe.runs import demo_glycan as lib
+
     calls = []
 
-    def fake_run(cmd, env):
-        calls.append(cmd)
-        script = os.path.basename(cmd[1])
-        if script == "start_training.py":
-            run = tmp_path / "runs" / "g"
-            run.mkdir(parents=True)
-            (run / "scores.json").write_text(json.dumps(SCORES))
-            (run / "run.json").write_text(json.dumps({"params_total": 2_000_000}))
-        if script == "retrieve.py":
+    def fake_command(cmd):  # the demo's own scripts: build the set, retrieve
+        calls.append(os.path.basename(cmd[1]))
+        if calls[-1] == "retrieve.py":
             (tmp_path / "runs" / "g" / "retrieval.json").write_text(json.dumps(RETRIEVAL))
         return True
 
-    monkeypatch.setattr(demo, "_run", fake_run)
+    def fake_corpus(data, out, cfg, opt):  # in this process
+        calls.append(("corpus", data, out, opt))
+
+    def fake_launch(job):  # training in this process
+        calls.append(job)
+        run = tmp_path / "runs" / "g"
+        run.mkdir(parents=True)
+        (run / "scores.json").write_text(json.dumps(SCORES))
+        (run / "run.json").write_text(json.dumps({"params_total": 2_000_000}))
+        return True
+
+    monkeypatch.setattr(lib, "run_command", fake_command)
+    monkeypatch.setattr(lib, "write_corpus", fake_corpus)
+    monkeypatch.setattr(lib.runner, "launch", fake_launch)
     rc = demo.main(
         [
             "--data",
@@ -93,13 +102,14 @@ def test_demo_chains_build_corpus_train_retrieve(tmp_path, monkeypatch, capsys):
         ]
     )
     assert rc == 0
-    scripts = [os.path.basename(c[1]) for c in calls]
-    assert scripts == ["build_glycan_dataset.py", "generate_glycan_input.py", "start_training.py", "retrieve.py"]
-    corpus = calls[1]
-    assert corpus[corpus.index("--multitask") + 1] == "struct,spec,text,align" and "--target_task_token" in corpus
+    assert calls[0] == "build_glycan_dataset.py" and calls[3] == "retrieve.py" and len(calls) == 4
+    _, data, corpus_dir, opt = calls[1]
+    assert corpus_dir == f"{tmp_path / 'gly'}_mt" and opt.multitask == "struct,spec,text,align"
+    assert opt.target_task_token and opt.text
     train = calls[2]
-    sets = [train[i + 1] for i, t in enumerate(train) if t == "--set"]
+    sets = train.overrides
     assert "train_steps=8" in sets and "moe_contrastive_margin=0.2" in sets and sets[-1] == "layers=1"
-    assert f"run.data_dir={tmp_path / 'gly'}_mt/data" in sets
+    assert f"run.data_dir={tmp_path / 'gly'}_mt/data" in sets and "report" not in train.stages
     out = capsys.readouterr().out
+    assert "generate_glycan_input.py" in out and "start_training.py" in out  # the equivalent command lines
     assert "glycan demo finished" in out and "2.00 M parameters" in out and "R@1 10.0 %" in out

@@ -25,8 +25,9 @@ def test_stages_build_a_library_corpus_train_and_score_every_real_set(tmp_path):
     assert "--reducing_end reduced" in build and "--intensity_rules fitted" in build
     corpus = G.stages(p)[1][2]
     assert "--text" not in corpus and "--composition" in corpus  # no metadata a real spectrum lacks
-    train = " ".join(G.stages(p)[2][2])
-    assert "train_steps=100" in train and f"run.data_dir={p.corpus}/data" in train
+    train = G.stages(p)[2][2]  # in this process (runner.launch); its command line is logged
+    assert "train_steps=100" in train.sets and train.overrides[0] == f"run.data_dir={p.corpus}/data"
+    assert train.run_dir == p.run and "--set train_steps=100" in " ".join(train.command())
 
 
 def _scores(n_best=5, **methods):

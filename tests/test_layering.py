@@ -30,30 +30,15 @@ RULES = {
     "onmt_moe.simulate": ({"onmt_moe.simulate", "onmt_moe.data"}, {"torch", "onmt"}),
     "onmt_moe.evaluation": ({"onmt_moe.evaluation", "onmt_moe.modality.tags"}, {"torch", "onmt"}),
     "onmt_moe.glycan": ({"onmt_moe.glycan", "onmt_moe.modality.tags", "onmt_moe.evaluation"}, {"torch", "onmt"}),
-    "onmt_moe.runs.csvlog": (set(), {"torch", "onmt"}),
-    # the run-folder format at the bottom: checkpoint listing and the one safe loader (torch, never OpenNMT)
+    # the run-folder format at the bottom: file names and CSV columns, run.json, CsvLog and atomic writes,
+    # checkpoint listing and the one safe loader (pandas and torch inside functions, never OpenNMT)
     "onmt_moe.runfolder": ({"onmt_moe.runfolder"}, {"onmt"}),
     "onmt_moe.diagnostics": (
-        {
-            "onmt_moe.diagnostics",
-            "onmt_moe.moe",
-            "onmt_moe.modality",
-            "onmt_moe.runs.csvlog",
-            "onmt_moe.runfolder",
-            "onmt_moe",
-        },
+        {"onmt_moe.diagnostics", "onmt_moe.moe", "onmt_moe.modality", "onmt_moe.runfolder", "onmt_moe"},
         set(),
     ),
     "onmt_moe.plugin": (
-        {
-            "onmt_moe.plugin",
-            "onmt_moe.moe",
-            "onmt_moe.modality",
-            "onmt_moe.runs.csvlog",
-            "onmt_moe.runfolder.checkpoints",
-            "onmt_moe._hook",
-            "onmt_moe",
-        },
+        {"onmt_moe.plugin", "onmt_moe.moe", "onmt_moe.modality", "onmt_moe.runfolder", "onmt_moe._hook", "onmt_moe"},
         set(),
     ),
     # driving a checkpoint, below the tracks: OpenNMT's inference engine (beam search), teacher-forced
@@ -69,6 +54,7 @@ RULES = {
             "onmt_moe.glycan",
             "onmt_moe.evaluation",
             "onmt_moe.simulate",  # forward_rank simulates each candidate's NMR
+            "onmt_moe.runfolder",  # the run folder's file names and run.json (corpus formatting)
         },
         {"torch", "onmt"},
     ),
@@ -169,11 +155,12 @@ def test_every_package_has_a_rule():
         ("onmt_moe.glycan.text", "import onmt_moe\n"),  # registering the plugin = onmt
         ("onmt_moe.diagnostics.plots", "from onmt_moe.plugin.encoder import X\n"),
         ("onmt_moe.plugin.loss", "from onmt_moe.runs.runner import x\n"),
-        ("onmt_moe.runs.csvlog", "from onmt_moe.modality import tags\n"),
+        ("onmt_moe.runfolder.csvlog", "from onmt_moe.modality import tags\n"),  # the run-folder layer: nothing above
+        ("onmt_moe.runfolder.layout", "from onmt_moe.runs import runner\n"),
         ("onmt_moe.moe.layer", "from ..modality import tags\n"),  # relative imports are resolved
         ("onmt_moe.runfolder.checkpoints", "def f():\n    import onmt\n"),  # the run-folder layer: no OpenNMT
         ("onmt_moe.runfolder.checkpoints", "import onmt_moe\n"),  # ... nor the plugin registration
-        ("onmt_moe.runfolder.checkpoints", "from onmt_moe.runs.csvlog import x\n"),  # ... nor a layer above
+        ("onmt_moe.runfolder.checkpoints", "from onmt_moe.runs.runner import x\n"),  # ... nor a layer above
         ("onmt_moe.inference.decode", "from onmt_moe.runs.runner import checkpoints\n"),  # the old edge
         ("onmt_moe.inference.decode", "from onmt_moe.predict import InputError\n"),  # inference is below predict
         ("onmt_moe.inference.likelihood", "def f():\n    from onmt_moe.glycan import retrieve\n"),  # ... every track
@@ -197,6 +184,9 @@ def test_checker_catches_a_bad_import(module, source):
         ("onmt_moe.moe.layer", "from .router import Router\nfrom . import experts\n"),
         ("onmt_moe.runfolder.checkpoints", "def f():\n    import torch\nfrom onmt_moe import masses\n"),
         ("onmt_moe.diagnostics.analysis", "from onmt_moe.runfolder import load_checkpoint\n"),
+        ("onmt_moe.plugin.reporting", "from onmt_moe.runfolder.csvlog import CsvLog\n"),  # was a whitelisted edge
+        ("onmt_moe.diagnostics.anomaly", "from onmt_moe.runfolder.layout import MOE_STEPS\n"),
+        ("onmt_moe.runfolder.layout", "from onmt_moe.runfolder.csvlog import atomic_write_text\n"),
         (
             "onmt_moe.inference.decode",
             "import onmt_moe\nimport torch\nfrom onmt.inference_engine import X\nfrom onmt_moe.runfolder import load_checkpoint\n",

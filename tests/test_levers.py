@@ -1,5 +1,5 @@
 """onmt_moe.runs.levers: the lever loop (resumable, selection on the validation split) and that every
-lever is a valid config. Training itself is an ordinary start_training run (test_end_to_end)."""
+lever is a valid config. Training itself is an ordinary runner.launch run (test_end_to_end)."""
 
 import json
 import os
@@ -11,10 +11,10 @@ from onmt_moe.runs import levers
 TINY = os.path.join(os.path.dirname(__file__), "fixtures", "tiny_corpus", "data")
 
 
-def _fake_training(cmd):
-    """What start_training leaves in a lever folder: a checkpoint, run.json, valid_summary.csv."""
-    run_dir = os.path.join(cmd[cmd.index("--runs_dir") + 1], cmd[cmd.index("--run_name") + 1])
-    steps = next(int(s.split("=")[1]) for s in cmd if s.startswith("train_steps="))
+def _fake_training(job):
+    """What runner.launch leaves in a lever folder: a checkpoint, run.json, valid_summary.csv."""
+    run_dir = job.run_dir
+    steps = next(int(s.split("=")[1]) for s in job.sets if s.startswith("train_steps="))
     os.makedirs(run_dir, exist_ok=True)
     with open(os.path.join(run_dir, f"model_step_{steps}.pt"), "wb") as fh:
         import zipfile
@@ -23,16 +23,12 @@ def _fake_training(cmd):
             z.writestr("data.pkl", b"x")
     json.dump({"stages": {"train": {"seconds": 12.5}}}, open(os.path.join(run_dir, "run.json"), "w"))
     open(os.path.join(run_dir, "valid_summary.csv"), "w").write("step,xent,ppl,accuracy\n10,1.0,2.7,81.0\n")
-
-    class Done:
-        returncode = 0
-
-    return Done()
+    return True
 
 
 def test_levers_train_then_score_validation_and_train_probe_and_resume(tmp_path, monkeypatch):
     trained, decoded = [], []
-    monkeypatch.setattr(levers.subprocess, "run", lambda cmd: trained.append(cmd) or _fake_training(cmd))
+    monkeypatch.setattr(levers.runner, "launch", lambda job: trained.append(job.command()) or _fake_training(job))
 
     def fake_decode(ckpt, src, tgt, out_dir, topts, score_src=None):
         decoded.append((os.path.basename(out_dir), os.path.basename(src), topts["beam_size"]))
@@ -80,7 +76,7 @@ def test_every_lever_is_a_valid_config(tmp_path):
 
 def test_corpus_levers_train_on_a_derived_corpus_and_rerank_with_the_formula(tmp_path, monkeypatch):
     trained, decoded = [], []
-    monkeypatch.setattr(levers.subprocess, "run", lambda cmd: trained.append(cmd) or _fake_training(cmd))
+    monkeypatch.setattr(levers.runner, "launch", lambda job: trained.append(job.command()) or _fake_training(job))
 
     def fake_decode(ckpt, src, tgt, out_dir, topts, score_src=None):
         decoded.append((src, score_src))

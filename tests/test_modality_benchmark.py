@@ -228,12 +228,12 @@ def synthetic_runs(tmp_path):
 def test_compare_runs_long_and_wide(tmp_path, capsys):
     cr = load_compare()
     a, b = synthetic_runs(tmp_path)
-    ra = cr.load_run(a, [1, 5, 10])
+    ra = cr.run_summary(a, [1, 5, 10])
     assert ra["train_tok_per_s"] == pytest.approx((1300 + 3500) / 2)
     assert ra["train_src_tok_per_s"] == pytest.approx(2000)
     assert ra["subsets"]["NMR [own model]"][1] == pytest.approx(0.4)
     assert "NMR+IR [own model]" not in ra["subsets"]
-    rb = cr.load_run(b, [1, 5, 10])
+    rb = cr.run_summary(b, [1, 5, 10])
     assert rb["subsets"] == {"all": {1: 0.25, 5: 0.5, 10: None}} and rb["params_total"] is None
 
     out = tmp_path / "cmp"
@@ -333,7 +333,7 @@ def test_compare_runs_shows_secondary_topk_families(tmp_path):
             }
         )
     )
-    r = cr.load_run(d, [1, 5])
+    r = cr.run_summary(d, [1, 5])
     assert r["subsets"] == {
         "all": {1: 0.1, 5: 0.2},
         "all, mass re-ranked": {1: 0.15, 5: 0.2},

@@ -1,5 +1,5 @@
 """onmt_moe.runs.paper_table: aggregation, outputs and the resumable, time-boxed cell loop (no training here;
-the cells themselves are ordinary start_training runs, tested in test_end_to_end)."""
+the cells themselves are ordinary runner.launch runs, tested in test_end_to_end)."""
 
 import csv
 import os
@@ -74,16 +74,13 @@ def test_run_table_reads_finished_cells_and_stops_at_the_budget(tmp_path, monkey
 
 def test_every_cell_sees_the_same_molecules_per_step(tmp_path, monkeypatch):
     """Token batches would give an all-modality source (~4x longer) a quarter of the molecules a step."""
-    cmds = []
-
-    class Done:
-        returncode = 0
-
-    monkeypatch.setattr(pt.subprocess, "run", lambda cmd: cmds.append(cmd) or Done())
+    jobs = []
+    monkeypatch.setattr(pt.runner, "launch", lambda job: jobs.append(job) or True)
     for model in ("dense", "moe"):
         pt.run_cell("corpus/data", str(tmp_path / f"NMR_{model}_s1"), model, 1, 10, [])
-    for cmd in cmds:
-        sets = [cmd[i + 1] for i, c in enumerate(cmd) if c == "--set"]
+    assert len(jobs) == 2
+    for job in jobs:
+        sets = job.overrides
         assert "batch_type=sents" in sets and "batch_size=64" in sets
         assert "dropout=[0.1]" in sets  # the recipe of the finished cells, whatever the demo templates say
 
@@ -113,23 +110,18 @@ def test_a_corpus_built_with_other_options_is_refused(tmp_path, monkeypatch):
 
 def test_every_model_row_is_a_valid_config(tmp_path):
     """The dry run validates each row's overrides (an MoE row once passed one expert width for four).
-    In this process (start_training's main), not one subprocess per row: the same check, a fifth the time."""
+    In this process (runner.start, what start_training runs), not one subprocess per row."""
     import contextlib
-    import importlib.util
     import io
 
-    spec = importlib.util.spec_from_file_location("start_training", runner.START_TRAINING)
-    start_training = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(start_training)
     data = os.path.join(os.path.dirname(__file__), "fixtures", "tiny_corpus", "data")
     for model in pt.MODELS:
-        cmd = pt.cell_command(data, str(tmp_path / f"NMR_{model}_s1"), model, 1, 10, []) + ["--dry_run"]
-        assert cmd[1] == runner.START_TRAINING
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            rc = start_training.main(cmd[2:])
-        assert rc == 0, f"{model}: {out.getvalue()[-400:]} {err.getvalue()[-400:]}"
-        assert "dry run: config valid" in out.getvalue()
+        job = pt.cell_job(data, str(tmp_path / f"NMR_{model}_s1"), model, 1, 10, [])
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            runs_dir, name = os.path.split(job.run_dir)
+            runner.start(job.config, runs_dir, name, job.overrides, stages=job.stages, dry_run=True)
+        assert "dry run: config valid" in out.getvalue(), model
 
 
 def test_moe_rows_keep_the_dense_rows_active_ffn_width():

@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_anomaly import MODALITIES, make_run  # noqa: E402
 
-from onmt_moe.diagnostics.plots import PlotError, load_run, main, modality_expert_table, plot_runs  # noqa: E402
+from onmt_moe.diagnostics.plots import PlotError, main, modality_expert_table, plot_runs, read_logs  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -65,7 +65,7 @@ def test_single_run_names_have_no_suffix(tmp_path):
 
 def test_modality_table_recovers_routing_preferences(tmp_path):
     run = make_run(tmp_path / "r", layers=2, experts=4)
-    moe = load_run(run)["moe_steps.csv"]
+    moe = read_logs(run)["moe_steps.csv"]
     tables, last = modality_expert_table(moe, window=3)
     assert sorted(tables) == [0, 1] and len(last) == 3
     for layer, t in tables.items():
@@ -88,7 +88,7 @@ def test_bad_inputs(tmp_path, capsys):
     (run / "moe_aux.csv").write_text("step,component\n1,a,b,c\n")
     (run / "grad_norms.csv").write_text("")
     warnings = []
-    data = load_run(run, warnings)
+    data = read_logs(run, warnings)
     assert "moe_aux.csv" not in data and "grad_norms.csv" not in data and "moe_steps.csv" in data
     assert len(warnings) == 2 and all(w.count("\n") == 0 for w in warnings)
     assert any("moe_aux.csv" in w and "corrupt" in w for w in warnings)

@@ -1,4 +1,5 @@
-"""The one start_training command line shared by the demos and benchmarks (runs.runner)."""
+"""One training run as the demos and benchmarks start it (runs.runner.Launch / launch), in this process;
+its equivalent start_training command line is printed so a run can be repeated by hand."""
 
 import os
 
@@ -11,19 +12,45 @@ def _sets(cmd):
 
 def test_command_names_the_run_folder_data_and_sets_in_order(tmp_path):
     run_dir = str(tmp_path / "runs" / "cell")
-    cmd = runner.start_training_command("c.yaml", run_dir, "corpus/data", ["train_steps=5", "seed=2"], stages="train")
+    job = runner.Launch("c.yaml", run_dir, "corpus/data", ["train_steps=5", "seed=2"], stages=("train",))
+    cmd = job.command()
     assert cmd[1] == runner.START_TRAINING and os.path.exists(runner.START_TRAINING)
     assert cmd[cmd.index("--runs_dir") + 1] == str(tmp_path / "runs")
     assert cmd[cmd.index("--run_name") + 1] == "cell"
     assert cmd[cmd.index("--stages") + 1] == "train"
     # the data folder first, so a caller's own run.data_dir in sets would win
-    assert _sets(cmd) == ["run.data_dir=corpus/data", "train_steps=5", "seed=2"]
+    assert _sets(cmd) == job.overrides == ["run.data_dir=corpus/data", "train_steps=5", "seed=2"]
     assert "--resume" not in cmd and "--quiet" in cmd
+    assert "--stages" not in runner.Launch("c.yaml", run_dir, "d").command()  # every stage: the default
 
 
-def test_a_folder_with_a_checkpoint_is_resumed(tmp_path):
+def test_a_folder_with_a_checkpoint_is_resumed(tmp_path, monkeypatch):
     run_dir = tmp_path / "cell"
     run_dir.mkdir()
-    assert "--resume" not in runner.start_training_command("c.yaml", str(run_dir), "d")  # empty folder
+    job = runner.Launch("c.yaml", str(run_dir), "d")
+    assert not job.resume and "--resume" not in job.command()  # empty folder
     (run_dir / "model_step_500.pt").write_bytes(b"")
-    assert "--resume" in runner.start_training_command("c.yaml", str(run_dir), "d")
+    assert job.resume and "--resume" in job.command()
+    seen = []
+    monkeypatch.setattr(runner, "start", lambda *a: seen.append(a))
+    assert runner.launch(job)
+    assert seen == [("c.yaml", str(tmp_path), "cell", job.overrides, True, runner.STAGES, True)]
+
+
+def test_launch_reports_a_failed_run_as_false_with_the_one_line_error(tmp_path, capsys):
+    job = runner.Launch(str(tmp_path / "missing.yaml"), str(tmp_path / "runs" / "r"), str(tmp_path))
+    assert runner.launch(job) is False
+    assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_launch_runs_in_this_process_while_the_caller_holds_no_lock(tmp_path, monkeypatch):
+    """start() takes the run folder's lock itself; a second hold from this process would be refused."""
+    run_dir = tmp_path / "runs" / "r"
+    held = []
+    monkeypatch.setattr(runner, "resolve", lambda c, d, o, resume: {"run_dir": d, "resume": resume})
+    monkeypatch.setattr(runner, "execute", lambda plan, stages, echo: held.append(set(runner._HELD_LOCKS)) or {})
+    assert runner.launch(runner.Launch("c.yaml", str(run_dir), "d"))
+    assert len(held) == 1 and len(held[0]) == 1  # the lock was held during the stages
+    assert not runner._HELD_LOCKS  # and released after
+    with runner.lock_run_dir(str(run_dir)):  # a caller that holds it gets a one-line refusal, not a hang
+        assert runner.launch(runner.Launch("c.yaml", str(run_dir), "d")) is False

@@ -23,8 +23,8 @@ import time
 
 import pytest
 
+from onmt_moe.runfolder.csvlog import atomic_write_text
 from onmt_moe.runs import runner
-from onmt_moe.runs.csvlog import atomic_write_text
 from tests.conftest import ROOT
 
 TINY = os.path.join(ROOT, "configs", "tiny_moe.yaml")

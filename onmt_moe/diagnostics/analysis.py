@@ -19,7 +19,8 @@ routed-expert parameter then counts ``k / E`` (so the block contributes
 ``k x mean expert size``); everything else (router, shared experts, backup
 expert, attention, embeddings) counts fully.  Experts stored as one batched
 tensor (leading dimension ``num_experts``) under a non-ModuleList ``experts``
-module are handled the same way.
+module are handled the same way. ``parameter_counts(model)`` gives the two
+numbers a run records in ``run.json`` (``params_total``, ``params_active``).
 
 Gradient norms: :class:`onmt_moe.plugin.gradients.GradientNormLogger`.
 
@@ -62,6 +63,7 @@ from torch import nn
 __all__ = [
     "parameter_table",
     "parameter_summary",
+    "parameter_counts",
     "find_moe_blocks",
     "format_table",
     "profile_modules",
@@ -175,6 +177,24 @@ def _mb(n: float, nbytes: int) -> float:
     return n * nbytes / 1e6
 
 
+def _routed_inactive(blocks: Sequence[Dict[str, Any]]) -> float:
+    """Parameters of the routed experts a token does not use: per block, all experts less ``top_k`` ×
+    the mean expert (exact for equal experts; the expectation under uniform routing for unequal widths)."""
+    out = 0.0
+    for b in blocks:
+        experts = b["expert_params"]
+        out += sum(experts) - min(b["top_k"], b["num_experts"]) * (sum(experts) / len(experts))
+    return out
+
+
+def parameter_counts(model: nn.Module) -> Dict[str, int]:
+    """``{"params_total", "params_active"}``: all parameters (tied ones once) and those a token
+    uses (everything but the routed experts, plus ``top_k`` × the mean routed expert per MoE block).
+    The one active-parameter count: ``run.json`` (runner), ``parameter_table`` and ``param_count``."""
+    total = sum(p.numel() for p in model.parameters())
+    return {"params_total": int(total), "params_active": int(total - _routed_inactive(find_moe_blocks(model)))}
+
+
 def parameter_table(model: nn.Module, depth: int = 3):
     """Parameter counts as a ``pandas.DataFrame`` (see module docstring).
 
@@ -217,7 +237,7 @@ def parameter_table(model: nn.Module, depth: int = 3):
     for c, ps in cats.items():
         if ps or c != "other":
             rows.append(row(c, "summary", ps))
-    active_total = rows[0]["active_params"]
+    active_total = total - _routed_inactive(blocks)  # = rows[0]["active_params"], the per-parameter weights summed
     r = row("active_per_token", "summary", [p for _, p in named])
     r["params"] = int(round(active_total))
     r["fp32_mb"], r["fp16_mb"] = _mb(active_total, 4), _mb(active_total, 2)
@@ -692,7 +712,7 @@ def main(argv=None) -> int:
     print(format_table(table, cols))
     try:
         if args.csv:
-            from onmt_moe.runs.csvlog import atomic_write_text
+            from onmt_moe.runfolder.csvlog import atomic_write_text
 
             atomic_write_text(args.csv, table.to_csv(index=False))
         if args.profile:
@@ -723,7 +743,7 @@ def main(argv=None) -> int:
                 )
             )
             if args.profile_csv:
-                from onmt_moe.runs.csvlog import atomic_write_text
+                from onmt_moe.runfolder.csvlog import atomic_write_text
 
                 atomic_write_text(args.profile_csv, prof.to_csv(index=False))
     except OSError as exc:

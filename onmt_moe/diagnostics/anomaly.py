@@ -1,7 +1,7 @@
 """Anomaly report for a run folder (``runs/<run>/``).
 
 ``analyze_run(run_dir, **thresholds)`` reads the run CSVs (see
-``onmt_moe.runs.csvlog`` and the CSV contract below), applies a set of simple,
+``onmt_moe.runfolder.csvlog`` and the CSV contract below), applies a set of simple,
 explainable checks and returns a dict with a list of findings::
 
     {"severity": "error"|"warning"|"info", "kind": str, "message": str,
@@ -62,17 +62,26 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from onmt_moe.runs.csvlog import CsvLogError, atomic_write_json, atomic_write_text, read_csv
+from onmt_moe.runfolder.csvlog import CsvLogError, atomic_write_json, atomic_write_text, read_csv
+from onmt_moe.runfolder.layout import (
+    ANOMALY_REPORT_JSON,
+    ANOMALY_REPORT_TXT,
+    GRAD_NORMS,
+    MOE_AUX,
+    MOE_STEPS,
+    TRAIN_STEPS,
+    VALID_SUMMARY,
+)
 
 SEVERITIES = ("error", "warning", "info")
 _SEV_RANK = {"error": 0, "warning": 1, "info": 2}
 
 FILES = {
-    "train_steps.csv": ["step"],
-    "valid_summary.csv": ["step"],
-    "moe_steps.csv": ["step", "layer", "expert", "modality"],
-    "moe_aux.csv": ["step", "component"],
-    "grad_norms.csv": ["step", "module", "grad_norm"],
+    TRAIN_STEPS: ["step"],
+    VALID_SUMMARY: ["step"],
+    MOE_STEPS: ["step", "layer", "expert", "modality"],
+    MOE_AUX: ["step", "component"],
+    GRAD_NORMS: ["step", "module", "grad_norm"],
 }
 _TEXT_COLUMNS = {"modality", "component", "module"}
 
@@ -238,11 +247,11 @@ def _check_non_finite(name, df, blank, columns, findings, group_col=None):
 
 
 _KEYS = {
-    "train_steps.csv": ["step"],
-    "valid_summary.csv": ["step"],
-    "moe_steps.csv": ["step", "layer", "expert", "modality"],
-    "moe_aux.csv": ["step", "component"],
-    "grad_norms.csv": ["step", "module"],
+    TRAIN_STEPS: ["step"],
+    VALID_SUMMARY: ["step"],
+    MOE_STEPS: ["step", "layer", "expert", "modality"],
+    MOE_AUX: ["step", "component"],
+    GRAD_NORMS: ["step", "module"],
 }
 
 
@@ -611,36 +620,36 @@ def analyze_run(run_dir, **thresholds) -> Dict[str, Any]:
     for name, st in report["files"].items():
         if st["status"] != "missing":
             continue
-        if name == "train_steps.csv":
+        if name == TRAIN_STEPS:
             findings.append(
                 _finding("warning", "missing_file", f"{run_dir / name}: not found (no training log to check)")
             )
         else:
             why = {
-                "valid_summary.csv": "no validation logged yet",
-                "moe_steps.csv": "dense run or MoE routing stats not logged",
-                "moe_aux.csv": "dense run or aux losses not logged",
-                "grad_norms.csv": "gradient norms not logged",
+                VALID_SUMMARY: "no validation logged yet",
+                MOE_STEPS: "dense run or MoE routing stats not logged",
+                MOE_AUX: "dense run or aux losses not logged",
+                GRAD_NORMS: "gradient norms not logged",
             }[name]
             findings.append(_finding("info", "missing_file", f"{name} not found ({why}); its checks skipped"))
 
     for name in FILES:
         if data[name] is not None and len(data[name][0]):
             _check_duplicates(name, data[name][0], findings)
-    if data["train_steps.csv"] is not None:
-        df, blank = data["train_steps.csv"]
-        _check_non_finite("train_steps.csv", df, blank, ["xent", "ppl", "accuracy", "lr", "aux_total"], findings)
+    if data[TRAIN_STEPS] is not None:
+        df, blank = data[TRAIN_STEPS]
+        _check_non_finite(TRAIN_STEPS, df, blank, ["xent", "ppl", "accuracy", "lr", "aux_total"], findings)
         _check_throughput(df, th, findings)
         _check_divergence(df, th, findings)
         _check_aux_share(df, th, findings)
-    if data["valid_summary.csv"] is not None:
-        df, blank = data["valid_summary.csv"]
-        _check_non_finite("valid_summary.csv", df, blank, ["xent", "ppl", "accuracy"], findings)
+    if data[VALID_SUMMARY] is not None:
+        df, blank = data[VALID_SUMMARY]
+        _check_non_finite(VALID_SUMMARY, df, blank, ["xent", "ppl", "accuracy"], findings)
         _check_validation(df, th, findings)
-    if data["moe_steps.csv"] is not None:
-        df, blank = data["moe_steps.csv"]
+    if data[MOE_STEPS] is not None:
+        df, blank = data[MOE_STEPS]
         _check_non_finite(
-            "moe_steps.csv",
+            MOE_STEPS,
             df,
             blank,
             [
@@ -657,12 +666,12 @@ def analyze_run(run_dir, **thresholds) -> Dict[str, Any]:
             findings,
         )
         _check_moe(df, th, findings)
-    if data["moe_aux.csv"] is not None:
-        df, blank = data["moe_aux.csv"]
-        _check_non_finite("moe_aux.csv", df, blank, ["raw", "weighted"], findings, group_col="component")
-    if data["grad_norms.csv"] is not None:
-        df, blank = data["grad_norms.csv"]
-        _check_non_finite("grad_norms.csv", df, blank, ["grad_norm"], findings, group_col="module")
+    if data[MOE_AUX] is not None:
+        df, blank = data[MOE_AUX]
+        _check_non_finite(MOE_AUX, df, blank, ["raw", "weighted"], findings, group_col="component")
+    if data[GRAD_NORMS] is not None:
+        df, blank = data[GRAD_NORMS]
+        _check_non_finite(GRAD_NORMS, df, blank, ["grad_norm"], findings, group_col="module")
         _check_grads(df, th, findings)
 
     findings.sort(key=lambda f: (_SEV_RANK[f["severity"]], f["step_range"][0] if f["step_range"] else -1, f["kind"]))
@@ -704,8 +713,8 @@ def write_report(report: Dict[str, Any], run_dir=None, json_path=None) -> List[P
     and, if given, the JSON also to ``json_path``.  Returns written paths."""
     run_dir = Path(run_dir if run_dir is not None else report["run_dir"])
     out = [
-        atomic_write_text(run_dir / "anomaly_report.txt", format_report(report)),
-        atomic_write_json(run_dir / "anomaly_report.json", report),
+        atomic_write_text(run_dir / ANOMALY_REPORT_TXT, format_report(report)),
+        atomic_write_json(run_dir / ANOMALY_REPORT_JSON, report),
     ]
     if json_path is not None:
         out.append(atomic_write_json(json_path, report))

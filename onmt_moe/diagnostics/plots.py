@@ -33,11 +33,12 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from onmt_moe.modality.vocab import OTHER
-from onmt_moe.runs.csvlog import CsvLogError, atomic_write_bytes, read_csv
+from onmt_moe.runfolder.csvlog import CsvLogError, atomic_write_bytes, read_csv
+from onmt_moe.runfolder.layout import GRAD_NORMS, MOE_AUX, MOE_STEPS, STEP_LOGS, TRAIN_STEPS, VALID_SUMMARY
 
-__all__ = ["plot_runs", "PlotError", "load_run", "modality_expert_table"]
+__all__ = ["plot_runs", "PlotError", "read_logs", "modality_expert_table"]
 
-RUN_FILES = ("train_steps.csv", "valid_summary.csv", "moe_steps.csv", "moe_aux.csv", "grad_norms.csv")
+RUN_FILES = STEP_LOGS
 _TEXT = {"modality", "component", "module"}
 _MODALITY_ORDER = ["FORMULA", "NMR", "IR", "MS", OTHER]  # display order; other names follow, sorted
 
@@ -60,9 +61,9 @@ def _save(fig, path: Path) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def load_run(run_dir, warnings: Optional[list] = None) -> Dict[str, object]:
-    """Read a run folder's CSVs into numeric DataFrames (missing files are left out;
-    unreadable ones are reported in ``warnings`` and left out)."""
+def read_logs(run_dir, warnings: Optional[list] = None) -> Dict[str, object]:
+    """Read a run folder's CSV logs (``runfolder.layout.STEP_LOGS``) into numeric DataFrames, keyed by
+    file name (missing files are left out; unreadable ones are reported in ``warnings`` and left out)."""
     import pandas as pd
 
     run_dir = Path(run_dir)
@@ -121,16 +122,14 @@ def _has(df, *cols):
 # --------------------------------------------------------------------------- #
 def _plot_loss(runs, labels, colors, path):
     if not any(
-        _has(r.get("train_steps.csv"), "xent")
-        or _has(r.get("valid_summary.csv"), "xent")
-        or _has(r.get("valid_summary.csv"), "ppl")
+        _has(r.get(TRAIN_STEPS), "xent") or _has(r.get(VALID_SUMMARY), "xent") or _has(r.get(VALID_SUMMARY), "ppl")
         for r in runs
     ):
         return None
     fig, axes = _figure(1, 3, w=4.6)
     ax_x, ax_p, ax_a = axes[0]
     for r, lab, col in zip(runs, labels, colors):
-        tr, va = r.get("train_steps.csv"), r.get("valid_summary.csv")
+        tr, va = r.get(TRAIN_STEPS), r.get(VALID_SUMMARY)
         for df, kind, style in ((tr, "train", dict(lw=1.2)), (va, "valid", dict(ls="--", marker="o", ms=3.5, lw=1.2))):
             if df is None:
                 continue
@@ -139,7 +138,7 @@ def _plot_loss(runs, labels, colors, path):
                     ax.plot(df["step"], df[col_name], color=col, label=f"{lab} ({kind})", **style)
     # mark logged steps whose training loss is NaN/Inf
     for r, col in zip(runs, colors):
-        tr = r.get("train_steps.csv")
+        tr = r.get(TRAIN_STEPS)
         if tr is not None and "xent" in tr.columns:
             bad = tr.loc[~np.isfinite(tr["xent"].to_numpy(dtype=float)), "step"]
             for k, st in enumerate(bad):
@@ -185,7 +184,7 @@ def _plot_simple(runs, labels, colors, path, fname, cols, title, ylabel, log=Fal
                     color=color,
                     lw=1.2,
                     label=f"{lab}{suffix}",
-                    marker="o" if sparse and fname == "valid_summary.csv" else None,
+                    marker="o" if sparse and fname == VALID_SUMMARY else None,
                     ms=3,
                 )
     ax.set(title=title, xlabel="training step", ylabel=ylabel)
@@ -200,7 +199,7 @@ def _plot_simple(runs, labels, colors, path, fname, cols, title, ylabel, log=Fal
 def _plot_aux(runs, labels, colors, path):
     comps = []
     for r in runs:
-        df = r.get("moe_aux.csv")
+        df = r.get(MOE_AUX)
         if _has(df, "component", "raw"):
             comps += [c for c in df["component"].unique() if c not in comps]
     if not comps:
@@ -212,7 +211,7 @@ def _plot_aux(runs, labels, colors, path):
         ax = axes[i // ncols, i % ncols]
         coefs = set()
         for r, lab, color in zip(runs, labels, colors):
-            df = r.get("moe_aux.csv")
+            df = r.get(MOE_AUX)
             if df is None:
                 continue
             d = df[df["component"] == comp]
@@ -458,7 +457,7 @@ def plot_runs(run_dirs, out_dir=None, window: int = 5, warnings: Optional[list] 
         raise PlotError("no run folder given")
     own_warnings = warnings is None
     warnings = [] if warnings is None else warnings
-    runs = [load_run(p, warnings) for p in run_dirs]
+    runs = [read_logs(p, warnings) for p in run_dirs]
     if own_warnings:
         for w in warnings:
             print(f"warning: {w}", file=sys.stderr)
@@ -467,15 +466,13 @@ def plot_runs(run_dirs, out_dir=None, window: int = 5, warnings: Optional[list] 
     colors = _colors(len(runs))
     written: List[Optional[Path]] = [
         _plot_loss(runs, labels, colors, out_dir / "loss.png"),
-        _plot_simple(
-            runs, labels, colors, out_dir / "lr.png", "train_steps.csv", ["lr"], "Learning rate", "learning rate"
-        ),
+        _plot_simple(runs, labels, colors, out_dir / "lr.png", TRAIN_STEPS, ["lr"], "Learning rate", "learning rate"),
         _plot_simple(
             runs,
             labels,
             colors,
             out_dir / "throughput.png",
-            "train_steps.csv",
+            TRAIN_STEPS,
             ["src_tok_per_s", "tgt_tok_per_s"],
             "Throughput (solid = source, dashed = target)",
             "tokens / s",
@@ -485,7 +482,7 @@ def plot_runs(run_dirs, out_dir=None, window: int = 5, warnings: Optional[list] 
             labels,
             colors,
             out_dir / "valid_topk.png",
-            "valid_summary.csv",
+            VALID_SUMMARY,
             ["top1", "top5", "top10"],
             "Validation top-k accuracy (solid top-1, dashed top-5, dotted top-10)",
             "top-k accuracy",
@@ -494,13 +491,13 @@ def plot_runs(run_dirs, out_dir=None, window: int = 5, warnings: Optional[list] 
     ]
     for r, lab in zip(runs, labels):
         sfx = "" if len(runs) == 1 else "_" + "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in lab)
-        moe = r.get("moe_steps.csv")
+        moe = r.get(MOE_STEPS)
         if moe is not None:
             written.append(_plot_occupancy(moe, lab, out_dir / f"moe_occupancy{sfx}.png"))
             written.append(_plot_modality(moe, lab, out_dir / f"moe_modality{sfx}.png", max(1, window)))
             written.append(_plot_balance(moe, lab, out_dir / f"moe_balance{sfx}.png"))
-        if r.get("grad_norms.csv") is not None:
-            written.append(_plot_grads(r["grad_norms.csv"], lab, out_dir / f"grad_norms{sfx}.png"))
+        if r.get(GRAD_NORMS) is not None:
+            written.append(_plot_grads(r[GRAD_NORMS], lab, out_dir / f"grad_norms{sfx}.png"))
     out = [p for p in written if p is not None]
     if not out:
         raise PlotError(f"nothing to plot in {', '.join(str(p) for p in run_dirs)} (expected {', '.join(RUN_FILES)})")

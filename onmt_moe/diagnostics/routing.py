@@ -22,7 +22,8 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from onmt_moe.runs.csvlog import read_csv
+from onmt_moe.runfolder.csvlog import read_csv
+from onmt_moe.runfolder.layout import MOE_STEPS
 
 
 def _entropy_bits(p: np.ndarray) -> float:
@@ -64,7 +65,7 @@ def modality_expert_information(moe, window: int = 5) -> Dict[int, dict]:
 
 def run_routing_mi(run_dir: str, window: int = 5) -> Optional[float]:
     """Mean ``mi_frac`` over the MoE layers of a run folder, or None (dense run, or no per-modality rows)."""
-    path = os.path.join(run_dir, "moe_steps.csv")
+    path = os.path.join(run_dir, MOE_STEPS)
     if not os.path.exists(path):
         return None
     layers = modality_expert_information(read_csv(path), window)

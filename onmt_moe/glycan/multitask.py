@@ -34,7 +34,7 @@ import os
 from dataclasses import dataclass
 from typing import Dict, List, Sequence, Tuple
 
-from onmt_moe.modality.tags import task_token, wrap
+from onmt_moe.modality.tags import parse_name_values, task_token, wrap
 
 from .spectra_tokens import SpecTokConfig, source_tokens, spectrum_tokens
 
@@ -65,8 +65,8 @@ def parse_tasks(spec: str) -> List[str]:
 def parse_weights(spec: str, tasks: Sequence[str]) -> Dict[str, int]:
     """``"struct=2,text=1"`` -> a positive integer OpenNMT corpus weight per task (default 1)."""
     weights = {t: 1 for t in tasks}
-    for item in filter(None, (x.strip() for x in (spec or "").split(","))):
-        name, _, value = item.partition("=")
+    for name, value in parse_name_values(spec, "--task_weights", "task", "weight").items():
+        item = f"{name}={value}"
         if name not in weights:
             raise ValueError(f"task weight {item!r}: {name!r} is not one of the tasks {', '.join(tasks)}")
         try:

@@ -64,6 +64,7 @@ class Decoder:
         gpu: int = -1,
         batch_size: int = 16,
         trust: bool = False,
+        formula_beam: bool = False,
     ):
         import pickle
 
@@ -98,7 +99,7 @@ class Decoder:
             str(batch_size),
             "-gpu",
             str(gpu),
-        ]
+        ] + (["-moe_formula_beam"] if formula_beam else [])
         opt = parser.parse_args(args)
         ArgumentParser.validate_translate_opts(opt)
         ArgumentParser._get_all_transform_translate(opt)
@@ -114,8 +115,12 @@ class Decoder:
         self.n_best = n_best
 
     def decode(self, lines: Sequence[str]) -> List[List[Tuple[str, float]]]:
+        """With ``formula_beam``, a sample may get fewer than n_best: the formula-guided beam's empty
+        ``-inf`` places (no further formula-matching hypothesis within max_length) are left out."""
         scores, preds = self.engine.infer_list(list(lines))
-        return [[(p, float(s)) for p, s in zip(ps, ss)] for ps, ss in zip(preds, scores)]
+        return [
+            [(p, float(s)) for p, s in zip(ps, ss) if p or float(s) != float("-inf")] for ps, ss in zip(preds, scores)
+        ]
 
     def close(self) -> None:
         self.engine.terminate()

@@ -4,7 +4,7 @@
 (``depth`` components, default 4, e.g. ``encoder.transformer.0.feed_forward``; ``encoder.embeddings`` /
 ``decoder.embeddings`` are one group each; with ``expert_detail`` each ``experts.<i>`` gets its own
 group) and, on ``maybe_log(step)`` every N steps, appends ``step,module,grad_norm`` rows (plus
-``total``) through :class:`onmt_moe.runs.csvlog.CsvLog`. Cost: one ``torch._foreach_norm`` over all
+``total``) through :class:`onmt_moe.runfolder.csvlog.CsvLog`. Cost: one ``torch._foreach_norm`` over all
 gradients, one ``torch.stack``, one ``index_add_`` and a single host transfer. Call it after
 ``backward()`` (and after unscaling AMP gradients, or pass ``scale=``) and before ``zero_grad``.
 
@@ -18,9 +18,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 from torch import nn
 
-from onmt_moe.runs.csvlog import CsvLog
-
-GRAD_COLUMNS = ["step", "module", "grad_norm"]
+from onmt_moe.runfolder.csvlog import CsvLog
+from onmt_moe.runfolder.layout import GRAD_COLUMNS
 
 
 class GradientNormLogger:

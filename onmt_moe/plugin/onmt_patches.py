@@ -54,6 +54,16 @@ Each patch names the upstream function it wraps and why:
     queue); ranks that die hard (an abort in a collective, a kill) leave ``onmt_train`` exiting 0
     with no checkpoint. It records the processes ``train`` starts (``SpawnProcess.start``, only
     during that call) and raises one line naming the rank and its exit code.
+16. Formula-guided beam search, opt-in with the translate option ``-moe_formula_beam`` (nothing
+    changes without it; :mod:`onmt_moe.plugin.formula_beam` has the rules). ``onmt.opts.translate_opts``
+    (and ``onmt.bin.translate.translate_opts``, imported there by name) is wrapped to add the option;
+    ``onmt.translate.translator.Inference.from_opt`` to keep it on the translator;
+    ``Translator._translate_batch_with_strategy`` to attach the batch's formula budgets to the
+    ``BeamSearch`` (refusing random sampling); ``BeamSearchBase.advance`` to mask tokens past the
+    budget and EOS before the formula is complete, then reorder the running atom counts with
+    ``select_indices`` and drop non-matching finished rows; ``BeamSearchBase.update_finished`` to keep
+    the counts of the examples still decoding; ``Inference.report_results`` to finalize each n-best
+    (hydrogen check, padding) before the results are built.
 """
 
 from __future__ import annotations
@@ -107,6 +117,7 @@ def install() -> None:
     _patch_model_saver_step()
     _patch_keep_checkpoint()
     _install_cpu_distributed()  # 13-15
+    _patch_formula_beam()
     import onmt_moe.plugin.random_smiles  # noqa: F401  registers the random_smiles transform
     import onmt_moe.plugin.transforms  # noqa: F401  registers the modality_dropout transform
 
@@ -417,3 +428,85 @@ def _install_cpu_distributed() -> None:
         return out
 
     onmt.bin.train.train = train
+
+
+def _patch_formula_beam() -> None:
+    """16. -moe_formula_beam: the option, and the formula-guided BeamSearch (plugin.formula_beam)."""
+    import sys
+
+    import onmt.opts
+    import onmt.translate.beam_search as beam_search
+    import onmt.translate.translator as translator
+
+    from onmt_moe.plugin import formula_beam
+    from onmt_moe.plugin.opts import add_translate_options
+
+    orig_translate_opts = onmt.opts.translate_opts
+
+    @functools.wraps(orig_translate_opts)
+    def translate_opts(parser, *args, **kwargs):
+        orig_translate_opts(parser, *args, **kwargs)
+        add_translate_options(parser)
+
+    onmt.opts.translate_opts = translate_opts
+    if "onmt.bin.translate" in sys.modules:  # imported by name there
+        sys.modules["onmt.bin.translate"].translate_opts = translate_opts
+
+    Inference = translator.Inference
+    orig_from_opt = Inference.from_opt.__func__
+
+    @functools.wraps(orig_from_opt)
+    def from_opt(cls, model, vocabs, opt, model_opt, *args, **kwargs):
+        inference = orig_from_opt(cls, model, vocabs, opt, model_opt, *args, **kwargs)
+        inference.moe_formula_beam = bool(getattr(opt, "moe_formula_beam", False))
+        return inference
+
+    Inference.from_opt = classmethod(from_opt)
+
+    Translator = translator.Translator
+    orig_twbs = Translator._translate_batch_with_strategy
+
+    @functools.wraps(orig_twbs)
+    def _translate_batch_with_strategy(self, batch, decode_strategy):
+        if getattr(self, "moe_formula_beam", False):
+            formula_beam.begin_batch(self, batch, decode_strategy)
+        return orig_twbs(self, batch, decode_strategy)
+
+    Translator._translate_batch_with_strategy = _translate_batch_with_strategy
+
+    orig_report = Inference.report_results
+
+    @functools.wraps(orig_report)
+    def report_results(self, gold_score, gold_log_probs, batch, batch_size, decode_strategy):
+        if getattr(decode_strategy, "_moe_formula", None) is not None:
+            formula_beam.end_batch(self, decode_strategy)
+        return orig_report(self, gold_score, gold_log_probs, batch, batch_size, decode_strategy)
+
+    Inference.report_results = report_results
+
+    Beam = beam_search.BeamSearchBase
+    orig_advance = Beam.advance
+
+    @functools.wraps(orig_advance)
+    def advance(self, log_probs, attn):
+        fc = getattr(self, "_moe_formula", None)
+        if fc is None:
+            return orig_advance(self, log_probs, attn)
+        fc.mask(log_probs, self._batch_offset)
+        orig_advance(self, log_probs, attn)
+        fc.after_advance(self)
+
+    Beam.advance = advance
+
+    orig_update_finished = Beam.update_finished
+
+    @functools.wraps(orig_update_finished)
+    def update_finished(self):
+        fc = getattr(self, "_moe_formula", None)
+        if fc is None:
+            return orig_update_finished(self)
+        old_offset = self._batch_offset
+        orig_update_finished(self)
+        fc.after_update_finished(self, old_offset)
+
+    Beam.update_finished = update_finished

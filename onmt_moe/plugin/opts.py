@@ -139,6 +139,20 @@ def add_plugin_options(parser) -> None:
     add_segment_options(parser)
 
 
+def add_translate_options(parser) -> None:
+    """The plugin's ``onmt_translate`` options (added to ``onmt.opts.translate_opts`` by patch 16)."""
+    group = parser.add_argument_group("Formula-guided beam search (onmt_moe)")
+    group.add(
+        "--moe_formula_beam",
+        "-moe_formula_beam",
+        action="store_true",
+        help="Decode under the molecular formula of the source's <FORMULA> segment (benchmark format: "
+        "its formula section): no hypothesis goes past the formula's heavy-atom counts, a hypothesis "
+        "finishes only when they match, candidates with the wrong hydrogen count go last; sources "
+        "without a formula are decoded as usual. Beam search only (onmt_moe/plugin/formula_beam.py).",
+    )
+
+
 def add_segment_options(parser) -> None:
     """Cross-modal attention and embeddings of ``moe_transformer`` (all off = the plain encoder)."""
     group = parser.add_argument_group("MoE encoder: modality segments, cross-modal attention (onmt_moe)")

@@ -27,37 +27,20 @@ from typing import Dict, List, Optional
 from onmt.utils.report_manager import ReportMgr
 
 from onmt_moe.plugin.task_metrics import METERS
-from onmt_moe.runs.csvlog import CsvLog, truncate_file_after_step
-
-TRAIN_COLUMNS = ["step", "xent", "ppl", "accuracy", "lr", "src_tok_per_s", "tgt_tok_per_s", "elapsed_s", "aux_total"]
-VALID_COLUMNS = ["step", "xent", "ppl", "accuracy"]
-MOE_COLUMNS = [
-    "step",
-    "layer",
-    "expert",
-    "modality",
-    "load",
-    "load_frac",
-    "importance",
-    "importance_frac",
-    "overflow_frac",
-    "entropy_norm",
-    "cv",
-    "max_over_mean",
-    "router_confidence",
-    "temperature",
-    "k",
-]
-AUX_COLUMNS = ["step", "component", "raw", "coef", "weighted"]
-TASK_COLUMNS = ["step", "task", "xent", "ppl", "accuracy", "tokens"]  # multi-task runs (onmt_moe.plugin.task_metrics)
-CSV_FILES = (
-    "train_steps.csv",
-    "valid_summary.csv",
-    "moe_steps.csv",
-    "moe_aux.csv",
-    "grad_norms.csv",
-    "train_tasks.csv",
-    "valid_tasks.csv",
+from onmt_moe.runfolder.csvlog import CsvLog, truncate_file_after_step
+from onmt_moe.runfolder.layout import (
+    AUX_COLUMNS,
+    CSV_FILES,
+    GRAD_NORMS,
+    MOE_AUX,
+    MOE_COLUMNS,
+    MOE_STEPS,
+    TASK_COLUMNS,
+    TRAIN_COLUMNS,
+    TRAIN_STEPS,
+    VALID_COLUMNS,
+    VALID_SUMMARY,
+    tasks_csv,
 )
 
 _STATE: Dict[str, object] = {"model": None, "opt": None, "grad_logger": None, "started": False, "csv_dir": None}
@@ -93,7 +76,7 @@ def attach_model(model, opt) -> None:
     if every > 0 and d is not None and (_distributed_rank() or 0) == 0:  # all-reduced gradients: rank 0 logs
         from onmt_moe.plugin.gradients import GradientNormLogger
 
-        _STATE["grad_logger"] = GradientNormLogger(model, os.path.join(d, "grad_norms.csv"), every=every)
+        _STATE["grad_logger"] = GradientNormLogger(model, os.path.join(d, GRAD_NORMS), every=every)
 
 
 def begin_training(first_step: int) -> None:
@@ -202,8 +185,8 @@ class CsvReportMgr(ReportMgr):
         d = log_dir(opt)
         assert d is not None, "CsvReportMgr needs -moe_log_dir (see build_report_manager in onmt_patches)"
         _STATE["csv_dir"] = d
-        self.train_csv = CsvLog(os.path.join(d, "train_steps.csv"), TRAIN_COLUMNS)
-        self.valid_csv = CsvLog(os.path.join(d, "valid_summary.csv"), VALID_COLUMNS)
+        self.train_csv = CsvLog(os.path.join(d, TRAIN_STEPS), TRAIN_COLUMNS)
+        self.valid_csv = CsvLog(os.path.join(d, VALID_SUMMARY), VALID_COLUMNS)
         self.moe_csv: Optional[CsvLog] = None
         self.aux_csv: Optional[CsvLog] = None
         self._d = d
@@ -214,14 +197,12 @@ class CsvReportMgr(ReportMgr):
         meter = METERS.get(which)
         rows = meter.snapshot(reset=True) if meter is not None else []
         if rows:
-            CsvLog(os.path.join(self._d, f"{which}_tasks.csv"), TASK_COLUMNS).append(
-                [dict(step=step, **r) for r in rows]
-            )
+            CsvLog(os.path.join(self._d, tasks_csv(which)), TASK_COLUMNS).append([dict(step=step, **r) for r in rows])
 
     def _moe_logs(self):
         if self.moe_csv is None:
-            self.moe_csv = CsvLog(os.path.join(self._d, "moe_steps.csv"), MOE_COLUMNS)
-            self.aux_csv = CsvLog(os.path.join(self._d, "moe_aux.csv"), AUX_COLUMNS)
+            self.moe_csv = CsvLog(os.path.join(self._d, MOE_STEPS), MOE_COLUMNS)
+            self.aux_csv = CsvLog(os.path.join(self._d, MOE_AUX), AUX_COLUMNS)
         return self.moe_csv, self.aux_csv
 
     def _report_training(self, step, num_steps, learning_rate, patience, report_stats):

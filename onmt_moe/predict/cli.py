@@ -88,6 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--max_length", type=int, default=None, help="default: the run's translate.yaml, else 250")
     d.add_argument("--gpu", type=int, default=-1, help="GPU id (-1: CPU)")
     d.add_argument(
+        "--formula_beam",
+        action="store_true",
+        help="SMILES models: formula-guided beam search (onmt_translate -moe_formula_beam): no candidate "
+        "goes past the formula's heavy-atom counts and every candidate matches them; without a formula "
+        "the beam is unconstrained",
+    )
+    d.add_argument(
         "--precursor_tol",
         type=float,
         default=0.02,
@@ -550,6 +557,7 @@ def run(args) -> int:
             int(tr.get("min_length", 0)),
             args.gpu,
             trust=args.trust_checkpoint,
+            formula_beam=args.formula_beam,
         )
         nbests = dec.decode([b.line for _, b in samples])
         dec.close()

@@ -29,6 +29,7 @@ from onmt_moe.data.columns import DataError
 from onmt_moe.data.formatting import Formatting
 from onmt_moe.data.formatting import from_summary as formatting_from_summary
 from onmt_moe.predict import InputError
+from onmt_moe.runfolder.layout import CORPUS_SUMMARY, RunFolderError, read_run_json
 
 KINDS = ("smiles", "wurcs")
 
@@ -97,13 +98,13 @@ def summary_path(corpus: str) -> Optional[str]:
 
 
 def _from_run_folder(run_dir: str) -> Optional[str]:
-    kept = os.path.join(run_dir, "corpus_summary.json")  # runner.CORPUS_SUMMARY
+    kept = os.path.join(run_dir, CORPUS_SUMMARY)
     if os.path.isfile(kept):
         return kept
-    info = os.path.join(run_dir, "run.json")
-    if not os.path.isfile(info):
-        return None
-    data_dir = _load(info).get("data_dir")
+    try:
+        data_dir = read_run_json(run_dir, missing_ok=True).get("data_dir")
+    except RunFolderError as e:
+        raise InputError(str(e)) from None
     return summary_path(data_dir) if data_dir and os.path.isdir(data_dir) else None
 
 

@@ -1,6 +1,5 @@
-"""Run folders: the runner (train → decode → score → report), CSV logs, the partial-modality
-benchmark and the paper table.
-
-``csvlog`` is a leaf (standard library and pandas only) that the plugin and diagnostics write and
-read through; the rest may import anything of ours.
+"""Running experiments: the runner (train → decode → score → report), the partial-modality benchmark,
+the paper table and the other benchmark drivers. The top layer: it may import anything of ours. The
+run-folder format itself (file names, CSV logs, ``run.json``, checkpoints) lives in
+:mod:`onmt_moe.runfolder`.
 """

@@ -105,7 +105,8 @@ def corpus_command(p: Plan) -> List[str]:
     return [sys.executable, gen, "--input", p.data, "--out_dir", p.corpus, *CORPUS]
 
 
-def train_command(p: Plan) -> List[str]:
+def train_job(p: Plan) -> runner.Launch:
+    """The training run (in this process, :func:`runner.launch`)."""
     half = max(1, p.steps // 5)
     sets = [
         f"train_steps={p.steps}",
@@ -114,7 +115,7 @@ def train_command(p: Plan) -> List[str]:
         "run.translate={beam_size: 5, n_best: 5, min_length: 1, max_length: 200, batch_size: 64}",
         *p.sets,
     ]
-    return runner.start_training_command(p.config, p.run, os.path.join(p.corpus, "data"), sets)
+    return runner.Launch(p.config, p.run, os.path.join(p.corpus, "data"), sets)
 
 
 def evaluate_command(p: Plan, spectra: str, annotations: str, glycan_class: str, out: str) -> List[str]:
@@ -153,11 +154,11 @@ def twin_stages(p: Plan) -> List[tuple]:
 
 
 def stages(p: Plan) -> List[tuple]:
-    """(name, output that marks it done, command) in order."""
+    """(name, output that marks it done, command or training run) in order."""
     out = [
         ("build", os.path.join(p.data, "glycan.parquet"), build_command(p)),
         ("corpus", os.path.join(p.corpus, "summary.json"), corpus_command(p)),
-        ("train", os.path.join(p.run, "scores.json"), train_command(p)),
+        ("train", os.path.join(p.run, "scores.json"), train_job(p)),
     ]
     for folder, spectra, ann, cls in REAL_SETS:
         d, scored = os.path.join(p.real, folder), os.path.join(p.run, f"real_{folder}")
@@ -232,14 +233,16 @@ def write_results(p: Plan, rows: Sequence[dict], log: Callable[[str], None] = pr
 
 
 def run_stages(todo: Sequence[tuple], log: Callable[[str], None]) -> int:
-    """Run each (name, done marker, command) whose marker is missing; 1 at the first failure."""
+    """Run each (name, done marker, command or :class:`runner.Launch`) whose marker is missing; a
+    training run goes in this process (its equivalent command line is logged); 1 at the first failure."""
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
     for name, done, cmd in todo:
         if os.path.exists(done):
             log(f"==> {name}: done ({done})")
             continue
-        log(f"==> {name}: $ {' '.join(cmd[1:])}")
-        if subprocess.run(cmd, env=env).returncode != 0:
+        job = cmd if isinstance(cmd, runner.Launch) else None
+        log(f"==> {name}: $ {' '.join((job.command() if job else cmd)[1:])}")
+        if not (runner.launch(job) if job else subprocess.run(cmd, env=env).returncode == 0):
             log(f"error: stage {name} failed (command above); rerun to resume")
             return 1
     return 0

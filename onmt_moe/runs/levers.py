@@ -1,7 +1,7 @@
 """What makes the CPU demo learn: one recipe lever at a time, same corpus, same step budget.
 
 Each lever is the demo model (``configs/demo_moe.yaml``) with a few ``--set`` overrides (or another
-template), trained by ``start_training`` (stages vocab + train only), then decoded twice with beam
+template), trained by ``runner.launch`` (stages vocab + train only), then decoded twice with beam
 search: the corpus' **validation** split (the selection split: a lever is never chosen on the test
 split, which only ``make demo`` decodes) and the first 400 **training** molecules (train ≈ val means
 under-fitted, train ≫ val over-fitted). One row per lever in ``demo_levers.csv`` and a markdown table.
@@ -10,20 +10,20 @@ Resumable: a lever whose scores exist is read back; a half-trained one resumes f
     from onmt_moe.runs.levers import run_levers
     run_levers("data/demo_small_tagged/data", "runs/levers", ["baseline", "dropout_0.1"])
 
-This module imports no torch: training and decoding run in OpenNMT subprocesses.
+This module imports no torch: training and decoding run in OpenNMT's own subprocesses.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from onmt_moe.modality.tags import join_segments, split_segments
+from onmt_moe.runfolder.layout import read_run_json
 from onmt_moe.runs import runner
+from onmt_moe.runs.demo import Demo, prepare_data
 from onmt_moe.runs.paper_table import last_validation_accuracy, markdown_table, write_csv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -84,11 +84,9 @@ def spectra_corpus(name: str) -> str:
             f"lever corpus {name} needs {PAPER_DATA} (every modality); build it with `make data-paper`"
         ) from None
     sections, ir_points, top_k = SPECTRA_CORPORA[name]
-    cmd = [sys.executable, os.path.join(ROOT, "scripts", "demo.py"), "--data", parquet]
-    cmd += ["--corpus", os.path.dirname(data_dir), "--modalities", sections, "--data_only"]
-    cmd += ["--ir_points", str(ir_points), "--msms_top_k", str(top_k)]
-    if subprocess.run(cmd).returncode != 0:
-        raise RuntimeError(f"building lever corpus {name} failed: {' '.join(cmd)}")
+    d = Demo(data=parquet, corpus=os.path.dirname(data_dir), modalities=sections, ir_points=ir_points, msms_top_k=top_k)
+    if prepare_data(d) != 0:  # scripts/demo.py --data_only
+        raise RuntimeError(f"building lever corpus {name} failed (from {parquet})")
     return data_dir
 
 
@@ -255,7 +253,7 @@ def lever_row(name: str, run_dir: str, steps: int) -> dict:
     """One row of the lever table from a finished lever folder."""
     val = json.load(open(os.path.join(run_dir, "val", "scores.json")))
     train = json.load(open(os.path.join(run_dir, "train400", "scores.json")))
-    info = json.load(open(os.path.join(run_dir, "run.json")))
+    info = read_run_json(run_dir)
     lever = LEVERS[name]
     return {
         "lever": name,
@@ -283,14 +281,14 @@ def run_lever(data_dir: str, run_dir: str, name: str, steps: int, seed: int) -> 
         corpus = derive_corpus(
             data_dir, os.path.join(os.path.dirname(run_dir), f"_corpus_{lever.corpus}"), lever.corpus
         )
-    cmd = runner.start_training_command(
+    job = runner.Launch(
         os.path.join(ROOT, lever.template),
         run_dir,
         corpus,
         [f"train_steps={steps}", f"seed={seed}", *LEVER_RECIPE_SETS, *lever.sets],  # the lever's own sets win
-        "vocab,train",
+        ("vocab", "train"),
     )
-    if subprocess.run(cmd).returncode != 0:
+    if not runner.launch(job):
         raise RuntimeError(f"lever {name} failed; see {run_dir}/train.log")
     ckpt = runner.latest_good_checkpoint(run_dir)
     if not ckpt or runner.checkpoint_step(ckpt) < steps:

@@ -33,7 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from onmt_moe.evaluation.files import read_lines
 from onmt_moe.modality.tags import MISSING, has_data, split_segments
+from onmt_moe.runfolder.layout import TRANSLATE_YAML, read_run_json, run_json_path
 from onmt_moe.runs import runner
 
 MODES = ("drop", "token")
@@ -177,14 +179,6 @@ def _write_lines(path: Path, lines: Sequence[str]) -> None:
             fh.write(ln + "\n")
 
 
-def read_lines(path) -> List[str]:
-    p = Path(path)
-    if not p.is_file():
-        raise BenchmarkError(f"{p}: no such file")
-    with open(p, encoding="utf-8") as fh:
-        return [ln.rstrip("\n").rstrip("\r") for ln in fh]
-
-
 def write_subset_corpora(data_dir, out_dir, subset: Sequence[str], mode: str, keep: Sequence[str] = ()) -> dict:
     """``data_dir/{src,tgt}-{train,val,test}.txt`` restricted to ``subset`` -> ``out_dir``.
 
@@ -314,7 +308,7 @@ def add_own_model_columns(
             if scores.get("n") not in (None, info["test"]["n"]):
                 scores = None  # scored on something else: redo below
         if scores is None:
-            rinfo = load_run(new_run)
+            rinfo = dict(read_run_json(new_run), run_dir=str(new_run))
             src, tgt = sub_dir / "src-test.txt", sub_dir / "tgt-test.txt"
             pred = sub_dir / "pred-test.txt"
             translate_fn(str(src), str(pred), rinfo)
@@ -429,23 +423,10 @@ def _resolve(p, run_dir: Path) -> Path:
     return alt if alt.exists() else q
 
 
-def load_run(run_dir) -> dict:
-    run_dir = Path(run_dir)
-    rj = run_dir / "run.json"
-    if not rj.is_file():
-        raise BenchmarkError(f"{rj}: no such file (is {run_dir} a run folder?)")
-    try:
-        info = json.loads(rj.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise BenchmarkError(f"{rj}:{exc.lineno}: invalid JSON ({exc.msg})") from None
-    info["run_dir"] = str(run_dir)
-    return info
-
-
 def onmt_translate(src_path: str, out_path: str, run_info: dict) -> None:
     """Default translator: ``onmt_translate -config <run>/translate.yaml -src … -output …``."""
     run_dir = Path(run_info["run_dir"])
-    cfg = run_dir / "translate.yaml"
+    cfg = run_dir / TRANSLATE_YAML
     if not cfg.is_file():
         raise BenchmarkError(f"{cfg}: no such file (needed to translate)")
     from onmt_moe import _hook
@@ -466,13 +447,12 @@ def onmt_translate(src_path: str, out_path: str, run_info: dict) -> None:
 
 
 def start_training(config: str, runs_dir: str, extra_sets: Sequence[str] = ()) -> Callable[[str, str], str]:
-    """Trainer via ``benchmark/start_training.py`` (one subprocess per subset)."""
+    """Trainer via :func:`runner.launch` (one run per subset, in this process)."""
 
     def train(run_name: str, data_dir: str) -> str:
-        cmd = runner.start_training_command(config, os.path.join(runs_dir, run_name), data_dir, extra_sets, quiet=False)
-        rc = subprocess.call(cmd)
-        if rc != 0:
-            raise BenchmarkError(f"start_training.py exited with {rc} for {run_name}")
+        job = runner.Launch(config, os.path.join(runs_dir, run_name), data_dir, extra_sets, quiet=False)
+        if not runner.launch(job):
+            raise BenchmarkError(f"training failed for {run_name}")
         return str(Path(runs_dir) / run_name)
 
     return train
@@ -494,10 +474,10 @@ def run_benchmark(
     ``{"rows": [...], "csv": path, "md": path, "png": path}``.
     """
     run_dir = Path(run_dir)
-    info = load_run(run_dir)
+    info = dict(read_run_json(run_dir), run_dir=str(run_dir))
     for key in ("src_test", "tgt_test"):
         if key not in info:
-            raise BenchmarkError(f"{run_dir / 'run.json'}: key {key!r} missing")
+            raise BenchmarkError(f"{run_json_path(run_dir)}: key {key!r} missing")
     src_path = _resolve(info["src_test"], run_dir)
     tgt_path = _resolve(info["tgt_test"], run_dir)
     n_best = int(info.get("n_best", 10))

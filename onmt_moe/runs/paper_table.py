@@ -1,6 +1,6 @@
 """The MM-Spectrum paper's Table 1 at CPU scale: dense vs modality-aware MoE, per input combination.
 
-Every cell is one ``start_training`` run (train -> decode -> score) on a tagged corpus built from the
+Every cell is one ``runner.launch`` run (train -> decode -> score) on a tagged corpus built from the
 same parquet set, at the same step budget and the same *active* parameter count: the MoE's routed
 experts are half as wide as the dense FFN and top-2 of them fire, so a token sees as many FFN
 weights in both. The formula is part of every input, as the data issue asks ("handled the same way
@@ -10,7 +10,8 @@ one resumes from its newest checkpoint, and ``max_hours`` stops before a cell th
     from onmt_moe.runs.paper_table import run_table
     run_table(data="data/large", out="runs/bench_paper", inputs=INPUTS, models=("dense", "moe"), seeds=(1,))
 
-This module imports no torch: training runs in ``start_training`` subprocesses.
+This module imports no torch: each cell is trained in this process, its stages in OpenNMT's own
+subprocesses (``onmt_build_vocab``, ``onmt_train``, ``onmt_translate``).
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from __future__ import annotations
 import csv
 import json
 import os
-import subprocess
 import time
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Sequence
 
 from onmt_moe.diagnostics.routing import run_routing_mi
+from onmt_moe.runfolder.layout import SCORES_JSON, TRAIN_STEPS, VALID_SUMMARY, read_run_json
 from onmt_moe.runs import runner
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -171,7 +172,7 @@ def _mean_tok_per_s(path: str) -> Optional[float]:
 def last_validation_accuracy(run_dir: str) -> Optional[float]:
     """Teacher-forced token accuracy of the last validation pass (valid_summary.csv's percent, as a fraction
     like the top-k columns), or None. It tells the input rows apart before beam search does."""
-    path = os.path.join(run_dir, "valid_summary.csv")
+    path = os.path.join(run_dir, VALID_SUMMARY)
     if not os.path.exists(path):
         return None
     with open(path, newline="") as fh:
@@ -181,8 +182,8 @@ def last_validation_accuracy(run_dir: str) -> Optional[float]:
 
 def cell_result(run_dir: str, inp: str, model: str, seed: int, steps: int) -> dict:
     """One row of the table from a finished run folder."""
-    info = json.load(open(os.path.join(run_dir, "run.json")))
-    scores = json.load(open(os.path.join(run_dir, "scores.json")))  # the scorer's full report
+    info = read_run_json(run_dir)
+    scores = json.load(open(os.path.join(run_dir, SCORES_JSON)))  # the scorer's full report
     topk = scores["topk"]
     return {
         "input": inp,
@@ -197,7 +198,7 @@ def cell_result(run_dir: str, inp: str, model: str, seed: int, steps: int) -> di
         "val_acc": last_validation_accuracy(run_dir),
         # MoE cells: how much a token's expert says about its modality (0 none .. 1 one expert set each)
         "routing_mi": run_routing_mi(run_dir),
-        "train_tok_per_s": _mean_tok_per_s(os.path.join(run_dir, "train_steps.csv")),
+        "train_tok_per_s": _mean_tok_per_s(os.path.join(run_dir, TRAIN_STEPS)),
         "params_total": info.get("params_total"),
         "params_active": info.get("params_active"),
         "train_seconds": info.get("stages", {}).get("train", {}).get("seconds"),
@@ -205,10 +206,10 @@ def cell_result(run_dir: str, inp: str, model: str, seed: int, steps: int) -> di
     }
 
 
-def cell_command(
+def cell_job(
     data_dir: str, run_dir: str, model: str, seed: int, steps: int, extra_sets: Sequence[str]
-) -> List[str]:
-    """The ``start_training`` command line of one cell."""
+) -> runner.Launch:
+    """The training run of one cell."""
     template, sets = MODELS[model]
     cell_sets = [
         f"train_steps={steps}",
@@ -220,15 +221,13 @@ def cell_command(
         *sets,
         *extra_sets,
     ]
-    return runner.start_training_command(
-        os.path.join(ROOT, template), run_dir, data_dir, cell_sets, stages="vocab,train,translate,score"
-    )
+    stages = ("vocab", "train", "translate", "score")
+    return runner.Launch(os.path.join(ROOT, template), run_dir, data_dir, cell_sets, stages)
 
 
 def run_cell(data_dir: str, run_dir: str, model: str, seed: int, steps: int, extra_sets: Sequence[str]) -> None:
-    """Train, decode and score one cell with ``start_training`` (resumes a half-finished folder)."""
-    cmd = cell_command(data_dir, run_dir, model, seed, steps, extra_sets)
-    if subprocess.run(cmd).returncode != 0:
+    """Train, decode and score one cell in this process (resumes a half-finished folder)."""
+    if not runner.launch(cell_job(data_dir, run_dir, model, seed, steps, extra_sets)):
         raise RuntimeError(f"cell {os.path.basename(run_dir)} failed; see {run_dir}/train.log")
 
 
@@ -256,7 +255,7 @@ def run_table(
         for model in models:
             for seed in seeds:
                 run_dir = os.path.join(out, f"{inp}_{model}_s{seed}")
-                if not os.path.exists(os.path.join(run_dir, "scores.json")):
+                if not os.path.exists(os.path.join(run_dir, SCORES_JSON)):
                     if read_only:
                         log(f"==> {os.path.basename(run_dir)}: not finished, left out (--read_only)")
                         continue

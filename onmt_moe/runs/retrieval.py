@@ -109,7 +109,7 @@ def run(
         res["likelihood"]["max_candidates"] = max_candidates
     res["seconds"] = round(time.time() - t0, 1)
     if out_json:
-        from onmt_moe.runs.csvlog import atomic_write_json
+        from onmt_moe.runfolder.csvlog import atomic_write_json
 
         atomic_write_json(out_json, res)
     return res

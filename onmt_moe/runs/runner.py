@@ -43,6 +43,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
 import yaml
@@ -54,7 +55,19 @@ from onmt_moe.runfolder.checkpoints import (  # noqa: F401  (checkpoints, checkp
     checkpoints,
     load_checkpoint,
 )
-from onmt_moe.runs.csvlog import atomic_write_text
+from onmt_moe.runfolder.csvlog import atomic_write_text
+from onmt_moe.runfolder.layout import (  # noqa: F401  (CORPUS_SUMMARY, VOCAB_RECORD, write_json: re-exported)
+    CONFIG_YAML,
+    CORPUS_SUMMARY,
+    RANKS_CSV,
+    SCORES_JSON,
+    TRAIN_LOG,
+    TRANSLATE_YAML,
+    VOCAB_RECORD,
+    read_run_json,
+    write_json,
+    write_run_json,
+)
 
 STAGES = ("vocab", "train", "translate", "score", "report")
 DEFAULT_TRANSLATE = {"beam_size": 10, "n_best": 10, "min_length": 5, "max_length": 250, "batch_size": 64}
@@ -72,7 +85,6 @@ MANAGED_KEYS = {
     "moe_trained_step",
     "moe_corpus_formatting",
 }
-VOCAB_RECORD = "vocab.sources.json"  # what the vocabulary was built from (corpus paths, sizes, hashes)
 # OpenNMT 3.5.1 declares these but never reads them, or reads them only inside a transform.
 IGNORED_OPTIONS = {
     "src_seq_length_trunc": "declared by OpenNMT 3.5.1 but never used; cap source lengths with "
@@ -499,10 +511,6 @@ def task_files(data_dir: str) -> Dict[str, dict]:
 
 
 # ----------------------------------------------------------------------------- run folder helpers
-def write_json(path: str, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
-
-
 def unreadable_reason(path: str) -> Optional[str]:
     """Why a checkpoint cannot be loaded (a kill during OpenNMT's non-atomic save leaves a truncated
     file), or None. torch.save writes a zip archive: its CRCs check every byte without unpickling."""
@@ -533,38 +541,6 @@ def latest_good_checkpoint(run_dir: str) -> Optional[str]:
             flush=True,
         )
     return None
-
-
-START_TRAINING = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "benchmark", "start_training.py"
-)
-
-
-def start_training_command(
-    config: str,
-    run_dir: str,
-    data_dir: str,
-    sets: Sequence[str] = (),
-    stages: Optional[str] = None,
-    quiet: bool = True,
-) -> List[str]:
-    """The ``benchmark/start_training.py`` command line that the demos and benchmarks run.
-
-    One definition, so a new option (or a fix such as resuming) reaches every caller. A run folder that
-    already holds a checkpoint is resumed: a killed run (a session ends every process) restarts from its
-    last save instead of refusing the non-empty folder.
-    """
-    cmd = [sys.executable, START_TRAINING, "--config", config]
-    cmd += ["--runs_dir", os.path.dirname(os.path.abspath(run_dir)), "--run_name", os.path.basename(run_dir)]
-    if quiet:
-        cmd.append("--quiet")
-    if stages:
-        cmd += ["--stages", stages]
-    for s in [f"run.data_dir={data_dir}", *sets]:
-        cmd += ["--set", s]
-    if os.path.isdir(run_dir) and checkpoints(run_dir):
-        cmd.append("--resume")
-    return cmd
 
 
 # ----------------------------------------------------------------------------- vocabulary provenance
@@ -620,7 +596,7 @@ def write_configs(plan: dict) -> None:
         "",
     ]
     body = yaml.safe_dump(plan["train_config"], sort_keys=False, default_flow_style=None)
-    atomic_write_text(os.path.join(d, "config.yaml"), "\n".join(header) + body)
+    atomic_write_text(os.path.join(d, CONFIG_YAML), "\n".join(header) + body)
 
 
 def _autoload_active() -> bool:
@@ -702,7 +678,7 @@ def stage_vocab(plan: dict, log: str, echo: bool) -> None:
             if why != "unrecorded"
             else "[vocab] rebuilding: its corpus was not recorded"
         )
-    cfg = os.path.join(plan["run_dir"], "config.yaml")
+    cfg = os.path.join(plan["run_dir"], CONFIG_YAML)
     record = {"corpus": corpus_record(plan)}
     run_logged(onmt_command("onmt_build_vocab") + ["-config", cfg, "-n_sample", "-1", "-overwrite"], log, echo)
     write_json(os.path.join(plan["run_dir"], VOCAB_RECORD), record)
@@ -717,7 +693,7 @@ def stage_train(plan: dict, log: str, echo: bool) -> None:
             f"the vocabulary in {plan['run_dir']} was built from another corpus ({why}); "
             "run the vocab stage (or use another --run_name)"
         )
-    cfg = os.path.join(plan["run_dir"], "config.yaml")
+    cfg = os.path.join(plan["run_dir"], CONFIG_YAML)
     tc = plan["train_config"]
     opts = known_options()
     train_steps = int(tc["train_steps"] if tc.get("train_steps") is not None else opts["train_steps"].default)
@@ -823,7 +799,7 @@ def stage_translate(plan: dict, log: str, echo: bool) -> dict:
     if not ckpt:
         raise StageError(f"no readable checkpoint model_step_*.pt in {plan['run_dir']}")
     tcfg = dict(plan["translate_config"], model=ckpt)
-    path = os.path.join(plan["run_dir"], "translate.yaml")
+    path = os.path.join(plan["run_dir"], TRANSLATE_YAML)
     atomic_write_text(path, yaml.safe_dump(tcfg, sort_keys=False))
     t0 = time.time()
     n = 0
@@ -866,41 +842,31 @@ def stage_score(plan: dict) -> dict:
                 tgt,
                 plan["n_best"],
                 src_path=src,
-                out_json=os.path.join(where, "scores.json"),
-                ranks_csv=os.path.join(where, "ranks.csv"),
+                out_json=os.path.join(where, SCORES_JSON),
+                ranks_csv=os.path.join(where, RANKS_CSV),
                 kind=kind,
             )
         except ScoringError as exc:  # a short or foreign prediction file: one line, not a traceback
             raise ConfigError(f"cannot score: {exc} (run the translate stage again)") from None
     if None in res:
         return res[None]
-    write_json(os.path.join(plan["run_dir"], "scores.json"), {"tasks": res})
+    write_json(os.path.join(plan["run_dir"], SCORES_JSON), {"tasks": res})
     return {"tasks": res}
 
 
 def model_params(checkpoint: str) -> dict:
-    """Total and active-per-token parameter counts of a checkpoint's model.
-
-    Active = everything but the routed experts, plus top_k × the mean routed expert (exact for
-    homogeneous experts; the expectation under uniform routing for heterogeneous widths)."""
+    """``{"params_total", "params_active"}`` of a checkpoint's model, built by OpenNMT from the
+    checkpoint's options (weights not loaded) and counted by ``diagnostics.analysis.parameter_counts``."""
     from onmt.inputters.inputter import dict_to_vocabs
     from onmt.model_builder import build_base_model
     from onmt.utils.parse import ArgumentParser
 
     import onmt_moe  # noqa: F401
+    from onmt_moe.diagnostics.analysis import parameter_counts
 
     ckpt = load_checkpoint(checkpoint)
     opt = ArgumentParser.ckpt_model_opts(ckpt["opt"])
-    model = build_base_model(opt, dict_to_vocabs(ckpt["vocab"]))
-    total = sum(p.numel() for p in model.parameters())
-    active = total
-    enc = model.encoder
-    if hasattr(enc, "moe_blocks"):
-        for b in enc.moe_blocks():
-            moe = b.moe
-            experts = [sum(p.numel() for p in e.parameters()) for e in moe.routed.experts]
-            active -= sum(experts) - moe.args.top_k * (sum(experts) / len(experts))
-    return {"params_total": int(total), "params_active": int(active)}
+    return parameter_counts(build_base_model(opt, dict_to_vocabs(ckpt["vocab"])))
 
 
 def stage_report(plan: dict) -> dict:
@@ -925,9 +891,6 @@ def stage_report(plan: dict) -> dict:
     return out
 
 
-CORPUS_SUMMARY = "corpus_summary.json"
-
-
 def copy_corpus_summary(plan: dict) -> None:
     """Keep the corpus' summary.json (how its sources were tokenised) in the run folder, so that
     onmt_moe_predict can format new samples the same way when the corpus is not at hand."""
@@ -941,8 +904,7 @@ def copy_corpus_summary(plan: dict) -> None:
 
 def execute(plan: dict, stages: Sequence[str] = STAGES, echo: bool = True) -> dict:
     d = plan["run_dir"]
-    info_path = os.path.join(d, "run.json")
-    info = json.load(open(info_path)) if (plan["resume"] and os.path.exists(info_path)) else {}
+    info = read_run_json(d, missing_ok=True) if plan["resume"] else {}
     info.update(
         {
             k: plan[k]
@@ -955,8 +917,8 @@ def execute(plan: dict, stages: Sequence[str] = STAGES, echo: bool = True) -> di
     info["git_commit"] = _git_commit()
     write_configs(plan)
     copy_corpus_summary(plan)
-    write_json(info_path, info)
-    log = os.path.join(d, "train.log")
+    write_run_json(d, info)
+    log = os.path.join(d, TRAIN_LOG)
     for st in STAGES:
         if st not in stages:
             continue
@@ -986,10 +948,10 @@ def execute(plan: dict, stages: Sequence[str] = STAGES, echo: bool = True) -> di
                 info.update(stage_report(plan))
         except Exception:
             info["stages"][st] = {"seconds": round(time.time() - t0, 2), "status": "failed"}
-            write_json(info_path, info)
+            write_run_json(d, info)
             raise
         info["stages"][st] = {"seconds": round(time.time() - t0, 2), "status": "ok"}
-        write_json(info_path, info)
+        write_run_json(d, info)
     return info
 
 
@@ -1113,6 +1075,122 @@ def prepare_run_dir(plan: dict, fresh: bool) -> None:
     os.makedirs(d, exist_ok=True)
 
 
+# ----------------------------------------------------------------------------- launching a run
+def parse_stages(text: str) -> List[str]:
+    """``"vocab,train"`` → ``["vocab", "train"]``; an unknown stage is a ConfigError."""
+    stages = [s.strip() for s in text.split(",") if s.strip()]
+    bad = [s for s in stages if s not in STAGES]
+    if bad:
+        raise ConfigError(f"unknown stage(s) {bad}; choose from {list(STAGES)}")
+    return stages
+
+
+def default_run_name(config: str) -> str:
+    """``<config name>_<timestamp>``: the run folder name when none is given."""
+    return f"{os.path.splitext(os.path.basename(config))[0]}_{_dt.datetime.now():%Y%m%d_%H%M%S}"
+
+
+def print_summary(run_dir: str, info: dict) -> None:
+    """The closing lines of a run: its folder, each stage's time and status, the scores."""
+    print(f"\nrun folder: {run_dir}")
+    for st, v in info.get("stages", {}).items():
+        print(f"  {st:<10} {v['seconds']:8.1f} s  {v['status']}")
+    scores = info.get("scores") or {}
+    for task, res in (scores.get("tasks") or {None: scores}).items():  # a multi-task run: one block per task
+        if task is not None:
+            extra = "".join(f"  {k} {res[k]:.2f}" for k in ("bleu", "chrf") if res.get(k) is not None)
+            print(f"  task {task}:{extra}")
+        for k, v in (res.get("topk") or {}).items():
+            print(f"  top-{k}: {v:.4f}")
+
+
+def start(
+    config: str,
+    runs_dir: str = "runs",
+    run_name: Optional[str] = None,
+    overrides: Sequence[str] = (),
+    resume: bool = False,
+    stages: Sequence[str] = STAGES,
+    quiet: bool = False,
+    dry_run: bool = False,
+) -> dict:
+    """Train, decode and score one run in this process (what ``benchmark/start_training.py`` does):
+    check the location, resolve and validate the config (``overrides``: ``KEY=VALUE`` strings), then,
+    holding the run folder's lock (:func:`lock_run_dir`; the caller must not hold it), write the
+    configs and run ``stages`` (each a stock ``onmt_*`` subprocess) and print the summary.
+
+    Returns the run's record (``run.json``), or the resolved plan with ``dry_run`` (printed, nothing run).
+    Raises ConfigError before any work for a bad name, key or value; StageError when a stage fails."""
+    stages = parse_stages(",".join(stages))
+    name = default_run_name(config) if run_name is None else run_name
+    run_dir = check_run_location(runs_dir, name)  # before anything is written
+    plan = resolve(config, run_dir, parse_set(overrides), resume=resume)
+    if dry_run:
+        print(json.dumps(dict(plan), indent=2, default=str))
+        print(f"dry run: config valid; stages {stages} would run in {plan['run_dir']}")
+        return plan
+    with lock_run_dir(plan["run_dir"]):  # one writer per run folder
+        prepare_run_dir(plan, fresh=True)
+        info = execute(plan, stages, echo=not quiet)
+    print_summary(plan["run_dir"], info)
+    return info
+
+
+@dataclass
+class Launch:
+    """One training run as the demos and benchmarks start it: ``config`` on the corpus in ``data_dir``
+    (``run.data_dir``, before ``sets``, so a caller's own ``run.data_dir`` wins), into ``run_dir``."""
+
+    config: str
+    run_dir: str
+    data_dir: str
+    sets: Sequence[str] = ()
+    stages: Sequence[str] = STAGES
+    quiet: bool = True
+
+    @property
+    def overrides(self) -> List[str]:
+        return [f"run.data_dir={self.data_dir}", *self.sets]
+
+    @property
+    def resume(self) -> bool:
+        """A folder that already holds a checkpoint is resumed: a killed run (a session ends every
+        process) restarts from its last save instead of refusing the non-empty folder."""
+        return os.path.isdir(self.run_dir) and bool(checkpoints(self.run_dir))
+
+    def command(self) -> List[str]:
+        """The equivalent ``benchmark/start_training.py`` command line: printed, so that a run can be
+        repeated by hand. Never run from here (:func:`launch` runs it in this process)."""
+        runs_dir, run_name = os.path.split(os.path.abspath(self.run_dir))
+        cmd = [sys.executable, START_TRAINING, "--config", self.config, "--runs_dir", runs_dir, "--run_name", run_name]
+        if self.quiet:
+            cmd.append("--quiet")
+        if tuple(self.stages) != STAGES:
+            cmd += ["--stages", ",".join(self.stages)]
+        for s in self.overrides:
+            cmd += ["--set", s]
+        return cmd + (["--resume"] if self.resume else [])
+
+
+# the command-line entry point (named in Launch.command's printed line only)
+START_TRAINING = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "benchmark", "start_training.py"
+)
+
+
+def launch(job: Launch) -> bool:
+    """Run ``job`` in this process (:func:`start`; resumed when its folder holds a checkpoint). True when
+    it finished; a ConfigError or StageError is printed as ``error: …`` (as start_training prints it)
+    and gives False: the caller names the run that failed."""
+    runs_dir, run_name = os.path.split(os.path.abspath(job.run_dir))
+    try:
+        start(job.config, runs_dir, run_name, job.overrides, job.resume, job.stages, job.quiet)
+    except (ConfigError, StageError) as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return False
+    return True
+
+
 __all__ = [
     "ConfigError",
     "StageError",
@@ -1124,4 +1202,7 @@ __all__ = [
     "check_run_location",
     "lock_run_dir",
     "checkpoints",
+    "start",
+    "Launch",
+    "launch",
 ]

@@ -1,4 +1,5 @@
-"""Crash-safe CSV logs and atomic file writes for run folders.
+"""Crash-safe CSV logs and atomic file writes for run folders (the run-folder layer: standard library
+only, pandas inside ``read_csv``).
 
 Durability model
 ----------------
@@ -38,6 +39,7 @@ __all__ = [
     "CsvLogError",
     "read_csv",
     "truncate_file_after_step",
+    "atomic_write_bytes",
     "atomic_write_text",
     "atomic_write_json",
     "format_value",

@@ -1,0 +1,167 @@
+"""`make demo-glycan` (``scripts/demo_glycan.py``): one multi-task GlycoLLM-style model on CPU —
+structure, spectrum, text, retrieval.
+
+0. build a small glycan set (``scripts/build_glycan_dataset.py``; skipped when the folder exists);
+1. one multi-task corpus, one vocabulary (:func:`onmt_moe.glycan.corpus.write_corpus`, what
+   ``benchmark/generate_glycan_input.py --multitask struct,spec,text,align --text --target_task_token``
+   writes), in this process;
+2. train, decode and score every task in this process (:func:`runner.launch`, the stock ``onmt_*``
+   commands its subprocesses), with :data:`MODEL_SET` on ``configs/glycan_multitask.yaml``;
+3. ``benchmark/retrieve.py`` on the run; 4. print the scores.
+
+Every step prints its command line (``$ …``; the in-process ones their equivalent command).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from onmt_moe.glycan.corpus import CorpusError, CorpusOptions, write_corpus
+from onmt_moe.glycan.demo_summary import summary_lines
+from onmt_moe.glycan.spectra_tokens import SpecTokConfig
+from onmt_moe.runs import runner
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# the GlycoLLM-style settings on top of configs/glycan_multitask.yaml (one definition: here)
+MODEL_SET = [
+    "within_modality_attention=true",
+    "fusion_layers=1",
+    "modality_type_embedding=true",
+    "segment_positions=true",
+    "moe_contrastive_coef=0.05",
+    "moe_contrastive_pairs=MS:WURCS,TEXT:WURCS,MS:TEXT",
+    "moe_contrastive_temperature=0.07",
+    "moe_contrastive_margin=0.2",
+    "moe_contrastive_hard_key=MS",
+]
+# the CPU budget: half-size token batches and a shorter warm-up than the config (600 steps ≈ 10 min on 2 busy cores)
+BUDGET_SET = ["batch_size=2048", "warmup_steps=200"]
+TASKS = "struct,spec,text,align"
+
+
+@dataclass
+class GlycanDemo:
+    """The demo's settings (``scripts/demo_glycan.py`` flags of the same names)."""
+
+    data: str = os.path.join(ROOT, "data", "glycan_demo")
+    structures: int = 1500
+    max_residues: int = 10
+    corpus: Optional[str] = None  # default: <data>_mt
+    config: str = os.path.join(ROOT, "configs", "glycan_multitask.yaml")
+    runs_dir: str = os.path.join(ROOT, "runs")
+    run_name: str = "glycan_demo"
+    steps: int = 600
+    beam: int = 3
+    max_candidates: int = 30
+    workers: int = 2
+    set: List[str] = field(default_factory=list)
+    fresh: bool = False
+
+    def __post_init__(self):
+        self.corpus = self.corpus or self.data.rstrip("/") + "_mt"
+
+    @property
+    def run_dir(self) -> str:
+        return os.path.join(self.runs_dir, self.run_name)
+
+
+def run_command(cmd: List[str]) -> bool:
+    """Print and run one of the demo's own scripts (``OMP_NUM_THREADS`` 1 unless set)."""
+    print("$ " + " ".join(cmd[1:]), flush=True)
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    return subprocess.run(cmd, env=env).returncode == 0
+
+
+def build_data(d: GlycanDemo) -> bool:
+    """The glycan set (``scripts/build_glycan_dataset.py``), when ``d.data`` has none."""
+    if os.path.exists(os.path.join(d.data, "glycan.parquet")):
+        return True
+    cmd = [sys.executable, os.path.join(ROOT, "scripts", "build_glycan_dataset.py"), "--out", d.data]
+    cmd += ["--limit", str(d.structures), "--max_residues", str(d.max_residues), "--workers", str(d.workers)]
+    return run_command(cmd)
+
+
+def build_corpus(d: GlycanDemo) -> bool:
+    """The multi-task corpus in ``d.corpus`` (in this process), when it has no tasks.json."""
+    if os.path.exists(os.path.join(d.corpus, "tasks.json")):
+        return True
+    argv = ["--input", d.data, "--out_dir", d.corpus, "--text", "--multitask", TASKS, "--target_task_token"]
+    print("$ " + " ".join([os.path.join(ROOT, "benchmark", "generate_glycan_input.py"), *argv]), flush=True)
+    opt = CorpusOptions(text=True, multitask=TASKS, target_task_token=True)
+    try:
+        write_corpus(d.data, d.corpus, SpecTokConfig(), opt)
+    except CorpusError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def train_job(d: GlycanDemo) -> runner.Launch:
+    """The training run: every task decoded and scored (no report stage)."""
+    half = max(1, d.steps // 2)
+    translate = f"{{beam_size: {d.beam}, n_best: {d.beam}, min_length: 1, max_length: 200, batch_size: 64}}"
+    sets = [f"train_steps={d.steps}", f"valid_steps={half}", f"save_checkpoint_steps={half}"]
+    sets += [f"run.translate={translate}", *MODEL_SET, *BUDGET_SET, *d.set]
+    stages = ("vocab", "train", "translate", "score")
+    return runner.Launch(d.config, d.run_dir, os.path.join(d.corpus, "data"), sets, stages)
+
+
+def train(d: GlycanDemo) -> bool:
+    if d.fresh and os.path.isdir(d.run_dir):
+        shutil.rmtree(d.run_dir)
+    job = train_job(d)
+    print("$ " + " ".join(job.command()[1:]), flush=True)
+    return runner.launch(job)
+
+
+def retrieve(d: GlycanDemo) -> bool:
+    cmd = [sys.executable, os.path.join(ROOT, "benchmark", "retrieve.py"), "--run", d.run_dir]
+    return run_command(cmd + ["--max_candidates", str(d.max_candidates)])
+
+
+def _read_json(path: str) -> dict:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def print_summary(d: GlycanDemo, times: List[float]) -> None:
+    """``times``: when the demo, training and retrieval started."""
+    t0, t_train, t_ret = times
+    scores = _read_json(os.path.join(d.run_dir, "scores.json"))
+    retrieval = _read_json(os.path.join(d.run_dir, "retrieval.json"))
+    info = _read_json(os.path.join(d.run_dir, "run.json"))
+    print("\n" + "=" * 72)
+    print(
+        f"glycan demo finished in {time.time() - t0:.0f} s (data {t_train - t0:.0f} s, train + decode + score "
+        f"{t_ret - t_train:.0f} s, retrieval {time.time() - t_ret:.0f} s); SYNTHETIC spectra"
+    )
+    print(
+        f"  model       {info.get('params_total', 0) / 1e6:.2f} M parameters, {d.steps} steps, one model for "
+        f"{len(scores.get('tasks', {}))} tasks; run folder {d.run_dir}"
+    )
+    print("\n".join(summary_lines(scores, retrieval)))
+
+
+def run_demo(d: GlycanDemo) -> int:
+    """The whole demo; the exit status (0 ok, 1 a step failed)."""
+    t0 = time.time()
+    if not (build_data(d) and build_corpus(d)):
+        return 1
+    t_train = time.time()
+    if not train(d):
+        return 1
+    t_ret = time.time()
+    if not retrieve(d):
+        return 1
+    print_summary(d, [t0, t_train, t_ret])
+    return 0
+
+
+__all__ = ["GlycanDemo", "MODEL_SET", "BUDGET_SET", "run_demo", "train_job"]
