@@ -23,8 +23,8 @@ import csv
 import json
 import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -44,7 +44,7 @@ class CompareError(ValueError):
     pass
 
 
-def _num(text) -> Optional[float]:
+def _num(text) -> float | None:
     if text is None:
         return None
     try:
@@ -54,7 +54,7 @@ def _num(text) -> Optional[float]:
     return None if math.isnan(v) else v
 
 
-def _read_csv(path: Path) -> List[dict]:
+def _read_csv(path: Path) -> list[dict]:
     try:
         with open(path, newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
@@ -73,9 +73,9 @@ def _read_json(path: Path) -> dict:
         raise CompareError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
 
 
-def mean_throughput(path: Path) -> Dict[str, Optional[float]]:
+def mean_throughput(path: Path) -> dict[str, float | None]:
     """Mean src/tgt tokens per second over the rows of train_steps.csv."""
-    out: Dict[str, Optional[float]] = {
+    out: dict[str, float | None] = {
         "train_src_tok_per_s": None,
         "train_tgt_tok_per_s": None,
         "train_tok_per_s": None,
@@ -117,7 +117,7 @@ def run_summary(run_dir, ks: Sequence[int]) -> dict:
         info = read_run_json(d, missing_ok=True)
     except RunFolderError as exc:
         raise CompareError(str(exc)) from None
-    subsets: Dict[str, Dict[int, Optional[float]]] = {}
+    subsets: dict[str, dict[int, float | None]] = {}
     table = d / "modality" / "modality_table.csv"
     if table.is_file():
         for i, r in enumerate(_read_csv(table)):
@@ -163,18 +163,18 @@ META = [
 ]
 
 
-def build_table(runs: Sequence[dict], ks: Sequence[int], layout: str = "long") -> List[Dict[str, object]]:
-    order: List[str] = []
+def build_table(runs: Sequence[dict], ks: Sequence[int], layout: str = "long") -> list[dict[str, object]]:
+    order: list[str] = []
     for r in runs:
         for s in r["subsets"]:
             if s not in order:
                 order.append(s)
-    rows: List[Dict[str, object]] = []
+    rows: list[dict[str, object]] = []
     if layout == "long":
         for s in order or ["all"]:
             for r in runs:
                 acc = r["subsets"].get(s, {})
-                row: Dict[str, object] = {"subset": s, "run": r["run"]}
+                row: dict[str, object] = {"subset": s, "run": r["run"]}
                 row.update({f"top-{k}": acc.get(k) for k in ks})
                 row.update({m: r[m] for m in META})
                 rows.append(row)
@@ -212,8 +212,8 @@ def _cell(col: str, v, markdown: bool) -> str:
     return str(v)
 
 
-def write_outputs(rows: List[dict], prefix: Path) -> str:
-    cols: List[str] = []
+def write_outputs(rows: list[dict], prefix: Path) -> str:
+    cols: list[str] = []
     for r in rows:
         for c in r:
             if c not in cols:

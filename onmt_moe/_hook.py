@@ -34,7 +34,7 @@ def explain_plugin_errors():
 
     def hook(kind, value, tb):
         previous(kind, value, tb)
-        if plugin_missing("%s: %s" % (kind.__name__, value)):
+        if plugin_missing(f"{kind.__name__}: {value}"):
             _sys.stderr.write(PLUGIN_MISSING_HINT + "\n")
 
     _sys.excepthook = hook
@@ -46,7 +46,7 @@ def _register():
     try:
         import onmt_moe
     except ImportError as exc:  # plugin uninstalled but the site-packages hook left behind
-        _sys.stderr.write("onmt_moe autoload: %s\n" % exc)
+        _sys.stderr.write(f"onmt_moe autoload: {exc}\n")
         return
     onmt_moe.register()
 

@@ -15,7 +15,7 @@ Classes:
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Sequence
+from collections.abc import Sequence
 
 CLASSES = ("monosaccharide", "linkage", "modification", "other")
 _LIN_ATOM = re.compile(r"^[a-zA-Z](?:\d+|\?)$")
@@ -33,7 +33,7 @@ def classify_token(tok: str) -> str:
     return "other"
 
 
-def token_weight_vector(itos: Sequence[str], weights: Dict[str, float]) -> List[float]:
+def token_weight_vector(itos: Sequence[str], weights: dict[str, float]) -> list[float]:
     """``weights[classify_token(tok)]`` for every token of ``itos`` (default 1.0); the loss makes it a tensor.
 
     ``weights`` keys must be class names (see CLASSES); unknown keys raise ValueError.

@@ -84,7 +84,7 @@ def _ref_h(peaks):
         if j is not None:
             vals = [v for v in str(j).split("_") if v]
             if vals:
-                g += " J " + " ".join("{:.2f}".format(float(v)) for v in vals)
+                g += " J " + " ".join(f"{float(v):.2f}" for v in vals)
         groups.append(g)
     return "1HNMR " + " | ".join(groups) + " "
 
@@ -104,7 +104,7 @@ def _ref_ir(ir, points=400):
 
 
 def _ref_ms(peaks):
-    return "".join("{:.1f} {:.1f} ".format(round(p[0], 1), round(p[1], 1)) for p in peaks)
+    return "".join(f"{round(p[0], 1):.1f} {round(p[1], 1):.1f} " for p in peaks)
 
 
 def reference(parquet: Path, out: Path, seed: int = 3245) -> None:

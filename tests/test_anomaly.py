@@ -29,7 +29,7 @@ GRAD_MODULES = [
 ISSUES = {"nan_loss", "expert_collapse", "cv_explosion", "stalled_valid", "throughput_drop", "bad_grads", "dense"}
 
 
-def make_run(run_dir, issues=(), n_points=60, every=10, layers=2, experts=4, seed=0):
+def make_run(run_dir, issues=(), n_points=60, every=10, layers=2, experts=4, seed=0):  # noqa: C901 - one branch per injected issue
     """Write a synthetic run folder; ``issues`` picks injected problems from ISSUES.
 
     Problems start at fixed log points so tests can check the reported ranges:

@@ -408,7 +408,7 @@ def test_trained_model_never_violates_the_formula(model):
             assert len(cands) == 5
             continue
         want = Counter({e: n for e, n in f.items() if e != "H"})
-        for tokens, score in cands:
+        for tokens, _score in cands:
             assert _heavy(tokens) == want, (line[:60], tokens)
             checked += 1
     assert checked >= len(model.lines)  # most examples reach matching hypotheses at 100 steps

@@ -147,7 +147,7 @@ def test_msms_value_format_is_numpy_round_then_1f():
     rng = np.random.RandomState(1)
     vals = np.concatenate([rng.rand(2000) * 900, [0.35, 0.25, 2.675, 0.05, 99.95, 5000.05, 1e6 + 0.05, -0.04, -1.26]])
     got = tx.join_rows(*tx.np_round1_tokens(vals), np.ones(len(vals), np.int64))
-    want = ["{:.1f}".format(round(np.float64(v), 1)) for v in vals]
+    want = [f"{round(np.float64(v), 1):.1f}" for v in vals]
     assert got == want
 
 
@@ -162,7 +162,7 @@ def test_fixed_point_tokens_match_python_format():
     )
     for d in (1, 2):
         got = tx.join_rows(*tx.fixed_tokens(x, d), np.ones(len(x), np.int64))
-        assert got == [("{:.%df}" % d).format(v) for v in x.tolist()]
+        assert got == [f"{v:.{d}f}" for v in x.tolist()]
     got = tx.join_rows(*tx.fixed_tokens(x, 1, lambda v: str(round(v, 1))), np.ones(len(x), np.int64))
     assert got == [str(round(v, 1)) for v in x.tolist()]
     k = np.array([0, 7, 10, 123, 99999])

@@ -139,7 +139,7 @@ def test_state_dict_round_trip_and_checkpoint_rules():
 
 def test_reset_router_parameters_after_glorot():
     moe = make(modality_routing="both")
-    for name, p in moe.named_parameters():  # what OpenNMT's glorot init does
+    for _name, p in moe.named_parameters():  # what OpenNMT's glorot init does
         torch.nn.init.xavier_uniform_(p) if p.dim() > 1 else p.data.zero_()
     moe.reset_router_parameters()
     assert moe.router.modality_bias.weight.abs().sum() == 0

@@ -131,12 +131,12 @@ def _record(k: int, smiles: str) -> dict:
     out = {"smiles": smiles}
     out["band_list"] = _attempt(lambda: [list(b) for b in ir.band_list(mol)])
     for style in ir.STYLES:
-        out[f"ir_{style}"] = _attempt(lambda: _sha(ir.simulate_ir(mol, None, style=style)))
-        out[f"ir_{style}_noisy"] = _attempt(lambda: _sha(ir.simulate_ir(mol, rng(), style=style)))
+        out[f"ir_{style}"] = _attempt(lambda s=style: _sha(ir.simulate_ir(mol, None, style=s)))
+        out[f"ir_{style}_noisy"] = _attempt(lambda s=style: _sha(ir.simulate_ir(mol, rng(), style=s)))
     shifts = _attempt(lambda: nmr_fast.predict_fast(mol))
     out["nmr_fast"] = shifts if isinstance(shifts, dict) else [sorted(d.items()) for d in shifts]
     for style in ir.STYLES:
-        row = _attempt(lambda: rows.simulate_row(k, smiles, nmr_fast.predict_fast(mol), SEED, ir_style=style))
+        row = _attempt(lambda s=style: rows.simulate_row(k, smiles, nmr_fast.predict_fast(mol), SEED, ir_style=s))
         out[f"row_{style}"] = (
             row if "error" in row and len(row) == 1 else _sha(json.dumps(row, sort_keys=True).encode())
         )

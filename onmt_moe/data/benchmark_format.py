@@ -22,7 +22,7 @@ collision energies null, others present; the text treats the null ones as empty)
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -44,9 +44,9 @@ class SectionText:
     __slots__ = ("texts", "status", "reasons", "ntok", "vocab")
 
     def __init__(self, n: int):
-        self.texts: List[Optional[str]] = [None] * n
+        self.texts: list[str | None] = [None] * n
         self.status = np.zeros(n, dtype=np.int8)
-        self.reasons: Dict[int, str] = {}
+        self.reasons: dict[int, str] = {}
         self.ntok = np.zeros(n, dtype=np.int64)  # tokens of the section text per row
         self.vocab: set = set()  # distinct tokens (estimate, over well-formed rows)
 
@@ -84,7 +84,7 @@ def _floats(arr: pa.Array) -> np.ndarray:
     raise TypeError(f"expected numbers, got {arr.type}")
 
 
-def _struct_fields(struct: pa.StructArray) -> Dict[str, pa.Array]:
+def _struct_fields(struct: pa.StructArray) -> dict[str, pa.Array]:
     flat = struct.flatten()
     return {struct.type.field(i).name: flat[i] for i in range(struct.type.num_fields)}
 
@@ -161,7 +161,7 @@ def format_hnmr(arr: pa.Array, shift_decimals: int = 2, j_decimals: int = 2) -> 
     if shift_decimals != 2:
         rmax, rmin = binned(rmax, shift_decimals), binned(rmin, shift_decimals)
     nh_arr = f["nH"]
-    err: Dict[int, str] = {}
+    err: dict[int, str] = {}
     for k in np.flatnonzero(_nulls(peaks)).tolist():
         err.setdefault(k, "null peak in h_nmr_peaks")
     for k in np.flatnonzero(~(np.isfinite(rmax) & np.isfinite(rmin))).tolist():
@@ -237,7 +237,7 @@ def format_hnmr(arr: pa.Array, shift_decimals: int = 2, j_decimals: int = 2) -> 
     return out
 
 
-def _split_j(jarr: Optional[pa.Array], n_pk: int, err: Dict[int, str]):
+def _split_j(jarr: pa.Array | None, n_pk: int, err: dict[int, str]):
     """Per-peak number of J values and the flat float values (``float()`` of each field)."""
     nj = np.zeros(n_pk, np.int64)
     if jarr is None or n_pk == 0:
@@ -278,7 +278,7 @@ def _vocab_fixed(x: np.ndarray, decimals: int) -> set:
     if len(x) == 0:
         return set()
     u = np.unique(np.round(x, decimals + 2))  # near-duplicates collapse; exact strings below
-    return {("{:.%df}" % decimals).format(v) for v in u.tolist()}
+    return {f"{v:.{decimals}f}" for v in u.tolist()}
 
 
 # ---------------------------------------------------------------- 13C NMR
@@ -342,7 +342,7 @@ def format_cnmr(arr: pa.Array, decimals: int = 1) -> SectionText:
 
 
 # ---------------------------------------------------------------- IR
-_INTERP_CACHE: Dict[tuple, tuple] = {}
+_INTERP_CACHE: dict[tuple, tuple] = {}
 
 
 def _interp_plan(n_in: int, n_out: int):
@@ -505,7 +505,7 @@ def _top_k(offsets: np.ndarray, mz: np.ndarray, it: np.ndarray, k: int):
 
 
 def format_msms(
-    arrs: Sequence[pa.Array], headers: Sequence[str], columns: Sequence[str], top_k: Optional[int] = None
+    arrs: Sequence[pa.Array], headers: Sequence[str], columns: Sequence[str], top_k: int | None = None
 ) -> SectionText:
     """``E0Pos mz int … E1Pos … E2Pos …`` with ``{:.1f}`` of numpy-rounded values."""
     n = len(arrs[0])
@@ -514,7 +514,7 @@ def format_msms(
     any_null = np.zeros(n, dtype=bool)
     all_empty = np.ones(n, dtype=bool)
     row_bad_any = np.zeros(n, dtype=bool)
-    bad_col: List[Optional[str]] = [None] * n
+    bad_col: list[str | None] = [None] * n
     blocks = []
     glens = np.zeros((n, ne), np.int64)
     for e, (arr, col) in enumerate(zip(arrs, columns)):
@@ -565,7 +565,7 @@ def format_msms(
 
 def _vocab_round1(x: np.ndarray) -> set:
     k = np.rint(x[np.isfinite(x)] * 10)
-    return {"{:.1f}".format(v) for v in (np.unique(k) / 10).tolist()}
+    return {f"{v:.1f}" for v in (np.unique(k) / 10).tolist()}
 
 
 # ---------------------------------------------------------------- SMILES

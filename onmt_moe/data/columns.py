@@ -7,13 +7,13 @@ The version is detected per file from its parquet schema, so a directory may mix
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Sequence
+from collections.abc import Iterable, Sequence
 
 # Official section order of a source line; also the order of tagged segments.
 SECTIONS: Sequence[str] = ("formula", "h_nmr", "c_nmr", "ir", "pos_msms", "neg_msms")
 
 SMILES_COLUMN = "smiles"
-SINGLE_COLUMNS: Dict[str, str] = {
+SINGLE_COLUMNS: dict[str, str] = {
     "formula": "molecular_formula",
     "h_nmr": "h_nmr_peaks",
     "c_nmr": "c_nmr_peaks",
@@ -22,7 +22,7 @@ SINGLE_COLUMNS: Dict[str, str] = {
 ENERGIES = (10, 20, 40)
 _POLARITY = {"pos_msms": "positive", "neg_msms": "negative"}
 # Section headers of the MS/MS blocks, one per collision energy (10, 20, 40 eV).
-MSMS_HEADERS: Dict[str, Sequence[str]] = {
+MSMS_HEADERS: dict[str, Sequence[str]] = {
     "pos_msms": ("E0Pos", "E1Pos", "E2Pos"),
     "neg_msms": ("E0Neg", "E1Neg", "E2Neg"),
 }
@@ -32,7 +32,7 @@ class DataError(ValueError):
     """Bad input that stops the run; the message is one line naming file/row/column."""
 
 
-def msms_names(section: str, version: str) -> List[str]:
+def msms_names(section: str, version: str) -> list[str]:
     pol = _POLARITY[section]
     if version == "v1":
         return [f"msms_{pol}_{e}ev" for e in ENERGIES]
@@ -60,13 +60,13 @@ def detect_msms_version(names: Iterable[str], section: str, file: str = "?") -> 
     )
 
 
-def needed_columns(names: Iterable[str], sections: Iterable[str], file: str = "?") -> Dict[str, List[str]]:
+def needed_columns(names: Iterable[str], sections: Iterable[str], file: str = "?") -> dict[str, list[str]]:
     """Map each selected section (and 'smiles') to the column(s) it reads in this file.
 
     Raises DataError naming the missing column and the file.
     """
     have = set(names)
-    out: Dict[str, List[str]] = {}
+    out: dict[str, list[str]] = {}
     if SMILES_COLUMN not in have:
         raise DataError(f"{file}: missing column '{SMILES_COLUMN}' (needed for the target)")
     out["smiles"] = [SMILES_COLUMN]

@@ -20,8 +20,8 @@ import contextlib
 import io
 import json
 import shlex
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Sequence
 
 import pyarrow as pa
 
@@ -55,12 +55,12 @@ class Formatting:
     records (:meth:`to_dict`) are: ``groups=None`` is the default grouping spelled out."""
 
     fmt: str = "tagged"  # tagged | benchmark
-    sections: List[str] = field(default_factory=list)  # selected sections, official order
-    groups: Optional[Dict[str, str]] = None  # tagged: section -> segment NAME (None = default grouping)
+    sections: list[str] = field(default_factory=list)  # selected sections, official order
+    groups: dict[str, str] | None = None  # tagged: section -> segment NAME (None = default grouping)
     missing: str = "drop"  # tagged: a missing segment is dropped or written <NAME> <MISSING> </NAME>
     nmr_decimals: tuple = DEFAULT_NMR_DECIMALS  # (1H shift, J, 13C shift)
     ir_points: int = DEFAULT_IR_POINTS
-    msms_top_k: Optional[int] = None
+    msms_top_k: int | None = None
 
     def __post_init__(self):
         self.sections = [s for s in SECTIONS if s in set(self.sections)]
@@ -72,7 +72,7 @@ class Formatting:
     __hash__ = None
 
     # ------------------------------------------------------------------ checks and layout
-    def check(self, where: str = "formatting") -> "Formatting":
+    def check(self, where: str = "formatting") -> Formatting:
         if self.fmt not in FORMATS:
             raise DataError(f"{where}: format must be one of {FORMATS}, got {self.fmt!r}")
         if self.missing not in MISSING_MODES:
@@ -90,7 +90,7 @@ class Formatting:
             self.plan()  # validates groups against the sections
         return self
 
-    def mapping(self) -> Dict[str, str]:
+    def mapping(self) -> dict[str, str]:
         return parse_groups(self.groups if self.groups else "default")
 
     def plan(self) -> list:
@@ -116,7 +116,7 @@ class Formatting:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
 
     @classmethod
-    def from_dict(cls, d: Mapping, where: str = "formatting") -> "Formatting":
+    def from_dict(cls, d: Mapping, where: str = "formatting") -> Formatting:
         """A complete record (``to_dict``); anything missing or malformed is refused."""
         if not isinstance(d, Mapping):
             raise DataError(f"{where}: the formatting record is not a JSON object")
@@ -149,14 +149,14 @@ class Formatting:
         return out.check(where)
 
     @classmethod
-    def from_json(cls, text: str, where: str = "formatting") -> "Formatting":
+    def from_json(cls, text: str, where: str = "formatting") -> Formatting:
         try:
             d = json.loads(text)
         except ValueError as e:
             raise DataError(f"{where}: not a JSON formatting record ({e})") from None
         return cls.from_dict(d, where)
 
-    def differences(self, other: "Formatting") -> List[str]:
+    def differences(self, other: Formatting) -> list[str]:
         a, b = self.to_dict(), other.to_dict()
         return [f"{k} {a[k]!r} vs {b[k]!r}" for k in a if a[k] != b[k]]
 
@@ -250,7 +250,7 @@ def format_section(
     sec: str,
     columns: Sequence[pa.Array],
     f: Formatting,
-    names: Optional[Sequence[str]] = None,
+    names: Sequence[str] | None = None,
     ir_n_in: int = IR_POINTS_IN,
 ) -> bf.SectionText:
     """Section ``sec`` of every row, formatted as ``f`` says. ``columns``: the section's Arrow
@@ -273,9 +273,9 @@ def format_section(
 
 def source_line(
     f: Formatting,
-    parts: Mapping[str, Optional[str]],
-    plan: Optional[list] = None,
-    missing_counter: Optional[Dict[str, int]] = None,
+    parts: Mapping[str, str | None],
+    plan: list | None = None,
+    missing_counter: dict[str, int] | None = None,
 ) -> str:
     """One source line from the per-section texts (None/absent = the section is missing)."""
     if f.fmt == "benchmark":

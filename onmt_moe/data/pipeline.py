@@ -45,11 +45,11 @@ import shlex
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pyarrow as pa
@@ -85,7 +85,7 @@ def _natural_key(p: Path):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name)]
 
 
-def list_inputs(path) -> List[Path]:
+def list_inputs(path) -> list[Path]:
     """A parquet file, or the ``*.parquet`` files of a directory in natural order."""
     p = Path(path)
     if p.is_file():
@@ -101,7 +101,7 @@ def list_inputs(path) -> List[Path]:
 @dataclass
 class Options:
     formatting: Formatting  # how each section becomes tokens (recorded in summary.json, read by the predictor)
-    max_src_tokens: Optional[int] = None
+    max_src_tokens: int | None = None
     long_rows: str = "reject"
     strict: bool = False
     rdkit_check: bool = False
@@ -113,7 +113,7 @@ class Options:
         self.plan = self.formatting.plan() if self.formatting.fmt == "tagged" else []
 
     @property
-    def sections(self) -> List[str]:
+    def sections(self) -> list[str]:
         return self.formatting.sections
 
     @property
@@ -126,7 +126,7 @@ class Options:
 
 
 # ------------------------------------------------------------------ one chunk
-def _format_sections(arrays: Dict[str, pa.Array], cols: Dict[str, List[str]], opt: Options, path: str):
+def _format_sections(arrays: dict[str, pa.Array], cols: dict[str, list[str]], opt: Options, path: str):
     out = {}
     for sec in opt.sections:
         try:
@@ -136,7 +136,7 @@ def _format_sections(arrays: Dict[str, pa.Array], cols: Dict[str, List[str]], op
     return out
 
 
-def _ntok(s: Optional[str]) -> int:
+def _ntok(s: str | None) -> int:
     return s.count(" ") + 1 if s else 0
 
 
@@ -172,8 +172,8 @@ class _RowRejects:
     """Every reason a row is rejected (all are reported), and the first one's kind (counted once)."""
 
     def __init__(self):
-        self.reasons: Dict[int, List[str]] = {}
-        self.first_kind: Dict[int, str] = {}
+        self.reasons: dict[int, list[str]] = {}
+        self.first_kind: dict[int, str] = {}
 
     def __call__(self, i: int, kind: str, text: str) -> None:
         self.reasons.setdefault(i, []).append(text)
@@ -182,7 +182,7 @@ class _RowRejects:
     def __contains__(self, i: int) -> bool:
         return i in self.reasons
 
-    def rows(self, path: str, index_arr, smiles_raw) -> Tuple[list, Dict[str, int]]:
+    def rows(self, path: str, index_arr, smiles_raw) -> tuple[list, dict[str, int]]:
         """rejects.tsv rows ``(file, row, index label, smiles, reasons)`` and the count per kind."""
         out, kinds = [], {}
         for i in sorted(self.reasons):
@@ -193,7 +193,7 @@ class _RowRejects:
         return out, kinds
 
 
-def _check_sections(secs, cols, opt, reject) -> Dict[str, Dict[str, int]]:
+def _check_sections(secs, cols, opt, reject) -> dict[str, dict[str, int]]:
     """Reject rows whose sections cannot be written; return the null/empty/partial counts per section."""
     benchmark = opt.fmt == "benchmark"
     missing_counts = {s: {"null": 0, "empty": 0, "partial": 0} for s in opt.sections}
@@ -216,7 +216,7 @@ def _check_sections(secs, cols, opt, reject) -> Dict[str, Dict[str, int]]:
     return missing_counts
 
 
-def _source_line(i: int, order, secs, texts, opt, seg_missing) -> Tuple[str, bool]:
+def _source_line(i: int, order, secs, texts, opt, seg_missing) -> tuple[str, bool]:
     """Row i's source line, and whether any selected modality is present (tagged format only)."""
     if opt.fmt == "benchmark":
         return source_line(opt.formatting, {s: t[i] for s, t in zip(order, texts)}), True
@@ -237,7 +237,7 @@ def _assemble(n: int, secs, tgt, opt, reject) -> dict:
     for i in range(n):
         if i in reject:
             continue
-        seg_missing: Dict[str, int] = {}
+        seg_missing: dict[str, int] = {}
         line, present = _source_line(i, order, secs, texts, opt, seg_missing)
         if not present:
             reject(i, "no_modality", "no selected modality present in this row")
@@ -267,7 +267,7 @@ def _assemble(n: int, secs, tgt, opt, reject) -> dict:
     return out
 
 
-def _spool(spool_dir, chunk_id: int, a_lines: List[str], b_lines: List[str]) -> Dict[str, np.ndarray]:
+def _spool(spool_dir, chunk_id: int, a_lines: list[str], b_lines: list[str]) -> dict[str, np.ndarray]:
     """Write the chunk's src/tgt lines to the spool; return each line's byte length (newline included)."""
     lens = {}
     for side, lines in (("src", a_lines), ("tgt", b_lines)):
@@ -392,7 +392,7 @@ def _mp_context():
     return ctx
 
 
-def _progress(iterable, total: int, enabled: Optional[bool]):
+def _progress(iterable, total: int, enabled: bool | None):
     if enabled is None:
         enabled = sys.stderr.isatty() and not os.environ.get("CI")
     if not enabled:
@@ -469,16 +469,16 @@ def generate(
     groups="default",
     missing: str = "drop",
     ir_points: int = 400,
-    msms_top_k: Optional[int] = None,
+    msms_top_k: int | None = None,
     nmr_decimals=DEFAULT_NMR_DECIMALS,
-    max_src_tokens: Optional[int] = None,
+    max_src_tokens: int | None = None,
     long_rows: str = "reject",
     workers: int = 1,
     strict: bool = False,
-    limit_rows: Optional[int] = None,
-    rdkit_check: Optional[bool] = None,
-    progress: Optional[bool] = None,
-    command: Optional[str] = None,
+    limit_rows: int | None = None,
+    rdkit_check: bool | None = None,
+    progress: bool | None = None,
+    command: str | None = None,
     min_rows_per_worker: int = MIN_ROWS_PER_WORKER,
 ) -> dict:
     """Build ``<out_dir>/data/{src,tgt}-{train,val,test}.txt``; return the summary dict.
@@ -523,7 +523,7 @@ def generate(
     files = list_inputs(input)
     log.info("processing %d parquet file(s) in this order: %s", len(files), ", ".join(f.name for f in files))
     rows_in = [_num_rows(f) for f in files]
-    limits: List[Optional[int]] = [None] * len(files)
+    limits: list[int | None] = [None] * len(files)
     if limit_rows is not None:
         remaining = int(limit_rows)
         for k, nr in enumerate(rows_in):
@@ -600,10 +600,10 @@ def _refuse_empty_splits(summary: dict, out: Path) -> None:
     )
 
 
-def _write_rejects(results, out: Path) -> Tuple[int, Dict[str, int]]:
+def _write_rejects(results, out: Path) -> tuple[int, dict[str, int]]:
     """rejects.tsv (one line per rejected row, every reason) and the count per first reason."""
     n_rej = 0
-    reject_kinds: Dict[str, int] = {}
+    reject_kinds: dict[str, int] = {}
     with open(out / "rejects.tsv", "w", encoding="utf-8") as fh:
         fh.write("file\trow\tindex\tsmiles\treason\n")
         for r in results:
@@ -647,7 +647,7 @@ def _write_splits(results, data_dir: Path, spool: Path, seed: int):
     try:
         for side in ("src", "tgt"):
             mm = []
-            for c, r in enumerate(results):
+            for r in results:
                 p = spool / f"{r['chunk']:06d}.{side}"
                 if r["rows_kept"] == 0:
                     mm.append(None)
@@ -686,7 +686,7 @@ def _finish(results, out: Path, data_dir: Path, spool: Path, opt: Options, seed:
         return np.concatenate(arrs) if arrs else np.zeros(0, np.int32)
 
     missing = {s: {"null": 0, "empty": 0, "partial": 0} for s in opt.sections}
-    missing_segments: Dict[str, int] = {}
+    missing_segments: dict[str, int] = {}
     for r in results:
         for s, d in r["missing"].items():
             for k, v in d.items():
@@ -833,7 +833,7 @@ def build_parser():
     return p
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(

@@ -10,7 +10,6 @@ same seed (0.1 test, then 0.05 of the remainder as val). No sklearn needed.
 from __future__ import annotations
 
 import math
-from typing import Tuple
 
 import numpy as np
 
@@ -18,7 +17,7 @@ TEST_SIZE = 0.1
 VAL_SIZE = 0.05
 
 
-def _tts(n: int, test_size: float, seed: int) -> Tuple[np.ndarray, np.ndarray]:
+def _tts(n: int, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     n_test = math.ceil(test_size * n)
     n_train = n - n_test
     if n_train <= 0:
@@ -29,7 +28,7 @@ def _tts(n: int, test_size: float, seed: int) -> Tuple[np.ndarray, np.ndarray]:
 
 def split_indices(
     n: int, seed: int = 3245, test_size: float = TEST_SIZE, val_size: float = VAL_SIZE
-) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(train, val, test) row indices into the de-duplicated rows, in file line order."""
     if n == 0:
         e = np.zeros(0, dtype=np.int64)

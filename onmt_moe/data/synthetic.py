@@ -9,8 +9,8 @@ real data). No torch here (data code).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import List, Optional, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -33,9 +33,9 @@ def repeat_rows(
     out_dir: Path,
     chunks: int,
     rows_per_chunk: int,
-    columns: Optional[List[str]] = None,
+    columns: list[str] | None = None,
     seed: int = 0,
-) -> List[Path]:
+) -> list[Path]:
     """Write ``chunks`` parquet files of ``rows_per_chunk`` rows tiled from ``sources``; return them."""
     if chunks < 1 or rows_per_chunk < 1:
         raise ValueError(f"chunks and rows_per_chunk must be >= 1, got {chunks}, {rows_per_chunk}")

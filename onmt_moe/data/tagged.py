@@ -14,7 +14,7 @@ A segment with some sections present and others missing holds the present ones.
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Mapping, Sequence
 
 from onmt_moe.data.columns import SECTIONS, DataError
 from onmt_moe.modality import tags
@@ -22,7 +22,7 @@ from onmt_moe.modality import tags
 MISSING_MODES = ("drop", "token")
 
 
-def parse_groups(spec) -> Dict[str, str]:
+def parse_groups(spec) -> dict[str, str]:
     """``'default'`` / ``'fine'`` / ``'h_nmr=HNMR,c_nmr=CNMR,…'`` / a dict -> {section: NAME}."""
     if isinstance(spec, Mapping):
         mapping = dict(spec)
@@ -44,15 +44,15 @@ def parse_groups(spec) -> Dict[str, str]:
     return mapping
 
 
-def segment_plan(mapping: Mapping[str, str], selected: Sequence[str], missing: str) -> List[Tuple[str, List[str]]]:
+def segment_plan(mapping: Mapping[str, str], selected: Sequence[str], missing: str) -> list[tuple[str, list[str]]]:
     """[(NAME, [selected sections in official order])…] in first-appearance order."""
     if missing not in MISSING_MODES:
         raise DataError(f"--missing must be one of {MISSING_MODES}, got {missing!r}")
     for sec in selected:
         if sec not in mapping:
             raise DataError(f"section {sec!r} is selected but has no group in --groups")
-    order: List[str] = []
-    members: Dict[str, List[str]] = {}
+    order: list[str] = []
+    members: dict[str, list[str]] = {}
     for sec in SECTIONS:
         if sec not in mapping:
             continue
@@ -69,13 +69,13 @@ def segment_plan(mapping: Mapping[str, str], selected: Sequence[str], missing: s
 
 
 def tagged_line(
-    plan: Sequence[Tuple[str, Sequence[str]]],
-    parts: Mapping[str, Optional[str]],
+    plan: Sequence[tuple[str, Sequence[str]]],
+    parts: Mapping[str, str | None],
     missing: str,
-    missing_counter: Optional[Dict[str, int]] = None,
+    missing_counter: dict[str, int] | None = None,
 ) -> str:
     """Assemble one tagged line from the per-section texts (None = modality absent)."""
-    out: List[str] = []
+    out: list[str] = []
     for name, secs in plan:
         body = [parts[s] for s in secs if parts.get(s)]
         if body:

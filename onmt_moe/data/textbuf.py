@@ -17,7 +17,7 @@ Number formatting reproduces Python exactly:
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Sequence, Tuple
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -33,7 +33,7 @@ def _pad_to(chars: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def str_tokens(strings: Sequence[str]) -> Tuple[np.ndarray, np.ndarray]:
+def str_tokens(strings: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Python strings -> (chars, lens) (UTF-8 bytes)."""
     if len(strings) == 0:
         return np.zeros((0, 1), np.uint8), np.zeros(0, np.int64)
@@ -50,7 +50,7 @@ _LUT_MAX = 1 << 17
 _LUTS: dict = {}
 
 
-def int_tokens(k: np.ndarray, neg: np.ndarray, decimals: int = 0, suffix: bytes = b"") -> Tuple[np.ndarray, np.ndarray]:
+def int_tokens(k: np.ndarray, neg: np.ndarray, decimals: int = 0, suffix: bytes = b"") -> tuple[np.ndarray, np.ndarray]:
     """Non-negative ints ``k`` (with a '-' where ``neg``) written as ``k / 10**decimals``
     with exactly ``decimals`` decimals, plus an optional ASCII suffix."""
     k = np.asarray(k, dtype=np.int64)
@@ -104,8 +104,8 @@ def _int_tokens(k: np.ndarray, neg: np.ndarray, decimals: int, suffix: bytes):
 
 
 def merge_tokens(
-    base: Tuple[np.ndarray, np.ndarray], idx: np.ndarray, strings: Sequence[str]
-) -> Tuple[np.ndarray, np.ndarray]:
+    base: tuple[np.ndarray, np.ndarray], idx: np.ndarray, strings: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
     """Replace tokens ``idx`` of ``base`` by Python strings."""
     if len(idx) == 0:
         return base
@@ -120,8 +120,8 @@ def merge_tokens(
 
 
 def fixed_tokens(
-    x: np.ndarray, decimals: int, pyfmt: Optional[Callable[[float], str]] = None
-) -> Tuple[np.ndarray, np.ndarray]:
+    x: np.ndarray, decimals: int, pyfmt: Callable[[float], str] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """``pyfmt(v)`` for every float ``v`` of ``x``, default ``"{:.{d}f}".format(v)``.
 
     ``pyfmt`` must agree with ``{:.{d}f}`` on ordinary values (e.g.
@@ -129,8 +129,7 @@ def fixed_tokens(
     """
     x = np.asarray(x, dtype=np.float64)
     if pyfmt is None:
-        fmt = "{:.%df}" % decimals
-        pyfmt = fmt.format
+        pyfmt = f"{{:.{decimals}f}}".format
     y = x * float(_POW10[decimals])
     with np.errstate(invalid="ignore"):
         frac = np.abs(y - np.trunc(y))
@@ -141,7 +140,7 @@ def fixed_tokens(
     return merge_tokens(toks, idx, [pyfmt(v) for v in x[idx].tolist()])
 
 
-def np_round1_tokens(x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def np_round1_tokens(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``"{:.1f}".format(round(v, 1))`` for numpy float64 ``v`` (numpy's round:
     ``rint(v * 10) / 10``)."""
     x = np.asarray(x, dtype=np.float64)
@@ -151,10 +150,10 @@ def np_round1_tokens(x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     ki = np.abs(np.where(odd, 0.0, k)).astype(np.int64)
     toks = int_tokens(ki, np.signbit(k) & ~odd, 1)
     idx = np.flatnonzero(odd)
-    return merge_tokens(toks, idx, ["{:.1f}".format(v) for v in (k[idx] / 10).tolist()])
+    return merge_tokens(toks, idx, [f"{v:.1f}" for v in (k[idx] / 10).tolist()])
 
 
-def const_tokens(token: str, n: int) -> Tuple[np.ndarray, np.ndarray]:
+def const_tokens(token: str, n: int) -> tuple[np.ndarray, np.ndarray]:
     b = np.frombuffer(token.encode("utf-8"), dtype=np.uint8)
     return np.tile(b, (n, 1)), np.full(n, len(b), np.int64)
 
@@ -166,7 +165,7 @@ class TokenBatch:
         self.chars = np.full((n_tokens, width), SPACE, np.uint8)
         self.lens = np.zeros(n_tokens, np.int64)
 
-    def put(self, pos: np.ndarray, toks: Tuple[np.ndarray, np.ndarray]) -> None:
+    def put(self, pos: np.ndarray, toks: tuple[np.ndarray, np.ndarray]) -> None:
         chars, lens = toks
         if len(pos) == 0:
             return
@@ -175,11 +174,11 @@ class TokenBatch:
         self.chars[pos, : chars.shape[1]] = chars
         self.lens[pos] = lens
 
-    def join(self, counts: np.ndarray) -> List[str]:
+    def join(self, counts: np.ndarray) -> list[str]:
         return join_rows(self.chars, self.lens, counts)
 
 
-def join_rows(chars: np.ndarray, lens: np.ndarray, counts: np.ndarray) -> List[str]:
+def join_rows(chars: np.ndarray, lens: np.ndarray, counts: np.ndarray) -> list[str]:
     """One space-joined string per row; ``counts[r]`` tokens for row r, in order."""
     t, w = chars.shape
     if t and int(lens.max()) < w:  # there is a spare column: every token has a space after it
@@ -205,7 +204,7 @@ def join_rows(chars: np.ndarray, lens: np.ndarray, counts: np.ndarray) -> List[s
     return [flat[a : b - 1].decode("utf-8") if b > a else "" for a, b in zip(starts, ends)]
 
 
-def positions(offsets: np.ndarray, base: np.ndarray, stride: int = 1) -> Tuple[np.ndarray, np.ndarray]:
+def positions(offsets: np.ndarray, base: np.ndarray, stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """For list items grouped by ``offsets`` (len n+1, relative), the output position
     ``base[row] + stride * i`` of item i of each row, and each item's row."""
     lens = np.diff(offsets)

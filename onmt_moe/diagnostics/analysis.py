@@ -54,8 +54,9 @@ import dataclasses
 import math
 import time
 from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any
 
 import torch
 from torch import nn
@@ -73,7 +74,7 @@ __all__ = [
 # --------------------------------------------------------------------------- #
 # parameter counting
 # --------------------------------------------------------------------------- #
-def _get_top_k(module: nn.Module) -> Optional[int]:
+def _get_top_k(module: nn.Module) -> int | None:
     for holder in (
         module,
         getattr(module, "args", None),
@@ -90,7 +91,7 @@ def _get_top_k(module: nn.Module) -> Optional[int]:
     return None
 
 
-def _get_num_experts(module: nn.Module) -> Optional[int]:
+def _get_num_experts(module: nn.Module) -> int | None:
     for holder in (
         module,
         getattr(module, "args", None),
@@ -104,21 +105,21 @@ def _get_num_experts(module: nn.Module) -> Optional[int]:
     return None
 
 
-def find_moe_blocks(model: nn.Module) -> List[Dict[str, Any]]:
+def find_moe_blocks(model: nn.Module) -> list[dict[str, Any]]:
     """Detect MoE blocks (see module docstring).
 
     Returns dicts: ``name``, ``top_k``, ``num_experts``, ``experts_name`` (module
     path of the routed experts), ``expert_params`` (list of per-expert counts),
     ``param_ids`` (ids of routed-expert parameters), ``params`` (whole block).
     """
-    blocks: List[Dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = []
     claimed: set = set()
     for name, mod in model.named_modules():
         k = _get_top_k(mod)
         if k is None:
             continue
         n_exp = _get_num_experts(mod)
-        candidates: List[Tuple[str, nn.Module]] = []
+        candidates: list[tuple[str, nn.Module]] = []
         if getattr(mod, "experts", None) is not None:
             candidates.append(("experts", mod.experts))
         for child_name, child in mod.named_children():
@@ -177,7 +178,7 @@ def _mb(n: float, nbytes: int) -> float:
     return n * nbytes / 1e6
 
 
-def _routed_inactive(blocks: Sequence[Dict[str, Any]]) -> float:
+def _routed_inactive(blocks: Sequence[dict[str, Any]]) -> float:
     """Parameters of the routed experts a token does not use: per block, all experts less ``top_k`` ×
     the mean expert (exact for equal experts; the expectation under uniform routing for unequal widths)."""
     out = 0.0
@@ -187,7 +188,7 @@ def _routed_inactive(blocks: Sequence[Dict[str, Any]]) -> float:
     return out
 
 
-def parameter_counts(model: nn.Module) -> Dict[str, int]:
+def parameter_counts(model: nn.Module) -> dict[str, int]:
     """``{"params_total", "params_active"}``: all parameters (tied ones once) and those a token
     uses (everything but the routed experts, plus ``top_k`` × the mean routed expert per MoE block).
     The one active-parameter count: ``run.json`` (runner), ``parameter_table`` and ``param_count``."""
@@ -205,7 +206,7 @@ def parameter_table(model: nn.Module, depth: int = 3):
     import pandas as pd
 
     blocks = find_moe_blocks(model)
-    weight: Dict[int, float] = {}
+    weight: dict[int, float] = {}
     for b in blocks:
         w = min(1.0, b["top_k"] / b["num_experts"])
         for pid in b["param_ids"]:
@@ -231,7 +232,7 @@ def parameter_table(model: nn.Module, depth: int = 3):
         }
 
     rows = [row("total", "summary", [p for _, p in named])]
-    cats: Dict[str, list] = OrderedDict((c, []) for c in ("encoder", "decoder", "embeddings", "generator", "other"))
+    cats: dict[str, list] = OrderedDict((c, []) for c in ("encoder", "decoder", "embeddings", "generator", "other"))
     for n, p in named:
         cats[_category(n)].append(p)
     for c, ps in cats.items():
@@ -259,7 +260,7 @@ def parameter_table(model: nn.Module, depth: int = 3):
             )
         )
 
-    groups: Dict[str, list] = OrderedDict()
+    groups: dict[str, list] = OrderedDict()
     for n, p in named:
         groups.setdefault(_group(n, depth), []).append(p)
     for g, ps in groups.items():
@@ -267,7 +268,7 @@ def parameter_table(model: nn.Module, depth: int = 3):
     return pd.DataFrame(rows)
 
 
-def parameter_summary(model: nn.Module) -> Dict[str, float]:
+def parameter_summary(model: nn.Module) -> dict[str, float]:
     """``{category: params}`` for the summary rows (incl. ``active_per_token``)."""
     df = parameter_table(model, depth=1)
     s = df[df["kind"] == "summary"]
@@ -286,7 +287,7 @@ def _human(n) -> str:
     return f"{n:.0f}"
 
 
-def format_table(df, columns: Optional[Sequence[str]] = None, max_rows: int = 200) -> str:
+def format_table(df, columns: Sequence[str] | None = None, max_rows: int = 200) -> str:
     """Plain-text rendering of a parameter or profile table."""
     import pandas as pd
 
@@ -355,7 +356,7 @@ def _default_loss(output) -> torch.Tensor:
     raise ValueError("profile_modules: model output has no differentiable tensor; pass loss_fn")
 
 
-def _median(v: List[float]) -> float:
+def _median(v: list[float]) -> float:
     v = sorted(x for x in v if not math.isnan(x))
     if not v:
         return float("nan")
@@ -374,9 +375,9 @@ class _ModuleTimer:
         self.modules = [(n or "model", m) for n, m in model.named_modules()]
         self.names = {id(m): n for n, m in self.modules}
         self.own_params = {n: [id(p) for p in m.parameters()] for n, m in self.modules}
-        self.rec: Dict[str, Dict[str, Any]] = {}
-        self.starts: Dict[str, List[float]] = defaultdict(list)
-        self.param_time: Dict[int, float] = {}
+        self.rec: dict[str, dict[str, Any]] = {}
+        self.starts: dict[str, list[float]] = defaultdict(list)
+        self.param_time: dict[int, float] = {}
         self.handles = []
 
     def now(self) -> float:
@@ -428,7 +429,7 @@ class _ModuleTimer:
         if self.backward:
             for p in params:
                 if p.requires_grad:
-                    hook = lambda g, pid=id(p): (self.param_time.__setitem__(pid, self.now()), None)[1]  # noqa: E731
+                    hook = lambda g, pid=id(p): (self.param_time.__setitem__(pid, self.now()), None)[1]  # noqa: E731, B008 (binds this p)
                     self.handles.append(p.register_hook(hook))
 
     def remove(self) -> None:
@@ -446,7 +447,7 @@ class _ModuleTimer:
             results[n]["calls"].append(r["calls"])
 
 
-def _profile_table(modules, results, backward: bool, max_depth: Optional[int]):
+def _profile_table(modules, results, backward: bool, max_depth: int | None):
     import pandas as pd
 
     rows = []
@@ -481,10 +482,10 @@ def profile_modules(
     model: nn.Module,
     sample_inputs,
     backward: bool = True,
-    loss_fn: Optional[Callable[[Any], torch.Tensor]] = None,
+    loss_fn: Callable[[Any], torch.Tensor] | None = None,
     repeats: int = 3,
     warmup: int = 1,
-    max_depth: Optional[int] = None,
+    max_depth: int | None = None,
 ):
     """Per-module forward/backward wall-clock time on one sample batch.
 
@@ -515,7 +516,7 @@ def profile_modules(
     params = list(model.parameters())
     saved_grads = [p.grad for p in params]
     timer.install(params)
-    results: Dict[str, Dict[str, List[float]]] = defaultdict(lambda: {"fwd": [], "bwd": [], "calls": []})
+    results: dict[str, dict[str, list[float]]] = defaultdict(lambda: {"fwd": [], "bwd": [], "calls": []})
     try:
         for it in range(warmup + max(1, repeats)):
             timer.reset()
@@ -565,7 +566,7 @@ def _load(path: Path, trust: bool = False):
         raise ModelLoadError(str(exc)) from None
 
 
-def load_onmt_model(path, warn: Optional[Callable[[str], None]] = None, trust: bool = False):
+def load_onmt_model(path, warn: Callable[[str], None] | None = None, trust: bool = False):
     """Load an OpenNMT-py 3.5 checkpoint and rebuild its model on CPU (fp32, eval mode).
 
     Returns ``(model, vocabs, model_opt, checkpoint_without_weights)``.  Raises

@@ -56,9 +56,10 @@ import argparse
 import dataclasses
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -109,7 +110,7 @@ class Thresholds:
     aux_ratio_max: float = 0.5
 
     @classmethod
-    def from_kwargs(cls, **kwargs) -> "Thresholds":
+    def from_kwargs(cls, **kwargs) -> Thresholds:
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(kwargs) - names)
         if unknown:
@@ -137,7 +138,7 @@ def _finding(severity, kind, message, step_range=None, layer=None, expert=None, 
     }
 
 
-def _runs(mask: np.ndarray) -> List[Tuple[int, int]]:
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """Index ranges [i, j] (inclusive) of consecutive True values."""
     mask = np.asarray(mask, dtype=bool)
     out, start = [], None
@@ -294,7 +295,7 @@ def _check_throughput(df, th: Thresholds, findings):
     # not themselves flagged, so a lasting drop does not become the new normal
     med = np.full(len(tok), np.nan)
     drop = np.zeros(len(tok), dtype=bool)
-    base: List[float] = []
+    base: list[float] = []
     for i, v in enumerate(tok):
         if len(base) >= th.window:
             med[i] = float(np.median(base[-th.throughput_median_window :]))
@@ -470,10 +471,10 @@ def _check_moe(df, th: Thresholds, findings):
                         th,
                         "error",
                         "expert_collapse",
-                        lambda w, e=expert, L=layer: (
+                        lambda w, e=expert, L=layer, lim=limit, n=n_exp: (
                             f"layer {int(L)} expert {int(e)} is starved: load_frac "
-                            f"{_fmt(float(np.nanmax(w)))} max (< {_fmt(limit)} = "
-                            f"{th.collapse_load_ratio:g}/{n_exp} experts)"
+                            f"{_fmt(float(np.nanmax(w)))} max (< {_fmt(lim)} = "
+                            f"{th.collapse_load_ratio:g}/{n} experts)"
                         ),
                         layer=layer,
                         expert=expert,
@@ -598,7 +599,7 @@ def _check_grads(df, th: Thresholds, findings):
 # --------------------------------------------------------------------------- #
 # public API
 # --------------------------------------------------------------------------- #
-def analyze_run(run_dir, **thresholds) -> Dict[str, Any]:
+def analyze_run(run_dir, **thresholds) -> dict[str, Any]:
     """Analyse ``run_dir`` and return the report dict (nothing is written).
 
     Keyword arguments override fields of :class:`Thresholds`.  Raises
@@ -608,13 +609,13 @@ def analyze_run(run_dir, **thresholds) -> Dict[str, Any]:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunDataError(f"{run_dir}: run folder not found")
-    report: Dict[str, Any] = {
+    report: dict[str, Any] = {
         "run_dir": str(run_dir),
         "thresholds": dataclasses.asdict(th),
         "files": {},
         "findings": [],
     }
-    findings: List[dict] = []
+    findings: list[dict] = []
     data = {name: _load(run_dir, name, report, findings) for name in FILES}
 
     for name, st in report["files"].items():
@@ -682,7 +683,7 @@ def analyze_run(run_dir, **thresholds) -> Dict[str, Any]:
     return report
 
 
-def format_report(report: Dict[str, Any]) -> str:
+def format_report(report: dict[str, Any]) -> str:
     """Human-readable text for a report from :func:`analyze_run`."""
     lines = [f"Anomaly report: {report['run_dir']}"]
     c = report["counts"]
@@ -708,7 +709,7 @@ def format_report(report: Dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(report: Dict[str, Any], run_dir=None, json_path=None) -> List[Path]:
+def write_report(report: dict[str, Any], run_dir=None, json_path=None) -> list[Path]:
     """Write ``anomaly_report.txt``/``.json`` into the run folder (atomically)
     and, if given, the JSON also to ``json_path``.  Returns written paths."""
     run_dir = Path(run_dir if run_dir is not None else report["run_dir"])
@@ -721,7 +722,7 @@ def write_report(report: Dict[str, Any], run_dir=None, json_path=None) -> List[P
     return out
 
 
-def should_fail(report: Dict[str, Any], fail_on: str) -> bool:
+def should_fail(report: dict[str, Any], fail_on: str) -> bool:
     """True when ``report`` has a finding at ``fail_on`` severity or worse."""
     if fail_on == "none":
         return False
@@ -754,7 +755,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_arg_parser().parse_args(argv)
     th = {f.name: getattr(args, f.name) for f in fields(Thresholds)}
     try:

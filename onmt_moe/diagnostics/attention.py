@@ -11,7 +11,7 @@ above 1 means the decoder reads that modality more than its length alone would g
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -19,9 +19,9 @@ from onmt_moe.modality.tags import split_segments
 from onmt_moe.modality.vocab import OTHER
 
 
-def segment_labels(tokens: Sequence[str]) -> List[str]:
+def segment_labels(tokens: Sequence[str]) -> list[str]:
     """The segment name of every source token, its open/close tags included (``OTHER`` outside)."""
-    out: List[str] = []
+    out: list[str] = []
     for name, inner in split_segments(list(tokens)):
         out += [OTHER] * len(inner) if name is None else [name] * (len(inner) + 2)
     return out
@@ -41,7 +41,7 @@ class _ContextAttention:
     it returns when the decoder is called with ``return_attn=True`` (OpenNMT's TransformerDecoder)."""
 
     def __init__(self, decoder):
-        self.weights: List[torch.Tensor] = []
+        self.weights: list[torch.Tensor] = []
         self.handles = [layer.context_attn.register_forward_hook(self._keep) for layer in decoder.transformer_layers]
 
     def _keep(self, module, inputs, output):
@@ -53,7 +53,7 @@ class _ContextAttention:
 
 
 @torch.no_grad()
-def _batch_shares(model, vocabs, sources, labels, targets, names: List[str]) -> tuple:
+def _batch_shares(model, vocabs, sources, labels, targets, names: list[str]) -> tuple:
     """Per-layer attention mass per segment summed over real target tokens, and that token count."""
     src, tgt = _ids(vocabs["src"], sources), _ids(vocabs["tgt"], [["<s>", *t, "</s>"] for t in targets])
     src_len = torch.tensor([len(s) for s in sources])
@@ -78,7 +78,7 @@ def _batch_shares(model, vocabs, sources, labels, targets, names: List[str]) -> 
 
 def cross_attention_share(
     model, vocabs, sources: Sequence[Sequence[str]], targets: Sequence[Sequence[str]], batch_size: int = 32
-) -> Dict:
+) -> dict:
     """``{"segments", "attention", "attention_by_layer", "tokens", "molecules"}``: the mean share of
     cross-attention per segment (all layers, and layer by layer) and the mean share of source tokens."""
     labels = [segment_labels(s) for s in sources]  # once per source: for the batches and the token shares

@@ -27,8 +27,8 @@ from __future__ import annotations
 import io
 import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -61,7 +61,7 @@ def _save(fig, path: Path) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def read_logs(run_dir, warnings: Optional[list] = None) -> Dict[str, object]:
+def read_logs(run_dir, warnings: list | None = None) -> dict[str, object]:
     """Read a run folder's CSV logs (``runfolder.layout.STEP_LOGS``) into numeric DataFrames, keyed by
     file name (missing files are left out; unreadable ones are reported in ``warnings`` and left out)."""
     import pandas as pd
@@ -91,7 +91,7 @@ def read_logs(run_dir, warnings: Optional[list] = None) -> Dict[str, object]:
     return data
 
 
-def _labels(run_dirs: Sequence[Path]) -> List[str]:
+def _labels(run_dirs: Sequence[Path]) -> list[str]:
     names = [p.resolve().name or str(p) for p in run_dirs]
     if len(set(names)) < len(names):
         names = [f"{p.resolve().parent.name}/{p.resolve().name}" for p in run_dirs]
@@ -137,7 +137,7 @@ def _plot_loss(runs, labels, colors, path):
                 if _has(df, col_name):
                     ax.plot(df["step"], df[col_name], color=col, label=f"{lab} ({kind})", **style)
     # mark logged steps whose training loss is NaN/Inf
-    for r, col in zip(runs, colors):
+    for r in runs:
         tr = r.get(TRAIN_STEPS)
         if tr is not None and "xent" in tr.columns:
             bad = tr.loc[~np.isfinite(tr["xent"].to_numpy(dtype=float)), "step"]
@@ -438,7 +438,7 @@ def _plot_grads(gn, label, path):
 # --------------------------------------------------------------------------- #
 # public API
 # --------------------------------------------------------------------------- #
-def plot_runs(run_dirs, out_dir=None, window: int = 5, warnings: Optional[list] = None) -> List[Path]:
+def plot_runs(run_dirs, out_dir=None, window: int = 5, warnings: list | None = None) -> list[Path]:
     """Plot one or more run folders; returns the written PNG paths.
 
     Args:
@@ -464,7 +464,7 @@ def plot_runs(run_dirs, out_dir=None, window: int = 5, warnings: Optional[list] 
     out_dir = Path(out_dir) if out_dir is not None else run_dirs[0] / "plots"
     labels = _labels(run_dirs)
     colors = _colors(len(runs))
-    written: List[Optional[Path]] = [
+    written: list[Path | None] = [
         _plot_loss(runs, labels, colors, out_dir / "loss.png"),
         _plot_simple(runs, labels, colors, out_dir / "lr.png", TRAIN_STEPS, ["lr"], "Learning rate", "learning rate"),
         _plot_simple(

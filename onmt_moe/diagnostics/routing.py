@@ -18,7 +18,6 @@ Pure pandas/numpy: no torch, no OpenNMT (the paper table reads finished run fold
 from __future__ import annotations
 
 import os
-from typing import Dict, Optional
 
 import numpy as np
 
@@ -31,7 +30,7 @@ def _entropy_bits(p: np.ndarray) -> float:
     return float(-(p * np.log2(p)).sum())
 
 
-def modality_expert_information(moe, window: int = 5) -> Dict[int, dict]:
+def modality_expert_information(moe, window: int = 5) -> dict[int, dict]:
     """Per layer ``{mi_bits, h_modality_bits, mi_frac, tokens}`` over the last ``window`` logged steps.
 
     ``moe`` is the ``moe_steps.csv`` DataFrame (long format: step, layer, expert, modality, load, ...);
@@ -63,7 +62,7 @@ def modality_expert_information(moe, window: int = 5) -> Dict[int, dict]:
     return out
 
 
-def run_routing_mi(run_dir: str, window: int = 5) -> Optional[float]:
+def run_routing_mi(run_dir: str, window: int = 5) -> float | None:
     """Mean ``mi_frac`` over the MoE layers of a run folder, or None (dense run, or no per-modality rows)."""
     path = os.path.join(run_dir, MOE_STEPS)
     if not os.path.exists(path):

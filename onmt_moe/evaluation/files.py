@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import List, Mapping, Optional, Sequence, Tuple
 
 
 class ScoringError(ValueError):
     """Bad input for a scorer; the message is one line naming file and line."""
 
 
-def read_lines(path) -> List[str]:
+def read_lines(path) -> list[str]:
     """The lines of a UTF-8 text file, without their line ends."""
     p = Path(path)
     if not p.is_file():
@@ -28,7 +28,7 @@ def read_lines(path) -> List[str]:
         raise ScoringError(f"{p}: {exc.strerror}") from None
 
 
-def read_targets_and_nbest(pred_path, tgt_path, n_best: int) -> Tuple[List[str], List[List[str]]]:
+def read_targets_and_nbest(pred_path, tgt_path, n_best: int) -> tuple[list[str], list[list[str]]]:
     """``(target lines, [the n_best prediction lines of each target])``; the prediction file must hold
     exactly ``n_best`` lines per target."""
     if n_best < 1:
@@ -47,7 +47,7 @@ def write_result(
     out_json=None,
     rows: Sequence[Mapping] = (),
     ranks_csv=None,
-    columns: Optional[Sequence[str]] = None,
+    columns: Sequence[str] | None = None,
 ) -> None:
     """The result as indented JSON and the rows as CSV (``columns`` default: the first row's keys; a
     missing or None value is written empty), each only where a path is given."""

@@ -11,8 +11,8 @@ the registry.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Tuple
 
 from onmt_moe.evaluation.files import ScoringError
 
@@ -25,10 +25,10 @@ class Scorer:
     kind: str
     score: Callable[..., dict]
     report: Callable[[dict], str]
-    target_format: Optional[str] = None  # kind "spectrum": the target lines it reads
+    target_format: str | None = None  # kind "spectrum": the target lines it reads
 
 
-_SCORERS: Dict[Tuple[str, Optional[str]], Scorer] = {}
+_SCORERS: dict[tuple[str, str | None], Scorer] = {}
 _loaded = False
 
 
@@ -50,7 +50,7 @@ def kinds():
     return sorted({k for k, _ in _SCORERS})
 
 
-def get(kind: str, target_format: Optional[str] = None) -> Scorer:
+def get(kind: str, target_format: str | None = None) -> Scorer:
     _load_providers()
     scorer = _SCORERS.get((kind, target_format))
     if scorer is None:

@@ -61,7 +61,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 from onmt_moe.evaluation import registry
 from onmt_moe.evaluation.files import ScoringError, read_lines, write_result
@@ -82,8 +82,8 @@ SECTION_HEADERS = frozenset(["1HNMR", "13CNMR", "IR", "E0Pos", "E1Pos", "E2Pos",
 
 # --------------------------------------------------------------------------- I/O
 def read_nbest(
-    pred_path, n_best: int, n_sources: Optional[int] = None
-) -> Tuple[List[List[str]], List[List[Optional[float]]], bool]:
+    pred_path, n_best: int, n_sources: int | None = None
+) -> tuple[list[list[str]], list[list[float | None]], bool]:
     """Read an n-best file into per-source candidate lists (spaces removed).
 
     Returns ``(candidates, scores, has_scores)``; ``scores`` entries are None when
@@ -98,8 +98,8 @@ def read_nbest(
         )
     if len(lines) % n_best:
         raise ScoringError(f"{pred_path}: {len(lines)} lines is not a multiple of n_best {n_best}")
-    cands: List[List[str]] = []
-    scores: List[List[Optional[float]]] = []
+    cands: list[list[str]] = []
+    scores: list[list[float | None]] = []
     has_scores = False
     for i, line in enumerate(lines):
         if i % n_best == 0:
@@ -142,19 +142,19 @@ class Canonicaliser:
 
     def __init__(self, ignore_stereo: bool = False):
         self.ignore_stereo = ignore_stereo
-        self._cache: Dict[str, Tuple[Optional[str], Optional[str]]] = {}
+        self._cache: dict[str, tuple[str | None, str | None]] = {}
 
-    def __call__(self, smi: str) -> Optional[str]:
+    def __call__(self, smi: str) -> str | None:
         return self.lookup(smi)[0]
 
-    def formula(self, smi: str) -> Optional[str]:
+    def formula(self, smi: str) -> str | None:
         return self.lookup(smi)[1]
 
-    def lookup(self, smi: str) -> Tuple[Optional[str], Optional[str]]:
+    def lookup(self, smi: str) -> tuple[str | None, str | None]:
         hit = self._cache.get(smi)
         if hit is not None:
             return hit
-        res: Tuple[Optional[str], Optional[str]] = (None, None)
+        res: tuple[str | None, str | None] = (None, None)
         if smi:
             Chem, desc = _rdkit()
             try:
@@ -174,7 +174,7 @@ class Canonicaliser:
 _FORMULA_RE = re.compile(r"([A-Z][a-z]?)(\d*)|([+-])(\d*)")
 
 
-def parse_formula(text: str) -> Optional[Counter]:
+def parse_formula(text: str) -> Counter | None:
     """``'C11H15FN2O2'`` -> Counter of element counts (charge under key ``'charge'``).
 
     Returns None for an empty string or one that is not a formula.
@@ -198,7 +198,7 @@ def parse_formula(text: str) -> Optional[Counter]:
     return out if out else None
 
 
-def formula_from_source(line: str) -> Optional[Counter]:
+def formula_from_source(line: str) -> Counter | None:
     """The molecular formula a source line carries, or None.
 
     Tagged lines: the inner tokens of ``<FORMULA> ... </FORMULA>``. Benchmark lines:
@@ -225,24 +225,24 @@ def formula_from_source(line: str) -> Optional[Counter]:
 
 
 # --------------------------------------------------------------------- ranking
-def apply_view(canon: Sequence[Optional[str]], view: str) -> List[Optional[str]]:
+def apply_view(canon: Sequence[str | None], view: str) -> list[str | None]:
     """Candidate list (canonical forms, None = invalid) as seen by ``view``."""
     if view not in VIEWS:
         raise ScoringError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
     return [canon[j] for j in _view_indices(canon, view)]
 
 
-def first_rank(cands: Sequence[Optional[str]], target: str) -> int:
+def first_rank(cands: Sequence[str | None], target: str) -> int:
     for i, c in enumerate(cands):
         if c is not None and c == target:
             return i
     return -1
 
 
-def _topk(ranks: Sequence[int], n_best: int) -> Tuple[Dict[str, Optional[float]], Dict[str, int]]:
+def _topk(ranks: Sequence[int], n_best: int) -> tuple[dict[str, float | None], dict[str, int]]:
     n = len(ranks)
-    acc: Dict[str, Optional[float]] = {}
-    cnt: Dict[str, int] = {}
+    acc: dict[str, float | None] = {}
+    cnt: dict[str, int] = {}
     for k in range(1, n_best + 1):
         c = sum(1 for r in ranks if 0 <= r < k)
         cnt[str(k)] = c
@@ -315,7 +315,7 @@ def score_smiles_files(
     targets_raw = ["".join(t.split()) for t in read_lines(tgt_path)]
     n = len(targets_raw)
     cands_raw, scores, has_scores = read_nbest(pred_path, n_best, n_sources=n)
-    formulas: Optional[List[Optional[Counter]]] = None
+    formulas: list[Counter | None] | None = None
     if src_path is not None:
         src_lines = read_lines(src_path)
         if len(src_lines) != n:
@@ -323,9 +323,9 @@ def score_smiles_files(
         formulas = [formula_from_source(s) for s in src_lines]
 
     canon = Canonicaliser(ignore_stereo=ignore_stereo)
-    ranks: List[int] = []  # only rows with valid targets
-    ranks_f: List[int] = []
-    invalid_lines: List[int] = []
+    ranks: list[int] = []  # only rows with valid targets
+    ranks_f: list[int] = []
+    invalid_lines: list[int] = []
     n_cand = n_invalid = n_invalid_top1 = n_dup = 0
     rows = []
     for i in range(n):
@@ -406,7 +406,7 @@ def score_smiles_files(
     return result
 
 
-def spectrum_target_format(tgt_path, probe: int = 20) -> Optional[str]:
+def spectrum_target_format(tgt_path, probe: int = 20) -> str | None:
     """Which spectrum scorer the target lines call for, from their first non-empty lines:
     ``'glycan_tokens'`` (PMZ_/MZ_/INT_ tokens), ``'benchmark_sections'`` (1HNMR/13CNMR/IR/E0Pos…
     sections, benchmark or tagged format), or None (not spectra)."""
@@ -420,9 +420,9 @@ def spectrum_target_format(tgt_path, probe: int = 20) -> Optional[str]:
     return None
 
 
-def _view_indices(canon: Sequence[Optional[str]], view: str) -> List[int]:
+def _view_indices(canon: Sequence[str | None], view: str) -> list[int]:
     """Indices into the decoded list that survive ``view`` (keeps scores aligned)."""
-    out: List[int] = []
+    out: list[int] = []
     seen = set()
     for j, c in enumerate(canon):
         if c is None:

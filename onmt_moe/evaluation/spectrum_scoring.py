@@ -26,7 +26,7 @@ metric. This module does not import torch.
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -56,7 +56,7 @@ def is_section_line(line: str) -> bool:
     return any(t in HEADERS for t in line.split("\t")[0].split())
 
 
-def _floats(tokens: Sequence[str]) -> List[float]:
+def _floats(tokens: Sequence[str]) -> list[float]:
     out = []
     for t in tokens:
         try:
@@ -68,7 +68,7 @@ def _floats(tokens: Sequence[str]) -> List[float]:
     return out
 
 
-def _hnmr_shifts(tokens: Sequence[str]) -> List[float]:
+def _hnmr_shifts(tokens: Sequence[str]) -> list[float]:
     """Centre of each ``rmax rmin category nH [J …]`` peak (peaks are separated by ``|``)."""
     shifts, peak = [], []
     for t in list(tokens) + ["|"]:
@@ -82,10 +82,10 @@ def _hnmr_shifts(tokens: Sequence[str]) -> List[float]:
     return shifts
 
 
-def read_sections(line: str) -> Dict[str, object]:
+def read_sections(line: str) -> dict[str, object]:
     """{header: parsed values}: IR -> list of floats, MS/MS -> list of (m/z, intensity), NMR -> shifts."""
-    raw: Dict[str, List[str]] = {}
-    current: Optional[str] = None
+    raw: dict[str, list[str]] = {}
+    current: str | None = None
     for t in line.split("\t")[0].split():
         if t.startswith("<") and t.endswith(">"):
             continue  # tagged format: segment tags and <MISSING>
@@ -94,7 +94,7 @@ def read_sections(line: str) -> Dict[str, object]:
             raw.setdefault(t, [])
         elif current is not None:
             raw[current].append(t)
-    out: Dict[str, object] = {}
+    out: dict[str, object] = {}
     for head, toks in raw.items():
         if head == "IR":
             out[head] = _floats(toks)
@@ -108,7 +108,7 @@ def read_sections(line: str) -> Dict[str, object]:
     return out
 
 
-def _assign(cost: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def _assign(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     from scipy.optimize import linear_sum_assignment
 
     if cost.size == 0:
@@ -116,7 +116,7 @@ def _assign(cost: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return linear_sum_assignment(cost)
 
 
-def compare_ir(pred: Sequence[float], tgt: Sequence[float]) -> Dict[str, float]:
+def compare_ir(pred: Sequence[float], tgt: Sequence[float]) -> dict[str, float]:
     t = np.asarray(tgt, float)
     p = np.zeros_like(t)
     n = min(len(pred), len(t))
@@ -129,7 +129,7 @@ def compare_ir(pred: Sequence[float], tgt: Sequence[float]) -> Dict[str, float]:
     }
 
 
-def match_peaks(pred: Sequence[Tuple[float, float]], tgt: Sequence[Tuple[float, float]], mz_tol: float):
+def match_peaks(pred: Sequence[tuple[float, float]], tgt: Sequence[tuple[float, float]], mz_tol: float):
     """One-to-one matches within ``mz_tol`` with the largest summed intensity product (the rule of
     matchms' CosineHungarian; matchms itself is not a base requirement). Returns the matched products."""
     if not pred or not tgt:
@@ -143,7 +143,7 @@ def match_peaks(pred: Sequence[Tuple[float, float]], tgt: Sequence[Tuple[float, 
     return [float(prod[r, c]) for r, c in zip(rows, cols) if close[r, c]]
 
 
-def compare_msms(pred: Dict[str, object], tgt: Dict[str, object], mz_tol: float) -> Dict[str, float]:
+def compare_msms(pred: dict[str, object], tgt: dict[str, object], mz_tol: float) -> dict[str, float]:
     matched, n_pred, n_tgt, dot, sq_p, sq_t = 0, 0, 0, 0.0, 0.0, 0.0
     for head in MSMS_HEADERS:
         p, t = pred.get(head) or [], tgt.get(head) or []
@@ -163,7 +163,7 @@ def compare_msms(pred: Dict[str, object], tgt: Dict[str, object], mz_tol: float)
     }
 
 
-def compare_shifts(pred: Sequence[float], tgt: Sequence[float], prefix: str) -> Dict[str, float]:
+def compare_shifts(pred: Sequence[float], tgt: Sequence[float], prefix: str) -> dict[str, float]:
     out = {f"{prefix}_count_error": float(abs(len(pred) - len(tgt)))}
     if pred and tgt:
         cost = np.abs(np.asarray(pred, float)[:, None] - np.asarray(tgt, float)[None, :])
@@ -172,9 +172,9 @@ def compare_shifts(pred: Sequence[float], tgt: Sequence[float], prefix: str) -> 
     return out
 
 
-def compare(pred: Dict[str, object], tgt: Dict[str, object], mz_tol: float = 0.1) -> Tuple[Dict[str, float], List[str]]:
+def compare(pred: dict[str, object], tgt: dict[str, object], mz_tol: float = 0.1) -> tuple[dict[str, float], list[str]]:
     """Metrics of one candidate against one target, and the target sections the candidate lacks."""
-    m: Dict[str, float] = {}
+    m: dict[str, float] = {}
     missing = [h for h in tgt if h not in pred]
     if "IR" in tgt:
         m.update(compare_ir(pred.get("IR") or [], tgt["IR"]) if "IR" in pred else {"ir_cosine": 0.0})
@@ -186,21 +186,21 @@ def compare(pred: Dict[str, object], tgt: Dict[str, object], mz_tol: float = 0.1
     return m, missing
 
 
-def _best(values: List[float], larger_is_better: bool) -> float:
+def _best(values: list[float], larger_is_better: bool) -> float:
     return max(values) if larger_is_better else min(values)
 
 
-def _mean(d: Dict[str, List[float]]) -> Dict[str, Optional[float]]:
+def _mean(d: dict[str, list[float]]) -> dict[str, float | None]:
     return {k: (sum(v) / len(v) if v else None) for k, v in d.items()}
 
 
 def score_section_spectra(pred_path, tgt_path, n_best: int, out_json=None, ranks_csv=None, mz_tol: float = 0.1) -> dict:
     """Score an n-best file of predicted spectra lines; see the module docstring."""
     tgts, nbest = read_targets_and_nbest(pred_path, tgt_path, n_best)
-    top1: Dict[str, List[float]] = {k: [] for k in METRICS}
-    best: Dict[str, List[float]] = {k: [] for k in METRICS}
-    sections: Dict[str, int] = {}
-    missing: Dict[str, int] = {}
+    top1: dict[str, list[float]] = {k: [] for k in METRICS}
+    best: dict[str, list[float]] = {k: [] for k in METRICS}
+    sections: dict[str, int] = {}
+    missing: dict[str, int] = {}
     rows = []
     for i, tl in enumerate(tgts):
         tgt = read_sections(tl)

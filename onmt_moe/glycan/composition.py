@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import itertools
 from functools import lru_cache
-from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
 H2O = 18.010565
-RESIDUES: Dict[str, float] = {  # monoisotopic residue (dehydrated) masses
+RESIDUES: dict[str, float] = {  # monoisotopic residue (dehydrated) masses
     "Hex": 162.052824,
     "HexNAc": 203.079373,
     "dHex": 146.057909,
@@ -34,7 +33,7 @@ RESIDUES: Dict[str, float] = {  # monoisotopic residue (dehydrated) masses
     "HexN": 161.068808,
     "Kdn": 250.068868,
 }
-MODIFICATIONS: Dict[str, float] = {"S": 79.956815, "P": 79.966331, "Me": 14.01565, "Ac": 42.010565}
+MODIFICATIONS: dict[str, float] = {"S": 79.956815, "P": 79.966331, "Me": 14.01565, "Ac": 42.010565}
 COMMON = ("Hex", "HexNAc", "dHex", "Neu5Ac")  # everything else costs one point in the ranking
 ORDER = tuple(RESIDUES) + tuple(MODIFICATIONS)
 
@@ -64,8 +63,8 @@ class CompositionIndex:
         self.max_residues, self.max_mods = max_residues, max_mods
 
     def candidates(
-        self, neutral_mass: float, tol: float, limit: Optional[int] = None
-    ) -> List[Tuple[Dict[str, int], float]]:
+        self, neutral_mass: float, tol: float, limit: int | None = None
+    ) -> list[tuple[dict[str, int], float]]:
         """[(composition, mass error)] within ``tol`` Da, best first (see module doc); the first
         ``limit`` only when given (the ranking is vectorised, so a wide ion-trap window is cheap)."""
         want = neutral_mass - self.mod_masses
@@ -95,12 +94,12 @@ def index(max_residues: int = 12, max_mods: int = 3) -> CompositionIndex:
 
 def composition_tokens(
     neutral_mass: float, tol: float = 0.01, max_candidates: int = 2, max_residues: int = 12, max_mods: int = 3
-) -> List[str]:
+) -> list[str]:
     """``CMP_<name>_<n>`` tokens of the best ``max_candidates`` compositions, ``CMP_OR`` between."""
     cands = index(max_residues, max_mods).candidates(neutral_mass, tol, limit=max_candidates)
     if not cands:
         return ["CMP_NONE"]
-    toks: List[str] = []
+    toks: list[str] = []
     for i, (comp, _) in enumerate(cands):
         if i:
             toks.append("CMP_OR")

@@ -24,8 +24,8 @@ import re
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
 
 SCHEMA_DOC = {
     "wurcs": "string: glypy WURCS 2.0 of the glycowork-canonical IUPAC (the target)",
@@ -85,7 +85,7 @@ class SpectraPlan:
         return self.per_structure == 1 and self.split_mode == "structure"
 
 
-def spectrum_splits(wurcs: str, plan: SpectraPlan) -> List[str]:
+def spectrum_splits(wurcs: str, plan: SpectraPlan) -> list[str]:
     """The split of each spectrum simulated for one structure, in noise-seed order."""
     split = split_of(wurcs, plan.split_seed)
     if plan.split_mode == "structure":
@@ -98,7 +98,7 @@ def _one_line(e: BaseException) -> str:
     return msg[:200]
 
 
-def iupac_to_wurcs(iupac: str) -> Tuple[str, str, object]:
+def iupac_to_wurcs(iupac: str) -> tuple[str, str, object]:
     """Convert + strictly verify.  Returns (wurcs, via, glypy glycan); raises ConversionError."""
     from glycowork.motif.graph import compare_glycans
     from glycowork.motif.processing import canonicalize_iupac, glycan_to_glycoct
@@ -120,23 +120,23 @@ def iupac_to_wurcs(iupac: str) -> Tuple[str, str, object]:
             w = wurcs.dumps(giupac.loads(iupac, dialect="simple"))
             via = "iupac_simple"
         except Exception as e2:  # noqa: BLE001
-            raise ConversionError("conversion_failed", f"{_one_line(first_err)} | {_one_line(e2)}")
+            raise ConversionError("conversion_failed", f"{_one_line(first_err)} | {_one_line(e2)}") from None
     try:
         back = canonicalize_iupac(w)
     except Exception as e:  # noqa: BLE001
-        raise ConversionError("roundtrip_canonicalize_error", _one_line(e))
+        raise ConversionError("roundtrip_canonicalize_error", _one_line(e)) from None
     if Counter(_TOK_RE.findall(back)) != Counter(_TOK_RE.findall(iupac)):
         raise ConversionError("roundtrip_token_mismatch", f"back={back[:120]}")
     try:
         same = compare_glycans(back, iupac)
     except Exception as e:  # noqa: BLE001
-        raise ConversionError("roundtrip_compare_error", _one_line(e))
+        raise ConversionError("roundtrip_compare_error", _one_line(e)) from None
     if not same:
         raise ConversionError("roundtrip_graph_mismatch", f"back={back[:120]}")
     try:
         g = wurcs.loads(w)
     except Exception as e:  # noqa: BLE001
-        raise ConversionError("wurcs_reparse_error", _one_line(e))
+        raise ConversionError("wurcs_reparse_error", _one_line(e)) from None
     return w, via, g
 
 
@@ -146,7 +146,7 @@ class ConversionError(Exception):
         self.reason, self.detail = reason, detail
 
 
-def process_row(item) -> Dict:
+def process_row(item) -> dict:
     """Worker: one df_glycan row -> record dict (its spectra under ``"spectra"``: one
     ``(split, noise_seed, fields)`` per :func:`spectrum_splits` entry) or {'reject': reason, 'detail': ...}."""
     import warnings
@@ -192,7 +192,7 @@ def process_row(item) -> Dict:
     return out
 
 
-def _simulate_plan(g, wurcs: str, sim_kw: Dict, plan: SpectraPlan) -> List[Tuple[str, int, Dict]]:
+def _simulate_plan(g, wurcs: str, sim_kw: dict, plan: SpectraPlan) -> list[tuple[str, int, dict]]:
     from .fragments import SimParams, simulate_spectrum
 
     out = []
@@ -204,7 +204,7 @@ def _simulate_plan(g, wurcs: str, sim_kw: Dict, plan: SpectraPlan) -> List[Tuple
     return out
 
 
-def _expand(res: Dict) -> List[Dict]:
+def _expand(res: dict) -> list[dict]:
     """One dataset row per simulated spectrum of a process_row record (convert-only: the record)."""
     spectra = res.pop("spectra", None)
     if spectra is None:
@@ -212,7 +212,7 @@ def _expand(res: Dict) -> List[Dict]:
     return [{**res, **fields, "split": split, "noise_seed": seed} for split, seed, fields in spectra]
 
 
-def _composition_size(comp) -> Optional[int]:
+def _composition_size(comp) -> int | None:
     if isinstance(comp, dict) and comp:
         try:
             return int(sum(comp.values()))
@@ -251,7 +251,7 @@ def _candidates(
     seed: int,
     max_residues: int,
     convert_only: bool,
-    rejects: List[Tuple],
+    rejects: list[tuple],
     sim=None,
     glycan_types=(),
     plan: SpectraPlan = SpectraPlan(),
@@ -281,7 +281,7 @@ def _candidates(
     return items
 
 
-def _convert(items, workers: int, limit: int, split_seed: int, rejects: List[Tuple], log) -> Tuple[list, int, int]:
+def _convert(items, workers: int, limit: int, split_seed: int, rejects: list[tuple], log) -> tuple[list, int, int]:
     """Run process_row over ``items`` (a fork pool when ``workers`` > 1); keep the first of each WURCS
     (``limit`` counts structures, not spectra). Returns ``(records, attempted, tokenizer-checked)``."""
     t1 = time.time()
@@ -317,7 +317,7 @@ def _convert(items, workers: int, limit: int, split_seed: int, rejects: List[Tup
     return records, n_attempted, n_tok_checked
 
 
-def _record_stats(records: list, convert_only: bool) -> Dict:
+def _record_stats(records: list, convert_only: bool) -> dict:
     """Split sizes, residue / WURCS-length / peak-count spread of the kept records."""
     import numpy as np
 
@@ -338,7 +338,7 @@ def _record_stats(records: list, convert_only: bool) -> Dict:
     return out
 
 
-def _write_outputs(out_dir: str, records: list, rejects: List[Tuple], convert_only: bool, extra_fields=()) -> None:
+def _write_outputs(out_dir: str, records: list, rejects: list[tuple], convert_only: bool, extra_fields=()) -> None:
     """rejects.tsv, and glycan.parquet (or wurcs.tsv with ``convert_only``)."""
     with open(os.path.join(out_dir, "rejects.tsv"), "w") as fh:
         fh.write("source_row\tglytoucan_id\tiupac\treason\tdetail\n")
@@ -366,11 +366,11 @@ def build(
     convert_only: bool = False,
     df=None,
     log=print,
-    sim: Optional[Dict] = None,
+    sim: dict | None = None,
     glycan_types: Sequence[str] = (),
     spectra_per_structure: int = 1,
     split_mode: str = "structure",
-) -> Dict:
+) -> dict:
     """``sim``: SimParams fields beyond the seed (the real-spectrum knobs ``reducing_end``, ``mz_sigma``,
     ``sharpen``); ``glycan_types``: only df_glycan rows of these types (e.g. ``("N", "O")``);
     ``spectra_per_structure`` / ``split_mode``: the :class:`SpectraPlan` (defaults: one spectrum,
@@ -381,7 +381,7 @@ def build(
     df = load_df_glycan() if df is None else df
     t_load = time.time() - t0
     os.makedirs(out_dir, exist_ok=True)
-    rejects: List[Tuple] = []
+    rejects: list[tuple] = []
     items = _candidates(df, limit, seed, max_residues, convert_only, rejects, sim, glycan_types, plan)
     log(f"[glycan] {len(df)} df_glycan rows, {len(items)} candidates after pre-filter ({time.time() - t0:.1f}s)")
     t1 = time.time()
@@ -429,8 +429,8 @@ def resimulate(
     limit: int = 1000,
     seed: int = 99,
     log=print,
-    sim: Optional[Dict] = None,
-) -> Dict:
+    sim: dict | None = None,
+) -> dict:
     """New spectra (another noise seed) of structures already in the dataset, as a test set of
     *seen structures, new spectra* — the setting of classifiers such as CandyCrunch, where test
     spectra come from glycans seen in training.  Rows keep everything but ``peaks`` (and the
@@ -496,7 +496,7 @@ def resimulate(
     return summary
 
 
-def dataset_simulator(path: str) -> Dict:
+def dataset_simulator(path: str) -> dict:
     """The real-spectrum simulator knobs a dataset was built with (``summary.json`` next to its
     parquet; ``{}`` = the default simulator, also for a dataset without a summary)."""
     folder = path if os.path.isdir(path) else os.path.dirname(path)
@@ -537,7 +537,7 @@ def parquet_fields():
     ]
 
 
-def write_parquet(records: List[Dict], path: str, extra_fields=()) -> None:
+def write_parquet(records: list[dict], path: str, extra_fields=()) -> None:
     """Rows sorted by source_row; ``extra_fields``: more (name, pyarrow type) columns."""
     import pyarrow as pa
     import pyarrow.parquet as pq

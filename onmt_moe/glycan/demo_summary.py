@@ -3,8 +3,6 @@ structure, spectrum, text, composition and retrieval scores. Plain Python."""
 
 from __future__ import annotations
 
-from typing import List
-
 
 def _f(x, pct: bool = True) -> str:
     if x is None:
@@ -12,7 +10,7 @@ def _f(x, pct: bool = True) -> str:
     return f"{100 * x:.1f} %" if pct else f"{x:.1f}"
 
 
-def summary_lines(scores: dict, retrieval: dict) -> List[str]:
+def summary_lines(scores: dict, retrieval: dict) -> list[str]:
     """``scores`` = the run's scores.json ``{"tasks": …}``; ``retrieval`` = benchmark/retrieve.py's JSON."""
     tasks = scores.get("tasks", {})
     out = []

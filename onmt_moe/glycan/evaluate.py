@@ -39,7 +39,7 @@ import math
 import os
 import sys
 import warnings
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 from onmt_moe.evaluation.files import ScoringError, read_lines, read_targets_and_nbest, write_result
 
@@ -48,7 +48,7 @@ from . import wurcs_graph
 from .wurcs_tokenizer import detokenize
 
 
-def parse_pred_line(line: str) -> Tuple[str, Optional[float]]:
+def parse_pred_line(line: str) -> tuple[str, float | None]:
     text, _, score = line.partition("\t")
     try:
         sc = float(score) if score.strip() else None
@@ -71,7 +71,7 @@ def parse_wurcs(s: str):
             return None
 
 
-def _composition(g) -> Optional[str]:
+def _composition(g) -> str | None:
     from glypy.structure.glycan_composition import HashableGlycanComposition
 
     try:
@@ -103,13 +103,13 @@ def _first(flags: Sequence[bool]) -> int:
     return -1
 
 
-def _topk(ranks: Sequence[int], n_best: int) -> Tuple[Dict[str, Optional[float]], Dict[str, int]]:
+def _topk(ranks: Sequence[int], n_best: int) -> tuple[dict[str, float | None], dict[str, int]]:
     n = len(ranks)
     cnt = {str(k): sum(1 for r in ranks if 0 <= r < k) for k in range(1, n_best + 1)}
     return {k: (v / n if n else None) for k, v in cnt.items()}, cnt
 
 
-def _precursors(src_path, n: int) -> List[Optional[Tuple[int, int]]]:
+def _precursors(src_path, n: int) -> list[tuple[int, int] | None]:
     """(PMZ bin, |charge|) of each source line, None where the line has no PMZ_ token."""
     lines = read_lines(src_path)
     if len(lines) != n:
@@ -156,7 +156,7 @@ def corpus_mz_bin(src_path, default: float = 1.0) -> float:
 
 def _cached(parse):
     """``parse`` memoised per string (an n-best repeats candidates across lines)."""
-    cache: Dict[str, object] = {}
+    cache: dict[str, object] = {}
 
     def get(s):
         if s not in cache:
@@ -204,7 +204,7 @@ def score_wurcs_files(
     mass_tol: float = 0.01,
     verbose: bool = True,
     src_path=None,
-    mz_bin: Optional[float] = None,
+    mz_bin: float | None = None,
 ) -> dict:
     """Score n-best WURCS; with ``src_path`` also after precursor-mass re-ranking (see module doc).
     ``mz_bin`` defaults to the corpus summary.json's value (else 1.0)."""

@@ -33,7 +33,6 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Dict, List, Tuple
 
 import numpy as np
 
@@ -83,7 +82,7 @@ def add_real_spectrum_options(ap, sharpen: bool = True) -> None:
     )
 
 
-def real_spectrum_knobs(args) -> Dict:
+def real_spectrum_knobs(args) -> dict:
     """The knobs of ``add_real_spectrum_options`` that differ from the default simulator."""
     d = SimParams()
     names = ("reducing_end", "mz_sigma", "sharpen", "intensity_rules")
@@ -121,7 +120,7 @@ def _rng_for(wurcs: str, seed: int) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(h[:8], "little"))
 
 
-def _cleavage_letters(frag) -> List[Tuple[str, str]]:
+def _cleavage_letters(frag) -> list[tuple[str, str]]:
     """[(type, detail)] for each cleavage: ('Y','') ... or ('A','0,2A')."""
     out = []
     for _, (_, letter) in frag.link_ids.items():
@@ -172,7 +171,7 @@ def theoretical_fragments(glycan, params: SimParams) -> list:
     return frags
 
 
-def enumerate_fragments(glycan, params: SimParams) -> List[Tuple[float, float, str, str]]:
+def enumerate_fragments(glycan, params: SimParams) -> list[tuple[float, float, str, str]]:
     """[(neutral mass incl. the reducing-end tag, textbook weight, name, class)] of the fragments."""
     tag, root = reducing_end_tag(params), glycan.root.id
     return [
@@ -190,7 +189,7 @@ RULES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "i
 
 
 @lru_cache(maxsize=4)
-def load_rules(name: str) -> Dict:
+def load_rules(name: str) -> dict:
     """The fitted table of ``intensity_rules`` (``"fitted"`` = the packaged one, else a path)."""
     path = RULES_FILE if name == "fitted" else name
     try:
@@ -200,7 +199,7 @@ def load_rules(name: str) -> Dict:
         raise ValueError(f"intensity_rules {name!r}: cannot read {path} ({type(e).__name__})") from None
 
 
-def rule_weight(rules: Dict, cls: str, charge: int) -> float:
+def rule_weight(rules: dict, cls: str, charge: int) -> float:
     """Fitted weight of a fragment class at charge ``charge`` (1, 2, …); a class too rare to fit takes
     the weight of the same cut without the labile residue, else the table's pooled ``other`` value."""
     table = rules["classes"]
@@ -220,7 +219,7 @@ def reducing_end_tag(params: SimParams) -> float:
     return tag_mass(params.reducing_end)
 
 
-def simulate_spectrum(glycan, wurcs: str, params: SimParams | None = None) -> Dict:
+def simulate_spectrum(glycan, wurcs: str, params: SimParams | None = None) -> dict:
     """Simulated negative-mode MS/MS of a glypy glycan.
 
     Returns {'precursor_mz', 'charge' (-1/-2), 'mass', 'peaks' [[mz, intensity], ...] sorted by m/z,
@@ -231,7 +230,7 @@ def simulate_spectrum(glycan, wurcs: str, params: SimParams | None = None) -> Di
     mass = float(glycan.mass())
     z = 2 if mass > p.z2_mass else 1
     prec_mz = (mass + reducing_end_tag(p) - z * PROTON) / z
-    ions: Dict[float, float] = {}
+    ions: dict[float, float] = {}
 
     def add(mz, inten):
         if mz < p.min_mz or inten <= 0.0:  # a fitted class never seen in real spectra adds no peak

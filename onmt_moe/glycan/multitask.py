@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
 
 from onmt_moe.modality.tags import parse_name_values, task_token, wrap
 
@@ -45,7 +45,7 @@ class Task:
     score: str  # the scorer kind of its test set
 
 
-TASKS: Dict[str, Task] = {
+TASKS: dict[str, Task] = {
     "struct": Task(task_token("STRUCT"), "wurcs"),
     "spec": Task(task_token("SPEC"), "spectrum"),
     "text": Task(task_token("TEXT"), "text"),
@@ -53,7 +53,7 @@ TASKS: Dict[str, Task] = {
 }
 
 
-def parse_tasks(spec: str) -> List[str]:
+def parse_tasks(spec: str) -> list[str]:
     """``"struct,spec"`` -> ``["struct", "spec"]``; unknown or repeated names raise ValueError."""
     names = [n.strip() for n in spec.split(",") if n.strip()]
     bad = [n for n in names if n not in TASKS]
@@ -62,7 +62,7 @@ def parse_tasks(spec: str) -> List[str]:
     return names
 
 
-def parse_weights(spec: str, tasks: Sequence[str]) -> Dict[str, int]:
+def parse_weights(spec: str, tasks: Sequence[str]) -> dict[str, int]:
     """``"struct=2,text=1"`` -> a positive integer OpenNMT corpus weight per task (default 1)."""
     weights = {t: 1 for t in tasks}
     for name, value in parse_name_values(spec, "--task_weights", "task", "weight").items():
@@ -88,7 +88,7 @@ def task_pair(
     cfg: SpecTokConfig,
     with_text: bool,
     composition: str = "",
-) -> Tuple[List[str], List[str]] | str:
+) -> tuple[list[str], list[str]] | str:
     """(source, target) tokens of one row for one task, or the reason the row cannot serve it."""
     head = [TASKS[task].token]
     if task == "struct":
@@ -107,7 +107,7 @@ def task_pair(
     return head + structure + wrap("MS", spectrum_tokens(precursor_mz, charge, peaks, cfg)), list(text)
 
 
-def target_tokens(task: str, target: Sequence[str], split: str, task_token_first: bool) -> List[str]:
+def target_tokens(task: str, target: Sequence[str], split: str, task_token_first: bool) -> list[str]:
     """The target line of one task pair: with ``task_token_first``, train / val targets start with the
     task token (the decoder start of that task); a test target is always the plain reference."""
     if task_token_first and split != "test":
@@ -115,7 +115,7 @@ def target_tokens(task: str, target: Sequence[str], split: str, task_token_first
     return list(target)
 
 
-def composition_words(composition) -> List[str]:
+def composition_words(composition) -> list[str]:
     """The glycowork ``Composition`` (a dict or its JSON) as words, ``["Hex", "5", "HexNAc", "4"]``
     (residue names sorted); [] when it is missing, empty or not a mapping of counts."""
     if isinstance(composition, str):
@@ -136,7 +136,7 @@ def composition_words(composition) -> List[str]:
         return []
 
 
-def data_section(data_dir: str, tasks: Sequence[str], weights: Dict[str, int]) -> dict:
+def data_section(data_dir: str, tasks: Sequence[str], weights: dict[str, int]) -> dict:
     """The OpenNMT ``data:`` section: one weighted corpus per task, the mixed validation set."""
     data = {
         task: {

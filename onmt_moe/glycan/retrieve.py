@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -45,12 +45,12 @@ KS = (1, 5, 10)
 
 @dataclass
 class TestRow:
-    source: List[str]  # the struct task's source tokens (task token included)
-    wurcs: List[str]  # target tokens
-    segments: Dict[str, List[str]]  # "MS", "TEXT" (when known), "WURCS": single-segment token lists
+    source: list[str]  # the struct task's source tokens (task token included)
+    wurcs: list[str]  # target tokens
+    segments: dict[str, list[str]]  # "MS", "TEXT" (when known), "WURCS": single-segment token lists
 
 
-def read_rows(src_path: str, tgt_path: str) -> List[TestRow]:
+def read_rows(src_path: str, tgt_path: str) -> list[TestRow]:
     """The struct task's test lines as :class:`TestRow` (a line count mismatch is a one-line error)."""
     with open(src_path, encoding="utf-8") as f:
         src = [ln.split() for ln in f.read().splitlines()]
@@ -66,7 +66,7 @@ def read_rows(src_path: str, tgt_path: str) -> List[TestRow]:
     return rows
 
 
-def single_segment_source(segment: List[str], vocab: Optional[set] = None) -> List[str]:
+def single_segment_source(segment: list[str], vocab: set | None = None) -> list[str]:
     """``[<TASK_ALIGN>] + segment``: the alignment task's token when the model knows it."""
     head = task_token("ALIGN")
     return ([head] if vocab is None or head in vocab else []) + list(segment)
@@ -97,19 +97,19 @@ def cosine_scores(queries: np.ndarray, library: np.ndarray) -> np.ndarray:
     return q @ lib.T
 
 
-def composition_key(wurcs_tokens: Sequence[str]) -> Optional[tuple]:
+def composition_key(wurcs_tokens: Sequence[str]) -> tuple | None:
     """The residue composition of a WURCS (sorted (ResidueCode, count) pairs), None if unreadable."""
     g = wurcs_graph.try_parse(detokenize(list(wurcs_tokens)))
     return None if g is None else tuple(sorted(Counter(g.composition()).items()))
 
 
-def candidate_sets(rows: List[TestRow], known: List[List[str]], max_candidates: int, seed: int = 0) -> dict:
+def candidate_sets(rows: list[TestRow], known: list[list[str]], max_candidates: int, seed: int = 0) -> dict:
     """``{"all": [...], "same_composition": [...]}``: per query a list of candidate WURCS token lists
     with the right one first (index 0). ``same_composition`` lists only queries that have at least
     one other known structure of their composition (at most ``max_candidates`` in all)."""
     rng = random.Random(seed)
     test = [r.wurcs for r in rows]
-    by_comp: Dict[tuple, List[List[str]]] = {}
+    by_comp: dict[tuple, list[list[str]]] = {}
     seen = set()
     for w in list(known) + test:
         key, s = composition_key(w), " ".join(w)

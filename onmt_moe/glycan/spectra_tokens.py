@@ -19,14 +19,14 @@ Losses X: H2O, dHex, Hex, HexNAc, NeuAc, NeuGc (monoisotopic, see LOSSES).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Dict, List, Sequence
 
 from onmt_moe.masses import PROTON
 from onmt_moe.modality.tags import wrap
 
 H2O = 18.010565
-LOSSES: Dict[str, float] = {
+LOSSES: dict[str, float] = {
     "H2O": H2O,
     "dHex": 146.057909,
     "Hex": 162.052824,
@@ -40,7 +40,7 @@ def _b(*names: str) -> float:  # [B - H]- of a non-reducing-end oligosaccharide 
     return sum(LOSSES[n] for n in names) - PROTON
 
 
-DIAGNOSTIC: Dict[str, float] = {
+DIAGNOSTIC: dict[str, float] = {
     "NeuAc_B1": _b("NeuAc"),
     "NeuAc_C1": _b("NeuAc") + H2O,
     "NeuGc_B1": _b("NeuGc"),
@@ -86,13 +86,13 @@ def int_token(rel: float, bins: int) -> str:
     return f"INT_{min(bins - 1, max(0, int(math.floor(rel / 100.0 * bins))))}"
 
 
-def _match(diff: float, table: Dict[str, float], tol: float) -> List[str]:
+def _match(diff: float, table: dict[str, float], tol: float) -> list[str]:
     return [name for name, m in table.items() if abs(diff - m) <= tol]
 
 
 def spectrum_tokens(
     precursor_mz: float, charge: int, peaks: Sequence[Sequence[float]], cfg: SpecTokConfig | None = None
-) -> List[str]:
+) -> list[str]:
     """Tokens of one spectrum (without the <MS> tags). ``peaks``: [[mz, intensity], ...]."""
     c = cfg or SpecTokConfig()
     z = abs(int(charge)) or 1
@@ -138,7 +138,7 @@ def source_tokens(
     text_tokens: Sequence[str] | None,
     cfg: SpecTokConfig | None = None,
     with_text: bool = True,
-) -> List[str]:
+) -> list[str]:
     """``<MS> … </MS>`` and, if with_text, ``<TEXT> … </TEXT>`` (``<MISSING>`` when no text)."""
     out = wrap("MS", spectrum_tokens(precursor_mz, charge, peaks, cfg))
     if with_text:

@@ -16,16 +16,15 @@ Means over examples are reported; a candidate without any peak scores 0 (and cou
 from __future__ import annotations
 
 import math
-from typing import Dict, Optional, Tuple
 
 from onmt_moe.evaluation.files import read_targets_and_nbest, write_result
 
 
-def read_spectrum(line: str) -> Tuple[Optional[str], Dict[int, int]]:
+def read_spectrum(line: str) -> tuple[str | None, dict[int, int]]:
     """(precursor 'PMZ_k CHARGE_-z' or None, {mz bin: intensity bin})."""
     toks = line.split("\t")[0].split()
     prec = " ".join(t for t in toks[:2] if t.startswith(("PMZ_", "CHARGE_"))) or None
-    peaks: Dict[int, int] = {}
+    peaks: dict[int, int] = {}
     cur = None
     for t in toks:
         if t.startswith("MZ_"):
@@ -42,7 +41,7 @@ def read_spectrum(line: str) -> Tuple[Optional[str], Dict[int, int]]:
     return prec, peaks
 
 
-def compare(pred: Dict[int, int], tgt: Dict[int, int]) -> Dict[str, float]:
+def compare(pred: dict[int, int], tgt: dict[int, int]) -> dict[str, float]:
     common = set(pred) & set(tgt)
     p = len(common) / len(pred) if pred else 0.0
     r = len(common) / len(tgt) if tgt else 0.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import List, Sequence
+from collections.abc import Sequence
 
 TYPE_WORDS = {
     "N": "n-linked glycan",
@@ -23,7 +23,7 @@ TYPE_WORDS = {
 _TOKEN_RE = re.compile(r"[a-z0-9][a-z0-9\-]*|[;,]")
 
 
-def _as_list(v) -> List[str]:
+def _as_list(v) -> list[str]:
     if v is None:
         return []
     if isinstance(v, str):
@@ -34,8 +34,8 @@ def _as_list(v) -> List[str]:
         return []
 
 
-def _first_unique(values: Sequence[str], n: int) -> List[str]:
-    out: List[str] = []
+def _first_unique(values: Sequence[str], n: int) -> list[str]:
+    out: list[str] = []
     for v in values:
         v = v.replace("_", " ").strip()
         if v and v not in out:
@@ -67,7 +67,7 @@ def describe(glycan_type=None, kingdom=None, species=None, tissue=None) -> str:
     return " ; ".join(parts).lower()
 
 
-def text_tokens(text: str | None) -> List[str]:
+def text_tokens(text: str | None) -> list[str]:
     if not text:
         return []
     return _TOKEN_RE.findall(str(text).lower())

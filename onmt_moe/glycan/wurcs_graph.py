@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import List, Tuple
 
 from .wurcs_tokenizer import HEADER
 
@@ -37,8 +36,8 @@ class WurcsParseError(ValueError):
 
 @dataclass
 class WurcsGraph:
-    codes: List[str]  # ResidueCode per RES (without brackets)
-    links: List[dict] = field(default_factory=list)  # {"label": str, "ends": [(res, label)]}
+    codes: list[str]  # ResidueCode per RES (without brackets)
+    links: list[dict] = field(default_factory=list)  # {"label": str, "ends": [(res, label)]}
 
     def composition(self) -> Counter:
         return Counter(self.codes)
@@ -60,7 +59,7 @@ class WurcsGraph:
         return g
 
 
-def _split_top(s: str) -> Tuple[str, str, str, str]:
+def _split_top(s: str) -> tuple[str, str, str, str]:
     """GLIN -> (glips part, MAP, repeat, probability)."""
     prob = "".join(re.findall(r"%[^%]*%", s))
     s = re.sub(r"%[^%]*%", "", s)

@@ -16,7 +16,7 @@ holds for every string that the tokenizer accepts (``tokenize`` checks this itse
 from __future__ import annotations
 
 import re
-from typing import List, Sequence
+from collections.abc import Sequence
 
 HEADER = "WURCS=2.0"
 
@@ -57,11 +57,11 @@ def _split_sections(s: str):
     return counts, codes, rest[:slash], rest[slash + 1 :], True
 
 
-def tokenize(s: str) -> List[str]:
+def tokenize(s: str) -> list[str]:
     """Tokenize a WURCS 2.0 string; raises WurcsTokenizeError if it is not one."""
     s = s.strip()
     counts, codes, res, lin, has_lin = _split_sections(s)
-    toks: List[str] = [HEADER, "/"]
+    toks: list[str] = [HEADER, "/"]
     toks += _COUNTS_RE.findall(counts)
     toks.append("/")
     toks += codes

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 from onmt_moe.inference import ModelError
 
@@ -24,7 +24,7 @@ def checkpoint_path(model: str) -> str:
     return model
 
 
-def checkpoint_info(path: str, trust: bool = False) -> Tuple[List[str], Optional[str], str]:
+def checkpoint_info(path: str, trust: bool = False) -> tuple[list[str], str | None, str]:
     """(source vocabulary tokens, training source file, the corpus formatting record
     ``moe_corpus_formatting``: '' when the checkpoint has none) read from the checkpoint, through the one
     safe loader (``trust``: ``--trust_checkpoint``, a full unpickle of a file the user vouched for)."""
@@ -114,7 +114,7 @@ class Decoder:
                 raise
         self.n_best = n_best
 
-    def decode(self, lines: Sequence[str]) -> List[List[Tuple[str, float]]]:
+    def decode(self, lines: Sequence[str]) -> list[list[tuple[str, float]]]:
         """With ``formula_beam``, a sample may get fewer than n_best: the formula-guided beam's empty
         ``-inf`` places (no further formula-matching hypothesis within max_length) are left out."""
         scores, preds = self.engine.infer_list(list(lines))

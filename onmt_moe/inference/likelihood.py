@@ -6,7 +6,7 @@ glycan retrieval benchmark, and real spectra against a class list of known glyca
 from __future__ import annotations
 
 import os
-from typing import List, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -50,7 +50,7 @@ def token_ids(vocab, lines: Sequence[Sequence[str]], bos_eos: bool = False):
 
 
 @torch.no_grad()
-def log_likelihood(model, vocabs, source: List[str], candidates: List[List[str]], prefix: str = "") -> np.ndarray:
+def log_likelihood(model, vocabs, source: list[str], candidates: list[list[str]], prefix: str = "") -> np.ndarray:
     """log P(candidate | source) for each candidate (one encoder pass, the decoder over all candidates).
     A ``prefix`` (the task's target token) is fed before every candidate and, being forced, not counted."""
     head = [prefix] if prefix else []

@@ -6,7 +6,7 @@ Plain PyTorch, no OpenNMT. The ids are those of :class:`onmt_moe.modality.vocab.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

@@ -14,7 +14,7 @@ encoder agree without importing torch or OpenNMT.
 from __future__ import annotations
 
 import re
-from typing import Dict, Iterable, List, Sequence, Tuple
+from collections.abc import Iterable, Sequence
 
 MISSING = "<MISSING>"
 
@@ -38,7 +38,7 @@ def task_token(name: str) -> str:
     return f"{TASK_PREFIX}{name}>"
 
 
-def tag_name(token: str) -> Tuple[str, bool] | None:
+def tag_name(token: str) -> tuple[str, bool] | None:
     """Return (NAME, is_open) for a tag token, None for any other token (task tokens included)."""
     m = _OPEN_RE.match(token)
     if m and token != MISSING and not token.startswith(TASK_PREFIX):
@@ -49,7 +49,7 @@ def tag_name(token: str) -> Tuple[str, bool] | None:
     return None
 
 
-def tags_in_vocab(tokens: Iterable[str]) -> List[str]:
+def tags_in_vocab(tokens: Iterable[str]) -> list[str]:
     """Names that appear both as ``<NAME>`` and ``</NAME>`` in ``tokens``, sorted."""
     opens, closes = set(), set()
     for tok in tokens:
@@ -60,22 +60,22 @@ def tags_in_vocab(tokens: Iterable[str]) -> List[str]:
     return sorted(opens & closes)
 
 
-def wrap(name: str, tokens: Sequence[str]) -> List[str]:
+def wrap(name: str, tokens: Sequence[str]) -> list[str]:
     """One segment: ``<NAME> tokens… </NAME>`` (``<MISSING>`` if ``tokens`` is empty)."""
     body = list(tokens) if len(tokens) else [MISSING]
     return [open_tag(name), *body, close_tag(name)]
 
 
-def split_segments(tokens: Sequence[str]) -> List[Tuple[str | None, List[str]]]:
+def split_segments(tokens: Sequence[str]) -> list[tuple[str | None, list[str]]]:
     """Split a tagged token list into ``(name, inner_tokens)`` pieces, in order.
 
     Tokens outside any segment come back as ``(None, [tokens…])`` pieces so that
     ``join_segments(split_segments(x)) == x`` for every well-formed line.
     Raises ValueError on a nested, unclosed or mismatched tag.
     """
-    out: List[Tuple[str | None, List[str]]] = []
+    out: list[tuple[str | None, list[str]]] = []
     cur_name: str | None = None
-    cur: List[str] = []
+    cur: list[str] = []
     for i, tok in enumerate(tokens):
         t = tag_name(tok)
         if t is None:
@@ -100,8 +100,8 @@ def split_segments(tokens: Sequence[str]) -> List[Tuple[str | None, List[str]]]:
     return out
 
 
-def join_segments(segments: Sequence[Tuple[str | None, Sequence[str]]]) -> List[str]:
-    out: List[str] = []
+def join_segments(segments: Sequence[tuple[str | None, Sequence[str]]]) -> list[str]:
+    out: list[str] = []
     for name, toks in segments:
         out.extend(toks if name is None else [open_tag(name), *toks, close_tag(name)])
     return out
@@ -112,18 +112,18 @@ def has_data(inner_tokens: Sequence[str]) -> bool:
     return len(inner_tokens) > 0 and list(inner_tokens) != [MISSING]
 
 
-def present_modalities(tokens: Sequence[str]) -> List[str]:
+def present_modalities(tokens: Sequence[str]) -> list[str]:
     """Names of segments that hold real data (see :func:`has_data`)."""
     return [n for n, toks in split_segments(tokens) if n is not None and has_data(toks)]
 
 
-def parse_name_values(spec, option: str, key: str = "NAME", value: str = "VALUE") -> Dict[str, str]:
+def parse_name_values(spec, option: str, key: str = "NAME", value: str = "VALUE") -> dict[str, str]:
     """The one reader of ``NAME=VALUE,…`` options (segment groups, per-modality probabilities, loss
     weights): ``"IR=0.3, MS=0.2"`` (or a list of such strings) -> ``{"IR": "0.3", "MS": "0.2"}`` in order,
     empty items skipped. The caller converts and checks the values; an item without ``=`` or without a
     name is a one-line ValueError naming ``option``, e.g. ``"--groups: expected section=NAME, got 'x'"``."""
     chunks = spec if isinstance(spec, (list, tuple)) else [spec or ""]
-    out: Dict[str, str] = {}
+    out: dict[str, str] = {}
     for item in (part.strip() for chunk in chunks for part in str(chunk).split(",")):
         if not item:
             continue
@@ -136,7 +136,7 @@ def parse_name_values(spec, option: str, key: str = "NAME", value: str = "VALUE"
 
 # Default grouping of the benchmark's spectra sections into routing modalities.
 # Keys are generate_input section names; values are segment (tag) names.
-DEFAULT_GROUPS: Dict[str, str] = {
+DEFAULT_GROUPS: dict[str, str] = {
     "formula": "FORMULA",
     "h_nmr": "NMR",
     "c_nmr": "NMR",
@@ -145,7 +145,7 @@ DEFAULT_GROUPS: Dict[str, str] = {
     "neg_msms": "MS",
 }
 # One modality per spectrum type.
-FINE_GROUPS: Dict[str, str] = {
+FINE_GROUPS: dict[str, str] = {
     "formula": "FORMULA",
     "h_nmr": "HNMR",
     "c_nmr": "CNMR",

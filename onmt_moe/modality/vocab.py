@@ -13,8 +13,8 @@ still reads them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
 
 from onmt_moe.modality import tags
 
@@ -27,8 +27,8 @@ ABSENT = -1  # the token id of a tag that the source vocabulary does not have
 class ModalityVocab:
     """Tag names in id order (id 1, 2, …) and their ``(open, close)`` token ids in the source vocabulary."""
 
-    names: Tuple[str, ...] = ()
-    tag_ids: Tuple[Tuple[int, int], ...] = ()
+    names: tuple[str, ...] = ()
+    tag_ids: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self):
         if len(self.names) != len(self.tag_ids):
@@ -37,7 +37,7 @@ class ModalityVocab:
             raise ValueError(f"modality vocabulary: {OTHER!r} is id {OTHER_ID}, not a tag name")
 
     @classmethod
-    def from_tokens(cls, itos: Sequence[str], wanted: Optional[Sequence[str]] = None) -> "ModalityVocab":
+    def from_tokens(cls, itos: Sequence[str], wanted: Sequence[str] | None = None) -> ModalityVocab:
         """The modalities of a source vocabulary ``itos``. ``wanted`` fixes the order (and so the ids);
         by default every ``<X>``/``</X>`` pair of the vocabulary, sorted by name. A wanted name absent
         from the vocabulary keeps its id with tag ids :data:`ABSENT`, so ids stay stable across vocabularies."""
@@ -53,7 +53,7 @@ class ModalityVocab:
         return len(self.names) + 1
 
     @property
-    def all_names(self) -> List[str]:
+    def all_names(self) -> list[str]:
         """Name of every modality id: ``[OTHER, names…]``."""
         return [OTHER, *self.names]
 
@@ -67,12 +67,12 @@ class ModalityVocab:
         return names[modality_id] if 0 <= modality_id < len(names) else f"M{modality_id}"
 
     # -- the model option
-    def to_option(self) -> List[str]:
+    def to_option(self) -> list[str]:
         """The value of ``-moe_modality_vocab``: ``["NAME:OPEN_ID:CLOSE_ID", …]`` in id order."""
         return [f"{n}:{o}:{c}" for n, (o, c) in zip(self.names, self.tag_ids)]
 
     @classmethod
-    def from_option(cls, items: Sequence[str]) -> "ModalityVocab":
+    def from_option(cls, items: Sequence[str]) -> ModalityVocab:
         names, pairs = [], []
         for item in items:
             parts = str(item).rsplit(":", 2)
@@ -85,7 +85,7 @@ class ModalityVocab:
         return cls(tuple(names), tuple(pairs))
 
     @classmethod
-    def from_opt(cls, opt) -> "ModalityVocab":
+    def from_opt(cls, opt) -> ModalityVocab:
         """The vocabulary a model was built with: ``opt.moe_modality_vocab``, or the two attributes
         older checkpoints carry, or an empty vocabulary (every token OTHER)."""
         items = getattr(opt, "moe_modality_vocab", None)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Dict, List
 
 from .schedule import Schedule
 
@@ -273,7 +272,7 @@ class MoEArgs:
 
     num_experts: int = 8
     top_k: int = 2
-    expert_d_ff: List[int] = field(default_factory=list)
+    expert_d_ff: list[int] = field(default_factory=list)
     num_shared: int = 0
     shared_d_ff: int = 0
 
@@ -308,7 +307,7 @@ class MoEArgs:
     @classmethod
     def from_opt(
         cls, opt, d_model, d_ff, activation="relu", add_ffnbias=True, dropout=0.1, num_modalities=1
-    ) -> "MoEArgs":
+    ) -> MoEArgs:
         """Read every ``moe_*`` option of ``opt`` (missing ones keep their defaults)."""
         args = cls(
             d_model=d_model,
@@ -331,7 +330,7 @@ class MoEArgs:
 
     # ------------------------------------------------------------------ derived
     @property
-    def expert_widths(self) -> List[int]:
+    def expert_widths(self) -> list[int]:
         return list(self.expert_d_ff) if self.expert_d_ff else [self.d_ff] * self.num_experts
 
     @property
@@ -348,17 +347,17 @@ class MoEArgs:
         return self.limoe_tau if self.limoe_tau >= 0 else math.log(max(self.num_experts / 2.0, 1.0))
 
     @functools.cached_property
-    def aux_schedules(self) -> Dict[str, Schedule]:
+    def aux_schedules(self) -> dict[str, Schedule]:
         """The schedule of each aux-loss coefficient, parsed once (the options do not change after
         :meth:`validate`; the loss asks for the coefficients on every batch)."""
         return {aux: Schedule(getattr(self, f)) for aux, f in AUX_COEFFICIENTS.items()}
 
-    def aux_coefficients(self, step: int) -> Dict[str, float]:
+    def aux_coefficients(self, step: int) -> dict[str, float]:
         """Coefficient of each aux loss at ``step`` (0 for disabled terms)."""
         return {aux: schedule(step) for aux, schedule in self.aux_schedules.items()}
 
     # ------------------------------------------------------------------ checks
-    def validate(self) -> "MoEArgs":
+    def validate(self) -> MoEArgs:  # noqa: C901 - a flat list of independent checks, one per option
         def bad(option, message):
             raise ValueError(f"-moe_{option}: {message}")
 

@@ -17,8 +17,6 @@ CV^2 uses the population variance. The coefficients are ``MoEArgs.aux_coefficien
 
 from __future__ import annotations
 
-from typing import Dict, List
-
 import torch
 
 AUX_NAMES = ("load_balance", "z_loss", "importance", "load", "entropy", "limoe_local", "limoe_global", "compute_cost")
@@ -51,7 +49,7 @@ def smooth_load(clean_logits, noisy_logits, k: int, sigma: float) -> torch.Tenso
 _COSTS = {}
 
 
-def expert_costs(widths: List[int], device) -> torch.Tensor:
+def expert_costs(widths: list[int], device) -> torch.Tensor:
     """cost_e = d_ff_e / mean(d_ff), cached per device (no host-to-device copy per call)."""
     key = (tuple(widths), str(device))
     if key not in _COSTS:
@@ -62,8 +60,8 @@ def expert_costs(widths: List[int], device) -> torch.Tensor:
 
 
 def compute_aux_losses(
-    *, logits, clean_logits, probs, assign_counts, modality_onehot, entropy, args, widths: List[int], noise: float
-) -> Dict[str, torch.Tensor]:
+    *, logits, clean_logits, probs, assign_counts, modality_onehot, entropy, args, widths: list[int], noise: float
+) -> dict[str, torch.Tensor]:
     """All terms of ``AUX_NAMES``.
 
     assign_counts: (E,) float assignments per expert before capacity (no gradient);

@@ -10,8 +10,6 @@ heterogeneous widths need no padding.
 
 from __future__ import annotations
 
-from typing import List
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -44,7 +42,7 @@ class ExpertFFN(nn.Module):
 class ExpertGroup(nn.Module):
     """E experts applied to rows already sorted by expert (``counts[e]`` rows each)."""
 
-    def __init__(self, widths: List[int], d_model: int, activation: str, bias: bool, dropout: float):
+    def __init__(self, widths: list[int], d_model: int, activation: str, bias: bool, dropout: float):
         super().__init__()
         self.experts = nn.ModuleList(ExpertFFN(d_model, w, activation, bias, dropout) for w in widths)
         # relu experts without autocast: one custom autograd function (below) instead of E graphs
@@ -53,7 +51,7 @@ class ExpertGroup(nn.Module):
     def __len__(self) -> int:
         return len(self.experts)
 
-    def forward(self, x_sorted: torch.Tensor, counts: List[int]) -> torch.Tensor:
+    def forward(self, x_sorted: torch.Tensor, counts: list[int]) -> torch.Tensor:
         first = self.experts[0]
         if (
             self.fused

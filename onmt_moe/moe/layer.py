@@ -29,8 +29,6 @@ can get 0..E experts; outputs are combined with index_add.
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
-
 import torch
 import torch.nn as nn
 
@@ -116,8 +114,8 @@ class MoE(nn.Module):
 
     # ----------------------------------------------------------------- forward
     def forward(
-        self, x: torch.Tensor, modality: Optional[torch.Tensor] = None
-    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        self, x: torch.Tensor, modality: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         a = self.args
         T, d = x.shape
         if modality is None:

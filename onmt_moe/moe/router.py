@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
 
 import torch
 import torch.nn as nn
@@ -31,7 +30,7 @@ class RouterOutput:
     probs: torch.Tensor  # (T, E) fp32
     expert_idx: torch.Tensor  # (T, k) token choice; (E, C) token ids for expert choice
     gates: torch.Tensor  # same shape as expert_idx, fp32
-    ranking: Optional[torch.Tensor] = None  # (T, E) experts best-first (next_best only)
+    ranking: torch.Tensor | None = None  # (T, E) experts best-first (next_best only)
     temperature: float = 1.0
     noise: float = 0.0
 
@@ -110,7 +109,7 @@ class Router(nn.Module):
 
 
 # --------------------------------------------------------------------------- capacity
-def expert_capacity(num_tokens: int, args: MoEArgs, training: bool) -> Optional[int]:
+def expert_capacity(num_tokens: int, args: MoEArgs, training: bool) -> int | None:
     """C = max(min_capacity, ceil(CF * k * T / E)); None means unlimited (dropless)."""
     cf = args.capacity_factor if training else args.eval_capacity_factor
     if args.overflow == "none" or cf <= 0:

@@ -10,7 +10,7 @@ Every count covers only the tokens the MoE was given (the caller drops pads).
 from __future__ import annotations
 
 import math
-from typing import Dict, Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -39,7 +39,7 @@ class RoutingStats:
         }
         self.enabled = True  # set False to skip the bookkeeping (e.g. at translate time)
         self._buf = None
-        self.view: Dict[str, torch.Tensor] = {}
+        self.view: dict[str, torch.Tensor] = {}
         self.calls = 0
         self.temperature = 1.0
         self.noise = 0.0
@@ -73,7 +73,7 @@ class RoutingStats:
         rerouted,
         to_shared,
         tokens_no_expert,
-        aux: Dict[str, torch.Tensor],
+        aux: dict[str, torch.Tensor],
         temperature: float,
         noise: float,
     ) -> None:
@@ -117,7 +117,7 @@ class RoutingStats:
             self._buf.zero_()
         self.calls = 0
 
-    def snapshot(self, reset: bool = True) -> Dict:
+    def snapshot(self, reset: bool = True) -> dict:
         """One host transfer; plain python numbers and (nested) lists."""
         E = self.E
         if self._buf is None:

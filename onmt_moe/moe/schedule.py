@@ -16,7 +16,6 @@ the first 10k steps.
 from __future__ import annotations
 
 import math
-from typing import Union
 
 _KINDS = {"linear": (3, 4), "cosine": (3, 4), "step": (3, 3)}
 
@@ -24,7 +23,7 @@ _KINDS = {"linear": (3, 4), "cosine": (3, 4), "step": (3, 3)}
 class Schedule:
     """A parsed schedule; ``schedule(step) -> float``."""
 
-    def __init__(self, spec: Union[str, int, float]):
+    def __init__(self, spec: str | int | float):
         self.spec = str(spec).strip()
         parts = self.spec.split(":")
         if len(parts) == 1:

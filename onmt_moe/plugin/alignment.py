@@ -11,7 +11,6 @@ vocabulary by :class:`ContrastiveAlignment` (``start_training --dry_run`` checks
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
 
 import torch
 
@@ -26,7 +25,7 @@ class AlignmentArgs:
     coef: str = option("moe_contrastive_coef", to_str)  # a number or a schedule
     temperature: float = option("moe_contrastive_temperature", to_float)
     margin: float = option("moe_contrastive_margin", to_float)
-    pair: Tuple[str, ...] = option("moe_contrastive_pair", to_strs)
+    pair: tuple[str, ...] = option("moe_contrastive_pair", to_strs)
     pairs: str = option("moe_contrastive_pairs", to_str)  # "A:B,C:D"; empty = [pair]
     hard_key: str = option("moe_contrastive_hard_key", to_str)
 
@@ -36,11 +35,11 @@ class AlignmentArgs:
         except ValueError as e:
             raise ValueError(f"moe_contrastive_coef: {e}") from None
 
-    def pair_names(self) -> List[Tuple[str, str]]:
+    def pair_names(self) -> list[tuple[str, str]]:
         """The aligned pairs of modality names: ``moe_contrastive_pairs``, else ``moe_contrastive_pair``."""
         return contrastive.parse_pairs(self.pairs) or [tuple(self.pair)]
 
-    def problems(self) -> List[str]:
+    def problems(self) -> list[str]:
         out = []
         try:
             if self.schedule().min_value() < 0:
@@ -84,7 +83,7 @@ class ContrastiveAlignment:
 
     def loss(
         self, states: torch.Tensor, modality_bs: torch.Tensor, keep: torch.Tensor, src_ids: torch.Tensor
-    ) -> Optional[torch.Tensor]:
+    ) -> torch.Tensor | None:
         """The loss on ``states`` ``(B, S, D)``; ``keep`` ``(B, S)`` True at real tokens."""
         return contrastive.alignment_loss(
             states, modality_bs.masked_fill(~keep, -1), src_ids, self.ids, self.temperature, self.margin, self.key

@@ -12,13 +12,13 @@ has one, so same-composition structures are the negatives to beat. The loss is t
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 
 
-def pool(enc_out: torch.Tensor, modality: torch.Tensor, m: int) -> Tuple[torch.Tensor, torch.Tensor]:
+def pool(enc_out: torch.Tensor, modality: torch.Tensor, m: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean of the states of the tokens of modality ``m`` per example -> ``(B, D)``, and ``(B,)`` has-it."""
     w = (modality == m).to(enc_out.dtype)
     n = w.sum(1)
@@ -44,7 +44,7 @@ def info_nce(za: torch.Tensor, zb: torch.Tensor, temperature: float) -> torch.Te
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
 
 
-def triplet(za: torch.Tensor, zb: torch.Tensor, margin: float, key: Optional[torch.Tensor] = None) -> torch.Tensor:
+def triplet(za: torch.Tensor, zb: torch.Tensor, margin: float, key: torch.Tensor | None = None) -> torch.Tensor:
     """Mean hinge ``max(0, margin − s(i, i) + s(i, j*))`` over both directions, j* the hardest negative
     (among same-key examples where the anchor has any, else among all other examples)."""
     sim = za @ zb.t()
@@ -64,7 +64,7 @@ def alignment_loss(
     enc_out: torch.Tensor,
     modality: torch.Tensor,
     src_ids: torch.Tensor,
-    pairs: Sequence[Tuple[int, int]],
+    pairs: Sequence[tuple[int, int]],
     temperature: float,
     margin: float = 0.0,
     key_modality: int = -1,
@@ -73,7 +73,7 @@ def alignment_loss(
     examples with both segments; pairs with fewer than 2 such examples are left out (0 if none is left).
     ``modality`` must hold -1 at pad positions."""
     key_all = segment_keys(src_ids, modality, key_modality) if key_modality >= 0 else None
-    terms: List[torch.Tensor] = []
+    terms: list[torch.Tensor] = []
     for a, b in pairs:
         za, ha = pool(enc_out, modality, a)
         zb, hb = pool(enc_out, modality, b)
@@ -91,7 +91,7 @@ def alignment_loss(
     return torch.stack(terms).mean()
 
 
-def parse_pairs(spec: str) -> List[Tuple[str, str]]:
+def parse_pairs(spec: str) -> list[tuple[str, str]]:
     """``"MS:WURCS,TEXT:WURCS"`` -> ``[("MS", "WURCS"), ("TEXT", "WURCS")]``; a malformed item raises ValueError."""
     pairs = []
     for item in filter(None, (x.strip() for x in spec.split(","))):

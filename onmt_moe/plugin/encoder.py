@@ -22,8 +22,6 @@ is described in :mod:`onmt_moe.plugin.encoder_aux`.
 
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
-
 import torch
 from onmt.encoders.transformer import TransformerEncoder
 from onmt.utils.misc import sequence_mask
@@ -89,7 +87,7 @@ class MoETransformerEncoder(TransformerEncoder):
         """The aux terms summed between two reports (fed by the loss, read by the CSV reporter)."""
         return self.aux_link.meter
 
-    def moe_blocks(self) -> List[MoEFeedForward]:
+    def moe_blocks(self) -> list[MoEFeedForward]:
         return [self.transformer[i].feed_forward for i in self.moe_layer_ids]
 
     def reset_router_parameters(self) -> None:
@@ -102,18 +100,18 @@ class MoETransformerEncoder(TransformerEncoder):
         for b in self.moe_blocks():
             b.moe.set_step(step)
 
-    def aux_coefficients(self, step: int) -> Dict[str, float]:
+    def aux_coefficients(self, step: int) -> dict[str, float]:
         coef = dict(self.moe_args.aux_coefficients(step))
         if not self.alignment.coef.is_zero():
             coef["contrastive"] = self.alignment.coef(step)
         return coef
 
-    def aux_losses(self) -> Dict[str, torch.Tensor]:
+    def aux_losses(self) -> dict[str, torch.Tensor]:
         """The unweighted aux losses of the last :meth:`forward` (see :class:`EncoderAux`)."""
         return dict(self.aux_link.last.losses) if self.aux_link.last is not None else {}
 
     # -- forward
-    def encode(self, src, src_len, keep_align_states: bool = False) -> Tuple[torch.Tensor, EncoderAux]:
+    def encode(self, src, src_len, keep_align_states: bool = False) -> tuple[torch.Tensor, EncoderAux]:
         """``(enc_out, aux)``: the encoder states ``(B, S, D)`` and the aux values of this forward
         (``aux.align_states`` also when ``keep_align_states``)."""
         modality_bs = self.modality_lookup(src[:, :, 0])
@@ -154,7 +152,7 @@ class MoETransformerEncoder(TransformerEncoder):
         return self.encode(src, src_len, keep_align_states=True)[1].align_states
 
 
-def _mean_over_layers(per_layer: List[Dict[str, torch.Tensor]]) -> Dict[str, torch.Tensor]:
+def _mean_over_layers(per_layer: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     """Each aux term averaged over the MoE layers."""
     if not per_layer:
         return {}

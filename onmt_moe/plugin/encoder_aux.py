@@ -13,7 +13,6 @@ The loss adds the weighted terms and feeds :attr:`AuxLink.meter`, which the CSV 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Optional
 
 import torch
 
@@ -25,11 +24,11 @@ class EncoderAux:
     """The aux values of one encoder forward."""
 
     # unweighted aux losses: each MoE term averaged over the MoE layers, + "contrastive" when computed
-    losses: Dict[str, torch.Tensor] = field(default_factory=dict)
+    losses: dict[str, torch.Tensor] = field(default_factory=dict)
     # each term's coefficient at the step of the forward (0 for the terms that are off)
-    coefficients: Dict[str, float] = field(default_factory=dict)
+    coefficients: dict[str, float] = field(default_factory=dict)
     # (B, S, D) the states the alignment pools (before the fusion layers), when asked for or computed
-    align_states: Optional[torch.Tensor] = None
+    align_states: torch.Tensor | None = None
 
 
 class AuxLink:
@@ -37,7 +36,7 @@ class AuxLink:
     docstring), and the meter that sums the aux terms between two reports."""
 
     def __init__(self):
-        self.last: Optional[EncoderAux] = None
+        self.last: EncoderAux | None = None
         self.meter = AuxMeter()
 
 

@@ -27,8 +27,9 @@ from __future__ import annotations
 import argparse
 import copy
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Any
 
 from onmt_moe.modality.vocab import OTHER, ModalityVocab
 from onmt_moe.moe import MoEArgs
@@ -50,7 +51,7 @@ NOT_ENCODER_OPTIONS = (
 
 
 @functools.lru_cache(maxsize=1)
-def _declared() -> Dict[str, Any]:
+def _declared() -> dict[str, Any]:
     import configargparse
 
     from onmt_moe.plugin.opts import add_plugin_options
@@ -60,12 +61,12 @@ def _declared() -> Dict[str, Any]:
     return {a.dest: a.default for a in parser._actions}
 
 
-def declared_defaults() -> Dict[str, Any]:
+def declared_defaults() -> dict[str, Any]:
     """``dest -> default`` of every option :func:`onmt_moe.plugin.opts.add_plugin_options` declares."""
     return copy.deepcopy(_declared())
 
 
-def plugin_values(opt) -> Dict[str, Any]:
+def plugin_values(opt) -> dict[str, Any]:
     """Every declared plugin option: its value in ``opt``, or its declared default where ``opt`` lacks it
     (or holds None, as a YAML ``null`` does)."""
     given = vars(opt)
@@ -97,10 +98,10 @@ class OnmtSettings:
     # keyword arguments of a stock onmt TransformerEncoderLayer (the fusion layers)
     layer_kwargs: Mapping[str, Any]
     # OpenNMT settings this encoder cannot honour
-    unsupported: Tuple[str, ...]
+    unsupported: tuple[str, ...]
 
     @classmethod
-    def from_opt(cls, opt) -> "OnmtSettings":
+    def from_opt(cls, opt) -> OnmtSettings:
         unsupported = []
         if opt.parallel_residual:
             unsupported.append("parallel_residual")
@@ -149,12 +150,12 @@ class EncoderConfig:
     fusion: FusionArgs
     embedding: EmbeddingArgs
     alignment: AlignmentArgs
-    moe_layers: Tuple[int, ...] = option("moe_layers", to_ints)  # empty (or [-1]) = every layer
-    modalities: Tuple[str, ...] = option("moe_modalities", to_strs)  # read by the vocabulary patch
+    moe_layers: tuple[int, ...] = option("moe_layers", to_ints)  # empty (or [-1]) = every layer
+    modalities: tuple[str, ...] = option("moe_modalities", to_strs)  # read by the vocabulary patch
     trained_step: int = option("moe_trained_step", to_int)  # -1 = not recorded
 
     @classmethod
-    def from_opt(cls, opt) -> "EncoderConfig":
+    def from_opt(cls, opt) -> EncoderConfig:
         """Read ``opt`` (see the module docstring); a value of the wrong type raises ValueError naming
         its option, every other check is :meth:`problems`."""
         values = plugin_values(opt)
@@ -181,14 +182,14 @@ class EncoderConfig:
 
     # ------------------------------------------------------------------ derived
     @property
-    def moe_layer_ids(self) -> List[int]:
+    def moe_layer_ids(self) -> list[int]:
         """The encoder layers with an MoE feed-forward block, sorted."""
         n = self.onmt.num_layers
         layers = list(self.moe_layers)
         return sorted(set(range(n) if not layers or layers == [-1] else layers))
 
     # ------------------------------------------------------------------ checks
-    def problems(self) -> List[str]:
+    def problems(self) -> list[str]:
         """Every problem of the configuration, one line each, naming its option; [] when it is valid."""
         out = [f"encoder_type moe_transformer does not support {u}" for u in self.onmt.unsupported]
         try:
@@ -211,7 +212,7 @@ class EncoderConfig:
         out += self.alignment.problems()
         return out
 
-    def validate(self) -> "EncoderConfig":
+    def validate(self) -> EncoderConfig:
         problems = self.problems()
         if problems:
             raise ValueError("encoder_type moe_transformer: " + "; ".join(problems))

@@ -6,15 +6,13 @@ dropout → residual; it returns the MoE's aux losses with its output (no state 
 
 from __future__ import annotations
 
-from typing import Dict, Tuple
-
 import torch
 import torch.nn as nn
 from onmt.encoders.transformer import TransformerEncoderLayer
 
 from onmt_moe.moe import MoE
 
-NO_AUX: Dict[str, torch.Tensor] = {}  # what a dense layer returns as its aux losses (never written to)
+NO_AUX: dict[str, torch.Tensor] = {}  # what a dense layer returns as its aux losses (never written to)
 
 
 class MoEFeedForward(nn.Module):
@@ -28,7 +26,7 @@ class MoEFeedForward(nn.Module):
 
     def forward(
         self, x: torch.Tensor, token_index: torch.Tensor, modality: torch.Tensor
-    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """``(B, S, D)`` -> ``((B, S, D), aux losses of the MoE)``."""
         B, S, D = x.shape
         flat = self.layer_norm(x).reshape(B * S, D)
@@ -60,7 +58,7 @@ class MoEEncoderLayer(TransformerEncoderLayer):
     """
 
     @classmethod
-    def from_layer(cls, layer: TransformerEncoderLayer, feed_forward: nn.Module | None = None) -> "MoEEncoderLayer":
+    def from_layer(cls, layer: TransformerEncoderLayer, feed_forward: nn.Module | None = None) -> MoEEncoderLayer:
         new = cls.__new__(cls)
         nn.Module.__init__(new)
         for name, value in vars(layer).items():  # plain attributes (dropout_p, parallel_residual, …)

@@ -41,7 +41,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import torch
 
@@ -109,7 +109,7 @@ class AtomTable:
     def __init__(self, tokens: Sequence[str]):
         per_token = [token_atoms(t) for t in tokens]
         heavy = sorted({e for c in per_token for e in c if e != H})
-        self.columns: Tuple[str, ...] = (*heavy, H)
+        self.columns: tuple[str, ...] = (*heavy, H)
         self.n_heavy = len(heavy)
         col = {e: i for i, e in enumerate(self.columns)}
         table = torch.zeros(len(tokens), len(self.columns), dtype=torch.long)
@@ -118,23 +118,23 @@ class AtomTable:
                 table[i, col[e]] = n
         self.table = table
         self.atom_ids = torch.nonzero(table.any(-1)).view(-1)  # tokens that write some atom
-        self._on: Dict[torch.device, Tuple[torch.Tensor, torch.Tensor]] = {}
+        self._on: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def on(self, device) -> Tuple[torch.Tensor, torch.Tensor]:
+    def on(self, device) -> tuple[torch.Tensor, torch.Tensor]:
         """(table, atom_ids) on ``device`` (cached)."""
         device = torch.device(device)
         if device not in self._on:
             self._on[device] = (self.table.to(device), self.atom_ids.to(device))
         return self._on[device]
 
-    def vector(self, formula: Counter) -> Tuple[Optional[List[int]], List[str]]:
+    def vector(self, formula: Counter) -> tuple[list[int] | None, list[str]]:
         """(budget per column, []) or (None, the heavy elements of ``formula`` no token carries)."""
         missing = sorted(e for e, n in formula.items() if n > 0 and e != H and e not in self.columns)
         if missing:
             return None, missing
         return [int(formula.get(e, 0)) for e in self.columns], []
 
-    def counts(self, ids: Sequence[int]) -> List[int]:
+    def counts(self, ids: Sequence[int]) -> list[int]:
         """Column counts of a token-id sequence."""
         if len(ids) == 0:
             return [0] * len(self.columns)
@@ -142,7 +142,7 @@ class AtomTable:
 
 
 # ----------------------------------------------------------------------------- formula of a source
-def parse_formula(pieces: Sequence[str]) -> Optional[Counter]:
+def parse_formula(pieces: Sequence[str]) -> Counter | None:
     """``['C', '8', 'H', '8', 'O', '2']`` (or ``['C8H8O2']``) -> Counter(C=8, H=8, O=2); a charge is
     ignored; None when the text is not a formula."""
     text = "".join(pieces)
@@ -161,7 +161,7 @@ def parse_formula(pieces: Sequence[str]) -> Optional[Counter]:
     return out
 
 
-def formula_from_tokens(tokens: Sequence[str]) -> Optional[Counter]:
+def formula_from_tokens(tokens: Sequence[str]) -> Counter | None:
     """The formula a source token list carries (see the module doc), or None.
 
     Tagged lines (any modality tag present): the inner tokens of ``<FORMULA> … </FORMULA>``.
@@ -229,7 +229,7 @@ class FormulaConstraint:
             )
         return self
 
-    def _rows(self, batch_offset) -> Tuple[torch.Tensor, torch.Tensor]:
+    def _rows(self, batch_offset) -> tuple[torch.Tensor, torch.Tensor]:
         """(budget, active) of the alive rows: examples ``batch_offset`` (original indices), beam-major."""
         idx = torch.as_tensor(batch_offset, device=self.budget.device)
         return (
@@ -317,7 +317,7 @@ def _smiles(pred, tgt_tokens: Sequence[str], eos: int) -> str:
     return "".join(tgt_tokens[i] for i in pred.tolist() if i != eos)
 
 
-def hydrogens(smiles: str) -> Optional[int]:
+def hydrogens(smiles: str) -> int | None:
     """Total hydrogen count (implicit + explicit) of a SMILES, None when RDKit cannot parse it."""
     if not smiles:
         return None

@@ -11,8 +11,9 @@ Both off (the defaults): the plain pad mask and no extra layer.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -31,7 +32,7 @@ class FusionArgs:
     def resolved_heads(self, encoder_heads: int) -> int:
         return self.heads or int(encoder_heads)
 
-    def problems(self, d_model: int, encoder_heads: int) -> List[str]:
+    def problems(self, d_model: int, encoder_heads: int) -> list[str]:
         out = []
         if self.layers < 0:
             out.append(f"fusion_layers: must be >= 0, got {self.layers}")
@@ -65,7 +66,7 @@ class FusionLayers(nn.ModuleList):
 
 def attention_masks(
     args: FusionArgs, modality_bs: torch.Tensor, keep: torch.Tensor, pad_mask: torch.Tensor
-) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``(mask of the encoder layers, mask of the fusion layers or None)``, OpenNMT's convention
     (``(B, 1, S, S)``, True = may not attend). ``pad_mask``: the plain pad mask; ``keep``: ``(B, S)``
     True at real tokens."""

@@ -13,7 +13,7 @@ Torch only (the plugin's reporting hook imports it during training; no OpenNMT h
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import torch
 from torch import nn
@@ -53,10 +53,10 @@ class GradientNormLogger:
         self.every = int(every)
         self.depth = int(depth)
         self.expert_detail = expert_detail
-        self.params: List[nn.Parameter] = []
-        self.groups: List[str] = []
-        index: Dict[str, int] = {}
-        self._param_group: List[int] = []
+        self.params: list[nn.Parameter] = []
+        self.groups: list[str] = []
+        index: dict[str, int] = {}
+        self._param_group: list[int] = []
         for name, p in model.named_parameters():
             if not p.requires_grad:
                 continue
@@ -67,8 +67,8 @@ class GradientNormLogger:
             self.params.append(p)
             self._param_group.append(index[g])
         self.log = CsvLog(csv_path, GRAD_COLUMNS, fsync=fsync) if csv_path is not None else None
-        self.last: Dict[str, float] = {}
-        self._index_cache: Tuple[Any, Optional[torch.Tensor]] = (None, None)
+        self.last: dict[str, float] = {}
+        self._index_cache: tuple[Any, torch.Tensor | None] = (None, None)
 
     def group_name(self, param_name: str) -> str:
         parts = param_name.split(".")[:-1] or param_name.split(".")
@@ -83,7 +83,7 @@ class GradientNormLogger:
         return ".".join(parts[:n])
 
     @torch.no_grad()
-    def compute(self, scale: Optional[float] = None) -> Dict[str, float]:
+    def compute(self, scale: float | None = None) -> dict[str, float]:
         """``{group: L2 norm, ..., "total": norm}`` of the current gradients.
 
         Groups without any gradient report 0.0; returns ``{}`` when no
@@ -116,7 +116,7 @@ class GradientNormLogger:
         self.last = out
         return out
 
-    def maybe_log(self, step: int, scale: Optional[float] = None, force: bool = False) -> bool:
+    def maybe_log(self, step: int, scale: float | None = None, force: bool = False) -> bool:
         """Compute and append the norms when ``step % every == 0`` (or ``force``).
 
         Returns True when rows were written (or computed, without a CSV)."""

@@ -18,8 +18,6 @@ statistics still use the unweighted CE.
 
 from __future__ import annotations
 
-from typing import Dict, Optional
-
 import torch
 import torch.nn.functional as F
 from onmt.utils.loss import LossCompute
@@ -35,12 +33,12 @@ class AuxMeter:
         self.reset()
 
     def reset(self) -> None:
-        self.raw: Dict[str, torch.Tensor] = {}
-        self.weighted: Dict[str, torch.Tensor] = {}
-        self.coef: Dict[str, float] = {}
+        self.raw: dict[str, torch.Tensor] = {}
+        self.weighted: dict[str, torch.Tensor] = {}
+        self.coef: dict[str, float] = {}
         self.n = 0
 
-    def add(self, raw: Dict[str, torch.Tensor], coef: Dict[str, float]) -> None:
+    def add(self, raw: dict[str, torch.Tensor], coef: dict[str, float]) -> None:
         for k, v in raw.items():
             v = v.detach().float()
             c = float(coef.get(k, 0.0))
@@ -63,7 +61,7 @@ class AuxMeter:
             self.raw[k], self.weighted[k] = packed[i], packed[len(keys) + i]
         self.n = int(round(float(packed[-1])))
 
-    def snapshot(self, reset: bool = True) -> Dict[str, Dict[str, float]]:
+    def snapshot(self, reset: bool = True) -> dict[str, dict[str, float]]:
         """{component: {"raw": mean, "coef": c, "weighted": mean}} over the batches since the last reset."""
         out = {}
         if self.n:
@@ -76,7 +74,7 @@ class AuxMeter:
         return out
 
 
-def parse_weights(spec, option: str = "struct_loss_weights", key: str = "class") -> Dict[str, float]:
+def parse_weights(spec, option: str = "struct_loss_weights", key: str = "class") -> dict[str, float]:
     """``"monosaccharide=2,linkage=1.5"`` (or a list of such items) → dict; ``option`` names the key in errors."""
     out = {}
     for name, value in parse_name_values(spec, option, key, "weight").items():
@@ -122,7 +120,7 @@ class MoELossCompute(LossCompute):
         compute.aux_link = getattr(getattr(model, "encoder", None), "aux_link", None)
         compute.is_train_loss = bool(train)
         compute.norm_method = getattr(opt, "normalization", "sents")
-        compute.token_weights: Optional[torch.Tensor] = None
+        compute.token_weights: torch.Tensor | None = None
         weights = parse_weights(getattr(opt, "struct_loss_weights", None))
         if weights:
             if opt.copy_attn or opt.lambda_align or opt.lm_prior_model or opt.generator_function == "sparsemax":

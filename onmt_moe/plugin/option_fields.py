@@ -9,7 +9,8 @@ each value and naming the option when it cannot be converted. Defaults are never
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Dict, Mapping, Tuple
+from collections.abc import Callable, Mapping
+from typing import Any
 
 
 def option(name: str, convert: Callable[[Any], Any]):
@@ -17,7 +18,7 @@ def option(name: str, convert: Callable[[Any], Any]):
     return dataclasses.field(metadata={"option": name, "convert": convert})
 
 
-def option_fields(cls) -> Dict[str, str]:
+def option_fields(cls) -> dict[str, str]:
     """``field name -> option name`` of the fields of dataclass ``cls`` that hold an option."""
     return {f.name: f.metadata["option"] for f in dataclasses.fields(cls) if "option" in f.metadata}
 
@@ -75,11 +76,11 @@ def _items(v):
     return v.replace(",", " ").split() if isinstance(v, str) else list(v)
 
 
-def to_ints(v) -> Tuple[int, ...]:
+def to_ints(v) -> tuple[int, ...]:
     """list of integers"""
     return tuple(to_int(x) for x in _items(v))
 
 
-def to_strs(v) -> Tuple[str, ...]:
+def to_strs(v) -> tuple[str, ...]:
     """list of names"""
     return tuple(to_str(x) for x in _items(v))

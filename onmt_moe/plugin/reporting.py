@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import os
 import time
-from typing import Dict, List, Optional
 
 from onmt.utils.report_manager import ReportMgr
 
@@ -43,10 +42,10 @@ from onmt_moe.runfolder.layout import (
     tasks_csv,
 )
 
-_STATE: Dict[str, object] = {"model": None, "opt": None, "grad_logger": None, "started": False, "csv_dir": None}
+_STATE: dict[str, object] = {"model": None, "opt": None, "grad_logger": None, "started": False, "csv_dir": None}
 
 
-def log_dir(opt) -> Optional[str]:
+def log_dir(opt) -> str | None:
     """The CSV folder, or None when CSV logging is off (``-moe_log_dir`` not given)."""
     d = getattr(opt, "moe_log_dir", "") or ""
     if not d:
@@ -55,7 +54,7 @@ def log_dir(opt) -> Optional[str]:
     return d
 
 
-def _distributed_rank() -> Optional[int]:
+def _distributed_rank() -> int | None:
     """This process's rank in the default process group, or None when training is not distributed."""
     import torch.distributed as dist
 
@@ -124,7 +123,7 @@ def _f(x) -> float:
         return float("nan")
 
 
-def routing_rows(step: int, layer: int, snap: dict, modality_names: List[str]) -> List[dict]:
+def routing_rows(step: int, layer: int, snap: dict, modality_names: list[str]) -> list[dict]:
     """Tidy rows of one layer's routing snapshot (see onmt_moe.moe.routing_stats for the keys)."""
     load = [float(v) for v in snap["load"]]
     imp = [float(v) for v in snap["importance"]]
@@ -187,8 +186,8 @@ class CsvReportMgr(ReportMgr):
         _STATE["csv_dir"] = d
         self.train_csv = CsvLog(os.path.join(d, TRAIN_STEPS), TRAIN_COLUMNS)
         self.valid_csv = CsvLog(os.path.join(d, VALID_SUMMARY), VALID_COLUMNS)
-        self.moe_csv: Optional[CsvLog] = None
-        self.aux_csv: Optional[CsvLog] = None
+        self.moe_csv: CsvLog | None = None
+        self.aux_csv: CsvLog | None = None
         self._d = d
         self._t0 = time.time()
 

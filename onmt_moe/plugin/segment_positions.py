@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, Optional
 
 import torch
 import torch.nn as nn
@@ -31,7 +30,7 @@ class EmbeddingArgs:
     def is_plain(self) -> bool:
         return not self.segment_positions and not self.modality_type_embedding
 
-    def problems(self, position_encoding: bool, max_relative_positions: int) -> List[str]:
+    def problems(self, position_encoding: bool, max_relative_positions: int) -> list[str]:
         if self.segment_positions and (not position_encoding or max_relative_positions != 0):
             return [
                 "segment_positions: needs sinusoidal position_encoding (true) and max_relative_positions 0, "
@@ -40,7 +39,7 @@ class EmbeddingArgs:
         return []
 
 
-def type_embedding(args: EmbeddingArgs, num_modalities: int, d_model: int) -> Optional[nn.Embedding]:
+def type_embedding(args: EmbeddingArgs, num_modalities: int, d_model: int) -> nn.Embedding | None:
     """The modality type embedding, or None when it is off (then the encoder has no such parameter)."""
     return nn.Embedding(num_modalities, d_model) if args.modality_type_embedding else None
 
@@ -50,7 +49,7 @@ def embed(
     src: torch.Tensor,
     modality_bs: torch.Tensor,
     args: EmbeddingArgs,
-    modality_embedding: Optional[nn.Module],
+    modality_embedding: nn.Module | None,
 ) -> torch.Tensor:
     """OpenNMT's ``Embeddings`` forward (look-up, positions, dropout) with the two options applied."""
     if args.is_plain:

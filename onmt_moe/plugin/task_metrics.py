@@ -18,16 +18,16 @@ Plain PyTorch, no OpenNMT. The meters of the running process are kept in :data:`
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 
 from onmt_moe.modality.tags import TASK_PREFIX
 
-METERS: Dict[str, "TaskMeter"] = {}
+METERS: dict[str, TaskMeter] = {}
 
 
-def task_names(itos: Sequence[str]) -> List[str]:
+def task_names(itos: Sequence[str]) -> list[str]:
     """The task names (``STRUCT``, …) of the task tokens in a vocabulary, in vocabulary order."""
     return [t[len(TASK_PREFIX) : -1] for t in itos if t.startswith(TASK_PREFIX) and t.endswith(">")]
 
@@ -43,7 +43,7 @@ def task_lookup(itos: Sequence[str]) -> torch.Tensor:
     return lookup
 
 
-def task_weight_vector(names: Sequence[str], weights: Dict[str, float]) -> torch.Tensor:
+def task_weight_vector(names: Sequence[str], weights: dict[str, float]) -> torch.Tensor:
     """Per-task loss weight (default 1.0). Keys are task tokens without brackets (``TASK_STRUCT``)
     or bare names (``STRUCT``); a name that is not a task of the vocabulary raises ValueError."""
     out = torch.ones(len(names) + 1)  # the last slot: examples without a task token
@@ -73,7 +73,7 @@ class TaskMeter:
 
     def __init__(self, names: Sequence[str]):
         self.names = list(names)
-        self.sums: Optional[torch.Tensor] = None
+        self.sums: torch.Tensor | None = None
 
     def add(self, row_task: torch.Tensor, ce: torch.Tensor, correct: torch.Tensor, real: torch.Tensor) -> None:
         """``row_task`` (N,) task of each target position, ``ce``/``correct``/``real`` (N,) per position."""
@@ -83,7 +83,7 @@ class TaskMeter:
         sums = torch.zeros(len(self.names), 3, dtype=torch.float64, device=vals.device).index_add_(0, idx, vals)
         self.sums = sums if self.sums is None else self.sums + sums
 
-    def snapshot(self, reset: bool = True) -> List[dict]:
+    def snapshot(self, reset: bool = True) -> list[dict]:
         """One row per task seen since the last reset: task, xent, ppl, accuracy (%), tokens."""
         rows = []
         if self.sums is not None:

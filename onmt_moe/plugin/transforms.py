@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from typing import Dict, List, Optional
 
 from onmt.transforms import AVAILABLE_TRANSFORMS, register_transform
 from onmt.transforms.transform import ObservableStats, Transform
@@ -48,9 +47,9 @@ DROP_COUNTS: Counter = Counter()
 SEEN_COUNTS: Counter = Counter()
 
 
-def parse_probs(spec: Optional[str]) -> Dict[str, float]:
+def parse_probs(spec: str | None) -> dict[str, float]:
     """``"IR=0.3,MS=0.2"`` -> ``{"IR": 0.3, "MS": 0.2}``; raises ValueError on bad text."""
-    out: Dict[str, float] = {}
+    out: dict[str, float] = {}
     for name, val in parse_name_values(spec, "--modality_dropout_probs", "NAME", "P").items():
         try:
             p = float(val)
@@ -74,7 +73,7 @@ class ModalityDropoutStats(ObservableStats):
         self.dropped = dict(dropped or {})
         self.examples_changed = examples_changed
 
-    def update(self, other: "ModalityDropoutStats"):
+    def update(self, other: ModalityDropoutStats):
         for k, v in other.dropped.items():
             self.dropped[k] = self.dropped.get(k, 0) + v
         self.examples_changed += other.examples_changed
@@ -162,7 +161,7 @@ class ModalityDropoutTransform(Transform):
     def prob_of(self, name: str) -> float:
         return self.probs.get(name, self.prob)
 
-    def choose(self, names: List[str]) -> List[int]:
+    def choose(self, names: list[str]) -> list[int]:
         """Indices (into ``names``) of the data segments to hide."""
         hide = [i for i, n in enumerate(names) if self.rng.random() < self.prob_of(n)]
         keep_needed = min(self.min_keep, len(names))
@@ -193,8 +192,8 @@ class ModalityDropoutTransform(Transform):
 
         # Rebuild the token list, remembering where each new token came from so
         # that source features (if any) stay aligned.
-        new_src: List[str] = []
-        origin: List[int] = []
+        new_src: list[str] = []
+        origin: list[int] = []
         pos = 0
         for i, (name, toks) in enumerate(segs):
             width = len(toks) + (0 if name is None else 2)

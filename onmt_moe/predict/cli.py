@@ -18,7 +18,7 @@ import csv
 import json
 import os
 import sys
-from typing import List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 from onmt_moe.inference import ModelError
 from onmt_moe.predict import InputError
@@ -165,7 +165,7 @@ def _reading(what: str, reader, *a, **kw):
         raise _not_utf8(what, e) from None
 
 
-def _energy(value, where: str) -> Optional[float]:
+def _energy(value, where: str) -> float | None:
     if value is None or value == "":
         return None
     try:
@@ -188,7 +188,7 @@ def _read_text_file(path: str) -> str:
         raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
 
 
-def batch_rows(path: str) -> List[Tuple[str, dict]]:
+def batch_rows(path: str) -> list[tuple[str, dict]]:
     """(sample name, read_sample keyword arguments) for every sample of a --batch CSV or folder.
     A sample whose own file cannot be read gets ``{'error': message}`` (rejected, the others run);
     a batch that cannot be read as a whole (not UTF-8, unknown columns or file names, duplicate
@@ -233,7 +233,7 @@ def batch_rows(path: str) -> List[Tuple[str, dict]]:
     return rows
 
 
-def _folder_rows(path: str) -> List[Tuple[str, dict]]:
+def _folder_rows(path: str) -> list[tuple[str, dict]]:
     """One sample per subfolder; every file must be one of FOLDER_STEMS (any extension), once.
     Hidden entries (names starting with '.', e.g. .DS_Store) are skipped."""
     rows = []
@@ -320,7 +320,7 @@ def simulate_weights(args, checkpoint: str):
     return w
 
 
-def _rank(sample: Sample, built: Built, nbest, cfg, tol: float, weights=None) -> List[dict]:
+def _rank(sample: Sample, built: Built, nbest, cfg, tol: float, weights=None) -> list[dict]:
     from onmt_moe.predict import forward_rank as fr
     from onmt_moe.predict import rank
 
@@ -360,7 +360,7 @@ def _fmt_bool(v) -> str:
     return "-" if v is None else ("yes" if v else "no")
 
 
-def print_table(sample: Sample, built: Built, rows: List[dict], kind: str, show: int, out=None) -> None:
+def print_table(sample: Sample, built: Built, rows: list[dict], kind: str, show: int, out=None) -> None:
     out = out or sys.stdout
     key, what, check = ("wurcs", "mass", "mass_match") if kind == "wurcs" else ("smiles", "formula", "formula_match")
     prec = kind != "wurcs" and built.precursor is not None  # SMILES: a precursor column too
@@ -415,7 +415,7 @@ def write_out(path: str, results, kind: str, meta: dict) -> None:
             w.writerows({c: ("" if r.get(c) is None else r[c]) for c in cols} for r in rows)
 
 
-def _read_all(args) -> Tuple[List[Sample], List[Tuple[str, str]]]:
+def _read_all(args) -> tuple[list[Sample], list[tuple[str, str]]]:
     """Read every sample (before any model is loaded); in --batch mode a bad sample is rejected, not fatal."""
     if not args.batch:
         s = read_sample(
@@ -443,7 +443,7 @@ def _read_all(args) -> Tuple[List[Sample], List[Tuple[str, str]]]:
     return ok, rejected
 
 
-def _build_all(args, samples: List[Sample], cfg) -> Tuple[List[Tuple[Sample, Built]], List[Tuple[str, str]]]:
+def _build_all(args, samples: list[Sample], cfg) -> tuple[list[tuple[Sample, Built]], list[tuple[str, str]]]:
     """Each sample's source line, formatted as the model's corpus was."""
     if not args.batch:
         return [(s, build_source(s, cfg)) for s in samples], []
@@ -456,7 +456,7 @@ def _build_all(args, samples: List[Sample], cfg) -> Tuple[List[Tuple[Sample, Bui
     return ok, rejected
 
 
-def _collect(args, cfg) -> Tuple[List[Tuple[Sample, Built]], List[Tuple[str, str]]]:
+def _collect(args, cfg) -> tuple[list[tuple[Sample, Built]], list[tuple[str, str]]]:
     """Read and format every sample; in --batch mode a bad sample is rejected, not fatal."""
     samples, rejected = _read_all(args)
     ok, more = _build_all(args, samples, cfg)
@@ -469,7 +469,7 @@ def _rejects_path(args) -> str:
     )
 
 
-def _write_rejects(args, rejected) -> Optional[str]:
+def _write_rejects(args, rejected) -> str | None:
     if not rejected:
         return None
     path = _rejects_path(args)
@@ -538,7 +538,7 @@ def run(args) -> int:
         cfg = settings.resolve(ckpt, args.corpus, train_src, recorded)
         samples, more = _build_all(args, read, cfg)
         rejected += more
-    for name, why in rejected:
+    for _name, why in rejected:
         print(f"error: {why}", file=sys.stderr)
     rej_path = _write_rejects(args, rejected)
     if not samples:
@@ -580,7 +580,7 @@ def run(args) -> int:
     return 2 if rejected else 0
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return run(args)

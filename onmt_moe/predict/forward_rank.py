@@ -23,9 +23,9 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -40,8 +40,8 @@ GRID_W = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)  # weights tried by fit_weights, p
 class Query:
     """The measured spectra a candidate is compared with: ¹³C shifts, ¹H (shift, nH) pairs."""
 
-    c: Tuple[float, ...] = ()
-    h: Tuple[Tuple[float, float], ...] = ()
+    c: tuple[float, ...] = ()
+    h: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class Weights:
             json.dump(asdict(self), fh, indent=1)
 
     @classmethod
-    def load(cls, path: str) -> "Weights":
+    def load(cls, path: str) -> Weights:
         try:
             with open(path, encoding="utf-8") as fh:
                 d = json.load(fh)
@@ -64,7 +64,7 @@ class Weights:
             raise ValueError(f"{path}: not a forward-rank weights file ({e})") from None
 
 
-def spectrum(lines: Iterable[Tuple[float, float]], grid: np.ndarray, sigma: float) -> np.ndarray:
+def spectrum(lines: Iterable[tuple[float, float]], grid: np.ndarray, sigma: float) -> np.ndarray:
     """Sum of unit-area-free Gaussians (height = weight) on ``grid``; the zero vector for no lines."""
     out = np.zeros_like(grid)
     for pos, height in lines:
@@ -77,8 +77,8 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / (na * nb)) if na > 0 and nb > 0 else 0.0
 
 
-def _distinct(values: Iterable[float], tol: float = 0.05) -> List[float]:
-    out: List[float] = []
+def _distinct(values: Iterable[float], tol: float = 0.05) -> list[float]:
+    out: list[float] = []
     for v in sorted(values):
         if not out or v - out[-1] > tol:
             out.append(v)
@@ -86,7 +86,7 @@ def _distinct(values: Iterable[float], tol: float = 0.05) -> List[float]:
 
 
 @lru_cache(maxsize=4096)
-def simulated(smiles: str) -> Optional[Query]:
+def simulated(smiles: str) -> Query | None:
     """The candidate's estimated ¹³C (unique carbons) and ¹H (shift, nH per symmetry class); None
     when RDKit or the estimator cannot handle it."""
     from rdkit import Chem
@@ -101,8 +101,8 @@ def simulated(smiles: str) -> Optional[Query]:
     except Exception:  # noqa: BLE001 - the estimator has no answer for some exotic atoms
         return None
     ranks = list(Chem.CanonicalRankAtoms(mol, breakTies=False))
-    c_by_class: Dict[int, float] = {}
-    h_by_class: Dict[int, List[float]] = {}
+    c_by_class: dict[int, float] = {}
+    h_by_class: dict[int, list[float]] = {}
     for i, s in c_shift.items():
         c_by_class.setdefault(ranks[i], s)
     for i, s in h_shift.items():
@@ -112,9 +112,9 @@ def simulated(smiles: str) -> Optional[Query]:
     return Query(c=tuple(sorted(c_by_class.values())), h=tuple((s, n) for s, n in h_by_class.values()))
 
 
-def similarity(cand: Query, query: Query) -> Dict[str, Optional[float]]:
+def similarity(cand: Query, query: Query) -> dict[str, float | None]:
     """{'c': cosine or None (query has no ¹³C), 'h': …}."""
-    out: Dict[str, Optional[float]] = {"c": None, "h": None}
+    out: dict[str, float | None] = {"c": None, "h": None}
     if query.c:
         q = spectrum(((s, 1.0) for s in _distinct(query.c)), C_GRID, C_SIGMA)
         out["c"] = cosine(spectrum(((s, 1.0) for s in cand.c), C_GRID, C_SIGMA), q)
@@ -124,7 +124,7 @@ def similarity(cand: Query, query: Query) -> Dict[str, Optional[float]]:
     return out
 
 
-def annotate(rows: List[dict], query: Query, key: str = "smiles") -> None:
+def annotate(rows: list[dict], query: Query, key: str = "smiles") -> None:
     """Add ``sim_c`` / ``sim_h`` (cosines, '' where unknown) to every ranked row, in place."""
     for r in rows:
         sim = simulated(r[key]) if r.get("valid") else None
@@ -142,11 +142,11 @@ def combined(row: dict, w: Weights) -> float:
     return score
 
 
-def rerank(rows: List[dict], w: Weights) -> List[dict]:
+def rerank(rows: list[dict], w: Weights) -> list[dict]:
     """The ranked rows (``predict.rank.rank_smiles`` output, annotated) re-ordered within their
     consistency group by the combined score; ``rank`` renumbered, duplicates stay unranked."""
     ranked = [r for r in rows if r["rank"] != ""]
-    groups: Dict[int, int] = {}
+    groups: dict[int, int] = {}
     for r in ranked:  # the group order of rank_smiles: keep it, reorder inside a group only
         groups[id(r)] = _group(r)
     ranked.sort(key=lambda r: (groups[id(r)], -combined(r, w), r["beam_rank"]))
@@ -163,11 +163,11 @@ def _group(r: dict) -> int:
 
 
 def fit_weights(
-    samples: Sequence[Tuple[List[dict], str]], grid: Sequence[float] = GRID_W, source: str = ""
-) -> Tuple[Weights, float]:
+    samples: Sequence[tuple[list[dict], str]], grid: Sequence[float] = GRID_W, source: str = ""
+) -> tuple[Weights, float]:
     """Weights maximising top-1 over validation ``samples`` (annotated ranked rows, true canonical
     SMILES); ties go to the smaller weights (prefer the model). Returns (weights, top-1)."""
-    best: Tuple[float, float, float] = (-1.0, math.inf, math.inf)
+    best: tuple[float, float, float] = (-1.0, math.inf, math.inf)
     for wc in grid:
         for wh in grid:
             w = Weights(wc, wh)
@@ -185,13 +185,13 @@ def _sort_key(r: dict, w: Weights):
     return (_group(r), -combined(r, w), r["beam_rank"])
 
 
-def weights_for(checkpoint: str) -> Optional[Weights]:
+def weights_for(checkpoint: str) -> Weights | None:
     """The validation-chosen weights kept in the checkpoint's run folder, if any."""
     path = os.path.join(os.path.dirname(os.path.abspath(checkpoint)), WEIGHTS_FILE)
     return Weights.load(path) if os.path.isfile(path) else None
 
 
-def query_from_peaks(c_shifts: Optional[Sequence[float]], h_peaks: Optional[Sequence[dict]]) -> Query:
+def query_from_peaks(c_shifts: Sequence[float] | None, h_peaks: Sequence[dict] | None) -> Query:
     """The query from the predictor's readers: ¹³C shifts and ¹H peak dicts (rangeMax, rangeMin, nH)."""
     h = tuple(((p["rangeMax"] + p["rangeMin"]) / 2, float(p.get("nH") or 1)) for p in (h_peaks or ()))
     return Query(c=tuple(c_shifts or ()), h=h)
@@ -201,8 +201,8 @@ def query_from_peaks(c_shifts: Optional[Sequence[float]], h_peaks: Optional[Sequ
 def query_from_line(line: str) -> Query:
     """The ¹H / ¹³C sections of a benchmark-format or tagged source line (``1HNMR 7.31 7.25 m 5H |
     … 13CNMR 128.4 …``): ¹H peak centres with their nH, ¹³C shifts."""
-    h: List[Tuple[float, float]] = []
-    c: List[float] = []
+    h: list[tuple[float, float]] = []
+    c: list[float] = []
     section, peak = None, []
     for tok in line.split() + ["|"]:
         if tok.startswith("<") and tok.endswith(">"):
@@ -226,7 +226,7 @@ def query_from_line(line: str) -> Query:
     return Query(c=tuple(c), h=tuple(h))
 
 
-def _flush_h(peak: List[str], out: List[Tuple[float, float]]) -> None:
+def _flush_h(peak: list[str], out: list[tuple[float, float]]) -> None:
     try:
         hi, lo = float(peak[0]), float(peak[1])
     except (IndexError, ValueError):

@@ -17,7 +17,7 @@ first, then valid, then invalid.
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 from onmt_moe.evaluation.scoring import Canonicaliser, parse_formula
 from onmt_moe.masses import PROTON
@@ -39,7 +39,7 @@ COLUMNS_SMILES = [
 COLUMNS_WURCS = ["sample", "rank", "beam_rank", "wurcs", "log_prob", "valid", "mass", "mass_match", "duplicate_of"]
 
 
-def _rerank(rows: List[dict], consistent_key: str, has_reference: bool) -> None:
+def _rerank(rows: list[dict], consistent_key: str, has_reference: bool) -> None:
     """Fill ``rank`` (1-based) in place: valid+consistent, valid, invalid; duplicates unranked.
     Without a reference (no formula / no precursor) every valid candidate is in the first group."""
 
@@ -63,7 +63,7 @@ def monoisotopic_mass(counts) -> float:
     return sum(n * table.GetMostCommonIsotopeMass(el) for el, n in counts.items() if el != "charge")
 
 
-def precursor_consistent(formula: Optional[str], precursor: Optional[Tuple[float, str]], tol: float):
+def precursor_consistent(formula: str | None, precursor: tuple[float, str] | None, tol: float):
     """Is [M+H]+ / [M-H]- of ``formula`` within ``tol`` Da of the precursor (m/z, ion mode)? None if unknown."""
     counts = parse_formula(formula) if formula else None
     if counts is None or precursor is None or not precursor[0]:
@@ -75,12 +75,12 @@ def precursor_consistent(formula: Optional[str], precursor: Optional[Tuple[float
 
 def rank_smiles(
     sample: str,
-    nbest: Sequence[Tuple[str, float]],
-    formula: Optional[str],
-    canon: Optional[Canonicaliser] = None,
-    precursor: Optional[Tuple[float, str]] = None,
+    nbest: Sequence[tuple[str, float]],
+    formula: str | None,
+    canon: Canonicaliser | None = None,
+    precursor: tuple[float, str] | None = None,
     tol: float = 0.02,
-) -> List[dict]:
+) -> list[dict]:
     """``precursor``: (m/z, 'positive'|'negative') of the MS/MS precursor, if known."""
     canon = canon or Canonicaliser()
     want = parse_formula(formula) if formula else None
@@ -116,9 +116,7 @@ def _order(r: dict):
     return (r["rank"] == "", r["rank"] if r["rank"] != "" else r["beam_rank"])
 
 
-def precursor_bin_match(
-    mass: Optional[float], precursor_mz: Optional[float], charge: int, mz_bin: float
-) -> Optional[bool]:
+def precursor_bin_match(mass: float | None, precursor_mz: float | None, charge: int, mz_bin: float) -> bool | None:
     """Does a glycan of neutral ``mass``, deprotonated z times, fall in the precursor's m/z bin?"""
     if mass is None or not precursor_mz:
         return None
@@ -126,8 +124,8 @@ def precursor_bin_match(
 
 
 def rank_wurcs(
-    sample: str, nbest: Sequence[Tuple[str, float]], precursor_mz: Optional[float], charge: int, mz_bin: float
-) -> List[dict]:
+    sample: str, nbest: Sequence[tuple[str, float]], precursor_mz: float | None, charge: int, mz_bin: float
+) -> list[dict]:
     from onmt_moe.glycan import wurcs_graph
     from onmt_moe.glycan.evaluate import parse_wurcs, same_structure
     from onmt_moe.glycan.wurcs_tokenizer import detokenize

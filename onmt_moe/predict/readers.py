@@ -25,8 +25,8 @@ import math
 import os
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence
 
 import numpy as np
 
@@ -67,7 +67,7 @@ def _need(module: str, pip_name: str):
 class Formula:
     text: str  # Hill order, e.g. C8H8O (what the benchmark's RDKit formulas look like)
     counts: Counter
-    notes: List[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def hill_formula(counts: Counter) -> str:
@@ -153,7 +153,7 @@ def _no_xy_hint(path: str) -> str:
     return ""
 
 
-def _jcamp_notes(d: dict) -> List[str]:
+def _jcamp_notes(d: dict) -> list[str]:
     n = d.get("_xcheck_failures", 0)
     return [f"jcamp reported {n} X-check mismatch(es) in the compressed data; values used as decoded"] if n else []
 
@@ -166,7 +166,7 @@ def _units(d: dict, key: str) -> str:
 class IRSpectrum:
     absorbance: np.ndarray  # IR_POINTS_IN values on linspace(400, 4000, 1800)
     source: str
-    notes: List[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def _wavenumbers(d: dict, path: str):
@@ -195,7 +195,7 @@ MAX_PLAUSIBLE_ABSORBANCE = 5.0
 TRANSMITTANCE_LIKE_MEDIAN = 0.6
 
 
-def _looks_like_transmittance(y: np.ndarray) -> Optional[str]:
+def _looks_like_transmittance(y: np.ndarray) -> str | None:
     """Why absorbance values ``y`` look like transmittance, or None."""
     top = float(np.max(y))
     if top > MAX_PLAUSIBLE_ABSORBANCE:
@@ -280,16 +280,16 @@ def read_ir(path: str) -> IRSpectrum:
 # --------------------------------------------------------------------------- NMR
 @dataclass
 class HPeaks:
-    peaks: List[dict]  # benchmark h_nmr_peaks fields: rangeMax, rangeMin, category, nH, j_values
+    peaks: list[dict]  # benchmark h_nmr_peaks fields: rangeMax, rangeMin, category, nH, j_values
     source: str
-    notes: List[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
 class CPeaks:
-    shifts: List[float]
+    shifts: list[float]
     source: str
-    notes: List[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def _is_file_arg(value: str) -> bool:
@@ -378,7 +378,7 @@ def _solvent(d: dict, table: dict):
     return name, table.get(name, ())
 
 
-def c_peaks_from_spectrum(path: str, formula_c: Optional[int] = None) -> CPeaks:
+def c_peaks_from_spectrum(path: str, formula_c: int | None = None) -> CPeaks:
     """13C shifts picked from a processed 1D spectrum (JCAMP-DX XYDATA, ppm or Hz axis) with
     scipy ``find_peaks``: lines C_NOISE_SIGMAS noise sigmas and C_MIN_REL of the tallest line
     above the baseline; the named solvent's lines removed (see ``_C_SOLVENT``)."""
@@ -412,7 +412,7 @@ def c_peaks_from_spectrum(path: str, formula_c: Optional[int] = None) -> CPeaks:
     return _c_peaks(shifts, path, notes + _jcamp_notes(d), formula_c)
 
 
-def read_c_nmr(value: str, formula_c: Optional[int] = None) -> CPeaks:
+def read_c_nmr(value: str, formula_c: int | None = None) -> CPeaks:
     """13C shifts, every one of them (never only the first):
 
     * inline or in a text file: numbers separated by commas, semicolons or spaces, on one line
@@ -441,7 +441,7 @@ def read_c_nmr(value: str, formula_c: Optional[int] = None) -> CPeaks:
     return _c_peaks(shifts, value, notes, formula_c)
 
 
-def _c_peaks(shifts: List[float], source: str, notes: List[str], formula_c: Optional[int]) -> CPeaks:
+def _c_peaks(shifts: list[float], source: str, notes: list[str], formula_c: int | None) -> CPeaks:
     shifts = sorted(shifts, reverse=True)
     rep = Counter(round(v, 1) for v in shifts)
     dups = {v: n for v, n in rep.items() if n > 1}
@@ -523,7 +523,7 @@ def _c_from_file(path: str):
     return shifts, [f"{len(shifts)} shifts"]
 
 
-def _numbers(text: str, where: str) -> List[float]:
+def _numbers(text: str, where: str) -> list[float]:
     text = _after_delta(text)
     parts = [p for p in re.split(r"[,;\s]+", text.strip()) if p]
     try:
@@ -544,7 +544,7 @@ def _check_range(vals: Sequence[float], where: str, lo: float, hi: float, what: 
         raise InputError(f"{where}: {what} shift {bad[0]} ppm is outside {lo:g}..{hi:g} ppm (wrong units?)")
 
 
-def _table(path: str) -> List[List[str]]:
+def _table(path: str) -> list[list[str]]:
     try:
         text = open(path, encoding="utf-8-sig").read()
     except (OSError, UnicodeDecodeError) as e:
@@ -572,7 +572,7 @@ _H_ALIASES = {
 _LIT_RE = re.compile(r"(?P<a>-?\d+(?:\.\d+)?)\s*(?:[-–]\s*(?P<b>-?\d+(?:\.\d+)?))?\s*\((?P<body>[^)]*)\)")
 
 
-def _col(header: List[str], key: str) -> Optional[int]:
+def _col(header: list[str], key: str) -> int | None:
     names = [h.strip().lower().replace(" ", "_") for h in header]
     for alias in _H_ALIASES[key]:
         if alias in names:
@@ -592,7 +592,7 @@ def estimated_range(shift: float, category: str, js: Sequence[float], mhz: float
     return shift + width / 2, shift - width / 2
 
 
-def _h_peak(where: str, category: str, nh, js: List[float], shift=None, rmax=None, rmin=None, mhz: float = 400.0):
+def _h_peak(where: str, category: str, nh, js: list[float], shift=None, rmax=None, rmin=None, mhz: float = 400.0):
     # "br s" / "brs": the benchmark's codes have no broadening mark, the multiplicity stays
     category = re.sub(r"^br\.?\s*", "", (category or "m").strip().lower()) or "m"
     if not re.fullmatch(r"[a-z]+", category):
@@ -618,7 +618,7 @@ def _h_peak(where: str, category: str, nh, js: List[float], shift=None, rmax=Non
     }, estimated
 
 
-def _floats(text: str, where: str) -> List[float]:
+def _floats(text: str, where: str) -> list[float]:
     try:
         return [float(v) for v in re.split(r"[,;_\s]+", text.strip()) if v]
     except ValueError:
@@ -639,7 +639,7 @@ def _h_from_table(path: str, mhz: float):
     for k, row in enumerate(body, start=2):
         where = f"{path}: line {k}"
 
-        def get(key):
+        def get(key, row=row):
             i = cols[key]
             return row[i] if i is not None and i < len(row) and row[i] != "" else None
 
@@ -672,7 +672,7 @@ _LIT_EXAMPLE = "expected e.g. '7.55 (t, J = 7.4 Hz, 1H)' or '7.26 (5H)'"
 UNKNOWN_MULTIPLICITY = "m"
 
 
-def _lit_peak(m, where: str, mhz: float, labels: List[str]):
+def _lit_peak(m, where: str, mhz: float, labels: list[str]):
     peak = f"{where}: peak {m.group(0)!r}"
     parts = [b.strip() for b in m.group("body").split(",") if b.strip()]
     if not parts:
@@ -738,7 +738,7 @@ def _h_from_literature(text: str, where: str, mhz: float):
     return out, notes
 
 
-def read_h_nmr(value: str, mhz: float = 400.0, formula_h: Optional[int] = None) -> HPeaks:
+def read_h_nmr(value: str, mhz: float = 400.0, formula_h: int | None = None) -> HPeaks:
     """1H peaks: a CSV/TSV table (columns shift or range_max+range_min, multiplicity, J, nH), a
     literature-style list (inline or in a .txt file), or a JCAMP-DX spectrum (see
     :func:`h_peaks_from_spectrum`). Peaks are put in the benchmark's order (descending shift)."""
@@ -793,7 +793,7 @@ def _classify(hz: np.ndarray, heights: np.ndarray):
     return "m", []
 
 
-def h_peaks_from_spectrum(path: str, formula_h: Optional[int] = None) -> HPeaks:
+def h_peaks_from_spectrum(path: str, formula_h: int | None = None) -> HPeaks:
     """Multiplets from a processed 1D 1H spectrum (JCAMP-DX XYDATA, ppm or Hz axis; scipy only,
     no nmrglue): signal regions above the noise (see H_MIN_REL), merged when closer than
     H_MERGE_HZ; lines picked in each with ``find_peaks`` and the multiplet named s, d, t, q, dd
@@ -883,12 +883,12 @@ def h_peaks_from_spectrum(path: str, formula_h: Optional[int] = None) -> HPeaks:
 class MSMSSpectrum:
     mz: np.ndarray
     intensity: np.ndarray  # relative, base peak 100 (as the benchmark's CFM-ID spectra)
-    precursor_mz: Optional[float]
+    precursor_mz: float | None
     ionmode: str  # 'positive' | 'negative'
     energy_ev: float  # the slot used: 10, 20 or 40
     source: str
-    notes: List[str] = field(default_factory=list)
-    charge: Optional[int] = None  # as recorded (matchms 'charge'), None if not
+    notes: list[str] = field(default_factory=list)
+    charge: int | None = None  # as recorded (matchms 'charge'), None if not
 
 
 _LOADERS = {".mgf": "load_from_mgf", ".msp": "load_from_msp", ".mzml": "load_from_mzml"}
@@ -915,7 +915,7 @@ def load_spectra(path: str):
     return spectra
 
 
-def parse_energy(value) -> Optional[float]:
+def parse_energy(value) -> float | None:
     """``40`` / ``'35 eV'`` / ``'HCD 30'`` / ``'60 % (nominal)'`` -> the first number, or None."""
     if value is None:
         return None
@@ -930,7 +930,7 @@ def energy_slot(ev: float) -> float:
     return min(MSMS_SLOTS, key=lambda s: abs(math.log(max(ev, 1e-3) / s)))
 
 
-def _ionmode(spec, path: str, override: Optional[str]) -> str:
+def _ionmode(spec, path: str, override: str | None) -> str:
     if override:
         return override
     mode = str(spec.get("ionmode") or "").lower()
@@ -941,7 +941,7 @@ def _ionmode(spec, path: str, override: Optional[str]) -> str:
     )
 
 
-def select_spectra(path: str, select: Optional[str]) -> List[int]:
+def select_spectra(path: str, select: str | None) -> list[int]:
     spectra = load_spectra(path)
     if select is None:
         if len(spectra) > 1:
@@ -961,8 +961,8 @@ def select_spectra(path: str, select: Optional[str]) -> List[int]:
 
 
 def read_msms(
-    path: str, select: Optional[str] = None, mode: Optional[str] = None, energy: Optional[float] = None
-) -> List[MSMSSpectrum]:
+    path: str, select: str | None = None, mode: str | None = None, energy: float | None = None
+) -> list[MSMSSpectrum]:
     """The selected spectra of an MGF/MSP/mzML file, each assigned to a benchmark energy slot."""
     spectra = load_spectra(path)
     picks = select_spectra(path, select) if (select is not None or len(spectra) > 1) else [0]

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Optional
 
 from onmt_moe.data.columns import DataError
 from onmt_moe.data.formatting import Formatting
@@ -52,7 +51,7 @@ class CorpusSettings:
     glycan_text: bool = False
     glycan_missing: str = "token"
     source: str = ""  # where these settings were read
-    src_token_max: Optional[int] = None  # longest training source (tokens)
+    src_token_max: int | None = None  # longest training source (tokens)
 
     # the formatting's fields, read and set through the one settings object
     fmt = _delegate("fmt", "tagged | benchmark (smiles only)")
@@ -83,7 +82,7 @@ def _load(path: str) -> dict:
         raise InputError(f"{path}: cannot read the corpus summary ({e})") from None
 
 
-def summary_path(corpus: str) -> Optional[str]:
+def summary_path(corpus: str) -> str | None:
     """The summary.json of a corpus folder (either generator's layout), a data folder or a file."""
     if os.path.isfile(corpus):
         return corpus
@@ -97,7 +96,7 @@ def summary_path(corpus: str) -> Optional[str]:
     return None
 
 
-def _from_run_folder(run_dir: str) -> Optional[str]:
+def _from_run_folder(run_dir: str) -> str | None:
     kept = os.path.join(run_dir, CORPUS_SUMMARY)
     if os.path.isfile(kept):
         return kept
@@ -108,7 +107,7 @@ def _from_run_folder(run_dir: str) -> Optional[str]:
     return summary_path(data_dir) if data_dir and os.path.isdir(data_dir) else None
 
 
-def _from_checkpoint_opts(train_src: Optional[str]) -> Optional[str]:
+def _from_checkpoint_opts(train_src: str | None) -> str | None:
     if not train_src:
         return None
     d = os.path.dirname(os.path.abspath(train_src))
@@ -154,7 +153,7 @@ def from_checkpoint_record(checkpoint: str, record: str) -> CorpusSettings:
 
 
 def resolve(
-    checkpoint: str, corpus: Optional[str] = None, train_src: Optional[str] = None, recorded: Optional[str] = None
+    checkpoint: str, corpus: str | None = None, train_src: str | None = None, recorded: str | None = None
 ) -> CorpusSettings:
     """Settings for ``checkpoint`` (see the module doc for the search order); ``recorded`` is the
     checkpoint's own ``moe_corpus_formatting`` (empty for checkpoints trained before it existed)."""

@@ -10,7 +10,6 @@ formatting rule has one definition. Glycan sources use ``glycan.spectra_tokens.s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
 
 import pyarrow as pa
 
@@ -34,19 +33,19 @@ LABELS = {
 @dataclass
 class Sample:
     name: str = "sample"
-    formula: Optional[Formula] = None
-    ir: Optional[IRSpectrum] = None
-    h_nmr: Optional[HPeaks] = None
-    c_nmr: Optional[CPeaks] = None
-    msms: List[MSMSSpectrum] = field(default_factory=list)
-    text: Optional[str] = None
+    formula: Formula | None = None
+    ir: IRSpectrum | None = None
+    h_nmr: HPeaks | None = None
+    c_nmr: CPeaks | None = None
+    msms: list[MSMSSpectrum] = field(default_factory=list)
+    text: str | None = None
 
 
 @dataclass
 class Built:
     line: str
-    report: List[str]  # one line per input: used how / not used / missing
-    precursor: Optional[MSMSSpectrum] = None
+    report: list[str]  # one line per input: used how / not used / missing
+    precursor: MSMSSpectrum | None = None
 
 
 _H_TYPE = pa.list_(
@@ -70,8 +69,8 @@ def _one(section: str, st: bf.SectionText, where: str) -> str:
 
 
 def msms_texts(
-    spectra: List[MSMSSpectrum], top_k: Optional[int] = None, formatting: Optional[Formatting] = None
-) -> Dict[str, str]:
+    spectra: list[MSMSSpectrum], top_k: int | None = None, formatting: Formatting | None = None
+) -> dict[str, str]:
     """{'pos_msms': 'E0Pos … E1Pos … E2Pos …', …} of the given spectra (one per energy slot), formatted
     as ``formatting`` says (else: the defaults with ``top_k`` peaks per list)."""
     f = formatting or Formatting(msms_top_k=top_k)
@@ -80,7 +79,7 @@ def msms_texts(
         mine = [s for s in spectra if s.ionmode == mode]
         if not mine:
             continue
-        slots: Dict[float, MSMSSpectrum] = {}
+        slots: dict[float, MSMSSpectrum] = {}
         for s in mine:
             if s.energy_ev in slots:
                 raise InputError(
@@ -100,11 +99,11 @@ def msms_texts(
     return out
 
 
-def section_texts(sample: Sample, cfg: CorpusSettings) -> Dict[str, str]:
+def section_texts(sample: Sample, cfg: CorpusSettings) -> dict[str, str]:
     """The text of every section the sample has, formatted exactly as the corpus builder did
     (``cfg.formatting``: the same ``format_section`` the builder calls)."""
     f = cfg.formatting
-    out: Dict[str, str] = {}
+    out: dict[str, str] = {}
     if sample.formula:
         # the predictor always checks the formula strictly (a typo must not become tokens)
         st = format_section("formula", [pa.array([sample.formula.text])], Formatting(fmt="tagged"))
@@ -122,7 +121,7 @@ def section_texts(sample: Sample, cfg: CorpusSettings) -> Dict[str, str]:
     return out
 
 
-def _given(sample: Sample) -> Dict[str, object]:
+def _given(sample: Sample) -> dict[str, object]:
     g = {
         "formula": sample.formula,
         "h_nmr": sample.h_nmr,
@@ -134,12 +133,12 @@ def _given(sample: Sample) -> Dict[str, object]:
     return {k: v for k, v in g.items() if v}
 
 
-def _notes(obj) -> List[str]:
+def _notes(obj) -> list[str]:
     items = obj if isinstance(obj, list) else [obj]
     return [n for it in items for n in getattr(it, "notes", [])]
 
 
-def _missing_how(sec: str, plan, texts: Dict[str, str], cfg: CorpusSettings) -> str:
+def _missing_how(sec: str, plan, texts: dict[str, str], cfg: CorpusSettings) -> str:
     """What happens to a section the sample lacks, as the corpus did it (tagged.tagged_line)."""
     if cfg.fmt == "benchmark":
         return "left out (the benchmark format has no placeholder)"

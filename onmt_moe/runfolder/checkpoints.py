@@ -15,7 +15,7 @@ import glob
 import os
 import re
 import sys
-from typing import Iterator, List
+from collections.abc import Iterator
 
 # the plugin's allowlist: the one definition (plugin/onmt_patches.py patch 1 registers this tuple)
 SAFE_GLOBALS = (argparse.Namespace,)
@@ -31,7 +31,7 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be loaded (or is refused): one line naming the file."""
 
 
-def checkpoints(run_dir: str) -> List[str]:
+def checkpoints(run_dir: str) -> list[str]:
     """The ``model_step_N.pt`` files of a run folder, oldest step first."""
     found = glob.glob(os.path.join(run_dir, "model_step_*.pt"))
     return sorted(found, key=checkpoint_step)

@@ -29,10 +29,11 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 
 __all__ = [
     "CsvLog",
@@ -218,7 +219,7 @@ class CsvLog:
         if extrasaction not in ("raise", "ignore"):
             raise ValueError("extrasaction must be 'raise' or 'ignore'")
         self.path = Path(path)
-        self.columns: List[str] = [str(c) for c in columns]
+        self.columns: list[str] = [str(c) for c in columns]
         if not self.columns:
             raise ValueError("CsvLog needs at least one column")
         if len(set(self.columns)) != len(self.columns):
@@ -260,10 +261,10 @@ class CsvLog:
             return
         raise CsvLogError(f"{self.path}: header {header} does not match expected columns {self.columns}")
 
-    def _migrate(self, old_columns: List[str]) -> None:
+    def _migrate(self, old_columns: list[str]) -> None:
         """Rewrite an existing log whose columns are a subset of ours (e.g. optional
         columns switched on when resuming): old rows get empty new cells."""
-        with open(self.path, "r", encoding="utf-8", newline="") as fh:
+        with open(self.path, encoding="utf-8", newline="") as fh:
             reader = csv.reader(fh)
             next(reader, None)
             rows = [dict(zip(old_columns, cells)) for cells in reader if cells]
@@ -318,7 +319,7 @@ class CsvLog:
         if step_column not in self._colset:
             raise CsvLogError(f"{self.path}: no '{step_column}' column to truncate on")
         idx = self.columns.index(step_column)
-        with open(self.path, "r", encoding="utf-8", newline="") as fh:
+        with open(self.path, encoding="utf-8", newline="") as fh:
             text = fh.read()
         end = text.rfind("\n")
         text = text[: end + 1] if end >= 0 else ""
@@ -358,7 +359,7 @@ def truncate_file_after_step(path: PathLike, step: int) -> int:
 # --------------------------------------------------------------------------- #
 def read_csv(
     path: PathLike,
-    required_columns: Optional[Iterable[str]] = None,
+    required_columns: Iterable[str] | None = None,
     allow_empty: bool = True,
     **pandas_kwargs,
 ):

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, Tuple, Union
+from typing import Any
 
 from onmt_moe.runfolder.csvlog import atomic_write_text
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 
 # ----------------------------------------------------------------------------- files of a run folder
 RUN_JSON = "run.json"  # the plan, paths, stage status and timings, parameter counts, scores, machine
@@ -60,7 +60,7 @@ GRAD_COLUMNS = ["step", "module", "grad_norm"]
 TASK_COLUMNS = ["step", "task", "xent", "ppl", "accuracy", "tokens"]  # multi-task runs (plugin.task_metrics)
 
 # every CSV log and its columns, in the order the docs list them
-CSV_COLUMNS: Dict[str, list] = {
+CSV_COLUMNS: dict[str, list] = {
     TRAIN_STEPS: TRAIN_COLUMNS,
     VALID_SUMMARY: VALID_COLUMNS,
     MOE_STEPS: MOE_COLUMNS,
@@ -69,9 +69,9 @@ CSV_COLUMNS: Dict[str, list] = {
     TRAIN_TASKS: TASK_COLUMNS,
     VALID_TASKS: TASK_COLUMNS,
 }
-CSV_FILES: Tuple[str, ...] = tuple(CSV_COLUMNS)
+CSV_FILES: tuple[str, ...] = tuple(CSV_COLUMNS)
 # the logs of every run (single- or multi-task): what plots and the anomaly report read
-STEP_LOGS: Tuple[str, ...] = (TRAIN_STEPS, VALID_SUMMARY, MOE_STEPS, MOE_AUX, GRAD_NORMS)
+STEP_LOGS: tuple[str, ...] = (TRAIN_STEPS, VALID_SUMMARY, MOE_STEPS, MOE_AUX, GRAD_NORMS)
 
 
 def tasks_csv(which: str) -> str:
@@ -88,7 +88,7 @@ def run_json_path(run_dir: PathLike) -> str:
     return os.path.join(os.fspath(run_dir), RUN_JSON)
 
 
-def read_run_json(run_dir: PathLike, missing_ok: bool = False) -> Dict[str, Any]:
+def read_run_json(run_dir: PathLike, missing_ok: bool = False) -> dict[str, Any]:
     """The run record ``<run_dir>/run.json`` as a dict (the one reader).
 
     A missing file is ``{}`` with ``missing_ok``, else a :class:`RunFolderError`; so is a file that is
@@ -116,7 +116,7 @@ def write_json(path: PathLike, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def write_run_json(run_dir: PathLike, info: Dict[str, Any]) -> str:
+def write_run_json(run_dir: PathLike, info: dict[str, Any]) -> str:
     """Atomically (re)write ``<run_dir>/run.json``; returns its path."""
     path = run_json_path(run_dir)
     write_json(path, info)

@@ -10,7 +10,7 @@ and the names are looked up in the training sources, so ``--dry_run`` refuses it
 from __future__ import annotations
 
 import re
-from typing import Iterable, List, Set, Tuple
+from collections.abc import Iterable
 
 from onmt_moe.modality.tags import TASK_PREFIX
 from onmt_moe.moe.schedule import Schedule
@@ -21,7 +21,7 @@ from onmt_moe.plugin.task_metrics import task_weight_vector
 _TAG = re.compile(r"<(/?)([A-Za-z0-9_]+)>")
 
 
-def corpus_names(src_paths: Iterable[str]) -> Tuple[Set[str], Set[str]]:
+def corpus_names(src_paths: Iterable[str]) -> tuple[set[str], set[str]]:
     """(modality tag names with both ``<X>`` and ``</X>`` present, task names) of the source files."""
     opened, closed, tasks = set(), set(), set()
     for path in src_paths:
@@ -35,7 +35,7 @@ def corpus_names(src_paths: Iterable[str]) -> Tuple[Set[str], Set[str]]:
     return opened & closed, tasks
 
 
-def _task_problems(cfg: dict, tasks: Set[str]) -> List[str]:
+def _task_problems(cfg: dict, tasks: set[str]) -> list[str]:
     try:
         weights = parse_weights(cfg.get("moe_task_loss_weights"), "moe_task_loss_weights", "task")
     except ValueError as e:
@@ -51,7 +51,7 @@ def _task_problems(cfg: dict, tasks: Set[str]) -> List[str]:
     return []
 
 
-def _contrastive_problems(cfg: dict, tags: Set[str]) -> List[str]:
+def _contrastive_problems(cfg: dict, tags: set[str]) -> list[str]:
     try:
         pairs = parse_pairs(cfg.get("moe_contrastive_pairs") or "")
         coef = Schedule(cfg.get("moe_contrastive_coef") or 0.0)
@@ -72,7 +72,7 @@ def _contrastive_problems(cfg: dict, tags: Set[str]) -> List[str]:
     return []
 
 
-def name_problems(cfg: dict, src_paths: Iterable[str]) -> List[str]:
+def name_problems(cfg: dict, src_paths: Iterable[str]) -> list[str]:
     """Every problem with the corpus names the options use; [] when no such option is set."""
     names_used = cfg.get("moe_task_loss_weights") or (cfg.get("moe_contrastive_coef") not in (None, "", 0, 0.0, "0"))
     if not names_used:

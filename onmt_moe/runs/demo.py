@@ -18,7 +18,6 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import List, Optional
 
 from onmt_moe.data import pipeline
 from onmt_moe.runs import runner
@@ -47,7 +46,7 @@ class Demo:
     data: str = os.path.join(ROOT, "data", "demo_small")
     molecule_list: str = os.path.join(ROOT, "data", "demo", "small_tier_molecules.smi.gz")
     molecules: int = DEMO_MOLECULES
-    corpus: Optional[str] = None  # default: <data>_tagged
+    corpus: str | None = None  # default: <data>_tagged
     config: str = os.path.join(ROOT, "configs", "demo_moe.yaml")
     runs_dir: str = os.path.join(ROOT, "runs")
     run_name: str = "demo"
@@ -56,7 +55,7 @@ class Demo:
     msms_top_k: int = 12
     nmr_decimals: str = "1,0,0"
     max_src_tokens: int = 1000
-    set: List[str] = field(default_factory=list)
+    set: list[str] = field(default_factory=list)
     fresh: bool = False
     data_only: bool = False
 
@@ -114,8 +113,9 @@ def train(d: Demo, run_dir: str) -> int:
     if job.resume:
         print(f"==> {run_dir} exists: resuming (use --fresh to start over)")
     print(
-        "==> training, decoding and scoring (a [train] line every report_every steps; full logs: %s)"
-        % os.path.join(run_dir, "train.log"),
+        "==> training, decoding and scoring (a [train] line every report_every steps; full logs: {})".format(
+            os.path.join(run_dir, "train.log")
+        ),
         flush=True,
     )
     return 0 if runner.launch(job) else 1

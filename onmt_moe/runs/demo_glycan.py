@@ -21,7 +21,6 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import List, Optional
 
 from onmt_moe.glycan.corpus import CorpusError, CorpusOptions, write_corpus
 from onmt_moe.glycan.demo_summary import summary_lines
@@ -53,7 +52,7 @@ class GlycanDemo:
     data: str = os.path.join(ROOT, "data", "glycan_demo")
     structures: int = 1500
     max_residues: int = 10
-    corpus: Optional[str] = None  # default: <data>_mt
+    corpus: str | None = None  # default: <data>_mt
     config: str = os.path.join(ROOT, "configs", "glycan_multitask.yaml")
     runs_dir: str = os.path.join(ROOT, "runs")
     run_name: str = "glycan_demo"
@@ -61,7 +60,7 @@ class GlycanDemo:
     beam: int = 3
     max_candidates: int = 30
     workers: int = 2
-    set: List[str] = field(default_factory=list)
+    set: list[str] = field(default_factory=list)
     fresh: bool = False
 
     def __post_init__(self):
@@ -72,7 +71,7 @@ class GlycanDemo:
         return os.path.join(self.runs_dir, self.run_name)
 
 
-def run_command(cmd: List[str]) -> bool:
+def run_command(cmd: list[str]) -> bool:
     """Print and run one of the demo's own scripts (``OMP_NUM_THREADS`` 1 unless set)."""
     print("$ " + " ".join(cmd[1:]), flush=True)
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
@@ -131,7 +130,7 @@ def _read_json(path: str) -> dict:
         return json.load(f)
 
 
-def print_summary(d: GlycanDemo, times: List[float]) -> None:
+def print_summary(d: GlycanDemo, times: list[float]) -> None:
     """``times``: when the demo, training and retrieval started."""
     t0, t_train, t_ret = times
     scores = _read_json(os.path.join(d.run_dir, "scores.json"))

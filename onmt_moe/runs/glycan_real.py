@@ -28,8 +28,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, List, Sequence
 
 from onmt_moe.runs import runner
 from onmt_moe.runs.paper_table import markdown_table, write_csv
@@ -71,7 +71,7 @@ class Plan:
     spectra_per_structure: int = 3
     max_residues: int = 12
     workers: int = 1
-    sets: List[str] = field(default_factory=list)  # more start_training --set KEY=VALUE
+    sets: list[str] = field(default_factory=list)  # more start_training --set KEY=VALUE
     twin: str = os.path.join(ROOT, "data", "glycan_twin")  # real subsets and simulated twins (--twin)
     twin_results: str = os.path.join(ROOT, "benchmark", "results", "glycan_twin")
 
@@ -80,7 +80,7 @@ class Plan:
         return self.data.rstrip("/") + "_corpus"
 
 
-def build_command(p: Plan) -> List[str]:
+def build_command(p: Plan) -> list[str]:
     return [
         sys.executable,
         os.path.join(ROOT, "scripts", "build_glycan_dataset.py"),
@@ -100,7 +100,7 @@ def build_command(p: Plan) -> List[str]:
     ]
 
 
-def corpus_command(p: Plan) -> List[str]:
+def corpus_command(p: Plan) -> list[str]:
     gen = os.path.join(ROOT, "benchmark", "generate_glycan_input.py")
     return [sys.executable, gen, "--input", p.data, "--out_dir", p.corpus, *CORPUS]
 
@@ -118,7 +118,7 @@ def train_job(p: Plan) -> runner.Launch:
     return runner.Launch(p.config, p.run, os.path.join(p.corpus, "data"), sets)
 
 
-def evaluate_command(p: Plan, spectra: str, annotations: str, glycan_class: str, out: str) -> List[str]:
+def evaluate_command(p: Plan, spectra: str, annotations: str, glycan_class: str, out: str) -> list[str]:
     ev = os.path.join(ROOT, "benchmark", "evaluate_real_glycan.py")
     cmd = [ev, "--run", p.run, "--spectra", spectra, "--annotations", annotations, "--glycan_class", glycan_class]
     return [sys.executable, *cmd, "--out", out]
@@ -131,7 +131,7 @@ def twin_files(p: Plan, folder: str, spectra: str, kind: str) -> tuple:
     return os.path.join(d, f"{stem}.xlsx"), os.path.join(d, f"df_mz_{stem}.csv")
 
 
-def twin_command(p: Plan, folder: str, spectra: str, annotations: str, glycan_class: str, kind: str) -> List[str]:
+def twin_command(p: Plan, folder: str, spectra: str, annotations: str, glycan_class: str, kind: str) -> list[str]:
     d = os.path.join(p.real, folder)
     cmd = [os.path.join(ROOT, "scripts", "simulate_real_twin.py"), "--spectra", os.path.join(d, spectra)]
     cmd += ["--annotations", os.path.join(d, annotations), "--glycan_class", glycan_class]
@@ -140,7 +140,7 @@ def twin_command(p: Plan, folder: str, spectra: str, annotations: str, glycan_cl
     return [sys.executable, *cmd]
 
 
-def twin_stages(p: Plan) -> List[tuple]:
+def twin_stages(p: Plan) -> list[tuple]:
     """Per set: write the real subset and the simulated twin, then score both with the run's model."""
     out = []
     for folder, spectra, ann, cls in REAL_SETS:
@@ -153,7 +153,7 @@ def twin_stages(p: Plan) -> List[tuple]:
     return out
 
 
-def stages(p: Plan) -> List[tuple]:
+def stages(p: Plan) -> list[tuple]:
     """(name, output that marks it done, command or training run) in order."""
     out = [
         ("build", os.path.join(p.data, "glycan.parquet"), build_command(p)),
@@ -167,7 +167,7 @@ def stages(p: Plan) -> List[tuple]:
     return out
 
 
-def table_rows(p: Plan) -> List[dict]:
+def table_rows(p: Plan) -> list[dict]:
     """One row per real set and method, read back from the run's real_scores.json files."""
     rows = []
     for folder, _, _, cls in REAL_SETS:
@@ -194,7 +194,7 @@ def table_rows(p: Plan) -> List[dict]:
     return rows
 
 
-def twin_rows(p: Plan) -> List[dict]:
+def twin_rows(p: Plan) -> list[dict]:
     """One row per set and method: top-1 / top-k on the real subset beside the same on its twin."""
     rows = []
     for folder, _, _, cls in REAL_SETS:

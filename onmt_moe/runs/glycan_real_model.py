@@ -10,8 +10,6 @@ bad spectra or annotations file fails before anything slow.
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
-
 from onmt_moe.glycan.real import evaluate as ev
 
 
@@ -21,7 +19,7 @@ class RunModel:
     def __init__(self, run: str):
         self.name = run
 
-    def corpus_tokens(self) -> Tuple[dict, bool]:
+    def corpus_tokens(self) -> tuple[dict, bool]:
         from onmt_moe.inference.decode import checkpoint_info, checkpoint_path
         from onmt_moe.predict.settings import resolve
 
@@ -29,7 +27,7 @@ class RunModel:
         cfg = resolve(ckpt, train_src=checkpoint_info(ckpt)[1])
         return cfg.glycan_tokens, cfg.glycan_text
 
-    def decode(self, lines: List[str], n_best: int, beam_size: int, max_length: int) -> List[List[Tuple[str, float]]]:
+    def decode(self, lines: list[str], n_best: int, beam_size: int, max_length: int) -> list[list[tuple[str, float]]]:
         from onmt_moe.inference.decode import Decoder, checkpoint_path
 
         dec = Decoder(checkpoint_path(self.name), n_best, beam_size, max_length)
@@ -50,11 +48,11 @@ def evaluate_run(
     spectra: str,
     annotations: str,
     glycan_class: str,
-    run: Optional[str] = None,
-    opts: Optional[ev.Options] = None,
-    out_dir: Optional[str] = None,
+    run: str | None = None,
+    opts: ev.Options | None = None,
+    out_dir: str | None = None,
     log=print,
-    candycrunch: Optional[str] = None,
+    candycrunch: str | None = None,
 ) -> dict:
     """:func:`onmt_moe.glycan.real.evaluate.evaluate` with ``run``'s model (None: the baselines only)."""
     model = RunModel(run) if run else None

@@ -18,7 +18,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 from onmt_moe.modality.tags import join_segments, split_segments
 from onmt_moe.runfolder.layout import read_run_json
@@ -38,8 +39,8 @@ class Lever(NamedTuple):
     """A demo model with ``--set`` overrides (or another template), optionally on a derived corpus."""
 
     template: str
-    sets: List[str]
-    corpus: Optional[str] = None  # a key of CORPUS_CHANGES: the demo corpus rewritten before training
+    sets: list[str]
+    corpus: str | None = None  # a key of CORPUS_CHANGES: the demo corpus rewritten before training
 
 
 def _drop_formula(line: str) -> str:
@@ -51,17 +52,17 @@ class CorpusChange(NamedTuple):
     """How a lever's corpus differs from the demo corpus (validation and test splits are never changed)."""
 
     description: str
-    rewrite: Optional[Callable[[str], str]] = None  # applied to every source line
-    keep: Optional[float] = None  # the first fraction of the training lines kept
-    extra: Optional[str] = None  # a tagged corpus folder (under ROOT) whose other molecules join training
-    sources: Optional[str] = None  # a key of SPECTRA_CORPORA: that corpus' sources of the same molecules replace ours
+    rewrite: Callable[[str], str] | None = None  # applied to every source line
+    keep: float | None = None  # the first fraction of the training lines kept
+    extra: str | None = None  # a tagged corpus folder (under ROOT) whose other molecules join training
+    sources: str | None = None  # a key of SPECTRA_CORPORA: that corpus' sources of the same molecules replace ours
 
 
 ALL_MOLECULES_CORPUS = "data/demo_small_all_tagged/data"
 PAPER_DATA = "data/paper_small"  # `make data-paper`: every modality for the demo's molecules
 # The demo's molecules with IR or MS/MS added (`make data-paper` simulates every modality for them;
 # same NMR draws and binning): name -> (generate_input sections, IR points, MS/MS peaks per list).
-SPECTRA_CORPORA: Dict[str, Tuple[str, int, int]] = {
+SPECTRA_CORPORA: dict[str, tuple[str, int, int]] = {
     "ir_50": ("formula,h_nmr,c_nmr,ir", 50, 8),
     "ir_25": ("formula,h_nmr,c_nmr,ir", 25, 8),
     "msms_8": ("formula,h_nmr,c_nmr,pos_msms,neg_msms", 50, 8),
@@ -96,7 +97,7 @@ def _spectra_change(name: str) -> CorpusChange:
     return CorpusChange(f"the same molecules with {what} added to formula + NMR", sources=name)
 
 
-CORPUS_CHANGES: Dict[str, CorpusChange] = {
+CORPUS_CHANGES: dict[str, CorpusChange] = {
     "quarter": CorpusChange("the first quarter of the training molecules; validation unchanged", keep=0.25),
     "no_formula": CorpusChange(
         "every source without its formula segment (re-ranking still uses the formula)", rewrite=_drop_formula
@@ -111,7 +112,7 @@ CORPUS_CHANGES: Dict[str, CorpusChange] = {
 # The recipe levers of issue 15, each against the same baseline; the tier and NMR binning need a
 # simulated corpus of their own and are rows of docs/demo_recipe.md instead (all_molecules reads one
 # that only adds training molecules, so it stays a row here).
-LEVERS: Dict[str, Lever] = {
+LEVERS: dict[str, Lever] = {
     "baseline": Lever(DEMO_CONFIG, []),
     "baseline_seed2": Lever(DEMO_CONFIG, ["seed=2"]),  # the seed spread every other row is read against
     "dense": Lever("configs/demo_dense.yaml", []),
@@ -167,7 +168,7 @@ def _first_lines(src: str, dst: str, n: int) -> str:
     return dst
 
 
-def _read_split(data_dir: str, split: str) -> Tuple[List[str], List[str]]:
+def _read_split(data_dir: str, split: str) -> tuple[list[str], list[str]]:
     """The (source, target) lines of one split of a corpus folder."""
     return tuple(
         open(os.path.join(data_dir, f"{side}-{split}.txt"), encoding="utf-8").read().splitlines()
@@ -175,7 +176,7 @@ def _read_split(data_dir: str, split: str) -> Tuple[List[str], List[str]]:
     )
 
 
-def _extra_molecules(extra_dir: str, seen: set) -> Tuple[List[str], List[str]]:
+def _extra_molecules(extra_dir: str, seen: set) -> tuple[list[str], list[str]]:
     """Every (source, target) pair of ``extra_dir`` (all splits) whose target is not in ``seen``."""
     if not os.path.exists(os.path.join(extra_dir, "src-test.txt")):
         raise ValueError(
@@ -192,13 +193,13 @@ def _extra_molecules(extra_dir: str, seen: set) -> Tuple[List[str], List[str]]:
     return src, tgt
 
 
-def _swap_sources(splits: Dict[str, Tuple[List[str], List[str]]], name: str) -> None:
+def _swap_sources(splits: dict[str, tuple[list[str], list[str]]], name: str) -> None:
     """Replace every split's sources by those ``spectra_corpus(name)`` holds for the same target molecules."""
     sources_dir = spectra_corpus(name)
     by_target = {}
     for split in ("train", "val", "test"):
         by_target.update({t: s for s, t in zip(*_read_split(sources_dir, split))})
-    for split, (src, tgt) in splits.items():
+    for split, (_src, tgt) in splits.items():
         missing = [t for t in tgt if t not in by_target]
         if missing:  # a changed split would make the lever's validation score incomparable
             raise ValueError(
@@ -234,7 +235,7 @@ def derive_corpus(data_dir: str, out_dir: str, change: str) -> str:
     return out_dir
 
 
-def decode_and_score(ckpt: str, src: str, tgt: str, out_dir: str, topts: dict, score_src: Optional[str] = None) -> dict:
+def decode_and_score(ckpt: str, src: str, tgt: str, out_dir: str, topts: dict, score_src: str | None = None) -> dict:
     """Beam-decode ``src`` with ``onmt_translate`` and score it (SMILES; re-ranked by the formula that
     ``score_src``, default ``src``, carries)."""
     from onmt_moe.evaluation.scoring import score_files
@@ -319,9 +320,9 @@ def run_levers(
     names: Sequence[str],
     steps: int = 2000,
     seed: int = 3245,
-    max_hours: Optional[float] = None,
+    max_hours: float | None = None,
     log=print,
-) -> List[dict]:
+) -> list[dict]:
     """Run (or read back) every lever; returns the rows of the finished ones."""
     unknown = [n for n in names if n not in LEVERS]
     if unknown:

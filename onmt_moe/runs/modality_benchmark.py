@@ -29,9 +29,9 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from onmt_moe.evaluation.files import read_lines
 from onmt_moe.modality.tags import MISSING, has_data, split_segments
@@ -47,7 +47,7 @@ class BenchmarkError(ValueError):
     """Bad input; the message is one line naming the file (and line)."""
 
 
-Subset = Tuple[str, ...]
+Subset = tuple[str, ...]
 
 
 # ------------------------------------------------------------------ subsets
@@ -68,9 +68,9 @@ def _segments(tokens: Sequence[str], where: str):
         raise BenchmarkError(f"{where}: malformed tagged line ({exc})") from None
 
 
-def modalities_in(lines: Iterable[str], path: str = "<source>") -> List[str]:
+def modalities_in(lines: Iterable[str], path: str = "<source>") -> list[str]:
     """Modalities holding real data somewhere in ``lines``, in order of first appearance."""
-    seen: Dict[str, None] = {}
+    seen: dict[str, None] = {}
     for i, line in enumerate(lines):
         for name, toks in _segments(line.split(), f"{path}:{i + 1}"):
             if name is not None and has_data(toks):
@@ -78,21 +78,21 @@ def modalities_in(lines: Iterable[str], path: str = "<source>") -> List[str]:
     return list(seen)
 
 
-def all_subsets(modalities: Sequence[str], keep: Sequence[str] = ()) -> List[Subset]:
+def all_subsets(modalities: Sequence[str], keep: Sequence[str] = ()) -> list[Subset]:
     """Every non-empty subset of ``modalities`` (minus ``keep``), singles first.
 
     Modalities in ``keep`` (e.g. FORMULA) are always given and not enumerated.
     """
     mods = [m for m in modalities if m not in keep]
-    out: List[Subset] = []
+    out: list[Subset] = []
     for r in range(1, len(mods) + 1):
         out.extend(itertools.combinations(mods, r))
     return out
 
 
-def parse_subsets(spec: str, available: Sequence[str]) -> List[Subset]:
+def parse_subsets(spec: str, available: Sequence[str]) -> list[Subset]:
     """``"NMR+IR,IR+MS"`` -> ``[("NMR","IR"), ("IR","MS")]`` in the file's modality order."""
-    out: List[Subset] = []
+    out: list[Subset] = []
     order = {m: i for i, m in enumerate(available)}
     for item in spec.split(","):
         item = item.strip()
@@ -115,7 +115,7 @@ def parse_subsets(spec: str, available: Sequence[str]) -> List[Subset]:
 
 def restrict_line(
     tokens: Sequence[str], subset: Sequence[str], mode: str = "drop", keep: Sequence[str] = (), where: str = "<line>"
-) -> Optional[List[str]]:
+) -> list[str] | None:
     """The source line as the model sees it when only ``subset`` (+ ``keep``) is given.
 
     Segments outside the subset are removed (``drop``) or emptied to ``<MISSING>``
@@ -128,7 +128,7 @@ def restrict_line(
     segs = _segments(tokens, where)
     if not any(name in subset and has_data(toks) for name, toks in segs):
         return None
-    out: List[str] = []
+    out: list[str] = []
     for name, toks in segs:
         if name is None:
             out.extend(toks)
@@ -142,15 +142,15 @@ def restrict_line(
 @dataclass
 class SubsetData:
     subset: Subset
-    src: List[str] = field(default_factory=list)
-    tgt: List[str] = field(default_factory=list)
-    indices: List[int] = field(default_factory=list)  # 0-based rows of the full file
+    src: list[str] = field(default_factory=list)
+    tgt: list[str] = field(default_factory=list)
+    indices: list[int] = field(default_factory=list)  # 0-based rows of the full file
     n_skipped: int = 0
 
 
 def build_subset(
     src_lines: Sequence[str],
-    tgt_lines: Optional[Sequence[str]],
+    tgt_lines: Sequence[str] | None,
     subset: Sequence[str],
     mode: str = "drop",
     keep: Sequence[str] = (),
@@ -200,15 +200,15 @@ def write_subset_corpora(data_dir, out_dir, subset: Sequence[str], mode: str, ke
 
 
 # ------------------------------------------------------------- evaluation
-def topk_columns(n_best: int) -> List[int]:
+def topk_columns(n_best: int) -> list[int]:
     ks = [k for k in (1, 5, 10) if k <= n_best]
     if n_best not in ks and n_best < 10:
         ks.append(n_best)
     return ks
 
 
-def _scores_to_row(prefix: str, scores: Optional[dict], ks: Sequence[int]) -> Dict[str, object]:
-    row: Dict[str, object] = {}
+def _scores_to_row(prefix: str, scores: dict | None, ks: Sequence[int]) -> dict[str, object]:
+    row: dict[str, object] = {}
     topk = (scores or {}).get("topk") or {}
     for k in ks:
         row[f"{prefix}top-{k}"] = topk.get(str(k))
@@ -223,13 +223,13 @@ def evaluate_subsets(
     out_dir,
     n_best: int,
     translate_fn: Callable[[str, str, dict], None],
-    run_info: Optional[dict] = None,
+    run_info: dict | None = None,
     mode: str = "drop",
     keep: Sequence[str] = (),
-    score_fn: Optional[Callable[..., dict]] = None,
+    score_fn: Callable[..., dict] | None = None,
     src_path: str = "<source>",
     log: Callable[[str], None] = print,
-) -> List[dict]:
+) -> list[dict]:
     """Build, translate and score every subset; return one table row per subset.
 
     Files per subset go to ``out_dir/subsets/<NMR-IR>/`` (src.txt, tgt.txt,
@@ -242,7 +242,7 @@ def evaluate_subsets(
     rows = []
     for sub in subsets:
         d = build_subset(src_lines, tgt_lines, sub, mode, keep, path=src_path)
-        row: Dict[str, object] = {
+        row: dict[str, object] = {
             "subset": subset_name(sub),
             "n_modalities": len(sub),
             "n": len(d.src),
@@ -276,7 +276,7 @@ def evaluate_subsets(
 
 
 def add_own_model_columns(
-    rows: List[dict],
+    rows: list[dict],
     subsets: Sequence[Subset],
     data_root,
     n_best: int,
@@ -288,7 +288,7 @@ def add_own_model_columns(
     keep: Sequence[str] = (),
     score_fn=None,
     log: Callable[[str], None] = print,
-) -> List[dict]:
+) -> list[dict]:
     """``--train_each``: train one model per subset and add its ``own_model:*`` columns."""
     if score_fn is None:
         from onmt_moe.evaluation.scoring import score_files as score_fn
@@ -332,8 +332,8 @@ def _csv_cell(col: str, v):
     return v
 
 
-def table_columns(rows: Sequence[dict]) -> List[str]:
-    cols: List[str] = []
+def table_columns(rows: Sequence[dict]) -> list[str]:
+    cols: list[str] = []
     for r in rows:
         for k in r:
             if k not in cols:
@@ -341,7 +341,7 @@ def table_columns(rows: Sequence[dict]) -> List[str]:
     return cols
 
 
-def write_table(rows: Sequence[dict], out_dir, title: str) -> Tuple[Path, Path]:
+def write_table(rows: Sequence[dict], out_dir, title: str) -> tuple[Path, Path]:
     """``modality_table.csv`` (fractions) and ``modality_table.md`` (percent)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -374,7 +374,7 @@ def write_table(rows: Sequence[dict], out_dir, title: str) -> Tuple[Path, Path]:
     return csv_path, md_path
 
 
-def plot_heatmap(rows: Sequence[dict], path, title: str) -> Optional[Path]:
+def plot_heatmap(rows: Sequence[dict], path, title: str) -> Path | None:
     """Subsets (rows) x top-k columns (and own-model columns), annotated, in %."""
     import matplotlib
 
@@ -460,8 +460,8 @@ def start_training(config: str, runs_dir: str, extra_sets: Sequence[str] = ()) -
 
 def run_benchmark(
     run_dir,
-    subsets: Optional[str] = None,
-    mode: Optional[str] = None,
+    subsets: str | None = None,
+    mode: str | None = None,
     keep: Sequence[str] = (),
     translate_fn=None,
     score_fn=None,

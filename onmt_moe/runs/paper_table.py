@@ -20,8 +20,8 @@ import csv
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Dict, List, Optional, Sequence
 
 from onmt_moe.diagnostics.routing import run_routing_mi
 from onmt_moe.runfolder.layout import SCORES_JSON, TRAIN_STEPS, VALID_SUMMARY, read_run_json
@@ -30,7 +30,7 @@ from onmt_moe.runs import runner
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # the paper's input rows; the formula is added to each of them
-INPUTS: Dict[str, List[str]] = {
+INPUTS: dict[str, list[str]] = {
     "NMR": ["h_nmr", "c_nmr"],
     "IR": ["ir"],
     "MS": ["pos_msms", "neg_msms"],
@@ -71,7 +71,7 @@ FUSION_SETS = [
 ]
 # model name -> (config template, extra --set overrides). demo_moe.yaml has 4 experts of 128, top-2:
 # the MoE rows keep the dense model's active FFN width (2 x 128 = demo_dense.yaml's transformer_ff 256)
-MODELS: Dict[str, tuple] = {
+MODELS: dict[str, tuple] = {
     "dense": ("configs/demo_dense.yaml", []),
     "moe": ("configs/demo_moe.yaml", []),
     "moe_notag": ("configs/demo_moe.yaml", ["moe_modality_routing=none"]),
@@ -162,14 +162,14 @@ def build_corpus(data: str, out: str, sections: Sequence[str], copt: CorpusOptio
     return data_dir
 
 
-def _mean_tok_per_s(path: str) -> Optional[float]:
+def _mean_tok_per_s(path: str) -> float | None:
     with open(path, newline="") as fh:
         rows = list(csv.DictReader(fh))[1:]  # the first report includes start-up
     vals = [float(r["src_tok_per_s"]) + float(r["tgt_tok_per_s"]) for r in rows]
     return sum(vals) / len(vals) if vals else None
 
 
-def last_validation_accuracy(run_dir: str) -> Optional[float]:
+def last_validation_accuracy(run_dir: str) -> float | None:
     """Teacher-forced token accuracy of the last validation pass (valid_summary.csv's percent, as a fraction
     like the top-k columns), or None. It tells the input rows apart before beam search does."""
     path = os.path.join(run_dir, VALID_SUMMARY)
@@ -238,14 +238,15 @@ def run_table(
     models: Sequence[str],
     seeds: Sequence[int],
     steps: int,
-    copt: CorpusOptions = CorpusOptions(),
+    copt: CorpusOptions | None = None,
     extra_sets: Sequence[str] = (),
-    max_hours: Optional[float] = None,
+    max_hours: float | None = None,
     log=print,
     read_only: bool = False,
-) -> List[dict]:
+) -> list[dict]:
     """Run (or read back) every cell; returns the rows of the cells that are finished.
     ``read_only``: only read back, never train (an unfinished cell is named and left out)."""
+    copt = copt or CorpusOptions()
     t0 = time.time()
     rows, cell_secs = [], []
     for inp in inputs:
@@ -283,9 +284,9 @@ def format_cell(v) -> str:
     return str(v)
 
 
-def summary_rows(rows: Sequence[dict]) -> List[dict]:
+def summary_rows(rows: Sequence[dict]) -> list[dict]:
     """Mean and spread (max - min) of top-1/5/10 over seeds, one row per (input, model)."""
-    groups: Dict[tuple, List[dict]] = {}
+    groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["input"], r["model"]), []).append(r)
     out = []
@@ -338,7 +339,7 @@ def write_csv(rows: Sequence[dict], csv_path: str, columns: Sequence[str]) -> No
             w.writerow({k: ("" if r.get(k) is None else r[k]) for k in columns})
 
 
-def read_rows(csv_path: str) -> List[dict]:
+def read_rows(csv_path: str) -> list[dict]:
     """The cells of a table written by :func:`write_csv` (numbers back as int/float, empty as None)."""
     if not os.path.exists(csv_path):
         return []
@@ -367,7 +368,7 @@ def cell_key(row: dict) -> tuple:
     return (inputs.index(row["input"]), models.index(row["model"]), int(row["seed"]))
 
 
-def merge_rows(kept: Sequence[dict], new: Sequence[dict]) -> List[dict]:
+def merge_rows(kept: Sequence[dict], new: Sequence[dict]) -> list[dict]:
     """``new`` cells replace ``kept`` ones with the same (input, model, seed); the others stay, in table order.
     Lets a session add cells to a committed table without the run folders of the cells already in it."""
     by_key = {cell_key(r): r for r in kept}
@@ -375,7 +376,7 @@ def merge_rows(kept: Sequence[dict], new: Sequence[dict]) -> List[dict]:
     return [by_key[k] for k in sorted(by_key)]
 
 
-def write_outputs(rows: Sequence[dict], csv_path: str, plot_path: Optional[str] = None) -> None:
+def write_outputs(rows: Sequence[dict], csv_path: str, plot_path: str | None = None) -> None:
     """One CSV row per cell (and seed), a markdown table beside it, a grouped bar plot of top-1."""
     write_csv(rows, csv_path, COLUMNS)
     with open(os.path.splitext(csv_path)[0] + ".md", "w") as fh:

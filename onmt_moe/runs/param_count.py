@@ -11,8 +11,6 @@ Command line: ``python scripts/count_params.py configs/presets/*.yaml --src_voca
 
 from __future__ import annotations
 
-from typing import Dict
-
 MODALITY_TAGS = ("FORMULA", "NMR", "IR", "MS", "TEXT")
 SPECIALS = ["<unk>", "<blank>", "<s>", "</s>"]
 
@@ -42,7 +40,7 @@ def _model_opt(cfg: dict):
     return opt
 
 
-def config_parameter_counts(cfg: dict, src_vocab: int = 3500, tgt_vocab: int = 60) -> Dict[str, int]:
+def config_parameter_counts(cfg: dict, src_vocab: int = 3500, tgt_vocab: int = 60) -> dict[str, int]:
     """``{total, active_per_token, encoder, decoder, embeddings, generator}`` for a config dict."""
     import torch
     from onmt.model_builder import build_base_model

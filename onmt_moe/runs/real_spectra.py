@@ -23,8 +23,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
 
 from onmt_moe.evaluation.scoring import Canonicaliser
 from onmt_moe.predict import forward_rank as fr
@@ -77,7 +77,7 @@ def split_of(row_id: str) -> str:
     return SPLITS[-1][0]
 
 
-def read_rows(path: str, rejects: List[Tuple[str, str]]) -> List[Row]:
+def read_rows(path: str, rejects: list[tuple[str, str]]) -> list[Row]:
     """The usable rows; each unusable one goes to ``rejects`` as (id or line, reason)."""
     canon = Canonicaliser()
     need = ("id", "smiles", "formula", "heavy_atoms", "c_nmr")
@@ -111,7 +111,7 @@ def read_rows(path: str, rejects: List[Tuple[str, str]]) -> List[Row]:
     return out
 
 
-def batch_csv(rows: Sequence[Row], condition: str, path: str) -> List[Row]:
+def batch_csv(rows: Sequence[Row], condition: str, path: str) -> list[Row]:
     """Write the --batch CSV of one input condition; returns the rows it holds."""
     kept = [r for r in rows if condition == "c" or r.h_text]
     with open(path, "w", newline="", encoding="utf-8") as fh:
@@ -122,9 +122,9 @@ def batch_csv(rows: Sequence[Row], condition: str, path: str) -> List[Row]:
     return kept
 
 
-def read_ranked(path: str) -> Dict[str, List[dict]]:
+def read_ranked(path: str) -> dict[str, list[dict]]:
     """The predictor's ranked CSV, rows grouped by sample (types restored)."""
-    out: Dict[str, List[dict]] = {}
+    out: dict[str, list[dict]] = {}
     if not os.path.isfile(path):
         return out
     with open(path, newline="", encoding="utf-8") as fh:
@@ -146,7 +146,7 @@ def query_of(row: Row, condition: str) -> fr.Query:
     return fr.query_from_peaks(rd.read_c_nmr(row.c_text).shifts, h_peaks)
 
 
-def order(cands: List[dict], decoding: str, weights: Optional[fr.Weights]) -> List[str]:
+def order(cands: list[dict], decoding: str, weights: fr.Weights | None) -> list[str]:
     """Distinct candidate SMILES in the order a decoding puts them."""
     if decoding == "beam":
         seq = sorted(cands, key=lambda r: r["beam_rank"])
@@ -160,14 +160,14 @@ def order(cands: List[dict], decoding: str, weights: Optional[fr.Weights]) -> Li
     return [r["smiles"] for r in sorted((r for r in ranked if r["rank"] != ""), key=lambda r: r["rank"])]
 
 
-def hits(ordered: List[str], truth: str) -> Dict[str, float]:
+def hits(ordered: list[str], truth: str) -> dict[str, float]:
     pos = ordered.index(truth) + 1 if truth in ordered else None
     return {f"top{k}": float(pos is not None and pos <= k) for k in (1, 5, 10)}
 
 
-def summarise(model: str, split: str, condition: str, samples, decoding: str, weights) -> List[dict]:
+def summarise(model: str, split: str, condition: str, samples, decoding: str, weights) -> list[dict]:
     """One result row per heavy-atom bin (and 'all') for a decoding; ``samples`` = [(Row, cands)]."""
-    groups: Dict[str, List[Tuple[Row, List[dict]]]] = {"all": list(samples)}
+    groups: dict[str, list[tuple[Row, list[dict]]]] = {"all": list(samples)}
     for s in samples:
         groups.setdefault(s[0].bin, []).append(s)
     rows = []
@@ -195,7 +195,7 @@ def summarise(model: str, split: str, condition: str, samples, decoding: str, we
     return rows
 
 
-def annotated(rows: Sequence[Row], ranked: Dict[str, List[dict]], condition: str):
+def annotated(rows: Sequence[Row], ranked: dict[str, list[dict]], condition: str):
     """[(Row, candidates with sim_c/sim_h)] for the rows the predictor ranked."""
     out = []
     for r in rows:
@@ -218,7 +218,7 @@ def predict_batch(model: str, batch: str, out: str, n_best: int, beam_size: int)
         raise RuntimeError(f"onmt_moe_predict exited with {rc} on {batch}")
 
 
-def _condition(model, rows, condition, work, n_best, beam_size, name) -> List[dict]:
+def _condition(model, rows, condition, work, n_best, beam_size, name) -> list[dict]:
     batch = os.path.join(work, f"batch_{condition}.csv")
     kept = batch_csv(rows, condition, batch)
     ranked_path = os.path.join(work, f"ranked_{condition}.csv")
@@ -239,7 +239,7 @@ def _condition(model, rows, condition, work, n_best, beam_size, name) -> List[di
 def run(model: str, data: str, out_dir: str, name: str, n_best: int = 10, beam_size: int = 10, limit=None) -> dict:
     """Score ``model`` on ``data``; writes ``real_spectra.csv``/``.md`` and the rejects into ``out_dir``."""
     os.makedirs(out_dir, exist_ok=True)
-    rejects: List[Tuple[str, str]] = []
+    rejects: list[tuple[str, str]] = []
     rows = [r for r in read_rows(data, rejects) if split_of(r.id) in ("val", "test")]
     rows = rows[:limit] if limit else rows
     work = os.path.join(out_dir, f"work_{name}")
@@ -251,7 +251,7 @@ def run(model: str, data: str, out_dir: str, name: str, n_best: int = 10, beam_s
     return {"results": results, "rejects": len(rejects), "rows": len(rows)}
 
 
-def write_tables(out_dir: str, results: List[dict], rejects, data: str) -> None:
+def write_tables(out_dir: str, results: list[dict], rejects, data: str) -> None:
     from onmt_moe.runs.runner import machine_line
 
     csv_path = os.path.join(out_dir, "real_spectra.csv")
@@ -274,7 +274,7 @@ def _pct(v) -> str:
     return "" if v in ("", None) else f"{100 * float(v):.1f} %"
 
 
-def _write_md(path: str, rows: List[dict], data: str, machine: str) -> None:
+def _write_md(path: str, rows: list[dict], data: str, machine: str) -> None:
     lines = [
         "# Measured NMR spectra: top-k by model, input and size",
         "",

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import time
-from typing import List
 
 import numpy as np
 import torch
@@ -25,7 +24,7 @@ from onmt_moe.runs.runner import strip_target_prefix, task_files
 
 
 @torch.no_grad()
-def embed(model, vocabs, sources: List[List[str]], modality: str, batch_size: int = 64) -> np.ndarray:
+def embed(model, vocabs, sources: list[list[str]], modality: str, batch_size: int = 64) -> np.ndarray:
     """``(N, D)`` mean over the tokens of ``modality`` of each source's aligned encoder states (the final
     states; the states before the cross-modal fusion layers when the model has any, as in training)."""
     enc = model.encoder
@@ -46,7 +45,7 @@ def embed(model, vocabs, sources: List[List[str]], modality: str, batch_size: in
     return np.concatenate(out)
 
 
-def embedding_retrieval(model, vocabs, rows: List[R.TestRow]) -> dict:
+def embedding_retrieval(model, vocabs, rows: list[R.TestRow]) -> dict:
     vocab = set(vocabs["src"].ids_to_tokens)
     res = {}
     for name, (q_mod, lib_mod) in R.DIRECTIONS.items():
@@ -64,8 +63,8 @@ def embedding_retrieval(model, vocabs, rows: List[R.TestRow]) -> dict:
 def likelihood_identification(
     model,
     vocabs,
-    rows: List[R.TestRow],
-    known: List[List[str]],
+    rows: list[R.TestRow],
+    known: list[list[str]],
     max_candidates: int,
     seed: int = 0,
     prefix: str = "",

@@ -43,8 +43,8 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
 
 import yaml
 
@@ -111,13 +111,13 @@ def _train_parser():
     return parser
 
 
-def known_options() -> Dict[str, object]:
+def known_options() -> dict[str, object]:
     """dest → argparse action for every onmt_train option (plugin and transform options included)."""
     parser = _train_parser()
     return {a.dest: a for a in parser._actions if a.dest not in ("help", "config", "save_config")}
 
 
-def known_translate_options() -> Dict[str, object]:
+def known_translate_options() -> dict[str, object]:
     """YAML key (the long option name) → argparse action for every onmt_translate option."""
     from onmt.opts import translate_opts
     from onmt.utils.parse import ArgumentParser
@@ -145,7 +145,7 @@ def _convert(v, action):
     return v
 
 
-def _check_value(key, value, action) -> Optional[str]:
+def _check_value(key, value, action) -> str | None:
     if value is None:
         return None
     nargs = action.nargs
@@ -170,8 +170,8 @@ def _unknown_key(key: str, names, prefix: str = "") -> str:
     return f"unknown key '{prefix}{key}'{hint}"
 
 
-def _check_keys(cfg: dict, opts: Dict[str, object], prefix: str = "", skip=()) -> List[str]:
-    problems: List[str] = []
+def _check_keys(cfg: dict, opts: dict[str, object], prefix: str = "", skip=()) -> list[str]:
+    problems: list[str] = []
     for key, value in cfg.items():
         if key in skip:
             continue
@@ -184,7 +184,7 @@ def _check_keys(cfg: dict, opts: Dict[str, object], prefix: str = "", skip=()) -
     return problems
 
 
-def _length_option_problems(cfg: dict) -> List[str]:
+def _length_option_problems(cfg: dict) -> list[str]:
     """Options OpenNMT accepts but ignores (or applies only inside a transform): refused, with the fix."""
     problems = [f"{k}: {why}" for k, why in IGNORED_OPTIONS.items() if cfg.get(k) is not None]
     transforms = cfg.get("transforms") or []
@@ -198,7 +198,7 @@ def _length_option_problems(cfg: dict) -> List[str]:
     return problems
 
 
-def _model_problems(cfg: dict, opts: Dict[str, object]) -> List[str]:
+def _model_problems(cfg: dict, opts: dict[str, object]) -> list[str]:
     """Checks OpenNMT makes only when it builds the model: encoder/decoder names, the MoE knobs."""
     from onmt.decoders import str2dec
     from onmt.encoders import str2enc
@@ -266,7 +266,7 @@ def validate_run_section(run: dict, where: str) -> None:
 
 
 # ----------------------------------------------------------------------------- resolve
-def parse_set(items: Sequence[str]) -> List[tuple]:
+def parse_set(items: Sequence[str]) -> list[tuple]:
     out = []
     for it in items or []:
         if "=" not in it:
@@ -355,7 +355,7 @@ def _git_commit() -> str:
         return "unknown"
 
 
-def _versions() -> Dict[str, str]:
+def _versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {"python": sys.version.split()[0]}
@@ -367,7 +367,7 @@ def _versions() -> Dict[str, str]:
     return out
 
 
-def _machine() -> Dict[str, object]:
+def _machine() -> dict[str, object]:
     """What a run's numbers may depend on beyond code and seed: the same seeded run gave validation
     top-1 0.7-6 points apart on two machines (docs/demo_recipe.md), so the CPU goes on record."""
     import platform
@@ -477,7 +477,7 @@ def resolve(template_path: str, run_dir: str, overrides=(), resume: bool = False
     }
 
 
-def task_files(data_dir: str) -> Dict[str, dict]:
+def task_files(data_dir: str) -> dict[str, dict]:
     """``run.multitask``: per task its train/test files, scorer kind and corpus weight, from the
     ``tasks.json`` next to ``data_dir`` (benchmark/generate_glycan_input.py --multitask)."""
     manifest = os.path.join(os.path.dirname(data_dir), "tasks.json")
@@ -511,7 +511,7 @@ def task_files(data_dir: str) -> Dict[str, dict]:
 
 
 # ----------------------------------------------------------------------------- run folder helpers
-def unreadable_reason(path: str) -> Optional[str]:
+def unreadable_reason(path: str) -> str | None:
     """Why a checkpoint cannot be loaded (a kill during OpenNMT's non-atomic save leaves a truncated
     file), or None. torch.save writes a zip archive: its CRCs check every byte without unpickling."""
     try:
@@ -527,7 +527,7 @@ def unreadable_reason(path: str) -> Optional[str]:
         return str(exc) if "refused to load" in str(exc) else zip_error
 
 
-def latest_good_checkpoint(run_dir: str) -> Optional[str]:
+def latest_good_checkpoint(run_dir: str) -> str | None:
     """The newest checkpoint that loads. Unreadable newer ones are named and moved aside
     (``….pt.unreadable``) so that neither OpenNMT nor a later stage picks them up."""
     for path in reversed(checkpoints(run_dir)):
@@ -568,7 +568,7 @@ def _same_file(old: dict, path: str) -> bool:
     return old.get("sha256") == _file_record(path)["sha256"]
 
 
-def vocab_mismatch(plan: dict) -> Optional[str]:
+def vocab_mismatch(plan: dict) -> str | None:
     """None when the run folder's vocabulary was built from this plan's corpus, else what changed
     (``'unrecorded'`` for a vocabulary built before this record existed)."""
     path = os.path.join(plan["run_dir"], VOCAB_RECORD)
@@ -608,7 +608,7 @@ def _autoload_active() -> bool:
     return importlib.util.find_spec(_hook.SITE_MODULE) is not None
 
 
-def onmt_command(name: str) -> List[str]:
+def onmt_command(name: str) -> list[str]:
     """The stock OpenNMT command next to this interpreter when the autoload hook makes it load the
     plugin; otherwise the wrapper that imports the plugin first (ONMT_MOE_AUTOLOAD=0, no hook)."""
     exe = os.path.join(os.path.dirname(sys.executable), name)
@@ -621,7 +621,7 @@ class StageError(RuntimeError):
     pass
 
 
-def run_logged(cmd: List[str], log_path: str, echo: bool = True, env=None, on_line=None) -> None:
+def run_logged(cmd: list[str], log_path: str, echo: bool = True, env=None, on_line=None) -> None:
     """Run a command, tee its output to ``log_path`` (appending, line by line: the log never lags
     behind the command) and the console; ``on_line(line)`` sees every line; raise StageError."""
     env = dict(os.environ if env is None else env)
@@ -639,7 +639,7 @@ def run_logged(cmd: List[str], log_path: str, echo: bool = True, env=None, on_li
             env=env,
             pass_fds=tuple(_HELD_LOCKS),  # the run-folder lock outlives this process while the command runs
         )
-        tail: List[str] = []
+        tail: list[str] = []
         for line in proc.stdout:
             log.write(line)
             log.flush()
@@ -740,7 +740,7 @@ class TrainProgress:
 
     def __init__(self, start_step: int = 0):
         self.start_step = start_step
-        self.first: Optional[tuple] = None  # (time, step) of the first report line
+        self.first: tuple | None = None  # (time, step) of the first report line
 
     def __call__(self, line: str) -> None:
         m = _REPORT_LINE.search(line)
@@ -770,7 +770,7 @@ def strip_target_prefix(line: str, prefix: str) -> str:
     return line[len(prefix) + 1 :] if line.startswith(prefix + " ") else line
 
 
-def _translate_with_prefix(cmd: List[str], src: str, out: str, prefix: str, log: str, echo: bool) -> None:
+def _translate_with_prefix(cmd: list[str], src: str, out: str, prefix: str, log: str, echo: bool) -> None:
     """``onmt_translate`` with ``prefix`` forced as every hypothesis' first token, then stripped."""
     with open(src, encoding="utf-8") as f:
         n = sum(1 for _ in f)
@@ -783,7 +783,7 @@ def _translate_with_prefix(cmd: List[str], src: str, out: str, prefix: str, log:
     atomic_write_text(out, "".join(strip_target_prefix(ln, prefix) + "\n" for ln in lines))
 
 
-def _test_sets(plan: dict) -> Dict[Optional[str], tuple]:
+def _test_sets(plan: dict) -> dict[str | None, tuple]:
     """task (None for a single-task run) -> (src test file, tgt test file, prediction file, scorer kind)."""
     pred = os.path.join(plan["run_dir"], "pred")
     if not plan.get("tasks"):
@@ -988,7 +988,7 @@ _HELD_LOCKS: set = set()  # descriptors of the run-folder locks this process hol
 class RunLock:
     """This process's hold on a run folder (see :func:`lock_run_dir`); ``release()`` or leave the ``with``."""
 
-    def __init__(self, fd: Optional[int], path: str):
+    def __init__(self, fd: int | None, path: str):
         self.fd, self.path = fd, path
         if fd is not None:
             _HELD_LOCKS.add(fd)
@@ -1076,7 +1076,7 @@ def prepare_run_dir(plan: dict, fresh: bool) -> None:
 
 
 # ----------------------------------------------------------------------------- launching a run
-def parse_stages(text: str) -> List[str]:
+def parse_stages(text: str) -> list[str]:
     """``"vocab,train"`` → ``["vocab", "train"]``; an unknown stage is a ConfigError."""
     stages = [s.strip() for s in text.split(",") if s.strip()]
     bad = [s for s in stages if s not in STAGES]
@@ -1107,7 +1107,7 @@ def print_summary(run_dir: str, info: dict) -> None:
 def start(
     config: str,
     runs_dir: str = "runs",
-    run_name: Optional[str] = None,
+    run_name: str | None = None,
     overrides: Sequence[str] = (),
     resume: bool = False,
     stages: Sequence[str] = STAGES,
@@ -1149,7 +1149,7 @@ class Launch:
     quiet: bool = True
 
     @property
-    def overrides(self) -> List[str]:
+    def overrides(self) -> list[str]:
         return [f"run.data_dir={self.data_dir}", *self.sets]
 
     @property
@@ -1158,7 +1158,7 @@ class Launch:
         process) restarts from its last save instead of refusing the non-empty folder."""
         return os.path.isdir(self.run_dir) and bool(checkpoints(self.run_dir))
 
-    def command(self) -> List[str]:
+    def command(self) -> list[str]:
         """The equivalent ``benchmark/start_training.py`` command line: printed, so that a run can be
         repeated by hand. Never run from here (:func:`launch` runs it in this process)."""
         runs_dir, run_name = os.path.split(os.path.abspath(self.run_dir))

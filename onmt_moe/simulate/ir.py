@@ -25,8 +25,8 @@ fingerprint region, overtones, band shapes from H-bonding, anything 3D.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 from rdkit import Chem

@@ -10,8 +10,8 @@ import csv
 import gzip
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import Iterable, Iterator
 
 import numpy as np
 from rdkit import Chem, RDConfig, RDLogger

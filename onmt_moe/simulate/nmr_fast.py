@@ -49,7 +49,7 @@ def _is_carbonyl_c(atom):
     return atom.GetSymbol() == "C" and _double_partner(atom, ("O",)) is not None
 
 
-def sub_type(mol, x, y) -> str:
+def sub_type(mol, x, y) -> str:  # noqa: C901 - a decision table over substituent atom types
     """Type of substituent atom y as seen from atom x."""
     s = y.GetSymbol()
     if s == "C":

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
 
 from .masses import MATCH_MZ_TOL, MATCH_RT_TOL
 
@@ -31,10 +31,10 @@ class Annotation:
     row: int  # data row of the csv (0-based)
     mass: float
     rt: float
-    glycan: Optional[str]  # None: unassigned peak
+    glycan: str | None  # None: unassigned peak
 
 
-def read_annotations(path: str, spectra_file: Optional[str] = None) -> List[Annotation]:
+def read_annotations(path: str, spectra_file: str | None = None) -> list[Annotation]:
     import pandas as pd
 
     try:
@@ -64,10 +64,10 @@ def read_annotations(path: str, spectra_file: Optional[str] = None) -> List[Anno
 
 def match(
     annotations: Sequence[Annotation],
-    spectra: Sequence[Tuple[float, float, int]],
+    spectra: Sequence[tuple[float, float, int]],
     mz_tol: float = MATCH_MZ_TOL,
     rt_tol: float = MATCH_RT_TOL,
-) -> List[Tuple[int, int]]:
+) -> list[tuple[int, int]]:
     """[(annotation index, spectrum index)]; ``spectra``: (precursor m/z, RT, |charge|) each."""
     mz = [round(s[0], 2) for s in spectra]
     mz1 = [round(s[0] * s[2] + (s[2] - 1), 2) for s in spectra]  # 1- equivalent, as CandyCrunch converts

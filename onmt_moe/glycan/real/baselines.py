@@ -14,17 +14,17 @@ the precursor tells a tool).  An empty pool scores 0.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from math import comb
-from typing import Dict, Sequence
 
 from .identity import admits, similarity
 
 
 def chance(
     annotation: str, pool: Sequence[str], ks: Sequence[int] = (1, 5), sim_samples: int = 10, seed: int = 0
-) -> Dict[str, float]:
+) -> dict[str, float]:
     n = len(pool)
-    out: Dict[str, float] = {"pool": float(n)}
+    out: dict[str, float] = {"pool": float(n)}
     if not n:
         out.update({f"top{k}": 0.0 for k in ks})
         out["similarity"] = 0.0

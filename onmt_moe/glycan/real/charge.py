@@ -17,8 +17,8 @@ then ranked by evidence a real tool has:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from ...masses import C13_SPACING, PROTON
 from ..composition import COMMON, index
@@ -28,7 +28,7 @@ from .masses import ISOTOPE_PEAKS_ABOVE, tag_mass
 @dataclass
 class Candidate:
     z: int
-    composition: Dict[str, int]
+    composition: dict[str, int]
     mz_error: float  # (theoretical - observed) m/z
     glycan_mass: float  # neutral mass of the free glycan implied by the observed m/z and z
     cost: int  # uncommon residues + modifications (composition.py's ranking)
@@ -43,12 +43,12 @@ def neutral_glycan_mass(precursor_mz: float, z: int, reducing_end: str) -> float
     return z * (precursor_mz + PROTON) - tag_mass(reducing_end)
 
 
-def composition_key(comp: Dict[str, int]) -> Tuple[Tuple[str, int], ...]:
+def composition_key(comp: dict[str, int]) -> tuple[tuple[str, int], ...]:
     """Hashable form of a composition dict (glycowork names)."""
     return tuple(sorted((k, int(v)) for k, v in comp.items() if v))
 
 
-def _cost(comp: Dict[str, int]) -> int:
+def _cost(comp: dict[str, int]) -> int:
     return sum(v for k, v in comp.items() if k not in COMMON)
 
 
@@ -62,14 +62,14 @@ def infer(
     max_mods: int = 2,
     above_rel: float = 10.0,
     limit: int = 200,
-    known: Optional[FrozenSet[Tuple[Tuple[str, int], ...]]] = None,
-) -> List[Candidate]:
+    known: frozenset[tuple[tuple[str, int], ...]] | None = None,
+) -> list[Candidate]:
     """All candidate (charge, composition) pairs, best first (module doc).  ``peaks``: base = 100."""
     idx = index(max_residues, max_mods)
     # a 1- precursor's M+1 / M+2 isotope peaks are not fragments above it (6 of 39 CHO spectra had one)
     isotopes_end = precursor_mz + ISOTOPE_PEAKS_ABOVE * C13_SPACING + tol_mz
     above = any(mz > isotopes_end and it >= above_rel for mz, it in peaks)
-    out: List[Candidate] = []
+    out: list[Candidate] = []
     for z in charges:
         if z == 1 and above and len(charges) > 1:
             continue
@@ -82,7 +82,7 @@ def infer(
 
 
 def precursor_consistent(
-    glycan: Optional[str], precursor_mz: float, reducing_end: str, tol_mz: float, charges: Sequence[int] = (1, 2, 3)
+    glycan: str | None, precursor_mz: float, reducing_end: str, tol_mz: float, charges: Sequence[int] = (1, 2, 3)
 ) -> bool:
     """Could ``glycan`` (IUPAC) be this precursor? Its [M-zH]z- with the reducing-end tag within
     ``tol_mz`` of the observed m/z at one of ``charges`` -- the check a user makes before trusting a
@@ -98,7 +98,7 @@ def precursor_consistent(
     return any(abs(neutral_glycan_mass(precursor_mz, z, reducing_end) - free) <= tol_mz * z for z in charges)
 
 
-def mass_reranked(cands: Sequence[Optional[str]], precursor_mz: float, reducing_end: str, tol_mz: float) -> List:
+def mass_reranked(cands: Sequence[str | None], precursor_mz: float, reducing_end: str, tol_mz: float) -> list:
     """The n-best with precursor-consistent candidates first, beam order kept within each group."""
     ok = [precursor_consistent(c, precursor_mz, reducing_end, tol_mz) for c in cands]
     return [c for c, k in zip(cands, ok) if k] + [c for c, k in zip(cands, ok) if not k]

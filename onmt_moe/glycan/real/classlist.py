@@ -6,27 +6,26 @@ from __future__ import annotations
 
 from collections import defaultdict
 from functools import lru_cache
-from typing import Dict, FrozenSet, List, Tuple
 
 from .charge import composition_key
 
 CLASSES = ("N", "O", "free", "lipid")
 
-Key = Tuple[Tuple[str, int], ...]
+Key = tuple[tuple[str, int], ...]
 
 
 class ClassList:
-    def __init__(self, glycans: List[str], compositions: List[Dict[str, int]], glycan_class: str):
+    def __init__(self, glycans: list[str], compositions: list[dict[str, int]], glycan_class: str):
         self.glycan_class = glycan_class
-        self.by_composition: Dict[Key, List[str]] = defaultdict(list)
+        self.by_composition: dict[Key, list[str]] = defaultdict(list)
         for g, c in zip(glycans, compositions):
             self.by_composition[composition_key(c)].append(g)
 
     @property
-    def known(self) -> FrozenSet[Key]:
+    def known(self) -> frozenset[Key]:
         return frozenset(self.by_composition)
 
-    def isomers(self, composition: Dict[str, int]) -> List[str]:
+    def isomers(self, composition: dict[str, int]) -> list[str]:
         return self.by_composition.get(composition_key(composition), [])
 
 

@@ -35,9 +35,10 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from functools import lru_cache
-from typing import Callable, Dict, List, Optional, Protocol, Sequence, Tuple
+from functools import cache
+from typing import Protocol
 
 from . import classlist
 from .annotations import AnnotationError, match, read_annotations
@@ -67,7 +68,7 @@ class Options:
 
 
 # log P(candidate | source) of each candidate: (source tokens, [candidate tokens, …]) -> scores
-Scorer = Callable[[List[str], List[List[str]]], Sequence[float]]
+Scorer = Callable[[list[str], list[list[str]]], Sequence[float]]
 
 
 class StructureModel(Protocol):
@@ -76,11 +77,11 @@ class StructureModel(Protocol):
 
     name: str  # recorded as ``run`` in the results
 
-    def corpus_tokens(self) -> Tuple[dict, bool]:
+    def corpus_tokens(self) -> tuple[dict, bool]:
         """(the corpus' spectrum-token settings, ``SpecTokConfig`` fields; whether it has the TEXT segment)."""
         ...
 
-    def decode(self, lines: List[str], n_best: int, beam_size: int, max_length: int) -> List[List[Tuple[str, float]]]:
+    def decode(self, lines: list[str], n_best: int, beam_size: int, max_length: int) -> list[list[tuple[str, float]]]:
         """Beam search: per source line its n-best (target tokens, score)."""
         ...
 
@@ -89,7 +90,7 @@ class StructureModel(Protocol):
         ...
 
 
-def _composition(glycan: str) -> Optional[Dict[str, int]]:
+def _composition(glycan: str) -> dict[str, int] | None:
     from glycowork.motif.tokenization import glycan_to_composition
 
     try:
@@ -98,7 +99,7 @@ def _composition(glycan: str) -> Optional[Dict[str, int]]:
         return None
 
 
-def source_lines(rows: List[dict], glycan_class: str, opts: Options, corpus_tokens: dict, with_text: bool) -> List[str]:
+def source_lines(rows: list[dict], glycan_class: str, opts: Options, corpus_tokens: dict, with_text: bool) -> list[str]:
     """The model's source line for each spectrum row (module doc, step 2): ``corpus_tokens`` are the
     corpus' spectrum-token settings, ``with_text`` whether its sources have the TEXT segment."""
     from onmt_moe.glycan.spectra_tokens import SpecTokConfig, source_tokens
@@ -125,7 +126,7 @@ def source_lines(rows: List[dict], glycan_class: str, opts: Options, corpus_toke
     return lines
 
 
-def decode(model: StructureModel, lines: List[str], opts: Options) -> List[List[Optional[str]]]:
+def decode(model: StructureModel, lines: list[str], opts: Options) -> list[list[str | None]]:
     """n-best IUPAC per line (None where a candidate is not a structure glycowork reads)."""
     from onmt_moe.glycan.wurcs_tokenizer import detokenize
 
@@ -133,8 +134,8 @@ def decode(model: StructureModel, lines: List[str], opts: Options) -> List[List[
     return [[wurcs_to_iupac(detokenize(toks)) for toks, _ in cands] for cands in nbest]
 
 
-@lru_cache(maxsize=None)
-def _library_tokens(iupac: str) -> Optional[tuple]:
+@cache
+def _library_tokens(iupac: str) -> tuple | None:
     """A class-list glycan as the model's target tokens (the dataset's strict conversion), or None
     where there is no verified WURCS (alternative linkages, floating residues, …)."""
     from onmt_moe.glycan.dataset import iupac_to_wurcs
@@ -146,7 +147,7 @@ def _library_tokens(iupac: str) -> Optional[tuple]:
         return None
 
 
-def library_ranked(score: Scorer, lines: List[str], pools: List[List[str]], opts: Options) -> List[dict]:
+def library_ranked(score: Scorer, lines: list[str], pools: list[list[str]], opts: Options) -> list[dict]:
     """Per spectrum ``{"ranked": [IUPAC, …] best first, "pool": n isomers, "scored": n with a WURCS}``:
     the pool's convertible candidates (at most ``opts.library_max``, class-list order) ranked by
     ``score``, the model's log P(candidate | source line)."""
@@ -162,7 +163,7 @@ def library_ranked(score: Scorer, lines: List[str], pools: List[List[str]], opts
     return out
 
 
-def read_candycrunch(path: str) -> List[tuple]:
+def read_candycrunch(path: str) -> list[tuple]:
     """scripts/run_candycrunch.py output -> [(m/z, RT, |charge|, [IUPAC, …])]."""
     try:
         with open(path, newline="") as fh:
@@ -175,7 +176,7 @@ def read_candycrunch(path: str) -> List[tuple]:
         raise AnnotationError(f"{path}: not a run_candycrunch.py predictions csv ({type(e).__name__}: {e})") from None
 
 
-def _rank(annotation: str, cands: List[Optional[str]]) -> int:
+def _rank(annotation: str, cands: list[str | None]) -> int:
     for i, c in enumerate(cands):
         if c and admits(annotation, c):
             return i
@@ -186,11 +187,11 @@ def evaluate(
     spectra: str,
     annotations: str,
     glycan_class: str,
-    model: Optional[StructureModel] = None,
-    opts: Optional[Options] = None,
-    out_dir: Optional[str] = None,
+    model: StructureModel | None = None,
+    opts: Options | None = None,
+    out_dir: str | None = None,
     log=print,
-    candycrunch: Optional[str] = None,
+    candycrunch: str | None = None,
 ) -> dict:
     """``model``: the structure model to score (None: the baselines only; its ``name`` is recorded as
     ``run``). ``candycrunch``: predictions of CandyCrunch on the same file (scripts/run_candycrunch.py),
@@ -208,8 +209,8 @@ def evaluate(
         f"annotations, {len(pairs)} matched"
     )
     matched = sorted(pairs)
-    preds: Dict[int, List[Optional[str]]] = {}
-    library: Dict[int, dict] = {}
+    preds: dict[int, list[str | None]] = {}
+    library: dict[int, dict] = {}
     if model is not None:
         rows = [read.rows[pairs[i]] for i in matched]
         lines = source_lines(rows, glycan_class, opts, *model.corpus_tokens())
@@ -307,13 +308,13 @@ def evaluate(
     return res
 
 
-def _mean(xs) -> Optional[float]:
+def _mean(xs) -> float | None:
     xs = list(xs)
     return sum(xs) / len(xs) if xs else None
 
 
 def summarise(
-    per: List[dict], opts: Options, with_model: bool, candycrunch_fp: Optional[int] = None, library: bool = False
+    per: list[dict], opts: Options, with_model: bool, candycrunch_fp: int | None = None, library: bool = False
 ) -> dict:
     k = opts.n_best
     gold = [r for r in per if r["glycan"]]
@@ -361,7 +362,7 @@ def summarise(
     return res
 
 
-def write(out_dir: str, res: dict, per: List[dict]) -> None:
+def write(out_dir: str, res: dict, per: list[dict]) -> None:
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "real_scores.json"), "w") as fh:
         json.dump(res, fh, indent=2)

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import List, Optional, Sequence, Tuple
 
 _LINK = re.compile(r"\(([ab?])(\d|\?)-([0-9/?]+)\)")
 ANOMERS, DONOR_POS, ACCEPTOR_POS = ("a", "b"), ("1", "2"), tuple(str(i) for i in range(1, 10))
 
 
-def wurcs_to_iupac(wurcs: str) -> Optional[str]:
+def wurcs_to_iupac(wurcs: str) -> str | None:
     """glycowork IUPAC-condensed of a WURCS string (None when glycowork cannot read it)."""
     from glycowork.motif.processing import canonicalize_iupac
 
@@ -40,7 +40,7 @@ def is_concrete(iupac: str) -> bool:
     return "?" not in iupac and "/" not in iupac and "{" not in iupac
 
 
-def expansions(iupac: str, cap: int = 512) -> Optional[List[str]]:
+def expansions(iupac: str, cap: int = 512) -> list[str] | None:
     """The concrete spellings of ``iupac`` (each ``?`` / ``x/y`` linkage option), None above ``cap``."""
     parts = _LINK.split(iupac)
     # split -> [text, anomer, donor, acceptor, text, anomer, …]
@@ -69,7 +69,7 @@ def expansions(iupac: str, cap: int = 512) -> Optional[List[str]]:
 
 
 @lru_cache(maxsize=4096)
-def _annotation_forms(annotation: str, cap: int = 256) -> Tuple[str, ...]:
+def _annotation_forms(annotation: str, cap: int = 256) -> tuple[str, ...]:
     """The annotation, or every placement of its floating residues.  glycowork's
     ``get_possible_topologies`` places one ``{…}`` residue per call, so it is applied until none is left."""
     if "{" not in annotation:
@@ -128,10 +128,10 @@ def similarity(annotation: str, prediction: str) -> float:
 
 
 def candycrunch_f1(
-    gold: Sequence[Optional[str]],
-    pred: Sequence[Optional[str]],
+    gold: Sequence[str | None],
+    pred: Sequence[str | None],
     n_unmatched_predictions: int = 0,
-    sims: Optional[Sequence[float]] = None,
+    sims: Sequence[float] | None = None,
 ) -> dict:
     """F1 over annotations, CandyCrunch's bookkeeping.  ``gold[i]`` None: an unassigned peak;
     ``pred[i]`` None: no prediction for annotation i; ``n_unmatched_predictions``: predictions

@@ -19,7 +19,7 @@ Plain Python + numpy (no torch); glypy through fragments.py.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Dict, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -37,7 +37,7 @@ def observed(peaks: np.ndarray, rel: np.ndarray, mz: float, tol: float) -> float
 
 def fit(
     pairs: Sequence[AnnotatedPair], reducing_end: str, tol: float = 0.3, min_count: int = 5, source: str = ""
-) -> Dict:
+) -> dict:
     """The ``intensity_rules`` table (see the module doc) from annotated real spectra."""
     params = SimParams(reducing_end=reducing_end)
     tag = reducing_end_tag(params)

@@ -8,11 +8,10 @@ used by the reader, the charge/composition search and the spectrum tokens.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Dict
+from functools import cache
 
 # net formula added to the free (reducing-end H2O included) glycan
-REDUCING_END_FORMULA: Dict[str, str] = {
+REDUCING_END_FORMULA: dict[str, str] = {
     "free": "",
     "reduced": "H2",  # alditol
     "2AB": "C7H8N2",  # 2-aminobenzamide C7H8N2O, - H2O + H2
@@ -35,7 +34,7 @@ ISOTOPE_PEAKS_ABOVE = 2
 MATCH_RT_TOL = 1.0  # minutes
 
 
-@lru_cache(maxsize=None)
+@cache
 def tag_mass(name: str) -> float:
     """Monoisotopic mass the reducing-end state adds to the free glycan (pyteomics formula mass)."""
     if name not in REDUCING_END_FORMULA:

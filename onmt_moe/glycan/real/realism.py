@@ -10,15 +10,15 @@ matched-peak cosine of real vs simulated (``matched_cosine``, 0.3 m/z).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
 
 HIST_EDGES = (0.0, 5.0, 10.0, 25.0, 50.0, 100.01)
 
 
 @dataclass
 class AnnotatedPair:
-    peaks: List[List[float]]  # the real spectrum
+    peaks: list[list[float]]  # the real spectrum
     precursor_mz: float
     charge: int  # negative, as read
     glycan: object  # glypy structure of the annotation
@@ -37,7 +37,7 @@ def add_annotated_set_options(ap) -> None:
     ap.add_argument("--glycan_class", required=True, choices=CLASSES)
 
 
-def annotated_pairs(spectra: str, annotations: str, glycan_class: str) -> Tuple[List[AnnotatedPair], Dict[str, int]]:
+def annotated_pairs(spectra: str, annotations: str, glycan_class: str) -> tuple[list[AnnotatedPair], dict[str, int]]:
     """Real spectra whose annotation converts strictly to WURCS, with that structure; and the count of
     annotations that cannot be simulated, by reason (ambiguous linkages and the like)."""
     import warnings
@@ -107,7 +107,7 @@ def write_twin(pairs: Sequence[AnnotatedPair], params, xlsx: str, annotations_cs
     return len(spectra)
 
 
-def peak_stats(peaks: Sequence[Sequence[float]]) -> Dict:
+def peak_stats(peaks: Sequence[Sequence[float]]) -> dict:
     base = max(float(p[1]) for p in peaks)
     rel = [100.0 * float(p[1]) / base for p in peaks]
     hist = [sum(1 for r in rel if lo <= r < hi) / len(rel) for lo, hi in zip(HIST_EDGES, HIST_EDGES[1:])]
@@ -142,11 +142,11 @@ def annotated_charge(pair: AnnotatedPair, reducing_end: str, charges: Sequence[i
     return min(charges, key=lambda z: abs(neutral_glycan_mass(pair.precursor_mz, z, reducing_end) - mass) / z)
 
 
-def charge_agreement(true_charges: Sequence[int], other_charges: Sequence[int], name: str = "simulated") -> Dict:
+def charge_agreement(true_charges: Sequence[int], other_charges: Sequence[int], name: str = "simulated") -> dict:
     """How often ``other_charges`` (the simulator's, or the reader's inference) match the annotation's
     charge states, and the disagreements as ``"annotated zA, <name> zB": count``."""
     pairs = [(abs(int(r)), abs(int(s))) for r, s in zip(true_charges, other_charges)]
-    wrong: Dict[str, int] = {}
+    wrong: dict[str, int] = {}
     for r, s in pairs:
         if r != s:
             key = f"annotated z{r}, {name} z{s}"
@@ -155,7 +155,7 @@ def charge_agreement(true_charges: Sequence[int], other_charges: Sequence[int], 
     return {"agree": agree, "of": len(pairs), "fraction": agree / len(pairs) if pairs else None, "disagree": wrong}
 
 
-def paired(real: List[Sequence], sim: List[Sequence], tol: float = 0.5) -> Dict:
+def paired(real: list[Sequence], sim: list[Sequence], tol: float = 0.5) -> dict:
     import numpy as np
 
     from .masses import ION_TRAP_FRAGMENT_TOL

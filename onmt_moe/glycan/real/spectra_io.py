@@ -25,8 +25,8 @@ import ast
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
 
 from .charge import infer
 from .masses import ION_TRAP_PRECURSOR_TOL, tag_mass
@@ -50,17 +50,17 @@ class RawSpectrum:
     row: int  # row (xlsx, 0-based data row) or spectrum index (mzML/mzXML)
     precursor_mz: float
     rt: float  # minutes
-    peaks: List[List[float]]  # [[mz, intensity], …] as in the file
-    precursor_intensity: Optional[float] = None
-    charge: Optional[int] = None  # |z| when the file records it
+    peaks: list[list[float]]  # [[mz, intensity], …] as in the file
+    precursor_intensity: float | None = None
+    charge: int | None = None  # |z| when the file records it
     scan_id: str = ""
 
 
 @dataclass
 class ReadResult:
-    rows: List[dict] = field(default_factory=list)
-    rejects: List[Tuple[str, int, str, str]] = field(default_factory=list)  # file, row, reason, detail
-    skipped: Dict[str, int] = field(default_factory=dict)  # not MS/MS (MS1 scans …)
+    rows: list[dict] = field(default_factory=list)
+    rejects: list[tuple[str, int, str, str]] = field(default_factory=list)  # file, row, reason, detail
+    skipped: dict[str, int] = field(default_factory=dict)  # not MS/MS (MS1 scans …)
 
 
 def real_fields():
@@ -76,7 +76,7 @@ def real_fields():
     ]
 
 
-def _finite(x) -> Optional[float]:
+def _finite(x) -> float | None:
     try:
         v = float(x)
     except (TypeError, ValueError):
@@ -84,7 +84,7 @@ def _finite(x) -> Optional[float]:
     return v if math.isfinite(v) else None
 
 
-def parse_peak_dict(text) -> List[List[float]]:
+def parse_peak_dict(text) -> list[list[float]]:
     """``"{mz: intensity, …}"`` -> [[mz, intensity], …]; raises ValueError with the reason."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("peak_d is empty")
@@ -97,7 +97,7 @@ def parse_peak_dict(text) -> List[List[float]]:
     return [[k, v] for k, v in d.items()]
 
 
-def _clean_peaks(peaks: Sequence[Sequence]) -> List[List[float]]:
+def _clean_peaks(peaks: Sequence[Sequence]) -> list[list[float]]:
     """Finite, m/z > 0, intensity > 0, sorted by m/z, base peak 100; ValueError if none is left."""
     out = []
     for p in peaks:
@@ -110,7 +110,7 @@ def _clean_peaks(peaks: Sequence[Sequence]) -> List[List[float]]:
     return [[round(mz, 5), round(100.0 * it / base, 4)] for mz, it in sorted(out)]
 
 
-def read_xlsx(path: str) -> Tuple[List[RawSpectrum], List[Tuple[int, str, str]]]:
+def read_xlsx(path: str) -> tuple[list[RawSpectrum], list[tuple[int, str, str]]]:
     import pandas as pd
 
     try:
@@ -151,7 +151,7 @@ def _rt_minutes(value) -> float:
     return v / 60.0 if unit.startswith("s") else v
 
 
-def _mzml_spectrum(i: int, s: dict) -> Tuple[Optional[RawSpectrum], str]:
+def _mzml_spectrum(i: int, s: dict) -> tuple[RawSpectrum | None, str]:
     if int(s.get("ms level", 0) or 0) != 2:
         return None, "not_ms2"
     if "positive scan" in s:
@@ -173,7 +173,7 @@ def _mzml_spectrum(i: int, s: dict) -> Tuple[Optional[RawSpectrum], str]:
     ), ""
 
 
-def _mzxml_spectrum(i: int, s: dict) -> Tuple[Optional[RawSpectrum], str]:
+def _mzxml_spectrum(i: int, s: dict) -> tuple[RawSpectrum | None, str]:
     if int(s.get("msLevel", 0) or 0) != 2:
         return None, "not_ms2"
     if s.get("polarity") == "+":
@@ -192,7 +192,7 @@ def _mzxml_spectrum(i: int, s: dict) -> Tuple[Optional[RawSpectrum], str]:
     ), ""
 
 
-def read_raw(path: str) -> Tuple[List[RawSpectrum], List[Tuple[int, str, str]], Dict[str, int]]:
+def read_raw(path: str) -> tuple[list[RawSpectrum], list[tuple[int, str, str]], dict[str, int]]:
     """MS/MS spectra of an mzML / mzXML file (negative mode; MS1 and positive scans are skipped, counted)."""
     ext = os.path.splitext(path)[1].lower()
     if ext == ".mzml":
@@ -223,9 +223,9 @@ def to_row(
     reducing_end: str,
     tol_mz: float,
     max_residues: int,
-    glycan_class: Optional[str] = None,
+    glycan_class: str | None = None,
     known=None,
-) -> Tuple[Optional[dict], str, str]:
+) -> tuple[dict | None, str, str]:
     """(row, "", "") or (None, reason, detail)."""
     if spec.precursor_mz != spec.precursor_mz or spec.precursor_mz <= 0:
         return None, "bad_precursor", "precursor m/z missing or not a positive number"
@@ -285,7 +285,7 @@ def read_spectra(
     reducing_end: str = "reduced",
     tol_mz: float = ION_TRAP_PRECURSOR_TOL,
     max_residues: int = 14,
-    glycan_class: Optional[str] = None,
+    glycan_class: str | None = None,
     known=None,
 ) -> ReadResult:
     """All spectra of ``path`` (.xlsx, .mzML, .mzXML) as parquet rows + rejects (see module doc).
@@ -296,7 +296,7 @@ def read_spectra(
     ext = os.path.splitext(path)[1].lower()
     if ext in (".xlsx", ".xls"):
         spectra, bad = read_xlsx(path)
-        skipped: Dict[str, int] = {}
+        skipped: dict[str, int] = {}
     elif ext in (".mzml", ".mzxml"):
         spectra, bad, skipped = read_raw(path)
     else:

@@ -11,8 +11,8 @@ within ``window`` Da) to each diagnostic ion, over a set of spectra.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
-from typing import Dict, Iterable, List, Sequence
 
 from .. import spectra_tokens as st
 
@@ -32,7 +32,7 @@ def _shifted_tables(shift: float):
         st.DIAGNOSTIC.update(diag)
 
 
-def firing_rate(spectra: Iterable[dict], cfg: st.SpecTokConfig, decoy: bool = False) -> Dict[str, float]:
+def firing_rate(spectra: Iterable[dict], cfg: st.SpecTokConfig, decoy: bool = False) -> dict[str, float]:
     """{family: fraction of spectra with >= 1 token of it}; spectra: rows with precursor_mz, charge, peaks."""
     spectra = list(spectra)
     hits = {f: 0 for f in FAMILIES}
@@ -45,7 +45,7 @@ def firing_rate(spectra: Iterable[dict], cfg: st.SpecTokConfig, decoy: bool = Fa
     return {f.rstrip("_"): round(hits[f] / n, 4) for f in FAMILIES}
 
 
-def diagnostic_errors(spectra: Iterable[dict], window: float = 1.0, min_rel: float = 5.0) -> List[float]:
+def diagnostic_errors(spectra: Iterable[dict], window: float = 1.0, min_rel: float = 5.0) -> list[float]:
     out = []
     for r in spectra:
         peaks: Sequence = r["peaks"]
