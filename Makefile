@@ -6,7 +6,7 @@ TORCH_SPEC  ?= torch==2.13.0
 BIN         := $(VENV)/bin
 PY          := $(BIN)/python
 
-.PHONY: install test lint docs demo demo-glycan install-glycan bench bench-quality bench-paper bench-levers bench-glycan-real bench-glycan-twin clean-venv install-extras install-predict data-large data-small data-paper compare-benchmark
+.PHONY: install test lint docs demo demo-glycan install-glycan bench bench-quality bench-paper bench-levers bench-glycan-real bench-glycan-twin clean-venv install-extras install-predict data-large data-small data-paper compare-benchmark model-real bench-real
 
 install: $(VENV)/.installed
 
@@ -122,6 +122,19 @@ data-small: install
 	$(PY) -m pip install -q --no-deps molsets==0.3.1
 	OMP_NUM_THREADS=1 $(PY) scripts/simulate_dataset.py --out data/small --n $(SMALL_N) --seed $(SEED) \
 		--fast --workers $(WORKERS) --source moses --tier small --brics --chunk-size 3200
+
+# A formula + 1H + 13C model of whole molecules chemists measure (onmt_moe/runs/model_real.py); a few hours on
+# 2 cores, resumable: run it again after a stop. Then `make bench-real` scores it on measured spectra.
+model-real: install
+	$(PY) -m pip install -q --no-deps molsets==0.3.1
+	$(PY) scripts/model_real.py
+
+# A model scored on measured NMR (onmt_moe/runs/real_spectra.py): top-1/5/10 by decoding, input and size,
+# into benchmark/results/real_spectra.{csv,md}. REAL_NMR: a TSV in data/real_nmr's layout.
+MODEL    ?= runs/model_real
+REAL_NMR ?= data/real_nmr/literature.tsv
+bench-real: install install-predict
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) benchmark/evaluate_real.py --model $(MODEL) --data $(REAL_NMR)
 
 # Real benchmark example rows vs our simulation of the same molecules.
 compare-benchmark: install

@@ -46,6 +46,8 @@ class Demo:
     data: str = os.path.join(ROOT, "data", "demo_small")
     molecule_list: str = os.path.join(ROOT, "data", "demo", "small_tier_molecules.smi.gz")
     molecules: int = DEMO_MOLECULES
+    max_heavy: int = 14  # the simulator's heavy-atom filter on the molecule list
+    simulate_args: list[str] = field(default_factory=list)  # more scripts/simulate_dataset.py flags
     corpus: str | None = None  # default: <data>_tagged
     config: str = os.path.join(ROOT, "configs", "demo_moe.yaml")
     runs_dir: str = os.path.join(ROOT, "runs")
@@ -68,7 +70,8 @@ def simulate_small_tier(d: Demo) -> int:
     print(f"==> simulating NMR for {d.molecules} molecules of {d.molecule_list} -> {d.data}", flush=True)
     cmd = [sys.executable, os.path.join(ROOT, "scripts", "simulate_dataset.py"), "--out", d.data]
     cmd += ["--n", str(d.molecules), "--seed", "0", "--fast", "--modalities", "nmr", "--workers", "2"]
-    cmd += ["--chunk-size", "5000", "--max-heavy", "14", "--smiles-file", d.molecule_list, "--quiet"]
+    cmd += ["--chunk-size", "5000", "--max-heavy", str(d.max_heavy), "--smiles-file", d.molecule_list, "--quiet"]
+    cmd += d.simulate_args
     return subprocess.run(cmd).returncode
 
 
