@@ -236,13 +236,16 @@ def _condition(model, rows, condition, work, n_best, beam_size, name) -> list[di
     return out
 
 
-def run(model: str, data: str, out_dir: str, name: str, n_best: int = 10, beam_size: int = 10, limit=None) -> dict:
-    """Score ``model`` on ``data``; writes ``real_spectra.csv``/``.md`` and the rejects into ``out_dir``."""
+def run(
+    model: str, data: str, out_dir: str, name: str, n_best: int = 10, beam_size: int = 10, limit=None, work=None
+) -> dict:
+    """Score ``model`` on ``data``; writes ``real_spectra.csv``/``.md`` and the rejects into ``out_dir``,
+    the predictor's batch and ranked files into ``work`` (default ``<out_dir>/work_<name>``)."""
     os.makedirs(out_dir, exist_ok=True)
     rejects: list[tuple[str, str]] = []
     rows = [r for r in read_rows(data, rejects) if split_of(r.id) in ("val", "test")]
     rows = rows[:limit] if limit else rows
-    work = os.path.join(out_dir, f"work_{name}")
+    work = work or os.path.join(out_dir, f"work_{name}")
     os.makedirs(work, exist_ok=True)
     results = []
     for condition in CONDITIONS:
@@ -280,13 +283,17 @@ def _write_md(path: str, rows: list[dict], data: str, machine: str) -> None:
         "",
         f"Data: `{os.path.basename(data)}`, test part (50 % of rows by id hash). Machine: {machine}.",
         "",
-        "| model | input | heavy atoms | decoding | n | top-1 | top-5 | top-10 | formula in n-best |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "`formula in n-best`: share of the samples with at least one candidate of the right formula. "
+        "`refused`: test rows the predictor rejected (reasons in the work folder's rejects file).",
+        "",
+        "| model | input | heavy atoms | decoding | n | top-1 | top-5 | top-10 | formula in n-best | refused |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['model']} | {r['input']} | {r['heavy_atoms']} | {r['decoding']} | {r['n']} | "
-            f"{_pct(r['top1'])} | {_pct(r['top5'])} | {_pct(r['top10'])} | {_pct(r['formula_candidate'])} |"
+            f"{_pct(r['top1'])} | {_pct(r['top5'])} | {_pct(r['top10'])} | {_pct(r['formula_candidate'])} | "
+            f"{r.get('rejected', '')} |"
         )
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
