@@ -2,8 +2,8 @@
 """`make demo`: spectra in, SMILES out, routing plots — on simulated small molecules, on CPU.
 
 0. simulate formula + 1H/13C NMR for the bundled small-molecule list (data/demo/small_tier_molecules.smi.gz,
-   BRICS pieces of MOSES molecules, 6-14 heavy atoms) into data/demo_small (scripts/simulate_dataset.py
-   --fast --modalities nmr; about a minute on 2 cores, skipped when the folder exists);
+   BRICS pieces of MOSES molecules, 6-14 heavy atoms) into data/demo_small (scripts/simulate_dataset.py's
+   code, in this process: --fast --modalities nmr; about a minute on 2 cores, skipped when the folder exists);
 1. → tagged corpora (benchmark/generate_input.py's code, in this process; formula + 1H + 13C NMR with
    0.1 ppm / 1 Hz / 1 ppm bins, which a small model learns fastest on CPU). `--data data/demo` uses the bundled 8,231-molecule
    full-modality set instead (every modality; slower to learn);

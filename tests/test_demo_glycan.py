@@ -67,8 +67,8 @@ def test_demo_chains_build_corpus_train_retrieve(tmp_path, monkeypatch, capsys):
 
     calls = []
 
-    def fake_command(cmd):  # the demo's own scripts: build the set, retrieve
-        calls.append(os.path.basename(cmd[1]))
+    def fake_step(step):  # the demo's own scripts' library mains, in this process: build the set, retrieve
+        calls.append(os.path.basename(step.script))
         if calls[-1] == "retrieve.py":
             (tmp_path / "runs" / "g" / "retrieval.json").write_text(json.dumps(RETRIEVAL))
         return True
@@ -84,7 +84,7 @@ def test_demo_chains_build_corpus_train_retrieve(tmp_path, monkeypatch, capsys):
         (run / "run.json").write_text(json.dumps({"params_total": 2_000_000}))
         return True
 
-    monkeypatch.setattr(lib, "run_command", fake_command)
+    monkeypatch.setattr(lib, "run_step", fake_step)
     monkeypatch.setattr(lib, "write_corpus", fake_corpus)
     monkeypatch.setattr(lib.runner, "launch", fake_launch)
     rc = demo.main(
@@ -113,3 +113,19 @@ def test_demo_chains_build_corpus_train_retrieve(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "generate_glycan_input.py" in out and "start_training.py" in out  # the equivalent command lines
     assert "glycan demo finished" in out and "2.00 M parameters" in out and "R@1 10.0 %" in out
+
+
+def test_run_step_prints_the_command_line_and_calls_the_main_in_this_process(capsys):
+    from onmt_moe.runs import demo_glycan as lib
+    from onmt_moe.runs.steps import Step
+
+    seen = []
+    assert lib.run_step(Step("benchmark/retrieve.py", ["--run", "r"], lambda argv: seen.append(argv) or 0))
+    assert seen == [["--run", "r"]] and "benchmark/retrieve.py --run r" in capsys.readouterr().out
+    assert not lib.run_step(Step("scripts/build_glycan_dataset.py", [], lambda argv: 2))
+
+    def exits(argv):
+        raise SystemExit("error: no such run")
+
+    assert not lib.run_step(Step("benchmark/retrieve.py", [], exits))  # an exit never ends the demo
+    assert "error: no such run" in capsys.readouterr().err

@@ -20,10 +20,10 @@ def test_stages_build_a_library_corpus_train_and_score_every_real_set(tmp_path):
     p = _plan(tmp_path, steps=100, spectra_per_structure=2)
     names = [n for n, _, _ in G.stages(p)]
     assert names == ["build", "corpus", "train"] + [f"real {f}" for f, *_ in G.REAL_SETS]
-    build = " ".join(G.stages(p)[0][2])
+    build = " ".join(G.stages(p)[0][2].command())  # a Step: the script's library main, in this process
     assert "--split_mode library" in build and "--spectra_per_structure 2" in build
     assert "--reducing_end reduced" in build and "--intensity_rules fitted" in build
-    corpus = G.stages(p)[1][2]
+    corpus = G.stages(p)[1][2].argv
     assert "--text" not in corpus and "--composition" in corpus  # no metadata a real spectrum lacks
     train = G.stages(p)[2][2]  # in this process (runner.launch); its command line is logged
     assert "train_steps=100" in train.sets and train.overrides[0] == f"run.data_dir={p.corpus}/data"
@@ -59,15 +59,44 @@ def test_twin_stages_write_the_real_subset_and_an_unseen_seed_twin_then_score_bo
     folder, spectra, _, cls = G.REAL_SETS[1]
     names = [n for n, _, _ in st[4:8]]
     assert names == [f"twin real {folder}", f"score real {folder}", f"twin sim {folder}", f"score sim {folder}"]
-    real_cmd, sim_cmd = " ".join(st[4][2]), " ".join(st[6][2])
+    real_cmd, sim_cmd = " ".join(st[4][2].command()), " ".join(st[6][2].command())
     assert "--real" in real_cmd and "--seed" not in real_cmd
     assert "--real" not in sim_cmd and f"--seed {G.TWIN_SEED}" in sim_cmd and "--reducing_end reduced" in sim_cmd
     # the scorer reads exactly the files the twin writer makes, with the set's class
     xlsx, csv = G.twin_files(p, folder, spectra, "sim")
     assert st[6][1] == xlsx and xlsx.startswith(str(tmp_path / "twin" / folder / "sim"))
-    score = st[7][2]
+    score = st[7][2].argv
     assert score[score.index("--spectra") + 1] == xlsx and score[score.index("--annotations") + 1] == csv
     assert score[score.index("--glycan_class") + 1] == cls
+
+
+def test_stages_run_the_scripts_library_mains_in_this_process(tmp_path, monkeypatch):
+    """No stage is a subprocess: each Step calls the main its script wraps, and its logged command line
+    names that script; a failing main (or one that exits) stops the run at that stage."""
+    from onmt_moe.glycan import commands
+    from onmt_moe.runs import glycan_real_model
+
+    p = _plan(tmp_path)
+    st = G.stages(p) + G.twin_stages(p)
+    mains = {step.script: step.main for _, _, step in st if not isinstance(step, G.runner.Launch)}
+    assert mains == {
+        "scripts/build_glycan_dataset.py": commands.build_main,
+        "benchmark/generate_glycan_input.py": commands.corpus_main,
+        "benchmark/evaluate_real_glycan.py": glycan_real_model.main,
+        "scripts/simulate_real_twin.py": commands.twin_main,
+    }
+    calls, logged = [], []
+
+    def fake_main(argv):
+        calls.append(argv)
+        raise SystemExit("error: planted")  # as sys.exit("error: ...") in a script
+
+    step = st[0][2]
+    monkeypatch.setattr(step, "main", fake_main)
+    assert G.run_stages([st[0]], logged.append) == 1
+    assert (
+        calls == [list(step.argv)] and logged[0].startswith("==> build: $ ") and "build_glycan_dataset.py" in logged[0]
+    )
 
 
 def test_twin_rows_put_real_and_twin_side_by_side(tmp_path):

@@ -490,6 +490,24 @@ def test_script_moses_workers_match_serial(tmp_path):
     assert os.path.exists(tmp_path / "w2" / "filtered_out.csv")
 
 
+def test_library_main_in_process_with_workers_writes_what_the_script_writes(tmp_path, monkeypatch):
+    """`make demo` simulates in its own process (onmt_moe.simulate.dataset.main): its --workers pool (a
+    forkserver, never a fork of the caller) writes the rows the script writes serially."""
+    from onmt_moe.simulate import dataset
+
+    monkeypatch.setenv("ONMT_MOE_MOSES_DIR", MOSES_FIXTURE)
+    argv = ["--n", "40", "--fast", "--quiet", "--source", "moses_test", "--tier", "benchmark", "--chunk-size", "16"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    subprocess.run([sys.executable, SCRIPT, "--out", str(tmp_path / "s"), *argv], check=True, env=env, timeout=120)
+    assert dataset.main(["--out", str(tmp_path / "lib"), *argv, "--workers", "2"]) == 0
+    outs = []
+    for name in ("s", "lib"):
+        files = sorted(glob.glob(str(tmp_path / name / "aligned_chunk_*.parquet")))
+        outs.append([r for f in files for r in pq.read_table(f).to_pylist()])
+    assert outs[0] == outs[1] and len(outs[0]) == 40
+    assert (tmp_path / "s" / "rejects.csv").read_text() == (tmp_path / "lib" / "rejects.csv").read_text()
+
+
 # ------------------------------------- statistics vs real benchmark rows (bands) ---
 
 BENCH_FIXTURE = os.path.join(ROOT, "tests", "fixtures", "benchmark_examples", "example_data_2_head20_slim.parquet")

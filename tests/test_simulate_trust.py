@@ -50,3 +50,14 @@ def test_non_utf8_smiles_file(tmp_path):
     smi.write_bytes("CCO caf\xe9\n".encode("latin-1"))
     res = _run("--out", str(tmp_path / "o"), "--n", "2", "--fast", "--smiles-file", str(smi))
     _one_line_error(res, "latin1.smi", "UTF-8")
+
+
+def test_the_library_main_returns_2_in_process(tmp_path, capsys):
+    """The same one line from onmt_moe.simulate.dataset.main, which `make demo` calls in its own process:
+    a status returned, never an exit of the caller."""
+    from onmt_moe.simulate import dataset
+
+    missing = tmp_path / "nope.smi"
+    rc = dataset.main(["--out", str(tmp_path / "o"), "--n", "2", "--fast", "--smiles-file", str(missing)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err == [f"simulate_dataset: error: --smiles-file {missing}: no such file"]

@@ -2,7 +2,8 @@
 molecules, on CPU.
 
 0. simulate formula + 1H/13C NMR for the bundled small-molecule list into ``Demo.data``
-   (``scripts/simulate_dataset.py --fast --modalities nmr``; skipped when the folder has parquet files);
+   (:func:`onmt_moe.simulate.dataset.main`, what ``scripts/simulate_dataset.py --fast --modalities nmr``
+   runs, in this process; skipped when the folder has parquet files);
 1. → a tagged corpus (:func:`onmt_moe.data.pipeline.main`, what ``benchmark/generate_input.py`` runs);
 2. train, decode, score and report in this process (:func:`runner.launch`; the stock ``onmt_*``
    commands are its only subprocesses);
@@ -14,13 +15,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 
 from onmt_moe.data import pipeline
 from onmt_moe.runs import runner
+from onmt_moe.simulate import dataset
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEMO_MOLECULES = 30000
@@ -65,14 +66,21 @@ class Demo:
         self.corpus = self.corpus or self.data.rstrip("/") + "_tagged"
 
 
+def simulate_args(d: Demo) -> list[str]:
+    """The ``scripts/simulate_dataset.py`` options of the demo's simulation."""
+    argv = ["--out", d.data, "--n", str(d.molecules), "--seed", "0", "--fast", "--modalities", "nmr"]
+    argv += ["--workers", "2", "--chunk-size", "5000", "--max-heavy", str(d.max_heavy)]
+    return argv + ["--smiles-file", d.molecule_list, "--quiet", *d.simulate_args]
+
+
 def simulate_small_tier(d: Demo) -> int:
-    """Formula + 1H/13C NMR (fast estimate) for the first ``d.molecules`` of the bundled list."""
+    """Formula + 1H/13C NMR (fast estimate) for the first ``d.molecules`` of the bundled list, in this
+    process (:func:`onmt_moe.simulate.dataset.main`): 0, or 2 after its one-line error."""
     print(f"==> simulating NMR for {d.molecules} molecules of {d.molecule_list} -> {d.data}", flush=True)
-    cmd = [sys.executable, os.path.join(ROOT, "scripts", "simulate_dataset.py"), "--out", d.data]
-    cmd += ["--n", str(d.molecules), "--seed", "0", "--fast", "--modalities", "nmr", "--workers", "2"]
-    cmd += ["--chunk-size", "5000", "--max-heavy", str(d.max_heavy), "--smiles-file", d.molecule_list, "--quiet"]
-    cmd += d.simulate_args
-    return subprocess.run(cmd).returncode
+    try:
+        return dataset.main(simulate_args(d))
+    except SystemExit as exc:  # a bad option in d.simulate_args (argparse has printed why)
+        return exc.code if isinstance(exc.code, int) else 2
 
 
 def build_corpus(d: Demo) -> int:

@@ -1,13 +1,14 @@
 """`make demo-glycan` (``scripts/demo_glycan.py``): one multi-task GlycoLLM-style model on CPU —
 structure, spectrum, text, retrieval.
 
-0. build a small glycan set (``scripts/build_glycan_dataset.py``; skipped when the folder exists);
+0. build a small glycan set (what ``scripts/build_glycan_dataset.py`` runs, in this process; skipped when
+   the folder exists);
 1. one multi-task corpus, one vocabulary (:func:`onmt_moe.glycan.corpus.write_corpus`, what
    ``benchmark/generate_glycan_input.py --multitask struct,spec,text,align --text --target_task_token``
    writes), in this process;
 2. train, decode and score every task in this process (:func:`runner.launch`, the stock ``onmt_*``
    commands its subprocesses), with :data:`MODEL_SET` on ``configs/glycan_multitask.yaml``;
-3. ``benchmark/retrieve.py`` on the run; 4. print the scores.
+3. retrieval on the run (what ``benchmark/retrieve.py`` runs, in this process); 4. print the scores.
 
 Every step prints its command line (``$ …``; the in-process ones their equivalent command).
 """
@@ -17,15 +18,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 
+from onmt_moe.glycan.commands import build_main
 from onmt_moe.glycan.corpus import CorpusError, CorpusOptions, write_corpus
 from onmt_moe.glycan.demo_summary import summary_lines
 from onmt_moe.glycan.spectra_tokens import SpecTokConfig
 from onmt_moe.runs import runner
+from onmt_moe.runs.steps import Step
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # the GlycoLLM-style settings on top of configs/glycan_multitask.yaml (one definition: here)
@@ -71,20 +73,18 @@ class GlycanDemo:
         return os.path.join(self.runs_dir, self.run_name)
 
 
-def run_command(cmd: list[str]) -> bool:
-    """Print and run one of the demo's own scripts (``OMP_NUM_THREADS`` 1 unless set)."""
-    print("$ " + " ".join(cmd[1:]), flush=True)
-    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
-    return subprocess.run(cmd, env=env).returncode == 0
+def run_step(step: Step) -> bool:
+    """Print the equivalent command line of one of the demo's steps and run it in this process."""
+    print("$ " + " ".join(step.command()), flush=True)
+    return step.run()
 
 
 def build_data(d: GlycanDemo) -> bool:
-    """The glycan set (``scripts/build_glycan_dataset.py``), when ``d.data`` has none."""
+    """The glycan set (``scripts/build_glycan_dataset.py``'s main), when ``d.data`` has none."""
     if os.path.exists(os.path.join(d.data, "glycan.parquet")):
         return True
-    cmd = [sys.executable, os.path.join(ROOT, "scripts", "build_glycan_dataset.py"), "--out", d.data]
-    cmd += ["--limit", str(d.structures), "--max_residues", str(d.max_residues), "--workers", str(d.workers)]
-    return run_command(cmd)
+    argv = ["--out", d.data, "--limit", str(d.structures), "--max_residues", str(d.max_residues)]
+    return run_step(Step("scripts/build_glycan_dataset.py", [*argv, "--workers", str(d.workers)], build_main))
 
 
 def build_corpus(d: GlycanDemo) -> bool:
@@ -120,9 +120,16 @@ def train(d: GlycanDemo) -> bool:
     return runner.launch(job)
 
 
+def _retrieve_main(argv: list[str]) -> int:
+    from onmt_moe.runs import retrieval  # torch: loaded when the demo gets there
+
+    return retrieval.main(argv)
+
+
 def retrieve(d: GlycanDemo) -> bool:
-    cmd = [sys.executable, os.path.join(ROOT, "benchmark", "retrieve.py"), "--run", d.run_dir]
-    return run_command(cmd + ["--max_candidates", str(d.max_candidates)])
+    """Retrieval on the run (``benchmark/retrieve.py``'s main) into ``<run>/retrieval.json``."""
+    argv = ["--run", d.run_dir, "--max_candidates", str(d.max_candidates)]
+    return run_step(Step("benchmark/retrieve.py", argv, _retrieve_main))
 
 
 def _read_json(path: str) -> dict:

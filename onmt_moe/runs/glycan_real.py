@@ -5,10 +5,12 @@ a verified WURCS (<= ``max_residues``) is simulated with the real-spectrum knobs
 ion-trap m/z error, intensity rules fitted on GPST000017) ``spectra_per_structure`` times, all in
 train (``--split_mode library``: val/test are new spectra of seen structures, as CandyCrunch's
 test glycans are in its training library). One model is trained on that corpus with the stock
-OpenNMT commands and each shared real set is scored by ``benchmark/evaluate_real_glycan.py``:
+OpenNMT commands and each shared real set is scored as ``benchmark/evaluate_real_glycan.py`` scores it:
 free decoding, mass re-ranking, and the class-list isomers of the inferred composition ranked by
 the model's likelihood, beside the random-isomer and composition-only baselines. Never trained on a
-real spectrum. Every stage is skipped when its output exists, so the command resumes.
+real spectrum. Every stage is skipped when its output exists, so the command resumes. Every stage
+runs in this process (the library ``main`` of the script named in its logged command line,
+:class:`~onmt_moe.runs.steps.Step`); OpenNMT's own ``onmt_*`` commands are the only subprocesses.
 
 ``--twin`` (`make bench-glycan-twin`) adds the side-by-side table of real spectra and their simulated
 twins: for each set, the matched annotated spectra whose structure converts to WURCS are written out
@@ -26,13 +28,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from onmt_moe.runs import runner
+from onmt_moe.glycan.commands import build_main, corpus_main, twin_main
+from onmt_moe.runs import glycan_real_model, runner
 from onmt_moe.runs.paper_table import markdown_table, write_csv
+from onmt_moe.runs.steps import Step
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -80,10 +82,9 @@ class Plan:
         return self.data.rstrip("/") + "_corpus"
 
 
-def build_command(p: Plan) -> list[str]:
-    return [
-        sys.executable,
-        os.path.join(ROOT, "scripts", "build_glycan_dataset.py"),
+def build_step(p: Plan) -> Step:
+    """The library set (``scripts/build_glycan_dataset.py``'s main, in this process)."""
+    argv = [
         "--out",
         p.data,
         "--glycan_types",
@@ -98,11 +99,12 @@ def build_command(p: Plan) -> list[str]:
         str(p.workers),
         *SIMULATOR,
     ]
+    return Step("scripts/build_glycan_dataset.py", argv, build_main)
 
 
-def corpus_command(p: Plan) -> list[str]:
-    gen = os.path.join(ROOT, "benchmark", "generate_glycan_input.py")
-    return [sys.executable, gen, "--input", p.data, "--out_dir", p.corpus, *CORPUS]
+def corpus_step(p: Plan) -> Step:
+    """The corpus (``benchmark/generate_glycan_input.py``'s main, in this process)."""
+    return Step("benchmark/generate_glycan_input.py", ["--input", p.data, "--out_dir", p.corpus, *CORPUS], corpus_main)
 
 
 def train_job(p: Plan) -> runner.Launch:
@@ -118,10 +120,10 @@ def train_job(p: Plan) -> runner.Launch:
     return runner.Launch(p.config, p.run, os.path.join(p.corpus, "data"), sets)
 
 
-def evaluate_command(p: Plan, spectra: str, annotations: str, glycan_class: str, out: str) -> list[str]:
-    ev = os.path.join(ROOT, "benchmark", "evaluate_real_glycan.py")
-    cmd = [ev, "--run", p.run, "--spectra", spectra, "--annotations", annotations, "--glycan_class", glycan_class]
-    return [sys.executable, *cmd, "--out", out]
+def evaluate_step(p: Plan, spectra: str, annotations: str, glycan_class: str, out: str) -> Step:
+    """The run's model on one set (``benchmark/evaluate_real_glycan.py``'s main, in this process)."""
+    argv = ["--run", p.run, "--spectra", spectra, "--annotations", annotations, "--glycan_class", glycan_class]
+    return Step("benchmark/evaluate_real_glycan.py", [*argv, "--out", out], glycan_real_model.main)
 
 
 def twin_files(p: Plan, folder: str, spectra: str, kind: str) -> tuple:
@@ -131,13 +133,13 @@ def twin_files(p: Plan, folder: str, spectra: str, kind: str) -> tuple:
     return os.path.join(d, f"{stem}.xlsx"), os.path.join(d, f"df_mz_{stem}.csv")
 
 
-def twin_command(p: Plan, folder: str, spectra: str, annotations: str, glycan_class: str, kind: str) -> list[str]:
+def twin_step(p: Plan, folder: str, spectra: str, annotations: str, glycan_class: str, kind: str) -> Step:
+    """A set's real subset or simulated twin (``scripts/simulate_real_twin.py``'s main, in this process)."""
     d = os.path.join(p.real, folder)
-    cmd = [os.path.join(ROOT, "scripts", "simulate_real_twin.py"), "--spectra", os.path.join(d, spectra)]
-    cmd += ["--annotations", os.path.join(d, annotations), "--glycan_class", glycan_class]
-    cmd += ["--out_dir", os.path.join(p.twin, folder, kind)]
-    cmd += ["--real"] if kind == "real" else ["--seed", str(TWIN_SEED), *SIMULATOR]
-    return [sys.executable, *cmd]
+    argv = ["--spectra", os.path.join(d, spectra), "--annotations", os.path.join(d, annotations)]
+    argv += ["--glycan_class", glycan_class, "--out_dir", os.path.join(p.twin, folder, kind)]
+    argv += ["--real"] if kind == "real" else ["--seed", str(TWIN_SEED), *SIMULATOR]
+    return Step("scripts/simulate_real_twin.py", argv, twin_main)
 
 
 def twin_stages(p: Plan) -> list[tuple]:
@@ -146,24 +148,24 @@ def twin_stages(p: Plan) -> list[tuple]:
     for folder, spectra, ann, cls in REAL_SETS:
         for kind in ("real", "sim"):
             xlsx, csv = twin_files(p, folder, spectra, kind)
-            out.append((f"twin {kind} {folder}", xlsx, twin_command(p, folder, spectra, ann, cls, kind)))
+            out.append((f"twin {kind} {folder}", xlsx, twin_step(p, folder, spectra, ann, cls, kind)))
             scored = os.path.join(p.run, f"twin_{folder}_{kind}")
             done = os.path.join(scored, "real_scores.json")
-            out.append((f"score {kind} {folder}", done, evaluate_command(p, xlsx, csv, cls, scored)))
+            out.append((f"score {kind} {folder}", done, evaluate_step(p, xlsx, csv, cls, scored)))
     return out
 
 
 def stages(p: Plan) -> list[tuple]:
-    """(name, output that marks it done, command or training run) in order."""
+    """(name, output that marks it done, :class:`Step` or training run) in order."""
     out = [
-        ("build", os.path.join(p.data, "glycan.parquet"), build_command(p)),
-        ("corpus", os.path.join(p.corpus, "summary.json"), corpus_command(p)),
+        ("build", os.path.join(p.data, "glycan.parquet"), build_step(p)),
+        ("corpus", os.path.join(p.corpus, "summary.json"), corpus_step(p)),
         ("train", os.path.join(p.run, "scores.json"), train_job(p)),
     ]
     for folder, spectra, ann, cls in REAL_SETS:
         d, scored = os.path.join(p.real, folder), os.path.join(p.run, f"real_{folder}")
-        cmd = evaluate_command(p, os.path.join(d, spectra), os.path.join(d, ann), cls, scored)
-        out.append((f"real {folder}", os.path.join(scored, "real_scores.json"), cmd))
+        step = evaluate_step(p, os.path.join(d, spectra), os.path.join(d, ann), cls, scored)
+        out.append((f"real {folder}", os.path.join(scored, "real_scores.json"), step))
     return out
 
 
@@ -233,16 +235,15 @@ def write_results(p: Plan, rows: Sequence[dict], log: Callable[[str], None] = pr
 
 
 def run_stages(todo: Sequence[tuple], log: Callable[[str], None]) -> int:
-    """Run each (name, done marker, command or :class:`runner.Launch`) whose marker is missing; a
-    training run goes in this process (its equivalent command line is logged); 1 at the first failure."""
-    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
-    for name, done, cmd in todo:
+    """Run each (name, done marker, :class:`Step` or :class:`runner.Launch`) whose marker is missing, in
+    this process (its equivalent command line is logged); 1 at the first failure."""
+    for name, done, step in todo:
         if os.path.exists(done):
             log(f"==> {name}: done ({done})")
             continue
-        job = cmd if isinstance(cmd, runner.Launch) else None
-        log(f"==> {name}: $ {' '.join((job.command() if job else cmd)[1:])}")
-        if not (runner.launch(job) if job else subprocess.run(cmd, env=env).returncode == 0):
+        job = step if isinstance(step, runner.Launch) else None
+        log(f"==> {name}: $ {' '.join(job.command()[1:] if job else step.command())}")
+        if not (runner.launch(job) if job else step.run()):
             log(f"error: stage {name} failed (command above); rerun to resume")
             return 1
     return 0

@@ -12,7 +12,10 @@ The data side (queries, libraries, metrics) is :mod:`onmt_moe.glycan.retrieve`.
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -20,7 +23,8 @@ import torch
 
 from onmt_moe.glycan import retrieve as R
 from onmt_moe.inference.likelihood import load_model, log_likelihood, token_ids
-from onmt_moe.runs.runner import strip_target_prefix, task_files
+from onmt_moe.runfolder.layout import RunFolderError, read_run_json
+from onmt_moe.runs.runner import latest_good_checkpoint, strip_target_prefix, task_files
 
 
 @torch.no_grad()
@@ -114,4 +118,48 @@ def run(
     return res
 
 
-__all__ = ["load_model", "embed", "log_likelihood", "embedding_retrieval", "likelihood_identification", "run"]
+def parser(description: str | None = None) -> argparse.ArgumentParser:
+    """The options of ``benchmark/retrieve.py``."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", help="a start_training run folder (newest readable checkpoint, its data_dir)")
+    ap.add_argument("--model", help="checkpoint (instead of --run)")
+    ap.add_argument("--data", help="multi-task corpus data folder (with struct/src-test.txt …)")
+    ap.add_argument("--out", help="result JSON (default <run>/retrieval.json with --run)")
+    ap.add_argument("--max_candidates", type=int, default=50, help="candidates per query for the likelihood ranking")
+    ap.add_argument("--no_likelihood", action="store_true", help="embedding retrieval only")
+    ap.add_argument("--seed", type=int, default=0)
+    return ap
+
+
+def _inputs(a) -> tuple:
+    """(checkpoint, corpus data folder, result JSON) of the parsed options; a bad one exits with one line."""
+    model, data, out = a.model, a.data, a.out
+    if a.run:
+        try:
+            info = read_run_json(a.run)  # a start_training run folder
+        except RunFolderError as e:
+            sys.exit(f"error: {e}")
+        data = data or info.get("data_dir")
+        model = model or latest_good_checkpoint(a.run)
+        out = out or os.path.join(a.run, "retrieval.json")
+    if not model or not data:
+        sys.exit("error: give --run, or --model and --data")
+    if not os.path.exists(os.path.join(data, "struct", "src-test.txt")):
+        sys.exit(f"error: {data}/struct/src-test.txt not found (a generate_glycan_input.py --multitask corpus)")
+    return model, data, out
+
+
+def main(argv=None, description: str | None = None) -> int:
+    """``benchmark/retrieve.py``: :func:`run` on a run folder or a checkpoint, the result printed as JSON;
+    a bad input exits with one line (``SystemExit("error: …")``, status 1)."""
+    a = parser(description).parse_args(argv)
+    model, data, out = _inputs(a)
+    try:
+        res = run(model, data, out or "", a.max_candidates, a.seed, likelihood=not a.no_likelihood)
+    except ValueError as e:
+        sys.exit(f"error: {e}")
+    print(json.dumps(res, indent=2))
+    return 0
+
+
+__all__ = ["load_model", "embed", "log_likelihood", "embedding_retrieval", "likelihood_identification", "run", "main"]

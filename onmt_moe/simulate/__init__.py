@@ -11,6 +11,7 @@ checks that the graph has no cycle, function-level imports included):
   ir_templates  - benchmark-style IR: predicts from the shipped group-contribution weights
   ir            - IR spectrum: functional-group band table (experiment) or ir_templates (benchmark)
   rows          - one simulated v2 row from a SMILES and its shifts
+  dataset       - the dataset builder (select, simulate, write chunks; scripts/simulate_dataset.py)
   compare       - statistics of real benchmark rows against our simulation of the same molecules
   ir_fit        - fitting (and cross-validating) the ir_templates weights; imported by no module
 """

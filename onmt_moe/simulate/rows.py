@@ -3,8 +3,6 @@ builder and by the benchmark comparison)."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 from rdkit import Chem
 from rdkit.Chem import rdMolDescriptors
@@ -72,7 +70,20 @@ def simulate_fast_many(
     if workers <= 1:
         yield from map(_fast_job, jobs)
         return
+    with _mp_context().Pool(workers) as pool:
+        yield from pool.imap(_fast_job, jobs, chunksize=64)
+
+
+def _mp_context():
+    """forkserver where available, else spawn: never a fork of the caller, which may be a process that
+    trains (``make demo`` simulates in its own process) and holds threads. As in
+    ``onmt_moe.data.pipeline``, the server preloads this module (RDKit and the estimators): each worker
+    forks from it ready to run."""
     import multiprocessing as mp
 
-    with mp.get_context("spawn" if os.name == "nt" else "fork").Pool(workers) as pool:
-        yield from pool.imap(_fast_job, jobs, chunksize=64)
+    try:
+        ctx = mp.get_context("forkserver")
+    except ValueError:  # pragma: no cover - platforms without forkserver
+        return mp.get_context("spawn")
+    ctx.set_forkserver_preload(["onmt_moe.simulate.rows"])
+    return ctx
