@@ -2,7 +2,7 @@
 """Train, decode and score one run from a config template (see onmt_moe/runs/runner.py for the format).
 
 python benchmark/start_training.py --config configs/demo_moe.yaml [--run_name NAME] [--runs_dir runs]
-    [--set key=value ...] [--resume] [--dry_run] [--stages vocab,train,translate,score,report]
+    [--set key=value ...] [--resume] [--init_from CHECKPOINT] [--dry_run] [--stages vocab,train,...]
 """
 
 import argparse
@@ -26,6 +26,11 @@ def main(argv=None) -> int:
         help="override a config key (repeatable); dotted keys reach into sections, e.g. run.data_dir=…",
     )
     ap.add_argument("--resume", action="store_true", help="continue the run from its newest checkpoint")
+    ap.add_argument(
+        "--init_from",
+        metavar="CHECKPOINT",
+        help="fine-tune this pretrained model on the corpus (its vocabulary kept, new tokens added; docs/usage.md)",
+    )
     ap.add_argument("--dry_run", action="store_true", help="resolve and validate, print the plan, run nothing")
     ap.add_argument(
         "--stages", default=",".join(runner.STAGES), help="comma-separated subset of " + ",".join(runner.STAGES)
@@ -34,7 +39,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     try:
         stages = runner.parse_stages(a.stages)
-        runner.start(a.config, a.runs_dir, a.run_name, a.set, a.resume, stages, a.quiet, a.dry_run)
+        runner.start(a.config, a.runs_dir, a.run_name, a.set, a.resume, stages, a.quiet, a.dry_run, a.init_from)
     except runner.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -15,7 +15,8 @@ Each patch names the upstream function it wraps and why:
    model option ``moe_modality_vocab`` as plain strings, so the checkpoint carries them.
 5. ``onmt.train_single.build_model`` (imported there by name) — wrapped to re-initialise the routers
    after OpenNMT's glorot init (which xaviers every ``weight`` with dim > 1: the modality bias must
-   start at zero) on fresh starts, and to hand the model to the CSV reporter.
+   start at zero) on fresh starts (not with ``-update_vocab``: OpenNMT then loads the checkpoint's
+   routers after its init), and to hand the model to the CSV reporter.
 6. ``onmt.trainer.LossCompute`` — rebound to :class:`onmt_moe.plugin.loss.MoELossCompute` (looked up at call
    time by ``build_trainer``): adds the aux losses once, with the right scale.
 7. ``onmt.trainer.Trainer._gradient_accumulation`` — wrapped to tell the MoE layers the training step
@@ -190,7 +191,8 @@ def _patch_build_model() -> None:
     def build_model(model_opt, opt, vocabs, checkpoint, device_id):
         model = orig_build_model(model_opt, opt, vocabs, checkpoint, device_id)
         enc = getattr(model, "encoder", None)
-        if hasattr(enc, "reset_router_parameters") and (checkpoint is None or model_opt.update_vocab):
+        # a fresh start only: with -update_vocab (fine-tuning) OpenNMT has loaded the checkpoint's routers
+        if hasattr(enc, "reset_router_parameters") and checkpoint is None:
             enc.reset_router_parameters()
         reporting.attach_model(model, opt)
         return model

@@ -18,6 +18,8 @@ one given with ``--set run.data_dir=…`` is relative to the current directory. 
 ``run.json`` (plan, paths, stage timings, results), ``train.log``, checkpoints, the CSV logs
 (``moe_log_dir`` is set to the run folder) and ``vocab.sources.json`` (the corpus files the
 vocabulary was built from: a changed corpus rebuilds it, or is refused once checkpoints exist).
+``--init_from CHECKPOINT`` fine-tunes a pretrained model on the corpus (:mod:`onmt_moe.runs.finetune`:
+the checks, the union vocabulary, ``-update_vocab -reset_optim all``).
 ``--resume`` uses the newest checkpoint that reads back whole; an unreadable newer one is moved aside;
 one already at ``train_steps`` skips training. ``.run.lock`` keeps the folder to one start_training
 at a time (:func:`lock_run_dir`; a second is refused, naming the holder).
@@ -405,9 +407,10 @@ def resolve(template_path: str, run_dir: str, overrides=(), resume: bool = False
     run = dict(cfg.pop("run", {}) or {})
     clash = sorted(MANAGED_KEYS & set(cfg))
     if clash:
+        hint = "; start from a checkpoint with --init_from or --resume" if "train_from" in clash else ""
         raise ConfigError(
             f"{template_path}: keys {clash} are filled in by start_training; remove them "
-            "(set the corpus folder with run.data_dir)"
+            f"(set the corpus folder with run.data_dir{hint})"
         )
     validate_config(cfg)
     validate_run_section(run, template_path)
@@ -575,12 +578,16 @@ def vocab_mismatch(plan: dict) -> str | None:
     if not os.path.exists(path):
         return "unrecorded"
     with open(path, encoding="utf-8") as f:
-        built = json.load(f).get("corpus", {})
+        record = json.load(f)
+    built = record.get("corpus", {})
     changed = [
         f"{k} was {built.get(k, {}).get('path')}"
         for k in ("src_train", "tgt_train")
         if not _same_file(built.get(k, {}), plan[k])
     ]
+    was, now = record.get("init_from") or {}, plan.get("init_from") or {}
+    if was.get("sha256") != now.get("sha256"):  # a fine-tuning vocabulary: the union with that checkpoint's
+        changed.append(f"init_from was {was.get('path') or 'none'}")
     return "; ".join(changed) or None
 
 
@@ -681,6 +688,11 @@ def stage_vocab(plan: dict, log: str, echo: bool) -> None:
     cfg = os.path.join(plan["run_dir"], CONFIG_YAML)
     record = {"corpus": corpus_record(plan)}
     run_logged(onmt_command("onmt_build_vocab") + ["-config", cfg, "-n_sample", "-1", "-overwrite"], log, echo)
+    if plan.get("init_from"):  # fine-tuning: the pretrained vocabulary first, then this corpus' new tokens
+        from onmt_moe.runs import finetune
+
+        finetune.merge_vocab(plan)
+        record["init_from"] = {k: plan["init_from"][k] for k in ("path", "sha256")}
     write_json(os.path.join(plan["run_dir"], VOCAB_RECORD), record)
 
 
@@ -710,9 +722,15 @@ def stage_train(plan: dict, log: str, echo: bool) -> None:
                 )
                 return
             extra = ["-train_from", ckpt]
+            if plan.get("init_from"):  # its saved options are the pretrained run's: the optimizer's come from here
+                extra += ["-reset_optim", "keep_states"]
             print(f"[train] resuming from {ckpt} (step {start})")
         else:
             print("[train] no readable checkpoint to resume from: training starts at step 0")
+    if not extra and plan.get("init_from"):  # fine-tuning from the pretrained checkpoint (onmt_moe.runs.finetune)
+        from onmt_moe.runs import finetune
+
+        extra = finetune.train_arguments(plan)
     every = tc.get("report_every") or opts["report_every"].default
     print(f"[train] training to step {train_steps}: a progress line every {every} steps (full log: {log})", flush=True)
     run_logged(onmt_command("onmt_train") + ["-config", cfg] + extra, log, echo, on_line=TrainProgress(start))
@@ -911,6 +929,8 @@ def execute(plan: dict, stages: Sequence[str] = STAGES, echo: bool = True) -> di
             for k in ("run_name", "data_dir", "src_test", "tgt_test", "n_best", "kind", "missing_mode", "template")
         }
     )
+    if plan.get("init_from"):
+        info["init_from"] = plan["init_from"]
     info.setdefault("stages", {})
     info["versions"] = _versions()
     info["machine"] = _machine()
@@ -1113,11 +1133,15 @@ def start(
     stages: Sequence[str] = STAGES,
     quiet: bool = False,
     dry_run: bool = False,
+    init_from: str | None = None,
 ) -> dict:
     """Train, decode and score one run in this process (what ``benchmark/start_training.py`` does):
     check the location, resolve and validate the config (``overrides``: ``KEY=VALUE`` strings), then,
     holding the run folder's lock (:func:`lock_run_dir`; the caller must not hold it), write the
     configs and run ``stages`` (each a stock ``onmt_*`` subprocess) and print the summary.
+
+    ``init_from``: a checkpoint to fine-tune (:mod:`onmt_moe.runs.finetune`; a resumed fine-tuning run
+    continues from its own checkpoints).
 
     Returns the run's record (``run.json``), or the resolved plan with ``dry_run`` (printed, nothing run).
     Raises ConfigError before any work for a bad name, key or value; StageError when a stage fails."""
@@ -1125,6 +1149,10 @@ def start(
     name = default_run_name(config) if run_name is None else run_name
     run_dir = check_run_location(runs_dir, name)  # before anything is written
     plan = resolve(config, run_dir, parse_set(overrides), resume=resume)
+    if init_from or resume:
+        from onmt_moe.runs import finetune
+
+        finetune.attach(plan, init_from)
     if dry_run:
         print(json.dumps(dict(plan), indent=2, default=str))
         print(f"dry run: config valid; stages {stages} would run in {plan['run_dir']}")
@@ -1147,6 +1175,7 @@ class Launch:
     sets: Sequence[str] = ()
     stages: Sequence[str] = STAGES
     quiet: bool = True
+    init_from: str | None = None  # a checkpoint to fine-tune (start_training --init_from)
 
     @property
     def overrides(self) -> list[str]:
@@ -1169,6 +1198,8 @@ class Launch:
             cmd += ["--stages", ",".join(self.stages)]
         for s in self.overrides:
             cmd += ["--set", s]
+        if self.init_from:
+            cmd += ["--init_from", self.init_from]
         return cmd + (["--resume"] if self.resume else [])
 
 
@@ -1184,7 +1215,8 @@ def launch(job: Launch) -> bool:
     and gives False: the caller names the run that failed."""
     runs_dir, run_name = os.path.split(os.path.abspath(job.run_dir))
     try:
-        start(job.config, runs_dir, run_name, job.overrides, job.resume, job.stages, job.quiet)
+        more = {"init_from": job.init_from} if job.init_from else {}
+        start(job.config, runs_dir, run_name, job.overrides, job.resume, job.stages, job.quiet, **more)
     except (ConfigError, StageError) as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return False
