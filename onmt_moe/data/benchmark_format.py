@@ -160,56 +160,15 @@ def format_hnmr(arr: pa.Array, shift_decimals: int = 2, j_decimals: int = 2) -> 
     rmin = _floats(f["rangeMin"])
     if shift_decimals != 2:
         rmax, rmin = binned(rmax, shift_decimals), binned(rmin, shift_decimals)
-    nh_arr = f["nH"]
+    # the first problem of each bad peak, in this order of checks
     err: dict[int, str] = {}
-    for k in np.flatnonzero(_nulls(peaks)).tolist():
-        err.setdefault(k, "null peak in h_nmr_peaks")
-    for k in np.flatnonzero(~(np.isfinite(rmax) & np.isfinite(rmin))).tolist():
-        err.setdefault(k, "h_nmr peak with null/non-finite rangeMax/rangeMin")
-    # nH: integers (or integral floats) >= 0
-    nh = _floats(nh_arr)
-    with np.errstate(invalid="ignore"):
-        nh_ok = np.isfinite(nh) & (nh >= 0) & (nh == np.floor(nh)) & (nh < 1e15)
-    for k in np.flatnonzero(~nh_ok).tolist():
-        err.setdefault(k, f"h_nmr peak with bad nH {nh_arr[k].as_py()!r}")
-    # categories: dictionary-encode, format the few distinct values once
-    cat_arr = f["category"]
-    if not pa.types.is_string(cat_arr.type):
-        cat_arr = pc.cast(cat_arr, pa.string())
-    for k in np.flatnonzero(_nulls(cat_arr)).tolist():
-        err.setdefault(k, "h_nmr peak with null category")
-    denc = cat_arr.dictionary_encode()
-    codes = np.asarray(pc.fill_null(denc.indices, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
-    cat_dict = [str(c) for c in denc.dictionary.to_pylist()] or [""]
-    cd_chars, cd_lens = tx.str_tokens(cat_dict)
-    cat_tokens = (cd_chars[codes], cd_lens[codes])
+    nh_i = _hnmr_peak_checks(peaks, rmax, rmin, f["nH"], err)
+    cat_dict, cat_tokens = _hnmr_categories(f["category"], err)
     # J values: split on "_", drop empty fields; null or the string "None" -> no J
     nj, j_val = _split_j(f.get("j_values"), n_pk, err)
     if j_decimals != 2:
         j_val = binned(j_val, j_decimals)
-    # token layout: row header, then per peak ['|'] rmax rmin cat nH ['J' j…]
-    row = np.repeat(np.arange(n), np.diff(off))
-    first = np.zeros(n_pk, bool)
-    first[off[:-1][np.diff(off) > 0]] = True
-    c = (~first).astype(np.int64) + 4 + np.where(nj > 0, 1 + nj, 0)
-    pstart = _excl_cumsum(c)[:-1] + row + 1
-    s0 = pstart + (~first)
-    counts = 1 + np.bincount(row, weights=c, minlength=n).astype(np.int64)
-    rstart = _excl_cumsum(counts)[:-1]
-    tb = tx.TokenBatch(int(counts.sum()))
-    tb.put(rstart, tx.const_tokens("1HNMR", n))
-    sep = pstart[~first]
-    tb.put(sep, tx.const_tokens("|", len(sep)))
-    tb.put(s0, tx.fixed_tokens(rmax, shift_decimals))
-    tb.put(s0 + 1, tx.fixed_tokens(rmin, shift_decimals))
-    tb.put(s0 + 2, cat_tokens)
-    nh_i = np.where(nh_ok, nh, 0).astype(np.int64)
-    tb.put(s0 + 3, tx.int_tokens(nh_i, np.zeros(n_pk, bool), 0, b"H"))
-    hasj = nj > 0
-    tb.put(s0[hasj] + 4, tx.const_tokens("J", int(hasj.sum())))
-    jpos, _ = tx.positions(_excl_cumsum(nj), s0 + 5)
-    tb.put(jpos, tx.fixed_tokens(j_val, j_decimals))
-    texts = tb.join(counts)
+    texts, counts = _hnmr_texts(off, rmax, rmin, cat_tokens, nh_i, nj, j_val, shift_decimals, j_decimals)
 
     peak_bad = np.zeros(n_pk + 1, np.int64)
     if err:
@@ -235,6 +194,63 @@ def format_hnmr(arr: pa.Array, shift_decimals: int = 2, j_decimals: int = 2) -> 
     )
     out.vocab.update(f"{v}H" for v in np.unique(nh_i).tolist())
     return out
+
+
+def _hnmr_peak_checks(peaks: pa.Array, rmax: np.ndarray, rmin: np.ndarray, nh_arr: pa.Array, err: dict[int, str]):
+    """Record null peaks, non-finite ranges and bad nH in ``err`` (peak -> first problem); return nH
+    as int64 (0 where bad)."""
+    for k in np.flatnonzero(_nulls(peaks)).tolist():
+        err.setdefault(k, "null peak in h_nmr_peaks")
+    for k in np.flatnonzero(~(np.isfinite(rmax) & np.isfinite(rmin))).tolist():
+        err.setdefault(k, "h_nmr peak with null/non-finite rangeMax/rangeMin")
+    # nH: integers (or integral floats) >= 0
+    nh = _floats(nh_arr)
+    with np.errstate(invalid="ignore"):
+        nh_ok = np.isfinite(nh) & (nh >= 0) & (nh == np.floor(nh)) & (nh < 1e15)
+    for k in np.flatnonzero(~nh_ok).tolist():
+        err.setdefault(k, f"h_nmr peak with bad nH {nh_arr[k].as_py()!r}")
+    return np.where(nh_ok, nh, 0).astype(np.int64)
+
+
+def _hnmr_categories(cat_arr: pa.Array, err: dict[int, str]):
+    """(distinct category strings, each peak's category tokens); null categories recorded in ``err``.
+    Dictionary-encoded: the few distinct values are formatted once."""
+    if not pa.types.is_string(cat_arr.type):
+        cat_arr = pc.cast(cat_arr, pa.string())
+    for k in np.flatnonzero(_nulls(cat_arr)).tolist():
+        err.setdefault(k, "h_nmr peak with null category")
+    denc = cat_arr.dictionary_encode()
+    codes = np.asarray(pc.fill_null(denc.indices, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    cat_dict = [str(c) for c in denc.dictionary.to_pylist()] or [""]
+    cd_chars, cd_lens = tx.str_tokens(cat_dict)
+    return cat_dict, (cd_chars[codes], cd_lens[codes])
+
+
+def _hnmr_texts(off, rmax, rmin, cat_tokens, nh_i, nj, j_val, shift_decimals: int, j_decimals: int):
+    """(text, token count) of every row, bad peaks included (their rows are dropped later).
+    Token layout: row header, then per peak ['|'] rmax rmin cat nH ['J' j…]."""
+    n, n_pk = len(off) - 1, len(rmax)
+    row = np.repeat(np.arange(n), np.diff(off))
+    first = np.zeros(n_pk, bool)
+    first[off[:-1][np.diff(off) > 0]] = True
+    c = (~first).astype(np.int64) + 4 + np.where(nj > 0, 1 + nj, 0)
+    pstart = _excl_cumsum(c)[:-1] + row + 1
+    s0 = pstart + (~first)
+    counts = 1 + np.bincount(row, weights=c, minlength=n).astype(np.int64)
+    rstart = _excl_cumsum(counts)[:-1]
+    tb = tx.TokenBatch(int(counts.sum()))
+    tb.put(rstart, tx.const_tokens("1HNMR", n))
+    sep = pstart[~first]
+    tb.put(sep, tx.const_tokens("|", len(sep)))
+    tb.put(s0, tx.fixed_tokens(rmax, shift_decimals))
+    tb.put(s0 + 1, tx.fixed_tokens(rmin, shift_decimals))
+    tb.put(s0 + 2, cat_tokens)
+    tb.put(s0 + 3, tx.int_tokens(nh_i, np.zeros(n_pk, bool), 0, b"H"))
+    hasj = nj > 0
+    tb.put(s0[hasj] + 4, tx.const_tokens("J", int(hasj.sum())))
+    jpos, _ = tx.positions(_excl_cumsum(nj), s0 + 5)
+    tb.put(jpos, tx.fixed_tokens(j_val, j_decimals))
+    return tb.join(counts), counts
 
 
 def _split_j(jarr: pa.Array | None, n_pk: int, err: dict[int, str]):

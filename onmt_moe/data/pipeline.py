@@ -491,36 +491,79 @@ def generate(
     """
     t0 = time.time()
     kw = dict(locals())
+    formatting, mapping, workers = _checked_arguments(kw)
+    files, limits, rows_in = _limited_inputs(list_inputs(input), limit_rows)
+    used = _pool_size(workers, rows_in, min_rows_per_worker)
+    opt = _chunk_options(kw, formatting, used)
+    out = Path(out_dir)
+    data_dir, spool = _output_dirs(out)
+    jobs = [(k, str(f), limits[k], opt, str(spool)) for k, f in enumerate(files)]
+
+    try:
+        results, pool_start_s = _run_chunks(jobs, used, progress)
+        summary = _finish(results, out, data_dir, spool, opt, seed, kw, mapping, files)
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+    summary["workers"] = _workers_summary(results, workers, used, pool_start_s)
+    summary["command"] = command or _command_line(kw)
+    summary["elapsed_s"] = round(time.time() - t0, 3)
+    with open(data_dir / "summary.json", "w") as fh:
+        json.dump(summary, fh, indent=2)
+    _refuse_empty_splits(summary, out)
+    return summary
+
+
+def _checked_arguments(kw: dict) -> tuple[Formatting, dict | None, int]:
+    """Check :func:`generate`'s arguments (a one-line :class:`DataError` for the first bad one);
+    return the section formatting, the tagged format's group mapping and the worker bound."""
+    fmt, missing, msms_top_k = kw["format"], kw["missing"], kw["msms_top_k"]
     sections = [s for s in SECTIONS if kw[s]]
     if not sections:
         raise DataError("select at least one modality: --h_nmr --c_nmr --ir --pos_msms --neg_msms --formula")
-    if format not in FORMATS:
-        raise DataError(f"--format must be one of {FORMATS}, got {format!r}")
+    if fmt not in FORMATS:
+        raise DataError(f"--format must be one of {FORMATS}, got {fmt!r}")
     if missing not in MISSING_MODES:
         raise DataError(f"--missing must be one of {MISSING_MODES}, got {missing!r}")
-    if long_rows not in LONG_ROWS:
-        raise DataError(f"--long_rows must be one of {LONG_ROWS}, got {long_rows!r}")
-    if ir_points < 2:
-        raise DataError(f"--ir_points must be >= 2, got {ir_points}")
+    if kw["long_rows"] not in LONG_ROWS:
+        raise DataError(f"--long_rows must be one of {LONG_ROWS}, got {kw['long_rows']!r}")
+    if kw["ir_points"] < 2:
+        raise DataError(f"--ir_points must be >= 2, got {kw['ir_points']}")
     if msms_top_k is not None and msms_top_k < 1:
         raise DataError(f"--msms_top_k must be >= 1, got {msms_top_k}")
-    nmr_decimals = parse_nmr_decimals(nmr_decimals)
-    if format == "benchmark" and nmr_decimals != DEFAULT_NMR_DECIMALS:
+    nmr_decimals = parse_nmr_decimals(kw["nmr_decimals"])
+    if fmt == "benchmark" and nmr_decimals != DEFAULT_NMR_DECIMALS:
         raise DataError("--nmr_decimals applies to the tagged format only (the benchmark format is fixed at 2,2,1)")
-    workers = max(1, int(workers))
-    mapping = parse_groups(groups) if format == "tagged" else None
+    workers = max(1, int(kw["workers"]))
+    mapping = parse_groups(kw["groups"]) if fmt == "tagged" else None
     formatting = Formatting(
-        fmt=format,
+        fmt=fmt,
         sections=sections,
         groups=mapping,
         missing=missing,
         nmr_decimals=nmr_decimals,
-        ir_points=int(ir_points),
+        ir_points=int(kw["ir_points"]),
         msms_top_k=None if msms_top_k is None else int(msms_top_k),
     ).check("generate_input")
-    if rdkit_check is None:
-        rdkit_check = format == "tagged"
-    files = list_inputs(input)
+    return formatting, mapping, workers
+
+
+def _chunk_options(kw: dict, formatting: Formatting, used: int) -> Options:
+    """What every chunk job is given; the RDKit check defaults to on for the tagged format only."""
+    rdkit_check = kw["rdkit_check"]
+    return Options(
+        formatting=formatting,
+        max_src_tokens=kw["max_src_tokens"],
+        long_rows=kw["long_rows"],
+        strict=kw["strict"],
+        rdkit_check=bool(kw["format"] == "tagged" if rdkit_check is None else rdkit_check),
+        pred_spectra=kw["pred_spectra"],
+        use_threads=used == 1,
+    )
+
+
+def _limited_inputs(files: list[Path], limit_rows: int | None) -> tuple[list[Path], list[int | None], list[int]]:
+    """(files, per-file row limit or None, rows each file gives) for at most ``limit_rows`` rows in
+    all, taken from the first files (the first file stays even when the limit is 0)."""
     log.info("processing %d parquet file(s) in this order: %s", len(files), ", ".join(f.name for f in files))
     rows_in = [_num_rows(f) for f in files]
     limits: list[int | None] = [None] * len(files)
@@ -533,6 +576,11 @@ def generate(
         files = [files[k] for k in keep]
         limits = [limits[k] for k in keep]
         rows_in = [limits[k] for k in range(len(files))]
+    return files, limits, rows_in
+
+
+def _pool_size(workers: int, rows_in: list[int], min_rows_per_worker: int) -> int:
+    """The processes to use (see :func:`_workers_to_use`), logged when fewer than ``workers``."""
     used = _workers_to_use(workers, rows_in, min_rows_per_worker)
     if used < workers:
         log.info(
@@ -540,48 +588,35 @@ def generate(
             workers,
             used,
             sum(rows_in),
-            len(files),
+            len(rows_in),
             min_rows_per_worker,
         )
-    opt = Options(
-        formatting=formatting,
-        max_src_tokens=max_src_tokens,
-        long_rows=long_rows,
-        strict=strict,
-        rdkit_check=bool(rdkit_check),
-        pred_spectra=pred_spectra,
-        use_threads=used == 1,
-    )
+    return used
 
-    out = Path(out_dir)
+
+def _output_dirs(out: Path) -> tuple[Path, Path]:
+    """``<out>/data`` (created) and an empty ``<out>/.spool`` for the chunks' lines (a leftover one
+    from a killed run is removed)."""
     data_dir = out / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     spool = out / ".spool"
     if spool.exists():
         shutil.rmtree(spool)
     spool.mkdir()
-    jobs = [(k, str(f), limits[k], opt, str(spool)) for k, f in enumerate(files)]
+    return data_dir, spool
 
-    try:
-        results, pool_start_s = _run_chunks(jobs, used, progress)
-        summary = _finish(results, out, data_dir, spool, opt, seed, kw, mapping, files)
-    finally:
-        shutil.rmtree(spool, ignore_errors=True)
+
+def _workers_summary(results, requested: int, used: int, pool_start_s) -> dict:
+    """summary.json's ``workers``: requested and used processes, pool start-up, chunk seconds."""
     pids = {r["pid"] for r in results}
-    summary["workers"] = {
-        "requested": int(workers),
+    return {
+        "requested": int(requested),
         "used": used,
         "pool_start_s": pool_start_s,
         "processes": len(pids),
         "in_this_process": os.getpid() in pids,
         "chunk_seconds_total": round(sum(r["seconds"] for r in results), 3),
     }
-    summary["command"] = command or _command_line(kw)
-    summary["elapsed_s"] = round(time.time() - t0, 3)
-    with open(data_dir / "summary.json", "w") as fh:
-        json.dump(summary, fh, indent=2)
-    _refuse_empty_splits(summary, out)
-    return summary
 
 
 def _refuse_empty_splits(summary: dict, out: Path) -> None:

@@ -304,6 +304,61 @@ def score_smiles_files(
     view: str = "benchmark",
 ) -> dict:
     """Top-k of n-best SMILES (the module docstring gives the result)."""
+    targets_raw, cands_raw, scores, has_scores, formulas = _read_smiles_inputs(
+        pred_path, tgt_path, n_best, src_path, view
+    )
+    n = len(targets_raw)
+    canon = Canonicaliser(ignore_stereo=ignore_stereo)
+    counts: Counter = Counter()  # candidates, invalid ones, invalid top-1s, duplicates
+    rows = []
+    for i in range(n):
+        tgt_can = canon(targets_raw[i])
+        c_can = [canon(c) for c in cands_raw[i]]
+        counts.update(_candidate_counts(c_can))
+        rows.append(_smiles_row(i, targets_raw[i], cands_raw[i], scores[i], tgt_can, c_can, view, canon, formulas))
+    valid = [r for r in rows if r["valid_target"]]
+    ranks = [r["rank"] for r in valid]  # only rows with valid targets
+    invalid_lines = [r["line"] for r in rows if not r["valid_target"]]
+
+    topk, n_correct = _topk(ranks, n_best)
+    n_cand = counts["candidates"]
+    result = {
+        "kind": "smiles",
+        "view": view,
+        "view_description": VIEW_DESCRIPTIONS[view],
+        "ignore_stereo": bool(ignore_stereo),
+        "n_best": n_best,
+        "pred": str(pred_path),
+        "tgt": str(tgt_path),
+        "src": None if src_path is None else str(src_path),
+        "n": n,
+        "n_scored": len(ranks),
+        "n_invalid_targets": len(invalid_lines),
+        "invalid_target_lines": invalid_lines,
+        "topk": topk,
+        "n_correct": n_correct,
+        "invalid_rate": (counts["invalid"] / n_cand) if n_cand else None,
+        "invalid_rate_top1": (counts["invalid_top1"] / n) if n else None,
+        "duplicate_rate": (counts["duplicates"] / n_cand) if n_cand else None,
+        "has_scores": has_scores,
+    }
+    if formulas is not None:
+        result["n_with_formula"] = sum(1 for f in formulas if f is not None)
+        result["formula_consistent_topk"] = _topk([r["rank_formula"] for r in valid], n_best)[0]
+
+    cols = (
+        ["line", "rank"]
+        + (["rank_formula"] if formulas is not None else [])
+        + ["valid_target", "target", "top1", "top1_valid", "score", "match_score"]
+    )
+    write_result(result, out_json, rows, ranks_csv, cols)
+    return result
+
+
+def _read_smiles_inputs(pred_path, tgt_path, n_best: int, src_path, view: str):
+    """(targets without spaces, n-best candidates, their scores, whether the file had scores, each
+    source's formula or None without ``src_path``); a one-line :class:`ScoringError` for inputs that
+    cannot be scored as SMILES."""
     if spectrum_target_format(tgt_path) is not None:
         raise ScoringError(
             f"{tgt_path}: the targets are spectra (a --pred_spectra corpus), not SMILES; "
@@ -321,89 +376,48 @@ def score_smiles_files(
         if len(src_lines) != n:
             raise ScoringError(f"{src_path}: {len(src_lines)} lines, but {tgt_path} has {n}")
         formulas = [formula_from_source(s) for s in src_lines]
+    return targets_raw, cands_raw, scores, has_scores, formulas
 
-    canon = Canonicaliser(ignore_stereo=ignore_stereo)
-    ranks: list[int] = []  # only rows with valid targets
-    ranks_f: list[int] = []
-    invalid_lines: list[int] = []
-    n_cand = n_invalid = n_invalid_top1 = n_dup = 0
-    rows = []
-    for i in range(n):
-        tgt_can = canon(targets_raw[i])
-        c_can = [canon(c) for c in cands_raw[i]]
-        n_cand += len(c_can)
-        n_invalid += sum(1 for c in c_can if c is None)
-        n_invalid_top1 += int(bool(c_can) and c_can[0] is None)
-        seen = set()
-        for c in c_can:
-            if c is not None:
-                n_dup += c in seen
-                seen.add(c)
-        row = {
-            "line": i + 1,
-            "valid_target": int(tgt_can is not None),
-            "target": targets_raw[i],
-            "top1": cands_raw[i][0] if cands_raw[i] else "",
-            "top1_valid": int(bool(c_can) and c_can[0] is not None),
-            "score": scores[i][0] if scores[i] else None,
-        }
-        viewed_idx = _view_indices(c_can, view)
-        if tgt_can is None:
-            invalid_lines.append(i + 1)
-            rank = -1
-        else:
-            rank = first_rank([c_can[j] for j in viewed_idx], tgt_can)
-            ranks.append(rank)
-        row["rank"] = rank
-        row["match_score"] = scores[i][viewed_idx[rank]] if rank >= 0 else None
-        if formulas is not None:
-            f = formulas[i]
-            if f is None:
-                kept = viewed_idx
-            else:
-                kept = [
-                    j
-                    for j in viewed_idx
-                    if c_can[j] is not None and parse_formula(canon.formula(cands_raw[i][j]) or "") == f
-                ]
-            rank_f = first_rank([c_can[j] for j in kept], tgt_can) if tgt_can is not None else -1
-            if tgt_can is not None:
-                ranks_f.append(rank_f)
-            row["rank_formula"] = rank_f
-        rows.append(row)
 
-    topk, n_correct = _topk(ranks, n_best)
-    result = {
-        "kind": "smiles",
-        "view": view,
-        "view_description": VIEW_DESCRIPTIONS[view],
-        "ignore_stereo": bool(ignore_stereo),
-        "n_best": n_best,
-        "pred": str(pred_path),
-        "tgt": str(tgt_path),
-        "src": None if src_path is None else str(src_path),
-        "n": n,
-        "n_scored": len(ranks),
-        "n_invalid_targets": len(invalid_lines),
-        "invalid_target_lines": invalid_lines,
-        "topk": topk,
-        "n_correct": n_correct,
-        "invalid_rate": (n_invalid / n_cand) if n_cand else None,
-        "invalid_rate_top1": (n_invalid_top1 / n) if n else None,
-        "duplicate_rate": (n_dup / n_cand) if n_cand else None,
-        "has_scores": has_scores,
+def _candidate_counts(c_can: Sequence[str | None]) -> dict[str, int]:
+    """One line's candidates, invalid ones, invalid top-1 (0/1) and repeats of a valid candidate."""
+    n_dup = 0
+    seen = set()
+    for c in c_can:
+        if c is not None:
+            n_dup += c in seen
+            seen.add(c)
+    return {
+        "candidates": len(c_can),
+        "invalid": sum(1 for c in c_can if c is None),
+        "invalid_top1": int(bool(c_can) and c_can[0] is None),
+        "duplicates": n_dup,
     }
-    if formulas is not None:
-        result["n_with_formula"] = sum(1 for f in formulas if f is not None)
-        result["formula_consistent_topk"] = _topk(ranks_f, n_best)[0]
 
-    cols = (
-        ["line", "rank"]
-        + (["rank_formula"] if formulas is not None else [])
-        + ["valid_target", "target", "top1", "top1_valid", "score", "match_score"]
-    )
-    write_result(result, out_json, rows, ranks_csv, cols)
-    return result
+
+def _smiles_row(i: int, target: str, cands, scores, tgt_can, c_can, view: str, canon, formulas) -> dict:
+    """Line ``i``'s row of ranks.csv: the target's rank among the candidates ``view`` keeps (-1: not
+    among them, or an invalid target) and, with sources, among the formula-consistent ones."""
+    row = {
+        "line": i + 1,
+        "valid_target": int(tgt_can is not None),
+        "target": target,
+        "top1": cands[0] if cands else "",
+        "top1_valid": int(bool(c_can) and c_can[0] is not None),
+        "score": scores[0] if scores else None,
+    }
+    viewed_idx = _view_indices(c_can, view)
+    rank = first_rank([c_can[j] for j in viewed_idx], tgt_can) if tgt_can is not None else -1
+    row["rank"] = rank
+    row["match_score"] = scores[viewed_idx[rank]] if rank >= 0 else None
+    if formulas is not None:
+        f = formulas[i]
+        if f is None:
+            kept = viewed_idx
+        else:
+            kept = [j for j in viewed_idx if c_can[j] is not None and parse_formula(canon.formula(cands[j]) or "") == f]
+        row["rank_formula"] = first_rank([c_can[j] for j in kept], tgt_can) if tgt_can is not None else -1
+    return row
 
 
 def spectrum_target_format(tgt_path, probe: int = 20) -> str | None:

@@ -39,6 +39,7 @@ import math
 import os
 import sys
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 
 from onmt_moe.evaluation.files import ScoringError, read_lines, read_targets_and_nbest, write_result
@@ -195,6 +196,23 @@ def _match_levels(tg, wt, gs, strs, parse_wg, mass_tol: float):
     return match, topo, comp, mass
 
 
+# ranks.csv columns, in order
+RANK_COLUMNS = (
+    "line",
+    "rank",
+    "rank_topology",
+    "rank_composition",
+    "rank_mass",
+    "rank_mass_reranked",
+    "target_read_by",
+    "valid_target",
+    "top1_valid",
+    "top1_score",
+    "target",
+    "top1",
+)
+
+
 def score_wurcs_files(
     pred_path,
     tgt_path,
@@ -213,100 +231,90 @@ def score_wurcs_files(
     if src_path and mz_bin is None:
         mz_bin = corpus_mz_bin(src_path)
     parse, parse_wg = _cached(parse_wurcs), _cached(wurcs_graph.try_parse)
-    rows, ranks, r_topo, r_comp, r_mass, r_rerank = [], [], [], [], [], []
-    n_cand = n_invalid = n_invalid_top1 = n_fallback = 0
-    invalid_targets = []
+    rows: list[dict] = []
+    counts: Counter = Counter()  # candidates, invalid ones, invalid top-1s
     for i, tline in enumerate(tgts):
         t_str = detokenize(tline.split("\t")[0])
         tg = parse(t_str)
         cands = [parse_pred_line(ln) for ln in nbest[i]]
         gs = [parse(s) for s, _ in cands]
-        n_cand += len(gs)
-        n_invalid += sum(g is None for g in gs)
-        n_invalid_top1 += int(gs[0] is None)
-        row = {
-            "line": i + 1,
-            "valid_target": tg is not None,
-            "top1_valid": gs[0] is not None,
-            "top1_score": "" if cands[0][1] is None else cands[0][1],
-            "target": t_str,
-            "top1": cands[0][0],
-            "rank": -1,
-            "rank_topology": -1,
-            "rank_composition": -1,
-            "rank_mass": -1,
-            "rank_mass_reranked": -1,
-            "target_read_by": "glypy",
+        counts.update(candidates=len(gs), invalid=sum(g is None for g in gs), invalid_top1=int(gs[0] is None))
+        rows.append(_wurcs_row(i, t_str, tg, cands, gs, parse_wg, mass_tol, precs, mz_bin))
+    res = _wurcs_result(rows, counts, pred_path, tgt_path, n_best, mass_tol)
+    if precs is not None:
+        res["mass_reranked_topk"] = _topk([r["rank_mass_reranked"] for r in rows if r["target_read_by"]], n_best)[0]
+        res["mass_rerank"] = {
+            "src": str(src_path),
+            "mz_bin": mz_bin,
+            "rule": "candidates whose [M-zH]z- falls in the source PMZ bin first, beam order kept within each group",
         }
-        wt = parse_wg(t_str)
-        if tg is None and wt is None:
-            invalid_targets.append(i + 1)
-            row["target_read_by"] = ""
-            rows.append(row)
-            continue
-        if tg is None:  # glypy cannot read the target: WURCS-graph identity (wurcs_graph.py); no mass
-            n_fallback += 1
-            row["valid_target"], row["target_read_by"] = True, "wurcs_graph"
-        match, topo, comp, mass = _match_levels(tg, wt, gs, [s for s, _ in cands], parse_wg, mass_tol)
-        row["rank"], row["rank_topology"] = _first(match), _first(topo)
-        row["rank_composition"], row["rank_mass"] = _first(comp), _first(mass)
-        ranks.append(row["rank"])
-        r_topo.append(row["rank_topology"])
-        r_comp.append(row["rank_composition"])
-        r_mass.append(row["rank_mass"])
-        if precs is not None:  # stable partition: candidates in the precursor bin first
-            ok = [_mass_consistent(g, precs[i], mz_bin) for g in gs]
-            order = [j for j in range(len(gs)) if ok[j]] + [j for j in range(len(gs)) if not ok[j]]
-            row["rank_mass_reranked"] = _first([match[j] for j in order])
-            r_rerank.append(row["rank_mass_reranked"])
-        rows.append(row)
-    topk, n_correct = _topk(ranks, n_best)
-    res = {
+    write_result(res, out_json, rows, ranks_csv, list(RANK_COLUMNS))
+    if verbose:
+        print(format_report(res))
+    return res
+
+
+def _wurcs_row(i: int, t_str: str, tg, cands, gs, parse_wg, mass_tol: float, precs, mz_bin) -> dict:
+    """Line ``i``'s row of ranks.csv: the rank of the first candidate that matches the target at each
+    level (-1: none), with ``precs`` also after precursor-mass re-ranking; ``target_read_by`` is ""
+    for a target neither glypy nor the WURCS graph reads (not scored)."""
+    row = {
+        "line": i + 1,
+        "valid_target": tg is not None,
+        "top1_valid": gs[0] is not None,
+        "top1_score": "" if cands[0][1] is None else cands[0][1],
+        "target": t_str,
+        "top1": cands[0][0],
+        "rank": -1,
+        "rank_topology": -1,
+        "rank_composition": -1,
+        "rank_mass": -1,
+        "rank_mass_reranked": -1,
+        "target_read_by": "glypy",
+    }
+    wt = parse_wg(t_str)
+    if tg is None and wt is None:
+        row["target_read_by"] = ""
+        return row
+    if tg is None:  # glypy cannot read the target: WURCS-graph identity (wurcs_graph.py); no mass
+        row["valid_target"], row["target_read_by"] = True, "wurcs_graph"
+    match, topo, comp, mass = _match_levels(tg, wt, gs, [s for s, _ in cands], parse_wg, mass_tol)
+    row["rank"], row["rank_topology"] = _first(match), _first(topo)
+    row["rank_composition"], row["rank_mass"] = _first(comp), _first(mass)
+    if precs is not None:  # stable partition: candidates in the precursor bin first
+        ok = [_mass_consistent(g, precs[i], mz_bin) for g in gs]
+        order = [j for j in range(len(gs)) if ok[j]] + [j for j in range(len(gs)) if not ok[j]]
+        row["rank_mass_reranked"] = _first([match[j] for j in order])
+    return row
+
+
+def _wurcs_result(rows: list[dict], counts: Counter, pred_path, tgt_path, n_best: int, mass_tol: float) -> dict:
+    """The result of :func:`score_wurcs_files` (without the re-ranking) from its rows."""
+    scored = [r for r in rows if r["target_read_by"]]
+    invalid_targets = [r["line"] for r in rows if not r["target_read_by"]]
+    topk, n_correct = _topk([r["rank"] for r in scored], n_best)
+    n_cand = counts["candidates"]
+    return {
         "kind": "wurcs",
         "match": "graph identity: glypy Glycan.__eq__ or WURCS-graph isomorphism "
         "(wurcs_graph.py; alone where glypy cannot read the target)",
         "pred": str(pred_path),
         "tgt": str(tgt_path),
         "n_best": n_best,
-        "n": len(tgts),
-        "n_scored": len(ranks),
+        "n": len(rows),
+        "n_scored": len(scored),
         "n_invalid_targets": len(invalid_targets),
         "invalid_target_lines": invalid_targets[:100],
-        "n_wurcs_graph_targets": n_fallback,
+        "n_wurcs_graph_targets": sum(r["target_read_by"] == "wurcs_graph" for r in rows),
         "topk": topk,
         "n_correct": n_correct,
-        "topology_topk": _topk(r_topo, n_best)[0],
-        "composition_topk": _topk(r_comp, n_best)[0],
-        "mass_topk": _topk(r_mass, n_best)[0],
+        "topology_topk": _topk([r["rank_topology"] for r in scored], n_best)[0],
+        "composition_topk": _topk([r["rank_composition"] for r in scored], n_best)[0],
+        "mass_topk": _topk([r["rank_mass"] for r in scored], n_best)[0],
         "mass_tol": mass_tol,
-        "invalid_rate": n_invalid / n_cand if n_cand else None,
-        "invalid_rate_top1": n_invalid_top1 / len(tgts) if tgts else None,
+        "invalid_rate": counts["invalid"] / n_cand if n_cand else None,
+        "invalid_rate_top1": counts["invalid_top1"] / len(rows) if rows else None,
     }
-    if precs is not None:
-        res["mass_reranked_topk"] = _topk(r_rerank, n_best)[0]
-        res["mass_rerank"] = {
-            "src": str(src_path),
-            "mz_bin": mz_bin,
-            "rule": "candidates whose [M-zH]z- falls in the source PMZ bin first, beam order kept within each group",
-        }
-    cols = [
-        "line",
-        "rank",
-        "rank_topology",
-        "rank_composition",
-        "rank_mass",
-        "rank_mass_reranked",
-        "target_read_by",
-        "valid_target",
-        "top1_valid",
-        "top1_score",
-        "target",
-        "top1",
-    ]
-    write_result(res, out_json, rows, ranks_csv, cols)
-    if verbose:
-        print(format_report(res))
-    return res
 
 
 def _f(x) -> str:

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .schedule import Schedule
 
@@ -43,142 +45,144 @@ AUX_COEFFICIENTS = {
 }
 
 
-def add_moe_options(parser) -> None:
-    """Declare the ``-moe_*`` options (OpenNMT configargparse parser or argparse)."""
-    group = parser.add_argument_group("MoE encoder")
-    add = group.add if hasattr(group, "add") else group.add_argument
+@dataclass(frozen=True)
+class Option:
+    """One command-line option ``--NAME``/``-NAME``; a keyword left at None is not passed to argparse."""
 
-    add("--moe_num_experts", "-moe_num_experts", type=int, default=8, help="Number of routed experts E.")
-    add(
-        "--moe_top_k",
-        "-moe_top_k",
+    name: str
+    help: str
+    type: Callable | None = None
+    default: Any = None
+    choices: tuple[str, ...] | None = None
+    nargs: int | str | None = None
+    action: str | None = None
+
+    def register(self, add) -> None:
+        """Declare the option through ``add`` (a group's ``add``/``add_argument``)."""
+        keywords = {key: getattr(self, key) for key in ("type", "default", "choices", "nargs", "action")}
+        keywords = {key: value for key, value in keywords.items() if value is not None}
+        if isinstance(self.default, list):
+            keywords["default"] = list(self.default)  # a fresh list per parser, as a literal default was
+        add(f"--{self.name}", f"-{self.name}", help=self.help, **keywords)
+
+
+def add_options(parser, title: str, options) -> None:
+    """Declare ``options`` (:class:`Option` s, in ``-h`` order) in a new argument group ``title``."""
+    group = parser.add_argument_group(title)
+    add = group.add if hasattr(group, "add") else group.add_argument  # configargparse or argparse
+    for option in options:
+        option.register(add)
+
+
+# the ``-moe_*`` options, in ``-h`` order; MoEArgs reads them back by name (without the ``moe_`` prefix)
+MOE_OPTIONS = (
+    # experts
+    Option("moe_num_experts", type=int, default=8, help="Number of routed experts E."),
+    Option(
+        "moe_top_k",
         type=int,
         default=2,
         help="Experts per token k (token choice); also the default expert-choice factor.",
-    )
-    add(
-        "--moe_expert_d_ff",
-        "-moe_expert_d_ff",
+    ),
+    Option(
+        "moe_expert_d_ff",
         type=int,
         nargs="+",
         default=[],
         help="Per-expert hidden sizes (E values) for heterogeneous experts; empty = all use -transformer_ff.",
-    )
-    add(
-        "--moe_num_shared",
-        "-moe_num_shared",
+    ),
+    Option(
+        "moe_num_shared",
         type=int,
         default=0,
         help="Shared experts that every token goes through (added to the routed output).",
-    )
-    add(
-        "--moe_shared_d_ff",
-        "-moe_shared_d_ff",
-        type=int,
-        default=0,
-        help="Hidden size of each shared/backup expert; 0 = -transformer_ff.",
-    )
-
-    add(
-        "--moe_router_type",
-        "-moe_router_type",
+    ),
+    Option(
+        "moe_shared_d_ff", type=int, default=0, help="Hidden size of each shared/backup expert; 0 = -transformer_ff."
+    ),
+    # router
+    Option(
+        "moe_router_type",
         default="token_choice",
         choices=ROUTER_TYPES,
         help="token_choice: each token picks its top-k experts. expert_choice: each expert picks its "
         "top-C tokens of the group it is given (batch-dependent: a token's output depends on "
         "the other tokens; the group is whatever the caller passes).",
-    )
-    add(
-        "--moe_gate_norm",
-        "-moe_gate_norm",
+    ),
+    Option(
+        "moe_gate_norm",
         default="topk",
         choices=GATE_NORMS,
         help="topk: gates = softmax over the k chosen logits (sum 1); softmax: raw router probabilities.",
-    )
-    add(
-        "--moe_modality_routing",
-        "-moe_modality_routing",
+    ),
+    Option(
+        "moe_modality_routing",
         default="bias",
         choices=MODALITY_ROUTING,
         help="bias: learned per-modality bias on router logits; embed: learned modality embedding "
         "added to the router input; both; none. Both are zero-initialised.",
-    )
-    add(
-        "--moe_router_noise_type",
-        "-moe_router_noise_type",
+    ),
+    Option(
+        "moe_router_noise_type",
         default="none",
         choices=NOISE_TYPES,
         help="Training-only router noise: jitter multiplies the router input by U(1-eps, 1+eps); "
         "gaussian adds N(0, sigma^2) to the logits. Never applied in eval mode.",
-    )
-    add(
-        "--moe_router_noise",
-        "-moe_router_noise",
+    ),
+    Option(
+        "moe_router_noise",
         type=str,
         default="0.0",
         help="Noise size (eps or sigma) as a schedule: '0.01' or 'linear:START:END:STEPS[:DELAY]', "
         "'cosine:START:END:STEPS[:DELAY]', 'step:BEFORE:AFTER:AT'.",
-    )
-    add(
-        "--moe_router_temperature",
-        "-moe_router_temperature",
+    ),
+    Option(
+        "moe_router_temperature",
         type=str,
         default="1.0",
         help="Router softmax temperature (logits / tau) as a schedule, e.g. 'linear:2.0:1.0:10000'. "
         "Used in training and eval (eval uses the value at the last set_step).",
-    )
-    add(
-        "--moe_router_init_scale",
-        "-moe_router_init_scale",
+    ),
+    Option(
+        "moe_router_init_scale",
         type=float,
         default=0.1,
         help="Router weight init: normal with std sqrt(scale / d_model) (Switch uses 0.1).",
-    )
-    add(
-        "--moe_ec_capacity_factor",
-        "-moe_ec_capacity_factor",
+    ),
+    Option(
+        "moe_ec_capacity_factor",
         type=float,
         default=0.0,
         help="Expert choice: each expert takes ceil(c*T/E) tokens; 0 = c = k.",
-    )
-
-    add(
-        "--moe_capacity_factor",
-        "-moe_capacity_factor",
+    ),
+    # capacity
+    Option(
+        "moe_capacity_factor",
         type=float,
         default=1.25,
         help="Training capacity factor CF: C = max(min_capacity, ceil(CF*k*T/E)); <=0 = unlimited.",
-    )
-    add(
-        "--moe_eval_capacity_factor",
-        "-moe_eval_capacity_factor",
-        type=float,
-        default=2.0,
-        help="Capacity factor in eval mode.",
-    )
-    add("--moe_min_capacity", "-moe_min_capacity", type=int, default=4, help="Lower bound on the per-expert capacity.")
-    add(
-        "--moe_overflow",
-        "-moe_overflow",
+    ),
+    Option("moe_eval_capacity_factor", type=float, default=2.0, help="Capacity factor in eval mode."),
+    Option("moe_min_capacity", type=int, default=4, help="Lower bound on the per-expert capacity."),
+    Option(
+        "moe_overflow",
         default="none",
         choices=OVERFLOW_POLICIES,
         help="What happens past capacity. none: dropless (capacity ignored). drop: the assignment is "
         "skipped (gets 0; the residual carries the token). shared: the assignment goes, with its "
         "gate, to the shared experts (or, if -moe_num_shared 0, to a dedicated backup expert). "
         "next_best: it moves to the token's next-ranked expert that still has room, else is dropped.",
-    )
-    add(
-        "--moe_capacity_priority",
-        "-moe_capacity_priority",
+    ),
+    Option(
+        "moe_capacity_priority",
         default="prob",
         choices=PRIORITIES,
         help="Who keeps a slot when an expert is full: all first choices before second choices, and "
         "within a rank by router probability (prob, BPR) or by token position (position).",
-    )
-
-    add(
-        "--moe_dispatch",
-        "-moe_dispatch",
+    ),
+    # dispatch and aux-loss coefficients
+    Option(
+        "moe_dispatch",
         default="auto",
         choices=DISPATCH_PATHS,
         help="Token-choice dispatch: sorted (expert-sorted rows, one matmul pair per expert; reads the "
@@ -186,79 +190,64 @@ def add_moe_options(parser) -> None:
         "batched matmuls, no host read; C = the capacity, or the token count when dropless, so "
         "dropless costs E/k times the expert arithmetic), auto (padded on CUDA when the capacity "
         "is finite, i.e. -moe_overflow is not none; sorted otherwise). Same outputs either way.",
-    )
-    add(
-        "--moe_lb_coef",
-        "-moe_lb_coef",
+    ),
+    Option(
+        "moe_lb_coef",
         type=str,
         default="0.01",
         help="Load-balance coefficient (schedule). LB = E*sum_e f_e P_e, f before capacity; 1 at balance.",
-    )
-    add(
-        "--moe_z_coef",
-        "-moe_z_coef",
-        type=str,
-        default="0.001",
-        help="Router z-loss coefficient (schedule): mean_t logsumexp(z_t)^2.",
-    )
-    add(
-        "--moe_importance_coef",
-        "-moe_importance_coef",
-        type=str,
-        default="0",
-        help="Importance loss coefficient (schedule): CV^2 of sum_t p_t.",
-    )
-    add(
-        "--moe_load_coef",
-        "-moe_load_coef",
+    ),
+    Option(
+        "moe_z_coef", type=str, default="0.001", help="Router z-loss coefficient (schedule): mean_t logsumexp(z_t)^2."
+    ),
+    Option(
+        "moe_importance_coef", type=str, default="0", help="Importance loss coefficient (schedule): CV^2 of sum_t p_t."
+    ),
+    Option(
+        "moe_load_coef",
         type=str,
         default="0",
         help="Load loss coefficient (schedule): CV^2 of the per-expert load (see -moe_load_mode).",
-    )
-    add(
-        "--moe_load_mode",
-        "-moe_load_mode",
+    ),
+    Option(
+        "moe_load_mode",
         default="hard",
         choices=LOAD_MODES,
         help="hard: top-k counts (no gradient, a monitor only); smooth: Shazeer's P(e in top-k under "
         "gaussian noise) with sigma = the current gaussian noise, or 1 if there is none.",
-    )
-    add(
-        "--moe_entropy_coef",
-        "-moe_entropy_coef",
+    ),
+    Option(
+        "moe_entropy_coef",
         type=str,
         default="0",
         help="Token routing entropy coefficient (schedule): mean_t H(p_t) (minimising sharpens routing).",
-    )
-    add(
-        "--moe_limoe_local_coef",
-        "-moe_limoe_local_coef",
+    ),
+    Option(
+        "moe_limoe_local_coef",
         type=str,
         default="0",
         help="LIMoE local entropy coefficient (schedule): mean over present modalities of mean_{t in m} H(p_t).",
-    )
-    add(
-        "--moe_limoe_global_coef",
-        "-moe_limoe_global_coef",
+    ),
+    Option(
+        "moe_limoe_global_coef",
         type=str,
         default="0",
         help="LIMoE global entropy coefficient (schedule): mean over present modalities of "
         "max(0, tau - H(mean_{t in m} p_t)).",
-    )
-    add(
-        "--moe_limoe_tau",
-        "-moe_limoe_tau",
-        type=float,
-        default=-1.0,
-        help="LIMoE global-entropy threshold tau; < 0 means ln(E/2).",
-    )
-    add(
-        "--moe_cost_coef",
-        "-moe_cost_coef",
+    ),
+    Option("moe_limoe_tau", type=float, default=-1.0, help="LIMoE global-entropy threshold tau; < 0 means ln(E/2)."),
+    Option(
+        "moe_cost_coef",
         type=str,
         default="0",
         help="Compute-cost penalty coefficient (schedule): mean_t sum_e p_te d_ff_e / mean(d_ff).",
-    )
+    ),
+)
+
+
+def add_moe_options(parser) -> None:
+    """Declare the ``-moe_*`` options (OpenNMT configargparse parser or argparse)."""
+    add_options(parser, "MoE encoder", MOE_OPTIONS)
 
 
 @dataclass

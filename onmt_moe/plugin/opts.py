@@ -8,134 +8,120 @@ from __future__ import annotations
 
 import argparse
 
+from onmt_moe.moe.arguments import Option, add_moe_options, add_options
 
-def add_plugin_options(parser) -> None:
-    from onmt_moe.moe import add_moe_options
-
-    add_moe_options(parser)
-    group = parser.add_argument_group("MoE encoder: modalities and logging (onmt_moe)")
-    group.add(
-        "--moe_layers",
-        "-moe_layers",
+# the plugin's options outside the MoE layer itself, in ``-h`` order
+PLUGIN_OPTIONS = (
+    Option(
+        "moe_layers",
         type=int,
         nargs="+",
         default=[],
         help="Encoder layers (0-based) whose feed-forward block is an MoE; empty = all layers.",
-    )
-    group.add(
-        "--moe_modalities",
-        "-moe_modalities",
+    ),
+    Option(
+        "moe_modalities",
         type=str,
         nargs="+",
         default=[],
         help="Modality tag names in the order that fixes their ids (e.g. FORMULA NMR IR MS); "
         "empty = every <X>/</X> pair found in the source vocabulary, sorted. Tokens outside "
         "any segment get modality OTHER.",
-    )
+    ),
     # hidden: written by the plugin when the model is built (ModalityVocab.to_option), read back from checkpoints
-    group.add("--moe_modality_vocab", "-moe_modality_vocab", type=str, nargs="*", default=[], help=argparse.SUPPRESS)
+    Option("moe_modality_vocab", type=str, nargs="*", default=[], help=argparse.SUPPRESS),
     # hidden: set by start_training from the corpus' summary.json (onmt_moe.data.formatting.Formatting as
     # JSON), so every checkpoint says how its sources were formatted; onmt_moe_predict reads it back
-    group.add("--moe_corpus_formatting", "-moe_corpus_formatting", type=str, default="", help=argparse.SUPPRESS)
-    group.add(
-        "--moe_log_dir",
-        "-moe_log_dir",
+    Option("moe_corpus_formatting", type=str, default="", help=argparse.SUPPRESS),
+    Option(
+        "moe_log_dir",
         type=str,
         default="",
         help="Write train_steps.csv, valid_summary.csv, moe_steps.csv, moe_aux.csv, grad_norms.csv "
         "into this directory (start_training sets it to the run folder); empty = no CSV logs. "
         "Rows newer than the step training starts from are dropped first, so runs never mix.",
-    )
-    group.add(
-        "--moe_trained_step",
-        "-moe_trained_step",
+    ),
+    Option(
+        "moe_trained_step",
         type=int,
         default=-1,
         help="Set by the plugin in every saved checkpoint (do not set it): the training step whose "
         "schedule values (router temperature, noise) the loaded model uses; -1 = not recorded "
         "(older checkpoints: step 0).",
-    )
-    group.add(
-        "--moe_cpu_distributed",
-        "-moe_cpu_distributed",
+    ),
+    Option(
+        "moe_cpu_distributed",
         action="store_true",
         help="Run OpenNMT's multi-process data-parallel training (world_size > 1, one process per "
         "gpu_ranks entry) on CPU over gpu_backend: gloo, e.g. to test it without GPUs. "
         "Off = upstream behaviour (one CUDA device per process).",
-    )
-    group.add(
-        "--moe_grad_norm_every",
-        "-moe_grad_norm_every",
+    ),
+    Option(
+        "moe_grad_norm_every",
         type=int,
         default=0,
         help="Log per-module gradient norms to grad_norms.csv every N steps (0 = off).",
-    )
-    group.add(
-        "--moe_contrastive_coef",
-        "-moe_contrastive_coef",
+    ),
+    Option(
+        "moe_contrastive_coef",
         type=str,
         default="0",
         help="Cross-modal contrastive alignment (off at 0): InfoNCE between the mean-pooled encoder states "
         "of two modality segments of the same example, against the other examples of the batch. "
         "A number or a schedule like the other aux coefficients, e.g. 'linear:0:0.1:2000:1000' "
         "(off for 1000 steps, then ramps to 0.1 over 2000) or 'step:0.1:0:3000' (only early).",
-    )
-    group.add(
-        "--moe_contrastive_pair",
-        "-moe_contrastive_pair",
+    ),
+    Option(
+        "moe_contrastive_pair",
         type=str,
         nargs=2,
         default=["MS", "TEXT"],
         help="The two modality (tag) names whose pooled states are aligned.",
-    )
-    group.add(
-        "--moe_contrastive_pairs",
-        "-moe_contrastive_pairs",
+    ),
+    Option(
+        "moe_contrastive_pairs",
         type=str,
         default="",
         help="Several aligned pairs instead of -moe_contrastive_pair, e.g. 'MS:WURCS,TEXT:WURCS,MS:TEXT' "
         "(the loss is the mean over the pairs; onmt_moe/contrastive.py).",
-    )
-    group.add(
-        "--moe_contrastive_margin",
-        "-moe_contrastive_margin",
+    ),
+    Option(
+        "moe_contrastive_margin",
         type=float,
         default=0.0,
         help="Triplet margin on cosine similarity against the hardest negative (0 = off; ~0.2).",
-    )
-    group.add(
-        "--moe_contrastive_hard_key",
-        "-moe_contrastive_hard_key",
+    ),
+    Option(
+        "moe_contrastive_hard_key",
         type=str,
         default="",
         help="Modality whose first token inside the segment is the hard-negative key: the triplet's "
         "negative is taken among same-key examples of the batch (glycan: MS, whose first token is "
         "the precursor m/z bin, so same-mass/same-composition structures). Empty = any example.",
-    )
-    group.add(
-        "--moe_contrastive_temperature",
-        "-moe_contrastive_temperature",
-        type=float,
-        default=0.1,
-        help="InfoNCE temperature.",
-    )
-    group.add(
-        "--struct_loss_weights",
-        "-struct_loss_weights",
+    ),
+    Option("moe_contrastive_temperature", type=float, default=0.1, help="InfoNCE temperature."),
+    Option(
+        "struct_loss_weights",
         type=str,
         default="",
         help="Structure-aware loss: per-class weights of target tokens, e.g. "
         "'monosaccharide=2,linkage=1.5,modification=2' (WURCS targets; see docs/glycan.md).",
-    )
-    group.add(
-        "--moe_task_loss_weights",
-        "-moe_task_loss_weights",
+    ),
+    Option(
+        "moe_task_loss_weights",
         type=str,
         default="",
         help="Multi-task runs: a loss weight per task token, e.g. 'TASK_STRUCT=1.0,TASK_SPEC=0.5' (tasks not "
         "named keep 1.0; 0 = the task's target is not trained, e.g. an alignment-only task). Needs "
         "share_vocab and task tokens in the vocabulary (onmt_moe/task_metrics.py).",
-    )
+    ),
+)
+
+
+def add_plugin_options(parser) -> None:
+    """Declare every option of the plugin: the MoE knobs, these, then the segment options."""
+    add_moe_options(parser)
+    add_options(parser, "MoE encoder: modalities and logging (onmt_moe)", PLUGIN_OPTIONS)
     add_segment_options(parser)
 
 

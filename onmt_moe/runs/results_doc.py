@@ -122,6 +122,43 @@ def _label(cell: tuple[str, str]) -> str:
     return f"{PAPER_MODELS.get(cell[1], cell[1])} on {cell[0]}"
 
 
+PAPER_COLUMNS = (
+    "input",
+    "model",
+    "top-1 per seed",
+    "top-1 (mean)",
+    "top-10",
+    "re-ranked top-1",
+    "invalid",
+    "val. token acc.",
+    "routing MI",
+    "params total / active",
+)
+_ALL = "NMR+IR+MS"
+# the paper's relations checked on the cell means: (claim, cell a, cell b, the paper's numbers)
+PAPER_RELATIONS = (
+    (
+        "adding IR and MS/MS to NMR makes the dense model worse",
+        ("NMR", "dense"),
+        (_ALL, "dense"),
+        "70 % on NMR, 44 % on all modalities",
+    ),
+    ("on all modalities the MoE is ahead of the dense model", (_ALL, "moe"), (_ALL, "dense"), "MoE 76 %, dense 44 %"),
+    (
+        "on all modalities the MoE is ahead of the dense model on NMR alone",
+        (_ALL, "moe"),
+        ("NMR", "dense"),
+        "MoE on all modalities 76 %, dense on NMR 70 %",
+    ),
+    (
+        "adding IR and MS/MS to NMR helps the MoE (the goal of the signals work)",
+        (_ALL, "moe"),
+        ("NMR", "moe"),
+        "MoE on all modalities 76.0 %, MoE on NMR 69.8 %",
+    ),
+)
+
+
 def paper_table(rows: Rows) -> list[str]:
     cells = _paper_cells(rows)
     out = [
@@ -139,79 +176,35 @@ def paper_table(rows: Rows) -> list[str]:
         "(0: routing ignores the modality).",
         "",
     ]
-    body = []
-    for (inp, model), rs in cells.items():
-        seeds = sorted(rs, key=lambda r: r["seed"])
-
-        def m(key, rs=rs):
-            return _mean([float(r[key]) for r in rs if _num(r.get(key)) is not None])
-
-        mi = m("routing_mi")
-        body.append(
-            [
-                inp,
-                PAPER_MODELS.get(model, model),
-                " / ".join(pct(r["top1"]) for r in seeds),
-                pct(m("top1")),
-                pct(m("top10")),
-                pct(m("formula_top1")),
-                pct(m("invalid")),
-                pct(m("val_acc")),
-                "–" if mi is None else f"{mi:.2f}",
-                f"{int(seeds[0]['params_total']) / 1e6:.2f} M / {int(seeds[0]['params_active']) / 1e6:.2f} M",
-            ]
-        )
-    out += _table(
-        [
-            "input",
-            "model",
-            "top-1 per seed",
-            "top-1 (mean)",
-            "top-10",
-            "re-ranked top-1",
-            "invalid",
-            "val. token acc.",
-            "routing MI",
-            "params total / active",
-        ],
-        body,
-    )
+    out += _table(PAPER_COLUMNS, [_paper_row(inp, model, rs) for (inp, model), rs in cells.items()])
     out += ["", "The paper's relations, checked on the means above:", ""]
-    allm = "NMR+IR+MS"
-    rels = [
-        _relation(
-            cells,
-            "adding IR and MS/MS to NMR makes the dense model worse",
-            ("NMR", "dense"),
-            (allm, "dense"),
-            "70 % on NMR, 44 % on all modalities",
-        ),
-        _relation(
-            cells,
-            "on all modalities the MoE is ahead of the dense model",
-            (allm, "moe"),
-            (allm, "dense"),
-            "MoE 76 %, dense 44 %",
-        ),
-        _relation(
-            cells,
-            "on all modalities the MoE is ahead of the dense model on NMR alone",
-            (allm, "moe"),
-            ("NMR", "dense"),
-            "MoE on all modalities 76 %, dense on NMR 70 %",
-        ),
-        _relation(
-            cells,
-            "adding IR and MS/MS to NMR helps the MoE (the goal of the signals work)",
-            (allm, "moe"),
-            ("NMR", "moe"),
-            "MoE on all modalities 76.0 %, MoE on NMR 69.8 %",
-        ),
-    ]
+    rels = [_relation(cells, name, a, b, paper) for name, a, b, paper in PAPER_RELATIONS]
     out += [r for r in rels if r]
     out += ["", "![top-1 of every cell](../benchmark/results/paper_table.png)", ""]
     out += _machines(rows)
     return out
+
+
+def _paper_row(inp: str, model: str, rs: Rows) -> list[str]:
+    """One cell of the paper table: per-seed top-1 and the means over its seeds."""
+    seeds = sorted(rs, key=lambda r: r["seed"])
+
+    def m(key):
+        return _mean([float(r[key]) for r in rs if _num(r.get(key)) is not None])
+
+    mi = m("routing_mi")
+    return [
+        inp,
+        PAPER_MODELS.get(model, model),
+        " / ".join(pct(r["top1"]) for r in seeds),
+        pct(m("top1")),
+        pct(m("top10")),
+        pct(m("formula_top1")),
+        pct(m("invalid")),
+        pct(m("val_acc")),
+        "–" if mi is None else f"{mi:.2f}",
+        f"{int(seeds[0]['params_total']) / 1e6:.2f} M / {int(seeds[0]['params_active']) / 1e6:.2f} M",
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- levers

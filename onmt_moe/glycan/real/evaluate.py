@@ -208,82 +208,21 @@ def evaluate(
         f"{spectra}: {len(read.rows)} spectra ({len(read.rejects)} rejected); {annotations}: {len(anns)} "
         f"annotations, {len(pairs)} matched"
     )
-    matched = sorted(pairs)
     preds: dict[int, list[str | None]] = {}
     library: dict[int, dict] = {}
     if model is not None:
-        rows = [read.rows[pairs[i]] for i in matched]
-        lines = source_lines(rows, glycan_class, opts, *model.corpus_tokens())
-        preds = dict(zip(matched, decode(model, lines, opts)))
-        if opts.library_max:
-            pools = [cl.isomers(json.loads(r["composition"]) or {}) for r in rows]
-            library = dict(zip(matched, library_ranked(model.scorer(), lines, pools, opts)))
+        preds, library = _model_predictions(model, read.rows, pairs, glycan_class, cl, opts)
     per = []
     for i, a in enumerate(anns):
         j = pairs.get(i)
         row = read.rows[j] if j is not None else None
-        rec = {
-            "row": a.row,
-            "mass": a.mass,
-            "rt": a.rt,
-            "glycan": a.glycan or "",
-            "matched": row is not None,
-            "spectrum_row": row["source_row"] if row else "",
-            "spectrum_mz": row["precursor_mz"] if row else "",
-            "spectrum_rt": row["rt"] if row else "",
-            "charge": row["charge"] if row else "",
-        }
-        true_comp = _composition(a.glycan) if a.glycan else None
-        inferred = json.loads(row["composition"]) if row else None
-        rec["composition_true"] = json.dumps(true_comp, sort_keys=True) if true_comp else ""
-        rec["composition_inferred"] = json.dumps(inferred, sort_keys=True) if inferred else ""
-        rec["composition_right"] = bool(true_comp and inferred == true_comp)
-        if a.glycan and row:
-            for name, comp in (("chance", true_comp), ("composition_only", inferred)):
-                c = chance(a.glycan, cl.isomers(comp) if comp else [], (1, opts.n_best), opts.sim_samples, opts.seed)
-                rec.update(
-                    {
-                        f"{name}_top1": c["top1"],
-                        f"{name}_top{opts.n_best}": c[f"top{opts.n_best}"],
-                        f"{name}_similarity": c["similarity"],
-                        f"{name}_pool": int(c["pool"]),
-                    }
-                )
+        rec = _baseline_record(a, row, cl, opts)
         if model is not None and row:
-            cands = preds[i]
-            rec["model_top1"] = cands[0] or "" if cands else ""
-            rec["model_rank"] = _rank(a.glycan, cands) if a.glycan else ""
-            rec["model_similarity"] = similarity(a.glycan, cands[0]) if a.glycan and cands and cands[0] else 0.0
-            # the same n-best, precursor-consistent candidates (reduced end, z = 1-3) first
-            rr = mass_reranked(cands, row["precursor_mz"], opts.reducing_end, opts.precursor_tol)
-            rec["model_reranked_top1"] = rr[0] or "" if rr else ""
-            rec["model_reranked_rank"] = _rank(a.glycan, rr) if a.glycan else ""
-            rec["model_reranked_similarity"] = similarity(a.glycan, rr[0]) if a.glycan and rr and rr[0] else 0.0
+            rec.update(_model_fields(a.glycan, preds[i], row, opts))
         if library and row:
-            lib = library[i]
-            ranked = lib["ranked"]
-            rec.update(model_library_pool=lib["pool"], model_library_scored=lib["scored"])
-            rec["model_library_top1"] = ranked[0] if ranked else ""
-            rec["model_library_rank"] = _rank(a.glycan, ranked) if a.glycan else ""
-            rec["model_library_similarity"] = similarity(a.glycan, ranked[0]) if a.glycan and ranked else 0.0
-            if a.glycan:
-                # the fair baseline of the ranking: a random pick among the same scored candidates
-                # (the composition-only pool also holds isomers with no verified WURCS, never scored)
-                c = chance(a.glycan, ranked, (1, opts.n_best), opts.sim_samples, opts.seed)
-                rec.update(
-                    {
-                        "library_chance_top1": c["top1"],
-                        f"library_chance_top{opts.n_best}": c[f"top{opts.n_best}"],
-                        "library_chance_similarity": c["similarity"],
-                    }
-                )
+            rec.update(_library_fields(a.glycan, library[i], opts))
         if cc is not None:
-            k = cc_pairs.get(i)
-            cands = cc[k][3] if k is not None else []
-            rec["candycrunch_matched"] = k is not None
-            rec["candycrunch_top1"] = cands[0] if cands else ""
-            rec["candycrunch_rank"] = _rank(a.glycan, cands) if a.glycan else ""
-            rec["candycrunch_similarity"] = similarity(a.glycan, cands[0]) if a.glycan and cands else 0.0
+            rec.update(_candycrunch_fields(a.glycan, cc_pairs.get(i), cc))
         per.append(rec)
     res = summarise(
         per,
@@ -293,19 +232,113 @@ def evaluate(
         library=bool(library),
     )
     res.update(
-        {
-            "spectra": spectra,
-            "annotations": annotations,
-            "glycan_class": glycan_class,
-            "run": model.name if model is not None else None,
-            "n_spectra": len(read.rows),
-            "n_spectra_rejected": len(read.rejects),
-            "options": asdict(opts),
-        }
+        spectra=spectra,
+        annotations=annotations,
+        glycan_class=glycan_class,
+        run=model.name if model is not None else None,
+        n_spectra=len(read.rows),
+        n_spectra_rejected=len(read.rejects),
+        options=asdict(opts),
     )
     if out_dir:
         write(out_dir, res, per)
     return res
+
+
+def _model_predictions(
+    model: StructureModel, spectra: list[dict], pairs: dict[int, int], glycan_class: str, cl, opts: Options
+) -> tuple[dict[int, list[str | None]], dict[int, dict]]:
+    """Per matched annotation (``pairs``: annotation -> spectrum): the model's n-best, and (with
+    ``opts.library_max``) its ranking of the class list's isomers of the composition inferred from the
+    precursor ({} without)."""
+    matched = sorted(pairs)
+    rows = [spectra[pairs[i]] for i in matched]
+    lines = source_lines(rows, glycan_class, opts, *model.corpus_tokens())
+    preds = dict(zip(matched, decode(model, lines, opts)))
+    library: dict[int, dict] = {}
+    if opts.library_max:
+        pools = [cl.isomers(json.loads(r["composition"]) or {}) for r in rows]
+        library = dict(zip(matched, library_ranked(model.scorer(), lines, pools, opts)))
+    return preds, library
+
+
+def _baseline_record(a, row: dict | None, cl, opts: Options) -> dict:
+    """An annotation's record: its matched spectrum (if any), the true and inferred compositions and,
+    when both a structure and a spectrum exist, the two chance baselines."""
+    rec = {
+        "row": a.row,
+        "mass": a.mass,
+        "rt": a.rt,
+        "glycan": a.glycan or "",
+        "matched": row is not None,
+        "spectrum_row": row["source_row"] if row else "",
+        "spectrum_mz": row["precursor_mz"] if row else "",
+        "spectrum_rt": row["rt"] if row else "",
+        "charge": row["charge"] if row else "",
+    }
+    true_comp = _composition(a.glycan) if a.glycan else None
+    inferred = json.loads(row["composition"]) if row else None
+    rec["composition_true"] = json.dumps(true_comp, sort_keys=True) if true_comp else ""
+    rec["composition_inferred"] = json.dumps(inferred, sort_keys=True) if inferred else ""
+    rec["composition_right"] = bool(true_comp and inferred == true_comp)
+    if a.glycan and row:
+        for name, comp in (("chance", true_comp), ("composition_only", inferred)):
+            c = chance(a.glycan, cl.isomers(comp) if comp else [], (1, opts.n_best), opts.sim_samples, opts.seed)
+            rec.update(
+                {
+                    f"{name}_top1": c["top1"],
+                    f"{name}_top{opts.n_best}": c[f"top{opts.n_best}"],
+                    f"{name}_similarity": c["similarity"],
+                    f"{name}_pool": int(c["pool"]),
+                }
+            )
+    return rec
+
+
+def _model_fields(glycan: str | None, cands: list[str | None], row: dict, opts: Options) -> dict:
+    """The model's top-1, rank and similarity, as decoded and after precursor-mass re-ranking."""
+    rec = {}
+    rec["model_top1"] = cands[0] or "" if cands else ""
+    rec["model_rank"] = _rank(glycan, cands) if glycan else ""
+    rec["model_similarity"] = similarity(glycan, cands[0]) if glycan and cands and cands[0] else 0.0
+    # the same n-best, precursor-consistent candidates (reduced end, z = 1-3) first
+    rr = mass_reranked(cands, row["precursor_mz"], opts.reducing_end, opts.precursor_tol)
+    rec["model_reranked_top1"] = rr[0] or "" if rr else ""
+    rec["model_reranked_rank"] = _rank(glycan, rr) if glycan else ""
+    rec["model_reranked_similarity"] = similarity(glycan, rr[0]) if glycan and rr and rr[0] else 0.0
+    return rec
+
+
+def _library_fields(glycan: str | None, lib: dict, opts: Options) -> dict:
+    """The model's closed-set ranking of the isomer pool, and a random pick among the same candidates."""
+    ranked = lib["ranked"]
+    rec = {"model_library_pool": lib["pool"], "model_library_scored": lib["scored"]}
+    rec["model_library_top1"] = ranked[0] if ranked else ""
+    rec["model_library_rank"] = _rank(glycan, ranked) if glycan else ""
+    rec["model_library_similarity"] = similarity(glycan, ranked[0]) if glycan and ranked else 0.0
+    if glycan:
+        # the fair baseline of the ranking: a random pick among the same scored candidates
+        # (the composition-only pool also holds isomers with no verified WURCS, never scored)
+        c = chance(glycan, ranked, (1, opts.n_best), opts.sim_samples, opts.seed)
+        rec.update(
+            {
+                "library_chance_top1": c["top1"],
+                f"library_chance_top{opts.n_best}": c[f"top{opts.n_best}"],
+                "library_chance_similarity": c["similarity"],
+            }
+        )
+    return rec
+
+
+def _candycrunch_fields(glycan: str | None, k: int | None, cc: list[tuple]) -> dict:
+    """CandyCrunch's prediction for the annotation (``k``: its matched prediction, None if none)."""
+    cands = cc[k][3] if k is not None else []
+    return {
+        "candycrunch_matched": k is not None,
+        "candycrunch_top1": cands[0] if cands else "",
+        "candycrunch_rank": _rank(glycan, cands) if glycan else "",
+        "candycrunch_similarity": similarity(glycan, cands[0]) if glycan and cands else 0.0,
+    }
 
 
 def _mean(xs) -> float | None:
