@@ -59,12 +59,12 @@ matching candidate, empty when not found or without scores).
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Sequence
 
 from onmt_moe.evaluation import registry
 from onmt_moe.evaluation.files import ScoringError, read_lines, write_result
+from onmt_moe.formula import parse_formula  # noqa: F401 (also read from here by predict.rank and tests)
 from onmt_moe.modality.tags import split_segments
 
 GLYCAN_SPECTRUM_FORMAT = "glycan_tokens"  # PMZ_/MZ_/INT_ token spectra (scored by the glycan track)
@@ -169,33 +169,6 @@ class Canonicaliser:
                     res = (None, None)
         self._cache[smi] = res
         return res
-
-
-_FORMULA_RE = re.compile(r"([A-Z][a-z]?)(\d*)|([+-])(\d*)")
-
-
-def parse_formula(text: str) -> Counter | None:
-    """``'C11H15FN2O2'`` -> Counter of element counts (charge under key ``'charge'``).
-
-    Returns None for an empty string or one that is not a formula.
-    """
-    text = text.strip()
-    if not text:
-        return None
-    out: Counter = Counter()
-    pos = 0
-    for m in _FORMULA_RE.finditer(text):
-        if m.start() != pos:
-            return None
-        pos = m.end()
-        if m.group(1):
-            out[m.group(1)] += int(m.group(2) or 1)
-        else:
-            out["charge"] += (1 if m.group(3) == "+" else -1) * int(m.group(4) or 1)
-    if pos != len(text):
-        return None
-    out = Counter({k: v for k, v in out.items() if v != 0})
-    return out if out else None
 
 
 def formula_from_source(line: str) -> Counter | None:

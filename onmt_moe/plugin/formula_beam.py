@@ -45,6 +45,7 @@ from collections.abc import Sequence
 
 import torch
 
+from onmt_moe import formula
 from onmt_moe.modality.tags import MISSING, split_segments, tag_name
 from onmt_moe.smiles import SMILES_RE
 
@@ -75,7 +76,6 @@ _BRACKET_RE = re.compile(
     r"\[(\d+)?([A-Z][a-z]?|se|as|te|[bcnops]|\*)(@(?:@|TH\d|AL\d|SP\d|TB\d+|OH\d+)?)?(H\d*)?([+-]+\d*)?(:\d+)?\]"
 )
 _FORMULA_PIECE_RE = re.compile(r"[A-Z][a-z]?|\d+|[+-]")
-_FORMULA_RE = re.compile(r"([A-Z][a-z]?)(\d*)|([+-])(\d*)")
 
 
 # ----------------------------------------------------------------------------- atoms of a token
@@ -144,21 +144,12 @@ class AtomTable:
 # ----------------------------------------------------------------------------- formula of a source
 def parse_formula(pieces: Sequence[str]) -> Counter | None:
     """``['C', '8', 'H', '8', 'O', '2']`` (or ``['C8H8O2']``) -> Counter(C=8, H=8, O=2); a charge is
-    ignored; None when the text is not a formula."""
-    text = "".join(pieces)
-    if not text:
+    ignored; None when the text is not a formula (``onmt_moe.formula``, the one parser)."""
+    counts = formula.parse_formula("".join(pieces))
+    if counts is None:
         return None
-    out: Counter = Counter()
-    pos = 0
-    for m in _FORMULA_RE.finditer(text):
-        if m.start() != pos:
-            return None
-        pos = m.end()
-        if m.group(1):
-            out[m.group(1)] += int(m.group(2) or 1)
-    if pos != len(text) or not out:
-        return None
-    return out
+    counts.pop("charge", None)
+    return counts or None
 
 
 def formula_from_tokens(tokens: Sequence[str]) -> Counter | None:
