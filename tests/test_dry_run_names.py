@@ -68,3 +68,21 @@ def test_valid_names_pass(corpus, tmp_path):
         "moe_contrastive_hard_key=MS",
     )
     assert res.returncode == 0, res.stderr
+
+
+@pytest.mark.parametrize(
+    "setting,needle",
+    [
+        ("struct_loss_weights=sugar=2", "sugar"),
+        ("struct_loss_weights=linkage=-1", "struct_loss_weights"),
+        ("struct_loss_weights=linkage", "struct_loss_weights"),
+        ("moe_grad_norm_every=-5", "moe_grad_norm_every"),
+    ],
+)
+def test_loss_and_hook_options_are_checked(corpus, tmp_path, setting, needle):
+    _refused(_dry_run(corpus, tmp_path, setting), needle)
+
+
+def test_valid_loss_options_pass(corpus, tmp_path):
+    res = _dry_run(corpus, tmp_path, "struct_loss_weights=linkage=2,monosaccharide=1.5", "moe_grad_norm_every=10")
+    assert res.returncode == 0, res.stderr

@@ -17,6 +17,7 @@ from onmt_moe.moe.schedule import Schedule
 from onmt_moe.plugin.contrastive import parse_pairs
 from onmt_moe.plugin.loss import parse_weights
 from onmt_moe.plugin.task_metrics import task_weight_vector
+from onmt_moe.wurcs_classes import token_weight_vector
 
 _TAG = re.compile(r"<(/?)([A-Za-z0-9_]+)>")
 
@@ -70,6 +71,24 @@ def _contrastive_problems(cfg: dict, tags: set[str]) -> list[str]:
             f"(found: {', '.join(sorted(tags)) or 'none'})"
         ]
     return []
+
+
+def loss_option_problems(cfg: dict) -> list[str]:
+    """The loss and training-hook options that need no corpus, read by the plugin's own parsers:
+    ``struct_loss_weights`` (WURCS token classes, finite weights >= 0) and ``moe_grad_norm_every`` (>= 0)."""
+    problems = []
+    try:
+        weights = parse_weights(cfg.get("struct_loss_weights"))
+        token_weight_vector([], weights)  # refuses a class name that is not a WURCS token class
+        bad = [f"{k}={v}" for k, v in weights.items() if not (0 <= v < float("inf"))]
+        if bad:
+            problems.append(f"struct_loss_weights: {', '.join(bad)}: a weight must be a finite number >= 0")
+    except ValueError as e:
+        problems.append(str(e) if "struct_loss_weights" in str(e) else f"struct_loss_weights: {e}")
+    every = cfg.get("moe_grad_norm_every")
+    if every is not None and int(every) < 0:
+        problems.append(f"moe_grad_norm_every: {every}: expected 0 (off) or a number of steps")
+    return problems
 
 
 def name_problems(cfg: dict, src_paths: Iterable[str]) -> list[str]:

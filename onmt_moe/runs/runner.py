@@ -449,7 +449,8 @@ def resolve(template_path: str, run_dir: str, overrides=(), resume: bool = False
         tcfg["tgt_vocab"] = tcfg["src_vocab"]
     from onmt_moe.runs import corpus_checks  # imports the plugin (torch, OpenNMT): only when resolving
 
-    names = corpus_checks.name_problems(tcfg, [c["path_src"] for k, c in tcfg["data"].items() if k != "valid"])
+    names = corpus_checks.loss_option_problems(tcfg)
+    names += corpus_checks.name_problems(tcfg, [c["path_src"] for k, c in tcfg["data"].items() if k != "valid"])
     if names:
         raise ConfigError(f"{template_path}: config has errors:\n  - " + "\n  - ".join(names))
     tcfg["save_model"] = os.path.join(run_dir, "model")
