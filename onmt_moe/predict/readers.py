@@ -470,7 +470,8 @@ def _after_delta(text: str) -> str:
 _C_SHIFT_COLS = ("shift", "delta", "ppm", "δ", "delta_(ppm)", "shift_(ppm)", "shift_ppm", "delta_ppm", "13c", "c")
 
 
-def _c_from_file(path: str):
+def _content_lines(path: str) -> list[str]:
+    """The non-blank, non-comment lines of a text file; an unreadable or empty file is one InputError."""
     try:
         text = open(path, encoding="utf-8-sig").read()
     except (OSError, UnicodeDecodeError) as e:
@@ -478,6 +479,11 @@ def _c_from_file(path: str):
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         raise InputError(f"{path}: empty file")
+    return lines
+
+
+def _c_from_file(path: str):
+    lines = _content_lines(path)
     if re.search(r"δ|\bdelta\b", lines[0], re.I) and re.search(r"\d\.\d", lines[0]):
         shifts = _numbers(_after_delta(" ".join(lines)), path)
         return shifts, [f"{len(shifts)} shifts (literature list)"]
@@ -545,13 +551,7 @@ def _check_range(vals: Sequence[float], where: str, lo: float, hi: float, what: 
 
 
 def _table(path: str) -> list[list[str]]:
-    try:
-        text = open(path, encoding="utf-8-sig").read()
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read ({e})") from None
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    if not lines:
-        raise InputError(f"{path}: empty file")
+    lines = _content_lines(path)
     try:
         dialect = csv.Sniffer().sniff(lines[0], delimiters=",;\t")
         return [[c.strip() for c in r] for r in csv.reader(lines, dialect)]
