@@ -16,6 +16,7 @@ from onmt_moe.plugin.encoder_config import NOT_ENCODER_OPTIONS, EncoderConfig, d
 from onmt_moe.plugin.fusion import FusionArgs
 from onmt_moe.plugin.option_fields import option_fields
 from onmt_moe.plugin.segment_positions import EmbeddingArgs
+from onmt_moe.plugin.value_embedding import ValueArgs
 from tests import helpers_onmt as H
 
 PLUGIN = pathlib.Path(__file__).resolve().parents[1] / "onmt_moe" / "plugin"
@@ -29,7 +30,13 @@ ENCODER_MODULES = [
     "alignment.py",
     "option_fields.py",
 ]
-PARTS = {"": EncoderConfig, "fusion": FusionArgs, "embedding": EmbeddingArgs, "alignment": AlignmentArgs}
+PARTS = {
+    "": EncoderConfig,
+    "fusion": FusionArgs,
+    "embedding": EmbeddingArgs,
+    "alignment": AlignmentArgs,
+    "value": ValueArgs,
+}
 
 
 def _without_plugin_options(opt):

@@ -24,6 +24,7 @@ RULES = {
     "onmt_moe.smiles": (set(), {"torch", "onmt", "numpy"}),  # the SMILES tokenizer: imports nothing
     "onmt_moe.wurcs_classes": (set(), {"torch", "onmt", "numpy"}),  # WURCS token classes: imports nothing
     "onmt_moe.formula": (set(), {"torch", "onmt", "numpy"}),  # the formula parser: imports nothing
+    "onmt_moe.numbers": (set(), {"torch", "onmt", "numpy"}),  # numeric source tokens: imports nothing
     "onmt_moe.moe": ({"onmt_moe.moe"}, {"onmt"}),
     "onmt_moe.modality": ({"onmt_moe.modality"}, {"onmt"}),
     "onmt_moe.modality.tags": (set(), {"torch", "onmt"}),
@@ -63,7 +64,7 @@ RULES = {
 
 
 # leaves every layer may import (they import nothing themselves)
-SHARED_LEAVES = {"onmt_moe.masses", "onmt_moe.smiles", "onmt_moe.wurcs_classes", "onmt_moe.formula"}
+SHARED_LEAVES = {"onmt_moe.masses", "onmt_moe.smiles", "onmt_moe.wurcs_classes", "onmt_moe.formula", "onmt_moe.numbers"}
 
 
 def module_name(path: pathlib.Path) -> str:

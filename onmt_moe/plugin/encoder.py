@@ -13,6 +13,7 @@ reads, validated once) and composes one part per job, each with its own argument
 * the MoE blocks (:class:`onmt_moe.moe.MoEArgs`), here;
 * within-modality attention and cross-modal fusion layers (:mod:`onmt_moe.plugin.fusion`);
 * segment positions and the modality type embedding (:mod:`onmt_moe.plugin.segment_positions`);
+* value-aware embeddings of numeric tokens (:mod:`onmt_moe.plugin.value_embedding`);
 * the contrastive alignment loss (:mod:`onmt_moe.plugin.alignment`).
 
 All optional parts are off by default, and then the forward is exactly the plain one.
@@ -35,6 +36,7 @@ from onmt_moe.plugin.encoder_config import EncoderConfig
 from onmt_moe.plugin.encoder_layer import MoEEncoderLayer, MoEFeedForward, layer_norm
 from onmt_moe.plugin.fusion import FusionLayers, attention_masks
 from onmt_moe.plugin.loss import AuxMeter
+from onmt_moe.plugin.value_embedding import ValueEmbedding
 
 
 class MoETransformerEncoder(TransformerEncoder):
@@ -50,7 +52,7 @@ class MoETransformerEncoder(TransformerEncoder):
 
     def _add_parts(self, config: EncoderConfig) -> None:
         """Turns OpenNMT's encoder into this one; the parameters are registered in the order of every
-        older checkpoint (MoE blocks, modality embedding, fusion layers)."""
+        older checkpoint (MoE blocks, modality embedding, fusion layers, value embedding)."""
         o, vocab = config.onmt, config.modality_vocab
         self.config = config
         self.modality_vocab = vocab
@@ -70,6 +72,7 @@ class MoETransformerEncoder(TransformerEncoder):
         self.fusion = FusionLayers.build(
             config.fusion, o.d_model, o.heads, o.d_ff, o.dropout, o.attention_dropout, o.layer_kwargs
         )
+        self.value_embedding = ValueEmbedding.build(config.value, o.d_model)  # after every older part
         if config.trained_step >= 0:  # a loaded checkpoint routes with the schedules' values at its step
             self.set_step(config.trained_step)
 
@@ -110,12 +113,19 @@ class MoETransformerEncoder(TransformerEncoder):
         """The unweighted aux losses of the last :meth:`forward` (see :class:`EncoderAux`)."""
         return dict(self.aux_link.last.losses) if self.aux_link.last is not None else {}
 
+    def attach_source_vocab(self, itos) -> None:
+        """The source vocabulary, for the parts that read token values (patch 4 calls this at every build)."""
+        if self.value_embedding is not None:
+            self.value_embedding.attach_vocab(itos)
+
     # -- forward
     def encode(self, src, src_len, keep_align_states: bool = False) -> tuple[torch.Tensor, EncoderAux]:
         """``(enc_out, aux)``: the encoder states ``(B, S, D)`` and the aux values of this forward
         (``aux.align_states`` also when ``keep_align_states``)."""
         modality_bs = self.modality_lookup(src[:, :, 0])
-        x = segment_positions.embed(self.embeddings, src, modality_bs, self.config.embedding, self.modality_embedding)
+        x = segment_positions.embed(
+            self.embeddings, src, modality_bs, self.config.embedding, self.modality_embedding, self.value_embedding
+        )
         pad = sequence_mask(src_len).unsqueeze(1)  # (B, 1, S) True at pad
         keep = ~pad.squeeze(1)  # (B, S) True at real tokens
         token_index = keep.reshape(-1).nonzero().squeeze(1)

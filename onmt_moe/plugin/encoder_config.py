@@ -18,8 +18,9 @@ with the declaration. OpenNMT's own options are read as plain attributes, as Ope
 The parts, one per job of the encoder, each with its own arguments: :class:`MoEArgs` (the MoE blocks,
 :mod:`onmt_moe.moe`), :class:`~onmt_moe.plugin.fusion.FusionArgs` (within-modality attention and the
 cross-modal fusion layers), :class:`~onmt_moe.plugin.segment_positions.EmbeddingArgs` (segment
-positions, the modality type embedding) and :class:`~onmt_moe.plugin.alignment.AlignmentArgs` (the
-cross-modal contrastive alignment).
+positions, the modality type embedding), :class:`~onmt_moe.plugin.alignment.AlignmentArgs` (the
+cross-modal contrastive alignment) and :class:`~onmt_moe.plugin.value_embedding.ValueArgs` (value-aware
+embeddings of numeric tokens).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from onmt_moe.plugin.alignment import AlignmentArgs
 from onmt_moe.plugin.fusion import FusionArgs
 from onmt_moe.plugin.option_fields import build, option, option_fields, to_int, to_ints, to_strs
 from onmt_moe.plugin.segment_positions import EmbeddingArgs
+from onmt_moe.plugin.value_embedding import ValueArgs
 
 # declared plugin options the encoder does not read (training, logging, loss, data); every declared
 # option is either read by EncoderConfig or listed here (tests/test_encoder_config.py checks it)
@@ -150,6 +152,7 @@ class EncoderConfig:
     fusion: FusionArgs
     embedding: EmbeddingArgs
     alignment: AlignmentArgs
+    value: ValueArgs
     moe_layers: tuple[int, ...] = option("moe_layers", to_ints)  # empty (or [-1]) = every layer
     modalities: tuple[str, ...] = option("moe_modalities", to_strs)  # read by the vocabulary patch
     trained_step: int = option("moe_trained_step", to_int)  # -1 = not recorded
@@ -177,6 +180,7 @@ class EncoderConfig:
             fusion=build(FusionArgs, values),
             embedding=build(EmbeddingArgs, values),
             alignment=build(AlignmentArgs, values),
+            value=build(ValueArgs, values),
         )
         return build(cls, values, **parts)
 
@@ -210,6 +214,7 @@ class EncoderConfig:
         out += self.fusion.problems(self.onmt.d_model, self.onmt.heads)
         out += self.embedding.problems(self.onmt.position_encoding, self.onmt.max_relative_positions)
         out += self.alignment.problems()
+        out += self.value.problems()
         return out
 
     def validate(self) -> EncoderConfig:

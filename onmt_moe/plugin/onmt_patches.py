@@ -12,7 +12,8 @@ Each patch names the upstream function it wraps and why:
 3. ``onmt.encoders.str2enc`` — registers ``moe_transformer`` (via ``register_encoder``).
 4. ``onmt.model_builder.build_encoder_with_embeddings`` — wrapped to look up the modality tag ids in
    the source vocabulary (the encoder itself never sees the vocabulary) and store them in the hidden
-   model option ``moe_modality_vocab`` as plain strings, so the checkpoint carries them.
+   model option ``moe_modality_vocab`` as plain strings, so the checkpoint carries them; and to hand
+   the source vocabulary to the encoder (the value embedding's number table, rebuilt at every build).
 5. ``onmt.train_single.build_model`` (imported there by name) — wrapped to re-initialise the routers
    after OpenNMT's glorot init (which xaviers every ``weight`` with dim > 1: the modality bias must
    start at zero) on fresh starts (not with ``-update_vocab``: OpenNMT then loads the checkpoint's
@@ -174,7 +175,10 @@ def _patch_modality_vocab() -> None:
             wanted = list(getattr(model_opt, "moe_modalities", None) or []) or ModalityVocab.from_opt(model_opt).names
             vocab = ModalityVocab.from_tokens(list(vocabs["src"].ids_to_tokens), wanted)
             model_opt.moe_modality_vocab = vocab.to_option()
-        return orig_bewe(model_opt, vocabs)
+        encoder, src_emb = orig_bewe(model_opt, vocabs)
+        if hasattr(encoder, "attach_source_vocab"):  # the value embedding reads numbers from the vocabulary
+            encoder.attach_source_vocab(list(vocabs["src"].ids_to_tokens))
+        return encoder, src_emb
 
     onmt.model_builder.build_encoder_with_embeddings = build_encoder_with_embeddings
 

@@ -170,6 +170,23 @@ def add_segment_options(parser) -> None:
         "token embeddings; without it the modality reaches only the router.",
     )
     group.add(
+        "--value_embedding",
+        "-value_embedding",
+        default="none",
+        choices=["none", "add", "replace"],
+        help="Numeric source tokens (128, 7.26) are also embedded from their value: Fourier features of "
+        "the value and the field (the last non-numeric token before it: 13CNMR, J, <IR>, E0Pos) through "
+        "an MLP. add: the word embedding plus the value vector; replace: the value vector alone. "
+        "none: word embeddings only (onmt_moe/plugin/value_embedding.py).",
+    )
+    group.add(
+        "--value_frequencies",
+        "-value_frequencies",
+        type=int,
+        default=32,
+        help="-value_embedding: sine/cosine frequency pairs, periods from 2000 down to 1.",
+    )
+    group.add(
         "--segment_positions",
         "-segment_positions",
         action="store_true",

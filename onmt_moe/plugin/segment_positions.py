@@ -50,15 +50,20 @@ def embed(
     modality_bs: torch.Tensor,
     args: EmbeddingArgs,
     modality_embedding: nn.Module | None,
+    value_embedding: nn.Module | None = None,
 ) -> torch.Tensor:
-    """OpenNMT's ``Embeddings`` forward (look-up, positions, dropout) with the two options applied."""
-    if args.is_plain:
+    """OpenNMT's ``Embeddings`` forward (look-up, positions, dropout) with the options applied; the
+    value vectors (:mod:`onmt_moe.plugin.value_embedding`) join the looked-up word vectors before the
+    positions, so they are scaled as word vectors are."""
+    if args.is_plain and value_embedding is None:
         return embeddings(src)
     steps = list(embeddings.make_embedding._modules.values())
     pe = steps.pop() if embeddings.position_encoding else None
     x = src
     for module in steps:  # the look-up tables (and the feature MLP where there is one)
         x = module(x)
+    if value_embedding is not None:
+        x = value_embedding(x, src[:, :, 0], embeddings.word_lut)
     if pe is not None and args.segment_positions:
         pos = segments.segment_positions(modality_bs)
         x = x * math.sqrt(pe.dim) + pe.pe[:, 0, :].index_select(0, pos.reshape(-1)).view_as(x)

@@ -21,6 +21,7 @@ import sys
 from collections.abc import Sequence
 
 from onmt_moe.inference import ModelError
+from onmt_moe.numbers import nearest_known
 from onmt_moe.predict import InputError
 from onmt_moe.predict import readers as rd
 from onmt_moe.predict.source import Built, Sample, build_source
@@ -289,7 +290,15 @@ def _translate_defaults(checkpoint: str) -> dict:
 
 
 def _vocab_report(built: Built, vocab: set, cfg) -> None:
-    toks = built.line.split()
+    """Map every number the model never saw to the nearest it knows (as a binned corpus would have
+    written it, within the value embedding's resolution), and warn about any other unknown token."""
+    toks, mapped = nearest_known(built.line.split(), vocab)
+    if mapped:
+        built.line = " ".join(toks)
+        shown = ", ".join(f"{a}->{b}" for a, b in mapped[:5])
+        built.report.append(
+            f"note       {len(mapped)} numbers unknown to the model read as the nearest known ({shown})"
+        )
     unk = sorted({t for t in toks if t not in vocab})
     if unk:
         built.report.append(
