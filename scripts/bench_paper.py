@@ -6,7 +6,7 @@ NMR, IR, MS, NMR+IR, NMR+MS, IR+MS, NMR+IR+MS (formula in all), equal steps and 
 Resumable: run it again to continue after --max_hours; finished cells are read back.
 
     python scripts/bench_paper.py --data data/large [--steps 2000] [--seeds 1,2] [--inputs NMR,NMR+IR+MS]
-        [--models dense,moe,moe_notag] [--out runs/bench_paper] [--results benchmark/results/paper_table.csv]
+        [--models dense,moe,moe_notag] [--representation words|values|patches|values+patches] [--out runs/bench_paper] [--results benchmark/results/paper_table.csv]
         [--max_hours 2.5] [--set key=value ...] [--read_only] [--merge]
 """
 
@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 from onmt_moe.runs.paper_table import (  # noqa: E402
     INPUTS,
     MODELS,
+    REPRESENTATIONS,
     ROOT,
     CorpusOptions,
     markdown,
@@ -37,6 +38,12 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", default="1")
     ap.add_argument("--inputs", default=",".join(INPUTS))
     ap.add_argument("--models", default="dense,moe,moe_notag")
+    ap.add_argument(
+        "--representation",
+        default="words",
+        choices=list(REPRESENTATIONS),
+        help="how the spectra enter the encoder (onmt_moe.runs.paper_table.REPRESENTATIONS)",
+    )
     ap.add_argument("--max_hours", type=float, default=None, help="stop before a cell that would not fit")
     ap.add_argument("--ir_points", type=int, default=CorpusOptions.ir_points)
     ap.add_argument("--msms_top_k", type=int, default=CorpusOptions.msms_top_k)
@@ -58,7 +65,19 @@ def main(argv=None) -> int:
             return 2
     seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
     copt = CorpusOptions(ir_points=a.ir_points, msms_top_k=a.msms_top_k, nmr_decimals=a.nmr_decimals)
-    rows = run_table(a.data, a.out, inputs, models, seeds, a.steps, copt, a.set, a.max_hours, read_only=a.read_only)
+    rows = run_table(
+        a.data,
+        a.out,
+        inputs,
+        models,
+        seeds,
+        a.steps,
+        copt,
+        a.set,
+        a.max_hours,
+        read_only=a.read_only,
+        representation=a.representation,
+    )
     if a.merge:
         try:
             rows = merge_rows(read_rows(a.results), rows)

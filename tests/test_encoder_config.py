@@ -15,6 +15,7 @@ from onmt_moe.plugin.alignment import AlignmentArgs
 from onmt_moe.plugin.encoder_config import NOT_ENCODER_OPTIONS, EncoderConfig, declared_defaults
 from onmt_moe.plugin.fusion import FusionArgs
 from onmt_moe.plugin.option_fields import option_fields
+from onmt_moe.plugin.patches import PatchArgs
 from onmt_moe.plugin.segment_positions import EmbeddingArgs
 from onmt_moe.plugin.value_embedding import ValueArgs
 from tests import helpers_onmt as H
@@ -36,6 +37,7 @@ PARTS = {
     "embedding": EmbeddingArgs,
     "alignment": AlignmentArgs,
     "value": ValueArgs,
+    "patch": PatchArgs,
 }
 
 
@@ -203,7 +205,7 @@ def test_forward_returns_the_aux_values_and_leaves_them_on_one_link_for_the_loss
     enc = model.encoder
     b = H.batch(H.vocabs(), H.SRC, H.TGT)
     torch.manual_seed(1)
-    out, aux = enc.encode(b["src"], b["srclen"])
+    out, aux, _ = enc.encode(b["src"], b["srclen"])
     assert "contrastive" in aux.losses and "load_balance" in aux.losses
     assert aux.coefficients == enc.aux_coefficients(enc.step)
     assert aux.align_states is not None  # the alignment ran, on these states

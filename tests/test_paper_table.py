@@ -55,7 +55,7 @@ def test_run_table_reads_finished_cells_and_stops_at_the_budget(tmp_path, monkey
         open(os.path.join(run_dir, "scores.json"), "w").write("{}")
 
     monkeypatch.setattr(pt, "run_cell", fake_cell)
-    monkeypatch.setattr(pt, "cell_result", lambda run_dir, i, m, s, n: _row(i, m, s, 0.5))
+    monkeypatch.setattr(pt, "cell_result", lambda run_dir, i, m, s, n, rep="words": _row(i, m, s, 0.5))
     os.makedirs(tmp_path / "NMR_dense_s1")
     (tmp_path / "NMR_dense_s1" / "scores.json").write_text("{}")  # finished before: read, not re-run
     rows = pt.run_table("d", str(tmp_path), ["NMR", "IR"], ["dense", "moe"], [1], 10)
@@ -70,6 +70,24 @@ def test_run_table_reads_finished_cells_and_stops_at_the_budget(tmp_path, monkey
     )
     assert ran == [] and len(rows) == 2  # NMR dense and moe, seed 1: the finished cells only
     assert sum("not finished" in m for m in msgs) == 6
+    ran.clear()
+    rows = pt.run_table("d", str(tmp_path), ["IR"], ["moe"], [1], 10, representation="values")
+    assert ran == ["IR_moe_values_s1"]  # another representation: its own cell, the words cell untouched
+    sets = []
+    monkeypatch.setattr(pt, "run_cell", lambda data_dir, run_dir, model, seed, steps, extra: sets.append(extra))
+    pt.run_table("d", str(tmp_path), ["MS"], ["moe"], [1], 10, extra_sets=["x=1"], representation="values+patches")
+    assert sets == [[*pt.REPRESENTATIONS["values+patches"], "x=1"]]
+
+
+def test_rows_from_before_the_representation_column_read_as_words_and_beam(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("input,model,seed,steps,top1,params_total,params_active,train_tok_per_s\nIR,moe,1,2000,0.0044,9,8,7\n")
+    (row,) = pt.read_rows(str(path))
+    assert row["representation"] == "words" and row["decoding"] == "beam"
+    new = dict(row, representation="values", top1=0.2)
+    merged = pt.merge_rows([row], [new])
+    assert [r["representation"] for r in merged] == ["words", "values"]
+    assert [(r["representation"], r["top1"]) for r in pt.summary_rows(merged)] == [("words", 0.0044), ("values", 0.2)]
 
 
 def test_every_cell_sees_the_same_molecules_per_step(tmp_path, monkeypatch):

@@ -167,8 +167,9 @@ def test_bad_value_options_are_refused_naming_the_option():
         H.model(H.opts(value_embedding="add", value_frequencies=0))
 
 
-def test_stock_train_and_translate_with_value_embedding(tmp_path):
-    """onmt_train / onmt_translate run a value-embedding model unchanged; the checkpoint reloads."""
+def test_stock_train_and_translate_with_value_embedding_and_patches(tmp_path):
+    """onmt_train / onmt_translate run a model with value embeddings and NMR patches (tests/test_patches.py)
+    unchanged; the checkpoint reloads."""
     data = os.path.join(FIXTURES, "tiny_corpus", "data")
     bin_dir = os.path.dirname(sys.executable)
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -185,6 +186,8 @@ encoder_type: moe_transformer
 decoder_type: transformer
 value_embedding: replace
 value_frequencies: 8
+patch_modalities: [NMR]
+patch_size: 2
 layers: 1
 hidden_size: 16
 word_vec_size: 16

@@ -13,7 +13,9 @@ reads, validated once) and composes one part per job, each with its own argument
 * the MoE blocks (:class:`onmt_moe.moe.MoEArgs`), here;
 * within-modality attention and cross-modal fusion layers (:mod:`onmt_moe.plugin.fusion`);
 * segment positions and the modality type embedding (:mod:`onmt_moe.plugin.segment_positions`);
-* value-aware embeddings of numeric tokens (:mod:`onmt_moe.plugin.value_embedding`);
+* value-aware embeddings of numeric tokens (:mod:`onmt_moe.plugin.value_embedding`) and spectra as
+  patches (:mod:`onmt_moe.plugin.patches`: the encoder runs on the shortened sequence and returns its
+  states padded back to the source length, with the new lengths);
 * the contrastive alignment loss (:mod:`onmt_moe.plugin.alignment`).
 
 All optional parts are off by default, and then the forward is exactly the plain one.
@@ -28,6 +30,7 @@ from onmt.encoders.transformer import TransformerEncoder
 from onmt.utils.misc import sequence_mask
 
 from onmt_moe.modality.lookup import ModalityLookup
+from onmt_moe.modality.vocab import OTHER_ID
 from onmt_moe.moe import MoE, MoEArgs
 from onmt_moe.plugin import segment_positions
 from onmt_moe.plugin.alignment import ContrastiveAlignment
@@ -36,6 +39,7 @@ from onmt_moe.plugin.encoder_config import EncoderConfig
 from onmt_moe.plugin.encoder_layer import MoEEncoderLayer, MoEFeedForward, layer_norm
 from onmt_moe.plugin.fusion import FusionLayers, attention_masks
 from onmt_moe.plugin.loss import AuxMeter
+from onmt_moe.plugin.patches import Patcher
 from onmt_moe.plugin.value_embedding import ValueEmbedding
 
 
@@ -73,6 +77,8 @@ class MoETransformerEncoder(TransformerEncoder):
             config.fusion, o.d_model, o.heads, o.d_ff, o.dropout, o.attention_dropout, o.layer_kwargs
         )
         self.value_embedding = ValueEmbedding.build(config.value, o.d_model)  # after every older part
+        patched = [vocab.id_of(m) for m in config.patch.modalities if m in vocab.names]
+        self.patcher = Patcher.build(config.patch, o.d_model, patched)
         if config.trained_step >= 0:  # a loaded checkpoint routes with the schedules' values at its step
             self.set_step(config.trained_step)
 
@@ -115,18 +121,24 @@ class MoETransformerEncoder(TransformerEncoder):
 
     def attach_source_vocab(self, itos) -> None:
         """The source vocabulary, for the parts that read token values (patch 4 calls this at every build)."""
-        if self.value_embedding is not None:
-            self.value_embedding.attach_vocab(itos)
+        for part in (self.value_embedding, self.patcher):
+            if part is not None:
+                part.attach_vocab(itos)
 
     # -- forward
-    def encode(self, src, src_len, keep_align_states: bool = False) -> tuple[torch.Tensor, EncoderAux]:
-        """``(enc_out, aux)``: the encoder states ``(B, S, D)`` and the aux values of this forward
-        (``aux.align_states`` also when ``keep_align_states``)."""
-        modality_bs = self.modality_lookup(src[:, :, 0])
+    def encode(self, src, src_len, keep_align_states: bool = False) -> tuple[torch.Tensor, EncoderAux, torch.Tensor]:
+        """``(enc_out, aux, lengths)``: the encoder states ``(B, S, D)``, the aux values of this forward
+        (``aux.align_states`` also when ``keep_align_states``) and the states' lengths (``src_len``, or
+        shorter with patches: the states past them are zeros)."""
+        ids = src[:, :, 0]
+        modality_bs = self.modality_lookup(ids)
         x = segment_positions.embed(
             self.embeddings, src, modality_bs, self.config.embedding, self.modality_embedding, self.value_embedding
         )
-        pad = sequence_mask(src_len).unsqueeze(1)  # (B, 1, S) True at pad
+        if self.patcher is not None:
+            p = self.patcher(ids, x, modality_bs, src_len, self.embeddings.word_padding_idx, OTHER_ID)
+            ids, x, modality_bs, src_len = p.ids, p.x, p.modality, p.lengths
+        pad = sequence_mask(src_len, ids.size(1)).unsqueeze(1)  # (B, 1, S) True at pad
         keep = ~pad.squeeze(1)  # (B, S) True at real tokens
         token_index = keep.reshape(-1).nonzero().squeeze(1)
         modality = modality_bs.reshape(-1).index_select(0, token_index)
@@ -149,16 +161,21 @@ class MoETransformerEncoder(TransformerEncoder):
             align_states = self.layer_norm(pre_fusion) if len(self.fusion) else enc_out
         losses = _mean_over_layers(layer_aux)
         if align_on:
-            losses["contrastive"] = self.alignment.loss(align_states, modality_bs, keep, src[:, :, 0])
-        return enc_out, EncoderAux(losses, self.aux_coefficients(self.step), align_states)
+            losses["contrastive"] = self.alignment.loss(align_states, modality_bs, keep, ids)
+        if self.patcher is not None:  # OpenNMT's decoder masks by the source's length: zeros past ours
+            enc_out = enc_out.masked_fill(~keep.unsqueeze(-1), 0.0)
+            enc_out = torch.nn.functional.pad(enc_out, (0, 0, 0, src.size(1) - enc_out.size(1)))
+        return enc_out, EncoderAux(losses, self.aux_coefficients(self.step), align_states), src_len
 
     def forward(self, src, src_len=None):
         """OpenNMT's interface; the aux values go to ``aux_link`` (see :mod:`onmt_moe.plugin.encoder_aux`)."""
-        enc_out, self.aux_link.last = self.encode(src, src_len)
-        return enc_out, None, src_len
+        enc_out, self.aux_link.last, lengths = self.encode(src, src_len)
+        return enc_out, None, lengths
 
     def align_states(self, src, src_len) -> torch.Tensor:
         """``(B, S, D)`` the states the contrastive alignment pools (for :mod:`onmt_moe.runs.retrieval`)."""
+        if self.patcher is not None:
+            raise ValueError("align_states: not with patch_modalities (the states are per patch, not per token)")
         return self.encode(src, src_len, keep_align_states=True)[1].align_states
 
 

@@ -19,8 +19,8 @@ The parts, one per job of the encoder, each with its own arguments: :class:`MoEA
 :mod:`onmt_moe.moe`), :class:`~onmt_moe.plugin.fusion.FusionArgs` (within-modality attention and the
 cross-modal fusion layers), :class:`~onmt_moe.plugin.segment_positions.EmbeddingArgs` (segment
 positions, the modality type embedding), :class:`~onmt_moe.plugin.alignment.AlignmentArgs` (the
-cross-modal contrastive alignment) and :class:`~onmt_moe.plugin.value_embedding.ValueArgs` (value-aware
-embeddings of numeric tokens).
+cross-modal contrastive alignment), :class:`~onmt_moe.plugin.value_embedding.ValueArgs` (value-aware
+embeddings of numeric tokens) and :class:`~onmt_moe.plugin.patches.PatchArgs` (spectra as patches).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from onmt_moe.moe import MoEArgs
 from onmt_moe.plugin.alignment import AlignmentArgs
 from onmt_moe.plugin.fusion import FusionArgs
 from onmt_moe.plugin.option_fields import build, option, option_fields, to_int, to_ints, to_strs
+from onmt_moe.plugin.patches import PatchArgs
 from onmt_moe.plugin.segment_positions import EmbeddingArgs
 from onmt_moe.plugin.value_embedding import ValueArgs
 
@@ -153,6 +154,7 @@ class EncoderConfig:
     embedding: EmbeddingArgs
     alignment: AlignmentArgs
     value: ValueArgs
+    patch: PatchArgs
     moe_layers: tuple[int, ...] = option("moe_layers", to_ints)  # empty (or [-1]) = every layer
     modalities: tuple[str, ...] = option("moe_modalities", to_strs)  # read by the vocabulary patch
     trained_step: int = option("moe_trained_step", to_int)  # -1 = not recorded
@@ -181,6 +183,7 @@ class EncoderConfig:
             embedding=build(EmbeddingArgs, values),
             alignment=build(AlignmentArgs, values),
             value=build(ValueArgs, values),
+            patch=build(PatchArgs, values),
         )
         return build(cls, values, **parts)
 
@@ -215,6 +218,8 @@ class EncoderConfig:
         out += self.embedding.problems(self.onmt.position_encoding, self.onmt.max_relative_positions)
         out += self.alignment.problems()
         out += self.value.problems()
+        contrastive = self.alignment.coef.strip() not in ("", "0", "0.0")
+        out += self.patch.problems(self.modality_vocab.names or self.modalities, contrastive)
         return out
 
     def validate(self) -> EncoderConfig:

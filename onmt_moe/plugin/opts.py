@@ -187,6 +187,22 @@ def add_segment_options(parser) -> None:
         help="-value_embedding: sine/cosine frequency pairs, periods from 2000 down to 1.",
     )
     group.add(
+        "--patch_modalities",
+        "-patch_modalities",
+        nargs="*",
+        default=[],
+        help="Modality tags (e.g. IR) whose runs of numbers enter the encoder as patches of -patch_size "
+        "points: one token per patch, its first token's embedding plus a projection of the patch's values "
+        "scaled by the run's maximum (onmt_moe/plugin/patches.py). Empty = every token its own.",
+    )
+    group.add(
+        "--patch_size",
+        "-patch_size",
+        type=int,
+        default=5,
+        help="-patch_modalities: consecutive points per patch.",
+    )
+    group.add(
         "--segment_positions",
         "-segment_positions",
         action="store_true",

@@ -82,6 +82,27 @@ def angular_frequencies(k: int) -> torch.Tensor:
     return 2 * math.pi / periods
 
 
+class TokenValues:
+    """Every source token's value (0 for a non-numeric token) and whether it is a number, ``(V,)`` each,
+    per device. Derived from the vocabulary, never saved: plain attributes, not buffers (OpenNMT's
+    checkpoint loader wants every buffer in the checkpoint)."""
+
+    def __init__(self):
+        self._tables: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def attach(self, itos: Sequence[str]) -> None:
+        vals = torch.tensor(token_values(itos), dtype=torch.float32)
+        self._tables = {torch.device("cpu"): (torch.nan_to_num(vals, nan=0.0), ~torch.isnan(vals))}
+
+    def on(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self._tables:
+            raise RuntimeError("value_embedding: the source vocabulary was never attached (attach_vocab)")
+        if device not in self._tables:
+            cpu = self._tables[torch.device("cpu")]
+            self._tables[device] = (cpu[0].to(device), cpu[1].to(device))
+        return self._tables[device]
+
+
 class ValueEmbedding(nn.Module):
     """The value vectors of numeric tokens; see the module docstring."""
 
@@ -92,10 +113,8 @@ class ValueEmbedding(nn.Module):
         self.parity = nn.Embedding(2, FIELD_DIM)
         n_in = 2 * args.frequencies + 1 + FIELD_DIM
         self.mlp = nn.Sequential(nn.Linear(n_in, d_model), nn.GELU(), nn.Linear(d_model, d_model))
-        # derived, never saved: plain attributes, not buffers (OpenNMT's loader wants every buffer in the
-        # checkpoint), copied to a device on first use there
-        self._frequencies = angular_frequencies(args.frequencies)
-        self._tables: dict[torch.device, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+        self.n_frequencies = args.frequencies
+        self.token_values = TokenValues()
 
     @classmethod
     def build(cls, args: ValueArgs, d_model: int) -> ValueEmbedding | None:
@@ -103,26 +122,18 @@ class ValueEmbedding(nn.Module):
         return cls(args, d_model) if args.enabled else None
 
     def attach_vocab(self, itos: Sequence[str]) -> None:
-        """Read every source token's value (NaN for a non-numeric token) from the vocabulary."""
-        vals = torch.tensor(token_values(itos), dtype=torch.float32)
-        cpu = torch.device("cpu")
-        self._tables = {cpu: (torch.nan_to_num(vals, nan=0.0), ~torch.isnan(vals), self._frequencies)}
+        """Read every source token's value from the vocabulary (:class:`TokenValues`)."""
+        self.token_values.attach(itos)
 
     @property
     def is_number(self) -> torch.Tensor:
         """``(V,)`` True at the numeric tokens of the attached vocabulary."""
-        return self._on(torch.device("cpu"))[1]
-
-    def _on(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        if not self._tables:
-            raise RuntimeError("value_embedding: the source vocabulary was never attached (attach_vocab)")
-        if device not in self._tables:
-            self._tables[device] = tuple(t.to(device) for t in self._tables[torch.device("cpu")])
-        return self._tables[device]
+        return self.token_values.on(torch.device("cpu"))[1]
 
     def forward(self, word_vectors: torch.Tensor, ids: torch.Tensor, word_lut: nn.Embedding) -> torch.Tensor:
         """``word_vectors (B, S, D)`` with the numeric tokens' value vectors added (or in their place)."""
-        values, numeric, frequencies = self._on(ids.device)
+        values, numeric = self.token_values.on(ids.device)
+        frequencies = angular_frequencies(self.n_frequencies).to(ids.device)  # 32 numbers: not worth a cache
         is_num = numeric[ids]  # (B, S)
         pos = torch.arange(ids.size(1), device=ids.device).expand_as(ids)
         # the last non-numeric token at or before each position: the number's field
@@ -138,4 +149,4 @@ class ValueEmbedding(nn.Module):
         return word_vectors + vec * mask.to(vec.dtype)
 
 
-__all__ = ["MODES", "ValueArgs", "ValueEmbedding", "angular_frequencies", "fourier_features"]
+__all__ = ["MODES", "TokenValues", "ValueArgs", "ValueEmbedding", "angular_frequencies", "fourier_features"]

@@ -78,6 +78,18 @@ MODELS: dict[str, tuple] = {
     "moe_paper": ("configs/demo_moe.yaml", PAPER_MOE_SETS),
     "moe_fusion": ("configs/demo_moe.yaml", FUSION_SETS),
 }
+# How the spectra enter the encoder (issue 32), as extra overrides of every cell. words: every number is
+# its own source word (every row before the value embedding); values: each number also embedded from its
+# value and field (onmt_moe/plugin/value_embedding.py), numbers never looked up as words; patches: IR as
+# 5-point patches (onmt_moe/plugin/patches.py); values+patches: both.
+REPRESENTATIONS: dict[str, list[str]] = {
+    "words": [],
+    "values": ["value_embedding=replace"],
+    "patches": ["patch_modalities=[IR]", "patch_size=5"],
+    "values+patches": ["value_embedding=replace", "patch_modalities=[IR]", "patch_size=5"],
+}
+# how a cell decodes: plain beam search (every row so far)
+DECODINGS = ("beam",)
 # Every cell sees the same molecules per step, whatever its template says. Token batches (4,096) suit
 # one input but not a table across inputs: an NMR source is ~60 tokens (65 molecules a step), a
 # NMR+IR+MS source ~300 (13 a step), so at equal steps the all-modality cells would see a fifth of the
@@ -90,6 +102,8 @@ CHECKPOINT_EVERY = 500
 COLUMNS = [
     "input",
     "model",
+    "representation",
+    "decoding",
     "seed",
     "steps",
     "top1",
@@ -180,7 +194,7 @@ def last_validation_accuracy(run_dir: str) -> float | None:
     return float(rows[-1]["accuracy"]) / 100 if rows else None
 
 
-def cell_result(run_dir: str, inp: str, model: str, seed: int, steps: int) -> dict:
+def cell_result(run_dir: str, inp: str, model: str, seed: int, steps: int, representation: str = "words") -> dict:
     """One row of the table from a finished run folder."""
     info = read_run_json(run_dir)
     scores = json.load(open(os.path.join(run_dir, SCORES_JSON)))  # the scorer's full report
@@ -188,6 +202,8 @@ def cell_result(run_dir: str, inp: str, model: str, seed: int, steps: int) -> di
     return {
         "input": inp,
         "model": model,
+        "representation": representation,
+        "decoding": "beam",
         "seed": seed,
         "steps": steps,
         "top1": topk.get("1"),
@@ -243,10 +259,14 @@ def run_table(
     max_hours: float | None = None,
     log=print,
     read_only: bool = False,
+    representation: str = "words",
 ) -> list[dict]:
     """Run (or read back) every cell; returns the rows of the cells that are finished.
-    ``read_only``: only read back, never train (an unfinished cell is named and left out)."""
+    ``read_only``: only read back, never train (an unfinished cell is named and left out).
+    ``representation``: a key of :data:`REPRESENTATIONS` (its overrides join ``extra_sets``)."""
     copt = copt or CorpusOptions()
+    extra_sets = [*REPRESENTATIONS[representation], *extra_sets]
+    tag = "" if representation == "words" else f"_{representation}"
     t0 = time.time()
     rows, cell_secs = [], []
     for inp in inputs:
@@ -255,7 +275,7 @@ def run_table(
         data_dir = corpus if read_only else build_corpus(data, corpus, INPUTS[inp], copt)
         for model in models:
             for seed in seeds:
-                run_dir = os.path.join(out, f"{inp}_{model}_s{seed}")
+                run_dir = os.path.join(out, f"{inp}_{model}{tag}_s{seed}")
                 if not os.path.exists(os.path.join(run_dir, SCORES_JSON)):
                     if read_only:
                         log(f"==> {os.path.basename(run_dir)}: not finished, left out (--read_only)")
@@ -271,7 +291,7 @@ def run_table(
                     t_cell = time.time()
                     run_cell(data_dir, run_dir, model, seed, steps, extra_sets)
                     cell_secs.append(time.time() - t_cell)
-                rows.append(cell_result(run_dir, inp, model, seed, steps))
+                rows.append(cell_result(run_dir, inp, model, seed, steps, representation))
     return rows
 
 
@@ -288,10 +308,11 @@ def summary_rows(rows: Sequence[dict]) -> list[dict]:
     """Mean and spread (max - min) of top-1/5/10 over seeds, one row per (input, model)."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        groups.setdefault((r["input"], r["model"]), []).append(r)
+        key = (r["input"], r["model"], r.get("representation") or "words", r.get("decoding") or "beam")
+        groups.setdefault(key, []).append(r)
     out = []
-    for (inp, model), rs in groups.items():
-        row = {"input": inp, "model": model, "seeds": len(rs)}
+    for (inp, model, rep, dec), rs in groups.items():
+        row = {"input": inp, "model": model, "representation": rep, "decoding": dec, "seeds": len(rs)}
         for k in ("top1", "top5", "top10", "invalid", "formula_top1", "val_acc", "routing_mi"):
             vals = [r.get(k) for r in rs if r.get(k) is not None]
             row[k] = sum(vals) / len(vals) if vals else None
@@ -306,6 +327,8 @@ def markdown(rows: Sequence[dict]) -> str:
     cols = [
         "input",
         "model",
+        "representation",
+        "decoding",
         "seeds",
         "top1",
         "top1_spread",
@@ -349,7 +372,7 @@ def read_rows(csv_path: str) -> list[dict]:
     if missing:
         raise ValueError(f"{csv_path}: not a paper table (no {missing[0]!r} column)")
     ints = {"seed", "steps", "params_total", "params_active"}
-    text = {"input", "model", "run_dir"}
+    text = {"input", "model", "representation", "decoding", "run_dir"}
     out = []
     for r in rows:
         cell = {}
@@ -358,18 +381,22 @@ def read_rows(csv_path: str) -> list[dict]:
                 cell[k] = v if v != "" else None
             else:
                 cell[k] = int(float(v)) if k in ints else float(v)
+        cell["representation"] = cell.get("representation") or "words"  # rows from before the column
+        cell["decoding"] = cell.get("decoding") or "beam"
         out.append(cell)
     return out
 
 
 def cell_key(row: dict) -> tuple:
-    """Where a cell sits in the table: input row order, model order, then seed."""
-    inputs, models = list(INPUTS), list(MODELS)
-    return (inputs.index(row["input"]), models.index(row["model"]), int(row["seed"]))
+    """Where a cell sits in the table: input row order, model order, representation, decoding, then seed."""
+    inputs, models, reps = list(INPUTS), list(MODELS), list(REPRESENTATIONS)
+    rep, dec = row.get("representation") or "words", row.get("decoding") or "beam"
+    return (inputs.index(row["input"]), models.index(row["model"]), reps.index(rep), dec, int(row["seed"]))
 
 
 def merge_rows(kept: Sequence[dict], new: Sequence[dict]) -> list[dict]:
-    """``new`` cells replace ``kept`` ones with the same (input, model, seed); the others stay, in table order.
+    """``new`` cells replace ``kept`` ones with the same (input, model, representation, decoding, seed); the
+    others stay, in table order.
     Lets a session add cells to a committed table without the run folders of the cells already in it."""
     by_key = {cell_key(r): r for r in kept}
     by_key.update({cell_key(r): r for r in new})
@@ -392,13 +419,17 @@ def plot_top1(summary: Sequence[dict], path: str) -> None:
     import matplotlib.pyplot as plt
 
     inputs = [i for i in INPUTS if any(r["input"] == i for r in summary)]
-    models = sorted({r["model"] for r in summary})
+    label = {
+        id(r): r["model"] + ("" if r.get("representation", "words") == "words" else f" ({r['representation']})")
+        for r in summary
+    }
+    models = sorted(set(label.values()))
     width = 0.8 / max(1, len(models))
     fig, ax = plt.subplots(figsize=(1.4 * len(inputs) + 2, 3.5))
     for m_i, model in enumerate(models):
         xs, ys, err = [], [], []
         for i_i, inp in enumerate(inputs):
-            r = next((r for r in summary if r["input"] == inp and r["model"] == model), None)
+            r = next((r for r in summary if r["input"] == inp and label[id(r)] == model), None)
             if r and r["top1"] is not None:
                 xs.append(i_i + (m_i - (len(models) - 1) / 2) * width)
                 ys.append(100 * r["top1"])
