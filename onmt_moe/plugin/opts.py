@@ -123,6 +123,45 @@ def add_plugin_options(parser) -> None:
     add_moe_options(parser)
     add_options(parser, "MoE encoder: modalities and logging (onmt_moe)", PLUGIN_OPTIONS)
     add_segment_options(parser)
+    add_signal_options(parser)
+
+
+def add_signal_options(parser) -> None:
+    """How numbers and spectra enter ``moe_transformer``: value-aware embeddings, patches (all off = words)."""
+    group = parser.add_argument_group("MoE encoder: numbers as values, spectra as patches (onmt_moe)")
+    group.add(
+        "--value_embedding",
+        "-value_embedding",
+        default="none",
+        choices=["none", "add", "replace"],
+        help="Numeric source tokens (128, 7.26) are also embedded from their value: Fourier features of "
+        "the value and the field (the last non-numeric token before it: 13CNMR, J, <IR>, E0Pos) through "
+        "an MLP. add: the word embedding plus the value vector; replace: the value vector alone. "
+        "none: word embeddings only (onmt_moe/plugin/value_embedding.py).",
+    )
+    group.add(
+        "--value_frequencies",
+        "-value_frequencies",
+        type=int,
+        default=32,
+        help="-value_embedding: sine/cosine frequency pairs, periods from 2000 down to 1.",
+    )
+    group.add(
+        "--patch_modalities",
+        "-patch_modalities",
+        nargs="*",
+        default=[],
+        help="Modality tags (e.g. IR) whose runs of numbers enter the encoder as patches of -patch_size "
+        "points: one token per patch, its first token's embedding plus a projection of the patch's values "
+        "scaled by the run's maximum (onmt_moe/plugin/patches.py). Empty = every token its own.",
+    )
+    group.add(
+        "--patch_size",
+        "-patch_size",
+        type=int,
+        default=5,
+        help="-patch_modalities: consecutive points per patch.",
+    )
 
 
 def add_translate_options(parser) -> None:
@@ -168,39 +207,6 @@ def add_segment_options(parser) -> None:
         action="store_true",
         help="Add a learned modality type embedding (one vector per modality id, OTHER included) to the "
         "token embeddings; without it the modality reaches only the router.",
-    )
-    group.add(
-        "--value_embedding",
-        "-value_embedding",
-        default="none",
-        choices=["none", "add", "replace"],
-        help="Numeric source tokens (128, 7.26) are also embedded from their value: Fourier features of "
-        "the value and the field (the last non-numeric token before it: 13CNMR, J, <IR>, E0Pos) through "
-        "an MLP. add: the word embedding plus the value vector; replace: the value vector alone. "
-        "none: word embeddings only (onmt_moe/plugin/value_embedding.py).",
-    )
-    group.add(
-        "--value_frequencies",
-        "-value_frequencies",
-        type=int,
-        default=32,
-        help="-value_embedding: sine/cosine frequency pairs, periods from 2000 down to 1.",
-    )
-    group.add(
-        "--patch_modalities",
-        "-patch_modalities",
-        nargs="*",
-        default=[],
-        help="Modality tags (e.g. IR) whose runs of numbers enter the encoder as patches of -patch_size "
-        "points: one token per patch, its first token's embedding plus a projection of the patch's values "
-        "scaled by the run's maximum (onmt_moe/plugin/patches.py). Empty = every token its own.",
-    )
-    group.add(
-        "--patch_size",
-        "-patch_size",
-        type=int,
-        default=5,
-        help="-patch_modalities: consecutive points per patch.",
     )
     group.add(
         "--segment_positions",
