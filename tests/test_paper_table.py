@@ -81,7 +81,9 @@ def test_run_table_reads_finished_cells_and_stops_at_the_budget(tmp_path, monkey
 
 def test_rows_from_before_the_representation_column_read_as_words_and_beam(tmp_path):
     path = tmp_path / "t.csv"
-    path.write_text("input,model,seed,steps,top1,params_total,params_active,train_tok_per_s\nIR,moe,1,2000,0.0044,9,8,7\n")
+    path.write_text(
+        "input,model,seed,steps,top1,params_total,params_active,train_tok_per_s\nIR,moe,1,2000,0.0044,9,8,7\n"
+    )
     (row,) = pt.read_rows(str(path))
     assert row["representation"] == "words" and row["decoding"] == "beam"
     new = dict(row, representation="values", top1=0.2)
