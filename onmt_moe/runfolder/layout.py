@@ -23,6 +23,9 @@ CORPUS_SUMMARY = "corpus_summary.json"  # a copy of the corpus' summary.json (re
 VOCAB_RECORD = "vocab.sources.json"  # what the vocabulary was built from (corpus paths, sizes, hashes)
 SCORES_JSON = "scores.json"  # the scorer's report on the test split
 RANKS_CSV = "ranks.csv"  # the rank of each test example
+RERANK_JSON = "scores_rerank.json"  # the test split's top-k by decoding (beam, formula, simulate): runs/rerank
+VALID_NBEST = os.path.join("pred", "valid.txt")  # n-best of the first max_valid validation sources (rerank)
+VALID_SRC = os.path.join("pred", "valid.src.txt")  # those sources, as decoded
 ANOMALY_REPORT_TXT = "anomaly_report.txt"
 ANOMALY_REPORT_JSON = "anomaly_report.json"
 PLOTS_DIR = "plots"
@@ -132,6 +135,9 @@ __all__ = [
     "VOCAB_RECORD",
     "SCORES_JSON",
     "RANKS_CSV",
+    "RERANK_JSON",
+    "VALID_NBEST",
+    "VALID_SRC",
     "ANOMALY_REPORT_TXT",
     "ANOMALY_REPORT_JSON",
     "PLOTS_DIR",

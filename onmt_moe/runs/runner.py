@@ -1,5 +1,6 @@
 """Run orchestration behind ``benchmark/start_training.py``: resolve a config template into a run
-folder, validate every key, then run the stages vocab → train → translate → score → report.
+folder, validate every key, then run the stages vocab → train → translate → score → report (and,
+when ``--stages`` names it, ``rerank``: forward-simulation re-ranking, :mod:`onmt_moe.runs.rerank`).
 
 A config template is an ``onmt_train`` YAML file plus one extra section, ``run:``, read only here::
 
@@ -72,6 +73,8 @@ from onmt_moe.runfolder.layout import (  # noqa: F401  (CORPUS_SUMMARY, VOCAB_RE
 )
 
 STAGES = ("vocab", "train", "translate", "score", "report")
+OPTIONAL_STAGES = ("rerank",)  # run only when --stages names them (onmt_moe.runs.rerank), after the others
+ALL_STAGES = STAGES + OPTIONAL_STAGES
 DEFAULT_TRANSLATE = {"beam_size": 10, "n_best": 10, "min_length": 5, "max_length": 250, "batch_size": 64}
 # keys start_training fills in itself (a template may not set them)
 MANAGED_KEYS = {
@@ -873,6 +876,20 @@ def stage_score(plan: dict) -> dict:
     return {"tasks": res}
 
 
+def stage_rerank(plan: dict, log: str, echo: bool) -> dict:
+    """The optional stage: forward-simulation re-ranking (:mod:`onmt_moe.runs.rerank`), weights fitted
+    on the validation split; a run it does not apply to (no NMR, not SMILES) is skipped with one line."""
+    from onmt_moe.runs import rerank
+
+    try:
+        res = rerank.rerank_run(plan["run_dir"], record=plan, log=log, echo=echo)
+    except rerank.RerankError as exc:
+        print(f"[rerank] skipped: {exc}", flush=True)
+        return {"rerank": f"skipped: {exc}"}
+    print(rerank.report(res), flush=True)
+    return {"rerank": {"topk": res["topk"], "weights": res["weights"]}}
+
+
 def model_params(checkpoint: str) -> dict:
     """``{"params_total", "params_active"}`` of a checkpoint's model, built by OpenNMT from the
     checkpoint's options (weights not loaded) and counted by ``diagnostics.analysis.parameter_counts``."""
@@ -940,7 +957,7 @@ def execute(plan: dict, stages: Sequence[str] = STAGES, echo: bool = True) -> di
     copy_corpus_summary(plan)
     write_run_json(d, info)
     log = os.path.join(d, TRAIN_LOG)
-    for st in STAGES:
+    for st in ALL_STAGES:
         if st not in stages:
             continue
         print(f"==> [{plan['run_name']}] stage {st}", flush=True)
@@ -967,6 +984,8 @@ def execute(plan: dict, stages: Sequence[str] = STAGES, echo: bool = True) -> di
                     info["scores"] = {k: res.get(k) for k in keys if k in res}
             elif st == "report":
                 info.update(stage_report(plan))
+            elif st == "rerank":
+                info.update(stage_rerank(plan, log, echo))
         except Exception:
             info["stages"][st] = {"seconds": round(time.time() - t0, 2), "status": "failed"}
             write_run_json(d, info)
@@ -1100,9 +1119,9 @@ def prepare_run_dir(plan: dict, fresh: bool) -> None:
 def parse_stages(text: str) -> list[str]:
     """``"vocab,train"`` → ``["vocab", "train"]``; an unknown stage is a ConfigError."""
     stages = [s.strip() for s in text.split(",") if s.strip()]
-    bad = [s for s in stages if s not in STAGES]
+    bad = [s for s in stages if s not in ALL_STAGES]
     if bad:
-        raise ConfigError(f"unknown stage(s) {bad}; choose from {list(STAGES)}")
+        raise ConfigError(f"unknown stage(s) {bad}; choose from {list(ALL_STAGES)}")
     return stages
 
 
