@@ -33,7 +33,9 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--dry_run", action="store_true", help="resolve and validate, print the plan, run nothing")
     ap.add_argument(
-        "--stages", default=",".join(runner.STAGES), help="comma-separated subset of " + ",".join(runner.STAGES)
+        "--stages",
+        default=",".join(runner.STAGES),
+        help="comma-separated subset of " + ",".join(runner.ALL_STAGES) + " (rerank: only when named)",
     )
     ap.add_argument("--quiet", action="store_true", help="do not echo the OpenNMT logs (they still go to train.log)")
     a = ap.parse_args(argv)
