@@ -1,5 +1,6 @@
 """Formula-guided beam search (-moe_formula_beam, plugin/formula_beam.py, patch 16): token atom counts,
-formula budgets from sources, the masking step on hand-made tensors, a real BeamSearch driven by random
+ring labels and branches per token, formula budgets from sources, the masking step on hand-made tensors
+and on token sequences fed one step at a time (atoms, ring labels, branch depth), a real BeamSearch driven by random
 log-probabilities, and a tiny trained model decoded with and without the option (the constraint is
 never violated; without the option the output is byte for byte that of OpenNMT without patch 16)."""
 
@@ -55,6 +56,46 @@ NEG = float("-inf")
 )
 def test_token_atoms(token, atoms):
     assert dict(fb.token_atoms(token)) == atoms
+
+
+@pytest.mark.parametrize(
+    "token, syntax",
+    [
+        ("1", ({1}, 0, 0)),
+        ("9", ({9}, 0, 0)),
+        ("%10", ({10}, 0, 0)),
+        ("%(123)", ({123}, 0, 0)),
+        ("(", (set(), 0, 1)),
+        (")", (set(), 1, 0)),
+        ("C", (set(), 0, 0)),
+        ("[13C]", (set(), 0, 0)),  # a bracket atom's digits are no ring label
+        ("[nH]", (set(), 0, 0)),
+        ("=", (set(), 0, 0)),
+        ("</s>", (set(), 0, 0)),
+        ("1HNMR", (set(), 0, 0)),  # not SMILES
+        # several pieces in one token: parity per label, a ) closing the token's own ( counts for neither
+        ("11", (set(), 0, 0)),
+        ("c1", ({1}, 0, 0)),
+        ("()", (set(), 0, 0)),
+        (")(", (set(), 1, 1)),
+    ],
+)
+def test_token_syntax(token, syntax):
+    labels, close, open_ = fb.token_syntax(token)
+    assert (set(labels), close, open_) == syntax
+
+
+def test_atom_table_syntax_columns():
+    toks = ["<unk>", "</s>", "C", "(", ")", "1", "%10", "2", "[13C]"]
+    t = fb.AtomTable(toks)
+    assert t.labels == (1, 2, 10)
+    assert t.ring[toks.index("%10")].tolist() == [False, False, True]
+    assert t.ring[toks.index("1")].tolist() == [True, False, False]
+    assert t.close.tolist() == [0, 0, 0, 0, 1, 0, 0, 0, 0] and t.open.tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0]
+    assert sorted(t.syntax_ids.tolist()) == [3, 4, 5, 6, 7]
+    assert set(t.on("cpu")) == {"table", "atom_ids", "ring", "close", "open", "syntax_ids"}
+    none = fb.AtomTable(["</s>", "C"])  # no ring digits in the vocabulary: zero label columns
+    assert none.ring.shape == (2, 0) and len(none.syntax_ids) == 0
 
 
 def test_atom_table_columns_and_counts():
@@ -124,7 +165,7 @@ def test_budgets_of_a_batch_count_fallbacks():
 
 
 # ----------------------------------------------------------------------------- the masking step
-VOCAB = ["<unk>", "<blank>", "<s>", "</s>", "C", "O", "(", ")", "=", "1", "[nH]", "N", "Cl", "c"]
+VOCAB = ["<unk>", "<blank>", "<s>", "</s>", "C", "O", "(", ")", "=", "1", "[nH]", "N", "Cl", "c", "%10"]
 ID = {t: i for i, t in enumerate(VOCAB)}
 EOS = ID["</s>"]
 
@@ -148,9 +189,11 @@ def test_mask_budget_reached_and_eos_until_complete():
     lp = torch.zeros(4, len(VOCAB))
     fc.mask(lp, torch.tensor([0, 1]))
     inf = {t for t in VOCAB if lp[0, ID[t]] == NEG}
-    assert inf == {"C", "c", "</s>", "[nH]", "N", "Cl"}  # carbon full, no N/Cl in the formula, O missing
+    # carbon full, no N/Cl in the formula, O missing; no branch open to close
+    assert inf == {"C", "c", "</s>", "[nH]", "N", "Cl", ")"}
     inf = {t for t in VOCAB if lp[1, ID[t]] == NEG}
-    assert inf == {"C", "c", "O", "[nH]", "N", "Cl"}  # complete: only EOS and non-atom tokens
+    # complete: only EOS and tokens that neither write an atom nor open a ring label or branch
+    assert inf == {"C", "c", "O", "[nH]", "N", "Cl", ")", "(", "1", "%10"}
     assert torch.isfinite(lp[2:]).all()
     # only the alive examples' rows are given: example 1 alone (example 0 finished)
     fc.counts = torch.zeros(2, 5, dtype=torch.long)
@@ -189,9 +232,116 @@ def test_after_advance_reorders_by_select_indices_and_drops_bad_finishes():
 def test_after_update_finished_keeps_the_counts_of_the_examples_still_decoding():
     fc = _constraint([[1, 0, 0, 0, 0]] * 3, [True] * 3, beam=2)
     fc.counts = torch.arange(6).view(6, 1).repeat(1, 5)
+    fc.depth = torch.arange(6)
+    fc.rings = torch.tensor([[i % 2 == 0, i > 3] for i in range(6)])
     beam = SimpleNamespace(done=False, _batch_offset=torch.tensor([0, 2]))
     fc.after_update_finished(beam, torch.tensor([0, 1, 2]))
     assert fc.counts[:, 0].tolist() == [0, 1, 4, 5]
+    assert fc.depth.tolist() == [0, 1, 4, 5]
+    assert fc.rings.tolist() == [[True, False], [False, False], [True, True], [False, True]]
+
+
+# ----------------------------------------------------------------------------- ring labels, branches
+def _forbidden(fc):
+    lp = torch.zeros(1, len(VOCAB))
+    fc.mask(lp, torch.tensor([0]))
+    return {t for t in VOCAB if lp[0, ID[t]] == NEG}
+
+
+def _feed(fc, tokens: str):
+    """Write ``tokens`` into the one hypothesis of a beam-1 constraint, step by step as the beam does
+    (each token must be allowed by the mask), then return the tokens its mask forbids next."""
+    for t in tokens.split():
+        assert t not in _forbidden(fc), (tokens, t)
+        beam = SimpleNamespace(
+            beam_size=1,
+            _batch_offset=torch.tensor([0]),
+            select_indices=torch.tensor([0]),
+            topk_ids=torch.tensor([[ID[t]]]),
+            topk_scores=torch.tensor([[-1.0]]),
+            topk_log_probs=torch.tensor([[-1.0]]),
+            is_finished_list=[[False]],
+        )
+        fc.after_advance(beam)
+        assert beam.topk_log_probs.item() == -1.0, t  # the mask allowed it, so nothing kills it
+    return _forbidden(fc)
+
+
+def _c(n):
+    """A beam-1 constraint with the budget C n (H left open)."""
+    return _constraint([[n, 0, 0, 0, 9]], [True], beam=1)
+
+
+def test_eos_only_when_every_ring_label_is_closed():
+    assert "</s>" in _feed(_c(3), "C 1 C C")  # the atoms match, ring bond 1 is open
+    assert "1" not in _feed(_c(3), "C 1 C C")  # closing it needs no atom
+    assert "</s>" not in _feed(_c(3), "C 1 C C 1")
+    assert "</s>" not in _feed(_c(5), "C 1 C C 1 C 1 C 1")  # a label reused after closing
+    assert "</s>" in _feed(_c(4), "C 1 C C 1 1")  # reopened
+
+
+def test_percent_labels_are_labels_of_their_own():
+    assert "</s>" in _feed(_c(3), "C %10 C C")
+    assert "</s>" in _feed(_c(3), "C 1 C %10 C 1")  # %10 still open, 1 closed
+    assert "</s>" not in _feed(_c(3), "C 1 C %10 C 1 %10")
+    assert fb.FormulaConstraint.closed_rows(torch.tensor([[False, True]]), torch.tensor([0])).tolist() == [False]
+
+
+def test_close_paren_only_inside_a_branch():
+    assert ")" in _feed(_c(3), "C")
+    assert ")" not in _feed(_c(3), "C ( C")
+    assert ")" in _feed(_c(3), "C ( C )")
+    assert ")" not in _feed(_c(4), "C ( C ( C")
+
+
+def test_eos_forbidden_while_a_branch_is_open():
+    assert "</s>" in _feed(_c(3), "C ( C C")
+    assert "</s>" not in _feed(_c(3), "C ( C ) C")
+    assert "</s>" in _feed(_c(4), "C ( C ( C ) C")
+    assert "</s>" not in _feed(_c(4), "C ( C ( C ) ) C")
+
+
+def test_no_new_ring_label_or_branch_without_a_heavy_atom_left():
+    left = _feed(_c(4), "C 1 C C")  # one carbon left: anything may open
+    assert not left & {"%10", "(", "1"}
+    full = _feed(_c(3), "C 1 C C")  # none left: only closing
+    assert {"%10", "("} <= full and "1" not in full
+    assert "1" in _feed(_c(3), "C 1 C C 1")  # 1 would open again
+
+
+def test_rows_without_a_formula_are_free():
+    fc = _constraint([[0, 0, 0, 0, 0]], [False], beam=1)
+    assert _feed(fc, "C 1 C ( C") == set()
+    assert _feed(_constraint([[0, 0, 0, 0, 0]], [False], beam=1), ")") == set()  # nothing kills it either
+
+
+def test_after_advance_drops_unclosed_finishes_and_kills_extra_close_parens():
+    fc = _constraint([[3, 0, 0, 0, 9]], [True], beam=3)
+    fc.counts = torch.tensor([[3, 0, 0, 0, 0]] * 3)
+    fc.rings = torch.tensor([[True, False], [False, False], [False, False]])  # labels (1, 10)
+    fc.depth = torch.tensor([0, 0, 1])
+    beam = SimpleNamespace(
+        beam_size=3,
+        _batch_offset=torch.tensor([0]),
+        select_indices=torch.tensor([0, 1, 2]),
+        topk_ids=torch.tensor([[EOS, ID[")"], EOS]]),  # ring open + EOS; ) at depth 0; branch open + EOS
+        topk_scores=torch.tensor([[-1.0, -2.0, -3.0]]),
+        topk_log_probs=torch.tensor([[-1.0, -2.0, -3.0]]),
+        is_finished_list=[[True, False, True]],
+    )
+    fc.after_advance(beam)
+    assert beam.is_finished_list == [[False, False, False]]
+    assert beam.topk_log_probs.tolist() == [[NEG, NEG, NEG]]
+    assert fc.depth.tolist() == [0, -1, 1]
+
+
+def test_balanced():
+    fc = _c(3)
+    ids = lambda s: torch.tensor([ID[t] for t in s.split()] + [EOS])  # noqa: E731
+    assert fc.balanced(ids("C 1 C C 1")) and fc.balanced(ids("C ( C ) C")) and fc.balanced(ids("C"))
+    assert fc.balanced(ids("C %10 C ( C 1 ) C %10 1"))
+    assert not fc.balanced(ids("C 1 C C")) and not fc.balanced(ids("C %10 C C"))
+    assert not fc.balanced(ids("C ( C C")) and not fc.balanced(ids("C ) C ( C"))
 
 
 def _beam(batch, beam_size, n_best, max_length, min_length=0):
@@ -237,8 +387,21 @@ def _run_beam(beam, seed, src_tokens, with_constraint=True):
             if beam.done:
                 break
         if with_constraint:
-            assert beam._moe_formula.counts.tolist() == [table.counts(s[1:].tolist()) for s in beam.alive_seq]
+            fc = beam._moe_formula
+            assert fc.counts.tolist() == [table.counts(s[1:].tolist()) for s in beam.alive_seq]
+            rings = [{table.labels[i] for i in torch.nonzero(r).view(-1).tolist()} for r in fc.rings]
+            assert list(zip(rings, fc.depth.tolist())) == [_syntax(s[1:].tolist()) for s in beam.alive_seq]
     return table
+
+
+def _syntax(ids):
+    """(open ring labels, branch depth) of a token-id sequence, from token_syntax alone."""
+    labels, depth = set(), 0
+    for i in ids:
+        lab, close, open_ = fb.token_syntax(VOCAB[i])
+        labels ^= set(lab)
+        depth += open_ - close
+    return labels, depth
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -254,6 +417,7 @@ def test_real_beam_search_never_violates_the_formula(seed, beam_size, n_best, mi
     table = _run_beam(beam, seed, rows)
     tr = SimpleNamespace(vocabs={"tgt": SimpleNamespace(ids_to_tokens=VOCAB)})
     fb.end_batch(tr, beam)  # what the patched Inference.report_results runs first
+    found = 0
     for b, toks in enumerate(rows):
         assert len(beam.predictions[b]) == n_best and len(beam.scores[b]) == n_best
         f = fb.formula_from_tokens(toks)
@@ -267,6 +431,10 @@ def test_real_beam_search_never_violates_the_formula(seed, beam_size, n_best, mi
                 continue
             assert got[: table.n_heavy] == want[: table.n_heavy] and got[-1] <= want[-1]
             assert EOS not in pred.tolist()[:-1]
+            depths = [_syntax(pred.tolist()[:k])[1] for k in range(len(pred) + 1)]
+            assert _syntax(pred.tolist()) == (set(), 0) and min(depths) == 0  # rings and branches closed
+            found += 1
+    assert found  # not only empty places
     assert tr.moe_formula_stats["examples"] == 4 and tr.moe_formula_stats["constrained"] == 3
 
 
@@ -299,14 +467,30 @@ def test_finalize_moves_wrong_hydrogen_counts_last():
     ids = lambda s: torch.tensor([ID[t] for t in s.split()] + [EOS])  # noqa: E731
     beam = SimpleNamespace(
         batch_size=1,
-        predictions=[[ids("C = C O"), ids("C C O"), ids("C 1 C O")]],  # C2H4O, C2H6O, invalid
+        predictions=[[ids("C = C O"), ids("C C O"), ids("C ( ) C O")]],  # C2H4O, C2H6O, invalid
         scores=[[-1.0, -2.0, -3.0]],
         attention=[[[], [], []]],
         hypotheses=[[]],
     )
     fc.finalize(beam, 3, VOCAB)
-    assert ["".join(VOCAB[i] for i in p.tolist()[:-1]) for p in beam.predictions[0]] == ["CCO", "C=CO", "C1CO"]
+    assert ["".join(VOCAB[i] for i in p.tolist()[:-1]) for p in beam.predictions[0]] == ["CCO", "C=CO", "C()CO"]
     assert beam.scores[0] == [-2.0, -1.0, -3.0] and fc.stats["h_moved"] == 1
+
+
+def test_finalize_drops_open_rings_and_branches():
+    table = fb.AtomTable(VOCAB)
+    fc = fb.FormulaConstraint(table, [table.vector(Counter(C=2, O=1, H=6))[0]], [True], 3, EOS)
+    ids = lambda s: torch.tensor([ID[t] for t in s.split()] + [EOS])  # noqa: E731
+    beam = SimpleNamespace(
+        batch_size=1,
+        predictions=[[ids("C 1 C O"), ids("C C ( O"), ids("C C O")]],
+        scores=[[-1.0, -2.0, -3.0]],
+        attention=[[[], [], []]],
+        hypotheses=[[]],
+    )
+    fc.finalize(beam, 3, VOCAB)
+    assert [p.tolist() for p in beam.predictions[0]] == [ids("C C O").tolist(), [EOS], [EOS]]
+    assert beam.scores[0] == [-3.0, NEG, NEG] and fc.stats["padded"] == 1
 
 
 def test_random_sampling_is_refused():
@@ -410,6 +594,12 @@ def test_trained_model_never_violates_the_formula(model):
         want = Counter({e: n for e, n in f.items() if e != "H"})
         for tokens, _score in cands:
             assert _heavy(tokens) == want, (line[:60], tokens)
+            labels, depth = set(), [0]
+            for t in tokens.split():
+                lab, close, open_ = fb.token_syntax(t)
+                labels ^= set(lab)
+                depth.append(depth[-1] + open_ - close)
+            assert not labels and depth[-1] == 0 and min(depth) == 0, tokens  # rings and branches closed
             checked += 1
     assert checked >= len(model.lines)  # most examples reach matching hypotheses at 100 steps
 

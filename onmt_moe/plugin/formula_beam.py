@@ -19,6 +19,15 @@ every example whose source carries a molecular formula under that formula's heav
   hypothesis that finished anyway (the beam had to fill its width with ``-inf`` candidates, ``-min_length``
   overwrote the EOS mask, or ``-max_length`` cut it) without matching is not finished but dropped
   (its score set to ``-inf``), so every hypothesis that is stored matches the heavy-atom formula.
+* **rings and branches** (:func:`token_syntax`, same masking step): each hypothesis also carries the
+  parity of every ring-closure label (``0``..``9``, ``%NN``, ``%(NNN)``, by number: writing a label
+  toggles it open/closed) and its branch depth (``(`` +1, ``)`` -1). EOS is allowed only when no
+  label is open and the depth is 0; ``)`` is forbidden at depth 0; a token that opens a new label or
+  a ``(`` is forbidden once the formula has no heavy atom left (a ring bond needs a later atom to
+  close on, a branch an atom inside it). A finished hypothesis with an open label or branch is
+  dropped like one with the wrong atoms. Not checked: the order of pieces inside a token (the
+  project's targets have one SMILES piece per token), empty branches, ring bonds closing on their own
+  or an adjacent atom, dangling bonds: a candidate can still be an invalid SMILES.
 * **hydrogens** (:meth:`FormulaConstraint.finalize`, after decoding): candidates whose total H count
   (RDKit, implicit + explicit) differs from the formula, or that RDKit cannot parse, are *kept* and
   moved after the ones that match, beam order within both groups (so ``-with_score`` scores are not
@@ -33,7 +42,8 @@ every example whose source carries a molecular formula under that formula's heav
 
 Counts per translator are in ``translator.moe_formula_stats`` (a Counter: ``examples``,
 ``constrained``, ``no_formula``, ``fallback``, ``padded``, ``h_moved``). Random sampling
-(``-random_sampling_topk``/``-topp``, OpenNMT's ``GreedySearch``) is refused with the option.
+(``-random_sampling_topk``/``-topp``, OpenNMT's ``GreedySearch``) is refused with the option. Sources
+without a formula (and fallbacks) get none of the masks above, ring/branch rules included.
 """
 
 from __future__ import annotations
@@ -102,9 +112,33 @@ def token_atoms(token: str) -> Counter:
     return out
 
 
+def token_syntax(token: str) -> tuple[frozenset[int], int, int]:
+    """(ring labels, ``)`` closing, ``(`` left open) of a target token: the labels it writes an odd number
+    of times (``1`` -> 1, ``%10`` -> 10, ``%(123)`` -> 123), the ``)`` that close a branch opened before
+    the token, the ``(`` still open after it. ``(frozenset(), 0, 0)`` for anything that is not SMILES."""
+    pieces = SMILES_RE.findall(token)
+    if not pieces or "".join(pieces) != token:
+        return frozenset(), 0, 0
+    labels: set[int] = set()
+    close = open_ = 0
+    for p in pieces:
+        if p == "(":
+            open_ += 1
+        elif p == ")":
+            if open_:
+                open_ -= 1  # closes a ( of the same token
+            else:
+                close += 1
+        elif p[0] == "%" or p.isdigit():  # bracket atoms ([13C]) are one piece starting with [
+            labels ^= {int(p.strip("%()"))}
+    return frozenset(labels), close, open_
+
+
 class AtomTable:
     """Atom counts of every target-vocabulary token: ``table[token_id, column]`` (LongTensor ``(V, C)``),
-    columns = the heavy elements some token carries (sorted), then H."""
+    columns = the heavy elements some token carries (sorted), then H. Ring/branch effect of every token
+    (:func:`token_syntax`): ``ring`` (BoolTensor ``(V, L)``, ``labels`` = the L ring labels some token
+    writes, sorted), ``close`` and ``open`` (LongTensor ``(V,)``); ``syntax_ids``: the tokens with any."""
 
     def __init__(self, tokens: Sequence[str]):
         per_token = [token_atoms(t) for t in tokens]
@@ -118,13 +152,29 @@ class AtomTable:
                 table[i, col[e]] = n
         self.table = table
         self.atom_ids = torch.nonzero(table.any(-1)).view(-1)  # tokens that write some atom
-        self._on: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._syntax(tokens)
+        self._on: dict[torch.device, dict[str, torch.Tensor]] = {}
 
-    def on(self, device) -> tuple[torch.Tensor, torch.Tensor]:
-        """(table, atom_ids) on ``device`` (cached)."""
+    def _syntax(self, tokens: Sequence[str]) -> None:
+        per_token = [token_syntax(t) for t in tokens]
+        self.labels: tuple[int, ...] = tuple(sorted({n for lab, _, _ in per_token for n in lab}))
+        col = {n: i for i, n in enumerate(self.labels)}
+        self.ring = torch.zeros(len(tokens), len(self.labels), dtype=torch.bool)
+        for i, (lab, _, _) in enumerate(per_token):
+            for n in lab:
+                self.ring[i, col[n]] = True
+        self.close = torch.tensor([c for _, c, _ in per_token], dtype=torch.long).view(-1)
+        self.open = torch.tensor([o for _, _, o in per_token], dtype=torch.long).view(-1)
+        has = self.ring.any(-1) | (self.close > 0) | (self.open > 0)
+        self.syntax_ids = torch.nonzero(has).view(-1)
+
+    def on(self, device) -> dict[str, torch.Tensor]:
+        """The tables (``table``, ``atom_ids``, ``ring``, ``close``, ``open``, ``syntax_ids``) on ``device``
+        (cached)."""
         device = torch.device(device)
         if device not in self._on:
-            self._on[device] = (self.table.to(device), self.atom_ids.to(device))
+            names = ("table", "atom_ids", "ring", "close", "open", "syntax_ids")
+            self._on[device] = {n: getattr(self, n).to(device) for n in names}
         return self._on[device]
 
     def vector(self, formula: Counter) -> tuple[list[int] | None, list[str]]:
@@ -181,19 +231,24 @@ class FormulaConstraint:
     """Per-batch state of a formula-guided ``BeamSearch`` (see the module doc).
 
     ``budget``: LongTensor ``(batch, C)``; ``active``: BoolTensor ``(batch,)`` (False: unconstrained);
-    ``counts``: LongTensor ``(alive rows, C)``, the atoms each alive hypothesis has written."""
+    ``counts``: LongTensor ``(alive rows, C)``, the atoms each alive hypothesis has written; ``rings``:
+    BoolTensor ``(alive rows, L)``, its open ring labels; ``depth``: LongTensor ``(alive rows,)``, its
+    branch depth (negative only in a dead row that wrote a ``)`` too many)."""
 
     def __init__(self, table: AtomTable, budget, active, beam_size: int, eos: int, device=None):
         device = torch.device(device or "cpu")
-        self.atoms, self.atom_ids = table.on(device)
+        t = table.on(device)
+        self.atoms, self.atom_ids = t["table"], t["atom_ids"]
+        self.ring, self.close, self.open, self.syntax_ids = t["ring"], t["close"], t["open"], t["syntax_ids"]
         self.n_heavy = table.n_heavy
         self.budget = torch.as_tensor(budget, dtype=torch.long, device=device).view(-1, len(table.columns))
         self.active = torch.as_tensor(active, dtype=torch.bool, device=device).view(-1)
         self.beam_size = beam_size
         self.eos = eos
-        self.counts = torch.zeros(
-            self.budget.shape[0] * beam_size, self.budget.shape[1], dtype=torch.long, device=device
-        )
+        rows = self.budget.shape[0] * beam_size
+        self.counts = torch.zeros(rows, self.budget.shape[1], dtype=torch.long, device=device)
+        self.rings = torch.zeros(rows, self.ring.shape[1], dtype=torch.bool, device=device)
+        self.depth = torch.zeros(rows, dtype=torch.long, device=device)
         self.stats: Counter = Counter()
 
     @classmethod
@@ -230,7 +285,8 @@ class FormulaConstraint:
 
     def mask(self, log_probs: torch.Tensor, batch_offset) -> None:
         """In place, on ``(alive rows, V)`` log-probabilities: -inf for tokens that exceed the budget
-        and for EOS while a heavy-atom count is below it (unconstrained rows untouched)."""
+        or break the ring/branch rules, and for EOS while a heavy-atom count is below the budget or a
+        ring label or branch is open (unconstrained rows untouched)."""
         budget, active = self._rows(batch_offset)
         if not bool(active.any()):
             return
@@ -239,24 +295,56 @@ class FormulaConstraint:
         over = (need.unsqueeze(0) > room.unsqueeze(1)).any(-1) & active.unsqueeze(1)  # (R, K)
         sub = log_probs[:, self.atom_ids]
         log_probs[:, self.atom_ids] = sub.masked_fill(over, NEG_INF)
-        incomplete = (room[:, : self.n_heavy] != 0).any(-1) & active
+        incomplete = ((room[:, : self.n_heavy] != 0).any(-1) | ~self.closed_rows(self.rings, self.depth)) & active
         log_probs[:, self.eos] = log_probs[:, self.eos].masked_fill(incomplete, NEG_INF)
+        self._mask_syntax(log_probs, room[:, : self.n_heavy].sum(-1), active)
+
+    def _mask_syntax(self, log_probs: torch.Tensor, heavy_left: torch.Tensor, active: torch.Tensor) -> None:
+        """-inf for a ``)`` beyond the branch depth, and for a new ring label or ``(`` with no heavy atom
+        left (``heavy_left``: ``(R,)``), on the few tokens that write a label or a parenthesis."""
+        ids = self.syntax_ids
+        if len(ids) == 0:
+            return
+        # (R, K): the token writes a label that is not open yet in this row, i.e. opens it
+        opens_ring = (self.ring[ids].unsqueeze(0) & ~self.rings.unsqueeze(1)).any(-1)
+        needs_atom = opens_ring | (self.open[ids] > 0).unsqueeze(0)
+        bad = (self.close[ids].unsqueeze(0) > self.depth.unsqueeze(1)) | (needs_atom & (heavy_left <= 0).unsqueeze(1))
+        log_probs[:, ids] = log_probs[:, ids].masked_fill(bad & active.unsqueeze(1), NEG_INF)
 
     def valid_rows(self, counts: torch.Tensor, budget: torch.Tensor) -> torch.Tensor:
         """Rows whose heavy atoms equal the budget and whose bracket hydrogens stay within it."""
         heavy = (counts[:, : self.n_heavy] == budget[:, : self.n_heavy]).all(-1)
         return heavy & (counts[:, self.n_heavy] <= budget[:, self.n_heavy])
 
+    @staticmethod
+    def closed_rows(rings: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
+        """Rows with no ring label and no branch open."""
+        return ~rings.any(-1) & (depth == 0)
+
+    def balanced(self, pred: torch.Tensor) -> bool:
+        """Whether a token-id sequence closes every ring label and branch it opens, no ``)`` too many."""
+        pred = pred.to(self.ring.device)
+        if bool((self.ring[pred].long().sum(0) % 2).any()):
+            return False
+        close, step = self.close[pred], self.open[pred] - self.close[pred]
+        before = torch.cumsum(step, 0) - step  # branch depth before each token
+        return bool((before >= close).all()) and int(step.sum()) == 0
+
     def after_advance(self, beam) -> None:
         """After ``BeamSearchBase.advance``: reorder the counts with ``select_indices``, add the chosen
-        tokens; un-finish (and kill: score -inf) finished rows that do not match, kill rows past the budget."""
-        self.counts = self.counts[beam.select_indices] + self.atoms[beam.topk_ids.reshape(-1)]
+        tokens; un-finish (and kill: score -inf) finished rows that do not match or leave a ring label or
+        branch open, kill rows past the budget or with a ``)`` too many."""
+        sel, ids = beam.select_indices, beam.topk_ids.reshape(-1)
+        self.counts = self.counts[sel] + self.atoms[ids]
+        self.rings = self.rings[sel] ^ self.ring[ids]  # writing a label toggles it open/closed
+        depth = self.depth[sel]
+        broken = depth < self.close[ids]  # the token closes a branch that was never opened
+        self.depth = depth - self.close[ids] + self.open[ids]
         budget, active = self._rows(beam._batch_offset)
-        over = (self.counts > budget).any(-1) & active
+        over = ((self.counts > budget).any(-1) | broken) & active
         finished = torch.tensor(beam.is_finished_list, dtype=torch.bool, device=self.counts.device).view(-1)
-        bad_finish = (
-            finished & active & (~self.valid_rows(self.counts, budget) | torch.isinf(beam.topk_scores.reshape(-1)))
-        )
+        ok = self.valid_rows(self.counts, budget) & self.closed_rows(self.rings, self.depth)
+        bad_finish = finished & active & (~ok | torch.isinf(beam.topk_scores.reshape(-1)))
         dead = over | bad_finish
         if bool(dead.any()):
             beam.topk_log_probs.view(-1).masked_fill_(dead, NEG_INF)
@@ -265,17 +353,21 @@ class FormulaConstraint:
                 beam.is_finished_list[r // self.beam_size][r % self.beam_size] = False
 
     def after_update_finished(self, beam, old_offset: torch.Tensor) -> None:
-        """After ``BeamSearchBase.update_finished``: keep the counts of the examples still decoding."""
+        """After ``BeamSearchBase.update_finished``: keep the state of the examples still decoding."""
         if beam.done:
             return
         keep = torch.isin(old_offset, beam._batch_offset).to(self.counts.device)
-        self.counts = self.counts.view(len(old_offset), self.beam_size, -1)[keep].reshape(-1, self.counts.shape[-1])
+        self.counts, self.rings, self.depth = (
+            x.view(len(old_offset), self.beam_size, *x.shape[1:])[keep].reshape(-1, *x.shape[1:])
+            for x in (self.counts, self.rings, self.depth)
+        )
 
     # ------------------------------------------------------------------------- after decoding
     def finalize(self, beam, n_best: int, tgt_tokens: Sequence[str]) -> None:
-        """The n-best of every constrained example: matching hypotheses only (from the hypotheses when
-        the example never finished normally), H-mismatching ones after the others, empty ``-inf``
-        predictions for missing places. Edits ``beam.predictions/scores/attention`` in place."""
+        """The n-best of every constrained example: matching hypotheses with every ring label and branch
+        closed only (from the hypotheses when the example never finished normally), H-mismatching ones
+        after the others, empty ``-inf`` predictions for missing places. Edits
+        ``beam.predictions/scores/attention`` in place."""
         for b in range(beam.batch_size):
             if not bool(self.active[b]):
                 continue
@@ -288,7 +380,8 @@ class FormulaConstraint:
             keep = []
             for score, pred, attn in cands:
                 c = self.atoms[pred.to(self.atoms.device)].sum(0, keepdim=True)
-                if bool(self.valid_rows(c, budget.view(1, -1))[0]) and float(score) != NEG_INF:
+                valid = bool(self.valid_rows(c, budget.view(1, -1))[0]) and self.balanced(pred)
+                if valid and float(score) != NEG_INF:
                     keep.append((score, pred, attn))
             keep = keep[:n_best]
             h_ok = [hydrogens(_smiles(pred, tgt_tokens, self.eos)) == int(budget[-1]) for _, pred, _ in keep]

@@ -173,7 +173,8 @@ def add_translate_options(parser) -> None:
         action="store_true",
         help="Decode under the molecular formula of the source's <FORMULA> segment (benchmark format: "
         "its formula section): no hypothesis goes past the formula's heavy-atom counts, a hypothesis "
-        "finishes only when they match, candidates with the wrong hydrogen count go last; sources "
+        "finishes only when they match and every ring-closure label and branch is closed (no ')' "
+        "without its '('), candidates with the wrong hydrogen count go last; sources "
         "without a formula are decoded as usual. Beam search only (onmt_moe/plugin/formula_beam.py).",
     )
 
