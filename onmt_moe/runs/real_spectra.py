@@ -7,7 +7,11 @@ Every row is fed to ``onmt_moe_predict --batch`` exactly as a chemist would type
 predictor's readers and formatter, nothing of this module), once per input condition:
 
 * ``c``  — ¹³C + formula;
-* ``hc`` — ¹H + ¹³C + formula (``h_nmr`` where given, else the shift list without multiplicities).
+* ``hc`` — ¹H + ¹³C + formula (``h_nmr`` where given, else the shift list without multiplicities);
+* ``sim`` — the same molecules' ¹H + ¹³C from the project's own simulator (the fast estimate with its
+  noise, as the training corpora have them), written in the same literature style
+  (:func:`simulated_rows`) and typed in the same way: the distance between ``sim`` and ``hc`` is the
+  distance between the simulator and the lab, on the same molecules.
 
 The n-best is scored three ways: ``beam`` (the model's order), ``formula`` (valid,
 formula-consistent candidates first: ``predict.rank``) and ``simulate`` (within those groups,
@@ -29,7 +33,7 @@ from dataclasses import dataclass
 from onmt_moe.evaluation.scoring import Canonicaliser
 from onmt_moe.predict import forward_rank as fr
 
-CONDITIONS = ("c", "hc")
+CONDITIONS = ("c", "hc", "sim")
 DECODINGS = ("beam", "formula", "simulate")
 BINS = ((0, 14, "<=14"), (15, 22, "15-22"), (23, 30, "23-30"))
 SPLITS = (("finetune", 40), ("val", 10), ("test", 50))  # percent of rows, by id hash
@@ -114,11 +118,12 @@ def read_rows(path: str, rejects: list[tuple[str, str]]) -> list[Row]:
 def batch_csv(rows: Sequence[Row], condition: str, path: str) -> list[Row]:
     """Write the --batch CSV of one input condition; returns the rows it holds."""
     kept = [r for r in rows if condition == "c" or r.h_text]
+    with_h = condition in ("hc", "sim")
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["sample", "formula", "h_nmr", "c_nmr"])
         for r in kept:
-            w.writerow([r.id, r.formula, r.h_text if condition == "hc" else "", r.c_text])
+            w.writerow([r.id, r.formula, r.h_text if with_h else "", r.c_text])
     return kept
 
 
@@ -142,7 +147,7 @@ def query_of(row: Row, condition: str) -> fr.Query:
     """The measured spectra as the forward re-ranker compares them (read by the predictor's readers)."""
     from onmt_moe.predict import readers as rd
 
-    h_peaks = rd.read_h_nmr(row.h_text).peaks if condition == "hc" and row.h_text else None
+    h_peaks = rd.read_h_nmr(row.h_text).peaks if condition in ("hc", "sim") and row.h_text else None
     return fr.query_from_peaks(rd.read_c_nmr(row.c_text).shifts, h_peaks)
 
 
@@ -249,9 +254,45 @@ def run(
     os.makedirs(work, exist_ok=True)
     results = []
     for condition in CONDITIONS:
-        results += _condition(model, rows, condition, work, n_best, beam_size, name)
+        given = simulated_rows(rows) if condition == "sim" else rows
+        results += _condition(model, given, condition, work, n_best, beam_size, name)
     write_tables(out_dir, results, rejects, data)
     return {"results": results, "rejects": len(rejects), "rows": len(rows)}
+
+
+def literature_h(peaks: Sequence[dict]) -> str:
+    """Simulated ¹H peaks (v2 schema) as a paper writes them: ``7.38 (t, J = 7.6 Hz, 2H), 3.70 (s, 3H)``."""
+    out = []
+    for p in sorted(peaks, key=lambda p: -p["centroid"]):
+        js = [j for j in (p.get("j_values") or "").split("_") if j]
+        if p["category"] == "m" or not js:
+            where = f"{p['rangeMax']:.2f}–{p['rangeMin']:.2f}" if p["category"] == "m" else f"{p['centroid']:.2f}"
+            out.append(f"{where} ({p['category']}, {p['nH']}H)")
+        else:
+            out.append(f"{p['centroid']:.2f} ({p['category']}, J = {', '.join(js)} Hz, {p['nH']}H)")
+    return ", ".join(out)
+
+
+def simulated_rows(rows: Sequence[Row]) -> list[Row]:
+    """``rows`` with their spectra replaced by the simulator's of the same molecule (seeded by the id);
+    a molecule the simulator cannot handle is left out (the ``sim`` rows then count fewer samples)."""
+    from dataclasses import replace
+
+    from rdkit import Chem
+
+    from onmt_moe.simulate.nmr_fast import predict_fast
+    from onmt_moe.simulate.rows import simulate_row
+
+    out = []
+    for r in rows:
+        seed_idx = int(hashlib.sha1(r.id.encode()).hexdigest()[:8], 16)
+        try:
+            sim = simulate_row(seed_idx, r.smiles, predict_fast(Chem.MolFromSmiles(r.smiles)), 0, modalities="nmr")
+        except Exception:  # noqa: BLE001 - the estimator has no answer for some exotic atoms: left out
+            continue
+        c_text = ", ".join(f"{p['delta (ppm)']:.1f}" for p in sim["c_nmr_peaks"])
+        out.append(replace(r, h_text=literature_h(sim["h_nmr_peaks"]), c_text=c_text))
+    return out
 
 
 def write_tables(out_dir: str, results: list[dict], rejects, data: str) -> None:
@@ -283,6 +324,9 @@ def _write_md(path: str, rows: list[dict], data: str, machine: str) -> None:
         "",
         f"Data: `{os.path.basename(data)}`, test part (50 % of rows by id hash). Machine: {machine}.",
         "",
+        "Inputs: `c` measured ¹³C + formula; `hc` measured ¹H + ¹³C + formula; `sim` the same molecules' "
+        "¹H + ¹³C from the project's simulator, typed the same way (the gap between `sim` and `hc` is the "
+        "simulator's distance from the lab). "
         "`formula in n-best`: share of the samples with at least one candidate of the right formula. "
         "`refused`: test rows the predictor rejected (reasons in the work folder's rejects file).",
         "",
