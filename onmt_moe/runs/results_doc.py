@@ -82,9 +82,12 @@ PAPER_MODELS = {
 
 
 def _paper_cells(rows: Rows) -> dict[tuple[str, str], Rows]:
+    """Cells by (input, model); a representation other than words is part of the model's name."""
     cells: dict[tuple[str, str], Rows] = {}
     for r in rows:
-        cells.setdefault((r["input"], r["model"]), []).append(r)
+        rep = r.get("representation") or "words"
+        model = r["model"] if rep == "words" else f"{r['model']} + {rep}"
+        cells.setdefault((r["input"], model), []).append(r)
     return cells
 
 
