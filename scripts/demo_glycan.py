@@ -13,9 +13,10 @@
    positions, contrastive alignment MS<->WURCS, TEXT<->WURCS, MS<->TEXT (temperature 0.07, triplet
    margin 0.2, same-precursor-mass hard negatives); per-task rows in train_tasks.csv / valid_tasks.csv;
 3. decode and score every task's test set with its own scorer, then benchmark/retrieve.py;
-4. print the scores.
+4. print the scores, and the table of every task against a baseline without a model and chance
+   (benchmark/results/glycan_demo.csv and .md; --results).
 
-    python scripts/demo_glycan.py [--structures 1500] [--steps 600] [--run_name glycan_demo] [--set k=v] [--fresh]
+    python scripts/demo_glycan.py [--structures 1500] [--steps 600] [--run_name glycan_demo] [--set k=v] [--fresh] [--results CSV]
 
 Needs requirements-glycan.txt (glypy, glycowork). The spectra are simulated: the scores measure how
 well the model inverts the simulator, not real-instrument accuracy (docs/glycan.md).
@@ -48,6 +49,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--workers", type=int, default=d.workers)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="more start_training --set")
     ap.add_argument("--fresh", action="store_true", help="delete an existing run folder of the same name first")
+    ap.add_argument("--results", default=d.results, help="the table's CSV (every task vs a baseline; .md beside it)")
     return ap
 
 

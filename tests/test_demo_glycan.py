@@ -87,6 +87,7 @@ def test_demo_chains_build_corpus_train_retrieve(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(lib, "run_step", fake_step)
     monkeypatch.setattr(lib, "write_corpus", fake_corpus)
     monkeypatch.setattr(lib.runner, "launch", fake_launch)
+    monkeypatch.setattr(lib, "write_demo_table", lambda d: calls.append(("table", d.results)) or True)
     rc = demo.main(
         [
             "--data",
@@ -99,10 +100,13 @@ def test_demo_chains_build_corpus_train_retrieve(tmp_path, monkeypatch, capsys):
             "8",
             "--set",
             "layers=1",
+            "--results",
+            str(tmp_path / "table.csv"),
         ]
     )
     assert rc == 0
-    assert calls[0] == "build_glycan_dataset.py" and calls[3] == "retrieve.py" and len(calls) == 4
+    assert calls[0] == "build_glycan_dataset.py" and calls[3] == "retrieve.py" and len(calls) == 5
+    assert calls[4] == ("table", str(tmp_path / "table.csv"))  # the table last, where --results says
     _, data, corpus_dir, opt = calls[1]
     assert corpus_dir == f"{tmp_path / 'gly'}_mt" and opt.multitask == "struct,spec,text,align"
     assert opt.target_task_token and opt.text

@@ -8,7 +8,9 @@ structure, spectrum, text, retrieval.
    writes), in this process;
 2. train, decode and score every task in this process (:func:`runner.launch`, the stock ``onmt_*``
    commands its subprocesses), with :data:`MODEL_SET` on ``configs/glycan_multitask.yaml``;
-3. retrieval on the run (what ``benchmark/retrieve.py`` runs, in this process); 4. print the scores.
+3. retrieval on the run (what ``benchmark/retrieve.py`` runs, in this process); 4. print the scores;
+5. the table: every task against a baseline that needs no model and chance
+   (:mod:`onmt_moe.glycan.demo_table`) into ``benchmark/results/glycan_demo.{csv,md}`` (``--results``), printed.
 
 Every step prints its command line (``$ …``; the in-process ones their equivalent command).
 """
@@ -22,6 +24,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from onmt_moe.glycan import demo_table
 from onmt_moe.glycan.commands import build_main
 from onmt_moe.glycan.corpus import CorpusError, CorpusOptions, write_corpus
 from onmt_moe.glycan.demo_summary import summary_lines
@@ -64,6 +67,7 @@ class GlycanDemo:
     workers: int = 2
     set: list[str] = field(default_factory=list)
     fresh: bool = False
+    results: str = os.path.join(ROOT, "benchmark", "results", "glycan_demo.csv")  # and the .md beside it
 
     def __post_init__(self):
         self.corpus = self.corpus or self.data.rstrip("/") + "_mt"
@@ -155,6 +159,21 @@ def print_summary(d: GlycanDemo, times: list[float]) -> None:
     print("\n".join(summary_lines(scores, retrieval)))
 
 
+def write_demo_table(d: GlycanDemo) -> bool:
+    """The table (every task: ours, baseline, chance) into ``d.results`` and the .md beside it, printed."""
+    try:
+        rows = demo_table.build_rows(d.run_dir)
+    except demo_table.DemoTableError as exc:
+        print(f"error: the demo table: {exc}", file=sys.stderr)
+        return False
+    run = os.path.abspath(d.run_dir)
+    shown = os.path.relpath(run, ROOT) if run.startswith(ROOT + os.sep) else run
+    md = demo_table.write_table(rows, d.results, runner.machine_line(), shown)
+    print("\n" + md)
+    print(f"table: {d.results} and {os.path.splitext(d.results)[0]}.md", flush=True)
+    return True
+
+
 def run_demo(d: GlycanDemo) -> int:
     """The whole demo; the exit status (0 ok, 1 a step failed)."""
     t0 = time.time()
@@ -167,7 +186,7 @@ def run_demo(d: GlycanDemo) -> int:
     if not retrieve(d):
         return 1
     print_summary(d, [t0, t_train, t_ret])
-    return 0
+    return 0 if write_demo_table(d) else 1
 
 
-__all__ = ["GlycanDemo", "MODEL_SET", "BUDGET_SET", "run_demo", "train_job"]
+__all__ = ["GlycanDemo", "MODEL_SET", "BUDGET_SET", "run_demo", "train_job", "write_demo_table"]
