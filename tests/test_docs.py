@@ -7,6 +7,7 @@
 * the README stays a front page: under 12 KB, no development history, commands that paste as written.
 """
 
+import csv
 import os
 import re
 import runpy
@@ -59,17 +60,21 @@ def results_copy(tmp_path):
     return d, doc
 
 
+def _write_rows(path, rows):
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
 def test_a_changed_csv_makes_the_page_stale(results_copy):
     d, doc = results_copy
     assert results_doc.is_current(str(d), str(doc))
     path = d / "paper_table.csv"
-    text = path.read_text()
-    first = text.splitlines()[1].split(",")
-    assert first[:3] == ["NMR", "dense", "1"]
-    first[4] = "0.5"  # top1 of the first cell
-    lines = text.splitlines()
-    lines[1] = ",".join(first)
-    path.write_text("\n".join(lines) + "\n")
+    rows = list(csv.DictReader(open(path, newline="")))
+    assert [rows[0][k] for k in ("input", "model", "seed")] == ["NMR", "dense", "1"]
+    rows[0]["top1"] = "0.5"  # top1 of the first cell
+    _write_rows(path, rows)
     assert not results_doc.is_current(str(d), str(doc))
     page = results_doc.render(str(d))
     assert "50.0 %" in page
@@ -94,13 +99,11 @@ def test_the_paper_relations_follow_the_csv(results_copy):
     assert page.count("holds here") == 2 and page.count("does **not** hold here") == 2
     # make the all-modality MoE beat dense (and MoE) on NMR in every seed: both relations flip
     path = d / "paper_table.csv"
-    lines = path.read_text().splitlines()
-    for i, line in enumerate(lines):
-        cells = line.split(",")
-        if cells[:2] == ["NMR+IR+MS", "moe"]:
-            cells[4] = "0.9"
-            lines[i] = ",".join(cells)
-    path.write_text("\n".join(lines) + "\n")
+    rows = list(csv.DictReader(open(path, newline="")))
+    for r in rows:
+        if (r["input"], r["model"], r.get("representation", "words")) == ("NMR+IR+MS", "moe", "words"):
+            r["top1"] = "0.9"
+    _write_rows(path, rows)
     page = results_doc.render(str(d))
     assert page.count("does **not** hold here") == 0
 

@@ -117,6 +117,7 @@ COLUMNS = [
     "params_total",
     "params_active",
     "train_seconds",
+    "machine",
     "run_dir",
 ]
 
@@ -218,6 +219,7 @@ def cell_result(run_dir: str, inp: str, model: str, seed: int, steps: int, repre
         "params_total": info.get("params_total"),
         "params_active": info.get("params_active"),
         "train_seconds": info.get("stages", {}).get("train", {}).get("seconds"),
+        "machine": runner.machine_line(info["machine"]) if info.get("machine") else None,
         "run_dir": run_dir,
     }
 
@@ -372,7 +374,7 @@ def read_rows(csv_path: str) -> list[dict]:
     if missing:
         raise ValueError(f"{csv_path}: not a paper table (no {missing[0]!r} column)")
     ints = {"seed", "steps", "params_total", "params_active"}
-    text = {"input", "model", "representation", "decoding", "run_dir"}
+    text = {"input", "model", "representation", "decoding", "run_dir", "machine"}
     out = []
     for r in rows:
         cell = {}

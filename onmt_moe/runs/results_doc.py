@@ -67,7 +67,9 @@ def _machines(rows: Rows) -> list[str]:
     names = sorted({r["machine"] for r in rows if r.get("machine")})
     if not names:
         return ["Machine: not recorded in this file."]
-    return ["Machine" + ("s" if len(names) > 1 else "") + ": " + "; ".join(names) + "."]
+    unknown = sum(1 for r in rows if not r.get("machine"))
+    rest = f" ({unknown} older rows: not recorded)" if unknown else ""
+    return ["Machine" + ("s" if len(names) > 1 else "") + ": " + "; ".join(names) + rest + "."]
 
 
 # --------------------------------------------------------------------------------------------- paper table
@@ -86,7 +88,7 @@ def _paper_cells(rows: Rows) -> dict[tuple[str, str], Rows]:
     cells: dict[tuple[str, str], Rows] = {}
     for r in rows:
         rep = r.get("representation") or "words"
-        model = r["model"] if rep == "words" else f"{r['model']} + {rep}"
+        model = r["model"] if rep == "words" else f"{r['model']} + {rep}"  # named by _model_name
         cells.setdefault((r["input"], model), []).append(r)
     return cells
 
@@ -121,8 +123,15 @@ def _relation(cells, name: str, a: tuple[str, str], b: tuple[str, str], paper: s
     )
 
 
+def _model_name(model: str) -> str:
+    """``moe`` -> ``MoE``; ``moe + values`` -> ``MoE + values`` (a representation other than words)."""
+    base, _, rep = model.partition(" + ")
+    name = PAPER_MODELS.get(base, base)
+    return f"{name} + {rep}" if rep else name
+
+
 def _label(cell: tuple[str, str]) -> str:
-    return f"{PAPER_MODELS.get(cell[1], cell[1])} on {cell[0]}"
+    return f"{_model_name(cell[1])} on {cell[0]}"
 
 
 PAPER_COLUMNS = (
@@ -198,7 +207,7 @@ def _paper_row(inp: str, model: str, rs: Rows) -> list[str]:
     mi = m("routing_mi")
     return [
         inp,
-        PAPER_MODELS.get(model, model),
+        _model_name(model),
         " / ".join(pct(r["top1"]) for r in seeds),
         pct(m("top1")),
         pct(m("top10")),

@@ -394,10 +394,11 @@ def _machine() -> dict[str, object]:
     }
 
 
-def machine_line() -> str:
-    """The machine in one line, for result tables: CPU, cores, torch threads and kernels, GPU."""
-    m = _machine()
-    gpu = f", GPU {m['cuda']}" if m["cuda"] else ""
+def machine_line(m: dict | None = None) -> str:
+    """The machine in one line, for result tables: CPU, cores, torch threads and kernels, GPU
+    (``m``: a run.json ``machine`` record; default this machine)."""
+    m = m or _machine()
+    gpu = f", GPU {m['cuda']}" if m.get("cuda") else ""
     return f"{m['cpu']}, {m['cores']} cores, {m['torch_threads']} torch threads ({m['torch_cpu_capability']}){gpu}"
 
 
