@@ -24,7 +24,19 @@ from onmt_moe.modality import tags
 from onmt_moe.runfolder.layout import TRANSLATE_YAML, read_run_json
 from onmt_moe.runs import runner
 
-COLUMNS = ["run", "model", "representation", "removed", "n", "top1", "top5", "top10", "formula_top1", "invalid"]
+COLUMNS = [
+    "run",
+    "model",
+    "representation",
+    "removed",
+    "n",
+    "top1",
+    "top5",
+    "top10",
+    "formula_top1",
+    "invalid",
+    "machine",
+]
 NONE = "none"  # the row with every modality present
 
 
@@ -95,6 +107,8 @@ def label_of(run_dir: str) -> dict:
 def run_rows(run_dir: str, n: int | None, log=print) -> list[dict]:
     """One row per variant of one run: every modality present, then each one removed."""
     label = label_of(run_dir)
+    machine = read_run_json(run_dir).get("machine")
+    label["machine"] = runner.machine_line(machine) if machine else None  # where the run was trained
     src, tgt = test_files(run_dir)
     src_lines, tgt_lines = _head(src, n), _head(tgt, n)
     rows = []
