@@ -206,7 +206,8 @@ def test_csv_and_markdown(run, tmp_path):
     from onmt_moe.runs import results_doc  # docs/results.md (make docs) shows the CSV with its machine
 
     page = results_doc.render(str(tmp_path / "out"))
-    assert "## glycan_demo" in page and "Machine: a test machine, 2 cores." in page
+    assert "## Glycans: the multi-task demo against its baselines" in page
+    assert "Machine: a test machine, 2 cores." in page
 
 
 def test_a_run_without_its_corpus_is_one_line(tmp_path):
