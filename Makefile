@@ -138,8 +138,8 @@ bench-real: install install-predict
 
 # model-real continued on measured spectra (scripts/finetune_real.py): the finetune part of REAL_FT,
 # validated on its val part; the test molecules of REAL_NMR are never trained on. REAL_FT defaults to the
-# committed literature set; add ../shared/data/real_nmr/real_nmr.tsv (nmrshiftdb2, see data/real_nmr/README.md)
-# for about 1,000 examples. Resumable; then `make bench-real MODEL=runs/model_real_ft/model_step_N.pt`.
+# committed literature set; add a larger TSV of the same layout (e.g. the nmrshiftdb2-based set that
+# data/real_nmr/README.md describes) for about 1,000 examples. Resumable; then `make bench-real MODEL=runs/model_real_ft/model_step_N.pt`.
 REAL_FT ?= data/real_nmr/literature.tsv
 finetune-real: install install-predict
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) scripts/finetune_real.py --data $(REAL_FT) --scored $(REAL_NMR)
