@@ -49,6 +49,11 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--workers", type=int, default=d.workers)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="more start_training --set")
     ap.add_argument("--fresh", action="store_true", help="delete an existing run folder of the same name first")
+    ap.add_argument(
+        "--numeric_peaks",
+        action="store_true",
+        help="spectra as numbers (PK <m/z bin> <intensity bin>) read by -value_embedding replace",
+    )
     ap.add_argument("--results", default=d.results, help="the table's CSV (every task vs a baseline; .md beside it)")
     return ap
 

@@ -141,6 +141,11 @@ def _add_token_options(ap) -> None:
     ap.add_argument("--comp_max", type=int, default=d.comp_max, help="at most this many candidate compositions")
     ap.add_argument("--comp_max_residues", type=int, default=d.comp_max_residues)
     ap.add_argument(
+        "--numeric_peaks",
+        action="store_true",
+        help="source spectra as numbers (PMZ <bin>, PK <m/z bin> <intensity bin>) for -value_embedding",
+    )
+    ap.add_argument(
         "--reducing_end",
         default=d.reducing_end,
         help="reducing-end state of the precursors (free, reduced, 2AB, 2AA, ProA; "
@@ -165,6 +170,7 @@ def token_config(a) -> SpecTokConfig:
         comp_max=a.comp_max,
         comp_max_residues=a.comp_max_residues,
         reducing_end=a.reducing_end,
+        numeric_peaks=a.numeric_peaks,
     )
 
 

@@ -234,7 +234,7 @@ def _single_pairs(df, cfg: SpecTokConfig, opt: CorpusOptions):
             continue
         tgt_toks, pmz, ch, peaks = parsed
         if opt.pred_spectra:
-            src, tgt = tgt_toks, spectrum_tokens(pmz, ch, peaks, cfg)
+            src, tgt = tgt_toks, spectrum_tokens(pmz, ch, peaks, cfg.as_target())
         else:
             tt = text_tokens(row.get("text")) if has_text else []
             if opt.text and not tt and opt.missing == "drop":

@@ -111,17 +111,20 @@ def _topk(ranks: Sequence[int], n_best: int) -> tuple[dict[str, float | None], d
 
 
 def _precursors(src_path, n: int) -> list[tuple[int, int] | None]:
-    """(PMZ bin, |charge|) of each source line, None where the line has no PMZ_ token."""
+    """(PMZ bin, |charge|) of each source line, None where the line has no precursor bin."""
     lines = read_lines(src_path)
     if len(lines) != n:
         raise ScoringError(f"{src_path}: {len(lines)} lines, expected {n} (one per target)")
     out = []
     for ln in lines:
         k = z = None
-        for t in ln.split():
-            if t.startswith("PMZ_") and k is None:
+        toks = ln.split()
+        for i, t in enumerate(toks):
+            # PMZ_<k>, or with numeric peaks the bare bin right after <MS> (spectra_tokens.py)
+            numeric = i > 0 and toks[i - 1] == "<MS>" and t.isdigit()
+            if (t.startswith("PMZ_") or numeric) and k is None:
                 try:
-                    k = int(t[4:])
+                    k = int(t[4:] if t.startswith("PMZ_") else t)
                 except ValueError:
                     pass
             elif t.startswith("CHARGE_") and z is None:

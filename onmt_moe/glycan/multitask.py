@@ -95,7 +95,7 @@ def task_pair(
         return head + source_tokens(precursor_mz, charge, peaks, text, cfg, with_text=with_text), list(wurcs_tokens)
     structure = wrap("WURCS", list(wurcs_tokens))
     if task == "spec":
-        return head + structure, spectrum_tokens(precursor_mz, charge, peaks, cfg)
+        return head + structure, spectrum_tokens(precursor_mz, charge, peaks, cfg.as_target())
     if task == "align":
         words = composition_words(composition)
         if not words:

@@ -1,7 +1,7 @@
 """Glycan MS/MS spectrum -> source tokens, tagged ``<MS> ... </MS> <TEXT> ... </TEXT>``.
 
 Tokens inside <MS> (in order):
-  ``PMZ_<k>``        precursor m/z bin (k = floor(m/z / mz_bin))
+  ``PMZ_<k>``        precursor m/z bin (k = floor(m/z / mz_bin)); the first token
   ``CHARGE_-1|-2``   precursor charge
   ``CMP_…``          (optional, ``composition``) compositions matching the precursor mass
                      (less the ``reducing_end`` tag: ``reduced`` alditols carry +H2)
@@ -14,13 +14,19 @@ Tokens inside <MS> (in order):
   ``NLD_<X>``        (optional) this peak minus a lower listed peak matches residue X (1- ions)
   ``DIAG_<ion>``     (optional) m/z matches a diagnostic negative-mode ion (table DIAGNOSTIC)
 Losses X: H2O, dHex, Hex, HexNAc, NeuAc, NeuGc (monoisotopic, see LOSSES).
+
+``numeric_peaks`` (source side only) writes the same bins as numbers a value embedding reads
+(``onmt_moe/plugin/value_embedding.py``): the precursor bin ``<k>`` first (its field is the ``<MS>``
+tag, and it stays the segment's first token, the contrastive hard key) and ``PK <k> <q>`` per peak (field
+``PK``; the parity tells the m/z bin from the intensity bin).
+Targets (the structure -> spectrum task) always use the word tokens: their scorer reads them.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from onmt_moe.masses import PROTON
 from onmt_moe.modality.tags import wrap
@@ -73,6 +79,11 @@ class SpecTokConfig:
     comp_max: int = 2
     comp_max_residues: int = 12
     reducing_end: str = "free"  # mass tag of the precursor's reducing end (glycan/real/masses.py)
+    numeric_peaks: bool = False  # source spectra as numbers (module doc); targets never
+
+    def as_target(self) -> SpecTokConfig:
+        """The settings for a spectrum that is a decoder target: word tokens, whatever the source uses."""
+        return replace(self, numeric_peaks=False)
 
     def to_dict(self):
         return asdict(self)
@@ -97,7 +108,9 @@ def spectrum_tokens(
     c = cfg or SpecTokConfig()
     z = abs(int(charge)) or 1
     prec_mass = precursor_mz * z + z * PROTON  # neutral
-    toks = [f"PMZ_{int(math.floor(precursor_mz / c.mz_bin))}", f"CHARGE_-{z}"]
+    pmz_bin = int(math.floor(precursor_mz / c.mz_bin))
+    toks = [str(pmz_bin) if c.numeric_peaks else f"PMZ_{pmz_bin}"]
+    toks.append(f"CHARGE_-{z}")
     if c.composition:
         from .composition import composition_tokens
 
@@ -114,8 +127,10 @@ def spectrum_tokens(
     rel = [p for p in rel if p[1] >= c.min_rel_int]
     rel = sorted(sorted(rel, key=lambda p: -p[1])[: c.max_peaks])
     for j, (mz, inten) in enumerate(rel):
-        toks.append(mz_token(mz, c.mz_bin))
-        toks.append(int_token(inten, c.int_bins))
+        if c.numeric_peaks:  # "PK 204 7": the same bins, as numbers
+            toks += ["PK", mz_token(mz, c.mz_bin)[3:], int_token(inten, c.int_bins)[4:]]
+        else:
+            toks += [mz_token(mz, c.mz_bin), int_token(inten, c.int_bins)]
         if c.losses:
             found = _match(prec_mass - (mz + PROTON), LOSSES, c.loss_tol)
             if z == 2:

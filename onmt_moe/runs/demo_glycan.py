@@ -48,6 +48,8 @@ MODEL_SET = [
 # the CPU budget: half-size token batches and a shorter warm-up than the config (600 steps ≈ 10 min on 2 busy cores)
 BUDGET_SET = ["batch_size=2048", "warmup_steps=200"]
 TASKS = "struct,spec,text,align"
+# numeric peaks are read by their value (onmt_moe/plugin/value_embedding.py)
+VALUE_SET = ["value_embedding=replace"]
 
 
 @dataclass
@@ -67,10 +69,11 @@ class GlycanDemo:
     workers: int = 2
     set: list[str] = field(default_factory=list)
     fresh: bool = False
+    numeric_peaks: bool = False  # spectra as numbers read by a value embedding (spectra_tokens.py)
     results: str = os.path.join(ROOT, "benchmark", "results", "glycan_demo.csv")  # and the .md beside it
 
     def __post_init__(self):
-        self.corpus = self.corpus or self.data.rstrip("/") + "_mt"
+        self.corpus = self.corpus or self.data.rstrip("/") + ("_mt_values" if self.numeric_peaks else "_mt")
 
     @property
     def run_dir(self) -> str:
@@ -91,15 +94,27 @@ def build_data(d: GlycanDemo) -> bool:
     return run_step(Step("scripts/build_glycan_dataset.py", [*argv, "--workers", str(d.workers)], build_main))
 
 
+def _corpus_matches(d: GlycanDemo) -> bool:
+    """An existing corpus is reused only if its spectra are written the way this demo asks."""
+    path = os.path.join(d.corpus, "summary.json")
+    summary = _read_json(path) if os.path.exists(path) else {}
+    numeric = bool(summary.get("spectrum_tokens", {}).get("numeric_peaks", False))
+    if numeric != d.numeric_peaks:
+        print(f"error: {d.corpus} has numeric_peaks={numeric}; remove it or pass --corpus", file=sys.stderr)
+        return False
+    return True
+
+
 def build_corpus(d: GlycanDemo) -> bool:
     """The multi-task corpus in ``d.corpus`` (in this process), when it has no tasks.json."""
     if os.path.exists(os.path.join(d.corpus, "tasks.json")):
-        return True
+        return _corpus_matches(d)
     argv = ["--input", d.data, "--out_dir", d.corpus, "--text", "--multitask", TASKS, "--target_task_token"]
+    argv += ["--numeric_peaks"] if d.numeric_peaks else []
     print("$ " + " ".join([os.path.join(ROOT, "benchmark", "generate_glycan_input.py"), *argv]), flush=True)
     opt = CorpusOptions(text=True, multitask=TASKS, target_task_token=True)
     try:
-        write_corpus(d.data, d.corpus, SpecTokConfig(), opt)
+        write_corpus(d.data, d.corpus, SpecTokConfig(numeric_peaks=d.numeric_peaks), opt)
     except CorpusError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return False
@@ -111,7 +126,8 @@ def train_job(d: GlycanDemo) -> runner.Launch:
     half = max(1, d.steps // 2)
     translate = f"{{beam_size: {d.beam}, n_best: {d.beam}, min_length: 1, max_length: 200, batch_size: 64}}"
     sets = [f"train_steps={d.steps}", f"valid_steps={half}", f"save_checkpoint_steps={half}"]
-    sets += [f"run.translate={translate}", *MODEL_SET, *BUDGET_SET, *d.set]
+    sets += [f"run.translate={translate}", *MODEL_SET, *BUDGET_SET]
+    sets += [*(VALUE_SET if d.numeric_peaks else []), *d.set]
     stages = ("vocab", "train", "translate", "score")
     return runner.Launch(d.config, d.run_dir, os.path.join(d.corpus, "data"), sets, stages)
 
