@@ -27,13 +27,18 @@ def main(argv=None) -> int:
     ap.add_argument("--beam_size", type=int, default=10)
     ap.add_argument("--limit", type=int, default=None, help="score only the first N usable rows")
     ap.add_argument(
+        "--formula_beam",
+        action="store_true",
+        help="decode with the formula-guided beam (onmt_moe_predict --formula_beam); rows 'formula_beam+…'",
+    )
+    ap.add_argument(
         "--work", default=None, help="the predictor's batch and ranked files (default runs/bench_real/NAME)"
     )
     a = ap.parse_args(argv)
     name = a.name or os.path.basename(os.path.normpath(a.model if os.path.isdir(a.model) else os.path.dirname(a.model)))
     try:
         work = a.work or os.path.join("runs", "bench_real", name)
-        res = real_spectra.run(a.model, a.data, a.out, name, a.n_best, a.beam_size, a.limit, work)
+        res = real_spectra.run(a.model, a.data, a.out, name, a.n_best, a.beam_size, a.limit, work, a.formula_beam)
     except real_spectra.RealDataError as e:
         print(f"evaluate_real: error: {e}", file=sys.stderr)
         return 2

@@ -104,3 +104,30 @@ def test_literature_h_writes_multiplets_as_ranges_and_the_rest_with_their_coupli
         {"category": "m", "centroid": 7.5, "j_values": None, "nH": 3, "rangeMax": 7.55, "rangeMin": 7.45},
     ]
     assert rs.literature_h(peaks) == "7.55–7.45 (m, 3H), 7.38 (t, J = 7.60 Hz, 2H), 3.70 (s, 3H)"
+
+
+def test_formula_beam_rows_are_labelled_and_kept_beside_the_unconstrained_ones(tmp_path, monkeypatch):
+    """``--formula_beam`` asks the predictor for the constrained beam and labels its rows; a later run
+    replaces only the rows of its own model *and* decodings."""
+    calls = []
+
+    def fake_predict(model, batch, out, n_best, beam_size, formula_beam=False):
+        calls.append(formula_beam)
+        with open(out, "w") as fh:
+            fh.write("sample,rank,beam_rank,smiles,log_prob,valid,formula_match\n")
+
+    monkeypatch.setattr(rs, "predict_batch", fake_predict)
+    row = rs.Row("r", "COC(=O)c1ccccc1", "C8H8O2", 10, "", "166.9, 132.9, 130.2, 129.6, 128.4, 52.1")
+    monkeypatch.setattr(rs, "read_rows", lambda data, rejects: [row])
+    monkeypatch.setattr(rs, "split_of", lambda rid: "test")
+    monkeypatch.setattr(rs, "simulated_rows", lambda rows: rows)
+    assert rs.decoding_names(True) == ["formula_beam+beam", "formula_beam+formula", "formula_beam+simulate"]
+    rs.run("m.pt", "x.tsv", str(tmp_path), "m")
+    rs.run("m.pt", "x.tsv", str(tmp_path), "m", formula_beam=True)
+    assert calls == [False] * 3 + [True] * 3  # one predictor call per input condition
+    import csv
+
+    rows = list(csv.DictReader(open(tmp_path / "real_spectra.csv")))
+    assert {r["decoding"] for r in rows} == {*rs.DECODINGS, *rs.decoding_names(True)}
+    rs.run("m.pt", "x.tsv", str(tmp_path), "m", formula_beam=True)
+    assert len(list(csv.DictReader(open(tmp_path / "real_spectra.csv")))) == len(rows)

@@ -212,40 +212,54 @@ def annotated(rows: Sequence[Row], ranked: dict[str, list[dict]], condition: str
 
 
 # --------------------------------------------------------------------------- the whole bench
-def predict_batch(model: str, batch: str, out: str, n_best: int, beam_size: int) -> None:
+def predict_batch(model: str, batch: str, out: str, n_best: int, beam_size: int, formula_beam: bool = False) -> None:
     """``onmt_moe_predict --batch`` in-process; rejected samples are listed by the predictor."""
     from onmt_moe.predict.cli import main as predict_main
 
     argv = ["--model", model, "--batch", batch, "--out", out, "--n_best", str(n_best)]
-    argv += ["--beam_size", str(beam_size), "--quiet"]
+    argv += ["--beam_size", str(beam_size), "--quiet", *(["--formula_beam"] if formula_beam else [])]
     rc = predict_main(argv)
     if rc not in (0, 2):  # 2: some samples rejected (listed in <out stem>.rejects.tsv), the rest ranked
         raise RuntimeError(f"onmt_moe_predict exited with {rc} on {batch}")
 
 
-def _condition(model, rows, condition, work, n_best, beam_size, name) -> list[dict]:
+def decoding_names(formula_beam: bool) -> list[str]:
+    """The table's ``decoding`` labels: the orders of :func:`order`, after a formula-guided beam prefixed."""
+    return [f"formula_beam+{d}" if formula_beam else d for d in DECODINGS]
+
+
+def _condition(model, rows, condition, work, n_best, beam_size, name, formula_beam=False) -> list[dict]:
     batch = os.path.join(work, f"batch_{condition}.csv")
     kept = batch_csv(rows, condition, batch)
-    ranked_path = os.path.join(work, f"ranked_{condition}.csv")
-    predict_batch(model, batch, ranked_path, n_best, beam_size)
+    ranked_path = os.path.join(work, f"ranked_{condition}{'_fbeam' if formula_beam else ''}.csv")
+    predict_batch(model, batch, ranked_path, n_best, beam_size, formula_beam)
     samples = annotated(kept, read_ranked(ranked_path), condition)
     val = [(cands, r.smiles) for r, cands in samples if split_of(r.id) == "val"]
     weights, _ = fr.fit_weights(val, source=f"{os.path.basename(batch)} val part") if val else (fr.Weights(), 0.0)
     test = [s for s in samples if split_of(s[0].id) == "test"]
     n_rejected = len([r for r in kept if split_of(r.id) == "test"]) - len(test)
     out = []
-    for decoding in DECODINGS:
+    for decoding, label in zip(DECODINGS, decoding_names(formula_beam), strict=True):
         for res in summarise(name, "test", condition, test, decoding, weights):
             res["rejected"] = n_rejected if res["heavy_atoms"] == "all" else ""
-            out.append(res)
+            out.append(dict(res, decoding=label))
     return out
 
 
 def run(
-    model: str, data: str, out_dir: str, name: str, n_best: int = 10, beam_size: int = 10, limit=None, work=None
+    model: str,
+    data: str,
+    out_dir: str,
+    name: str,
+    n_best: int = 10,
+    beam_size: int = 10,
+    limit=None,
+    work=None,
+    formula_beam: bool = False,
 ) -> dict:
     """Score ``model`` on ``data``; writes ``real_spectra.csv``/``.md`` and the rejects into ``out_dir``,
-    the predictor's batch and ranked files into ``work`` (default ``<out_dir>/work_<name>``)."""
+    the predictor's batch and ranked files into ``work`` (default ``<out_dir>/work_<name>``).
+    ``formula_beam``: decode with the formula-guided beam (its rows' decodings are ``formula_beam+…``)."""
     os.makedirs(out_dir, exist_ok=True)
     rejects: list[tuple[str, str]] = []
     rows = [r for r in read_rows(data, rejects) if split_of(r.id) in ("val", "test")]
@@ -255,7 +269,7 @@ def run(
     results = []
     for condition in CONDITIONS:
         given = simulated_rows(rows) if condition == "sim" else rows
-        results += _condition(model, given, condition, work, n_best, beam_size, name)
+        results += _condition(model, given, condition, work, n_best, beam_size, name, formula_beam)
     write_tables(out_dir, results, rejects, data)
     return {"results": results, "rejects": len(rejects), "rows": len(rows)}
 
@@ -300,10 +314,10 @@ def write_tables(out_dir: str, results: list[dict], rejects, data: str) -> None:
 
     csv_path = os.path.join(out_dir, "real_spectra.csv")
     old = []
-    if os.path.isfile(csv_path):  # other models' rows stay; this model's are replaced
-        names = {r["model"] for r in results}
+    if os.path.isfile(csv_path):  # other models' (and decodings') rows stay; this run's are replaced
+        done = {(r["model"], r["decoding"]) for r in results}
         with open(csv_path, newline="", encoding="utf-8") as fh:
-            old = [r for r in csv.DictReader(fh) if r["model"] not in names]
+            old = [r for r in csv.DictReader(fh) if (r["model"], r["decoding"]) not in done]
     machine = machine_line()
     with open(csv_path, "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=COLUMNS + ["machine"], extrasaction="ignore")

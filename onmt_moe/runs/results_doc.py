@@ -415,17 +415,23 @@ def real_spectra(rows: Rows) -> list[str]:
         "`onmt_moe/runs/real_spectra.py`, data `data/real_nmr/literature.tsv`, its test part). Inputs: `c` "
         "measured ¹³C + formula, `hc` measured ¹H + ¹³C + formula, `sim` the same molecules' spectra from the "
         "project's simulator typed the same way (the gap between `sim` and `hc` is the simulator's distance "
-        "from the lab). Shown: the order `onmt_moe_predict` prints (valid, formula-consistent candidates "
-        "first); the CSV also has the beam order and the forward-simulation re-ranking. *formula in "
-        "n-best*: samples with at least one candidate of the right formula.",
+        "from the lab). Decodings: `formula` is the order `onmt_moe_predict` prints (valid, "
+        "formula-consistent candidates first), `simulate` the forward-simulation re-ranking (weights fitted "
+        "on the val part); `formula_beam+…` the same orders after the formula-guided beam "
+        "(`--formula_beam`). All sizes for `formula`, ≤ 14 heavy atoms for every decoding; the CSV also has "
+        "the raw beam order and the other sizes. *formula in n-best*: samples with at least one candidate "
+        "of the right formula.",
         "",
     ]
-    cols = ["model", "input", "heavy atoms", "n", "top-1", "top-5", "top-10", "formula in n-best"]
+    cols = ["model", "decoding", "input", "heavy atoms", "n", "top-1", "top-5", "top-10", "formula in n-best"]
+    shown = ("formula", "simulate", "formula_beam+formula", "formula_beam+simulate")
     body = [
-        [r["model"], r["input"], r["heavy_atoms"], r["n"]]
+        [r["model"], r["decoding"], r["input"], r["heavy_atoms"], r["n"]]
         + [pct(r[k]) for k in ("top1", "top5", "top10", "formula_candidate")]
         for r in rows
-        if r.get("decoding") == "formula" and r.get("heavy_atoms") in ("all", "<=14")
+        if r.get("heavy_atoms") == "<=14"
+        and r.get("decoding") in shown
+        or (r.get("heavy_atoms") == "all" and r.get("decoding") == "formula")
     ]
     return out + _table(cols, body) + [""] + _machines(rows)
 
