@@ -78,8 +78,8 @@ class Patcher(nn.Module):
         self.token_values.attach(itos)
 
     def _runs(self, ids, modality, lengths):
-        """``(in_run, ordinal, run_start)``: numeric tokens of a patched segment, their index in their
-        run, and the position just before the run (a run's id within its row)."""
+        """``(in_run, ordinal, run_start, value)``: numeric tokens of a patched segment, their index in
+        their run, the position just before the run (a run's id within its row), and each token's value."""
         values, numeric = self.token_values.on(ids.device)
         pos = torch.arange(ids.size(1), device=ids.device).expand_as(ids)
         wanted = torch.zeros_like(ids, dtype=torch.bool)
