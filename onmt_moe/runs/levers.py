@@ -110,7 +110,7 @@ CORPUS_CHANGES: dict[str, CorpusChange] = {
 }
 
 # The recipe levers of issue 15, each against the same baseline; the tier and NMR binning need a
-# simulated corpus of their own and are rows of docs/demo_recipe.md instead (all_molecules reads one
+# simulated corpus of their own and are findings of docs/demo_recipe.md instead (all_molecules reads one
 # that only adds training molecules, so it stays a row here).
 LEVERS: dict[str, Lever] = {
     "baseline": Lever(DEMO_CONFIG, []),

@@ -374,7 +374,7 @@ def _versions() -> dict[str, str]:
 
 def _machine() -> dict[str, object]:
     """What a run's numbers may depend on beyond code and seed: the same seeded run gave validation
-    top-1 0.7-6 points apart on two machines (docs/demo_recipe.md), so the CPU goes on record."""
+    top-1 0.7-6 points apart on two machines (CHANGELOG.md), so the CPU goes on record."""
     import platform
 
     import torch  # already imported by every stage that trains or decodes
