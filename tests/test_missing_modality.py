@@ -26,6 +26,11 @@ def test_label_of_reads_model_and_representation_from_the_cell_folder():
         "representation": "values+patches",
     }
     assert mm.label_of("runs/x/NMR+IR+MS_dense_s2/") == {"model": "dense", "representation": "words"}
+    assert mm.label_of("runs/x/NMR+IR+MS_moe_paper_s1") == {"model": "moe_paper", "representation": "words"}
+    assert mm.label_of("runs/x/NMR_moe_values_add+patches_s1") == {
+        "model": "moe",
+        "representation": "values_add+patches",
+    }
 
 
 @pytest.fixture

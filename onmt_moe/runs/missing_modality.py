@@ -97,11 +97,18 @@ def score_variant(run_dir: str, removed: str, src_lines: list[str], tgt_lines: l
 
 
 def label_of(run_dir: str) -> dict:
-    """``model`` and ``representation`` of a paper-table cell folder ``<input>_<model>[_<repr>]_s<seed>``."""
-    parts = os.path.basename(os.path.normpath(run_dir)).split("_")
-    if len(parts) >= 3 and parts[-1].startswith("s"):
-        return {"model": parts[1], "representation": "_".join(parts[2:-1]) or "words"}
-    return {"model": os.path.basename(os.path.normpath(run_dir)), "representation": ""}
+    """``model`` and ``representation`` of a paper-table cell folder ``<input>_<model>[_<repr>]_s<seed>``
+    (model names hold underscores, ``moe_paper``: the longest known model name that fits wins)."""
+    from onmt_moe.runs.paper_table import MODELS
+
+    name = os.path.basename(os.path.normpath(run_dir))
+    inp, _, rest = name.partition("_")
+    body, _, seed = rest.rpartition("_")
+    if inp and body and seed.startswith("s"):
+        for model in sorted(MODELS, key=len, reverse=True):
+            if body == model or body.startswith(model + "_"):
+                return {"model": model, "representation": body[len(model) + 1 :] or "words"}
+    return {"model": name, "representation": ""}
 
 
 def run_rows(run_dir: str, n: int | None, log=print) -> list[dict]:

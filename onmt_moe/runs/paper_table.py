@@ -87,6 +87,10 @@ REPRESENTATIONS: dict[str, list[str]] = {
     "values": ["value_embedding=replace"],
     "patches": ["patch_modalities=[IR]", "patch_size=5"],
     "values+patches": ["value_embedding=replace", "patch_modalities=[IR]", "patch_size=5"],
+    # the word vector kept, the value vector added (a number keeps what its word learned)
+    "values_add": ["value_embedding=add"],
+    "values_add+patches": ["value_embedding=add", "patch_modalities=[IR]", "patch_size=5"],
+    "patches10": ["patch_modalities=[IR]", "patch_size=10"],
 }
 # how a cell decodes: plain beam search (every row so far)
 DECODINGS = ("beam",)
