@@ -6,7 +6,7 @@ TORCH_SPEC  ?= torch==2.13.0
 BIN         := $(VENV)/bin
 PY          := $(BIN)/python
 
-.PHONY: install test lint docs demo demo-glycan install-glycan bench bench-quality bench-paper bench-levers bench-glycan-real bench-glycan-twin clean-venv install-extras install-predict data-large data-small data-paper compare-benchmark model-real bench-real finetune-real
+.PHONY: install test lint docs demo demo-glycan install-glycan bench bench-quality bench-paper bench-levers bench-glycan-real bench-glycan-twin clean-venv install-extras install-predict data-large data-small data-paper compare-benchmark model-real bench-real finetune-real analyze
 
 install: $(VENV)/.installed
 
@@ -53,6 +53,12 @@ docs: install
 # one multi-task glycan model (structure, spectrum, text, retrieval) on CPU; needs the glycan extras
 demo-glycan: install install-glycan
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) scripts/demo_glycan.py
+
+# the analysis tools on a run folder: parameters (MoE active), gradient-norm summary, profile with PROFILE=1,
+# into RUN/analysis/:  make analyze RUN=runs/glycan_demo [PROFILE=1]
+analyze: install
+	@test -n "$(RUN)" || { echo "usage: make analyze RUN=runs/NAME [PROFILE=1]" >&2; exit 2; }
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) scripts/analyze_model.py --run $(RUN) $(if $(filter 1 yes true,$(PROFILE)),--profile)
 
 # only the glycan extras (glypy, glycowork; no torch involvement), torch stays pinned
 install-glycan: $(VENV)/extras-pin.txt

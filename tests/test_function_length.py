@@ -23,7 +23,6 @@ ALLOWED = {
     # texts included); candidates for option specs + a loop, as add_moe_options/add_plugin_options
     "onmt_moe/data/pipeline.py:build_parser": "declaration list: generate_input.py's options",
     "onmt_moe/predict/cli.py:build_parser": "declaration list: onmt_moe_predict's options",
-    "onmt_moe/diagnostics/analysis.py:main": "an argparse declaration list, then the run of its commands",
     # OpenNMT monkey patches: each wraps several upstream functions in closures that share state
     "onmt_moe/plugin/onmt_patches.py:_install_cpu_distributed": "one closure per upstream CUDA use, sharing state",
     "onmt_moe/plugin/onmt_patches.py:_patch_formula_beam": "closures over the patched BeamSearch, sharing state",

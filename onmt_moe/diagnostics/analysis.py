@@ -22,7 +22,8 @@ tensor (leading dimension ``num_experts``) under a non-ModuleList ``experts``
 module are handled the same way. ``parameter_counts(model)`` gives the two
 numbers a run records in ``run.json`` (``params_total``, ``params_active``).
 
-Gradient norms: :class:`onmt_moe.plugin.gradients.GradientNormLogger`.
+Gradient norms: :class:`onmt_moe.plugin.gradients.GradientNormLogger` logs them while training;
+:mod:`onmt_moe.diagnostics.run_analysis` (``analyze_model.py --run RUN_DIR``) summarises them.
 
 Module profiling
 ----------------
@@ -68,6 +69,8 @@ __all__ = [
     "find_moe_blocks",
     "format_table",
     "profile_modules",
+    "ProfileOptions",
+    "profile_onmt_model",
 ]
 
 
@@ -667,19 +670,55 @@ def sample_batch(vocabs, batch_size: int = 8, src_len: int = 64, tgt_len: int = 
     return src, tgt, torch.full((batch_size,), src_len, dtype=torch.long)
 
 
-def main(argv=None) -> int:
+@dataclasses.dataclass
+class ProfileOptions:
+    """The sample batch and passes of ``--profile`` (``analyze_model.py`` flags of the same names)."""
+
+    batch_size: int = 8
+    src_len: int = 64
+    tgt_len: int = 32
+    repeats: int = 3
+    backward: bool = True
+    max_depth: int = 4
+
+    def header(self) -> str:
+        return (
+            f"per-module time, batch {self.batch_size} x src {self.src_len} x tgt {self.tgt_len}, "
+            f"median of {self.repeats} (inclusive; ms):"
+        )
+
+
+PROFILE_COLUMNS = ["module", "type", "calls", "params", "forward_ms", "backward_ms", "forward_pct", "backward_pct"]
+
+
+def profile_onmt_model(model: nn.Module, vocabs, opts: ProfileOptions):
+    """:func:`profile_modules` of a loaded OpenNMT model on a random batch of its vocabularies
+    (:func:`sample_batch`); the backward pass is that of the generator's log-partition."""
+    src, tgt, src_len = sample_batch(vocabs, opts.batch_size, opts.src_len, opts.tgt_len)
+    if opts.backward:
+        model.train()
+
+    def loss_fn(out):
+        return model.generator(out[0]).float().logsumexp(-1).mean()
+
+    batch = (src, tgt, src_len)
+    return profile_modules(model, batch, opts.backward, loss_fn, repeats=opts.repeats, max_depth=opts.max_depth)
+
+
+def build_parser():
     import argparse
-    import sys
 
     p = argparse.ArgumentParser(
-        description="Parameter table (incl. MoE active parameters) and optional "
-        "per-module timing of an OpenNMT checkpoint."
+        description="Parameter table (incl. MoE active parameters) and optional per-module timing of an "
+        "OpenNMT checkpoint; with --run RUN_DIR, of a run folder's last checkpoint, plus a summary of its "
+        "gradient norms, all written into RUN_DIR/analysis/."
     )
-    p.add_argument("checkpoint", help="OpenNMT .pt checkpoint")
+    p.add_argument("checkpoint", nargs="?", help="OpenNMT .pt checkpoint (or --run)")
+    p.add_argument("--run", metavar="RUN_DIR", help="a run folder: its last checkpoint, output in RUN_DIR/analysis/")
     p.add_argument("--depth", type=int, default=3, help="module grouping depth of the table (default 3)")
-    p.add_argument("--csv", default=None, help="write the parameter table to this CSV")
+    p.add_argument("--csv", default=None, help="write the parameter table to this CSV (checkpoint only)")
     p.add_argument("--profile", action="store_true", help="time forward/backward per module on a sample batch")
-    p.add_argument("--profile_csv", default=None, help="write the timing table to this CSV")
+    p.add_argument("--profile_csv", default=None, help="write the timing table to this CSV (checkpoint only)")
     p.add_argument("--profile_depth", type=int, default=4, help="deepest module level shown (default 4)")
     p.add_argument("--batch_size", type=int, default=8)
     p.add_argument("--src_len", type=int, default=64)
@@ -687,11 +726,36 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--no_backward", action="store_true", help="profile the forward pass only")
     p.add_argument(
+        "--grad_max",
+        type=float,
+        default=None,
+        help="--run: a gradient norm above this counts as exploding (default: the anomaly report's, 1e3)",
+    )
+    p.add_argument(
         "--trust_checkpoint",
         action="store_true",
         help="load the checkpoint as a full pickle (it can run code): only for a file you trust",
     )
-    args = p.parse_args(argv)
+    return p
+
+
+def profile_options(args) -> ProfileOptions:
+    return ProfileOptions(
+        args.batch_size, args.src_len, args.tgt_len, args.repeats, not args.no_backward, args.profile_depth
+    )
+
+
+def exception_line(exc: BaseException) -> str:
+    """``Type: first line of the message`` (at most 200 characters of it)."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return f"{type(exc).__name__}: {first[:200]}"
+
+
+def _checkpoint_main(args) -> int:
+    """Print the parameter table (and the profile) of ``args.checkpoint``; the CSVs if asked."""
+    import sys
+
+    from onmt_moe.runfolder.csvlog import atomic_write_text
 
     def warn(msg):
         print(f"warning: {msg}", file=sys.stderr)
@@ -707,51 +771,44 @@ def main(argv=None) -> int:
         f"checkpoint: {args.checkpoint}  (encoder_type={enc}, "
         f"src vocab {len(vocabs['src'])}, tgt vocab {len(vocabs['tgt'])})"
     )
-    cols = ["name", "kind", "params", "active_params", "fp32_mb", "fp16_mb", "pct_total"]
-    if table["num_experts"].notna().any():
-        cols += ["num_experts", "top_k", "expert_params_mean"]
-    print(format_table(table, cols))
+    print(format_table(table, table_columns(table)))
     try:
         if args.csv:
-            from onmt_moe.runfolder.csvlog import atomic_write_text
-
             atomic_write_text(args.csv, table.to_csv(index=False))
         if args.profile:
-            src, tgt, src_len = sample_batch(vocabs, args.batch_size, args.src_len, args.tgt_len)
-            backward = not args.no_backward
-            if backward:
-                model.train()
-
-            def loss_fn(out):
-                return model.generator(out[0]).float().logsumexp(-1).mean()
-
-            prof = profile_modules(
-                model,
-                (src, tgt, src_len),
-                backward=backward,
-                loss_fn=loss_fn,
-                repeats=args.repeats,
-                max_depth=args.profile_depth,
-            )
-            print(
-                f"\nper-module time, batch {args.batch_size} x src {args.src_len} x tgt {args.tgt_len}, "
-                f"median of {args.repeats} (inclusive; ms):"
-            )
-            print(
-                format_table(
-                    prof,
-                    ["module", "type", "calls", "params", "forward_ms", "backward_ms", "forward_pct", "backward_pct"],
-                )
-            )
+            opts = profile_options(args)
+            prof = profile_onmt_model(model, vocabs, opts)
+            print(f"\n{opts.header()}")
+            print(format_table(prof, PROFILE_COLUMNS))
             if args.profile_csv:
-                from onmt_moe.runfolder.csvlog import atomic_write_text
-
                 atomic_write_text(args.profile_csv, prof.to_csv(index=False))
     except OSError as exc:
         print(f"error: cannot write output: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - profiling a foreign model: report in one line
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        print(f"error: profiling {args.checkpoint} failed ({type(exc).__name__}: {first[:200]})", file=sys.stderr)
+        print(f"error: profiling {args.checkpoint} failed ({exception_line(exc)})", file=sys.stderr)
         return 2
     return 0
+
+
+def table_columns(table) -> list[str]:
+    """The columns of a parameter table worth showing (the MoE ones only where there are MoE blocks)."""
+    cols = ["name", "kind", "params", "active_params", "fp32_mb", "fp16_mb", "pct_total"]
+    if table["num_experts"].notna().any():
+        cols += ["num_experts", "top_k", "expert_params_mean"]
+    return cols
+
+
+def main(argv=None) -> int:
+    """``scripts/analyze_model.py``: a checkpoint (printed) or ``--run RUN_DIR`` (into RUN_DIR/analysis/)."""
+    p = build_parser()
+    args = p.parse_args(argv)
+    if (args.checkpoint is None) == (args.run is None):
+        p.error("give exactly one of CHECKPOINT or --run RUN_DIR")
+    if args.run is None:
+        return _checkpoint_main(args)
+    if args.csv or args.profile_csv:
+        p.error("--csv and --profile_csv are for a checkpoint; --run writes its tables into RUN_DIR/analysis/")
+    from onmt_moe.diagnostics.run_analysis import run_main  # it imports this module
+
+    return run_main(args)

@@ -29,6 +29,7 @@ VALID_SRC = os.path.join("pred", "valid.src.txt")  # those sources, as decoded
 ANOMALY_REPORT_TXT = "anomaly_report.txt"
 ANOMALY_REPORT_JSON = "anomaly_report.json"
 PLOTS_DIR = "plots"
+ANALYSIS_DIR = "analysis"  # scripts/analyze_model.py --run: parameters, gradient summary, profile
 
 # ----------------------------------------------------------------------------- the CSV logs (plugin/reporting)
 TRAIN_STEPS = "train_steps.csv"
@@ -141,6 +142,7 @@ __all__ = [
     "ANOMALY_REPORT_TXT",
     "ANOMALY_REPORT_JSON",
     "PLOTS_DIR",
+    "ANALYSIS_DIR",
     "TRAIN_STEPS",
     "VALID_SUMMARY",
     "MOE_STEPS",

@@ -47,6 +47,8 @@ MODEL_SET = [
 ]
 # the CPU budget: half-size token batches and a shorter warm-up than the config (600 steps ≈ 10 min on 2 busy cores)
 BUDGET_SET = ["batch_size=2048", "warmup_steps=200"]
+# gradient norms every 50 steps, so `make analyze RUN=runs/glycan_demo` has them to summarise
+ANALYSIS_SET = ["moe_grad_norm_every=50"]
 TASKS = "struct,spec,text,align"
 # numeric peaks are read by their value (onmt_moe/plugin/value_embedding.py)
 VALUE_SET = ["value_embedding=replace"]
@@ -126,7 +128,7 @@ def train_job(d: GlycanDemo) -> runner.Launch:
     half = max(1, d.steps // 2)
     translate = f"{{beam_size: {d.beam}, n_best: {d.beam}, min_length: 1, max_length: 200, batch_size: 64}}"
     sets = [f"train_steps={d.steps}", f"valid_steps={half}", f"save_checkpoint_steps={half}"]
-    sets += [f"run.translate={translate}", *MODEL_SET, *BUDGET_SET]
+    sets += [f"run.translate={translate}", *MODEL_SET, *BUDGET_SET, *ANALYSIS_SET]
     sets += [*(VALUE_SET if d.numeric_peaks else []), *d.set]
     stages = ("vocab", "train", "translate", "score")
     return runner.Launch(d.config, d.run_dir, os.path.join(d.corpus, "data"), sets, stages)
