@@ -52,7 +52,7 @@ VOCAB = ["<unk>", "<blank>", "13CNMR", "J", "E0Pos", "|", *[str(v) for v in rang
 
 def _module(mode="replace", seed=0):
     torch.manual_seed(seed)
-    m = ValueEmbedding(ValueArgs(mode=mode, frequencies=32), D)
+    m = ValueEmbedding(ValueArgs(mode=mode, frequencies=32, modalities=()), D)
     m.attach_vocab(VOCAB)
     lut = torch.nn.Embedding(len(VOCAB), D)
     return m, lut
@@ -138,7 +138,7 @@ def test_padding_never_gets_a_value():
 
 
 def test_no_vocabulary_attached_is_an_error_not_a_silent_zero():
-    m = ValueEmbedding(ValueArgs(mode="add", frequencies=4), D)
+    m = ValueEmbedding(ValueArgs(mode="add", frequencies=4, modalities=()), D)
     with pytest.raises(RuntimeError, match="attach_vocab"):
         m(torch.zeros(1, 1, D), torch.zeros(1, 1, dtype=torch.long), torch.nn.Embedding(2, D))
 
@@ -168,7 +168,7 @@ def test_bad_value_options_are_refused_naming_the_option():
 
 
 def test_stock_train_and_translate_with_value_embedding_and_patches(tmp_path):
-    """onmt_train / onmt_translate run a model with value embeddings and NMR patches (tests/test_patches.py)
+    """onmt_train / onmt_translate run a model with value embeddings (on the NMR numbers) and NMR patches
     unchanged; the checkpoint reloads."""
     data = os.path.join(FIXTURES, "tiny_corpus", "data")
     bin_dir = os.path.dirname(sys.executable)
@@ -186,6 +186,7 @@ encoder_type: moe_transformer
 decoder_type: transformer
 value_embedding: replace
 value_frequencies: 8
+value_modalities: [NMR]
 patch_modalities: [NMR]
 patch_size: 2
 layers: 1
@@ -235,3 +236,28 @@ seed: 1
     assert r.returncode == 0, r.stderr[-2000:]
     n_src = sum(1 for _ in open(f"{data}/src-val.txt"))
     assert len(out.read_text().splitlines()) == n_src
+
+
+def test_value_modalities_give_values_only_to_the_numbers_of_those_segments():
+    """``value_modalities: [MS]``: a number inside <MS> gets its value vector, the same number in another
+    segment keeps its word vector (replace mode, where the difference is total)."""
+    torch.manual_seed(0)
+    m = ValueEmbedding(ValueArgs(mode="replace", frequencies=8, modalities=("MS",)), D, modality_ids=(3,))
+    m.attach_vocab(VOCAB)
+    lut = torch.nn.Embedding(len(VOCAB), D)
+    ids = torch.tensor([[VOCAB.index(t) for t in ("13CNMR", "128.5", "E0Pos", "128.5")]])
+    modality = torch.tensor([[2, 2, 3, 3]])  # NMR, NMR, MS, MS
+    with torch.no_grad():
+        out = m(lut(ids), ids, lut, modality)[0]
+        words = lut(ids)[0]
+    assert torch.equal(out[1], words[1])  # NMR number: the word vector
+    assert not torch.allclose(out[3], words[3])  # MS number: the value vector
+    assert torch.equal(out[2], words[2])  # words stay words
+    with pytest.raises(RuntimeError, match="value_modalities"):
+        m(lut(ids), ids, lut)
+
+
+def test_value_modalities_must_name_known_modalities():
+    args = ValueArgs(mode="add", frequencies=8, modalities=("XRD",))
+    assert any("value_modalities" in p and "XRD" in p for p in args.problems(("NMR", "MS")))
+    assert ValueArgs(mode="add", frequencies=8, modalities=("MS",)).problems(("NMR", "MS")) == []

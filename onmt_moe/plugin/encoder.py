@@ -76,7 +76,8 @@ class MoETransformerEncoder(TransformerEncoder):
         self.fusion = FusionLayers.build(
             config.fusion, o.d_model, o.heads, o.d_ff, o.dropout, o.attention_dropout, o.layer_kwargs
         )
-        self.value_embedding = ValueEmbedding.build(config.value, o.d_model)  # after every older part
+        valued = [vocab.id_of(m) for m in config.value.modalities if m in vocab.names]
+        self.value_embedding = ValueEmbedding.build(config.value, o.d_model, valued)  # after every older part
         patched = [vocab.id_of(m) for m in config.patch.modalities if m in vocab.names]
         self.patcher = Patcher.build(config.patch, o.d_model, patched)
         if config.trained_step >= 0:  # a loaded checkpoint routes with the schedules' values at its step

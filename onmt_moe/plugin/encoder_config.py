@@ -217,7 +217,7 @@ class EncoderConfig:
         out += self.fusion.problems(self.onmt.d_model, self.onmt.heads)
         out += self.embedding.problems(self.onmt.position_encoding, self.onmt.max_relative_positions)
         out += self.alignment.problems()
-        out += self.value.problems()
+        out += self.value.problems(self.modality_vocab.names or self.modalities)
         contrastive = self.alignment.coef.strip() not in ("", "0", "0.0")
         out += self.patch.problems(self.modality_vocab.names or self.modalities, contrastive)
         return out

@@ -147,6 +147,14 @@ def add_signal_options(parser) -> None:
         help="-value_embedding: sine/cosine frequency pairs, periods from 2000 down to 1.",
     )
     group.add(
+        "--value_modalities",
+        "-value_modalities",
+        nargs="*",
+        default=[],
+        help="-value_embedding: only the numbers inside these modality segments (e.g. MS IR) get value "
+        "vectors; the others keep their word embedding. Empty = every segment's numbers.",
+    )
+    group.add(
         "--patch_modalities",
         "-patch_modalities",
         nargs="*",

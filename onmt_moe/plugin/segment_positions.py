@@ -63,7 +63,7 @@ def embed(
     for module in steps:  # the look-up tables (and the feature MLP where there is one)
         x = module(x)
     if value_embedding is not None:
-        x = value_embedding(x, src[:, :, 0], embeddings.word_lut)
+        x = value_embedding(x, src[:, :, 0], embeddings.word_lut, modality_bs)
     if pe is not None and args.segment_positions:
         pos = segments.segment_positions(modality_bs)
         x = x * math.sqrt(pe.dim) + pe.pe[:, 0, :].index_select(0, pos.reshape(-1)).view_as(x)

@@ -38,7 +38,7 @@ import torch
 import torch.nn as nn
 
 from onmt_moe.numbers import token_values
-from onmt_moe.plugin.option_fields import option, to_int
+from onmt_moe.plugin.option_fields import option, to_int, to_strs
 
 MODES = ("none", "add", "replace")
 MIN_PERIOD = 1.0  # a 0.1 step (1H shifts, m/z) still turns it by 0.6 rad; shorter periods make neighbours unlike
@@ -58,15 +58,20 @@ def to_mode(v) -> str:
 class ValueArgs:
     mode: str = option("value_embedding", to_mode)
     frequencies: int = option("value_frequencies", to_int)
+    modalities: tuple[str, ...] = option("value_modalities", to_strs)  # empty: the numbers of every segment
 
     @property
     def enabled(self) -> bool:
         return self.mode != "none"
 
-    def problems(self) -> list[str]:
+    def problems(self, known: Sequence[str] = ()) -> list[str]:
+        out = []
         if self.enabled and not 1 <= self.frequencies <= 256:
-            return [f"value_frequencies: must be in 1..256, got {self.frequencies}"]
-        return []
+            out.append(f"value_frequencies: must be in 1..256, got {self.frequencies}")
+        unknown = [m for m in self.modalities if known and m not in known]
+        if self.enabled and unknown:
+            out.append(f"value_modalities: {unknown} not among the modalities ({', '.join(known)})")
+        return out
 
 
 def fourier_features(values: torch.Tensor, frequencies: torch.Tensor) -> torch.Tensor:
@@ -106,9 +111,10 @@ class TokenValues:
 class ValueEmbedding(nn.Module):
     """The value vectors of numeric tokens; see the module docstring."""
 
-    def __init__(self, args: ValueArgs, d_model: int):
+    def __init__(self, args: ValueArgs, d_model: int, modality_ids: Sequence[int] = ()):
         super().__init__()
         self.replace = args.mode == "replace"
+        self.modality_ids = tuple(int(m) for m in modality_ids)  # () = every segment's numbers
         self.field = nn.Linear(d_model, FIELD_DIM)
         self.parity = nn.Embedding(2, FIELD_DIM)
         n_in = 2 * args.frequencies + 1 + FIELD_DIM
@@ -117,9 +123,10 @@ class ValueEmbedding(nn.Module):
         self.token_values = TokenValues()
 
     @classmethod
-    def build(cls, args: ValueArgs, d_model: int) -> ValueEmbedding | None:
-        """The module, or None when ``value_embedding`` is none (then the encoder has no such parameter)."""
-        return cls(args, d_model) if args.enabled else None
+    def build(cls, args: ValueArgs, d_model: int, modality_ids: Sequence[int] = ()) -> ValueEmbedding | None:
+        """The module, or None when ``value_embedding`` is none (then the encoder has no such parameter);
+        ``modality_ids``: the segments whose numbers get value vectors (empty: all)."""
+        return cls(args, d_model, modality_ids) if args.enabled else None
 
     def attach_vocab(self, itos: Sequence[str]) -> None:
         """Read every source token's value from the vocabulary (:class:`TokenValues`)."""
@@ -130,11 +137,22 @@ class ValueEmbedding(nn.Module):
         """``(V,)`` True at the numeric tokens of the attached vocabulary."""
         return self.token_values.on(torch.device("cpu"))[1]
 
-    def forward(self, word_vectors: torch.Tensor, ids: torch.Tensor, word_lut: nn.Embedding) -> torch.Tensor:
-        """``word_vectors (B, S, D)`` with the numeric tokens' value vectors added (or in their place)."""
+    def forward(
+        self,
+        word_vectors: torch.Tensor,
+        ids: torch.Tensor,
+        word_lut: nn.Embedding,
+        modality: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``word_vectors (B, S, D)`` with the numeric tokens' value vectors added (or in their place);
+        with ``value_modalities``, only the numbers inside those segments (``modality``: ``(B, S)`` ids)."""
         values, numeric = self.token_values.on(ids.device)
         frequencies = angular_frequencies(self.n_frequencies).to(ids.device)  # 32 numbers: not worth a cache
         is_num = numeric[ids]  # (B, S)
+        if self.modality_ids:
+            if modality is None:
+                raise RuntimeError("value_modalities: the tokens' modality ids were not passed")
+            is_num = is_num & torch.isin(modality, torch.tensor(self.modality_ids, device=ids.device))
         pos = torch.arange(ids.size(1), device=ids.device).expand_as(ids)
         # the last non-numeric token at or before each position: the number's field
         marker_pos = torch.where(is_num, torch.full_like(ids, -1), pos).cummax(dim=1).values

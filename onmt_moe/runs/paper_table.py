@@ -91,6 +91,8 @@ REPRESENTATIONS: dict[str, list[str]] = {
     "values_add": ["value_embedding=add"],
     "values_add+patches": ["value_embedding=add", "patch_modalities=[IR]", "patch_size=5"],
     "patches10": ["patch_modalities=[IR]", "patch_size=10"],
+    # values only where they won on their own (MS/MS); NMR and IR keep their words
+    "values_ms": ["value_embedding=replace", "value_modalities=[MS]"],
 }
 # how a cell decodes: plain beam search (every row so far)
 DECODINGS = ("beam",)
