@@ -6,7 +6,7 @@ TORCH_SPEC  ?= torch==2.13.0
 BIN         := $(VENV)/bin
 PY          := $(BIN)/python
 
-.PHONY: install test lint docs demo demo-glycan install-glycan bench bench-quality bench-paper bench-levers bench-glycan-real bench-glycan-twin clean-venv install-extras install-predict data-large data-small data-paper compare-benchmark model-real bench-real finetune-real analyze
+.PHONY: install test lint docs demo demo-glycan install-glycan bench bench-quality bench-paper bench-levers bench-glycan-real bench-glycan-twin clean-venv install-extras install-predict data-large data-small data-paper compare-benchmark model-real bench-real finetune-real analyze realism
 
 install: $(VENV)/.installed
 
@@ -149,6 +149,14 @@ bench-real: install install-predict
 REAL_FT ?= data/real_nmr/literature.tsv
 finetune-real: install install-predict
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(PY) scripts/finetune_real.py --data $(REAL_FT) --scored $(REAL_NMR)
+
+# The simulator against measured spectra (scripts/simulator_realism.py) into benchmark/results/simulator_realism.csv:
+# MS/MS vs MassBank (data/real_msms), NMR vs the literature set, IR vs NIST gas-phase spectra when IR_DIR names
+# jcamp's data/infrared_spectra folder (git clone https://github.com/nzhagen/jcamp; see data/real_ir/README.md).
+# Without IR_DIR the IR part is skipped and its rows in the table are kept. About a minute.
+IR_DIR ?=
+realism: install install-predict
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) scripts/simulator_realism.py --ir_dir "$(IR_DIR)"
 
 # Real benchmark example rows vs our simulation of the same molecules.
 compare-benchmark: install

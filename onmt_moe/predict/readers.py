@@ -167,6 +167,7 @@ class IRSpectrum:
     absorbance: np.ndarray  # IR_POINTS_IN values on linspace(400, 4000, 1800)
     source: str
     notes: list[str] = field(default_factory=list)
+    measured_cm1: tuple[float, float] | None = None  # the part of the axis the file covers (the rest is filled)
 
 
 def _wavenumbers(d: dict, path: str):
@@ -274,7 +275,8 @@ def read_ir(path: str) -> IRSpectrum:
         notes.append(f"outside {max(wn[0], lo):.0f}-{min(wn[-1], hi):.0f} cm-1 filled with the baseline")
     if np.ptp(out) <= 0:
         raise InputError(f"{path}: the IR spectrum is flat between {lo:.0f} and {hi:.0f} cm-1")
-    return IRSpectrum(out.astype(np.float32), path, notes)
+    measured = (float(max(wn[0], lo)), float(min(wn[-1], hi)))
+    return IRSpectrum(out.astype(np.float32), path, notes, measured)
 
 
 # --------------------------------------------------------------------------- NMR
