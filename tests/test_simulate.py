@@ -648,3 +648,15 @@ def test_ir_template_refit_is_a_separate_command_and_the_old_one_still_runs(tmp_
     shipped = np.load(os.path.join(ROOT, "onmt_moe", "simulate", "data", "ir_templates_benchmark.npz"))
     assert list(a["keys"]) == list(b["keys"]) == list(shipped["keys"])
     assert np.array_equal(a["weights"], b["weights"]) and np.allclose(a["weights"], shipped["weights"], atol=1e-4)
+
+
+def test_ir_of_small_inorganic_molecules_is_a_spectrum_not_a_crash():
+    """Water, HCl, HF (in NIST's gas-phase set): a lone O or halogen has no band of the table."""
+    import numpy as np
+    from rdkit import Chem
+
+    from onmt_moe.simulate.ir import simulate_ir
+
+    for smi in ("O", "Cl", "F", "C"):
+        y = simulate_ir(Chem.MolFromSmiles(smi), np.random.default_rng(0), style="experiment")
+        assert np.all(np.isfinite(y)), smi

@@ -157,6 +157,8 @@ def functional_groups(mol: Chem.Mol) -> Iterator[tuple[str, float]]:
 
 def _atom_groups(mol, a) -> Iterator[str]:
     s = a.GetSymbol()
+    if s != "C" and a.GetDegree() == 0:  # a lone O or halogen (water, HCl, HF): no group of the table
+        return
     if s == "C":
         yield from _carbon_groups(mol, a)
     elif s == "O" and a.GetTotalNumHs():
