@@ -6,7 +6,7 @@ NMR, IR, MS, NMR+IR, NMR+MS, IR+MS, NMR+IR+MS (formula in all), equal steps and 
 Resumable: run it again to continue after --max_hours; finished cells are read back.
 
     python scripts/bench_paper.py --data data/large [--steps 2000] [--seeds 1,2] [--inputs NMR,NMR+IR+MS]
-        [--models dense,moe,moe_notag] [--representation words|values|patches|values+patches] [--out runs/bench_paper] [--results benchmark/results/paper_table.csv]
+        [--models dense,moe,moe_notag] [--representation words|values|values_ms|...] [--out runs/bench_paper] [--results benchmark/results/paper_table.csv]
         [--max_hours 2.5] [--set key=value ...] [--read_only] [--merge]
 """
 
