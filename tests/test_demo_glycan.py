@@ -149,6 +149,7 @@ def test_demo_runs_for_real_on_a_tiny_set_and_writes_its_table(tmp_path, capsys)
     data.mkdir()
     shutil.copy(os.path.join(ROOT, "tests", "fixtures", "glycan", "sample.parquet"), data / "glycan.parquet")
     small = ["layers=1", "hidden_size=32", "word_vec_size=32", "transformer_ff=64", "heads=2", "warmup_steps=2"]
+    small += ["bucket_size=64"]  # a 2,048-example bucket would read the 40-row corpus 50 times a batch
     small += ["run.translate={beam_size: 2, n_best: 2, min_length: 1, max_length: 24, batch_size: 64}"]
     argv = ["--data", str(data), "--runs_dir", str(tmp_path / "runs"), "--run_name", "g", "--steps", "4"]
     argv += ["--beam", "2", "--max_candidates", "4", "--numeric_peaks", "--results", str(tmp_path / "t.csv")]

@@ -251,6 +251,8 @@ def test_start_training_multitask_run_scores_every_task(corpus, tmp_path):
             "vocab,train,translate,score",
             "--set",
             "run.translate={beam_size: 2, n_best: 2, max_length: 20, min_length: 1}",
+            "--set",
+            "bucket_size=64",  # the config's 2,048 would read the tiny corpus dozens of times a batch
         ],
         capture_output=True,
         text=True,

@@ -199,6 +199,7 @@ moe_num_experts: 2
 moe_top_k: 1
 batch_size: 8
 batch_type: sents
+bucket_size: 64
 train_steps: 3
 valid_steps: 100
 save_checkpoint_steps: 3
