@@ -385,6 +385,15 @@ def missing_modality(rows: Rows) -> list[str]:
     return out + _table(cols, body) + [""] + _machines(rows)
 
 
+def glycan_demo_numeric_peaks(rows: Rows) -> list[str]:
+    intro = (
+        "A lever of the demo below: the same run with `python scripts/demo_glycan.py --numeric_peaks "
+        "--run_name glycan_demo_values --results benchmark/results/glycan_demo_numeric_peaks.csv` (source "
+        "spectra as numbers, `value_embedding: replace`)."
+    )
+    return [intro, ""] + glycan_demo(rows)
+
+
 def decode_levers(rows: Rows) -> list[str]:
     out = [
         "Decoding levers of finished SMILES runs, one at a time, on the **validation** split "
@@ -496,6 +505,8 @@ SECTIONS: dict[str, tuple[str, Callable[[Rows], list[str]]]] = {
     "glycan_twin": ("Glycans: real spectra beside their simulated twins", glycan_twin),
     "real_spectra": ("Measured NMR spectra", real_spectra),
     "glycan_demo": ("Glycans: the multi-task demo against its baselines", glycan_demo),
+    # the same demo with `--numeric_peaks` (spectra as numbers read by the value embedding): a lever
+    "glycan_demo_numeric_peaks": ("Glycans: the demo with numeric peaks (lever)", glycan_demo_numeric_peaks),
     "missing_modality": ("Spectra to structure: a modality missing at test time", missing_modality),
     "decode_levers": ("Spectra to structure: decoding levers on the validation split", decode_levers),
     "simulator_realism": ("The simulator against measured spectra", simulator_realism),
