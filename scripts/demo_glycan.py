@@ -50,6 +50,11 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="more start_training --set")
     ap.add_argument("--fresh", action="store_true", help="delete an existing run folder of the same name first")
     ap.add_argument(
+        "--tasks",
+        default=d.tasks,
+        help="comma list of struct, spec, text, align (e.g. struct: the single-task model at the same budget)",
+    )
+    ap.add_argument(
         "--numeric_peaks",
         action="store_true",
         help="spectra as numbers (PK <m/z bin> <intensity bin>) read by -value_embedding replace",

@@ -164,3 +164,18 @@ def test_demo_runs_for_real_on_a_tiny_set_and_writes_its_table(tmp_path, capsys)
     assert {"top1", "bleu", "chrf", "r10"} <= {r["metric"] for r in rows}
     assert all(r["ours"] != "" for r in rows)
     assert (tmp_path / "t.md").read_text().count("|") > 20
+
+
+def test_single_task_lever_drops_the_alignment_and_the_retrieval(tmp_path, capsys):
+    """``--tasks struct``: the structure task alone at the same budget; no source holds a structure, so
+    no contrastive pair and no retrieval (nothing to retrieve against); its own corpus folder."""
+    from onmt_moe.runs import demo_glycan as lib
+
+    d = lib.GlycanDemo(data=str(tmp_path / "gly"), runs_dir=str(tmp_path / "runs"), tasks="struct")
+    assert d.corpus.endswith("gly_mt_struct") and not d.structure_in_source
+    sets = lib.train_job(d).overrides
+    assert not any(s.startswith("moe_contrastive") for s in sets) and "fusion_layers=1" in sets
+    assert lib.retrieve(d) and "retrieval skipped" in capsys.readouterr().out
+    full = lib.GlycanDemo(data=str(tmp_path / "gly"))
+    assert full.structure_in_source and "moe_contrastive_coef=0.05" in lib.train_job(full).overrides
+    assert full.corpus.endswith("gly_mt")

@@ -72,10 +72,17 @@ class GlycanDemo:
     set: list[str] = field(default_factory=list)
     fresh: bool = False
     numeric_peaks: bool = False  # spectra as numbers read by a value embedding (spectra_tokens.py)
+    tasks: str = TASKS  # e.g. "struct": the single-task model at the same budget (a lever)
     results: str = os.path.join(ROOT, "benchmark", "results", "glycan_demo.csv")  # and the .md beside it
 
     def __post_init__(self):
-        self.corpus = self.corpus or self.data.rstrip("/") + ("_mt_values" if self.numeric_peaks else "_mt")
+        tag = "" if self.tasks == TASKS else "_" + self.tasks.replace(",", "_")
+        self.corpus = self.corpus or self.data.rstrip("/") + ("_mt_values" if self.numeric_peaks else "_mt") + tag
+
+    @property
+    def structure_in_source(self) -> bool:
+        """Does some task read a structure (``<WURCS>``)? Alignment and retrieval pair it with the spectrum."""
+        return any(t in self.tasks.split(",") for t in ("spec", "text", "align"))
 
     @property
     def run_dir(self) -> str:
@@ -111,10 +118,10 @@ def build_corpus(d: GlycanDemo) -> bool:
     """The multi-task corpus in ``d.corpus`` (in this process), when it has no tasks.json."""
     if os.path.exists(os.path.join(d.corpus, "tasks.json")):
         return _corpus_matches(d)
-    argv = ["--input", d.data, "--out_dir", d.corpus, "--text", "--multitask", TASKS, "--target_task_token"]
+    argv = ["--input", d.data, "--out_dir", d.corpus, "--text", "--multitask", d.tasks, "--target_task_token"]
     argv += ["--numeric_peaks"] if d.numeric_peaks else []
     print("$ " + " ".join([os.path.join(ROOT, "benchmark", "generate_glycan_input.py"), *argv]), flush=True)
-    opt = CorpusOptions(text=True, multitask=TASKS, target_task_token=True)
+    opt = CorpusOptions(text=True, multitask=d.tasks, target_task_token=True)
     try:
         write_corpus(d.data, d.corpus, SpecTokConfig(numeric_peaks=d.numeric_peaks), opt)
     except CorpusError as exc:
@@ -128,7 +135,8 @@ def train_job(d: GlycanDemo) -> runner.Launch:
     half = max(1, d.steps // 2)
     translate = f"{{beam_size: {d.beam}, n_best: {d.beam}, min_length: 1, max_length: 200, batch_size: 64}}"
     sets = [f"train_steps={d.steps}", f"valid_steps={half}", f"save_checkpoint_steps={half}"]
-    sets += [f"run.translate={translate}", *MODEL_SET, *BUDGET_SET, *ANALYSIS_SET]
+    model = MODEL_SET if d.structure_in_source else [m for m in MODEL_SET if not m.startswith("moe_contrastive")]
+    sets += [f"run.translate={translate}", *model, *BUDGET_SET, *ANALYSIS_SET]
     sets += [*(VALUE_SET if d.numeric_peaks else []), *d.set]
     stages = ("vocab", "train", "translate", "score")
     return runner.Launch(d.config, d.run_dir, os.path.join(d.corpus, "data"), sets, stages)
@@ -149,7 +157,11 @@ def _retrieve_main(argv: list[str]) -> int:
 
 
 def retrieve(d: GlycanDemo) -> bool:
-    """Retrieval on the run (``benchmark/retrieve.py``'s main) into ``<run>/retrieval.json``."""
+    """Retrieval on the run (``benchmark/retrieve.py``'s main) into ``<run>/retrieval.json``; none when
+    no task reads a structure (nothing to retrieve against)."""
+    if not d.structure_in_source:
+        print(f"retrieval skipped: no task of {d.tasks!r} reads a structure", flush=True)
+        return True
     argv = ["--run", d.run_dir, "--max_candidates", str(d.max_candidates)]
     return run_step(Step("benchmark/retrieve.py", argv, _retrieve_main))
 
@@ -163,7 +175,8 @@ def print_summary(d: GlycanDemo, times: list[float]) -> None:
     """``times``: when the demo, training and retrieval started."""
     t0, t_train, t_ret = times
     scores = _read_json(os.path.join(d.run_dir, "scores.json"))
-    retrieval = _read_json(os.path.join(d.run_dir, "retrieval.json"))
+    path = os.path.join(d.run_dir, "retrieval.json")
+    retrieval = _read_json(path) if os.path.exists(path) else {}
     info = _read_json(os.path.join(d.run_dir, "run.json"))
     print("\n" + "=" * 72)
     print(
