@@ -83,6 +83,11 @@ PAPER_MODELS = {
 }
 
 
+def _section(intro: list[str], cols: list[str], body: list[list], rows: Rows) -> list[str]:
+    """A results section: its intro lines, the table, then the machines its rows were measured on."""
+    return intro + _table(cols, body) + [""] + _machines(rows)
+
+
 def _paper_cells(rows: Rows) -> dict[tuple[str, str], Rows]:
     """Cells by (input, model); a representation other than words is part of the model's name."""
     cells: dict[tuple[str, str], Rows] = {}
@@ -382,7 +387,7 @@ def missing_modality(rows: Rows) -> list[str]:
         + [pct(r[k]) for k in ("top1", "top5", "top10", "formula_top1", "invalid")]
         for r in rows
     ]
-    return out + _table(cols, body) + [""] + _machines(rows)
+    return _section(out, cols, body, rows)
 
 
 def glycan_demo_numeric_peaks(rows: Rows) -> list[str]:
@@ -421,7 +426,7 @@ def decode_levers(rows: Rows) -> list[str]:
         + [r.get("sec_per_mol", "")]
         for r in rows
     ]
-    return out + _table(cols, body) + [""] + _machines(rows)
+    return _section(out, cols, body, rows)
 
 
 def glycan_demo(rows: Rows) -> list[str]:
@@ -445,7 +450,7 @@ def glycan_demo(rows: Rows) -> list[str]:
         + [val(r, "ours"), val(r, "baseline"), r.get("baseline_name", ""), val(r, "chance")]
         for r in rows
     ]
-    return out + _table(cols, body) + [""] + _machines(rows)
+    return _section(out, cols, body, rows)
 
 
 def real_spectra(rows: Rows) -> list[str]:
@@ -472,7 +477,7 @@ def real_spectra(rows: Rows) -> list[str]:
         and r.get("decoding") in shown
         or (r.get("heavy_atoms") == "all" and r.get("decoding") == "formula")
     ]
-    return out + _table(cols, body) + [""] + _machines(rows)
+    return _section(out, cols, body, rows)
 
 
 def simulator_realism(rows: Rows) -> list[str]:
@@ -492,7 +497,7 @@ def simulator_realism(rows: Rows) -> list[str]:
         + [r["metric"]]
         for r in rows
     ]
-    return out + _table(cols, body) + [""] + _machines(rows)
+    return _section(out, cols, body, rows)
 
 
 def generic(rows: Rows) -> list[str]:
