@@ -95,3 +95,36 @@ SRC = [
     "<FORMULA> C 5 </FORMULA> <IR> IR 5 5 9 9 9 5 </IR>",
 ]
 TGT = ["C C O", "c 1 c c c c 1", "C ( = O ) N"]
+
+
+def tiny_checkpoint(path, src_tokens, settings) -> torch.nn.Module:
+    """Write a genuine OpenNMT checkpoint of a tiny model (``settings``: model options over OpenNMT's
+    defaults; ``src_tokens`` after the specials) to ``path``; returns the model. Weights uniform in
+    ±0.1: ``build_base_model`` leaves them uninitialised (the trainer inits them)."""
+    import pyonmttok
+    from onmt import opts as onmt_opts
+    from onmt.inputters.inputter import vocabs_to_dict
+
+    opt = ArgumentParser.defaults(
+        onmt_opts.model_opts, onmt_opts._add_train_general_opts, onmt_opts.distributed_opts, onmt_opts._add_quant_opts
+    )
+    for k, v in settings.items():
+        setattr(opt, k, v)
+    ArgumentParser.update_model_opts(opt)
+    ArgumentParser.validate_model_opts(opt)
+    specials = ["<unk>", "<blank>", "<s>", "</s>"]
+    vocabs = {
+        "src": pyonmttok.build_vocab_from_tokens(specials + list(src_tokens)),
+        "tgt": pyonmttok.build_vocab_from_tokens(specials + [f"t{i}" for i in range(15)]),
+        "data_task": "seq2seq",
+        "decoder_start_token": "<s>",
+    }
+    torch.manual_seed(0)
+    model = build_base_model(opt, vocabs)
+    with torch.no_grad():
+        for prm in model.parameters():
+            prm.uniform_(-0.1, 0.1)
+    state = {k: v for k, v in model.state_dict().items() if "generator" not in k}
+    ckpt = {"model": state, "generator": model.generator.state_dict(), "vocab": vocabs_to_dict(vocabs), "opt": opt}
+    torch.save({**ckpt, "optim": None}, path)
+    return model

@@ -162,57 +162,12 @@ def test_profile_modules_forward_backward():
 
 # ------------------------------------------------------------------ OpenNMT checkpoint
 def _tiny_onmt_checkpoint(path):
-    import pyonmttok
-    from onmt import opts
-    from onmt.inputters.inputter import vocabs_to_dict
-    from onmt.model_builder import build_base_model
-    from onmt.utils.parse import ArgumentParser
+    from tests.helpers_onmt import tiny_checkpoint
 
-    opt = ArgumentParser.defaults(
-        opts.model_opts, opts._add_train_general_opts, opts.distributed_opts, opts._add_quant_opts
-    )
-    for k, v in dict(
-        encoder_type="transformer",
-        decoder_type="transformer",
-        enc_layers=2,
-        dec_layers=1,
-        hidden_size=16,
-        word_vec_size=16,
-        heads=2,
-        transformer_ff=32,
-        position_encoding=True,
-        dropout=[0.0],
-        attention_dropout=[0.0],
-    ).items():
-        setattr(opt, k, v)
-    ArgumentParser.update_model_opts(opt)
-    ArgumentParser.validate_model_opts(opt)
-    specials = ["<unk>", "<blank>", "<s>", "</s>"]
-    src = specials + ["<NMR>", "</NMR>", "<IR>", "</IR>"] + [f"s{i}" for i in range(20)]
-    tgt = specials + [f"t{i}" for i in range(15)]
-    vocabs = {
-        "src": pyonmttok.build_vocab_from_tokens(src),
-        "tgt": pyonmttok.build_vocab_from_tokens(tgt),
-        "data_task": "seq2seq",
-        "decoder_start_token": "<s>",
-    }
-    torch.manual_seed(0)
-    model = build_base_model(opt, vocabs)
-    with torch.no_grad():  # build_base_model leaves weights uninitialised (the trainer inits them)
-        for prm in model.parameters():
-            prm.uniform_(-0.1, 0.1)
-    state = {k: v for k, v in model.state_dict().items() if "generator" not in k}
-    torch.save(
-        {
-            "model": state,
-            "generator": model.generator.state_dict(),
-            "vocab": vocabs_to_dict(vocabs),
-            "opt": opt,
-            "optim": None,
-        },
-        path,
-    )
-    return model
+    settings = dict(encoder_type="transformer", decoder_type="transformer", enc_layers=2, dec_layers=1)
+    settings |= dict(hidden_size=16, word_vec_size=16, heads=2, transformer_ff=32, position_encoding=True)
+    settings |= dict(dropout=[0.0], attention_dropout=[0.0])
+    return tiny_checkpoint(path, ["<NMR>", "</NMR>", "<IR>", "</IR>"] + [f"s{i}" for i in range(20)], settings)
 
 
 def test_load_checkpoint_table_and_cli(tmp_path, capsys):

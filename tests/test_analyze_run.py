@@ -9,7 +9,6 @@ import runpy
 import sys
 
 import pytest
-import torch
 
 from onmt_moe.diagnostics.analysis import main
 from onmt_moe.diagnostics.run_analysis import gradient_summary
@@ -39,40 +38,12 @@ GRAD_ROWS = [
 def _tiny_moe_checkpoint(path):
     """A genuine OpenNMT checkpoint of a 1-layer MoE encoder (4 experts, top-2) with a glycan-style
     source vocabulary."""
-    import pyonmttok
-    from onmt import opts
-    from onmt.inputters.inputter import vocabs_to_dict
-    from onmt.model_builder import build_base_model
-    from onmt.utils.parse import ArgumentParser
+    from tests.helpers_onmt import tiny_checkpoint
 
-    opt = ArgumentParser.defaults(
-        opts.model_opts, opts._add_train_general_opts, opts.distributed_opts, opts._add_quant_opts
-    )
     settings = dict(enc_layers=1, dec_layers=1, hidden_size=16, word_vec_size=16, heads=2, transformer_ff=32)
     settings |= dict(encoder_type="moe_transformer", decoder_type="transformer", moe_num_experts=4, moe_top_k=2)
     settings |= dict(position_encoding=True, dropout=[0.0], attention_dropout=[0.0])
-    for k, v in settings.items():
-        setattr(opt, k, v)
-    ArgumentParser.update_model_opts(opt)
-    ArgumentParser.validate_model_opts(opt)
-    specials = ["<unk>", "<blank>", "<s>", "</s>"]
-    src = specials + ["<MS>", "</MS>", "<TEXT>", "</TEXT>"] + [f"MZ_{i}" for i in range(20)]
-    tgt = specials + [f"t{i}" for i in range(15)]
-    vocabs = {
-        "src": pyonmttok.build_vocab_from_tokens(src),
-        "tgt": pyonmttok.build_vocab_from_tokens(tgt),
-        "data_task": "seq2seq",
-        "decoder_start_token": "<s>",
-    }
-    torch.manual_seed(0)
-    model = build_base_model(opt, vocabs)
-    with torch.no_grad():  # build_base_model leaves the weights uninitialised (the trainer inits them)
-        for prm in model.parameters():
-            prm.uniform_(-0.1, 0.1)
-    state = {k: v for k, v in model.state_dict().items() if "generator" not in k}
-    ckpt = {"model": state, "generator": model.generator.state_dict(), "vocab": vocabs_to_dict(vocabs), "opt": opt}
-    torch.save({**ckpt, "optim": None}, path)
-    return model
+    return tiny_checkpoint(path, ["<MS>", "</MS>", "<TEXT>", "</TEXT>"] + [f"MZ_{i}" for i in range(20)], settings)
 
 
 @pytest.fixture(scope="module")
