@@ -66,6 +66,12 @@ def parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--fresh", action="store_true", help="delete an existing run folder of the same name first")
+    ap.add_argument(
+        "--no_formula_beam",
+        dest="formula_beam",
+        action="store_false",
+        help="decode with the plain beam (default: the formula-guided beam, onmt_translate -moe_formula_beam)",
+    )
     ap.add_argument("--data_only", action="store_true", help="build the simulated data and tagged corpus, then stop")
     return ap
 

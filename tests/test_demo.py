@@ -47,6 +47,8 @@ def test_demo_flow_from_the_bundled_molecule_list(tmp_path):
     r = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "onmt_moe demo finished" in r.stdout and "top-1" in r.stdout
+    assert "formula-guided beam search" in r.stdout  # the demo decodes under the source's formula
+    assert "moe_formula_beam: true" in (runs / "d" / "translate.yaml").read_text()
     src = (tmp_path / "small_tagged" / "data" / "src-train.txt").read_text().splitlines()
     assert len(src) > 130 and all("<NMR> 1HNMR" in ln and "<IR> <MISSING> </IR>" in ln for ln in src)
     c_shifts = src[0].split("13CNMR")[1].split("</NMR>")[0].split()
