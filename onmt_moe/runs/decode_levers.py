@@ -64,7 +64,7 @@ def invalid_first(samples) -> float:
     return round(bad / len(samples), 4) if samples else 0.0
 
 
-def score_lever(files, src_lines, tgt_lines, nbest_path: str, n_best: int, with_nmr: bool, canon) -> dict:
+def score_lever(src_lines, tgt_lines, nbest_path: str, n_best: int, with_nmr: bool, canon) -> dict:
     """{decoding: row values} for one decoded n-best: weights fitted on the first half, scored on the rest."""
     n = len(src_lines)
     cands, scores = rerank.read_candidates(nbest_path, n_best, n, exact=False)
@@ -98,7 +98,7 @@ def run_levers(run_dir: str, n: int = N_VALID, levers=LEVERS, echo: bool = False
     for lever, setting, flags in levers:
         out = os.path.join(work, f"{lever}_{setting}.txt".replace("/", "_"))
         seconds = decode(files, src, out, [*flags, "-with_score"], os.path.join(work, "translate.log"))
-        scored = score_lever(files, src_lines, tgt_lines, out, n_best_of(flags, files.n_best), with_nmr, canon)
+        scored = score_lever(src_lines, tgt_lines, out, n_best_of(flags, files.n_best), with_nmr, canon)
         for decoding, vals in scored.items():
             row = {"run": name, "lever": lever, "setting": setting, "decoding": decoding, **vals}
             rows.append(dict(row, sec_per_mol=round(seconds / len(src_lines), 4)))
