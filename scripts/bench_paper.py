@@ -7,7 +7,7 @@ Resumable: run it again to continue after --max_hours; finished cells are read b
 
     python scripts/bench_paper.py --data data/large [--steps 2000] [--seeds 1,2] [--inputs NMR,NMR+IR+MS]
         [--models dense,moe,moe_notag] [--representation words|values|values_ms|...] [--out runs/bench_paper] [--results benchmark/results/paper_table.csv]
-        [--max_hours 2.5] [--set key=value ...] [--read_only] [--merge]
+        [--decodings beam,formula_beam] [--max_hours 2.5] [--set key=value ...] [--read_only] [--merge]
 """
 
 import argparse
@@ -16,6 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this checkout's package
 from onmt_moe.runs.paper_table import (  # noqa: E402
+    DECODINGS,
     INPUTS,
     MODELS,
     REPRESENTATIONS,
@@ -44,6 +45,11 @@ def main(argv=None) -> int:
         choices=list(REPRESENTATIONS),
         help="how the spectra enter the encoder (onmt_moe.runs.paper_table.REPRESENTATIONS)",
     )
+    ap.add_argument(
+        "--decodings",
+        default="beam",
+        help=f"comma-separated, of {', '.join(DECODINGS)}: each finished cell's test split decoded each way",
+    )
     ap.add_argument("--max_hours", type=float, default=None, help="stop before a cell that would not fit")
     ap.add_argument("--ir_points", type=int, default=CorpusOptions.ir_points)
     ap.add_argument("--msms_top_k", type=int, default=CorpusOptions.msms_top_k)
@@ -58,8 +64,13 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     inputs = [x.strip() for x in a.inputs.split(",") if x.strip()]
     models = [x.strip() for x in a.models.split(",") if x.strip()]
-    for name, known in (("input", INPUTS), ("model", MODELS)):
-        bad = [x for x in (inputs if name == "input" else models) if x not in known]
+    decodings = [x.strip() for x in a.decodings.split(",") if x.strip()]
+    for name, asked, known in (
+        ("input", inputs, INPUTS),
+        ("model", models, MODELS),
+        ("decoding", decodings, DECODINGS),
+    ):
+        bad = [x for x in asked if x not in known]
         if bad:
             print(f"error: unknown {name} {bad[0]!r} (known: {', '.join(known)})", file=sys.stderr)
             return 2
@@ -77,6 +88,7 @@ def main(argv=None) -> int:
         a.max_hours,
         read_only=a.read_only,
         representation=a.representation,
+        decodings=decodings,
     )
     if a.merge:
         try:

@@ -2,7 +2,10 @@
 the cells themselves are ordinary runner.launch runs, tested in test_end_to_end)."""
 
 import csv
+import json
 import os
+
+import pytest
 
 from onmt_moe.runs import paper_table as pt
 from onmt_moe.runs import runner
@@ -55,7 +58,7 @@ def test_run_table_reads_finished_cells_and_stops_at_the_budget(tmp_path, monkey
         open(os.path.join(run_dir, "scores.json"), "w").write("{}")
 
     monkeypatch.setattr(pt, "run_cell", fake_cell)
-    monkeypatch.setattr(pt, "cell_result", lambda run_dir, i, m, s, n, rep="words": _row(i, m, s, 0.5))
+    monkeypatch.setattr(pt, "cell_result", lambda run_dir, i, m, s, n, rep="words", dec="beam": _row(i, m, s, 0.5))
     os.makedirs(tmp_path / "NMR_dense_s1")
     (tmp_path / "NMR_dense_s1" / "scores.json").write_text("{}")  # finished before: read, not re-run
     rows = pt.run_table("d", str(tmp_path), ["NMR", "IR"], ["dense", "moe"], [1], 10)
@@ -77,6 +80,62 @@ def test_run_table_reads_finished_cells_and_stops_at_the_budget(tmp_path, monkey
     monkeypatch.setattr(pt, "run_cell", lambda data_dir, run_dir, model, seed, steps, extra: sets.append(extra))
     pt.run_table("d", str(tmp_path), ["MS"], ["moe"], [1], 10, extra_sets=["x=1"], representation="values+patches")
     assert sets == [[*pt.REPRESENTATIONS["values+patches"], "x=1"]]
+
+
+def test_each_decoding_of_a_finished_cell_is_its_own_row_and_read_only_decodes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(pt, "build_corpus", lambda data, out, secs, copt: out)
+    monkeypatch.setattr(pt, "run_cell", lambda *a: None)
+    monkeypatch.setattr(pt, "cell_result", lambda run_dir, i, m, s, n, rep, dec: dict(_row(i, m, s, 0.5), decoding=dec))
+    decoded = []
+
+    def fake_decode(run_dir, data_dir, dec):
+        decoded.append(dec)
+        if dec != "beam":
+            os.makedirs(pt.decoding_dir(run_dir, dec), exist_ok=True)
+            open(os.path.join(pt.decoding_dir(run_dir, dec), "scores.json"), "w").write("{}")
+
+    monkeypatch.setattr(pt, "decode_cell", fake_decode)
+    os.makedirs(tmp_path / "NMR_moe_s1")
+    (tmp_path / "NMR_moe_s1" / "scores.json").write_text("{}")
+    os.makedirs(tmp_path / "NMR_moe_s2")
+    (tmp_path / "NMR_moe_s2" / "scores.json").write_text("{}")
+    rows = pt.run_table("d", str(tmp_path), ["NMR"], ["moe"], [1], 10, decodings=("beam", "formula_beam"))
+    assert [r["decoding"] for r in rows] == ["beam", "formula_beam"] and decoded == ["beam", "formula_beam"]
+    decoded.clear()
+    rows = pt.run_table("d", str(tmp_path), ["NMR"], ["moe"], [1, 2], 10, decodings=pt.DECODINGS, read_only=True)
+    assert decoded == [] and [(r["seed"], r["decoding"]) for r in rows] == [
+        (1, "beam"),
+        (1, "formula_beam"),
+        (2, "beam"),
+    ]
+
+
+def test_decode_cell_runs_the_runs_translate_yaml_with_the_decodings_flags_and_scores_it(tmp_path, monkeypatch):
+    data, run = tmp_path / "data", tmp_path / "run"
+    data.mkdir()
+    run.mkdir()
+    (data / "src-test.txt").write_text("<FORMULA> C 2 H 6 O\n<FORMULA> C 3 H 8\n")
+    (data / "tgt-test.txt").write_text("C C O\nC C C\n")
+    (run / "translate.yaml").write_text("model: m.pt\nn_best: 2\nbeam_size: 2\n")
+    calls = []
+
+    def fake_translate(cmd, log, echo):
+        calls.append(cmd)
+        out = cmd[cmd.index("-output") + 1]
+        open(out, "w").write("C C O\nO C C\nC C C\nC C\n")  # 2 sources x n_best 2
+
+    monkeypatch.setattr(pt.runner, "run_logged", fake_translate)
+    pt.decode_cell(str(run), str(data), "formula_beam")
+    assert calls[0][-1] == "-moe_formula_beam" and calls[0][calls[0].index("-config") + 1] == str(
+        run / "translate.yaml"
+    )
+    scores = json.load(open(run / "pred_formula_beam" / "scores.json"))
+    assert scores["topk"]["1"] == 1.0
+    pt.decode_cell(str(run), str(data), "formula_beam")  # scored before: not decoded again
+    pt.decode_cell(str(run), str(data), "beam")  # the run's own translate stage: nothing to do
+    assert len(calls) == 1
+    with pytest.raises(RuntimeError, match="no translate.yaml"):
+        pt.decode_cell(str(tmp_path / "data"), str(data), "formula_beam")
 
 
 def test_rows_from_before_the_representation_column_read_as_words_and_beam(tmp_path):

@@ -23,6 +23,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+import yaml
+
 from onmt_moe.diagnostics.routing import run_routing_mi
 from onmt_moe.runfolder.layout import SCORES_JSON, TRAIN_STEPS, VALID_SUMMARY, read_run_json
 from onmt_moe.runs import runner
@@ -94,8 +96,11 @@ REPRESENTATIONS: dict[str, list[str]] = {
     # values only where they won on their own (MS/MS); NMR and IR keep their words
     "values_ms": ["value_embedding=replace", "value_modalities=[MS]"],
 }
-# how a cell decodes: plain beam search (every row so far)
-DECODINGS = ("beam",)
+# How a cell's test split is decoded. beam: the run's translate stage (plain beam search, every row
+# before issue 32's lever table); formula_beam: the same checkpoint and translate.yaml decoded again
+# with -moe_formula_beam (no hypothesis leaves the <FORMULA> segment's heavy atoms), into
+# pred_formula_beam/ beside the run's own pred/.
+DECODINGS: dict[str, tuple[str, ...]] = {"beam": (), "formula_beam": ("-moe_formula_beam",)}
 # Every cell sees the same molecules per step, whatever its template says. Token batches (4,096) suit
 # one input but not a table across inputs: an NMR source is ~60 tokens (65 molecules a step), a
 # NMR+IR+MS source ~300 (13 a step), so at equal steps the all-modality cells would see a fifth of the
@@ -201,16 +206,46 @@ def last_validation_accuracy(run_dir: str) -> float | None:
     return float(rows[-1]["accuracy"]) / 100 if rows else None
 
 
-def cell_result(run_dir: str, inp: str, model: str, seed: int, steps: int, representation: str = "words") -> dict:
-    """One row of the table from a finished run folder."""
+def decoding_dir(run_dir: str, decoding: str) -> str:
+    """Where a decoding's scores.json lives: the run folder itself for ``beam``, else pred_<decoding>/."""
+    return run_dir if decoding == "beam" else os.path.join(run_dir, f"pred_{decoding}")
+
+
+def decode_cell(run_dir: str, data_dir: str, decoding: str) -> None:
+    """Decode a finished cell's test split again with ``decoding``'s flags and score it (once: a scored
+    decoding is kept). The checkpoint and every other setting are the run's own translate.yaml."""
+    from onmt_moe.evaluation.scoring import score_files
+    from onmt_moe.runfolder.layout import RANKS_CSV, TRANSLATE_YAML
+
+    where = decoding_dir(run_dir, decoding)
+    if decoding == "beam" or os.path.exists(os.path.join(where, SCORES_JSON)):
+        return
+    config = os.path.join(run_dir, TRANSLATE_YAML)
+    if not os.path.isfile(config):
+        raise RuntimeError(f"{run_dir}: no {TRANSLATE_YAML} (the cell has not decoded yet)")
+    os.makedirs(where, exist_ok=True)
+    src, tgt = os.path.join(data_dir, "src-test.txt"), os.path.join(data_dir, "tgt-test.txt")
+    pred = os.path.join(where, "test.txt")
+    cmd = runner.onmt_command("onmt_translate") + ["-config", config, "-src", src, "-output", pred]
+    runner.run_logged([*cmd, *DECODINGS[decoding]], os.path.join(where, "translate.log"), False)
+    with open(config, encoding="utf-8") as fh:
+        n_best = int(yaml.safe_load(fh).get("n_best", 1))
+    out_json, ranks = os.path.join(where, SCORES_JSON), os.path.join(where, RANKS_CSV)
+    score_files(pred, tgt, n_best, src_path=src, out_json=out_json, ranks_csv=ranks)
+
+
+def cell_result(
+    run_dir: str, inp: str, model: str, seed: int, steps: int, representation: str = "words", decoding: str = "beam"
+) -> dict:
+    """One row of the table from a finished run folder (and, for ``decoding``, its decoded test split)."""
     info = read_run_json(run_dir)
-    scores = json.load(open(os.path.join(run_dir, SCORES_JSON)))  # the scorer's full report
+    scores = json.load(open(os.path.join(decoding_dir(run_dir, decoding), SCORES_JSON)))  # the scorer's report
     topk = scores["topk"]
     return {
         "input": inp,
         "model": model,
         "representation": representation,
-        "decoding": "beam",
+        "decoding": decoding,
         "seed": seed,
         "steps": steps,
         "top1": topk.get("1"),
@@ -268,10 +303,12 @@ def run_table(
     log=print,
     read_only: bool = False,
     representation: str = "words",
+    decodings: Sequence[str] = ("beam",),
 ) -> list[dict]:
-    """Run (or read back) every cell; returns the rows of the cells that are finished.
-    ``read_only``: only read back, never train (an unfinished cell is named and left out).
-    ``representation``: a key of :data:`REPRESENTATIONS` (its overrides join ``extra_sets``)."""
+    """Run (or read back) every cell; returns the rows of the cells that are finished, one per decoding.
+    ``read_only``: only read back, never train or decode (an unfinished cell is named and left out).
+    ``representation``: a key of :data:`REPRESENTATIONS` (its overrides join ``extra_sets``).
+    ``decodings``: keys of :data:`DECODINGS`; each finished cell is decoded once more per extra one."""
     copt = copt or CorpusOptions()
     extra_sets = [*REPRESENTATIONS[representation], *extra_sets]
     tag = "" if representation == "words" else f"_{representation}"
@@ -299,7 +336,12 @@ def run_table(
                     t_cell = time.time()
                     run_cell(data_dir, run_dir, model, seed, steps, extra_sets)
                     cell_secs.append(time.time() - t_cell)
-                rows.append(cell_result(run_dir, inp, model, seed, steps, representation))
+                for dec in decodings:
+                    if read_only and not os.path.exists(os.path.join(decoding_dir(run_dir, dec), SCORES_JSON)):
+                        continue
+                    if not read_only:
+                        decode_cell(run_dir, data_dir, dec)
+                    rows.append(cell_result(run_dir, inp, model, seed, steps, representation, dec))
     return rows
 
 
@@ -428,7 +470,8 @@ def plot_top1(summary: Sequence[dict], path: str) -> None:
 
     inputs = [i for i in INPUTS if any(r["input"] == i for r in summary)]
     label = {
-        id(r): r["model"] + ("" if r.get("representation", "words") == "words" else f" ({r['representation']})")
+        id(r): r["model"]
+        + "".join(f" ({v})" for v in (r.get("representation"), r.get("decoding")) if v not in (None, "words", "beam"))
         for r in summary
     }
     models = sorted(set(label.values()))
