@@ -111,6 +111,18 @@ def test_the_paper_relations_follow_the_csv(results_copy):
     assert "when numbers are values" in still_not  # that relation reads the values + patches cell
 
 
+def test_a_decoding_other_than_beam_is_its_own_cell_of_the_paper_table():
+    row = {"input": "NMR", "model": "moe", "seed": "1", "top1": "0.2"}
+    rows = [
+        dict(row, representation="values_add", decoding="beam"),
+        dict(row, representation="values_add", decoding="formula_beam", top1="0.3"),
+        dict(row, representation="", decoding=""),  # rows from before both columns: words, beam
+    ]
+    cells = results_doc._paper_cells(rows)
+    assert set(cells) == {("NMR", "moe + values_add"), ("NMR", "moe + values_add + formula_beam"), ("NMR", "moe")}
+    assert results_doc._model_name("moe + values_add + formula_beam") == "MoE + values_add + formula_beam"
+
+
 def test_make_results_doc_check_mode(results_copy, tmp_path):
     d, doc = results_copy
     script = os.path.join(ROOT, "scripts", "make_results_doc.py")
