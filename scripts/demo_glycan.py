@@ -36,7 +36,7 @@ from onmt_moe.runs.demo_glycan import GlycanDemo, run_demo  # noqa: E402
 def parser() -> argparse.ArgumentParser:
     d = GlycanDemo()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=d.data, help="glycan set folder")
+    ap.add_argument("--data", default=None, help="glycan set folder (default data/glycan_demo[_library<K>])")
     ap.add_argument("--structures", type=int, default=d.structures, help="structures to build (seeded, 80/10/10 split)")
     ap.add_argument("--max_residues", type=int, default=d.max_residues)
     ap.add_argument("--corpus", default=None, help="multi-task corpus folder (default <data>_mt)")
@@ -59,6 +59,13 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="spectra as numbers (PK <m/z bin> <intensity bin>) read by -value_embedding replace",
     )
+    ap.add_argument(
+        "--split_mode",
+        default=d.split_mode,
+        choices=("structure", "library"),
+        help="structure: test structures never trained on (de novo); library: new spectra of trained structures",
+    )
+    ap.add_argument("--spectra_per_structure", type=int, default=d.spectra_per_structure)
     ap.add_argument("--results", default=d.results, help="the table's CSV (every task vs a baseline; .md beside it)")
     return ap
 

@@ -179,3 +179,24 @@ def test_single_task_lever_drops_the_alignment_and_the_retrieval(tmp_path, capsy
     full = lib.GlycanDemo(data=str(tmp_path / "gly"))
     assert full.structure_in_source and "moe_contrastive_coef=0.05" in lib.train_job(full).overrides
     assert full.corpus.endswith("gly_mt")
+
+
+def test_library_split_has_its_own_set_and_a_set_split_otherwise_is_refused(tmp_path, monkeypatch, capsys):
+    """``--split_mode library``: new spectra of trained structures (the closed set), in a data folder of
+    its own; a set on disk built with another split is refused in one line, never silently reused."""
+    from onmt_moe.runs import demo_glycan as lib
+
+    d = lib.GlycanDemo(split_mode="library", spectra_per_structure=3, runs_dir=str(tmp_path))
+    assert d.data.endswith(os.path.join("data", "glycan_demo_library3")) and d.corpus.endswith("library3_mt")
+    assert lib.GlycanDemo().data.endswith(os.path.join("data", "glycan_demo"))
+    argv = []
+    monkeypatch.setattr(lib, "run_step", lambda step: argv.extend(step.argv) or True)
+    d = lib.GlycanDemo(data=str(tmp_path / "gly"), split_mode="library", spectra_per_structure=3)
+    assert lib.build_data(d)
+    assert argv[argv.index("--split_mode") + 1] == "library" and argv[argv.index("--spectra_per_structure") + 1] == "3"
+    (tmp_path / "gly").mkdir()
+    (tmp_path / "gly" / "glycan.parquet").write_text("")
+    (tmp_path / "gly" / "summary.json").write_text(json.dumps({"split_mode": "structure", "spectra_per_structure": 1}))
+    assert not lib.build_data(d)
+    assert "built with split_mode=structure, spectra_per_structure=1" in capsys.readouterr().err
+    assert lib.build_data(lib.GlycanDemo(data=str(tmp_path / "gly")))  # the split it was built with: reused

@@ -178,6 +178,22 @@ def test_nearest_structure_picks_the_right_neighbour():
     assert T.jaccard(Counter("aab"), Counter("ab")) == pytest.approx(2 / 3)  # counts count
 
 
+def test_nearest_spectrum_filters_by_precursor_then_takes_the_closest_peaks():
+    train_src = [
+        "<TASK_STRUCT> <MS> PMZ_500 CHARGE_-1 MZ_100 INT_5 MZ_200 INT_1 </MS>",
+        "<TASK_STRUCT> <MS> PMZ_500 CHARGE_-1 MZ_100 INT_1 MZ_300 INT_5 </MS>",
+        "<TASK_STRUCT> <MS> PMZ_600 CHARGE_-1 MZ_100 INT_1 MZ_300 INT_5 </MS>",
+    ]
+    train_tgt = ["A", "B", "C"]
+    test_src = [
+        "<TASK_STRUCT> <MS> PMZ_500 CHARGE_-1 MZ_100 INT_1 MZ_300 INT_6 </MS>",  # B, not C (other precursor)
+        "<TASK_STRUCT> <MS> PMZ_600 CHARGE_-1 MZ_100 INT_5 MZ_200 INT_1 </MS>",  # only C has this precursor
+        "<TASK_STRUCT> <MS> PMZ_700 CHARGE_-1 MZ_100 INT_5 MZ_200 INT_1 </MS>",  # no such precursor: all rows, A
+        "<TASK_STRUCT> <WURCS> a </WURCS>",  # no spectrum: the first training target
+    ]
+    assert T.nearest_spectrum_targets(train_src, train_tgt, test_src) == ["B", "C", "A", "A"]
+
+
 def test_retrieval_rows_beside_a_random_ranking(run):
     rows = _by(T.build_rows(run))
     r = rows["retrieval spectrum->structure", "r10"]

@@ -19,6 +19,11 @@ predictions and scores are kept in ``<run>/baselines/<task>/<name>.{txt,scores.j
   source): the training target of the nearest training structure — the same WURCS tokens when a
   training row has them, else the highest multiset Jaccard similarity of the WURCS tokens (shared
   tokens / tokens of either; ties: first in the training file).
+* ``nearest_spectrum`` (structure: a ``<MS>`` source, a WURCS target): the training target of the
+  training spectrum most like the test one — among the training rows with the same precursor tokens
+  (all rows if none has them), the highest cosine of the peak intensities (:func:`.spectrum_score.compare`;
+  ties: first in the training file). Under the library split (new spectra of trained structures) it is
+  the closed-set look-up a model has to beat; de novo it can never be exact.
 * retrieval and log-likelihood identification (``retrieval.json``): ``random`` — a random ranking
   of the library; its expected R@10 is min(10, L) / L (top-1 1 / candidates).
 
@@ -41,9 +46,16 @@ from collections.abc import Sequence
 
 from onmt_moe.modality.tags import split_segments
 
-from .spectrum_score import read_spectrum
+from .spectrum_score import compare, read_spectrum
 
-BASELINES = ("most_frequent", "most_frequent_description", "mean_spectrum", "nearest_structure", "random")
+BASELINES = (
+    "most_frequent",
+    "most_frequent_description",
+    "mean_spectrum",
+    "nearest_structure",
+    "nearest_spectrum",
+    "random",
+)
 COLUMNS = (
     "task",
     "metric",
@@ -126,6 +138,31 @@ def nearest_targets(train_src: Sequence[str], train_tgt: Sequence[str], test_src
     return out
 
 
+def ms_spectrum(source: str) -> tuple[str | None, dict[int, int]] | None:
+    """(precursor, peaks) of the ``<MS>`` segment of a source line, None when it has none."""
+    toks = next((toks for name, toks in split_segments(source.split()) if name == "MS"), None)
+    return read_spectrum(" ".join(toks)) if toks else None
+
+
+def nearest_spectrum_targets(train_src: Sequence[str], train_tgt: Sequence[str], test_src: Sequence[str]) -> list[str]:
+    """Per test source, the training target of the most similar training spectrum (see the module doc)."""
+    train = [ms_spectrum(s) for s in train_src]
+    by_prec: dict[str | None, list[int]] = {}
+    for i, sp in enumerate(train):
+        if sp is not None:
+            by_prec.setdefault(sp[0], []).append(i)
+    every = [i for i, sp in enumerate(train) if sp is not None]
+    out = []
+    for src in test_src:
+        sp = ms_spectrum(src)
+        if sp is None or not every:
+            out.append(train_tgt[0] if train_tgt else "")
+            continue
+        pool = by_prec.get(sp[0]) or every  # the precursor first: every tool filters by mass
+        out.append(train_tgt[max(pool, key=lambda j: (compare(train[j][1], sp[1])["cosine"], -j))])
+    return out
+
+
 def mean_spectrum(train_tgt: Sequence[str]) -> str:
     """The one spectrum predicted for every structure by ``mean_spectrum`` (see the module doc)."""
     spectra = [read_spectrum(t) for t in train_tgt]
@@ -154,6 +191,8 @@ def baseline_predictions(task: str, kind: str, train: tuple, test_src: Sequence[
         out[name] = most_frequent(train_tgt, k if kind == "wurcs" else 1) * n  # the same lines for every row
     if any(wurcs_tokens(s) for s in train_src) and any(wurcs_tokens(s) for s in test_src):
         out["nearest_structure"] = nearest_targets(train_src, train_tgt, test_src)
+    elif kind == "wurcs" and any(ms_spectrum(s) for s in test_src):
+        out["nearest_spectrum"] = nearest_spectrum_targets(train_src, train_tgt, test_src)
     return out
 
 

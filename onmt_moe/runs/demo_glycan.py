@@ -58,7 +58,7 @@ VALUE_SET = ["value_embedding=replace"]
 class GlycanDemo:
     """The demo's settings (``scripts/demo_glycan.py`` flags of the same names)."""
 
-    data: str = os.path.join(ROOT, "data", "glycan_demo")
+    data: str | None = None  # default: data/glycan_demo, data/glycan_demo_library<K> for the library split
     structures: int = 1500
     max_residues: int = 10
     corpus: str | None = None  # default: <data>_mt
@@ -74,8 +74,15 @@ class GlycanDemo:
     numeric_peaks: bool = False  # spectra as numbers read by a value embedding (spectra_tokens.py)
     tasks: str = TASKS  # e.g. "struct": the single-task model at the same budget (a lever)
     results: str = os.path.join(ROOT, "benchmark", "results", "glycan_demo.csv")  # and the .md beside it
+    # structure (de novo: test structures never trained on) or library (every structure trained on with
+    # spectra_per_structure spectra; validation and test are new spectra of them: CandyCrunch's closed set)
+    split_mode: str = "structure"
+    spectra_per_structure: int = 1
 
     def __post_init__(self):
+        if self.data is None:
+            library = f"_library{self.spectra_per_structure}" if self.split_mode == "library" else ""
+            self.data = os.path.join(ROOT, "data", "glycan_demo" + library)
         tag = "" if self.tasks == TASKS else "_" + self.tasks.replace(",", "_")
         self.corpus = self.corpus or self.data.rstrip("/") + ("_mt_values" if self.numeric_peaks else "_mt") + tag
 
@@ -98,9 +105,24 @@ def run_step(step: Step) -> bool:
 def build_data(d: GlycanDemo) -> bool:
     """The glycan set (``scripts/build_glycan_dataset.py``'s main), when ``d.data`` has none."""
     if os.path.exists(os.path.join(d.data, "glycan.parquet")):
-        return True
+        return _data_matches(d)
     argv = ["--out", d.data, "--limit", str(d.structures), "--max_residues", str(d.max_residues)]
+    argv += ["--split_mode", d.split_mode, "--spectra_per_structure", str(d.spectra_per_structure)]
     return run_step(Step("scripts/build_glycan_dataset.py", [*argv, "--workers", str(d.workers)], build_main))
+
+
+def _data_matches(d: GlycanDemo) -> bool:
+    """An existing glycan set is reused only if it was split the way this demo asks."""
+    summary = _read_json(os.path.join(d.data, "summary.json"))
+    built = (summary.get("split_mode", "structure"), int(summary.get("spectra_per_structure", 1)))
+    if built != (d.split_mode, d.spectra_per_structure):
+        print(
+            f"error: {d.data} was built with split_mode={built[0]}, spectra_per_structure={built[1]}; "
+            "remove it or pass another --data",
+            file=sys.stderr,
+        )
+        return False
+    return True
 
 
 def _corpus_matches(d: GlycanDemo) -> bool:
