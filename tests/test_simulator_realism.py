@@ -3,6 +3,7 @@ MassBank blocks (tests/fixtures/real_msms_slice.mgf), jcamp's two IR fixture fil
 line added, three rows of the literature NMR set. Nothing here reads ../shared or NIST files."""
 
 import csv
+import importlib.util
 import os
 import re
 import shutil
@@ -124,6 +125,7 @@ def test_the_table_has_its_columns_and_one_row_per_part(inputs, result):
         ("MS/MS", "negative"),
         ("13C NMR", "fast"),
         ("1H NMR", "fast"),
+        *([("13C NMR", "csp5"), ("1H NMR", "csp5")] if importlib.util.find_spec("csp5") else []),
     ]
     by = {(r["modality"], r["variant"], r["reference"]): r for r in rows}
     ir_all = by[("IR", "experiment", sr.IR_REFERENCE)]
@@ -134,6 +136,32 @@ def test_the_table_has_its_columns_and_one_row_per_part(inputs, result):
     c13 = by[("13C NMR", "fast", sr.NMR_REFERENCE)]
     assert (int(c13["n"]), int(c13["n_skipped"])) == (3, 1)
     assert 0 < float(c13["median"]) < 30
+
+
+def test_a_second_shift_predictor_gets_its_own_rows_and_reject_sources(inputs, tmp_path, monkeypatch):
+    """The csp5 rows, with csp5 replaced by a predictor that fails on one molecule and puts every carbon
+    and hydrogen 1 ppm above the fast estimate on the others."""
+    from onmt_moe.simulate import nmr_fast
+
+    first = None
+
+    def fake(row, mol):
+        nonlocal first
+        first = first or row.id
+        if row.id == first:
+            raise ValueError("csp5 gave no shift for some atom")
+        c, h = nmr_fast.predict_fast(mol)
+        return {i: v + 1 for i, v in c.items()}, {i: v + 1 for i, v in h.items()}
+
+    monkeypatch.setattr(sr, "csp5_predictor", lambda rows: fake)
+    rejects = sr.Rejects([])
+    rows = sr.nmr_rows(inputs["nmr"], rejects)
+    by = {(r["modality"], r["variant"]): r for r in rows}
+    fast, other = by[("13C NMR", "fast")], by[("13C NMR", "csp5")]
+    assert (int(fast["n"]), int(fast["n_skipped"])) == (3, 1)
+    assert (int(other["n"]), int(other["n_skipped"])) == (2, 2)  # the unread row and the failed one
+    assert ("NMR (csp5)", first, "simulation failed: ValueError: csp5 gave no shift for some atom") in rejects.items
+    assert sum(1 for src, _, _ in rejects.items if src == "NMR") == 1  # the unread row once, not per variant
 
 
 def test_every_left_out_spectrum_is_in_the_rejects_file_with_a_reason(inputs, result):
