@@ -498,7 +498,7 @@ def simulator_realism(rows: Rows) -> list[str]:
         "`onmt_moe/runs/simulator_realism.py`, definitions in [simulator.md](simulator.md#against-measured-spectra)). "
         "IR: both styles against NIST gas-phase reference spectra, cosine of the absorbance over the measured "
         "range (higher is closer). MS/MS: MassBank spectra, matched-peak cosine at the collision energy nearest "
-        "the recorded one. NMR: the fast shift estimate against the literature set, shift error in ppm (lower is "
+        "the recorded one. NMR: the fast shift estimate (and csp5, where it ran) against the literature set, shift error in ppm (lower is "
         "closer). *skipped*: spectra left out, each with its reason in `simulator_realism.rejects.tsv`.",
         "",
     ]
