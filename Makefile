@@ -5,6 +5,9 @@ VENV        ?= .venv
 TORCH_SPEC  ?= torch==2.13.0
 BIN         := $(VENV)/bin
 PY          := $(BIN)/python
+# --no-compile: pip would byte-compile every file of torch, spacy, scipy, ... at install time; Python
+# compiles (and caches) only the modules a process imports, the first time it imports them.
+PIP         := $(PY) -m pip install -q --no-compile
 
 .PHONY: install test lint docs demo demo-glycan install-glycan bench bench-quality bench-paper bench-levers bench-glycan-real bench-glycan-twin clean-venv install-extras install-predict data-large data-small data-paper compare-benchmark model-real bench-real finetune-real analyze realism
 
@@ -12,11 +15,11 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(TORCH_SPEC)
-	$(PY) -m pip install -q --no-deps OpenNMT-py==3.5.1
-	$(PY) -m pip install -q -r requirements.txt
-	$(PY) -m pip install -q --no-deps -e .
+	$(PIP) --upgrade pip
+	$(PIP) $(TORCH_SPEC)
+	$(PIP) --no-deps OpenNMT-py==3.5.1
+	$(PIP) -r requirements.txt
+	$(PIP) --no-deps -e .
 	$(PY) -m onmt_moe.plugin.autoload install
 	touch $@
 
@@ -28,8 +31,8 @@ $(VENV)/extras-pin.txt: $(VENV)/.installed
 	$(PY) -m pip freeze | grep -iE '^(torch|numpy|scipy|pandas|rdkit|networkx)==' > $@
 
 $(VENV)/.predict-installed: $(VENV)/extras-pin.txt requirements-predict.txt requirements-predict-nodeps.txt
-	$(PY) -m pip install -q -c $(VENV)/extras-pin.txt -r requirements-predict.txt
-	$(PY) -m pip install -q --no-deps -r requirements-predict-nodeps.txt
+	$(PIP) -c $(VENV)/extras-pin.txt -r requirements-predict.txt
+	$(PIP) --no-deps -r requirements-predict-nodeps.txt
 	touch $@
 
 install-predict: $(VENV)/.predict-installed
@@ -62,7 +65,7 @@ analyze: install
 
 # only the glycan extras (glypy, glycowork; no torch involvement), torch stays pinned
 install-glycan: $(VENV)/extras-pin.txt
-	$(PY) -m pip install -q -c $(VENV)/extras-pin.txt -r requirements-glycan.txt
+	$(PIP) -c $(VENV)/extras-pin.txt -r requirements-glycan.txt
 
 bench: install
 	$(PY) scripts/bench_moe.py
@@ -108,7 +111,7 @@ bench-glycan-twin: install install-extras
 
 # Optional: the glycan dataset build (glycowork) and the full NMR simulator (csp5); torch stays pinned.
 install-extras: install-predict $(VENV)/extras-pin.txt
-	$(PY) -m pip install -q -c $(VENV)/extras-pin.txt -r requirements-glycan.txt -r requirements-simulate.txt
+	$(PIP) -c $(VENV)/extras-pin.txt -r requirements-glycan.txt -r requirements-simulate.txt
 
 # Benchmark-scale simulated set: 200,000 MOSES molecules (molsets wheel data, read without
 # importing molsets), benchmark-like filter, --fast NMR, chunks of 3,200 rows like the real set.
@@ -118,21 +121,21 @@ LARGE_OUT ?= data/large
 SEED      ?= 0
 WORKERS   ?= 2
 data-large: install
-	$(PY) -m pip install -q --no-deps molsets==0.3.1
+	$(PIP) --no-deps molsets==0.3.1
 	OMP_NUM_THREADS=1 $(PY) scripts/simulate_dataset.py --out $(LARGE_OUT) --n $(LARGE_N) --seed $(SEED) \
 		--fast --workers $(WORKERS) --source moses --tier benchmark --chunk-size 3200
 
 # Faster-learning small tier (NOT benchmark-like): BRICS fragments of MOSES molecules, <= 13 heavy atoms.
 SMALL_N   ?= 20000
 data-small: install
-	$(PY) -m pip install -q --no-deps molsets==0.3.1
+	$(PIP) --no-deps molsets==0.3.1
 	OMP_NUM_THREADS=1 $(PY) scripts/simulate_dataset.py --out data/small --n $(SMALL_N) --seed $(SEED) \
 		--fast --workers $(WORKERS) --source moses --tier small --brics --chunk-size 3200
 
 # A formula + 1H + 13C model of whole molecules chemists measure (onmt_moe/runs/model_real.py); a few hours on
 # 2 cores, resumable: run it again after a stop. Then `make bench-real` scores it on measured spectra.
 model-real: install
-	$(PY) -m pip install -q --no-deps molsets==0.3.1
+	$(PIP) --no-deps molsets==0.3.1
 	$(PY) scripts/model_real.py
 
 # A model scored on measured NMR (onmt_moe/runs/real_spectra.py): top-1/5/10 by decoding, input and size,
