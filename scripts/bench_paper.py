@@ -30,7 +30,16 @@ from onmt_moe.runs.paper_table import (  # noqa: E402
 )
 
 
-def main(argv=None) -> int:
+def _names(value: str, known, what: str) -> list[str]:
+    """A comma list of names, each one of ``known``."""
+    names = [x.strip() for x in value.split(",") if x.strip()]
+    bad = [x for x in names if x not in known]
+    if bad:
+        raise ValueError(f"unknown {what} {bad[0]!r} (known: {', '.join(known)})")
+    return names
+
+
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=os.path.join(ROOT, "data", "demo"), help="parquet chunks (v2 schema)")
     ap.add_argument("--out", default=os.path.join(ROOT, "runs", "bench_paper"))
@@ -61,19 +70,18 @@ def main(argv=None) -> int:
         action="store_true",
         help="keep the cells already in --results that this run does not read back (same input/model/seed: replaced)",
     )
-    a = ap.parse_args(argv)
-    inputs = [x.strip() for x in a.inputs.split(",") if x.strip()]
-    models = [x.strip() for x in a.models.split(",") if x.strip()]
-    decodings = [x.strip() for x in a.decodings.split(",") if x.strip()]
-    for name, asked, known in (
-        ("input", inputs, INPUTS),
-        ("model", models, MODELS),
-        ("decoding", decodings, DECODINGS),
-    ):
-        bad = [x for x in asked if x not in known]
-        if bad:
-            print(f"error: unknown {name} {bad[0]!r} (known: {', '.join(known)})", file=sys.stderr)
-            return 2
+    return ap
+
+
+def main(argv=None) -> int:
+    a = _parser().parse_args(argv)
+    try:
+        inputs = _names(a.inputs, INPUTS, "input")
+        models = _names(a.models, MODELS, "model")
+        decodings = _names(a.decodings, DECODINGS, "decoding")
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
     copt = CorpusOptions(ir_points=a.ir_points, msms_top_k=a.msms_top_k, nmr_decimals=a.nmr_decimals)
     rows = run_table(

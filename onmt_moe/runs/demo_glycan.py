@@ -112,8 +112,10 @@ def build_data(d: GlycanDemo) -> bool:
 
 
 def _data_matches(d: GlycanDemo) -> bool:
-    """An existing glycan set is reused only if it was split the way this demo asks."""
-    summary = _read_json(os.path.join(d.data, "summary.json"))
+    """An existing glycan set is reused only if it was split the way this demo asks (a set without a
+    summary.json, put there by hand, counts as built with the defaults)."""
+    path = os.path.join(d.data, "summary.json")
+    summary = _read_json(path) if os.path.exists(path) else {}
     built = (summary.get("split_mode", "structure"), int(summary.get("spectra_per_structure", 1)))
     if built != (d.split_mode, d.spectra_per_structure):
         print(

@@ -817,6 +817,46 @@ def _test_sets(plan: dict) -> dict[str | None, tuple]:
     }
 
 
+def _translate_tasks_at_once(cmd: list[str], sets: dict, prefixes: dict, n_best: int, log: str, echo: bool) -> None:
+    """Every task's test split in one ``onmt_translate`` (the model loads once): the sources one after
+    the other, each line's task token forced by the prefix file, the output cut back into each task's
+    ``test.prefixed.txt`` (``n_best`` lines a source) and ``test.txt`` (token stripped)."""
+    srcs = {t: _read_lines(src) for t, (src, _, _, _) in sets.items()}
+    work = os.path.join(os.path.dirname(os.path.dirname(next(iter(sets.values()))[2])), "all_tasks")
+    os.makedirs(work, exist_ok=True)
+    src_all, prefix_all, raw_all = (os.path.join(work, f) for f in ("src.txt", "prefix.txt", "test.prefixed.txt"))
+    atomic_write_text(src_all, "".join(ln + "\n" for t in sets for ln in srcs[t]))
+    atomic_write_text(prefix_all, "".join((prefixes[t] + "\n") * len(srcs[t]) for t in sets))
+    run_logged(cmd + ["-src", src_all, "-output", raw_all, "-tgt", prefix_all, "-tgt_file_prefix"], log, echo)
+    raw, at = _read_lines(raw_all), 0
+    if len(raw) != n_best * sum(map(len, srcs.values())):
+        raise StageError(f"{raw_all}: {len(raw)} lines, expected {n_best} per source of {src_all}")
+    for t, (_, _, out, _) in sets.items():
+        mine, at = raw[at : at + n_best * len(srcs[t])], at + n_best * len(srcs[t])
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        atomic_write_text(os.path.splitext(out)[0] + ".prefixed.txt", "".join(ln + "\n" for ln in mine))
+        atomic_write_text(out, "".join(strip_target_prefix(ln, prefixes[t]) + "\n" for ln in mine))
+
+
+def _read_lines(path: str) -> list[str]:
+    with open(path, encoding="utf-8") as f:
+        return f.read().splitlines()
+
+
+def _translate_one(cmd: list[str], src: str, out: str, prefix: str, log: str, echo: bool) -> None:
+    """One test split: ``onmt_translate`` of ``src`` into ``out`` (``prefix`` forced, then stripped)."""
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    try:
+        if prefix:
+            _translate_with_prefix(cmd + ["-src", src], src, out, prefix, log, echo)
+        else:
+            run_logged(cmd + ["-src", src, "-output", out], log, echo)
+    except StageError:
+        if os.path.exists(out) and os.path.getsize(out) == 0:
+            os.remove(out)  # onmt_translate opens its output before it loads the model
+        raise
+
+
 def stage_translate(plan: dict, log: str, echo: bool) -> dict:
     ckpt = latest_good_checkpoint(plan["run_dir"])
     if not ckpt:
@@ -825,24 +865,17 @@ def stage_translate(plan: dict, log: str, echo: bool) -> dict:
     path = os.path.join(plan["run_dir"], TRANSLATE_YAML)
     atomic_write_text(path, yaml.safe_dump(tcfg, sort_keys=False))
     t0 = time.time()
-    n = 0
-    outs = {}
-    for task, (src, _, out, _) in _test_sets(plan).items():
-        os.makedirs(os.path.dirname(out), exist_ok=True)
-        cmd = onmt_command("onmt_translate") + ["-config", path, "-src", src]
-        prefix = plan["tasks"][task].get("target_prefix", "") if task is not None else ""
-        try:
-            if prefix:
-                _translate_with_prefix(cmd, src, out, prefix, log, echo)
-            else:
-                run_logged(cmd + ["-output", out], log, echo)
-        except StageError:
-            if os.path.exists(out) and os.path.getsize(out) == 0:
-                os.remove(out)  # onmt_translate opens its output before it loads the model
-            raise
-        n += sum(1 for _ in open(src, encoding="utf-8"))
-        outs[task] = out
+    sets = _test_sets(plan)
+    prefixes = {t: plan["tasks"][t].get("target_prefix", "") for t in sets if t is not None}
+    cmd = onmt_command("onmt_translate") + ["-config", path]
+    if len(sets) > 1 and all(prefixes.values()):  # a multi-task run whose targets start with their task token
+        _translate_tasks_at_once(cmd, sets, prefixes, int(plan["n_best"]), log, echo)
+    else:
+        for task, (src, _, out, _) in sets.items():
+            _translate_one(cmd, src, out, prefixes.get(task, ""), log, echo)
     secs = time.time() - t0
+    n = sum(len(_read_lines(src)) for src, _, _, _ in sets.values())
+    outs = {task: out for task, (_, _, out, _) in sets.items()}
     return {
         "checkpoint": ckpt,
         "pred_test": outs.get(None, outs),
