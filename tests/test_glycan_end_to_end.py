@@ -52,6 +52,8 @@ def test_spectrum_to_wurcs_moe_run_and_modality_benchmark(tmp_path):
             "--run_name",
             "g",
             "--quiet",
+            "--stages",
+            "vocab,train,translate,score",  # the report stage (plots) is tested on its own
             "--set",
             f"run.data_dir={data}",
             "--set",
@@ -105,6 +107,8 @@ def test_structure_to_spectrum_run(tmp_path):
             "--run_name",
             "p",
             "--quiet",
+            "--stages",
+            "vocab,train,translate,score",  # the report stage (plots) is tested on its own
             "--set",
             f"run.data_dir={data}",
             "--set",

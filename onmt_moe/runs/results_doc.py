@@ -201,7 +201,8 @@ def paper_table(rows: Rows) -> list[str]:
         "The MM-Spectrum paper's Table 1 redone at CPU scale (`make bench-paper`; code in "
         "`onmt_moe/runs/paper_table.py`). Every cell trains a small model (2+2 layers) for "
         f"{int(rows[0]['steps']):,} steps on simulated spectra of the demo's small molecules (`make data-paper`) "
-        "and decodes its test split with beam search; dense and MoE cells have the same active "
+        "and decodes its test split with beam search (a model named `… + formula_beam`: the same checkpoint "
+        "decoded again with the formula-guided beam); dense and MoE cells have the same active "
         "parameters per token. The paper's own numbers come from full-size models trained on about "
         "790,000 molecules of the multimodal spectroscopic dataset; they are quoted below for direction "
         "only and are not reproduced by this table.",
