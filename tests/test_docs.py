@@ -98,7 +98,8 @@ def test_the_paper_relations_follow_the_csv(results_copy):
     d, _ = results_copy
     page = results_doc.render(str(d))
     # two hold; two do not with words, nor the one with values + IR patches, nor values added on both sides
-    assert page.count("holds here") == 2 and page.count("does **not** hold here") == 4
+    # (beam, and formula-guided beam)
+    assert page.count("holds here") == 2 and page.count("does **not** hold here") == 5
     # make the all-modality MoE beat dense (and MoE) on NMR in every seed: both relations flip
     path = d / "paper_table.csv"
     rows = list(csv.DictReader(open(path, newline="")))
@@ -108,8 +109,8 @@ def test_the_paper_relations_follow_the_csv(results_copy):
     _write_rows(path, rows)
     page = results_doc.render(str(d))
     still_not = [line for line in page.splitlines() if "does **not** hold here" in line]
-    assert len(still_not) == 2 and "when numbers are values" in still_not[0]  # those read the values cells
-    assert "value vectors added on both sides" in still_not[1]
+    assert len(still_not) == 3 and "when numbers are values" in still_not[0]  # those read the values cells
+    assert "value vectors added on both sides" in still_not[1] and "formula-guided beam" in still_not[2]
 
 
 def test_a_decoding_other_than_beam_is_its_own_cell_of_the_paper_table():
