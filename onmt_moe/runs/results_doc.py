@@ -443,6 +443,20 @@ def glycan_demo_library(rows: Rows) -> list[str]:
     return [intro, ""] + glycan_demo(rows)
 
 
+def glycan_classifier(rows: Rows) -> list[str]:
+    out = [
+        "A closed-set structure classifier (CandyCrunch's idea at CPU scale: a two-layer MLP over the binned "
+        "intensity vector the generative model reads, one class per training structure, only the classes of "
+        "the query's precursor competing; `scripts/glycan_classifier.py`, `onmt_moe/runs/glycan_classifier.py`) "
+        "beside the `nearest_spectrum` look-up, on the demo's structure corpora: `library3` holds new spectra "
+        "of trained structures, the other is de novo, where no test structure is a class.",
+        "",
+    ]
+    cols = ["corpus", "method", "n", "top-1", "top-3", "seconds"]
+    body = [[r["corpus"], r["method"], r["n"], pct(r["top1"]), pct(r["top3"]), r["seconds"]] for r in rows]
+    return _section(out, cols, body, rows)
+
+
 def decode_levers(rows: Rows) -> list[str]:
     out = [
         "Decoding levers of finished SMILES runs, one at a time, on the **validation** split "
@@ -561,6 +575,7 @@ SECTIONS: dict[str, tuple[str, Callable[[Rows], list[str]]]] = {
         "Glycans: the structure task on new spectra of trained structures",
         glycan_demo_struct_library,
     ),
+    "glycan_classifier": ("Glycans: a closed-set structure classifier", glycan_classifier),
     "glycan_demo_library": ("Glycans: the multi-task demo on new spectra of trained structures", glycan_demo_library),
     "missing_modality": ("Spectra to structure: a modality missing at test time", missing_modality),
     "decode_levers": ("Spectra to structure: decoding levers on the validation split", decode_levers),
