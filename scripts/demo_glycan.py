@@ -63,9 +63,11 @@ def parser() -> argparse.ArgumentParser:
         "--split_mode",
         default=d.split_mode,
         choices=("structure", "library"),
-        help="structure: test structures never trained on (de novo); library: new spectra of trained structures",
+        help="library (default): new spectra of trained structures; structure: test structures never trained on",
     )
-    ap.add_argument("--spectra_per_structure", type=int, default=d.spectra_per_structure)
+    ap.add_argument(
+        "--spectra_per_structure", type=int, default=None, help="simulated spectra per structure (3 library, 1 de novo)"
+    )
     ap.add_argument("--results", default=d.results, help="the table's CSV (every task vs a baseline; .md beside it)")
     return ap
 

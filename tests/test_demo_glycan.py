@@ -162,6 +162,10 @@ def test_demo_runs_for_real_on_a_tiny_set_and_writes_its_table(tmp_path, capsys)
     assert {"task", "metric", "ours", "baseline", "chance"} <= set(rows[0])
     assert {r["task"] for r in rows} >= {"struct", "spec", "text", "align", "retrieval spectrum->structure"}
     assert {"top1", "bleu", "chrf", "r10"} <= {r["metric"] for r in rows}
+    cls = {r["metric"]: r for r in rows if r["task"] == "struct_classifier"}
+    struct = {r["metric"]: r for r in rows if r["task"] == "struct"}
+    assert set(cls) == {"top1"} and cls["top1"]["baseline"] == struct["top1"]["baseline"]  # beam 2: no top-3
+    assert (tmp_path / "runs" / "g" / "classifier" / "struct.txt").exists()
     assert all(r["ours"] != "" for r in rows)
     assert (tmp_path / "t.md").read_text().count("|") > 20
 
@@ -187,8 +191,10 @@ def test_library_split_has_its_own_set_and_a_set_split_otherwise_is_refused(tmp_
     from onmt_moe.runs import demo_glycan as lib
 
     d = lib.GlycanDemo(split_mode="library", spectra_per_structure=3, runs_dir=str(tmp_path))
+    assert lib.GlycanDemo(split_mode="library", spectra_per_structure=2).data.endswith("glycan_demo_library2")
     assert d.data.endswith(os.path.join("data", "glycan_demo_library3")) and d.corpus.endswith("library3_mt")
-    assert lib.GlycanDemo().data.endswith(os.path.join("data", "glycan_demo"))
+    assert lib.GlycanDemo().data == d.data  # the default: the library split, three spectra a structure
+    assert lib.GlycanDemo(split_mode="structure").data.endswith(os.path.join("data", "glycan_demo"))
     argv = []
     monkeypatch.setattr(lib, "run_step", lambda step: argv.extend(step.argv) or True)
     d = lib.GlycanDemo(data=str(tmp_path / "gly"), split_mode="library", spectra_per_structure=3)
@@ -199,4 +205,4 @@ def test_library_split_has_its_own_set_and_a_set_split_otherwise_is_refused(tmp_
     (tmp_path / "gly" / "summary.json").write_text(json.dumps({"split_mode": "structure", "spectra_per_structure": 1}))
     assert not lib.build_data(d)
     assert "built with split_mode=structure, spectra_per_structure=1" in capsys.readouterr().err
-    assert lib.build_data(lib.GlycanDemo(data=str(tmp_path / "gly")))  # the split it was built with: reused
+    assert lib.build_data(lib.GlycanDemo(data=str(tmp_path / "gly"), split_mode="structure"))  # its split: reused

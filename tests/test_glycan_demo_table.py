@@ -240,7 +240,7 @@ def test_demo_writes_and_prints_the_table(run, tmp_path, monkeypatch, capsys):
     d = lib.GlycanDemo(runs_dir=os.path.dirname(run), run_name="glycan_demo", results=str(tmp_path / "r" / "g.csv"))
     assert lib.write_demo_table(d)
     out = capsys.readouterr().out
-    assert "| struct | top1 |" in out and "machine: the machine" in out
+    assert "| struct | top1 |" in out and "| struct_classifier | top1 |" in out and "machine: the machine" in out
     assert (tmp_path / "r" / "g.csv").exists() and (tmp_path / "r" / "g.md").exists()
     assert lib.GlycanDemo().results == os.path.join(ROOT, "benchmark", "results", "glycan_demo.csv")
     none = lib.GlycanDemo(runs_dir=str(tmp_path), run_name="none", results=str(tmp_path / "none.csv"))

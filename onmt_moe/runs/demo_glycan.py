@@ -2,7 +2,8 @@
 structure, spectrum, text, retrieval.
 
 0. build a small glycan set (what ``scripts/build_glycan_dataset.py`` runs, in this process; skipped when
-   the folder exists);
+   the folder exists): by default three simulated spectra per structure, every structure trained on and
+   tested on a new spectrum of it (the closed set CandyCrunch works in; ``--split_mode structure``: de novo);
 1. one multi-task corpus, one vocabulary (:func:`onmt_moe.glycan.corpus.write_corpus`, what
    ``benchmark/generate_glycan_input.py --multitask struct,spec,text,align --text --target_task_token``
    writes), in this process;
@@ -10,7 +11,9 @@ structure, spectrum, text, retrieval.
    commands its subprocesses), with :data:`MODEL_SET` on ``configs/glycan_multitask.yaml``;
 3. retrieval on the run (what ``benchmark/retrieve.py`` runs, in this process); 4. print the scores;
 5. the table: every task against a baseline that needs no model and chance
-   (:mod:`onmt_moe.glycan.demo_table`) into ``benchmark/results/glycan_demo.{csv,md}`` (``--results``), printed.
+   (:mod:`onmt_moe.glycan.demo_table`), and the closed-set structure classifier
+   (:mod:`onmt_moe.runs.glycan_classifier`) beside the structure task, into
+   ``benchmark/results/glycan_demo.{csv,md}`` (``--results``), printed.
 
 Every step prints its command line (``$ …``; the in-process ones their equivalent command).
 """
@@ -29,7 +32,7 @@ from onmt_moe.glycan.commands import build_main
 from onmt_moe.glycan.corpus import CorpusError, CorpusOptions, write_corpus
 from onmt_moe.glycan.demo_summary import summary_lines
 from onmt_moe.glycan.spectra_tokens import SpecTokConfig
-from onmt_moe.runs import runner
+from onmt_moe.runs import glycan_classifier, runner
 from onmt_moe.runs.steps import Step
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -74,12 +77,14 @@ class GlycanDemo:
     numeric_peaks: bool = False  # spectra as numbers read by a value embedding (spectra_tokens.py)
     tasks: str = TASKS  # e.g. "struct": the single-task model at the same budget (a lever)
     results: str = os.path.join(ROOT, "benchmark", "results", "glycan_demo.csv")  # and the .md beside it
-    # structure (de novo: test structures never trained on) or library (every structure trained on with
-    # spectra_per_structure spectra; validation and test are new spectra of them: CandyCrunch's closed set)
-    split_mode: str = "structure"
-    spectra_per_structure: int = 1
+    # library (every structure trained on with spectra_per_structure spectra; validation and test are new
+    # spectra of them: CandyCrunch's closed set) or structure (de novo: test structures never trained on)
+    split_mode: str = "library"
+    spectra_per_structure: int | None = None  # default: 3 for the library split, 1 de novo
 
     def __post_init__(self):
+        if self.spectra_per_structure is None:
+            self.spectra_per_structure = 3 if self.split_mode == "library" else 1
         if self.data is None:
             library = f"_library{self.spectra_per_structure}" if self.split_mode == "library" else ""
             self.data = os.path.join(ROOT, "data", "glycan_demo" + library)
@@ -113,9 +118,11 @@ def build_data(d: GlycanDemo) -> bool:
 
 def _data_matches(d: GlycanDemo) -> bool:
     """An existing glycan set is reused only if it was split the way this demo asks (a set without a
-    summary.json, put there by hand, counts as built with the defaults)."""
+    summary.json was put there by hand: it is used as it is)."""
     path = os.path.join(d.data, "summary.json")
-    summary = _read_json(path) if os.path.exists(path) else {}
+    if not os.path.exists(path):
+        return True
+    summary = _read_json(path)
     built = (summary.get("split_mode", "structure"), int(summary.get("spectra_per_structure", 1)))
     if built != (d.split_mode, d.spectra_per_structure):
         print(
@@ -214,13 +221,39 @@ def print_summary(d: GlycanDemo, times: list[float]) -> None:
     print("\n".join(summary_lines(scores, retrieval)))
 
 
+def classifier_rows(d: GlycanDemo, rows: list[dict]) -> list[dict]:
+    """The closed-set classifier (:mod:`onmt_moe.runs.glycan_classifier`) trained on the structure task's
+    files, scored like the run: rows ``struct_classifier`` beside the run's top-1/top-3 ``struct`` rows,
+    with their baselines and chance. None without a structure task."""
+    if "struct" not in d.tasks.split(","):
+        return []
+    t0 = time.time()
+    data_dir = _read_json(os.path.join(d.run_dir, "run.json"))["data_dir"]  # the corpus the run trained on
+    task_dir = os.path.join(data_dir, "struct")
+    prefix = demo_table.corpus_tasks(data_dir)["struct"][1]
+    preds = glycan_classifier.classify(task_dir, 3, prefix=prefix)
+    os.makedirs(os.path.join(d.run_dir, "classifier"), exist_ok=True)
+    scores = glycan_classifier.score(task_dir, preds, 3, os.path.join(d.run_dir, "classifier", "struct.txt"))
+    topk = scores.get("topk") or {}
+    print(
+        f"structure classifier: top-1 {topk.get('1', 0):.1%}, top-3 {topk.get('3', 0):.1%} ({time.time() - t0:.0f} s)"
+    )
+    return [
+        dict(r, task="struct_classifier", ours=topk.get(r["metric"][3:]))
+        for r in rows
+        if r["task"] == "struct" and r["metric"] in ("top1", "top3")
+    ]
+
+
 def write_demo_table(d: GlycanDemo) -> bool:
-    """The table (every task: ours, baseline, chance) into ``d.results`` and the .md beside it, printed."""
+    """The table (every task: ours, baseline, chance; the structure classifier beside the structure task)
+    into ``d.results`` and the .md beside it, printed."""
     try:
         rows = demo_table.build_rows(d.run_dir)
     except demo_table.DemoTableError as exc:
         print(f"error: the demo table: {exc}", file=sys.stderr)
         return False
+    rows += classifier_rows(d, rows)
     run = os.path.abspath(d.run_dir)
     shown = os.path.relpath(run, ROOT) if run.startswith(ROOT + os.sep) else run
     md = demo_table.write_table(rows, d.results, runner.machine_line(), shown)
