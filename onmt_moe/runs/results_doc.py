@@ -403,43 +403,40 @@ def missing_modality(rows: Rows) -> list[str]:
     return _section(out, cols, body, rows)
 
 
-def glycan_demo_de_novo(rows: Rows) -> list[str]:
-    intro = (
+# Variants of the glycan demo: (title, the command and what differs), each rendered as the demo's table.
+GLYCAN_DEMO_VARIANTS: dict[str, tuple[str, str]] = {
+    "glycan_demo_de_novo": (
+        "Glycans: the multi-task demo, de novo",
         "The same demo under the de novo split (`python scripts/demo_glycan.py --split_mode structure`, one "
         "spectrum per structure, test structures never trained on), as `make demo-glycan` ran before the "
-        "library split became its default; the structure classifier was not part of it."
-    )
-    return [intro, ""] + glycan_demo(rows)
-
-
-def glycan_demo_numeric_peaks(rows: Rows) -> list[str]:
-    intro = (
-        "A lever of the demo below: the same run with `python scripts/demo_glycan.py --numeric_peaks "
-        "--run_name glycan_demo_values --results benchmark/results/glycan_demo_numeric_peaks.csv` (source "
-        "spectra as numbers, `value_embedding: replace`)."
-    )
-    return [intro, ""] + glycan_demo(rows)
-
-
-def glycan_demo_struct_only(rows: Rows) -> list[str]:
-    intro = (
-        "A lever of the demo: the structure task alone at the same budget (`python scripts/demo_glycan.py "
-        "--tasks struct --run_name glycan_demo_struct --results "
-        "benchmark/results/glycan_demo_struct_only.csv`; no alignment, no retrieval), against the "
-        "multi-task model's structure rows above."
-    )
-    return [intro, ""] + glycan_demo(rows)
-
-
-def glycan_demo_struct_library(rows: Rows) -> list[str]:
-    intro = (
+        "library split became its default; the structure classifier was not part of it.",
+    ),
+    "glycan_demo_struct_only": (
+        "Glycans: the demo's structure task alone (lever)",
+        "A lever of the de novo demo: the structure task alone at the same budget (`python scripts/demo_glycan.py "
+        "--split_mode structure --tasks struct --run_name glycan_demo_struct --results "
+        "benchmark/results/glycan_demo_struct_only.csv`; no alignment, no retrieval), against the de novo "
+        "multi-task model's structure rows.",
+    ),
+    "glycan_demo_numeric_peaks": (
+        "Glycans: the demo with numeric peaks (lever)",
+        "A lever of the de novo demo: the same run with `python scripts/demo_glycan.py --split_mode structure "
+        "--numeric_peaks --run_name glycan_demo_values --results benchmark/results/glycan_demo_numeric_peaks.csv` "
+        "(source spectra as numbers, `value_embedding: replace`).",
+    ),
+    "glycan_demo_struct_library": (
+        "Glycans: the structure task on new spectra of trained structures",
         "The structure task alone under the closed-set protocol (`python scripts/demo_glycan.py --tasks struct "
-        "--split_mode library --spectra_per_structure 3 --run_name glycan_demo_struct_library --results "
-        "benchmark/results/glycan_demo_struct_library.csv`): every structure is trained on with three simulated "
-        "spectra, the test rows are new spectra of them (CandyCrunch's setting, the demo's default split). "
-        "`nearest_spectrum` is the look-up a model has to beat."
-    )
-    return [intro, ""] + glycan_demo(rows)
+        "--run_name glycan_demo_struct_library --results benchmark/results/glycan_demo_struct_library.csv`): "
+        "every structure is trained on with three simulated spectra, the test rows are new spectra of them "
+        "(CandyCrunch's setting, the demo's default split). `nearest_spectrum` is the look-up a model has to beat.",
+    ),
+}
+
+
+def _glycan_demo_variant(intro: str) -> Callable[[Rows], list[str]]:
+    """The renderer of one variant: its intro, then the demo's table."""
+    return lambda rows: [intro, ""] + glycan_demo(rows)
 
 
 def glycan_classifier(rows: Rows) -> list[str]:
@@ -569,14 +566,7 @@ SECTIONS: dict[str, tuple[str, Callable[[Rows], list[str]]]] = {
     "glycan_twin": ("Glycans: real spectra beside their simulated twins", glycan_twin),
     "real_spectra": ("Measured NMR spectra", real_spectra),
     "glycan_demo": ("Glycans: the multi-task demo against its baselines", glycan_demo),
-    "glycan_demo_de_novo": ("Glycans: the multi-task demo, de novo", glycan_demo_de_novo),
-    # the same demo with `--numeric_peaks` (spectra as numbers read by the value embedding): a lever
-    "glycan_demo_struct_only": ("Glycans: the demo's structure task alone (lever)", glycan_demo_struct_only),
-    "glycan_demo_numeric_peaks": ("Glycans: the demo with numeric peaks (lever)", glycan_demo_numeric_peaks),
-    "glycan_demo_struct_library": (
-        "Glycans: the structure task on new spectra of trained structures",
-        glycan_demo_struct_library,
-    ),
+    **{name: (title, _glycan_demo_variant(intro)) for name, (title, intro) in GLYCAN_DEMO_VARIANTS.items()},
     "glycan_classifier": ("Glycans: a closed-set structure classifier", glycan_classifier),
     "missing_modality": ("Spectra to structure: a modality missing at test time", missing_modality),
     "decode_levers": ("Spectra to structure: decoding levers on the validation split", decode_levers),
