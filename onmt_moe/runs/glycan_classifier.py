@@ -32,6 +32,7 @@ from onmt_moe.glycan.demo_table import ms_spectrum, nearest_spectrum_targets, st
 N_BINS = 4096  # 1-Da bins: the corpus' m/z bin width, up to 4,096
 INT_LEVELS = 10  # the corpus' intensity bins (INT_0 .. INT_9)
 COLUMNS = ["corpus", "method", "n", "top1", "top3", "seconds", "machine"]
+FILES = ("src-train.txt", "tgt-train.txt", "src-test.txt")  # of a structure task folder
 
 
 @dataclass
@@ -116,9 +117,6 @@ def classify(task_dir: str, k: int = 3, cfg: FitConfig | None = None, prefix: st
     return [classes[c] for top in tops for c in (top + [top[-1]] * k)[:k]]
 
 
-FILES = ("src-train.txt", "tgt-train.txt", "src-test.txt")
-
-
 def _lines(path: str) -> list[str]:
     with open(path, encoding="utf-8") as fh:
         return fh.read().splitlines()
@@ -149,10 +147,8 @@ def run(corpus: str, work: str, prefix: str = "<TASK_STRUCT>", cfg: FitConfig | 
     for method, (lines, n_best, secs) in methods.items():
         s = score(task_dir, lines, n_best, os.path.join(work, f"{method}.txt"))
         topk = s.get("topk") or {}
-        rows.append(
-            {"corpus": corpus, "method": method, "n": s.get("n"), "top1": topk.get("1"), "top3": topk.get("3")}
-            | {"seconds": round(secs, 1)}
-        )
+        row = {"corpus": corpus, "method": method, "n": s.get("n"), "top1": topk.get("1"), "top3": topk.get("3")}
+        rows.append(dict(row, seconds=round(secs, 1)))
     return rows
 
 
