@@ -54,3 +54,38 @@ def test_launch_runs_in_this_process_while_the_caller_holds_no_lock(tmp_path, mo
     assert not runner._HELD_LOCKS  # and released after
     with runner.lock_run_dir(str(run_dir)):  # a caller that holds it gets a one-line refusal, not a hang
         assert runner.launch(runner.Launch("c.yaml", str(run_dir), "d")) is False
+
+
+def test_the_tasks_of_a_multi_task_run_decode_in_one_call_and_are_cut_back_per_task(tmp_path, monkeypatch):
+    """Two tasks, n_best 2: one onmt_translate over both sources with each line's task token as its
+    prefix; each task gets its own lines back, the token stripped; a short output is one clear error."""
+    import pytest
+
+    sets = {}
+    for task, n in (("a", 2), ("b", 1)):
+        (tmp_path / f"{task}.src").write_text("".join(f"src {task}{i}\n" for i in range(n)))
+        sets[task] = (str(tmp_path / f"{task}.src"), None, str(tmp_path / "pred" / task / "test.txt"), "text")
+    calls = []
+
+    def fake(cmd, log, echo):
+        calls.append(cmd)
+        prefixes = open(cmd[cmd.index("-tgt") + 1]).read().split()
+        out = "".join(f"{p} hyp{i}.{k}\n" for i, p in enumerate(prefixes) for k in range(2))
+        open(cmd[cmd.index("-output") + 1], "w").write(out)
+
+    monkeypatch.setattr(runner, "run_logged", fake)
+    prefixes = {"a": "<TASK_A>", "b": "<TASK_B>"}
+    runner._translate_tasks_at_once(["onmt_translate"], sets, prefixes, 2, "log", False)
+    assert len(calls) == 1 and open(calls[0][calls[0].index("-tgt") + 1]).read().split() == ["<TASK_A>"] * 2 + [
+        "<TASK_B>"
+    ]
+    assert (tmp_path / "pred" / "a" / "test.txt").read_text().split("\n")[:4] == [
+        "hyp0.0",
+        "hyp0.1",
+        "hyp1.0",
+        "hyp1.1",
+    ]
+    assert (tmp_path / "pred" / "b" / "test.txt").read_text().splitlines() == ["hyp2.0", "hyp2.1"]
+    assert (tmp_path / "pred" / "b" / "test.prefixed.txt").read_text().startswith("<TASK_B> hyp2.0")
+    with pytest.raises(runner.StageError, match="expected 3 per source"):
+        runner._translate_tasks_at_once(["onmt_translate"], sets, prefixes, 3, "log", False)
