@@ -17,7 +17,6 @@ of its own run.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 import time
@@ -27,7 +26,7 @@ from onmt_moe.evaluation.scoring import Canonicaliser
 from onmt_moe.predict import forward_rank as fr
 from onmt_moe.runfolder.csvlog import atomic_write_text
 from onmt_moe.runfolder.layout import TRANSLATE_YAML
-from onmt_moe.runs import rerank
+from onmt_moe.runs import rerank, result_csv
 from onmt_moe.runs.rerank import RerankError
 
 # (lever, setting, onmt_translate flags): the run's own translate.yaml first, then one change each
@@ -108,20 +107,8 @@ def run_levers(run_dir: str, n: int = N_VALID, levers=LEVERS, echo: bool = False
 
 
 def write_rows(path: str, rows: list[dict]) -> None:
-    """Merge ``rows`` into the CSV at ``path`` (rows of the same runs replaced) and its .md beside it."""
-    from onmt_moe.runs.runner import machine_line
-
-    old = []
-    if os.path.isfile(path):
-        runs = {r["run"] for r in rows}
-        with open(path, newline="", encoding="utf-8") as fh:
-            old = [r for r in csv.DictReader(fh) if r["run"] not in runs]
-    machine = machine_line()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=[*COLUMNS, "machine"], extrasaction="ignore")
-        w.writeheader()
-        w.writerows(old + [dict(r, machine=machine) for r in rows])
+    """Merge ``rows`` into the CSV at ``path`` (rows of the same runs replaced)."""
+    result_csv.merge_rows(path, rows, "run", COLUMNS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

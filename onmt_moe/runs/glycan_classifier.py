@@ -18,7 +18,6 @@ scorer (graph identity), beside the ``nearest_spectrum`` look-up on the same fil
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 import time
@@ -27,7 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from onmt_moe.evaluation.files import read_lines
 from onmt_moe.glycan.demo_table import ms_spectrum, nearest_spectrum_targets, strip_prefix
+from onmt_moe.runs import result_csv
 
 N_BINS = 4096  # 1-Da bins: the corpus' m/z bin width, up to 4,096
 INT_LEVELS = 10  # the corpus' intensity bins (INT_0 .. INT_9)
@@ -47,17 +48,15 @@ class FitConfig:
 
 def spectrum_vector(source: str) -> np.ndarray:
     """The binned intensity vector of a source line's ``<MS>`` segment (zeros when it has none)."""
+    return _vector(ms_spectrum(source))
+
+
+def _vector(sp) -> np.ndarray:
     v = np.zeros(N_BINS, dtype=np.float32)
-    sp = ms_spectrum(source)
     for mz, level in (sp[1] if sp else {}).items():
         if 0 <= mz < N_BINS:
             v[mz] = (level + 1) / INT_LEVELS
     return v
-
-
-def precursor(source: str) -> str | None:
-    sp = ms_spectrum(source)
-    return sp[0] if sp else None
 
 
 def fit(x: np.ndarray, y: np.ndarray, n_classes: int, cfg: FitConfig):
@@ -100,26 +99,31 @@ def top_classes(net, x: np.ndarray, allowed: Sequence[np.ndarray | None], k: int
     return out
 
 
+def read_task(task_dir: str, prefix: str = "") -> tuple[list[str], list[str], list[str]]:
+    """(training sources, training targets without ``prefix``, test sources) of a structure task folder."""
+    src_train, tgt_train, src_test = (read_lines(os.path.join(task_dir, f)) for f in FILES)
+    return src_train, [strip_prefix(t, prefix) for t in tgt_train], src_test
+
+
 def classify(task_dir: str, k: int = 3, cfg: FitConfig | None = None, prefix: str = "") -> list[str]:
     """``k`` predicted WURCS lines per test source of a structure task folder (fewer classes: repeated)."""
-    cfg = cfg or FitConfig()
-    src_train, tgt_train, src_test = (_lines(os.path.join(task_dir, f)) for f in FILES)
-    tgt_train = [strip_prefix(t, prefix) for t in tgt_train]
+    return classify_lines(*read_task(task_dir, prefix), k, cfg or FitConfig())
+
+
+def classify_lines(src_train, tgt_train, src_test, k: int, cfg: FitConfig) -> list[str]:
+    """:func:`classify` on the task's lines (targets without their task token)."""
     classes = sorted(set(tgt_train))
     index = {t: i for i, t in enumerate(classes)}
+    train, test = [ms_spectrum(s) for s in src_train], [ms_spectrum(s) for s in src_test]
     by_prec: dict[str | None, set[int]] = {}
-    for s, t in zip(src_train, tgt_train, strict=True):
-        by_prec.setdefault(precursor(s), set()).add(index[t])
-    x = np.stack([spectrum_vector(s) for s in src_train])
+    for sp, t in zip(train, tgt_train, strict=True):
+        by_prec.setdefault(sp[0] if sp else None, set()).add(index[t])
+    x = np.stack([_vector(sp) for sp in train])
     net = fit(x, np.array([index[t] for t in tgt_train], dtype=np.int64), len(classes), cfg)
-    allowed = [np.array(sorted(by_prec[p])) if p in by_prec else None for p in map(precursor, src_test)]
-    tops = top_classes(net, np.stack([spectrum_vector(s) for s in src_test]), allowed, k)
+    precs = [sp[0] if sp else None for sp in test]
+    allowed = [np.array(sorted(by_prec[p])) if p in by_prec else None for p in precs]
+    tops = top_classes(net, np.stack([_vector(sp) for sp in test]), allowed, k)
     return [classes[c] for top in tops for c in (top + [top[-1]] * k)[:k]]
-
-
-def _lines(path: str) -> list[str]:
-    with open(path, encoding="utf-8") as fh:
-        return fh.read().splitlines()
 
 
 def score(task_dir: str, lines: list[str], n_best: int, out: str) -> dict:
@@ -137,13 +141,12 @@ def run(corpus: str, work: str, prefix: str = "<TASK_STRUCT>", cfg: FitConfig | 
     task_dir = os.path.join(corpus, "data", "struct")
     os.makedirs(work, exist_ok=True)
     rows = []
+    task = read_task(task_dir, prefix)
     t0 = time.time()
-    preds = classify(task_dir, 3, cfg, prefix)
+    preds = classify_lines(*task, 3, cfg or FitConfig())
     methods = {"classifier": (preds, 3, time.time() - t0)}
-    src_train, tgt_train, src_test = (_lines(os.path.join(task_dir, f)) for f in FILES)
     t0 = time.time()
-    near = nearest_spectrum_targets(src_train, [strip_prefix(t, prefix) for t in tgt_train], src_test)
-    methods["nearest_spectrum"] = (near, 1, time.time() - t0)
+    methods["nearest_spectrum"] = (nearest_spectrum_targets(*task), 1, time.time() - t0)
     for method, (lines, n_best, secs) in methods.items():
         s = score(task_dir, lines, n_best, os.path.join(work, f"{method}.txt"))
         topk = s.get("topk") or {}
@@ -154,18 +157,7 @@ def run(corpus: str, work: str, prefix: str = "<TASK_STRUCT>", cfg: FitConfig | 
 
 def write_rows(path: str, rows: list[dict]) -> None:
     """Merge ``rows`` into the CSV at ``path`` (rows of the same corpus replaced), the machine on each."""
-    from onmt_moe.runs.runner import machine_line
-
-    old = []
-    if os.path.isfile(path):
-        with open(path, newline="", encoding="utf-8") as fh:
-            old = [r for r in csv.DictReader(fh) if r["corpus"] not in {r["corpus"] for r in rows}]
-    machine = machine_line()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(old + [dict(r, machine=machine) for r in rows])
+    result_csv.merge_rows(path, rows, "corpus", COLUMNS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

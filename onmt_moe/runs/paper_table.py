@@ -26,7 +26,14 @@ from dataclasses import asdict, dataclass
 import yaml
 
 from onmt_moe.diagnostics.routing import run_routing_mi
-from onmt_moe.runfolder.layout import SCORES_JSON, TRAIN_STEPS, VALID_SUMMARY, read_run_json
+from onmt_moe.runfolder.layout import (
+    RANKS_CSV,
+    SCORES_JSON,
+    TRAIN_STEPS,
+    TRANSLATE_YAML,
+    VALID_SUMMARY,
+    read_run_json,
+)
 from onmt_moe.runs import runner
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -215,7 +222,6 @@ def decode_cell(run_dir: str, data_dir: str, decoding: str) -> None:
     """Decode a finished cell's test split again with ``decoding``'s flags and score it (once: a scored
     decoding is kept). The checkpoint and every other setting are the run's own translate.yaml."""
     from onmt_moe.evaluation.scoring import score_files
-    from onmt_moe.runfolder.layout import RANKS_CSV, TRANSLATE_YAML
 
     where = decoding_dir(run_dir, decoding)
     if decoding == "beam" or os.path.exists(os.path.join(where, SCORES_JSON)):

@@ -52,6 +52,7 @@ from dataclasses import dataclass
 import yaml
 
 from onmt_moe import _hook
+from onmt_moe.evaluation.files import read_lines
 from onmt_moe.runfolder.checkpoints import (  # noqa: F401  (checkpoints, checkpoint_step: re-exported)
     CheckpointError,
     checkpoint_step,
@@ -821,14 +822,14 @@ def _translate_tasks_at_once(cmd: list[str], sets: dict, prefixes: dict, n_best:
     """Every task's test split in one ``onmt_translate`` (the model loads once): the sources one after
     the other, each line's task token forced by the prefix file, the output cut back into each task's
     ``test.prefixed.txt`` (``n_best`` lines a source) and ``test.txt`` (token stripped)."""
-    srcs = {t: _read_lines(src) for t, (src, _, _, _) in sets.items()}
+    srcs = {t: read_lines(src) for t, (src, _, _, _) in sets.items()}
     work = os.path.join(os.path.dirname(os.path.dirname(next(iter(sets.values()))[2])), "all_tasks")
     os.makedirs(work, exist_ok=True)
     src_all, prefix_all, raw_all = (os.path.join(work, f) for f in ("src.txt", "prefix.txt", "test.prefixed.txt"))
     atomic_write_text(src_all, "".join(ln + "\n" for t in sets for ln in srcs[t]))
     atomic_write_text(prefix_all, "".join((prefixes[t] + "\n") * len(srcs[t]) for t in sets))
     run_logged(cmd + ["-src", src_all, "-output", raw_all, "-tgt", prefix_all, "-tgt_file_prefix"], log, echo)
-    raw, at = _read_lines(raw_all), 0
+    raw, at = read_lines(raw_all), 0
     if len(raw) != n_best * sum(map(len, srcs.values())):
         raise StageError(f"{raw_all}: {len(raw)} lines, expected {n_best} per source of {src_all}")
     for t, (_, _, out, _) in sets.items():
@@ -836,11 +837,6 @@ def _translate_tasks_at_once(cmd: list[str], sets: dict, prefixes: dict, n_best:
         os.makedirs(os.path.dirname(out), exist_ok=True)
         atomic_write_text(os.path.splitext(out)[0] + ".prefixed.txt", "".join(ln + "\n" for ln in mine))
         atomic_write_text(out, "".join(strip_target_prefix(ln, prefixes[t]) + "\n" for ln in mine))
-
-
-def _read_lines(path: str) -> list[str]:
-    with open(path, encoding="utf-8") as f:
-        return f.read().splitlines()
 
 
 def _translate_one(cmd: list[str], src: str, out: str, prefix: str, log: str, echo: bool) -> None:
@@ -874,7 +870,7 @@ def stage_translate(plan: dict, log: str, echo: bool) -> dict:
         for task, (src, _, out, _) in sets.items():
             _translate_one(cmd, src, out, prefixes.get(task, ""), log, echo)
     secs = time.time() - t0
-    n = sum(len(_read_lines(src)) for src, _, _, _ in sets.values())
+    n = sum(len(read_lines(src)) for src, _, _, _ in sets.values())
     outs = {task: out for task, (_, _, out, _) in sets.items()}
     return {
         "checkpoint": ckpt,
